@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Wangge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wangge", targets: ["wangge"]),
+        .library(name: "GeoKit", targets: ["GeoKit"]),
+        .library(name: "GridCore", targets: ["GridCore"]),
+        .library(name: "GridStore", targets: ["GridStore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGEOS", pkgConfig: "geos",
+            providers: [.apt(["libgeos-dev"])]),
+        .systemLibrary(
+            name: "CPROJ", pkgConfig: "proj",
+            providers: [.apt(["libproj-dev"])]),
+        .systemLibrary(
+            name: "CSpatiaLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libspatialite-dev", "libsqlite3-mod-spatialite", "libsqlite3-dev"])]),
+        .target(name: "GeoKit", dependencies: ["CGEOS", "CPROJ"]),
+        .target(name: "GridCore", dependencies: ["GeoKit"]),
+        .target(
+            name: "GridStore",
+            dependencies: [
+                "GeoKit", "GridCore", "CSpatiaLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .target(name: "SampleCounty", dependencies: ["GeoKit", "GridCore"]),
+        .executableTarget(
+            name: "wangge",
+            dependencies: [
+                "GeoKit", "GridCore", "GridStore", "SampleCounty",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .testTarget(name: "GeoKitTests", dependencies: ["GeoKit"]),
+        .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit"]),
+        .testTarget(name: "GridStoreTests", dependencies: ["GridStore", "GridCore", "GeoKit"]),
+    ]
+)

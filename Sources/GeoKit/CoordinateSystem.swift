@@ -1,0 +1,99 @@
+import Foundation
+
+/// The coordinate system of incoming coordinates: any EPSG CRS that PROJ
+/// knows, or one of the Chinese systems PROJ does not know.
+public enum CoordinateSystem: Hashable, Sendable, CustomStringConvertible {
+    case epsg(Int)
+    case gcj02
+    case bd09
+
+    public static let wgs84 = CoordinateSystem.epsg(4326)
+
+    /// Parses `EPSG:4326`, `4326`, `wgs84`, `cgcs2000`, `gcj02` / `GCJ-02`, `bd09` / `BD-09`.
+    public init(parsing text: String) throws {
+        let key = text.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "")
+        switch key {
+        case "wgs84", "crs84": self = .epsg(4326)
+        case "cgcs2000": self = .epsg(4490)
+        case "gcj02", "gcj", "mars": self = .gcj02
+        case "bd09", "bd09ll", "baidu": self = .bd09
+        default:
+            let digits = key.hasPrefix("epsg:") ? String(key.dropFirst(5)) : key
+            guard let code = Int(digits), code > 0 else {
+                throw GeoError("unknown CRS '\(text)': use EPSG:<code>, gcj02 or bd09")
+            }
+            self = .epsg(code)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .epsg(let code): "EPSG:\(code)"
+        case .gcj02: "gcj02"
+        case .bd09: "bd09"
+        }
+    }
+
+    /// Whether x, y are longitude and latitude in degrees on (nearly) the WGS84 datum.
+    public var isGeographicWGS84Like: Bool {
+        switch self {
+        case .epsg(4326), .epsg(4490), .gcj02, .bd09: true
+        default: false
+        }
+    }
+}
+
+/// Converts coordinates from one input CoordinateSystem to WGS84 lon/lat,
+/// checking that they lie in the CRS's valid range. Owns a PROJ transformer
+/// when one is needed, so like PROJ it belongs to one thread.
+public final class WGS84Converter {
+    public let source: CoordinateSystem
+    private let transformer: CoordinateTransformer?
+
+    public init(from source: CoordinateSystem, context: PROJContext) throws {
+        self.source = source
+        switch source {
+        case .epsg(4326), .gcj02, .bd09:
+            transformer = nil
+        case .epsg(let code):
+            transformer = try CoordinateTransformer(from: "EPSG:\(code)", to: "EPSG:4326", context: context)
+        }
+    }
+
+    /// The WGS84 lon/lat of (x, y) given in the source system, or an error
+    /// that says which value is out of range.
+    public func toWGS84(x: Double, y: Double) throws -> (lon: Double, lat: Double) {
+        guard x.isFinite, y.isFinite else { throw GeoError("coordinate is not a finite number") }
+        switch source {
+        case .epsg(4326):
+            try Self.checkLonLat(x, y, crs: source)
+            return (x, y)
+        case .gcj02:
+            try Self.checkLonLat(x, y, crs: source)
+            return ChineseCoordinates.gcj02ToWGS84(lon: x, lat: y)
+        case .bd09:
+            try Self.checkLonLat(x, y, crs: source)
+            return ChineseCoordinates.bd09ToWGS84(lon: x, lat: y)
+        case .epsg:
+            guard let transformer else { throw GeoError("no transformer for \(source)") }
+            if source.isGeographicWGS84Like { try Self.checkLonLat(x, y, crs: source) }
+            let out: (x: Double, y: Double)
+            do {
+                out = try transformer.transform(x: x, y: y)
+            } catch let error as GeoError {
+                throw GeoError("(\(x), \(y)) is outside the valid range of \(source): \(error.message)")
+            }
+            try Self.checkLonLat(out.x, out.y, crs: source)
+            if let area = transformer.sourceAreaOfUse, !area.contains(lon: out.x, lat: out.y) {
+                throw GeoError(String(format: "(%.3f, %.3f) in %@ falls at lon %.5f, lat %.5f, outside the CRS's area of use (%@: lon %.2f…%.2f, lat %.2f…%.2f)",
+                                      x, y, source.description, out.x, out.y, area.name, area.west, area.east, area.south, area.north))
+            }
+            return (out.x, out.y)
+        }
+    }
+
+    static func checkLonLat(_ lon: Double, _ lat: Double, crs: CoordinateSystem) throws {
+        guard (-180...180).contains(lon) else { throw GeoError("longitude \(lon) is outside -180…180 (\(crs))") }
+        guard (-90...90).contains(lat) else { throw GeoError("latitude \(lat) is outside -90…90 (\(crs))") }
+    }
+}

@@ -1,0 +1,217 @@
+import CPROJ
+import Foundation
+
+/// Collects PROJ's log messages so that a failed call throws PROJ's own words.
+final class PROJMessageBox {
+    var messages: [String] = []
+}
+
+/// One PROJ context: owns `proj_context_create` / `proj_context_destroy`.
+/// PROJ contexts and objects must not cross threads, hence not `Sendable`.
+public final class PROJContext {
+    let pointer: OpaquePointer
+    private let log: PROJMessageBox
+
+    public init() throws {
+        guard let context = proj_context_create() else { throw GeoError("proj_context_create failed") }
+        pointer = context
+        log = PROJMessageBox()
+        proj_log_func(context, Unmanaged.passUnretained(log).toOpaque()) { userData, level, message in
+            guard let userData, let message else { return }
+            // Level 1 is PJ_LOG_ERROR; debug and trace chatter is not kept.
+            if level <= 1 {
+                Unmanaged<PROJMessageBox>.fromOpaque(userData).takeUnretainedValue().messages.append(String(cString: message))
+            }
+        }
+        // Grids are never fetched over the network: results must not depend on it.
+        _ = proj_context_set_enable_network(context, 0)
+    }
+
+    deinit {
+        proj_context_destroy(pointer)
+    }
+
+    /// The error for the call that just failed: PROJ's errno text plus its log lines.
+    func takeError(_ operation: String) -> GeoError {
+        let code = proj_context_errno(pointer)
+        var parts: [String] = []
+        if code != 0, let text = proj_context_errno_string(pointer, code) { parts.append(String(cString: text)) }
+        parts.append(contentsOf: log.messages)
+        log.messages.removeAll()
+        return GeoError(parts.isEmpty ? "\(operation) failed" : "\(operation): \(parts.joined(separator: "; "))")
+    }
+
+    func clearLog() { log.messages.removeAll() }
+
+    public static var version: String {
+        let info = proj_info()
+        return String(cString: info.version)
+    }
+}
+
+/// A PROJ object (CRS or operation) owned by this Swift object.
+final class PROJObject {
+    let context: PROJContext
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer, context: PROJContext) {
+        self.pointer = pointer
+        self.context = context
+    }
+    deinit { proj_destroy(pointer) }
+
+    var name: String? { proj_get_name(pointer).map { String(cString: $0) } }
+}
+
+/// The area where a CRS is meant to be used, in WGS84 degrees.
+public struct AreaOfUse: Sendable, Equatable {
+    public let west: Double, south: Double, east: Double, north: Double, name: String
+    public func contains(lon: Double, lat: Double) -> Bool {
+        guard lat >= south, lat <= north else { return false }
+        if west <= east { return lon >= west && lon <= east }
+        return lon >= west || lon <= east // crosses the antimeridian
+    }
+}
+
+/// A transformation between two CRSs, with axis order normalised to
+/// lon/lat (x/y) on both sides by `proj_normalize_for_visualization`.
+public final class CoordinateTransformer {
+    public let source: String
+    public let target: String
+    let context: PROJContext
+    private let operation: PROJObject
+    public let sourceName: String?
+    public let sourceAreaOfUse: AreaOfUse?
+
+    public init(from source: String, to target: String, context: PROJContext) throws {
+        context.clearLog()
+        guard let raw = proj_create_crs_to_crs(context.pointer, source, target, nil) else {
+            throw context.takeError("unknown CRS or no transformation from \(source) to \(target)")
+        }
+        let rawObject = PROJObject(raw, context: context)
+        guard let normalized = proj_normalize_for_visualization(context.pointer, rawObject.pointer) else {
+            throw context.takeError("normalize axis order for \(source) → \(target)")
+        }
+        self.source = source
+        self.target = target
+        self.context = context
+        operation = PROJObject(normalized, context: context)
+        // Name and area of use of the source CRS, for messages and range checks.
+        if let crs = proj_create(context.pointer, source) {
+            let crsObject = PROJObject(crs, context: context)
+            sourceName = crsObject.name
+            var west = 0.0, south = 0.0, east = 0.0, north = 0.0
+            var areaName: UnsafePointer<CChar>?
+            if proj_get_area_of_use(context.pointer, crsObject.pointer, &west, &south, &east, &north, &areaName) == 1,
+               west > -1000 {
+                sourceAreaOfUse = AreaOfUse(west: west, south: south, east: east, north: north,
+                                            name: areaName.map { String(cString: $0) } ?? "")
+            } else {
+                sourceAreaOfUse = nil
+            }
+        } else {
+            throw context.takeError("unknown CRS \(source)")
+        }
+    }
+
+    /// Transforms one coordinate; throws if PROJ cannot.
+    public func transform(x: Double, y: Double) throws -> (x: Double, y: Double) {
+        var coordinate = proj_coord(x, y, 0, 0)
+        proj_errno_reset(operation.pointer)
+        coordinate = proj_trans(operation.pointer, PJ_FWD, coordinate)
+        let out = (coordinate.xy.x, coordinate.xy.y)
+        guard out.0.isFinite, out.1.isFinite, out.0 != Double.greatestFiniteMagnitude else {
+            throw context.takeError("transform (\(x), \(y)) from \(source) to \(target)")
+        }
+        return out
+    }
+
+    /// Transforms the inverse way (target → source).
+    public func inverse(x: Double, y: Double) throws -> (x: Double, y: Double) {
+        var coordinate = proj_coord(x, y, 0, 0)
+        proj_errno_reset(operation.pointer)
+        coordinate = proj_trans(operation.pointer, PJ_INV, coordinate)
+        let out = (coordinate.xy.x, coordinate.xy.y)
+        guard out.0.isFinite, out.1.isFinite else {
+            throw context.takeError("inverse transform (\(x), \(y)) from \(target) to \(source)")
+        }
+        return out
+    }
+
+    /// Transforms interleaved x, y values in place. Coordinates PROJ cannot
+    /// transform become infinity; the caller checks them.
+    public func transformInPlace(_ xy: inout [Double]) {
+        let count = xy.count / 2
+        guard count > 0 else { return }
+        xy.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            let stride = 2 * MemoryLayout<Double>.stride
+            _ = proj_trans_generic(operation.pointer, PJ_FWD,
+                                   base, stride, count,
+                                   base + 1, stride, count,
+                                   nil, 0, 0, nil, 0, 0)
+        }
+    }
+
+    /// A copy of `geometry` with every coordinate transformed.
+    public func transform(_ geometry: Geometry) throws -> Geometry {
+        try geometry.mapCoordinates { xy in
+            transformInPlace(&xy)
+            if let bad = stride(from: 0, to: xy.count, by: 2).first(where: { !xy[$0].isFinite || !xy[$0 + 1].isFinite || abs(xy[$0]) == .infinity }) {
+                throw GeoError("cannot transform coordinate \(bad / 2) from \(source) to \(target)")
+            }
+        }
+    }
+}
+
+/// The metric CRS used for areas, distances and camera sectors near a place:
+/// the CGCS2000 3-degree Gauss-Krüger zone whose central meridian is nearest
+/// (EPSG:4534 for 75°E … EPSG:4554 for 135°E), which keeps scale error under
+/// 0.03% within the zone. Outside China's longitudes, the UTM zone.
+public enum MetricCRS {
+    public static func code(forLongitude lon: Double, latitude lat: Double) -> String {
+        let centralMeridian = (lon / 3).rounded() * 3
+        if (75...135).contains(centralMeridian) && lat > 0 {
+            return "EPSG:\(4534 + Int(centralMeridian - 75) / 3)"
+        }
+        let zone = Int(((lon + 180) / 6).rounded(.down)) % 60 + 1
+        return lat >= 0 ? "EPSG:\(32600 + zone)" : "EPSG:\(32700 + zone)"
+    }
+}
+
+/// Ellipsoidal (WGS84) areas and lengths by Karney's algorithm in PROJ's geodesic.h:
+/// the independent reference for metric computations.
+public enum Geodesic {
+    /// Area in m² of a ring of lon/lat coordinates (absolute value).
+    public static func ringArea(_ ring: [(x: Double, y: Double)]) -> Double {
+        var geodesic = geod_geodesic()
+        geod_init(&geodesic, 6378137, 1 / 298.257223563)
+        var points = ring
+        if let first = points.first, let last = points.last, first == last { points.removeLast() }
+        var lats = points.map { $0.y }
+        var lons = points.map { $0.x }
+        var area = 0.0, perimeter = 0.0
+        geod_polygonarea(&geodesic, &lats, &lons, Int32(points.count), &area, &perimeter)
+        return abs(area)
+    }
+
+    /// Area in m² of a lon/lat Polygon or MultiPolygon: exteriors minus holes.
+    public static func area(of geometry: Geometry) throws -> Double {
+        var total = 0.0
+        for polygon in try geometry.polygons() {
+            for (index, ring) in try polygon.rings().enumerated() {
+                let area = ringArea(try ring.coordinates())
+                total += index == 0 ? area : -area
+            }
+        }
+        return total
+    }
+
+    /// Distance in metres between two lon/lat points.
+    public static func distance(lon1: Double, lat1: Double, lon2: Double, lat2: Double) -> Double {
+        var geodesic = geod_geodesic()
+        geod_init(&geodesic, 6378137, 1 / 298.257223563)
+        var distance = 0.0, azimuth1 = 0.0, azimuth2 = 0.0
+        geod_inverse(&geodesic, lat1, lon1, lat2, lon2, &distance, &azimuth1, &azimuth2)
+        return distance
+    }
+}
