@@ -1,0 +1,78 @@
+import GeoKit
+
+/// How a point was given its grid. See `GridLocator` for the rule.
+public enum AssignmentMethod: String, Sendable, Codable, CaseIterable {
+    /// In the interior of exactly one grid.
+    case inside
+    /// Exactly on a grid edge: the owner is the covering grid whose code sorts first.
+    case boundary
+    /// Outside every grid but within the tolerance of the nearest one.
+    case nearest
+    /// Farther than the tolerance from every grid: unassigned.
+    case none
+}
+
+/// The distances that govern assignment, in metres.
+public struct AssignmentRules: Sendable, Equatable, Codable {
+    /// A point outside every grid but at most this far from one goes to the nearest.
+    public var nearestToleranceMeters: Double
+    /// A point at most this far from another grid records it as the runner-up,
+    /// and its distance to its own grid's edge.
+    public var nearBoundaryMeters: Double
+
+    public init(nearestToleranceMeters: Double = 50, nearBoundaryMeters: Double = 20) {
+        self.nearestToleranceMeters = nearestToleranceMeters
+        self.nearBoundaryMeters = nearBoundaryMeters
+    }
+}
+
+/// The grid given to one point. Grids are referred to by their index in the
+/// assigner's `codes` (sorted ascending), -1 for none.
+public struct PointAssignment: Sendable, Equatable {
+    public var grid: Int32
+    public var method: AssignmentMethod
+    /// Metres from the point to its grid's edge: 0 for `boundary`, the gap for
+    /// `nearest`, the depth for `inside` points within the near-boundary
+    /// distance; nil for points deeper inside. For `none`, the distance to the
+    /// nearest grid (which is `nearestGrid`).
+    public var distanceMeters: Double?
+    /// The nearest other grid when it is within the near-boundary distance of
+    /// the point (for `nearest` points: within the tolerance); -1 for none.
+    public var runnerUp: Int32
+    public var runnerUpDistanceMeters: Double?
+    /// For `none` only: the closest grid, so that a dispatcher can be told.
+    public var nearestGrid: Int32
+
+    public init(grid: Int32, method: AssignmentMethod, distanceMeters: Double? = nil,
+                runnerUp: Int32 = -1, runnerUpDistanceMeters: Double? = nil, nearestGrid: Int32 = -1) {
+        self.grid = grid
+        self.method = method
+        self.distanceMeters = distanceMeters
+        self.runnerUp = runnerUp
+        self.runnerUpDistanceMeters = runnerUpDistanceMeters
+        self.nearestGrid = nearestGrid
+    }
+
+    public static let deepInsideMarker: Int32 = -2
+}
+
+/// A grid's code and polygon (WKB, lon/lat): the thread-safe input from which
+/// each thread builds its own GEOS objects.
+public struct GridShape: Sendable, Equatable {
+    public let code: String
+    public let wkb: [UInt8]
+    public init(code: String, wkb: [UInt8]) {
+        self.code = code
+        self.wkb = wkb
+    }
+}
+
+/// A lon/lat pair in WGS84 degrees.
+public struct LonLat: Sendable, Equatable, Hashable {
+    public var lon: Double
+    public var lat: Double
+    public init(_ lon: Double, _ lat: Double) {
+        self.lon = lon
+        self.lat = lat
+    }
+}
