@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -32,8 +33,11 @@ let package = Package(
             dependencies: [
                 "GeoKit", "GridCore", "CSpatiaLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]),
-        .target(name: "SampleCounty", dependencies: ["GeoKit", "GridCore"]),
+        .target(
+            name: "SampleCounty",
+            dependencies: ["GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),
         .executableTarget(
             name: "wangge",
             dependencies: [

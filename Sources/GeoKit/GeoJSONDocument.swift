@@ -1,0 +1,122 @@
+import Foundation
+
+/// A property value of a GeoJSON feature or a CSV cell.
+public enum PropertyValue: Sendable, Equatable {
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    /// The value as text, as a user would write it; nil for null.
+    public var text: String? {
+        switch self {
+        case .string(let s): s
+        case .number(let n): n.rounded() == n && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .bool(let b): String(b)
+        case .null: nil
+        }
+    }
+}
+
+/// One feature of a GeoJSON file: its position (0-based) for messages, its
+/// properties and its geometry object as JSON text (for GEOS's reader).
+public struct GeoJSONFeature: Sendable {
+    public let index: Int
+    public let id: String?
+    public let properties: [String: PropertyValue]
+    /// nil when the feature's geometry is null.
+    public let geometryJSONOrNil: String?
+
+    public var geometryJSON: String { geometryJSONOrNil ?? "null" }
+}
+
+/// A GeoJSON FeatureCollection, Feature or bare geometry, parsed with
+/// Foundation; errors name the source and the feature.
+public struct GeoJSONDocument: Sendable {
+    public let source: String
+    public let features: [GeoJSONFeature]
+
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw GeoError("\(path): cannot read file")
+        }
+        try self.init(data: data, source: path)
+    }
+
+    public init(text: String, source: String) throws {
+        try self.init(data: Data(text.utf8), source: source)
+    }
+
+    public init(data: Data, source: String) throws {
+        self.source = source
+        let root: Any
+        do {
+            root = try JSONSerialization.jsonObject(with: data, options: [])
+        } catch {
+            throw GeoError("\(source): malformed JSON: \(Self.describe(error))")
+        }
+        guard let object = root as? [String: Any], let type = object["type"] as? String else {
+            throw GeoError("\(source): not GeoJSON: the top level must be an object with a \"type\"")
+        }
+        switch type {
+        case "FeatureCollection":
+            guard let list = object["features"] as? [Any] else {
+                throw GeoError("\(source): FeatureCollection without a \"features\" array")
+            }
+            features = try list.enumerated().map { try Self.feature($1, index: $0, source: source) }
+        case "Feature":
+            features = [try Self.feature(object, index: 0, source: source)]
+        case "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection":
+            features = [GeoJSONFeature(index: 0, id: nil, properties: [:], geometryJSONOrNil: try Self.json(object))]
+        default:
+            throw GeoError("\(source): unknown GeoJSON type \"\(type)\"")
+        }
+    }
+
+    static func feature(_ value: Any, index: Int, source: String) throws -> GeoJSONFeature {
+        guard let object = value as? [String: Any], object["type"] as? String == "Feature" else {
+            throw GeoError("\(source): feature \(index + 1): not a GeoJSON Feature object")
+        }
+        var properties: [String: PropertyValue] = [:]
+        if let raw = object["properties"] as? [String: Any] {
+            for (key, value) in raw { properties[key] = Self.propertyValue(value) }
+        } else if let raw = object["properties"], !(raw is NSNull) {
+            throw GeoError("\(source): feature \(index + 1): \"properties\" must be an object or null")
+        }
+        var id: String?
+        if let raw = object["id"] { id = Self.propertyValue(raw).text }
+        var geometry: String?
+        if let raw = object["geometry"], !(raw is NSNull) {
+            guard let g = raw as? [String: Any], g["type"] is String else {
+                throw GeoError("\(source): feature \(index + 1): \"geometry\" must be a GeoJSON geometry object")
+            }
+            geometry = try json(g)
+        }
+        return GeoJSONFeature(index: index, id: id, properties: properties, geometryJSONOrNil: geometry)
+    }
+
+    static func propertyValue(_ value: Any) -> PropertyValue {
+        switch value {
+        case let s as String: return .string(s)
+        case let n as NSNumber:
+            // JSONSerialization gives booleans as NSNumber too.
+            if String(cString: n.objCType) == "c" { return .bool(n.boolValue) }
+            return .number(n.doubleValue)
+        case is NSNull: return .null
+        default:
+            if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) {
+                return .string(String(decoding: data, as: UTF8.self))
+            }
+            return .null
+        }
+    }
+
+    static func json(_ object: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: []), as: UTF8.self)
+    }
+
+    static func describe(_ error: Error) -> String {
+        let ns = error as NSError
+        return (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
+    }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import GeoKit
+import GridCore
+
+/// The sample county: settlements, 271 grids tiling the real 沅江市 boundary,
+/// grouped into towns and villages. Everything follows from one seed.
+///
+/// Method: settlements (the county seat, town seats, villages and hamlets)
+/// give a household density; grid seeds are k-means centres of a sample
+/// that mixes household positions with uniform positions, so grids are small
+/// where people live densely and large in the countryside. The Voronoi edges
+/// of the seeds and the county boundary are noded together and polygonized,
+/// so neighbouring grids share their edges exactly and the grids tile the
+/// county with no gap or overlap. Towns are k-means clusters of grids,
+/// villages k-means clusters of a town's grids: both are unions of whole grids.
+public struct CountyGenerator {
+    public static let defaultSeed: UInt64 = 430_981
+    public static let countySeat = LonLat(112.355, 28.842)
+    public static let countyCode = "430981"
+    public static let gridCount = 271
+    public static let townCount = 13
+    public static let villageCount = 165
+
+    public let seed: UInt64
+    let geos: GEOSContext
+    let county: Geometry
+    let preparedCounty: PreparedGeometry
+    public let settlements: [Settlement]
+    /// cos of the county's middle latitude: x = lon · cosφ makes degrees isotropic.
+    let xScale: Double
+
+    public struct Settlement: Sendable {
+        public enum Kind: Sendable { case countySeat, townSeat, village, hamlet }
+        public let kind: Kind
+        public let center: LonLat
+        /// Standard deviation of household positions around the centre, metres.
+        public let spreadMeters: Double
+        public let weight: Double
+    }
+
+    public init(countyGeoJSON: String, seed: UInt64 = defaultSeed) throws {
+        self.seed = seed
+        geos = try GEOSContext()
+        county = try CountyGenerator.readCounty(countyGeoJSON, context: geos)
+        preparedCounty = try PreparedGeometry(county)
+        let e = try county.envelope
+        xScale = cos((e.minY + e.maxY) / 2 * .pi / 180)
+        var random = SeededRandom(seed: seed)
+        settlements = try CountyGenerator.makeSettlements(county: preparedCounty, envelope: e, random: &random)
+    }
+
+    static func readCounty(_ text: String, context: GEOSContext) throws -> Geometry {
+        let collection = try GeoJSONDocument(text: text, source: "county boundary")
+        guard let first = collection.features.first else { throw GeoError("county boundary file has no feature") }
+        return try Geometry(geoJSON: first.geometryJSON, context: context)
+    }
+
+    public func countyArea() throws -> Double { try Geodesic.area(of: county) }
+
+    func inside(_ p: LonLat) throws -> Bool {
+        try preparedCounty.contains(try Geometry.point(x: p.lon, y: p.lat, context: geos))
+    }
+
+    /// Offsets a point by metres east and north.
+    static func offset(_ p: LonLat, east: Double, north: Double) -> LonLat {
+        LonLat(p.lon + east / (111_320 * cos(p.lat * .pi / 180)), p.lat + north / 110_574)
+    }
+
+    static func uniformPoint(in e: Envelope, county: PreparedGeometry, random: inout SeededRandom) throws -> LonLat {
+        while true {
+            let p = LonLat(random.uniform(e.minX...e.maxX), random.uniform(e.minY...e.maxY))
+            if try county.contains(try Geometry.point(x: p.lon, y: p.lat, context: county.base.context)) { return p }
+        }
+    }
+
+    static func makeSettlements(county: PreparedGeometry, envelope e: Envelope, random: inout SeededRandom) throws -> [Settlement] {
+        var result = [Settlement(kind: .countySeat, center: countySeat, spreadMeters: 1_800, weight: 0.30)]
+        func farFromAll(_ p: LonLat, _ minimum: Double) -> Bool {
+            result.allSatisfy { Geodesic.distance(lon1: $0.center.lon, lat1: $0.center.lat, lon2: p.lon, lat2: p.lat) >= minimum }
+        }
+        // Twelve town seats, at least 7 km from each other and the county seat.
+        var towns = 0
+        while towns < 12 {
+            let p = try uniformPoint(in: e, county: county, random: &random)
+            if farFromAll(p, 7_000) {
+                result.append(Settlement(kind: .townSeat, center: p, spreadMeters: 700, weight: 0.025))
+                towns += 1
+            }
+        }
+        // Villages at least 1.6 km apart; each with two to five hamlets.
+        var villages = 0
+        var attempts = 0
+        while villages < 170 && attempts < 100_000 {
+            attempts += 1
+            let p = try uniformPoint(in: e, county: county, random: &random)
+            guard farFromAll(p, 1_600) else { continue }
+            result.append(Settlement(kind: .village, center: p, spreadMeters: 350, weight: 0.0012))
+            villages += 1
+            for _ in 0..<random.int(2...5) {
+                let h = offset(p, east: random.normal() * 700, north: random.normal() * 700)
+                if try county.contains(try Geometry.point(x: h.lon, y: h.lat, context: county.base.context)) {
+                    result.append(Settlement(kind: .hamlet, center: h, spreadMeters: 180, weight: 0.0006))
+                }
+            }
+        }
+        return result
+    }
+
+    /// A household position: a settlement chosen by weight, a normal spread
+    /// around it, kept only inside the county.
+    public func householdPosition(_ random: inout SeededRandom) throws -> (LonLat, Int) {
+        let choices = settlements.enumerated().map { ($0.offset, $0.element.weight) }
+        while true {
+            let index = random.weighted(choices)
+            let s = settlements[index]
+            let p = CountyGenerator.offset(s.center, east: random.normal() * s.spreadMeters, north: random.normal() * s.spreadMeters)
+            if try inside(p) { return (p, index) }
+        }
+    }
+
+    // MARK: Grids
+
+    public struct SampleGrid {
+        public var code: String
+        public var name: String
+        public var villageCode: String
+        public var villageName: String
+        public var townCode: String
+        public var townName: String
+        public var workerName: String
+        public var workerPhone: String
+        public var geometry: Geometry
+    }
+
+    public func makeGrids() throws -> [SampleGrid] {
+        var random = SeededRandom(seed: seed &+ 1)
+        // The sample for k-means: where households are, plus uniform land.
+        var sample: [LonLat] = []
+        for _ in 0..<9_000 { sample.append(try householdPosition(&random).0) }
+        let e = try county.envelope
+        for _ in 0..<7_000 { sample.append(try CountyGenerator.uniformPoint(in: e, county: preparedCounty, random: &random)) }
+        let scaled = sample.map { LonLat($0.lon * xScale, $0.lat) }
+        var seeds = KMeans.cluster(scaled, k: CountyGenerator.gridCount, iterations: 25, random: &random).centers
+        // Snap each seed to its nearest sample point so every seed is inside the county.
+        seeds = seeds.map { c in scaled.min { KMeans.distance2($0, c) < KMeans.distance2($1, c) }! }
+        let cells = try voronoiTiling(seeds: seeds)
+        return try organise(cells: cells, seeds: seeds, random: &random)
+    }
+
+    /// One geometry per seed: the seed's Voronoi cell within the county.
+    func voronoiTiling(seeds: [LonLat]) throws -> [Geometry] {
+        let points = try seeds.map { try Geometry.point(x: $0.lon, y: $0.lat, context: geos) }
+        let multipoint = try Geometry.collection(.multiPoint, points, context: geos)
+        let e = try county.envelope
+        let frame = try Geometry.box(Envelope(minX: e.minX * xScale, minY: e.minY, maxX: e.maxX * xScale, maxY: e.maxY).expanded(by: 0.05), context: geos)
+        let scaledEdges = try multipoint.voronoiDiagram(envelope: frame, onlyEdges: true)
+        let xScale = self.xScale
+        let edges = try scaledEdges.mapCoordinates { xy in
+            for i in stride(from: 0, to: xy.count, by: 2) { xy[i] /= xScale }
+        }
+        let linework = try Geometry.collection(.geometryCollection, [edges, try county.boundary()], context: geos)
+        let noded = try linework.unaryUnion()
+        let faces = try Geometry.polygonize([noded], context: geos)
+        var parts = [[Geometry]](repeating: [], count: seeds.count)
+        for i in 0..<(try faces.numberOfGeometries) {
+            let face = try faces.geometry(at: i)
+            let probe = try face.pointOnSurface()
+            guard try preparedCounty.contains(probe) else { continue }
+            let p = try probe.pointCoordinates
+            let owner = KMeans.nearest(LonLat(p.x * xScale, p.y), seeds)
+            parts[owner].append(face)
+        }
+        return try parts.enumerated().map { index, faces in
+            guard !faces.isEmpty else { throw GeoError("grid seed \(index) has no face inside the county") }
+            if faces.count == 1 { return faces[0] }
+            return try Geometry.collection(.multiPolygon, faces, context: geos).unaryUnion()
+        }
+    }
+
+    /// Groups cells into towns and villages, then names and codes everything.
+    func organise(cells: [Geometry], seeds: [LonLat], random: inout SeededRandom) throws -> [SampleGrid] {
+        let townClusters = KMeans.cluster(seeds, k: CountyGenerator.townCount, iterations: 40, random: &random)
+        let seat = LonLat(CountyGenerator.countySeat.lon * xScale, CountyGenerator.countySeat.lat)
+        // Towns numbered by distance from the county seat: the three nearest are the sub-districts.
+        let townOrder = townClusters.centers.indices.sorted {
+            KMeans.distance2(townClusters.centers[$0], seat) < KMeans.distance2(townClusters.centers[$1], seat)
+        }
+        let townNames = Names.subdistricts + Names.towns
+        var usedVillageNames = Set<String>()
+        var grids: [SampleGrid] = []
+        let nonEmptyTowns = townOrder.filter { townClusters.assignment.contains($0) }
+        for (townNumber, cluster) in nonEmptyTowns.enumerated() {
+            let members = seeds.indices.filter { townClusters.assignment[$0] == cluster }
+            let townCode = String(format: "%@-%03d", CountyGenerator.countyCode, townNumber + 1)
+            let urban = townNumber < Names.subdistricts.count
+            let villageTotal = max(1, Int((Double(members.count) * Double(CountyGenerator.villageCount) / Double(CountyGenerator.gridCount)).rounded()))
+            let villageClusters = KMeans.cluster(members.map { seeds[$0] }, k: min(villageTotal, members.count), iterations: 40, random: &random)
+            // Villages numbered west to east, then grids within a village north to south.
+            let villageOrder = villageClusters.centers.indices
+                .filter { c in villageClusters.assignment.contains(c) }
+                .sorted { villageClusters.centers[$0].lon < villageClusters.centers[$1].lon }
+            for (villageNumber, villageCluster) in villageOrder.enumerated() {
+                let villageMembers = members.indices.filter { villageClusters.assignment[$0] == villageCluster }.map { members[$0] }
+                    .sorted { seeds[$0].lat > seeds[$1].lat }
+                var villageName: String
+                repeat {
+                    villageName = String(random.pick(Names.placeFirst)) + String(random.pick(Names.placeSecond)) + (urban ? "社区" : "村")
+                } while usedVillageNames.contains(villageName)
+                usedVillageNames.insert(villageName)
+                let villageCode = String(format: "%@-%03d", townCode, villageNumber + 1)
+                for (gridNumber, cell) in villageMembers.enumerated() {
+                    grids.append(SampleGrid(
+                        code: String(format: "%@-%03d", villageCode, gridNumber + 1),
+                        name: "\(villageName)第\(Names.chineseNumber(gridNumber + 1))网格",
+                        villageCode: villageCode, villageName: villageName,
+                        townCode: townCode, townName: townNames[townNumber],
+                        workerName: Names.personName(&random), workerPhone: Names.mobilePhone(&random),
+                        geometry: cells[cell]))
+                }
+            }
+        }
+        return grids.sorted { $0.code < $1.code }
+    }
+
+    /// The grids as a GeoJSON FeatureCollection, one feature per line.
+    public static func geoJSON(_ grids: [SampleGrid]) throws -> String {
+        var lines = ["{\"type\":\"FeatureCollection\",\"name\":\"yuanjiang_grids\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"urn:ogc:def:crs:OGC:1.3:CRS84\"}},\"features\":["]
+        for (i, grid) in grids.enumerated() {
+            let properties: [String: String] = [
+                "code": grid.code, "name": grid.name,
+                "village_code": grid.villageCode, "village_name": grid.villageName,
+                "town_code": grid.townCode, "town_name": grid.townName,
+                "worker_name": grid.workerName, "worker_phone": grid.workerPhone,
+            ]
+            let propertyJSON = String(decoding: try JSONSerialization.data(withJSONObject: properties, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            let comma = i + 1 < grids.count ? "," : ""
+            lines.append("{\"type\":\"Feature\",\"properties\":\(propertyJSON),\"geometry\":\(try grid.geometry.asMultiPolygon().geoJSON())}\(comma)")
+        }
+        lines.append("]}")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Lloyd's k-means with k-means++ seeding, on isotropic coordinates.
+enum KMeans {
+    struct Result {
+        var centers: [LonLat]
+        var assignment: [Int]
+    }
+
+    static func distance2(_ a: LonLat, _ b: LonLat) -> Double {
+        let dx = a.lon - b.lon, dy = a.lat - b.lat
+        return dx * dx + dy * dy
+    }
+
+    static func nearest(_ p: LonLat, _ centers: [LonLat]) -> Int {
+        var best = 0, bestDistance = Double.infinity
+        for (i, c) in centers.enumerated() {
+            let d = distance2(p, c)
+            if d < bestDistance { best = i; bestDistance = d }
+        }
+        return best
+    }
+
+    static func cluster(_ points: [LonLat], k: Int, iterations: Int, random: inout SeededRandom) -> Result {
+        precondition(k >= 1 && k <= points.count)
+        var centers = [points[random.int(0...(points.count - 1))]]
+        var nearestDistance = points.map { distance2($0, centers[0]) }
+        while centers.count < k {
+            let total = nearestDistance.reduce(0, +)
+            var x = random.unit() * total
+            var chosen = points.count - 1
+            for (i, d) in nearestDistance.enumerated() {
+                if x < d { chosen = i; break }
+                x -= d
+            }
+            centers.append(points[chosen])
+            for i in points.indices { nearestDistance[i] = min(nearestDistance[i], distance2(points[i], points[chosen])) }
+        }
+        var assignment = [Int](repeating: 0, count: points.count)
+        for _ in 0..<iterations {
+            for i in points.indices { assignment[i] = nearest(points[i], centers) }
+            var sums = [LonLat](repeating: LonLat(0, 0), count: k)
+            var counts = [Int](repeating: 0, count: k)
+            for (i, p) in points.enumerated() {
+                sums[assignment[i]].lon += p.lon
+                sums[assignment[i]].lat += p.lat
+                counts[assignment[i]] += 1
+            }
+            for c in 0..<k where counts[c] > 0 {
+                centers[c] = LonLat(sums[c].lon / Double(counts[c]), sums[c].lat / Double(counts[c]))
+            }
+        }
+        for i in points.indices { assignment[i] = nearest(points[i], centers) }
+        return Result(centers: centers, assignment: assignment)
+    }
+}
