@@ -27,33 +27,52 @@ public struct AssignmentRules: Sendable, Equatable, Codable {
 }
 
 /// The grid given to one point. Grids are referred to by their index in the
-/// assigner's `codes` (sorted ascending), -1 for none.
+/// assigner's `codes` (sorted ascending), -1 for none. Stored compactly
+/// (24 bytes) because bulk runs hold millions of them.
 public struct PointAssignment: Sendable, Equatable {
     public var grid: Int32
-    public var method: AssignmentMethod
-    /// Metres from the point to its grid's edge: 0 for `boundary`, the gap for
-    /// `nearest`, the depth for `inside` points within the near-boundary
-    /// distance; nil for points deeper inside. For `none`, the distance to the
-    /// nearest grid (which is `nearestGrid`).
-    public var distanceMeters: Double?
     /// The nearest other grid when it is within the near-boundary distance of
     /// the point (for `nearest` points: within the tolerance); -1 for none.
-    public var runnerUp: Int32
-    public var runnerUpDistanceMeters: Double?
-    /// For `none` only: the closest grid, so that a dispatcher can be told.
-    public var nearestGrid: Int32
+    /// For `none` points: the closest grid, so that a dispatcher can be told.
+    private var other: Int32
+    private var distance: Float
+    private var otherDistance: Float
+    public var method: AssignmentMethod
 
     public init(grid: Int32, method: AssignmentMethod, distanceMeters: Double? = nil,
                 runnerUp: Int32 = -1, runnerUpDistanceMeters: Double? = nil, nearestGrid: Int32 = -1) {
         self.grid = grid
         self.method = method
-        self.distanceMeters = distanceMeters
-        self.runnerUp = runnerUp
-        self.runnerUpDistanceMeters = runnerUpDistanceMeters
-        self.nearestGrid = nearestGrid
+        other = method == .none ? nearestGrid : runnerUp
+        distance = distanceMeters.map(Float.init) ?? .nan
+        otherDistance = runnerUpDistanceMeters.map(Float.init) ?? .nan
     }
 
-    public static let deepInsideMarker: Int32 = -2
+    /// Metres from the point to its grid's edge: 0 for `boundary`, the gap for
+    /// `nearest`, the depth for `inside` points within the near-boundary
+    /// distance; nil for points deeper inside. For `none`, the distance to
+    /// the nearest grid (`nearestGrid`).
+    public var distanceMeters: Double? {
+        get { distance.isNaN ? nil : Double(distance) }
+        set { distance = newValue.map(Float.init) ?? .nan }
+    }
+
+    public var runnerUp: Int32 {
+        get { method == .none ? -1 : other }
+        set { other = newValue }
+    }
+
+    public var runnerUpDistanceMeters: Double? {
+        get { method == .none || otherDistance.isNaN ? nil : Double(otherDistance) }
+        set { otherDistance = newValue.map(Float.init) ?? .nan }
+    }
+
+    public var nearestGrid: Int32 { method == .none ? other : -1 }
+
+    public static func == (a: PointAssignment, b: PointAssignment) -> Bool {
+        a.grid == b.grid && a.method == b.method && a.runnerUp == b.runnerUp && a.nearestGrid == b.nearestGrid
+            && a.distanceMeters == b.distanceMeters && a.runnerUpDistanceMeters == b.runnerUpDistanceMeters
+    }
 }
 
 /// A grid's code and polygon (WKB, lon/lat): the thread-safe input from which

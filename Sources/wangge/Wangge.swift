@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GeoKit
 import GridCore
+import GridStore
 
 @main
 struct Wangge: ParsableCommand {
@@ -14,8 +15,8 @@ struct Wangge: ParsableCommand {
             queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).
             """,
         subcommands: [
-            //ALL
-            Sample.self,
+            Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
+            Sample.self, Bench.self,
         ])
 }
 
@@ -32,3 +33,29 @@ func printError(_ text: String) {
 
 /// Whether standard error is a terminal (progress lines go there).
 var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+/// Options every subcommand that touches the database shares.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "The SpatiaLite database file (default: `database` in the config file).")
+    var db: String?
+
+    @Option(help: "The configuration file (default: $WANGGE_CONFIG, else Config/wangge.yaml if present).")
+    var config: String?
+
+    func loadConfig() throws -> WanggeConfig {
+        try WanggeConfig.load(explicitPath: config)
+    }
+
+    func databasePath(_ config: WanggeConfig) -> String { db ?? config.database }
+}
+
+extension StoreOptions {
+    /// Opens the store named by --db or the configuration.
+    func openStore() throws -> (GridStore, WanggeConfig) {
+        let config = try loadConfig()
+        do {
+            return (try GridStore(path: databasePath(config), rules: config.rules), config)
+        } catch let error as StoreError {
+            throw UserError(error.message)
+        }
+    }
+}

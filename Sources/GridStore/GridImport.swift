@@ -1,0 +1,258 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+/// Which GeoJSON properties hold a grid's code, name, parents and worker.
+public struct GridFieldMapping: Sendable, Equatable, Codable {
+    public var code = "code"
+    public var name = "name"
+    public var villageCode = "village_code"
+    public var villageName = "village_name"
+    public var townCode = "town_code"
+    public var townName = "town_name"
+    public var workerName = "worker_name"
+    public var workerPhone = "worker_phone"
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case code, name, villageCode = "village_code", villageName = "village_name", townCode = "town_code"
+        case townName = "town_name", workerName = "worker_name", workerPhone = "worker_phone"
+    }
+}
+
+/// A grid read from a file, validated and in WGS84.
+struct GridFeature {
+    var info: GridInfo
+    var geometry: Geometry
+}
+
+/// What an import did, for the user.
+public struct ImportReport: Sendable, CustomStringConvertible {
+    public var file: String
+    public var imported: Int
+    public var repaired: [String] = []
+    public var methods: [AssignmentMethod: Int] = [:]
+    public var nearBoundary = 0
+    public var generation: Int64?
+    public var seconds = 0.0
+
+    public var description: String {
+        var lines: [String] = []
+        let methodText = AssignmentMethod.allCases.compactMap { m in methods[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
+        lines.append("\(file): imported \(imported)" + (generation.map { " into generation \($0)" } ?? "")
+                     + (methodText.isEmpty ? "" : "; assigned: \(methodText); near a boundary: \(nearBoundary)")
+                     + String(format: " (%.1f s)", seconds))
+        lines.append(contentsOf: repaired.map { "  repaired: \($0)" })
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Collects bad-input messages, so one failed import lists its first problems together.
+struct ProblemList {
+    let source: String
+    private(set) var messages: [String] = []
+    private(set) var total = 0
+    static let shown = 20
+
+    mutating func add(_ message: String) {
+        total += 1
+        if messages.count < Self.shown { messages.append(message) }
+    }
+
+    func throwIfAny() throws {
+        guard total > 0 else { return }
+        var text = messages.map { "\(source): \($0)" }.joined(separator: "\n")
+        if total > messages.count { text += "\n… and \(total - messages.count) more problems" }
+        text += "\nnothing was imported"
+        throw StoreError(text)
+    }
+}
+
+extension GridStore {
+    /// Imports a GeoJSON file of Polygon/MultiPolygon grids as a new active
+    /// generation (the previous one is retired, its assignments kept), and
+    /// assigns every stored point to the new grids. All or nothing.
+    public func importGrids(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
+                            makeValid: Bool = false, generationName: String? = nil,
+                            progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
+        let start = Date()
+        let document: GeoJSONDocument
+        do {
+            document = try GeoJSONDocument(contentsOf: path)
+        } catch let error as GeoError {
+            throw StoreError(error.message)
+        }
+        progress?("read \(document.features.count) features")
+        var report = ImportReport(file: path, imported: 0)
+        let features = try readGridFeatures(document, mapping: mapping, crs: crs, makeValid: makeValid, report: &report)
+        let hierarchy = try buildHierarchy(features, source: path)
+        progress?("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns")
+        let shapes = try features.map { GridShape(code: $0.info.code, wkb: try $0.geometry.wkb()) }
+        let assigner = try GridAssigner(shapes: shapes, rules: rules)
+        let points = try storedPoints()
+        progress?("assigning \(points.count) stored points to the new grids")
+        let assignments = try assigner.assign(points.map(\.position))
+        let generation = try database.pool.write { db -> Int64 in
+            try db.execute(sql: "UPDATE generations SET status = 'retired' WHERE status = 'active'")
+            let now = ISO8601DateFormatter().string(from: Date())
+            try db.execute(sql: "INSERT INTO generations (name, status, source, created_at, activated_at) VALUES (?, 'active', ?, ?, ?)",
+                           arguments: [generationName ?? "import \((path as NSString).lastPathComponent)", path, now, now])
+            let generation = db.lastInsertedRowID
+            for town in hierarchy.towns {
+                try db.execute(sql: "INSERT INTO towns (generation_id, code, name, geom) VALUES (?, ?, ?, GeomFromWKB(?, 4326))",
+                               arguments: [generation, town.code, town.name, Data(town.wkb)])
+            }
+            for village in hierarchy.villages {
+                try db.execute(sql: "INSERT INTO villages (generation_id, code, name, town_code, geom) VALUES (?, ?, ?, ?, GeomFromWKB(?, 4326))",
+                               arguments: [generation, village.code, village.name, village.townCode, Data(village.wkb)])
+            }
+            let insertGrid = try db.makeStatement(sql: """
+                INSERT INTO grids (generation_id, code, name, village_code, town_code, worker_name, worker_phone, area_m2, geom)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, GeomFromWKB(?, 4326))
+                """)
+            for (feature, shape) in zip(features, shapes) {
+                let i = feature.info
+                try insertGrid.execute(arguments: [generation, i.code, i.name, i.villageCode, i.townCode, i.workerName, i.workerPhone,
+                                                   i.areaSquareMetres, Data(shape.wkb)])
+            }
+            try writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
+            return generation
+        }
+        report.imported = features.count
+        report.generation = generation
+        report.seconds = Date().timeIntervalSince(start)
+        tally(assignments, into: &report)
+        return report
+    }
+
+    func readGridFeatures(_ document: GeoJSONDocument, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool,
+                          report: inout ImportReport) throws -> [GridFeature] {
+        let geos = try GEOSContext()
+        let proj = try PROJContext()
+        let converter = try WGS84Converter(from: crs, context: proj)
+        var problems = ProblemList(source: document.source)
+        var features: [GridFeature] = []
+        var firstFeatureOfCode: [String: Int] = [:]
+        for feature in document.features {
+            let number = feature.index + 1
+            guard let code = feature.properties[mapping.code]?.text?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                problems.add("feature \(number): no grid code in property \"\(mapping.code)\" (choose it with --code-field)")
+                continue
+            }
+            let label = "feature \(number) (grid \(code))"
+            if let first = firstFeatureOfCode[code] {
+                problems.add("\(label): duplicate grid code \(code), also feature \(first)")
+                continue
+            }
+            firstFeatureOfCode[code] = number
+            guard let json = feature.geometryJSONOrNil else {
+                problems.add("\(label): no geometry")
+                continue
+            }
+            var geometry: Geometry
+            do {
+                geometry = try Geometry(geoJSON: json, context: geos)
+                let type = try geometry.type
+                guard type == .polygon || type == .multiPolygon else {
+                    problems.add("\(label): geometry is a \(type.name), expected Polygon or MultiPolygon")
+                    continue
+                }
+                if crs != .wgs84 {
+                    geometry = try geometry.mapCoordinates { xy in
+                        for i in stride(from: 0, to: xy.count, by: 2) {
+                            let p = try converter.toWGS84(x: xy[i], y: xy[i + 1])
+                            xy[i] = p.lon
+                            xy[i + 1] = p.lat
+                        }
+                    }
+                } else {
+                    let e = try geometry.envelope
+                    if e.minX < -180 || e.maxX > 180 || e.minY < -90 || e.maxY > 90 {
+                        problems.add(String(format: "\(label): coordinates outside longitude -180…180 / latitude -90…90 (extent %.3f, %.3f – %.3f, %.3f); give the file's CRS with --crs", e.minX, e.minY, e.maxX, e.maxY))
+                        continue
+                    }
+                }
+            } catch let error as GeoError {
+                problems.add("\(label): \(error.message)")
+                continue
+            }
+            let validity = try geometry.validity()
+            if !validity.isValid {
+                let place = validity.location.map { String(format: " at lon %.7f, lat %.7f", $0.x, $0.y) } ?? ""
+                let reason = "\(validity.reason ?? "invalid")\(place)"
+                if makeValid {
+                    let repaired = try geometry.makeValid().asMultiPolygon()
+                    guard try !repaired.isEmpty else {
+                        problems.add("\(label): invalid polygon (\(reason)) and repair left nothing")
+                        continue
+                    }
+                    report.repaired.append("\(label): \(reason)")
+                    geometry = repaired
+                } else {
+                    problems.add("\(label): invalid polygon: \(reason) (use --make-valid to repair)")
+                    continue
+                }
+            }
+            geometry = try geometry.asMultiPolygon()
+            let parents = Self.parents(of: code)
+            func text(_ key: String) -> String? {
+                feature.properties[key]?.text.flatMap { $0.isEmpty ? nil : $0 }
+            }
+            let info = GridInfo(
+                code: code, name: text(mapping.name) ?? code,
+                villageCode: text(mapping.villageCode) ?? parents.village,
+                villageName: text(mapping.villageName) ?? text(mapping.villageCode) ?? parents.village,
+                townCode: text(mapping.townCode) ?? parents.town,
+                townName: text(mapping.townName) ?? text(mapping.townCode) ?? parents.town,
+                workerName: text(mapping.workerName), workerPhone: text(mapping.workerPhone),
+                areaSquareMetres: try Geodesic.area(of: geometry))
+            features.append(GridFeature(info: info, geometry: geometry))
+        }
+        if document.features.isEmpty { problems.add("no features") }
+        try problems.throwIfAny()
+        return features.sorted { $0.info.code < $1.info.code }
+    }
+
+    /// Parents by the code scheme `county-town-village-grid`; codes outside
+    /// the scheme go to one placeholder village and town.
+    static func parents(of code: String) -> (village: String, town: String) {
+        let parts = code.split(separator: "-")
+        if parts.count == 4 {
+            return (parts[0...2].joined(separator: "-"), parts[0...1].joined(separator: "-"))
+        }
+        return ("-", "-")
+    }
+
+    struct Area {
+        let code: String
+        let name: String
+        let townCode: String
+        let wkb: [UInt8]
+    }
+
+    /// Villages and towns as unions of whole grids; a village must lie in one town.
+    func buildHierarchy(_ features: [GridFeature], source: String) throws -> (villages: [Area], towns: [Area]) {
+        var problems = ProblemList(source: source)
+        var villageTown: [String: String] = [:]
+        for f in features {
+            if let town = villageTown[f.info.villageCode], town != f.info.townCode {
+                problems.add("grid \(f.info.code): village \(f.info.villageCode) is in town \(town) for other grids, but \(f.info.townCode) here")
+            }
+            villageTown[f.info.villageCode] = f.info.townCode
+        }
+        try problems.throwIfAny()
+        func unions(_ key: (GridFeature) -> String, _ name: (GridFeature) -> String, _ town: (GridFeature) -> String) throws -> [Area] {
+            let groups = Dictionary(grouping: features, by: key)
+            return try groups.keys.sorted().map { code in
+                let members = groups[code]!
+                let context = members[0].geometry.context
+                let union = try Geometry.collection(.geometryCollection, members.map(\.geometry), context: context).unaryUnion().asMultiPolygon()
+                return Area(code: code, name: name(members[0]), townCode: town(members[0]), wkb: try union.wkb())
+            }
+        }
+        return (try unions(\.info.villageCode, \.info.villageName, \.info.townCode),
+                try unions(\.info.townCode, \.info.townName, \.info.townCode))
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+/// The grid store over one SpatiaLite file: imports, assignment, queries.
+public final class GridStore: Sendable {
+    public let database: SpatiaLiteDatabase
+    public let rules: AssignmentRules
+
+    public init(path: String, rules: AssignmentRules = AssignmentRules()) throws {
+        database = try SpatiaLiteDatabase(path: path)
+        self.rules = rules
+    }
+
+    /// A stored point, for (re-)assignment.
+    struct StoredPoint {
+        let layer: PointLayer
+        let id: String
+        let position: LonLat
+    }
+
+    func storedPoints() throws -> [StoredPoint] {
+        try database.pool.read { db in
+            var points: [StoredPoint] = []
+            for layer in PointLayer.allCases {
+                let rows = try Row.fetchCursor(db, sql: "SELECT id, X(geom), Y(geom) FROM \(layer.table) ORDER BY id")
+                while let row = try rows.next() {
+                    points.append(StoredPoint(layer: layer, id: row[0], position: LonLat(row[1], row[2])))
+                }
+            }
+            return points
+        }
+    }
+
+    func writeAssignments(_ db: Database, generation: Int64, codes: [String], points: [StoredPoint], assignments: [PointAssignment]) throws {
+        let statement = try db.makeStatement(sql: """
+            INSERT OR REPLACE INTO assignments
+            (generation_id, layer, feature_id, grid_code, method, distance_m, runner_up, runner_up_distance_m, nearest_grid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        func code(_ index: Int32) -> String? { index >= 0 ? codes[Int(index)] : nil }
+        for (point, a) in zip(points, assignments) {
+            try statement.execute(arguments: [
+                generation, point.layer.rawValue, point.id, code(a.grid), a.method.rawValue,
+                a.distanceMeters, code(a.runnerUp), a.runnerUpDistanceMeters, code(a.nearestGrid),
+            ])
+        }
+    }
+
+    func tally(_ assignments: [PointAssignment], into report: inout ImportReport) {
+        for a in assignments {
+            report.methods[a.method, default: 0] += 1
+            if a.runnerUp >= 0 { report.nearBoundary += 1 }
+        }
+    }
+
+    /// The active generation's id, or an error telling the user to import grids.
+    public func activeGeneration() throws -> Int64 {
+        guard let id = try database.pool.read({ db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") }) else {
+            throw StoreError("\(database.path): no grids yet: run `wangge import grids FILE.geojson` first")
+        }
+        return id
+    }
+
+    /// The active generation's grid polygons, sorted by code, for an assigner or locator.
+    public func gridShapes(generation: Int64? = nil) throws -> [GridShape] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) FROM grids WHERE generation_id = ? ORDER BY code", arguments: [generation])
+                .map { row in
+                    let data: Data = row[1]
+                    return GridShape(code: row[0], wkb: [UInt8](data))
+                }
+        }
+    }
+
+    /// Every grid of the active generation with its hierarchy and worker.
+    public func grids(generation: Int64? = nil) throws -> [GridInfo] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2
+                FROM grids g
+                JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
+                JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
+                WHERE g.generation_id = ? ORDER BY g.code
+                """, arguments: [generation]).map(Self.gridInfo)
+        }
+    }
+
+    public func grid(code: String, generation: Int64? = nil) throws -> GridInfo? {
+        try grids(generation: generation).first { $0.code == code }
+    }
+
+    static func gridInfo(_ row: Row) -> GridInfo {
+        GridInfo(code: row[0], name: row[1], villageCode: row[2], villageName: row[3], townCode: row[4], townName: row[5],
+                 workerName: row[6], workerPhone: row[7], areaSquareMetres: row[8])
+    }
+
+    /// Households assigned to a grid in the active generation, optionally with a tag.
+    public func households(grid: String, tag: String? = nil, generation: Int64? = nil) throws -> [HouseholdRecord] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            var sql = """
+                SELECT h.id, X(h.geom), Y(h.geom), h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
+                FROM assignments a JOIN households h ON h.id = a.feature_id
+                WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
+                """
+            var arguments: StatementArguments = [generation, grid]
+            if let tag {
+                sql += " AND instr(';' || h.tags || ';', ';' || ? || ';') > 0"
+                arguments += [tag]
+            }
+            sql += " ORDER BY h.id"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let tags: String = row[8]
+                return HouseholdRecord(
+                    id: row[0], lon: row[1], lat: row[2], address: row[3], head: row[4], phone: row[5], idNumber: row[6],
+                    members: row[7], tags: tags.split(separator: ";").map(String.init), grid: row[9],
+                    method: (row[10] as String?).flatMap(AssignmentMethod.init(rawValue:)))
+            }
+        }
+    }
+
+    /// Counts per town, village or grid of the active generation, in code order.
+    public func statistics(by level: AreaLevel, generation: Int64? = nil) throws -> [AreaStatistics] {
+        let generation = try generation ?? activeGeneration()
+        let (codeColumn, nameJoin, nameColumn): (String, String, String) = switch level {
+        case .grid: ("g.code", "", "g.name")
+        case .village: ("g.village_code", "JOIN villages n ON n.generation_id = g.generation_id AND n.code = g.village_code", "n.name")
+        case .town: ("g.town_code", "JOIN towns n ON n.generation_id = g.generation_id AND n.code = g.town_code", "n.name")
+        }
+        return try database.pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                WITH per_grid AS (
+                    SELECT g.code AS grid,
+                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'household') AS households,
+                        (SELECT coalesce(sum(h.members), 0) FROM assignments a JOIN households h ON h.id = a.feature_id
+                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'household') AS residents,
+                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'camera') AS cameras,
+                        (SELECT count(*) FROM assignments a JOIN cameras c ON c.id = a.feature_id
+                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'camera' AND c.status = 'online') AS cameras_online,
+                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'incident') AS incidents,
+                        (SELECT count(*) FROM assignments a JOIN incidents i ON i.id = a.feature_id
+                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'incident'
+                            AND i.status NOT IN ('resolved', 'closed')) AS open_incidents,
+                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.runner_up IS NOT NULL) AS near_boundary,
+                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.method = 'nearest') AS nearest
+                    FROM grids g WHERE g.generation_id = ?1
+                )
+                SELECT \(codeColumn), \(nameColumn), count(*), sum(p.households), sum(p.residents), sum(p.cameras), sum(p.cameras_online),
+                       sum(p.incidents), sum(p.open_incidents), sum(p.near_boundary), sum(p.nearest)
+                FROM grids g \(nameJoin) JOIN per_grid p ON p.grid = g.code
+                WHERE g.generation_id = ?1
+                GROUP BY \(codeColumn) ORDER BY \(codeColumn)
+                """, arguments: [generation])
+            return rows.map { row in
+                AreaStatistics(code: row[0], name: row[1], grids: row[2], households: row[3], residents: row[4], cameras: row[5],
+                               camerasOnline: row[6], incidents: row[7], openIncidents: row[8], nearBoundary: row[9], nearest: row[10])
+            }
+        }
+    }
+
+    /// Points of the active generation that no grid took, per layer.
+    public func unassignedCounts(generation: Int64? = nil) throws -> [PointLayer: Int] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            var counts: [PointLayer: Int] = [:]
+            for layer in PointLayer.allCases {
+                counts[layer] = try Int.fetchOne(db, sql: "SELECT count(*) FROM assignments WHERE generation_id = ? AND layer = ? AND method = 'none'",
+                                                 arguments: [generation, layer.rawValue]) ?? 0
+            }
+            return counts
+        }
+    }
+
+    /// How many records each layer holds.
+    public func pointCounts() throws -> [PointLayer: Int] {
+        try database.pool.read { db in
+            var counts: [PointLayer: Int] = [:]
+            for layer in PointLayer.allCases {
+                counts[layer] = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(layer.table)") ?? 0
+            }
+            return counts
+        }
+    }
+}

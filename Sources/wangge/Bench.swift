@@ -1,0 +1,6 @@
+import ArgumentParser
+extension Wangge {
+    struct Bench: ParsableCommand {
+        func run() throws {}
+    }
+}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+extension CoordinateSystem: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let value = try? CoordinateSystem(parsing: argument) else { return nil }
+        self = value
+    }
+}
+
+/// Progress lines on a terminal (stderr), silence otherwise.
+func progressPrinter() -> (@Sendable (String) -> Void)? {
+    guard standardErrorIsTerminal else { return nil }
+    let start = Date()
+    return { message in
+        printError(String(format: "[%6.1f s] ", Date().timeIntervalSince(start)) + message)
+    }
+}
+
+extension Wangge {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import grids, households, cameras or incidents (all or nothing).",
+            subcommands: [Grids.self, Households.self, Cameras.self, Incidents.self])
+
+        struct Grids: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "grids",
+                abstract: "Import grid polygons from GeoJSON as the new active generation and re-assign every stored point.")
+
+            @OptionGroup var store: StoreOptions
+
+            @Argument(help: "A GeoJSON file of Polygon/MultiPolygon features.")
+            var file: String
+
+            @Option(help: "CRS of the file: EPSG:<code>, gcj02 or bd09.")
+            var crs: CoordinateSystem = .wgs84
+
+            @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).")
+            var makeValid = false
+
+            @Option(help: "Property holding the grid code.") var codeField: String?
+            @Option(help: "Property holding the grid name.") var nameField: String?
+            @Option(help: "Property holding the village code.") var villageCodeField: String?
+            @Option(help: "Property holding the village name.") var villageNameField: String?
+            @Option(help: "Property holding the town code.") var townCodeField: String?
+            @Option(help: "Property holding the town name.") var townNameField: String?
+            @Option(help: "Property holding the grid worker's name.") var workerNameField: String?
+            @Option(help: "Property holding the grid worker's phone.") var workerPhoneField: String?
+
+            @Option(help: "A name for the new generation.")
+            var generationName: String?
+
+            func run() throws {
+                let (gridStore, config) = try store.openStore()
+                var mapping = config.gridFields
+                if let codeField { mapping.code = codeField }
+                if let nameField { mapping.name = nameField }
+                if let villageCodeField { mapping.villageCode = villageCodeField }
+                if let villageNameField { mapping.villageName = villageNameField }
+                if let townCodeField { mapping.townCode = townCodeField }
+                if let townNameField { mapping.townName = townNameField }
+                if let workerNameField { mapping.workerName = workerNameField }
+                if let workerPhoneField { mapping.workerPhone = workerPhoneField }
+                let report = try gridStore.importGrids(path: file, mapping: mapping, crs: crs, makeValid: makeValid,
+                                                       generationName: generationName, progress: progressPrinter())
+                print(report)
+            }
+        }
+
+        struct Households: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Import households (columns id, lon, lat, address, head, phone, id_number, members, tags).")
+            @OptionGroup var options: PointImportOptions
+            func run() throws { try options.run(.households) }
+        }
+
+        struct Cameras: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Import cameras (columns id, lon, lat, type, name, heading_deg, fov_deg, range_m, status).")
+            @OptionGroup var options: PointImportOptions
+            func run() throws { try options.run(.cameras) }
+        }
+
+        struct Incidents: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Import incidents (columns id, lon, lat, category, channel, severity, status, reported_at, description, reporter, satisfaction).")
+            @OptionGroup var options: PointImportOptions
+            func run() throws { try options.run(.incidents) }
+        }
+    }
+}
+
+/// The file, CRS and store of a point import.
+struct PointImportOptions: ParsableArguments {
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: "A CSV file with a header row (coordinates in lon,lat or x,y) or a GeoJSON file of Point features.")
+    var file: String
+
+    @Option(help: "CRS of the coordinates: EPSG:<code> (4326, 4490, 3857, 4513–4554, …), gcj02 or bd09.")
+    var crs: CoordinateSystem = .wgs84
+
+    func run(_ layer: PointLayer) throws {
+        let (gridStore, _) = try store.openStore()
+        let report = try gridStore.importPoints(layer, path: file, crs: crs, progress: progressPrinter())
+        print(report)
+    }
+}

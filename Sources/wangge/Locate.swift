@@ -1,0 +1,161 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// One located point, as `locate --json` prints it.
+struct LocateAnswer: Encodable {
+    let input: Input
+    let wgs84: [Double]
+    let grid: String?
+    let gridName: String?
+    let village: String?
+    let villageName: String?
+    let town: String?
+    let townName: String?
+    let worker: Worker?
+    let method: AssignmentMethod
+    let distanceM: Double?
+    let runnerUp: String?
+    let runnerUpDistanceM: Double?
+    let nearestGrid: String?
+
+    struct Input: Encodable {
+        let x: Double, y: Double, crs: String
+    }
+
+    struct Worker: Encodable {
+        let name: String?, phone: String?
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case input, wgs84, grid, gridName = "grid_name", village, villageName = "village_name", town, townName = "town_name"
+        case worker, method, distanceM = "distance_m", runnerUp = "runner_up", runnerUpDistanceM = "runner_up_distance_m"
+        case nearestGrid = "nearest_grid"
+    }
+
+    // Every key is written, null included, so that clients can rely on them.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(input, forKey: .input)
+        try c.encode(wgs84, forKey: .wgs84)
+        try c.encode(grid, forKey: .grid)
+        try c.encode(gridName, forKey: .gridName)
+        try c.encode(village, forKey: .village)
+        try c.encode(villageName, forKey: .villageName)
+        try c.encode(town, forKey: .town)
+        try c.encode(townName, forKey: .townName)
+        try c.encode(worker, forKey: .worker)
+        try c.encode(method, forKey: .method)
+        try c.encode(distanceM.map(Self.rounded), forKey: .distanceM)
+        try c.encode(runnerUp, forKey: .runnerUp)
+        try c.encode(runnerUpDistanceM.map(Self.rounded), forKey: .runnerUpDistanceM)
+        try c.encode(nearestGrid, forKey: .nearestGrid)
+    }
+
+    /// Centimetres are as far as a dispatcher's question goes.
+    static func rounded(_ metres: Double) -> Double { (metres * 100).rounded() / 100 }
+}
+
+extension Wangge {
+    struct Locate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find the grid, village, town and worker for a point, or for every row of a CSV file.",
+            discussion: """
+                Single point: wangge locate LON LAT [--crs gcj02] [--json]
+                Batch: wangge locate --input POINTS.csv [--crs …] reads columns id,lon,lat and writes \
+                id,grid,method,distance_m,runner_up to standard output, one line per input row, in input order.
+                """)
+
+        @OptionGroup var store: StoreOptions
+
+        @Argument(help: "Longitude (or x in a projected CRS).")
+        var lon: Double?
+
+        @Argument(help: "Latitude (or y).")
+        var lat: Double?
+
+        @Option(help: "CRS of the input: EPSG:<code>, gcj02 or bd09.")
+        var crs: CoordinateSystem = .wgs84
+
+        @Flag(help: "Print one JSON object.")
+        var json = false
+
+        @Option(help: "A CSV file with columns id,lon,lat for batch location.")
+        var input: String?
+
+        func validate() throws {
+            if input == nil && (lon == nil || lat == nil) { throw ValidationError("give LON LAT, or --input FILE.csv") }
+            if input != nil && (lon != nil || lat != nil) { throw ValidationError("give either LON LAT or --input, not both") }
+        }
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            if let input {
+                try BatchLocate(store: gridStore, crs: crs).run(path: input)
+                return
+            }
+            let answer = try Self.locate(store: gridStore, x: lon!, y: lat!, crs: crs)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(answer), as: UTF8.self))
+            } else {
+                print(Self.text(answer))
+            }
+        }
+
+        static func locate(store: GridStore, x: Double, y: Double, crs: CoordinateSystem) throws -> LocateAnswer {
+            let converter = try WGS84Converter(from: crs, context: try PROJContext())
+            let p: (lon: Double, lat: Double)
+            do {
+                p = try converter.toWGS84(x: x, y: y)
+            } catch let error as GeoError {
+                throw UserError("(\(x), \(y)) in \(crs): \(error.message)")
+            }
+            let locator = try GridLocator(shapes: try store.gridShapes(), rules: store.rules)
+            let a = try locator.locate(lon: p.lon, lat: p.lat)
+            func code(_ index: Int32) -> String? { index >= 0 ? locator.codes[Int(index)] : nil }
+            let info = try code(a.grid).flatMap { try store.grid(code: $0) }
+            return LocateAnswer(
+                input: .init(x: x, y: y, crs: crs.description), wgs84: [p.lon, p.lat],
+                grid: info?.code, gridName: info?.name, village: info?.villageCode, villageName: info?.villageName,
+                town: info?.townCode, townName: info?.townName,
+                worker: info.map { LocateAnswer.Worker(name: $0.workerName, phone: $0.workerPhone) },
+                method: a.method, distanceM: a.distanceMeters, runnerUp: code(a.runnerUp),
+                runnerUpDistanceM: a.runnerUpDistanceMeters, nearestGrid: code(a.nearestGrid))
+        }
+
+        static func text(_ a: LocateAnswer) -> String {
+            var lines: [String] = []
+            let place = String(format: "%.7f, %.7f", a.wgs84[0], a.wgs84[1])
+            lines.append("point     \(place) (WGS84)" + (a.input.crs == "EPSG:4326" ? "" : "  from \(a.input.x), \(a.input.y) in \(a.input.crs)"))
+            if let grid = a.grid {
+                lines.append("grid      \(grid)  \(a.gridName ?? "")")
+                lines.append("village   \(a.village ?? "")  \(a.villageName ?? "")")
+                lines.append("town      \(a.town ?? "")  \(a.townName ?? "")")
+                lines.append("worker    \(a.worker?.name ?? "-")  \(a.worker?.phone ?? "")")
+            } else {
+                lines.append("grid      none: outside every grid")
+            }
+            lines.append("method    \(a.method.rawValue)")
+            switch a.method {
+            case .inside:
+                lines.append("distance  " + (a.distanceM.map { String(format: "%.1f m inside the edge", $0) } ?? "deeper inside than the near-boundary distance"))
+            case .boundary:
+                lines.append("distance  0 m: exactly on the edge")
+            case .nearest:
+                lines.append("distance  " + String(format: "%.1f m outside the grid", a.distanceM ?? 0))
+            case .none:
+                if let nearest = a.nearestGrid, let d = a.distanceM {
+                    lines.append("nearest   \(nearest) at " + String(format: "%.1f m", d))
+                }
+            }
+            if let runnerUp = a.runnerUp {
+                lines.append("runner-up \(runnerUp) at " + String(format: "%.1f m", a.runnerUpDistanceM ?? 0) + ": confirm the grid")
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

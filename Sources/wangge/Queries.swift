@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// Encodes a value as sorted, unescaped JSON on one line.
+func jsonText<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// Display width of text in a terminal: CJK and full-width characters take two columns.
+func displayWidth(_ text: String) -> Int {
+    text.unicodeScalars.reduce(0) { width, scalar in
+        let v = scalar.value
+        let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
+            || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
+            || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)
+        return width + (wide ? 2 : 1)
+    }
+}
+
+/// A plain text table whose columns line up with CJK text too.
+func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+    let all = [header] + rows
+    let widths = header.indices.map { c in all.map { displayWidth($0[c]) }.max() ?? 0 }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { c, cell in
+            let pad = String(repeating: " ", count: widths[c] - displayWidth(cell))
+            return rightAligned.contains(c) ? pad + cell : cell + pad
+        }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+    }
+    return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line))
+        .joined(separator: "\n")
+}
+
+extension Wangge {
+    struct Grids: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the active generation's grids with their village, town and worker.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "Only grids of this town (code or name).")
+        var town: String?
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            var grids = try gridStore.grids()
+            if let town { grids = grids.filter { $0.townCode == town || $0.townName == town } }
+            if json {
+                print(try jsonText(grids))
+                return
+            }
+            print(table(["code", "name", "village", "town", "worker", "phone", "km²"], grids.map {
+                [$0.code, $0.name, $0.villageName, $0.townName, $0.workerName ?? "", $0.workerPhone ?? "",
+                 String(format: "%.2f", ($0.areaSquareMetres ?? 0) / 1e6)]
+            }, rightAligned: [6]))
+            print("\(grids.count) grids")
+        }
+    }
+
+    struct Households: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a grid's households, optionally with one tag (e.g. 独居老人).")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "The grid code.")
+        var grid: String
+
+        @Option(help: "Only households with this tag.")
+        var tag: String?
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            guard try gridStore.grid(code: grid) != nil else { throw UserError("no grid \(grid) in the active generation (see `wangge grids`)") }
+            let households = try gridStore.households(grid: grid, tag: tag)
+            if json {
+                print(try jsonText(households))
+                return
+            }
+            print(table(["id", "head", "phone", "members", "tags", "address"], households.map {
+                [$0.id, $0.head ?? "", $0.phone ?? "", String($0.members), $0.tags.joined(separator: ";"), $0.address ?? ""]
+            }, rightAligned: [3]))
+            print("\(households.count) households, \(households.reduce(0) { $0 + $1.members }) residents in \(grid)" + (tag.map { " tagged \($0)" } ?? ""))
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Households, residents, cameras and incidents per town, village or grid.")
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: "Group by town, village or grid.")
+        var by: AreaLevel = .town
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let stats = try gridStore.statistics(by: by)
+            if json {
+                print(try jsonText(stats))
+                return
+            }
+            print(statisticsTable(stats, level: by))
+        }
+    }
+}
+
+extension AreaLevel: ExpressibleByArgument {}
+
+func statisticsTable(_ stats: [AreaStatistics], level: AreaLevel) -> String {
+    var rows = stats.map { s in
+        [s.code, s.name, String(s.grids), String(s.households), String(s.residents), String(s.cameras), String(s.camerasOnline),
+         String(s.incidents), String(s.openIncidents), String(s.nearBoundary), String(s.nearest)]
+    }
+    func total(_ key: KeyPath<AreaStatistics, Int>) -> String { String(stats.reduce(0) { $0 + $1[keyPath: key] }) }
+    rows.append(["total", "", total(\.grids), total(\.households), total(\.residents), total(\.cameras), total(\.camerasOnline),
+                 total(\.incidents), total(\.openIncidents), total(\.nearBoundary), total(\.nearest)])
+    return table([level.rawValue, "name", "grids", "households", "residents", "cameras", "online", "incidents", "open",
+                  "near edge", "nearest"], rows, rightAligned: Set(2...10))
+}

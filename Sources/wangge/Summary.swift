@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+extension Wangge {
+    struct Summary: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The county summary: per-town counts, unassigned and near-boundary points.")
+
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let generation = try gridStore.activeGeneration()
+            let counts = try gridStore.pointCounts()
+            let unassigned = try gridStore.unassignedCounts()
+            let towns = try gridStore.statistics(by: .town)
+            let villages = try gridStore.statistics(by: .village).count
+            let grids = towns.reduce(0) { $0 + $1.grids }
+            print("\(gridStore.database.path) · generation \(generation) · SpatiaLite \(try gridStore.database.spatialiteVersion()) · GEOS \(GEOSContext.version) · PROJ \(PROJContext.version)")
+            print("\(towns.count) towns, \(villages) villages, \(grids) grids; "
+                  + "\(counts[.households] ?? 0) households, \(counts[.cameras] ?? 0) cameras, \(counts[.incidents] ?? 0) incidents")
+            print("")
+            print(statisticsTable(towns, level: .town))
+            print("")
+            let missing = PointLayer.allCases.map { "\($0.table) \(unassigned[$0] ?? 0)" }.joined(separator: ", ")
+            print("unassigned (farther than \(Int(gridStore.rules.nearestToleranceMeters)) m from every grid): \(missing)")
+            print("near a boundary (another grid within \(Int(gridStore.rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })")
+        }
+    }
+}
