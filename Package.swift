@@ -45,8 +45,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        .testTarget(name: "GeoKitTests", dependencies: ["GeoKit"]),
-        .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit"]),
-        .testTarget(name: "GridStoreTests", dependencies: ["GridStore", "GridCore", "GeoKit"]),
+        .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
+        .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
+        .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
+        .testTarget(
+            name: "GridStoreTests",
+            dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
     ]
 )

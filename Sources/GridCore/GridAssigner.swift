@@ -61,6 +61,16 @@ public final class GridAssigner: Sendable {
 
     /// Assigns every point, in order, using all cores.
     public func assign(_ points: [LonLat]) throws -> [PointAssignment] {
+        try assign(points, useRaster: true)
+    }
+
+    /// The plain GEOS path for every point (STRtree + prepared geometry), on
+    /// all cores: the reference the raster path must agree with.
+    public func assignExact(_ points: [LonLat]) throws -> [PointAssignment] {
+        try assign(points, useRaster: false)
+    }
+
+    func assign(_ points: [LonLat], useRaster: Bool) throws -> [PointAssignment] {
         var results = [PointAssignment](repeating: PointAssignment(grid: -1, method: .none), count: points.count)
         let chunks = Self.coreCount
         let chunkSize = (points.count + chunks - 1) / max(chunks, 1)
@@ -78,7 +88,7 @@ public final class GridAssigner: Sendable {
                         var locator: GridLocator?
                         for i in lower..<upper {
                             let p = inputBuffer.base[i]
-                            let deep = raster.cell(lon: p.lon, lat: p.lat)
+                            let deep = useRaster ? raster.cell(lon: p.lon, lat: p.lat) : -1
                             if deep >= 0 {
                                 output.base[i] = PointAssignment(grid: deep, method: .inside)
                             } else {

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import GeoKit
+
+@Suite struct ProjectionTests {
+    @Test func wgs84ToGaussKrugerAndBackWithinOneMillimetre() throws {
+        let context = try PROJContext()
+        let forward = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:4547", context: context)
+        #expect(forward.sourceName == "WGS 84")
+        for (lon, lat) in [(112.355, 28.842), (113.9, 22.5), (114.0, 30.6), (115.4, 40.0)] {
+            let xy = try forward.transform(x: lon, y: lat)
+            // CM 114°E: false easting 500 km, x grows eastwards with normalised axes.
+            #expect((xy.x - 500_000).sign == (lon - 114).sign || abs(lon - 114) < 1e-9)
+            let back = try forward.inverse(x: xy.x, y: xy.y)
+            let error = Geodesic.distance(lon1: lon, lat1: lat, lon2: back.x, lat2: back.y)
+            #expect(error < 0.001, "round trip error \(error) m at \(lon), \(lat)")
+        }
+        // The central meridian maps to the false easting exactly.
+        #expect(abs(try forward.transform(x: 114, y: 30).x - 500_000) < 1e-6)
+    }
+
+    @Test func projectedDistanceAgreesWithGeodesic() throws {
+        let context = try PROJContext()
+        let code = MetricCRS.code(forLongitude: 112.355, latitude: 28.842)
+        #expect(code == "EPSG:4546")
+        let t = try CoordinateTransformer(from: "EPSG:4326", to: code, context: context)
+        let a = try t.transform(x: 112.30, y: 28.80), b = try t.transform(x: 112.45, y: 28.95)
+        let projected = hypot(a.x - b.x, a.y - b.y)
+        let geodesic = Geodesic.distance(lon1: 112.30, lat1: 28.80, lon2: 112.45, lat2: 28.95)
+        #expect(abs(projected - geodesic) / geodesic < 0.0005)
+    }
+
+    @Test func unknownCRSIsReportedWithPROJsWords() throws {
+        let context = try PROJContext()
+        #expect {
+            _ = try CoordinateTransformer(from: "EPSG:999999", to: "EPSG:4326", context: context)
+        } throws: { error in
+            let message = (error as? GeoError)?.message ?? ""
+            return message.contains("EPSG:999999") && message.contains("crs not found")
+        }
+    }
+
+    @Test func converterChecksRangesAndAreaOfUse() throws {
+        let context = try PROJContext()
+        let wgs = try WGS84Converter(from: .wgs84, context: context)
+        #expect { _ = try wgs.toWGS84(x: 112, y: 95) } throws: { ($0 as? GeoError)?.message.contains("latitude 95.0 is outside") == true }
+        let gk = try WGS84Converter(from: .epsg(4547), context: context)
+        let inZone = try gk.toWGS84(x: 500_000, y: 3_300_000)
+        #expect(abs(inZone.lon - 114) < 1e-9)
+        #expect { _ = try gk.toWGS84(x: 500_000, y: 9_000_000) } throws: { ($0 as? GeoError)?.message.contains("area of use") == true }
+        let mercator = try WGS84Converter(from: .epsg(3857), context: context)
+        // Spherical Mercator written out by hand, as an independent check of PROJ.
+        let radius = 6_378_137.0, lon = 112.355, lat = 28.842
+        let x = radius * lon * .pi / 180, y = radius * log(tan(.pi / 4 + lat * .pi / 360))
+        let p = try mercator.toWGS84(x: x, y: y)
+        #expect(abs(p.lon - lon) < 1e-9 && abs(p.lat - lat) < 1e-9)
+    }
+
+    @Test func parsesCoordinateSystemNames() throws {
+        #expect(try CoordinateSystem(parsing: "EPSG:4490") == .epsg(4490))
+        #expect(try CoordinateSystem(parsing: "4326") == .wgs84)
+        #expect(try CoordinateSystem(parsing: "GCJ-02") == .gcj02)
+        #expect(try CoordinateSystem(parsing: "bd09") == .bd09)
+        #expect(throws: GeoError.self) { try CoordinateSystem(parsing: "utm50") }
+    }
+
+    @Test func countyMetricAreaAgreesWithGeodesicArea() throws {
+        let geos = try GEOSContext()
+        let proj = try PROJContext()
+        let document = try GeoJSONDocument(contentsOf: Fixtures.countyBoundary)
+        let county = try Geometry(geoJSON: document.features[0].geometryJSON, context: geos)
+        let geodesic = try Geodesic.area(of: county)
+        // The published figure is 2,131.96 km².
+        #expect(abs(geodesic / 1e6 - 2131.96) < 5)
+        let metric = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:4546", context: proj).transform(county).area
+        #expect(abs(metric - geodesic) / geodesic < 0.001)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import GeoKit
+import GridCore
+@_exported import SampleCounty
+
+/// Paths to the project's data and the shared reference data, found from
+/// this file's location so that tests run from any directory.
+public enum Fixtures {
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public static func path(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }
+
+    /// `../shared/data/NAME` beside the repository.
+    public static func shared(_ name: String) -> String {
+        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
+    }
+
+    public static var sampleGrids: String { path("GeoData/grids.geojson") }
+    public static var countyBoundary: String { path("GeoData/yuanjiang_boundary_wgs84.geojson") }
+    public static var northCarolina: String { shared("libpysal_sids2_nc_counties.geojson") }
+
+    /// Grid shapes from a GeoJSON file, the code taken from `codeField`.
+    public static func shapes(_ path: String, codeField: String = "code") throws -> [GridShape] {
+        let context = try GEOSContext()
+        return try GeoJSONDocument(contentsOf: path).features.map { feature in
+            GridShape(code: feature.properties[codeField]?.text ?? "?",
+                      wkb: try Geometry(geoJSON: feature.geometryJSON, context: context).wkb())
+        }.sorted { $0.code < $1.code }
+    }
+
+    /// A fresh temporary file path; the caller removes it.
+    public static func temporaryPath(_ name: String) -> String {
+        NSTemporaryDirectory() + "wangge-test-\(UUID().uuidString)-\(name)"
+    }
+
+    public static func removeDatabase(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+}
+
+extension SeededRandom {
+    /// A uniform point in an envelope.
+    public mutating func point(in e: Envelope) -> LonLat {
+        LonLat(e.minX + unit() * e.width, e.minY + unit() * e.height)
+    }
+}
