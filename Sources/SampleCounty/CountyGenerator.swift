@@ -132,17 +132,53 @@ public struct CountyGenerator {
         public var geometry: Geometry
     }
 
+    /// Seeds placed by household density where people live densely, by area elsewhere:
+    /// the county seat gets `citySeeds`, each town seat `townSeatSeeds`, and
+    /// the countryside the rest, from k-means over village households mixed
+    /// with uniform land.
+    static let citySeeds = 48
+    static let townSeatSeeds = 3
+
     public func makeGrids() throws -> [SampleGrid] {
         var random = SeededRandom(seed: seed &+ 1)
-        // The sample for k-means: where households are, plus uniform land.
-        var sample: [LonLat] = []
-        for _ in 0..<9_000 { sample.append(try householdPosition(&random).0) }
         let e = try county.envelope
-        for _ in 0..<7_000 { sample.append(try CountyGenerator.uniformPoint(in: e, county: preparedCounty, random: &random)) }
-        let scaled = sample.map { LonLat($0.lon * xScale, $0.lat) }
-        var seeds = KMeans.cluster(scaled, k: CountyGenerator.gridCount, iterations: 25, random: &random).centers
+        func scaled(_ p: LonLat) -> LonLat { LonLat(p.lon * xScale, p.lat) }
+        func positions(around s: Settlement, count: Int) throws -> [LonLat] {
+            var result: [LonLat] = []
+            while result.count < count {
+                let p = CountyGenerator.offset(s.center, east: random.normal() * s.spreadMeters, north: random.normal() * s.spreadMeters)
+                if try inside(p) { result.append(scaled(p)) }
+            }
+            return result
+        }
+        var seeds: [LonLat] = []
+        var dense: [(center: LonLat, radius: Double)] = []
+        for s in settlements where s.kind == .countySeat || s.kind == .townSeat {
+            let k = s.kind == .countySeat ? CountyGenerator.citySeeds : CountyGenerator.townSeatSeeds
+            let sample = try positions(around: s, count: k * 60)
+            seeds += KMeans.cluster(sample, k: k, iterations: 30, random: &random).centers
+                .map { c in sample.min { KMeans.distance2($0, c) < KMeans.distance2($1, c) }! }
+            dense.append((s.center, 1.6 * s.spreadMeters))
+        }
+        // The countryside: outside the dense areas, households of villages and hamlets plus uniform land.
+        func inDenseArea(_ p: LonLat) -> Bool {
+            dense.contains { Geodesic.distance(lon1: $0.center.lon, lat1: $0.center.lat, lon2: p.lon, lat2: p.lat) < $0.radius }
+        }
+        var sample: [LonLat] = []
+        let rural = settlements.filter { $0.kind == .village || $0.kind == .hamlet }
+        let ruralChoices = rural.indices.map { ($0, rural[$0].weight) }
+        while sample.count < 6_000 {
+            let s = rural[random.weighted(ruralChoices)]
+            let p = CountyGenerator.offset(s.center, east: random.normal() * s.spreadMeters, north: random.normal() * s.spreadMeters)
+            if try inside(p), !inDenseArea(p) { sample.append(scaled(p)) }
+        }
+        while sample.count < 14_000 {
+            let p = try CountyGenerator.uniformPoint(in: e, county: preparedCounty, random: &random)
+            if !inDenseArea(p) { sample.append(scaled(p)) }
+        }
+        let countryside = KMeans.cluster(sample, k: CountyGenerator.gridCount - seeds.count, iterations: 25, random: &random).centers
         // Snap each seed to its nearest sample point so every seed is inside the county.
-        seeds = seeds.map { c in scaled.min { KMeans.distance2($0, c) < KMeans.distance2($1, c) }! }
+        seeds += countryside.map { c in sample.min { KMeans.distance2($0, c) < KMeans.distance2($1, c) }! }
         let cells = try voronoiTiling(seeds: seeds)
         return try organise(cells: cells, seeds: seeds, random: &random)
     }
