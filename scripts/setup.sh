@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the C libraries Wangge needs (Debian 12), only when missing: safe to run again.
+set -euo pipefail
+packages=(libgeos-dev libproj-dev proj-data libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev pkg-config spatialite-bin)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    sudo=""
+    [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "swift is not on PATH: install Swift 6 (https://www.swift.org/install/linux/)" >&2; exit 1; }
