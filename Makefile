@@ -13,7 +13,7 @@ demo: build
 
 test: setup
 	swift build --build-tests
-	swift test --skip-build
+	swift test --skip-build --disable-xctest
 
 # Not a test: prints assignment throughput and peak memory (see README).
 bench: build

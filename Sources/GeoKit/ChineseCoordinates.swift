@@ -42,17 +42,24 @@ public enum ChineseCoordinates {
         return (lon + dLon, lat + dLat)
     }
 
-    /// Exact inverse: fixed-point iteration on the forward transform.
-    public static func gcj02ToWGS84(lon: Double, lat: Double) -> (lon: Double, lat: Double) {
-        if isOutsideChina(lon: lon, lat: lat) { return (lon, lat) }
-        var guess = (lon: lon, lat: lat)
+    /// Inverts a forward transform that moves points by a small, smooth offset:
+    /// fixed-point iteration until the forward image matches to 1e-12°.
+    static func invert(_ forward: (Double, Double) -> (lon: Double, lat: Double), lon: Double, lat: Double,
+                       start: (lon: Double, lat: Double)) -> (lon: Double, lat: Double) {
+        var guess = start
         for _ in 0..<30 {
-            let forward = wgs84ToGCJ02(lon: guess.lon, lat: guess.lat)
-            let dLon = forward.lon - lon, dLat = forward.lat - lat
+            let image = forward(guess.lon, guess.lat)
+            let dLon = image.lon - lon, dLat = image.lat - lat
             guess = (guess.lon - dLon, guess.lat - dLat)
             if abs(dLon) < 1e-12 && abs(dLat) < 1e-12 { break }
         }
         return guess
+    }
+
+    /// Exact inverse of `wgs84ToGCJ02`.
+    public static func gcj02ToWGS84(lon: Double, lat: Double) -> (lon: Double, lat: Double) {
+        if isOutsideChina(lon: lon, lat: lat) { return (lon, lat) }
+        return invert({ wgs84ToGCJ02(lon: $0, lat: $1) }, lon: lon, lat: lat, start: (lon, lat))
     }
 
     public static func gcj02ToBD09(lon: Double, lat: Double) -> (lon: Double, lat: Double) {
@@ -67,14 +74,7 @@ public enum ChineseCoordinates {
         let x = lon - 0.0065, y = lat - 0.006
         let z = sqrt(x * x + y * y) - 0.00002 * sin(y * bdFactor)
         let theta = atan2(y, x) - 0.000003 * cos(x * bdFactor)
-        var guess = (lon: z * cos(theta), lat: z * sin(theta))
-        for _ in 0..<30 {
-            let forward = gcj02ToBD09(lon: guess.lon, lat: guess.lat)
-            let dLon = forward.lon - lon, dLat = forward.lat - lat
-            guess = (guess.lon - dLon, guess.lat - dLat)
-            if abs(dLon) < 1e-12 && abs(dLat) < 1e-12 { break }
-        }
-        return guess
+        return invert({ gcj02ToBD09(lon: $0, lat: $1) }, lon: lon, lat: lat, start: (z * cos(theta), z * sin(theta)))
     }
 
     public static func wgs84ToBD09(lon: Double, lat: Double) -> (lon: Double, lat: Double) {

@@ -121,14 +121,7 @@ public struct CountyGenerator {
     // MARK: Grids
 
     public struct SampleGrid {
-        public var code: String
-        public var name: String
-        public var villageCode: String
-        public var villageName: String
-        public var townCode: String
-        public var townName: String
-        public var workerName: String
-        public var workerPhone: String
+        public var info: GridInfo
         public var geometry: Geometry
     }
 
@@ -245,30 +238,29 @@ public struct CountyGenerator {
                 usedVillageNames.insert(villageName)
                 let villageCode = String(format: "%@-%03d", townCode, villageNumber + 1)
                 for (gridNumber, cell) in villageMembers.enumerated() {
-                    grids.append(SampleGrid(
+                    let info = GridInfo(
                         code: String(format: "%@-%03d", villageCode, gridNumber + 1),
                         name: "\(villageName)第\(Names.chineseNumber(gridNumber + 1))网格",
                         villageCode: villageCode, villageName: villageName,
                         townCode: townCode, townName: townNames[townNumber],
-                        workerName: Names.personName(&random), workerPhone: Names.mobilePhone(&random),
-                        geometry: cells[cell]))
+                        workerName: Names.personName(&random), workerPhone: Names.mobilePhone(&random))
+                    grids.append(SampleGrid(info: info, geometry: cells[cell]))
                 }
             }
         }
-        return grids.sorted { $0.code < $1.code }
+        return grids.sorted { $0.info.code < $1.info.code }
     }
 
     /// The grids as a GeoJSON FeatureCollection, one feature per line.
     public static func geoJSON(_ grids: [SampleGrid]) throws -> String {
         var lines = ["{\"type\":\"FeatureCollection\",\"name\":\"yuanjiang_grids\",\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"urn:ogc:def:crs:OGC:1.3:CRS84\"}},\"features\":["]
         for (i, grid) in grids.enumerated() {
-            let properties: [String: String] = [
-                "code": grid.code, "name": grid.name,
-                "village_code": grid.villageCode, "village_name": grid.villageName,
-                "town_code": grid.townCode, "town_name": grid.townName,
-                "worker_name": grid.workerName, "worker_phone": grid.workerPhone,
+            let info = grid.info
+            let properties: [String: String?] = [
+                "code": info.code, "name": info.name, "village_code": info.villageCode, "village_name": info.villageName,
+                "town_code": info.townCode, "town_name": info.townName, "worker_name": info.workerName, "worker_phone": info.workerPhone,
             ]
-            let propertyJSON = String(decoding: try JSONSerialization.data(withJSONObject: properties, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+            let propertyJSON = String(decoding: try JSONSerialization.data(withJSONObject: properties.compactMapValues { $0 }, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
             let comma = i + 1 < grids.count ? "," : ""
             lines.append("{\"type\":\"Feature\",\"properties\":\(propertyJSON),\"geometry\":\(try grid.geometry.asMultiPolygon().geoJSON())}\(comma)")
         }

@@ -14,22 +14,17 @@ extension Wangge {
             static let configuration = CommandConfiguration(
                 abstract: "Generate the 271 grids tiling the real 沅江市 boundary as GeoJSON.")
 
-            @Option(help: "The county boundary (GeoJSON, WGS84).")
-            var boundary = "GeoData/yuanjiang_boundary_wgs84.geojson"
+            @OptionGroup var county: CountyOptions
 
             @Option(help: "Where to write the grids.")
             var output = "GeoData/grids.geojson"
 
-            @Option(help: "Random seed.")
-            var seed: UInt64 = CountyGenerator.defaultSeed
-
             func run() throws {
-                let text = try String(contentsOfFile: boundary, encoding: .utf8)
-                let generator = try CountyGenerator(countyGeoJSON: text, seed: seed)
+                let generator = try county.generator()
                 let grids = try generator.makeGrids()
                 try CountyGenerator.geoJSON(grids).write(toFile: output, atomically: true, encoding: .utf8)
-                let towns = Set(grids.map(\.townCode)).count
-                let villages = Set(grids.map(\.villageCode)).count
+                let towns = Set(grids.map(\.info.townCode)).count
+                let villages = Set(grids.map(\.info.villageCode)).count
                 print("wrote \(grids.count) grids in \(villages) villages and \(towns) towns to \(output)")
             }
         }
@@ -38,8 +33,7 @@ extension Wangge {
             static let configuration = CommandConfiguration(
                 abstract: "Generate households, cameras and incidents as CSV files.")
 
-            @Option(help: "The county boundary (GeoJSON, WGS84).")
-            var boundary = "GeoData/yuanjiang_boundary_wgs84.geojson"
+            @OptionGroup var county: CountyOptions
 
             @Option(help: "The grids the points are addressed by.")
             var grids = "GeoData/grids.geojson"
@@ -50,11 +44,8 @@ extension Wangge {
             @Option(help: "Number of households.")
             var households = PointGenerator.defaultHouseholdCount
 
-            @Option(help: "Random seed.")
-            var seed: UInt64 = CountyGenerator.defaultSeed
-
             func run() throws {
-                let generator = try CountyGenerator(countyGeoJSON: try String(contentsOfFile: boundary, encoding: .utf8), seed: seed)
+                let generator = try county.generator()
                 let document = try GeoJSONDocument(contentsOf: grids)
                 try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
                 let summary = try PointGenerator(county: generator, grids: document, householdCount: households)
@@ -62,5 +53,18 @@ extension Wangge {
                 print(summary)
             }
         }
+    }
+}
+
+/// The county boundary and seed both sample commands start from.
+struct CountyOptions: ParsableArguments {
+    @Option(help: "The county boundary (GeoJSON, WGS84).")
+    var boundary = "GeoData/yuanjiang_boundary_wgs84.geojson"
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = CountyGenerator.defaultSeed
+
+    func generator() throws -> CountyGenerator {
+        try CountyGenerator(countyGeoJSON: try String(contentsOfFile: boundary, encoding: .utf8), seed: seed)
     }
 }
