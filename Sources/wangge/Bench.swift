@@ -9,6 +9,53 @@ import SampleCounty
 extension Wangge {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
+            abstract: "Benchmarks: bulk assignment (default) and memory ownership.",
+            subcommands: [Assign.self, Memory.self], defaultSubcommand: Assign.self)
+    }
+}
+
+extension Wangge.Bench {
+    /// Creates and drops GEOS objects in a loop and reports how much the
+    /// process grew: run in a process of its own, so nothing else allocates.
+    struct Memory: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create and free GEOS geometries in a loop and print the resident-memory growth in bytes.")
+
+        @Option(help: "Iterations of the measured loop.")
+        var iterations = 100_000
+
+        func run() throws {
+            let context = try GEOSContext()
+            func churn(_ n: Int) throws {
+                for i in 0..<n {
+                    let x = Double(i % 1000) / 1000
+                    let box = try Geometry.box(Envelope(minX: x, minY: 0, maxX: x + 1, maxY: 1), context: context)
+                    let prepared = try PreparedGeometry(box)
+                    let point = try Geometry.point(x: x + 0.5, y: 0.5, context: context)
+                    guard try prepared.contains(point) else { throw UserError("prepared contains failed") }
+                    let union = try box.clone().union(point)
+                    _ = try Geometry(wkb: union.wkb(), context: context).wkt()
+                    _ = try box.validityReason()
+                }
+            }
+            try churn(20_000) // warm up allocator pools and GEOS's lazy statics
+            let before = try Self.residentBytes()
+            try churn(iterations)
+            print("resident memory grew by \(try Self.residentBytes() - before) bytes over \(iterations) iterations")
+        }
+
+        static func residentBytes() throws -> Int {
+            let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+                  let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+                throw UserError("no VmRSS in /proc/self/status")
+            }
+            return kib * 1024
+        }
+    }
+
+    struct Assign: ParsableCommand {
+        static let configuration = CommandConfiguration(
             abstract: "Benchmark bulk assignment (raster + GEOS, plain GEOS, SpatiaLite SQL) and print the figures.",
             discussion: "Points are random with a fixed seed, 1% of them outside the county. Build with -c release.")
 

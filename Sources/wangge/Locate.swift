@@ -122,7 +122,7 @@ extension Wangge {
                 input: .init(x: x, y: y, crs: crs.description), wgs84: [p.lon, p.lat],
                 grid: info?.code, gridName: info?.name, village: info?.villageCode, villageName: info?.villageName,
                 town: info?.townCode, townName: info?.townName,
-                worker: info.map { LocateAnswer.Worker(name: $0.workerName, phone: $0.workerPhone) },
+                worker: info.flatMap { $0.workerName == nil && $0.workerPhone == nil ? nil : LocateAnswer.Worker(name: $0.workerName, phone: $0.workerPhone) },
                 method: a.method, distanceM: a.distanceMeters, runnerUp: code(a.runnerUp),
                 runnerUpDistanceM: a.runnerUpDistanceMeters, nearestGrid: code(a.nearestGrid))
         }

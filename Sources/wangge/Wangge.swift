@@ -18,6 +18,63 @@ struct Wangge: ParsableCommand {
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
             Sample.self, Bench.self,
         ])
+
+    static func main() {
+        main(CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst())))
+    }
+}
+
+/// Makes two spellings users type work with ArgumentParser:
+/// `wangge --db x.sqlite import grids …` (the store options before the
+/// subcommand: moved after it) and `wangge locate -80.5 35.2` (a negative
+/// coordinate would read as an option: the coordinates go after `--`).
+enum CommandLineRewriter {
+    static let globalOptions: Set<String> = ["--db", "--config"]
+    static let locateOptionsWithValues: Set<String> = ["--db", "--config", "--crs", "--input"]
+
+    static func rewrite(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if globalOptions.contains(first), rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if globalOptions.contains(where: { first.hasPrefix($0 + "=") }) {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        var result = Array(rest)
+        if let terminator = result.firstIndex(of: "--") {
+            result.insert(contentsOf: leading, at: terminator)
+        } else {
+            result += leading
+        }
+        return result.first == "locate" ? separatingCoordinates(result) : result
+    }
+
+    /// For `locate`: when a coordinate is negative, every bare number goes after `--`, in order.
+    static func separatingCoordinates(_ arguments: [String]) -> [String] {
+        guard !arguments.contains("--") else { return arguments }
+        func isNumber(_ s: String) -> Bool { Double(s) != nil }
+        var options: [String] = []
+        var numbers: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if locateOptionsWithValues.contains(a), i + 1 < arguments.count {
+                options += [a, arguments[i + 1]]
+                i += 2
+                continue
+            }
+            if isNumber(a) { numbers.append(a) } else { options.append(a) }
+            i += 1
+        }
+        guard numbers.contains(where: { $0.hasPrefix("-") }) else { return arguments }
+        return options + ["--"] + numbers
+    }
 }
 
 /// Errors for the user: printed as they are, exit status 1.
