@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
+        .testTarget(name: "WanggeTests", dependencies: ["wangge", "GridCore", "GridStore", "TestSupport"]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

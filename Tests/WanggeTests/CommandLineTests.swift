@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import TestSupport
+import GeoKit
+import GridCore
+import GridStore
+@testable import wangge
+
+@Suite struct CommandLineTests {
+    @Test func storeOptionsBeforeTheSubcommandMoveAfterIt() {
+        #expect(CommandLineRewriter.rewrite(["--db", "x.sqlite", "import", "grids", "f.geojson", "--code-field", "NAME"])
+                == ["import", "grids", "f.geojson", "--code-field", "NAME", "--db", "x.sqlite"])
+        #expect(CommandLineRewriter.rewrite(["--db=x.sqlite", "stats"]) == ["stats", "--db=x.sqlite"])
+        #expect(CommandLineRewriter.rewrite(["stats", "--by", "grid"]) == ["stats", "--by", "grid"])
+    }
+
+    @Test func negativeCoordinatesGoAfterTheTerminator() {
+        #expect(CommandLineRewriter.rewrite(["locate", "-80.5", "35.2", "--json"]) == ["locate", "--json", "--", "-80.5", "35.2"])
+        #expect(CommandLineRewriter.rewrite(["--db", "nc.sqlite", "locate", "-80.5", "35.2", "--crs", "4326"])
+                == ["locate", "--crs", "4326", "--db", "nc.sqlite", "--", "-80.5", "35.2"])
+        #expect(CommandLineRewriter.rewrite(["locate", "112.3", "28.8"]) == ["locate", "112.3", "28.8"])
+        #expect(throws: Never.self) { try Wangge.parseAsRoot(CommandLineRewriter.rewrite(["locate", "-80.5", "-35.2", "--json"])) }
+    }
+
+    @Test func batchReaderParsesQuotedIdsAndNamesBadLines() throws {
+        let path = Fixtures.temporaryPath("batch.csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "\u{FEFF}id,lon,lat\r\n\"A 1\",112.5,28.9\r\nB,  112.6 ,28.95\n\nC,112.7,29.0".write(toFile: path, atomically: true, encoding: .utf8)
+        let rows = try BatchLocate.read(path: path, crs: .wgs84)
+        #expect(rows.ids == ["A 1", "B", "C"])
+        #expect(rows.points == [LonLat(112.5, 28.9), LonLat(112.6, 28.95), LonLat(112.7, 29.0)])
+        try "id,lon,lat\nA,112.5,28.9\nB,112.x,28.9\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { _ = try BatchLocate.read(path: path, crs: .wgs84) } throws: { error in
+            "\(error)" == "\(path): line 3: field lon: \"112.x\" is not a number"
+        }
+        try "id,lat,lon\nA,28.9,112.5\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try BatchLocate.read(path: path, crs: .wgs84).points == [LonLat(112.5, 28.9)])
+        let gcj = ChineseCoordinates.wgs84ToGCJ02(lon: 112.5, lat: 28.9)
+        try "id,lon,lat\nA,\(gcj.lon),\(gcj.lat)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let back = try BatchLocate.read(path: path, crs: .gcj02).points[0]
+        #expect(abs(back.lon - 112.5) < 1e-9 && abs(back.lat - 28.9) < 1e-9)
+    }
+
+    /// The whole tool as a user runs it: import, locate (single, JSON, batch), stats.
+    @Test func endToEndThroughTheExecutable() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("cli.sqlite")
+        let points = Fixtures.temporaryPath("points.csv")
+        defer {
+            Fixtures.removeDatabase(db)
+            try? FileManager.default.removeItem(atPath: points)
+        }
+        let imported = try Fixtures.run(binary, ["--db", db, "import", "grids", Fixtures.northCarolina, "--code-field", "NAME"])
+        #expect(imported.contains("imported 100 into generation 1"))
+        let json = try Fixtures.run(binary, ["locate", "--db", db, "-80.5", "35.2", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        for key in ["grid", "village", "town", "method", "distance_m", "runner_up"] { #expect(object.keys.contains(key), "key \(key)") }
+        #expect(object["grid"] as? String == "Cabarrus" && object["method"] as? String == "inside")
+        #expect(object["distance_m"] is NSNull)
+        try "id,lon,lat\np1,-80.5,35.2\np2,-70,30\np3,-79.0,36.0\n".write(toFile: points, atomically: true, encoding: .utf8)
+        let batch = try Fixtures.run(binary, ["locate", "--db", db, "--input", points]).split(separator: "\n")
+        #expect(batch.count == 4)
+        #expect(batch[0] == "id,grid,method,distance_m,runner_up")
+        #expect(batch[1] == "p1,Cabarrus,inside,,")
+        #expect(batch[2].hasPrefix("p2,,none,"))
+        #expect(batch[3] == "p3,Orange,inside,,")
+        let stats = try Fixtures.run(binary, ["stats", "--db", db, "--by", "grid", "--json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [[String: Any]])
+        #expect(rows.count == 100)
+        #expect { _ = try Fixtures.run(binary, ["locate", "--db", db, "112", "95"]) } throws: { error in
+            "\(error)".contains("latitude 95.0 is outside")
+        }
+    }
+}
