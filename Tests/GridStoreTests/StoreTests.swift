@@ -131,6 +131,33 @@ final class TemporaryStore {
         #expect(abs((stored?[1] as Double?) ?? 1) < 1e-9)
     }
 
+    @Test func importsGeoJSONPointsInAProjectedCRS() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        // The county seat in CGCS2000 / 3-degree Gauss-Krüger CM 111E, computed with PROJ.
+        let proj = try PROJContext()
+        let seat = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:4546", context: proj).transform(x: 112.355, y: 28.842)
+        let geojson = """
+            {"type":"FeatureCollection","features":[
+             {"type":"Feature","id":"K1","properties":{"type":"天网","heading_deg":90,"fov_deg":60,"range_m":120,"status":"online"},
+              "geometry":{"type":"Point","coordinates":[\(seat.x),\(seat.y)]}},
+             {"type":"Feature","properties":{"id":"K2","type":"雪亮","status":"offline"},
+              "geometry":{"type":"Point","coordinates":[\(seat.x + 1000),\(seat.y)]}}]}
+            """
+        let report = try t.store.importPoints(.cameras, path: try t.file("cams.geojson", geojson), crs: .epsg(4546))
+        #expect(report.imported == 2)
+        let rows = try t.store.database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, X(geom), Y(geom), heading_deg, status FROM cameras ORDER BY id")
+        }
+        #expect(rows.map { $0[0] as String } == ["K1", "K2"])
+        #expect(abs((rows[0][1] as Double) - 112.355) < 1e-8 && abs((rows[0][2] as Double) - 28.842) < 1e-8)
+        #expect(rows[0][3] as Double? == 90 && rows[1][4] as String == "offline")
+        let line = try t.file("line.geojson", "{\"type\":\"Feature\",\"properties\":{\"id\":\"K3\"},\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[112,28],[113,29]]}}")
+        #expect { _ = try t.store.importPoints(.cameras, path: line) } throws: { error in
+            "\(error)".contains("feature 1: geometry is LineString, expected Point")
+        }
+    }
+
     @Test func reimportingGridsKeepsTheOldGenerationsAssignments() throws {
         let t = try TemporaryStore()
         _ = try t.store.importGrids(path: Fixtures.sampleGrids)
