@@ -35,13 +35,14 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "CSV", package: "CSV.swift"),
             ]),
+        .target(name: "GridMap"),
         .target(
             name: "SampleCounty",
             dependencies: ["GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),
         .executableTarget(
             name: "wangge",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "SampleCounty",
+                "GeoKit", "GridCore", "GridStore", "GridMap", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),

@@ -75,6 +75,27 @@ public final class GridStore: Sendable {
         }
     }
 
+    /// Code, name and polygon (WKB) of every town, village or grid of a generation, in code order.
+    public func areaShapes(_ level: AreaLevel, generation: Int64? = nil) throws -> [(code: String, name: String, wkb: [UInt8])] {
+        let generation = try generation ?? activeGeneration()
+        let table = switch level {
+        case .town: "towns"
+        case .village: "villages"
+        case .grid: "grids"
+        }
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) FROM \(table) WHERE generation_id = ? ORDER BY code", arguments: [generation])
+                .map { row in (row[0], row[1], [UInt8](row[2] as Data)) }
+        }
+    }
+
+    /// Positions of every stored point of a layer.
+    public func positions(_ layer: PointLayer) throws -> [LonLat] {
+        try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT X(geom), Y(geom) FROM \(layer.table)").map { LonLat($0[0], $0[1]) }
+        }
+    }
+
     /// Every grid of the active generation with its hierarchy and worker.
     public func grids(generation: Int64? = nil) throws -> [GridInfo] {
         let generation = try generation ?? activeGeneration()

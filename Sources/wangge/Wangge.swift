@@ -16,7 +16,7 @@ struct Wangge: ParsableCommand {
             """,
         subcommands: [
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
-            Sample.self, Bench.self,
+            Map.self, Sample.self, Bench.self,
         ])
 
     static func main() {

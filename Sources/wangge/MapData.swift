@@ -1,0 +1,135 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridMap
+import GridStore
+
+/// The metrics a map can colour grids by.
+enum MapMetricKind: String, CaseIterable {
+    case households, population, cameras, incidents, load, coverage, overdue
+
+    var metric: MapMetric {
+        switch self {
+        case .households: MapMetric(key: rawValue, title: "户数 households", unit: "户")
+        case .population: MapMetric(key: rawValue, title: "人口 residents", unit: "人")
+        case .cameras: MapMetric(key: rawValue, title: "摄像头 cameras", unit: "台")
+        case .incidents: MapMetric(key: rawValue, title: "未结事件 open incidents", unit: "件")
+        case .load: MapMetric(key: rawValue, title: "网格员负荷 households per worker", unit: "户/人")
+        case .coverage: MapMetric(key: rawValue, title: "视频覆盖率 camera coverage", unit: "%")
+        case .overdue: MapMetric(key: rawValue, title: "超期事件 overdue incidents", unit: "件")
+        }
+    }
+
+    /// The metrics this version can compute; the others need statistics not built yet.
+    static var available: [MapMetricKind] { [.households, .population, .cameras, .incidents, .load] }
+
+    func value(_ s: AreaStatistics) -> Double? {
+        switch self {
+        case .households: Double(s.households)
+        case .population: Double(s.residents)
+        case .cameras: Double(s.cameras)
+        case .incidents: Double(s.openIncidents)
+        case .load: Double(s.households) / Double(max(s.grids, 1)) // one worker per grid
+        case .coverage, .overdue: nil
+        }
+    }
+}
+
+/// Which part of the county a map shows.
+enum MapFocus: Equatable {
+    case county
+    case town(String)
+    case village(String)
+    case grid(String)
+}
+
+/// Everything a map needs from the store, loaded and projected once, so
+/// that switching metric, focus or layers only rebuilds the scene.
+struct MapData {
+    let grids: [GridInfo]
+    let statistics: [String: AreaStatistics]
+    let gridRings: [[[MapXY]]]
+    let labelPoints: [MapXY]
+    let towns: [(code: String, name: String, rings: [[MapXY]])]
+    let points: [MapPoint]
+    let metricCRS: String
+
+    init(store: GridStore, layers: Set<MapPoint.Layer>) throws {
+        grids = try store.grids()
+        statistics = Dictionary(uniqueKeysWithValues: try store.statistics(by: .grid).map { ($0.code, $0) })
+        let geos = try GEOSContext()
+        let proj = try PROJContext()
+        let shapes = try store.areaShapes(.grid)
+        let geometries = try shapes.map { try Geometry(wkb: $0.wkb, context: geos) }
+        let extent = try geometries.map { try $0.envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
+        guard let extent else { throw UserError("no grids to draw") }
+        metricCRS = MetricCRS.code(forLongitude: (extent.minX + extent.maxX) / 2, latitude: (extent.minY + extent.maxY) / 2)
+        let transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+        func rings(_ geometry: Geometry) throws -> [[MapXY]] {
+            try geometry.polygons().flatMap { try $0.rings() }.map { ring in
+                var flat = try ring.coordinates().flatMap { [$0.x, $0.y] }
+                transformer.transformInPlace(&flat)
+                return stride(from: 0, to: flat.count, by: 2).map { MapXY(flat[$0], flat[$0 + 1]) }
+            }
+        }
+        gridRings = try geometries.map(rings)
+        labelPoints = try geometries.map { g in
+            let p = try g.pointOnSurface().pointCoordinates
+            let xy = try transformer.transform(x: p.x, y: p.y)
+            return MapXY(xy.x, xy.y)
+        }
+        towns = try store.areaShapes(.town).map { ($0.code, $0.name, try rings(try Geometry(wkb: $0.wkb, context: geos))) }
+        var points: [MapPoint] = []
+        for layer in layers {
+            let storeLayer: PointLayer = switch layer {
+            case .cameras: .cameras
+            case .incidents: .incidents
+            case .households: .households
+            }
+            var flat = try store.positions(storeLayer).flatMap { [$0.lon, $0.lat] }
+            transformer.transformInPlace(&flat)
+            points += stride(from: 0, to: flat.count, by: 2).map { MapPoint(position: MapXY(flat[$0], flat[$0 + 1]), layer: layer) }
+        }
+        self.points = points
+    }
+
+    func inFocus(_ grid: GridInfo, _ focus: MapFocus) -> Bool {
+        switch focus {
+        case .county: true
+        case .town(let t): grid.townCode == t || grid.townName == t
+        case .village(let v): grid.villageCode == v || grid.villageName == v
+        case .grid(let g): grid.code == g
+        }
+    }
+
+    /// The title of a focus: the area's name and code.
+    func title(_ focus: MapFocus) throws -> String {
+        let focused = grids.filter { inFocus($0, focus) }
+        guard let first = focused.first else {
+            throw UserError("nothing to show for \(focus): no such town, village or grid in the active generation")
+        }
+        switch focus {
+        case .county: return "全域 county · \(Set(grids.map(\.townCode)).count) towns · \(grids.count) grids"
+        case .town: return "\(first.townName) \(first.townCode) · \(focused.count) grids"
+        case .village: return "\(first.villageName) \(first.villageCode) · \(focused.count) grids"
+        case .grid: return "\(first.name) \(first.code) · 网格员 \(first.workerName ?? "-")"
+        }
+    }
+
+    func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
+        let areas = grids.indices.map { i in
+            MapArea(code: grids[i].code, name: grids[i].name, rings: gridRings[i],
+                    value: statistics[grids[i].code].flatMap(metric.value), labelPoint: labelPoints[i],
+                    inFocus: inFocus(grids[i], focus))
+        }
+        let borders = towns.map { MapArea(code: $0.code, name: $0.name, rings: $0.rings, value: nil, labelPoint: MapXY(0, 0)) }
+        return MapScene(title: try title(focus), metric: metric.metric, areas: areas, borders: borders, points: points)
+    }
+
+    /// The bounds of the focused grids.
+    func focusBounds(_ focus: MapFocus) -> MapBounds {
+        grids.indices.filter { inFocus(grids[$0], focus) }.reduce(MapBounds.empty) { bounds, i in
+            gridRings[i].joined().reduce(bounds) { $0.including($1) }
+        }
+    }
+}
