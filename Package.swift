@@ -49,6 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
+        .testTarget(name: "GridMapTests", dependencies: ["GridMap"]),
         .testTarget(name: "WanggeTests", dependencies: ["wangge", "GridCore", "GridStore", "TestSupport"]),
         .testTarget(
             name: "GridStoreTests",

@@ -12,7 +12,8 @@ struct Canvas {
     /// Label characters; `continuation` marks the second column of a wide character.
     var text: [Character?]
     var continuation: [Bool]
-    var labelled: [Int32]
+    /// Where each placed label went: the area, its row and its columns.
+    var placedLabels: [(area: Int, row: Int, columns: Range<Int>)]
 
     init(width: Int, height: Int) {
         self.width = width
@@ -26,7 +27,7 @@ struct Canvas {
         symbolLayer = Array(repeating: nil, count: n)
         text = Array(repeating: nil, count: n)
         continuation = Array(repeating: false, count: n)
-        labelled = []
+        placedLabels = []
     }
 
     // MARK: Fill
@@ -150,7 +151,7 @@ struct Canvas {
                 column += w
             }
             for c in start..<(start + labelWidth) { taken[row * width + c] = true }
-            labelled.append(Int32(index))
+            placedLabels.append((index, row, start..<(start + labelWidth)))
         }
     }
 

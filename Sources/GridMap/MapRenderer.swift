@@ -58,6 +58,10 @@ public struct Viewport: Sendable, Equatable {
 public enum MapRenderer {
     public static func render(_ scene: MapScene, viewport: Viewport, options: MapOptions) -> [String] {
         var canvas = Canvas(width: options.width, height: options.mapRows)
+        return render(scene, viewport: viewport, options: options, canvas: &canvas)
+    }
+
+    static func render(_ scene: MapScene, viewport: Viewport, options: MapOptions, canvas: inout Canvas) -> [String] {
         let frame = Frame(viewport: viewport, options: options)
         let visible = scene.areas.indices.filter { scene.areas[$0].bounds.intersects(frame.bounds) }
         let values = scene.areas.compactMap { $0.inFocus ? $0.value : nil }
@@ -128,6 +132,11 @@ public enum MapRenderer {
         }
         if !symbols.isEmpty { second += "   " + symbols.joined(separator: "  ") }
         return [fit(first, width: options.width, ansi: ansi, bold: false), fit(second, width: options.width, ansi: ansi, bold: false)]
+    }
+
+    /// Pads or truncates plain text to `width` columns.
+    public static func fitPlain(_ text: String, width: Int) -> String {
+        fit(text, width: width, ansi: ANSI(mode: .none), bold: false)
     }
 
     /// Pads or truncates text (which may hold ANSI sequences) to `width` columns.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GeoKit
 import GridCore
+import GridMap
 import GridStore
 
 /// Encodes a value as sorted, unescaped JSON on one line.
@@ -10,17 +11,6 @@ func jsonText<T: Encodable>(_ value: T) throws -> String {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
-
-/// Display width of text in a terminal: CJK and full-width characters take two columns.
-func displayWidth(_ text: String) -> Int {
-    text.unicodeScalars.reduce(0) { width, scalar in
-        let v = scalar.value
-        let wide = (0x1100...0x115F).contains(v) || (0x2E80...0xA4CF).contains(v) || (0xAC00...0xD7A3).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0xFE30...0xFE4F).contains(v) || (0xFF00...0xFF60).contains(v)
-            || (0xFFE0...0xFFE6).contains(v) || (0x20000...0x3FFFD).contains(v)
-        return width + (wide ? 2 : 1)
-    }
 }
 
 /// A plain text table whose columns line up with CJK text too.
