@@ -13,8 +13,10 @@ demo: build
 
 test: setup
 	swift build --build-tests
+	scripts/test-map-interactive.sh
 	swift test --skip-build --disable-xctest
 
-# Not a test: prints assignment throughput and peak memory (see README).
+# Not a test: prints assignment throughput, peak memory and map frame times (see README).
 bench: build
-	.build/release/wangge bench
+	.build/release/wangge bench assign
+	.build/release/wangge bench map

@@ -153,26 +153,26 @@ public final class GridStore: Sendable {
         case .town: ("g.town_code", "JOIN towns n ON n.generation_id = g.generation_id AND n.code = g.town_code", "n.name")
         }
         return try database.pool.read { db in
+            // One aggregate pass per layer, joined to the grids: correlated
+            // subqueries per grid took seconds on the sample county.
             let rows = try Row.fetchAll(db, sql: """
-                WITH per_grid AS (
-                    SELECT g.code AS grid,
-                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'household') AS households,
-                        (SELECT coalesce(sum(h.members), 0) FROM assignments a JOIN households h ON h.id = a.feature_id
-                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'household') AS residents,
-                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'camera') AS cameras,
-                        (SELECT count(*) FROM assignments a JOIN cameras c ON c.id = a.feature_id
-                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'camera' AND c.status = 'online') AS cameras_online,
-                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'incident') AS incidents,
-                        (SELECT count(*) FROM assignments a JOIN incidents i ON i.id = a.feature_id
-                            WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.layer = 'incident'
-                            AND i.status NOT IN ('resolved', 'closed')) AS open_incidents,
-                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.runner_up IS NOT NULL) AS near_boundary,
-                        (SELECT count(*) FROM assignments a WHERE a.generation_id = g.generation_id AND a.grid_code = g.code AND a.method = 'nearest') AS nearest
-                    FROM grids g WHERE g.generation_id = ?1
-                )
-                SELECT \(codeColumn), \(nameColumn), count(*), sum(p.households), sum(p.residents), sum(p.cameras), sum(p.cameras_online),
-                       sum(p.incidents), sum(p.open_incidents), sum(p.near_boundary), sum(p.nearest)
-                FROM grids g \(nameJoin) JOIN per_grid p ON p.grid = g.code
+                WITH a AS (
+                    SELECT grid_code, layer, feature_id, runner_up, method FROM assignments
+                    WHERE generation_id = ?1 AND grid_code IS NOT NULL),
+                h AS (SELECT a.grid_code, count(*) AS n, sum(x.members) AS residents
+                      FROM a JOIN households x ON x.id = a.feature_id WHERE a.layer = 'household' GROUP BY a.grid_code),
+                c AS (SELECT a.grid_code, count(*) AS n, sum(x.status = 'online') AS online
+                      FROM a JOIN cameras x ON x.id = a.feature_id WHERE a.layer = 'camera' GROUP BY a.grid_code),
+                i AS (SELECT a.grid_code, count(*) AS n, sum(x.status NOT IN ('resolved', 'closed')) AS open
+                      FROM a JOIN incidents x ON x.id = a.feature_id WHERE a.layer = 'incident' GROUP BY a.grid_code),
+                e AS (SELECT grid_code, sum(runner_up IS NOT NULL) AS near, sum(method = 'nearest') AS nearest
+                      FROM a GROUP BY grid_code)
+                SELECT \(codeColumn), \(nameColumn), count(*),
+                       sum(coalesce(h.n, 0)), sum(coalesce(h.residents, 0)), sum(coalesce(c.n, 0)), sum(coalesce(c.online, 0)),
+                       sum(coalesce(i.n, 0)), sum(coalesce(i.open, 0)), sum(coalesce(e.near, 0)), sum(coalesce(e.nearest, 0))
+                FROM grids g \(nameJoin)
+                LEFT JOIN h ON h.grid_code = g.code LEFT JOIN c ON c.grid_code = g.code
+                LEFT JOIN i ON i.grid_code = g.code LEFT JOIN e ON e.grid_code = g.code
                 WHERE g.generation_id = ?1
                 GROUP BY \(codeColumn) ORDER BY \(codeColumn)
                 """, arguments: [generation])

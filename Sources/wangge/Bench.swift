@@ -5,16 +5,50 @@ import GeoKit
 import GridCore
 import GridStore
 import SampleCounty
+import GridMap
 
 extension Wangge {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks: bulk assignment (default) and memory ownership.",
-            subcommands: [Assign.self, Memory.self], defaultSubcommand: Assign.self)
+            subcommands: [Assign.self, Map.self, Memory.self], defaultSubcommand: Assign.self)
     }
 }
 
 extension Wangge.Bench {
+    /// Frame time of the terminal map: the whole county with every grid and the camera layer.
+    struct Map: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time map frames of the whole county with the camera layer (after make demo).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Columns.") var width = 200
+        @Option(help: "Lines.") var height = 60
+        @Option(help: "Frames to time.") var frames = 50
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let loadStart = DispatchTime.now()
+            let data = try MapData(store: gridStore, layers: [.cameras])
+            let load = Assign.seconds(since: loadStart)
+            let options = MapOptions(width: width, height: height, color: .truecolor, labels: .codes, layers: [.cameras], date: "bench")
+            let viewport = Viewport.fitting(data.focusBounds(.county), options: options)
+            var times: [Double] = []
+            var bytes = 0
+            for _ in 0..<max(frames, 1) {
+                let start = DispatchTime.now()
+                let scene = try data.scene(metric: .households, focus: .county)
+                let lines = MapRenderer.render(scene, viewport: viewport, options: options)
+                bytes = lines.reduce(0) { $0 + $1.utf8.count }
+                times.append(Assign.seconds(since: start) * 1000)
+            }
+            times.sort()
+            print(String(format: "map frame %d×%d, %d grids, %d cameras, truecolor (%d bytes): median %.1f ms, p90 %.1f ms, max %.1f ms over %d frames; data loaded once in %.2f s",
+                         width, height, data.grids.count, data.points.count, bytes, times[times.count / 2], times[times.count * 9 / 10],
+                         times.last!, times.count, load))
+        }
+    }
+
     /// Creates and drops GEOS objects in a loop and reports how much the
     /// process grew: run in a process of its own, so nothing else allocates.
     struct Memory: ParsableCommand {
