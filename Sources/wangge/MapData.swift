@@ -36,11 +36,20 @@ enum MapMetricKind: String, CaseIterable {
 }
 
 /// Which part of the county a map shows.
-enum MapFocus: Equatable {
+enum MapFocus: Equatable, CustomStringConvertible {
     case county
     case town(String)
     case village(String)
     case grid(String)
+
+    var description: String {
+        switch self {
+        case .county: "the county"
+        case .town(let t): "town \(t)"
+        case .village(let v): "village \(v)"
+        case .grid(let g): "grid \(g)"
+        }
+    }
 }
 
 /// Everything a map needs from the store, loaded and projected once, so
