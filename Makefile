@@ -20,3 +20,4 @@ test: setup
 bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench map
+	.build/release/wangge bench coverage

@@ -45,6 +45,7 @@ let package = Package(
                 "GeoKit", "GridCore", "GridStore", "GridMap", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]),
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),

@@ -89,6 +89,28 @@ public final class GridStore: Sendable {
         }
     }
 
+    /// Every camera with what coverage needs.
+    public func cameraViews() throws -> [CameraView] {
+        try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, X(geom), Y(geom), coalesce(type, ''), heading_deg, fov_deg, range_m, status FROM cameras ORDER BY id")
+                .map { row in
+                    CameraView(id: row[0], position: LonLat(row[1], row[2]), type: row[3], headingDegrees: row[4],
+                               fieldOfViewDegrees: row[5], rangeMeters: row[6], online: (row[7] as String) == "online")
+                }
+        }
+    }
+
+    /// Each household's position and the grid it is assigned to (nil for none).
+    public func householdGrids(generation: Int64? = nil) throws -> [(position: LonLat, grid: String?)] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT X(h.geom), Y(h.geom), a.grid_code FROM households h
+                LEFT JOIN assignments a ON a.generation_id = ? AND a.layer = 'household' AND a.feature_id = h.id
+                """, arguments: [generation]).map { (LonLat($0[0], $0[1]), $0[2]) }
+        }
+    }
+
     /// Positions of every stored point of a layer.
     public func positions(_ layer: PointLayer) throws -> [LonLat] {
         try database.pool.read { db in

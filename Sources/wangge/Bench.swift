@@ -11,11 +11,36 @@ extension Wangge {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks: bulk assignment (default) and memory ownership.",
-            subcommands: [Assign.self, Map.self, Memory.self], defaultSubcommand: Assign.self)
+            subcommands: [Assign.self, Map.self, Coverage.self, Memory.self], defaultSubcommand: Assign.self)
     }
 }
 
 extension Wangge.Bench {
+    /// Camera coverage of the whole county, timed.
+    struct Coverage: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Time camera coverage for the whole county (after make demo).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Runs to time.") var runs = 3
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            var times: [Double] = []
+            var summary = ""
+            for _ in 0..<max(runs, 1) {
+                let start = DispatchTime.now()
+                let (grids, coverage) = try computeCoverage(store: gridStore, config: config)
+                times.append(Assign.seconds(since: start))
+                let total = AreaCoverage(code: "county", name: "", parts: grids.map { coverage[$0.code]! }, threshold: config.coverage.blindSpotThreshold, patches: 1)
+                summary = String(format: "%d grids, %d cameras online (%d offline), %.2f%% of the area and %.1f%% of households covered",
+                                 total.grids, total.camerasOnline, total.camerasOffline, total.coveredShare * 100, total.householdsCoveredShare * 100)
+            }
+            times.sort()
+            print(String(format: "coverage: %@ · median %.2f s, best %.2f s over %d runs (store reads, sectors, unions, household tests)",
+                         summary, times[times.count / 2], times[0], times.count))
+        }
+    }
+
     /// Frame time of the terminal map: the whole county with every grid and the camera layer.
     struct Map: ParsableCommand {
         static let configuration = CommandConfiguration(

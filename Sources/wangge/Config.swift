@@ -8,6 +8,42 @@ struct WanggeConfig: Decodable {
     var database = "var/wangge.sqlite"
     var assignment = Assignment()
     var gridFields = GridFieldMapping()
+    var coverage = CoverageSettings()
+    var workload = WorkloadSettings()
+
+    struct CameraDefaultsEntry: Decodable {
+        var fovDeg: Double
+        var rangeM: Double
+        enum CodingKeys: String, CodingKey { case fovDeg = "fov_deg", rangeM = "range_m" }
+    }
+
+    struct CoverageSection: Decodable {
+        var blindSpotThreshold: Double?
+        var patches: Int?
+        var minPatchM2: Double?
+        var cameraDefaults: [String: CameraDefaultsEntry]?
+        enum CodingKeys: String, CodingKey {
+            case blindSpotThreshold = "blind_spot_threshold", patches, minPatchM2 = "min_patch_m2", cameraDefaults = "camera_defaults"
+        }
+    }
+
+    struct StandardEntry: Decodable {
+        var minHouseholds: Int
+        var maxHouseholds: Int
+        enum CodingKeys: String, CodingKey { case minHouseholds = "min_households", maxHouseholds = "max_households" }
+        var standard: WorkloadStandard { WorkloadStandard(minHouseholds: minHouseholds, maxHouseholds: maxHouseholds) }
+    }
+
+    struct WorkloadSection: Decodable {
+        var workersPerGrid: Int?
+        var urban: StandardEntry?
+        var rural: StandardEntry?
+        var urbanMarkers: [String]?
+        var villages: [String: StandardEntry]?
+        enum CodingKeys: String, CodingKey {
+            case workersPerGrid = "workers_per_grid", urban, rural, urbanMarkers = "urban_markers", villages
+        }
+    }
 
     struct Assignment: Decodable {
         var nearestToleranceM: Double = 50
@@ -29,7 +65,7 @@ struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields"
+        case database, assignment, gridFields = "grid_fields", coverage, workload
     }
 
     init() {}
@@ -54,6 +90,35 @@ struct WanggeConfig: Decodable {
                 }
             }
             gridFields = mapping
+        }
+        if let section = try c.decodeIfPresent(CoverageSection.self, forKey: .coverage) {
+            if let t = section.blindSpotThreshold {
+                guard (0...1).contains(t) else { throw UserError("coverage.blind_spot_threshold must be between 0 and 1") }
+                coverage.blindSpotThreshold = t
+            }
+            if let n = section.patches { coverage.patchesPerGrid = max(0, n) }
+            if let m = section.minPatchM2 { coverage.minimumPatchSquareMetres = m }
+            for (type, entry) in section.cameraDefaults ?? [:] {
+                guard (0...360).contains(entry.fovDeg), entry.rangeM > 0 else {
+                    throw UserError("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0")
+                }
+                let defaults = CameraDefaults(fieldOfViewDegrees: entry.fovDeg, rangeMeters: entry.rangeM)
+                if type == "default" { coverage.fallback = defaults } else { coverage.defaults[type] = defaults }
+            }
+        }
+        if let section = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) {
+            if let n = section.workersPerGrid {
+                guard n >= 1 else { throw UserError("workload.workers_per_grid must be at least 1") }
+                workload.workersPerGrid = n
+            }
+            if let u = section.urban { workload.urban = u.standard }
+            if let r = section.rural { workload.rural = r.standard }
+            if let markers = section.urbanMarkers { workload.urbanMarkers = markers }
+            for (village, entry) in section.villages ?? [:] { workload.villages[village] = entry.standard }
+            for (key, standard) in [("urban", workload.urban), ("rural", workload.rural)] + workload.villages.map({ ("villages.\($0.key)", $0.value) })
+            where standard.minHouseholds > standard.maxHouseholds {
+                throw UserError("workload.\(key): min_households is above max_households")
+            }
         }
     }
 

@@ -24,7 +24,7 @@ extension Wangge {
         @Option(help: "Show one village (code or name).") var village: String?
         @Option(help: "Show one grid (code).") var grid: String?
 
-        @Option(help: "households, population, cameras, incidents or load.")
+        @Option(help: "households, population, cameras, incidents, load (households per worker) or coverage (% of area).")
         var metric: MapMetricKind = .households
 
         @Option(help: "Point layers to draw, comma-separated: cameras,incidents,households.")
@@ -73,10 +73,11 @@ extension Wangge {
         }
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
+            let (gridStore, config) = try store.openStore()
             let chosenLayers = try parsedLayers()
-            // Interactive mode can toggle every layer, so it loads them all.
-            let data = try MapData(store: gridStore, layers: interactive ? Set(MapPoint.Layer.allCases) : chosenLayers)
+            // Interactive mode can toggle every layer and metric, so it loads them all.
+            let data = try MapData(store: gridStore, layers: interactive ? Set(MapPoint.Layer.allCases) : chosenLayers,
+                                   config: config, withCoverage: interactive || metric == .coverage)
             let size = TerminalSize.current()
             let isTerminal = isatty(1) == 1
             var options = MapOptions(

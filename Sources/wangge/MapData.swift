@@ -20,17 +20,18 @@ enum MapMetricKind: String, CaseIterable {
         }
     }
 
-    /// The metrics this version can compute; the others need statistics not built yet.
-    static var available: [MapMetricKind] { [.households, .population, .cameras, .incidents, .load] }
+    /// The metrics this version can compute; overdue needs incident deadlines, not kept yet.
+    static var available: [MapMetricKind] { [.households, .population, .cameras, .incidents, .load, .coverage] }
 
-    func value(_ s: AreaStatistics) -> Double? {
+    func value(_ s: AreaStatistics, coverage: Double?, workersPerGrid: Int) -> Double? {
         switch self {
         case .households: Double(s.households)
         case .population: Double(s.residents)
         case .cameras: Double(s.cameras)
         case .incidents: Double(s.openIncidents)
-        case .load: Double(s.households) / Double(max(s.grids, 1)) // one worker per grid
-        case .coverage, .overdue: nil
+        case .load: Double(s.households) / Double(max(workersPerGrid, 1))
+        case .coverage: coverage.map { $0 * 100 }
+        case .overdue: nil
         }
     }
 }
@@ -62,8 +63,13 @@ struct MapData {
     let towns: [(code: String, name: String, rings: [[MapXY]])]
     let points: [MapPoint]
     let metricCRS: String
+    /// Covered share (0…1) per grid, when coverage was asked for.
+    let coverage: [String: Double]
+    let workersPerGrid: Int
 
-    init(store: GridStore, layers: Set<MapPoint.Layer>) throws {
+    init(store: GridStore, layers: Set<MapPoint.Layer>, config: WanggeConfig = WanggeConfig(), withCoverage: Bool = false) throws {
+        workersPerGrid = config.workload.workersPerGrid
+        coverage = withCoverage ? try computeCoverage(store: store, config: config).coverage.mapValues(\.coveredShare) : [:]
         grids = try store.grids()
         statistics = Dictionary(uniqueKeysWithValues: try store.statistics(by: .grid).map { ($0.code, $0) })
         let geos = try GEOSContext()
@@ -128,7 +134,8 @@ struct MapData {
     func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
         let areas = grids.indices.map { i in
             MapArea(code: grids[i].code, name: grids[i].name, rings: gridRings[i],
-                    value: statistics[grids[i].code].flatMap(metric.value), labelPoint: labelPoints[i],
+                    value: statistics[grids[i].code].flatMap { metric.value($0, coverage: coverage[grids[i].code], workersPerGrid: workersPerGrid) },
+                    labelPoint: labelPoints[i],
                     inFocus: inFocus(grids[i], focus))
         }
         let borders = towns.map { MapArea(code: $0.code, name: $0.name, rings: $0.rings, value: nil, labelPoint: MapXY(0, 0)) }

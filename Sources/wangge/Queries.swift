@@ -85,6 +85,14 @@ extension Wangge {
     }
 
     struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Statistics: counts (default), camera coverage and grid worker load.",
+            subcommands: [Counts.self, Coverage.self, Workload.self], defaultSubcommand: Counts.self)
+    }
+}
+
+extension Wangge.Stats {
+    struct Counts: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Households, residents, cameras and incidents per town, village or grid.")
 
         @OptionGroup var store: StoreOptions

@@ -67,6 +67,17 @@ import GridStore
         let stats = try Fixtures.run(binary, ["stats", "--db", db, "--by", "grid", "--json"])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(stats.utf8)) as? [[String: Any]])
         #expect(rows.count == 100)
+        // One camera facing east in Cabarrus: a quarter circle of 100 m is covered.
+        try "id,lon,lat,type,heading_deg,fov_deg,range_m,status\nk1,-80.5,35.2,天网,90,90,100,online\n".write(toFile: points, atomically: true, encoding: .utf8)
+        _ = try Fixtures.run(binary, ["import", "cameras", "--db", db, points])
+        let coverage = try Fixtures.run(binary, ["stats", "coverage", "--db", db, "--grid", "Cabarrus", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(coverage.utf8)) as? [String: Any])
+        let area = try #require((report["areas"] as? [[String: Any]])?.first)
+        let covered = try #require(area["covered_square_metres"] as? Double)
+        #expect(abs(covered - Double.pi * 10_000 / 4) / (Double.pi * 10_000 / 4) < 0.005)
+        #expect(area["cameras_online"] as? Int == 1)
+        let workload = try Fixtures.run(binary, ["stats", "workload", "--db", db, "--csv"]).split(separator: "\n")
+        #expect(workload.count == 101 && workload[0].hasPrefix("grid,name,worker,kind,households"))
         #expect { _ = try Fixtures.run(binary, ["locate", "--db", db, "112", "95"]) } throws: { error in
             "\(error)".contains("latitude 95.0 is outside")
         }
