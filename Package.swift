@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -37,20 +41,37 @@ let package = Package(
             ]),
         .target(name: "GridMap"),
         .target(
+            name: "GridServer",
+            dependencies: [
+                "GeoKit", "GridCore", "GridStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("openapi.json")]),
+        .target(
             name: "SampleCounty",
             dependencies: ["GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),
         .executableTarget(
             name: "wangge",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridMap", "SampleCounty",
+                "GeoKit", "GridCore", "GridStore", "GridMap", "GridServer", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
         .testTarget(name: "GridMapTests", dependencies: ["GridMap"]),
+        .testTarget(
+            name: "GridServerTests",
+            dependencies: [
+                "GridServer", "GridStore", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]),
         .testTarget(name: "WanggeTests", dependencies: ["wangge", "GridCore", "GridStore", "TestSupport"]),
         .testTarget(
             name: "GridStoreTests",

@@ -1,11 +1,21 @@
 import Foundation
 
 /// A property value of a GeoJSON feature or a CSV cell.
-public enum PropertyValue: Sendable, Equatable {
+public enum PropertyValue: Sendable, Equatable, Encodable {
     case string(String)
     case number(Double)
     case bool(Bool)
     case null
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .string(let s): try c.encode(s)
+        case .number(let n): if n.rounded() == n && abs(n) < 1e15 { try c.encode(Int64(n)) } else { try c.encode(n) }
+        case .bool(let b): try c.encode(b)
+        case .null: try c.encodeNil()
+        }
+    }
 
     /// The value as text, as a user would write it; nil for null.
     public var text: String? {

@@ -167,7 +167,8 @@ public final class GridStore: Sendable {
     }
 
     /// Counts per town, village or grid of the active generation, in code order.
-    public func statistics(by level: AreaLevel, generation: Int64? = nil) throws -> [AreaStatistics] {
+    /// With `grid`, only that grid's row (cheap: the aggregates read only its assignments).
+    public func statistics(by level: AreaLevel, generation: Int64? = nil, grid: String? = nil) throws -> [AreaStatistics] {
         let generation = try generation ?? activeGeneration()
         let (codeColumn, nameJoin, nameColumn): (String, String, String) = switch level {
         case .grid: ("g.code", "", "g.name")
@@ -180,7 +181,7 @@ public final class GridStore: Sendable {
             let rows = try Row.fetchAll(db, sql: """
                 WITH a AS (
                     SELECT grid_code, layer, feature_id, runner_up, method FROM assignments
-                    WHERE generation_id = ?1 AND grid_code IS NOT NULL),
+                    WHERE generation_id = ?1 AND \(grid == nil ? "grid_code IS NOT NULL" : "grid_code = ?2")),
                 h AS (SELECT a.grid_code, count(*) AS n, sum(x.members) AS residents
                       FROM a JOIN households x ON x.id = a.feature_id WHERE a.layer = 'household' GROUP BY a.grid_code),
                 c AS (SELECT a.grid_code, count(*) AS n, sum(x.status = 'online') AS online
@@ -195,9 +196,9 @@ public final class GridStore: Sendable {
                 FROM grids g \(nameJoin)
                 LEFT JOIN h ON h.grid_code = g.code LEFT JOIN c ON c.grid_code = g.code
                 LEFT JOIN i ON i.grid_code = g.code LEFT JOIN e ON e.grid_code = g.code
-                WHERE g.generation_id = ?1
+                WHERE g.generation_id = ?1 \(grid == nil ? "" : "AND g.code = ?2")
                 GROUP BY \(codeColumn) ORDER BY \(codeColumn)
-                """, arguments: [generation])
+                """, arguments: grid == nil ? [generation] : [generation, grid])
             return rows.map { row in
                 AreaStatistics(code: row[0], name: row[1], grids: row[2], households: row[3], residents: row[4], cameras: row[5],
                                camerasOnline: row[6], incidents: row[7], openIncidents: row[8], nearBoundary: row[9], nearest: row[10])

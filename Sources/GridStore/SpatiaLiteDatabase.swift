@@ -126,6 +126,7 @@ public final class SpatiaLiteDatabase: Sendable {
                 try requireOne(db, "SELECT CreateSpatialIndex('\(table)', 'geom')", what: "CreateSpatialIndex(\(table))")
             }
         }
+        registerAccessMigrations(&migrator)
         return migrator
     }
 

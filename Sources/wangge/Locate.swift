@@ -4,60 +4,6 @@ import GeoKit
 import GridCore
 import GridStore
 
-/// One located point, as `locate --json` prints it.
-struct LocateAnswer: Encodable {
-    let input: Input
-    let wgs84: [Double]
-    let grid: String?
-    let gridName: String?
-    let village: String?
-    let villageName: String?
-    let town: String?
-    let townName: String?
-    let worker: Worker?
-    let method: AssignmentMethod
-    let distanceM: Double?
-    let runnerUp: String?
-    let runnerUpDistanceM: Double?
-    let nearestGrid: String?
-
-    struct Input: Encodable {
-        let x: Double, y: Double, crs: String
-    }
-
-    struct Worker: Encodable {
-        let name: String?, phone: String?
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case input, wgs84, grid, gridName = "grid_name", village, villageName = "village_name", town, townName = "town_name"
-        case worker, method, distanceM = "distance_m", runnerUp = "runner_up", runnerUpDistanceM = "runner_up_distance_m"
-        case nearestGrid = "nearest_grid"
-    }
-
-    // Every key is written, null included, so that clients can rely on them.
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(input, forKey: .input)
-        try c.encode(wgs84, forKey: .wgs84)
-        try c.encode(grid, forKey: .grid)
-        try c.encode(gridName, forKey: .gridName)
-        try c.encode(village, forKey: .village)
-        try c.encode(villageName, forKey: .villageName)
-        try c.encode(town, forKey: .town)
-        try c.encode(townName, forKey: .townName)
-        try c.encode(worker, forKey: .worker)
-        try c.encode(method, forKey: .method)
-        try c.encode(distanceM.map(Self.rounded), forKey: .distanceM)
-        try c.encode(runnerUp, forKey: .runnerUp)
-        try c.encode(runnerUpDistanceM.map(Self.rounded), forKey: .runnerUpDistanceM)
-        try c.encode(nearestGrid, forKey: .nearestGrid)
-    }
-
-    /// Centimetres are as far as a dispatcher's question goes.
-    static func rounded(_ metres: Double) -> Double { (metres * 100).rounded() / 100 }
-}
-
 extension Wangge {
     struct Locate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -116,15 +62,9 @@ extension Wangge {
             }
             let locator = try GridLocator(shapes: try store.gridShapes(), rules: store.rules)
             let a = try locator.locate(lon: p.lon, lat: p.lat)
-            func code(_ index: Int32) -> String? { index >= 0 ? locator.codes[Int(index)] : nil }
-            let info = try code(a.grid).flatMap { try store.grid(code: $0) }
-            return LocateAnswer(
-                input: .init(x: x, y: y, crs: crs.description), wgs84: [p.lon, p.lat],
-                grid: info?.code, gridName: info?.name, village: info?.villageCode, villageName: info?.villageName,
-                town: info?.townCode, townName: info?.townName,
-                worker: info.flatMap { $0.workerName == nil && $0.workerPhone == nil ? nil : LocateAnswer.Worker(name: $0.workerName, phone: $0.workerPhone) },
-                method: a.method, distanceM: a.distanceMeters, runnerUp: code(a.runnerUp),
-                runnerUpDistanceM: a.runnerUpDistanceMeters, nearestGrid: code(a.nearestGrid))
+            let grids = Dictionary(uniqueKeysWithValues: try store.grids().map { ($0.code, $0) })
+            return LocateAnswer(input: .init(x: x, y: y, crs: crs.description), wgs84: LonLat(p.lon, p.lat),
+                                assignment: a, codes: locator.codes, info: { grids[$0] })
         }
 
         static func text(_ a: LocateAnswer) -> String {

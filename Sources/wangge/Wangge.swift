@@ -5,7 +5,7 @@ import GridCore
 import GridStore
 
 @main
-struct Wangge: ParsableCommand {
+struct Wangge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wangge",
         abstract: "Grid management (网格化管理) for a county's social-governance centre.",
@@ -16,11 +16,11 @@ struct Wangge: ParsableCommand {
             """,
         subcommands: [
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
-            Map.self, Sample.self, Bench.self,
+            Map.self, Serve.self, Token.self, Sample.self, Bench.self,
         ])
 
-    static func main() {
-        main(CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst())))
+    static func main() async {
+        await main(CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst())))
     }
 }
 

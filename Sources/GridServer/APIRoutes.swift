@@ -1,0 +1,302 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+import Hummingbird
+
+/// Query parameters, parsed with errors that name the parameter (400).
+struct Query {
+    let request: Request
+
+    func string(_ name: String) -> String? {
+        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func double(_ name: String, required: Bool = false, range: ClosedRange<Double>? = nil) throws -> Double? {
+        guard let text = string(name) else {
+            if required { throw APIError.badParameter(name, "missing") }
+            return nil
+        }
+        guard let value = Double(text), value.isFinite else { throw APIError.badParameter(name, "\"\(text)\" is not a number") }
+        if let range, !range.contains(value) {
+            throw APIError.badParameter(name, "\(text) is outside \(range.lowerBound)…\(range.upperBound)")
+        }
+        return value
+    }
+
+    func int(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = string(name) else { return value }
+        guard let n = Int(text) else { throw APIError.badParameter(name, "\"\(text)\" is not a whole number") }
+        guard range.contains(n) else { throw APIError.badParameter(name, "\(n) is outside \(range.lowerBound)…\(range.upperBound)") }
+        return n
+    }
+
+    func crs() throws -> CoordinateSystem {
+        guard let text = string("crs") else { return .wgs84 }
+        do { return try CoordinateSystem(parsing: text) } catch let error as GeoError { throw APIError.badParameter("crs", error.message) }
+    }
+
+    /// `bbox=minLon,minLat,maxLon,maxLat` in WGS84.
+    func bbox() throws -> BoundingBox? {
+        guard let text = string("bbox") else { return nil }
+        let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 4, let a = parts[0], let b = parts[1], let c = parts[2], let d = parts[3] else {
+            throw APIError.badParameter("bbox", "\"\(text)\" is not four numbers minLon,minLat,maxLon,maxLat")
+        }
+        guard (-180...180).contains(a), (-180...180).contains(c), (-90...90).contains(b), (-90...90).contains(d) else {
+            throw APIError.badParameter("bbox", "\"\(text)\" is outside longitude -180…180 / latitude -90…90")
+        }
+        guard a <= c, b <= d else { throw APIError.badParameter("bbox", "\"\(text)\": the minimum is above the maximum") }
+        return BoundingBox(minLon: a, minLat: b, maxLon: c, maxLat: d)
+    }
+}
+
+/// Converts input coordinates to WGS84, answering 400 with the parameter at fault.
+func toWGS84(x: Double, y: Double, crs: CoordinateSystem, parameter: String) throws -> LonLat {
+    do {
+        let converter = try WGS84Converter(from: crs, context: try PROJContext())
+        let p = try converter.toWGS84(x: x, y: y)
+        return LonLat(p.lon, p.lat)
+    } catch let error as GeoError {
+        throw APIError.badParameter(parameter, error.message)
+    }
+}
+
+/// A household as the API shows it: masked unless the caller may see it.
+struct HouseholdView: Encodable {
+    let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
+    let members: Int, tags: [String], grid: String?, masked: Bool
+
+    init(_ h: HouseholdRecord, masked: Bool) {
+        id = h.id
+        lon = h.lon
+        lat = h.lat
+        address = h.address
+        head = masked ? Mask.name(h.head) : h.head
+        phone = masked ? Mask.phone(h.phone) : h.phone
+        idNumber = masked ? Mask.idNumber(h.idNumber) : h.idNumber
+        members = h.members
+        tags = h.tags
+        grid = h.grid
+        self.masked = masked
+    }
+}
+
+/// Properties of a feature with personal fields masked when the caller may not see them.
+func maskedProperties(_ feature: FeatureRecord, collection: Collection, caller: Caller) -> (properties: [String: PropertyValue], unmasked: Bool) {
+    let personal = collection.personalFields
+    let allowed = caller.seesPersonalData(inGrid: feature.grid)
+    var properties: [String: PropertyValue] = [:]
+    for (key, value) in feature.properties {
+        if let mask = personal[key], !allowed, case .string(let s) = value {
+            properties[key] = mask(s).map(PropertyValue.string) ?? .null
+        } else {
+            properties[key] = value
+        }
+    }
+    if let grid = feature.grid { properties["grid"] = .string(grid) }
+    return (properties, allowed && !personal.isEmpty)
+}
+
+struct APIRoutes {
+    let service: GridService
+    static let maxBatchPoints = 10_000
+    static let maxBodyBytes = 1 << 21
+
+    func add(to router: Router<WanggeContext>) {
+        router.get("/healthz") { _, _ in
+            struct Health: Encodable { let status: String, generation: Int64, grids: Int }
+            let index = service.index
+            return try JSON.response(Health(status: "ok", generation: index.generation, grids: index.grids.count))
+        }
+        let v1 = router.group("v1")
+        v1.get("locate") { request, context in try locate(request, context) }
+        v1.post("locate") { request, context in try await locateBatch(request, context) }
+        v1.get("towns") { _, context in
+            _ = try context.requireCaller()
+            struct Town: Encodable { let code: String, name: String, grids: Int }
+            return try JSON.response(try service.store.areas(.town).map { Town(code: $0.code, name: $0.name, grids: $0.grids) })
+        }
+        v1.get("villages") { request, context in
+            _ = try context.requireCaller()
+            struct Village: Encodable { let code: String, name: String, town: String?, grids: Int }
+            let villages = try service.store.areas(.village, town: Query(request: request).string("town"))
+            return try JSON.response(villages.map { Village(code: $0.code, name: $0.name, town: $0.town, grids: $0.grids) })
+        }
+        v1.get("grids") { request, context in
+            _ = try context.requireCaller()
+            let q = Query(request: request)
+            let town = q.string("town"), village = q.string("village")
+            let grids = try service.store.grids().filter {
+                (town == nil || $0.townCode == town || $0.townName == town) && (village == nil || $0.villageCode == village || $0.villageName == village)
+            }
+            return try JSON.response(grids)
+        }
+        v1.get("grids/{code}") { request, context in try gridDetail(request, context) }
+        v1.get("grids/{code}/households") { request, context in try households(request, context) }
+        v1.get("grids/{code}/cameras") { request, context in try gridFeatures(.cameras, request, context) }
+        v1.get("grids/{code}/incidents") { request, context in try gridFeatures(.incidents, request, context) }
+        v1.get("stats") { request, context in
+            _ = try context.requireCaller()
+            let text = Query(request: request).string("by") ?? "town"
+            guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter("by", "\"\(text)\" is not grid, village or town") }
+            return try JSON.response(try service.store.statistics(by: level))
+        }
+        v1.get("audit") { request, context in
+            let caller = try context.requireCaller()
+            guard caller.role == .admin else { throw APIError(.forbidden, "the audit log is for the admin role; you are \(caller.role.rawValue)") }
+            struct Entry: Encodable { let at: String, caller: String, role: String, action: String, grid: String?, records: Int }
+            let limit = try Query(request: request).int("limit", default: 100, range: 1...10_000)
+            return try JSON.response(try service.store.auditLog(limit: limit).map {
+                Entry(at: $0.at, caller: $0.caller, role: $0.role, action: $0.action, grid: $0.grid, records: $0.records)
+            })
+        }
+    }
+
+    func locate(_ request: Request, _ context: WanggeContext) throws -> Response {
+        _ = try context.requireCaller()
+        let q = Query(request: request)
+        let crs = try q.crs()
+        let x = try q.double("lon", required: true)!, y = try q.double("lat", required: true)!
+        if crs.isGeographicWGS84Like {
+            guard (-180...180).contains(x) else { throw APIError.badParameter("lon", "\(x) is outside -180…180") }
+            guard (-90...90).contains(y) else { throw APIError.badParameter("lat", "\(y) is outside -90…90") }
+        }
+        let p = crs == .wgs84 ? LonLat(x, y) : try toWGS84(x: x, y: y, crs: crs, parameter: "lon")
+        let index = service.index
+        return try JSON.response(index.answer(input: .init(x: x, y: y, crs: crs.description), wgs84: p, assignment: try index.locate(p)))
+    }
+
+    struct BatchBody: Decodable {
+        struct Point: Decodable { let id: String?, lon: Double, lat: Double }
+        let crs: String?
+        let points: [Point]
+    }
+
+    func locateBatch(_ request: Request, _ context: WanggeContext) async throws -> Response {
+        _ = try context.requireCaller()
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: Self.maxBodyBytes)
+        } catch {
+            throw APIError(.contentTooLarge, "the body is over \(Self.maxBodyBytes) bytes: send at most \(Self.maxBatchPoints) points")
+        }
+        let body: BatchBody
+        do {
+            body = try JSONDecoder().decode(BatchBody.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "the body must be {\"crs\": …, \"points\": [{\"id\": …, \"lon\": …, \"lat\": …}, …]}: \(error)", parameter: "body")
+        }
+        guard body.points.count <= Self.maxBatchPoints else {
+            throw APIError(.contentTooLarge, "\(body.points.count) points: at most \(Self.maxBatchPoints) in one request")
+        }
+        let crs: CoordinateSystem
+        do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
+        let converter: WGS84Converter
+        do { converter = try WGS84Converter(from: crs, context: try PROJContext()) } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
+        var positions: [LonLat] = []
+        positions.reserveCapacity(body.points.count)
+        for (i, point) in body.points.enumerated() {
+            do {
+                let p = try converter.toWGS84(x: point.lon, y: point.lat)
+                positions.append(LonLat(p.lon, p.lat))
+            } catch let error as GeoError {
+                throw APIError.badParameter("points[\(i)]", error.message)
+            }
+        }
+        let index = service.index
+        let assignments = try index.assigner.assign(positions)
+        struct Item: Encodable { let id: String?, result: LocateAnswer }
+        let items = body.points.indices.map { i in
+            Item(id: body.points[i].id, result: index.answer(input: .init(x: body.points[i].lon, y: body.points[i].lat, crs: crs.description),
+                                                             wgs84: positions[i], assignment: assignments[i]))
+        }
+        return try JSON.response(["results": items])
+    }
+
+    func gridDetail(_ request: Request, _ context: WanggeContext) throws -> Response {
+        _ = try context.requireCaller()
+        let code = try context.parameters.require("code")
+        guard let grid = try service.store.grid(code: code) else { throw APIError.notFound("no grid \(code) in the active generation") }
+        let counts = try service.store.statistics(by: .grid, grid: code).first
+        var object: [String: Any] = [
+            "code": grid.code, "name": grid.name,
+            "village": ["code": grid.villageCode, "name": grid.villageName],
+            "town": ["code": grid.townCode, "name": grid.townName],
+            "worker": ["name": grid.workerName as Any, "phone": grid.workerPhone as Any],
+            "area_m2": grid.areaSquareMetres as Any,
+            "counts": [
+                "households": counts?.households ?? 0, "residents": counts?.residents ?? 0, "cameras": counts?.cameras ?? 0,
+                "cameras_online": counts?.camerasOnline ?? 0, "incidents": counts?.incidents ?? 0, "open_incidents": counts?.openIncidents ?? 0,
+            ],
+        ]
+        if Query(request: request).string("geometry") == "true" {
+            let feature = try service.store.features(.grids, id: code, limit: 1, offset: 0).features.first
+            object["geometry"] = try feature.flatMap { try JSONSerialization.jsonObject(with: Data($0.geometryJSON.utf8)) }
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return JSON.raw(String(decoding: data, as: UTF8.self))
+    }
+
+    func requireGrid(_ context: WanggeContext) throws -> String {
+        let code = try context.parameters.require("code")
+        if service.index.grids[code] != nil { return code }
+        guard try service.store.grid(code: code) != nil else { throw APIError.notFound("no grid \(code) in the active generation") }
+        return code
+    }
+
+    func households(_ request: Request, _ context: WanggeContext) throws -> Response {
+        let caller = try context.requireCaller()
+        let code = try requireGrid(context)
+        let q = Query(request: request)
+        let limit = try q.int("limit", default: 50, range: 1...500)
+        var after: String?
+        if let cursor = q.string("cursor") {
+            guard let data = Data(base64Encoded: cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")),
+                  let id = String(data: data, encoding: .utf8), !id.isEmpty else {
+                throw APIError.badParameter("cursor", "not a cursor from a previous page")
+            }
+            after = id
+        }
+        let unmasked = caller.seesPersonalData(inGrid: code)
+        // Masked callers search addresses only: a name search would reveal who lives where.
+        let page = try service.store.householdPage(grid: code, tag: q.string("tag"), query: q.string("q"), searchNames: unmasked,
+                                                   limit: limit + 1, after: after)
+        let shown = Array(page.prefix(limit))
+        let next = page.count > limit ? shown.last.map { Data($0.id.utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_") } : nil
+        if unmasked && !shown.isEmpty {
+            try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: shown.count)
+        }
+        struct Page: Encodable { let grid: String, households: [HouseholdView], nextCursor: String?, masked: Bool }
+        return try JSON.response(Page(grid: code, households: shown.map { HouseholdView($0, masked: !unmasked) }, nextCursor: next, masked: !unmasked))
+    }
+
+    func gridFeatures(_ collection: Collection, _ request: Request, _ context: WanggeContext) throws -> Response {
+        let caller = try context.requireCaller()
+        let code = try requireGrid(context)
+        let q = Query(request: request)
+        let limit = try q.int("limit", default: 100, range: 1...1_000)
+        let offset = try q.int("offset", default: 0, range: 0...10_000_000)
+        let (matched, features) = try service.store.features(collection, grid: code, limit: limit, offset: offset)
+        var items: [[String: PropertyValue]] = []
+        var unmaskedRecords = 0
+        for feature in features {
+            var (properties, unmasked) = maskedProperties(feature, collection: collection, caller: caller)
+            properties["id"] = .string(feature.id)
+            if let geometry = try? JSONSerialization.jsonObject(with: Data(feature.geometryJSON.utf8)) as? [String: Any],
+               let coordinates = geometry["coordinates"] as? [Double], coordinates.count >= 2 {
+                properties["lon"] = .number(coordinates[0])
+                properties["lat"] = .number(coordinates[1])
+            }
+            if unmasked { unmaskedRecords += 1 }
+            items.append(properties)
+        }
+        if unmaskedRecords > 0 {
+            try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: unmaskedRecords)
+        }
+        struct Page: Encodable { let grid: String, matched: Int, items: [[String: PropertyValue]] }
+        return try JSON.response(Page(grid: code, matched: matched, items: items))
+    }
+}

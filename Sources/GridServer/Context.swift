@@ -1,0 +1,144 @@
+import Crypto
+import Foundation
+import GridCore
+import GridStore
+import Hummingbird
+
+/// The request context: Hummingbird's core storage plus the authenticated caller.
+public struct WanggeContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The caller, or 401 when the request carried no valid token.
+    func requireCaller() throws -> Caller {
+        guard let caller else { throw APIError.unauthorized() }
+        return caller
+    }
+}
+
+/// Errors as RFC 9457 problem details (application/problem+json).
+public struct APIError: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let title: String
+    public let detail: String
+    /// The query parameter or field at fault, for 400s.
+    public let parameter: String?
+
+    public init(_ status: HTTPResponse.Status, _ detail: String, parameter: String? = nil) {
+        self.status = status
+        title = status.reasonPhrase
+        self.detail = detail
+        self.parameter = parameter
+    }
+
+    public static func badParameter(_ name: String, _ detail: String) -> APIError {
+        APIError(.badRequest, "\(name): \(detail)", parameter: name)
+    }
+
+    public static func unauthorized() -> APIError {
+        APIError(.unauthorized, "a bearer token is required: Authorization: Bearer <token> (create one with `wangge token create`)")
+    }
+
+    public static func notFound(_ what: String) -> APIError { APIError(.notFound, what) }
+
+    struct ProblemBody: Encodable {
+        let type: String, title: String, status: Int, detail: String, instance: String
+        let invalidParams: [Param]?
+        struct Param: Encodable { let name: String, reason: String }
+        enum CodingKeys: String, CodingKey {
+            case type, title, status, detail, instance, invalidParams = "invalid-params"
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = ProblemBody(type: "about:blank", title: title, status: status.code, detail: detail, instance: request.uri.path,
+                        invalidParams: parameter.map { [.init(name: $0, reason: detail)] })
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"wangge\"" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSON.encode(body))))
+    }
+}
+
+enum JSON {
+    /// Sorted keys, snake_case, no escaped slashes: stable output for clients and tests.
+    static func encode<T: Encodable>(_ value: T) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try encoder.encode(value)
+    }
+
+    static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, contentType: String = "application/json") throws -> Response {
+        Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
+    }
+
+    /// A response from JSON text already built (GeoJSON pieces from SpatiaLite).
+    static func raw(_ text: String, contentType: String = "application/json") -> Response {
+        Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// Tokens: `wg_` and 32 random bytes in hex; only their SHA-256 is stored.
+public enum Tokens {
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "wg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Resolves bearer tokens to callers, caching each for a few seconds so that
+/// a busy endpoint does not read the tokens table on every request.
+final class TokenCache: @unchecked Sendable {
+    private let store: GridStore
+    private let lock = NSLock()
+    private var entries: [String: (caller: Caller?, expires: Date)] = [:]
+    private let lifetime: TimeInterval = 5
+
+    init(store: GridStore) { self.store = store }
+
+    func caller(for token: String) throws -> Caller? {
+        let hash = Tokens.hash(token)
+        lock.lock()
+        if let entry = entries[hash], entry.expires > Date() {
+            lock.unlock()
+            return entry.caller
+        }
+        lock.unlock()
+        let caller = try store.caller(tokenHash: hash)
+        lock.lock()
+        if entries.count > 10_000 { entries.removeAll() }
+        entries[hash] = (caller, Date().addingTimeInterval(lifetime))
+        lock.unlock()
+        return caller
+    }
+}
+
+/// Authenticates `Authorization: Bearer …`; the landing page, /healthz and
+/// /openapi.json are open, everything else needs a valid token.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = WanggeContext
+    let tokens: TokenCache
+    static let openPaths: Set<String> = ["/", "/healthz", "/openapi.json"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let header = request.headers[.authorization] {
+            let parts = header.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try tokens.caller(for: String(parts[1])) else {
+                throw APIError(.unauthorized, "the bearer token is not valid or has been revoked")
+            }
+            context.caller = caller
+        } else if !Self.openPaths.contains(request.uri.path) {
+            throw APIError.unauthorized()
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// The active generation's grids in memory for `locate`: the assigner's
+/// ownership raster answers most points with a table lookup; the rest go
+/// to a `GridLocator` borrowed from a pool. A locator is used by one request
+/// at a time (its GEOS and PROJ contexts may change threads between uses,
+/// never be shared at once), so the pool hands each out exclusively.
+final class GridIndex: @unchecked Sendable {
+    let generation: Int64
+    let assigner: GridAssigner
+    let grids: [String: GridInfo]
+    /// The data's extent, for OGC collection metadata.
+    let extent: Envelope
+    private let lock = NSLock()
+    private var idle: [GridLocator] = []
+
+    init(store: GridStore) throws {
+        generation = try store.activeGeneration()
+        assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
+        grids = Dictionary(uniqueKeysWithValues: try store.grids(generation: generation).map { ($0.code, $0) })
+        extent = try store.extent()
+    }
+
+    func withLocator<T>(_ body: (GridLocator) throws -> T) throws -> T {
+        lock.lock()
+        let pooled = idle.popLast()
+        lock.unlock()
+        let locator = try pooled ?? assigner.makeLocator()
+        defer {
+            lock.lock()
+            idle.append(locator)
+            lock.unlock()
+        }
+        return try body(locator)
+    }
+
+    func locate(_ p: LonLat) throws -> PointAssignment {
+        let deep = assigner.raster.cell(lon: p.lon, lat: p.lat)
+        if deep >= 0 { return PointAssignment(grid: deep, method: .inside) }
+        return try withLocator { try $0.locate(lon: p.lon, lat: p.lat) }
+    }
+
+    func answer(input: LocateAnswer.Input, wgs84: LonLat, assignment: PointAssignment) -> LocateAnswer {
+        LocateAnswer(input: input, wgs84: wgs84, assignment: assignment, codes: assigner.codes, info: { self.grids[$0] })
+    }
+}
+
+/// Everything the handlers share: the store and the current grid index,
+/// swapped for a new one when another generation becomes active.
+public final class GridService: @unchecked Sendable {
+    public let store: GridStore
+    let tokens: TokenCache
+    private let lock = NSLock()
+    private var currentIndex: GridIndex
+
+    public init(store: GridStore) throws {
+        self.store = store
+        tokens = TokenCache(store: store)
+        currentIndex = try GridIndex(store: store)
+    }
+
+    var index: GridIndex {
+        lock.lock()
+        defer { lock.unlock() }
+        return currentIndex
+    }
+
+    /// Reloads the index if the active generation changed (an import or an activation).
+    public func refreshIfNeeded() throws {
+        let active = try store.activeGeneration()
+        guard active != index.generation else { return }
+        let fresh = try GridIndex(store: store)
+        lock.lock()
+        currentIndex = fresh
+        lock.unlock()
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+import Hummingbird
+
+/// OGC API - Features, Part 1 (Core, GeoJSON): landing page, conformance,
+/// collections, items with bbox / limit / offset paging, single items.
+/// Personal data follows the same masking rules as /v1.
+struct OGCRoutes {
+    let service: GridService
+    static let defaultLimit = 10
+    static let maxLimit = 10_000
+
+    func add(to router: Router<WanggeContext>) {
+        router.get("/") { request, _ in try landing(request) }
+        router.get("conformance") { _, context in
+            _ = try context.requireCaller()
+            return try JSON.response(["conformsTo": [
+                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+                "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+            ]])
+        }
+        router.get("collections") { request, context in
+            _ = try context.requireCaller()
+            let base = baseURL(request)
+            let object: [String: Any] = [
+                "links": [["href": "\(base)/collections", "rel": "self", "type": "application/json", "title": "this document"]],
+                "collections": try Collection.allCases.map { try collectionObject($0, base: base) },
+            ]
+            return try jsonObject(object)
+        }
+        router.get("collections/{id}") { request, context in
+            _ = try context.requireCaller()
+            return try jsonObject(try collectionObject(try collection(context), base: baseURL(request)))
+        }
+        router.get("collections/{id}/items") { request, context in try items(request, context) }
+        router.get("collections/{id}/items/{fid}") { request, context in try item(request, context) }
+    }
+
+    func collection(_ context: WanggeContext) throws -> Collection {
+        let id = try context.parameters.require("id")
+        guard let collection = Collection(rawValue: id) else {
+            throw APIError.notFound("no collection \(id): the collections are \(Collection.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return collection
+    }
+
+    /// The scheme and host the client used, so links work behind any address.
+    func baseURL(_ request: Request) -> String {
+        let host = request.head.authority ?? "127.0.0.1"
+        return "http://\(host)"
+    }
+
+    func jsonObject(_ object: Any, contentType: String = "application/json") throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return JSON.raw(String(decoding: data, as: UTF8.self), contentType: contentType)
+    }
+
+    func landing(_ request: Request) throws -> Response {
+        let base = baseURL(request)
+        return try jsonObject([
+            "title": "Wangge 网格 — grid management",
+            "description": "Grids, villages, towns, households, cameras and incidents of the county, as OGC API - Features. Every path but this page, /healthz and /openapi.json needs Authorization: Bearer <token>.",
+            "links": [
+                ["href": "\(base)/", "rel": "self", "type": "application/json", "title": "this document"],
+                ["href": "\(base)/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"],
+                ["href": "\(base)/conformance", "rel": "conformance", "type": "application/json", "title": "conformance classes"],
+                ["href": "\(base)/collections", "rel": "data", "type": "application/json", "title": "the collections"],
+            ],
+        ])
+    }
+
+    func collectionObject(_ c: Collection, base: String) throws -> [String: Any] {
+        let extent = service.index.extent
+        return [
+            "id": c.rawValue, "title": c.title, "itemType": "feature",
+            "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
+            "extent": ["spatial": ["bbox": [[extent.minX, extent.minY, extent.maxX, extent.maxY]], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"]],
+            "links": [
+                ["href": "\(base)/collections/\(c.rawValue)", "rel": "self", "type": "application/json", "title": c.title],
+                ["href": "\(base)/collections/\(c.rawValue)/items", "rel": "items", "type": "application/geo+json", "title": c.title],
+            ],
+        ]
+    }
+
+    /// One GeoJSON Feature as text: properties encoded, geometry from SpatiaLite.
+    func featureJSON(_ f: FeatureRecord, _ collection: Collection, caller: Caller, unmaskedCount: inout Int) throws -> String {
+        let (properties, unmasked) = maskedProperties(f, collection: collection, caller: caller)
+        if unmasked { unmaskedCount += 1 }
+        let id = String(decoding: try JSON.encode(f.id), as: UTF8.self)
+        let props = String(decoding: try JSON.encode(properties), as: UTF8.self)
+        return "{\"type\":\"Feature\",\"id\":\(id),\"geometry\":\(f.geometryJSON),\"properties\":\(props)}"
+    }
+
+    func items(_ request: Request, _ context: WanggeContext) throws -> Response {
+        let caller = try context.requireCaller()
+        let collection = try collection(context)
+        let q = Query(request: request)
+        let limit = try q.int("limit", default: Self.defaultLimit, range: 1...Self.maxLimit)
+        let offset = try q.int("offset", default: 0, range: 0...100_000_000)
+        let bbox = try q.bbox()
+        let (matched, features) = try service.store.features(collection, bbox: bbox, limit: limit, offset: offset)
+        var unmasked = 0
+        let featureTexts = try features.map { try featureJSON($0, collection, caller: caller, unmaskedCount: &unmasked) }
+        if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: nil, records: unmasked) }
+        let base = baseURL(request)
+        let bboxParameter = q.string("bbox").map { "&bbox=\($0)" } ?? ""
+        var links: [[String: String]] = [
+            ["href": "\(base)/collections/\(collection.rawValue)/items?limit=\(limit)&offset=\(offset)\(bboxParameter)", "rel": "self", "type": "application/geo+json"],
+            ["href": "\(base)/collections/\(collection.rawValue)", "rel": "collection", "type": "application/json"],
+        ]
+        if offset + features.count < matched {
+            links.append(["href": "\(base)/collections/\(collection.rawValue)/items?limit=\(limit)&offset=\(offset + limit)\(bboxParameter)",
+                          "rel": "next", "type": "application/geo+json"])
+        }
+        let linksText = String(decoding: try JSONSerialization.data(withJSONObject: links, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let text = "{\"type\":\"FeatureCollection\",\"numberMatched\":\(matched),\"numberReturned\":\(features.count),\"timeStamp\":\"\(stamp)\",\"links\":\(linksText),\"features\":[\(featureTexts.joined(separator: ","))]}"
+        return JSON.raw(text, contentType: "application/geo+json")
+    }
+
+    func item(_ request: Request, _ context: WanggeContext) throws -> Response {
+        let caller = try context.requireCaller()
+        let collection = try collection(context)
+        let fid = try context.parameters.require("fid")
+        guard let feature = try service.store.features(collection, id: fid, limit: 1, offset: 0).features.first else {
+            throw APIError.notFound("no feature \(fid) in \(collection.rawValue)")
+        }
+        var unmasked = 0
+        let text = try featureJSON(feature, collection, caller: caller, unmaskedCount: &unmasked)
+        if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: feature.grid, records: unmasked) }
+        return JSON.raw(text, contentType: "application/geo+json")
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+/// One feature of a layer as the API serves it: geometry as GeoJSON text,
+/// properties in column order, and the grid that governs access to it.
+public struct FeatureRecord: Sendable {
+    public var id: String
+    public var geometryJSON: String
+    public var properties: [(key: String, value: PropertyValue)]
+    public var grid: String?
+}
+
+/// The layers the API and OGC API - Features serve.
+public enum Collection: String, Sendable, CaseIterable {
+    case grids, villages, towns, households, cameras, incidents
+
+    public var title: String {
+        switch self {
+        case .grids: "Grids (网格)"
+        case .villages: "Villages and communities (村/社区)"
+        case .towns: "Towns and sub-districts (乡镇/街道)"
+        case .households: "Households (户)"
+        case .cameras: "Cameras (摄像头)"
+        case .incidents: "Incidents (事件)"
+        }
+    }
+
+    public var isPolygon: Bool { self == .grids || self == .villages || self == .towns }
+
+    /// Properties that are personal data, masked unless the caller may see them.
+    public var personalFields: [String: (String?) -> String?] {
+        switch self {
+        case .households: ["head": Mask.name, "phone": Mask.phone, "id_number": Mask.idNumber]
+        case .incidents: ["reporter": Mask.name]
+        default: [:]
+        }
+    }
+}
+
+/// A bounding box in WGS84 degrees: min lon, min lat, max lon, max lat.
+public struct BoundingBox: Sendable, Equatable {
+    public var minLon, minLat, maxLon, maxLat: Double
+    public init(minLon: Double, minLat: Double, maxLon: Double, maxLat: Double) {
+        self.minLon = minLon
+        self.minLat = minLat
+        self.maxLon = maxLon
+        self.maxLat = maxLat
+    }
+}
+
+extension GridStore {
+    /// Rows of a collection inside an optional bbox (through the spatial index),
+    /// with an optional grid filter, ordered by id: one page and the total.
+    public func features(_ collection: Collection, bbox: BoundingBox? = nil, grid: String? = nil, id: String? = nil,
+                         limit: Int, offset: Int, generation: Int64? = nil) throws -> (matched: Int, features: [FeatureRecord]) {
+        let generation = try generation ?? activeGeneration()
+        let (from, select, gridColumn, idColumn): (String, String, String, String)
+        switch collection {
+        case .grids:
+            from = "grids t"
+            select = "t.code, AsGeoJSON(t.geom, 7), t.code, t.name, t.village_code, t.town_code, t.worker_name, t.worker_phone, t.area_m2"
+            (gridColumn, idColumn) = ("t.code", "t.code")
+        case .villages:
+            from = "villages t"
+            select = "t.code, AsGeoJSON(t.geom, 7), NULL, t.name, t.town_code"
+            (gridColumn, idColumn) = ("NULL", "t.code")
+        case .towns:
+            from = "towns t"
+            select = "t.code, AsGeoJSON(t.geom, 7), NULL, t.name"
+            (gridColumn, idColumn) = ("NULL", "t.code")
+        case .households:
+            from = "households t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'household' AND a.feature_id = t.id"
+            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.address, t.head, t.phone, t.id_number, t.members, t.tags, a.method"
+            (gridColumn, idColumn) = ("a.grid_code", "t.id")
+        case .cameras:
+            from = "cameras t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'camera' AND a.feature_id = t.id"
+            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.type, t.name, t.heading_deg, t.fov_deg, t.range_m, t.status"
+            (gridColumn, idColumn) = ("a.grid_code", "t.id")
+        case .incidents:
+            from = "incidents t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'incident' AND a.feature_id = t.id"
+            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.category, t.channel, t.severity, t.status, t.reported_at, t.description, t.reporter, t.satisfaction"
+            (gridColumn, idColumn) = ("a.grid_code", "t.id")
+        }
+        let names: [String] = switch collection {
+        case .grids: ["name", "village_code", "town_code", "worker_name", "worker_phone", "area_m2"]
+        case .villages: ["name", "town_code"]
+        case .towns: ["name"]
+        case .households: ["address", "head", "phone", "id_number", "members", "tags", "method"]
+        case .cameras: ["type", "name", "heading_deg", "fov_deg", "range_m", "status"]
+        case .incidents: ["category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction"]
+        }
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = [generation]
+        if collection.isPolygon { conditions.append("t.generation_id = ?1") }
+        if let bbox {
+            conditions.append("t.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = '\(collection.rawValue)' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))")
+            arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
+            // The index answers by bounding box; the geometry must really touch the box.
+            conditions.append("Intersects(t.geom, BuildMbr(?, ?, ?, ?, 4326))")
+            arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
+        }
+        if let grid {
+            conditions.append("\(gridColumn) = ?")
+            arguments.append(grid)
+        }
+        if let id {
+            conditions.append("\(idColumn) = ?")
+            arguments.append(id)
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try database.pool.read { db in
+            // ?1 is the generation in every statement, used or not.
+            let matched = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(from) \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT \(select) FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?",
+                                        arguments: StatementArguments(arguments + [limit, offset]))
+            let features = rows.map { row in
+                var properties: [(key: String, value: PropertyValue)] = []
+                for (k, name) in names.enumerated() {
+                    let value: DatabaseValue = row[3 + k]
+                    properties.append((name, Self.propertyValue(value, tags: name == "tags")))
+                }
+                return FeatureRecord(id: row[0], geometryJSON: row[1] ?? "null", properties: properties, grid: row[2])
+            }
+            return (matched, features)
+        }
+    }
+
+    static func propertyValue(_ value: DatabaseValue, tags: Bool) -> PropertyValue {
+        switch value.storage {
+        case .null: return .null
+        case .int64(let i): return .number(Double(i))
+        case .double(let d): return .number(d)
+        case .string(let s): return .string(s)
+        case .blob: return .null
+        }
+    }
+
+    /// A grid's households in id order after `cursor` (an id), with an
+    /// optional tag and a search `q` on the address, and on names when `searchNames`.
+    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, limit: Int, after cursor: String?,
+                              generation: Int64? = nil) throws -> [HouseholdRecord] {
+        let generation = try generation ?? activeGeneration()
+        return try database.pool.read { db in
+            var sql = """
+                SELECT h.id, X(h.geom), Y(h.geom), h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
+                FROM assignments a JOIN households h ON h.id = a.feature_id
+                WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
+                """
+            var arguments: StatementArguments = [generation, grid]
+            if let tag {
+                sql += " AND instr(';' || h.tags || ';', ';' || ? || ';') > 0"
+                arguments += [tag]
+            }
+            if let query, !query.isEmpty {
+                sql += searchNames ? " AND (instr(h.address, ?) > 0 OR instr(h.head, ?) > 0)" : " AND instr(h.address, ?) > 0"
+                arguments += searchNames ? [query, query] : [query]
+            }
+            if let cursor {
+                sql += " AND h.id > ?"
+                arguments += [cursor]
+            }
+            sql += " ORDER BY h.id LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                let tags: String = row[8]
+                return HouseholdRecord(
+                    id: row[0], lon: row[1], lat: row[2], address: row[3], head: row[4], phone: row[5], idNumber: row[6],
+                    members: row[7], tags: tags.split(separator: ";").map(String.init), grid: row[9],
+                    method: (row[10] as String?).flatMap(AssignmentMethod.init(rawValue:)))
+            }
+        }
+    }
+
+    /// The bounding box of the active generation's grids and every stored point (WGS84).
+    public func extent() throws -> Envelope {
+        let generation = try activeGeneration()
+        return try database.pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT min(MbrMinX(geom)), min(MbrMinY(geom)), max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM (
+                    SELECT geom FROM towns WHERE generation_id = ? UNION ALL
+                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM households UNION ALL
+                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM cameras UNION ALL
+                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM incidents)
+                """, arguments: [generation])
+            return Envelope(minX: row?[0] ?? -180, minY: row?[1] ?? -90, maxX: row?[2] ?? 180, maxY: row?[3] ?? 90)
+        }
+    }
+
+    /// Towns or villages of the active generation with their grid counts.
+    public func areas(_ level: AreaLevel, town: String? = nil) throws -> [(code: String, name: String, town: String?, grids: Int)] {
+        let generation = try activeGeneration()
+        return try database.pool.read { db in
+            switch level {
+            case .town:
+                return try Row.fetchAll(db, sql: """
+                    SELECT t.code, t.name, (SELECT count(*) FROM grids g WHERE g.generation_id = t.generation_id AND g.town_code = t.code)
+                    FROM towns t WHERE t.generation_id = ? ORDER BY t.code
+                    """, arguments: [generation]).map { ($0[0], $0[1], nil, $0[2]) }
+            case .village:
+                var sql = """
+                    SELECT v.code, v.name, v.town_code, (SELECT count(*) FROM grids g WHERE g.generation_id = v.generation_id AND g.village_code = v.code)
+                    FROM villages v JOIN towns t ON t.generation_id = v.generation_id AND t.code = v.town_code
+                    WHERE v.generation_id = ?
+                    """
+                var arguments: StatementArguments = [generation]
+                if let town {
+                    sql += " AND (v.town_code = ? OR t.name = ?)"
+                    arguments += [town, town]
+                }
+                return try Row.fetchAll(db, sql: sql + " ORDER BY v.code", arguments: arguments).map { ($0[0], $0[1], $0[2], $0[3]) }
+            case .grid:
+                return try self.grids().map { ($0.code, $0.name, $0.townCode, 1) }
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import GridServer
+import GridStore
+import Logging
+
+extension Wangge {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the query API and OGC API - Features over the SpatiaLite file (Hummingbird).")
+
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Address to listen on.") var host = "127.0.0.1"
+        @Option(help: "Port to listen on.") var port = 8080
+
+        func run() async throws {
+            let (gridStore, _) = try store.openStore()
+            let service = try GridService(store: gridStore)
+            var logger = Logger(label: "wangge")
+            logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            let app = buildApplication(service: service, host: host, port: port, logger: logger)
+            try await app.runService()
+        }
+    }
+
+    struct Token: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create, list and revoke API tokens.", subcommands: [Create.self, List.self, Revoke.self])
+
+        struct Create: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create a token; it is printed once and stored only as a hash.")
+            @OptionGroup var store: StoreOptions
+            @Option(help: "admin, planner, dispatcher, grid_worker or viewer.") var role: String
+            @Option(help: "For grid_worker: the grids served, comma-separated.") var grids: String?
+            @Option(help: "Who the token is for (shown in the audit log).") var name: String?
+
+            func validate() throws {
+                guard Role(rawValue: role) != nil else {
+                    throw ValidationError("unknown role '\(role)': use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+
+            func run() throws {
+                let (gridStore, _) = try store.openStore()
+                let token = Tokens.generate()
+                let codes = (grids ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                let id = try gridStore.createToken(name: name ?? role, role: Role(rawValue: role)!, grids: codes, hash: Tokens.hash(token))
+                printError("token \(id) for \(name ?? role) (\(role)\(codes.isEmpty ? "" : ", grids " + codes.joined(separator: ","))); keep it: it is not stored")
+                print(token)
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List tokens (never their values).")
+            @OptionGroup var store: StoreOptions
+            func run() throws {
+                let (gridStore, _) = try store.openStore()
+                print(table(["id", "name", "role", "grids", "created", "revoked"], try gridStore.tokens().map {
+                    [String($0.id), $0.name, $0.role, $0.grids, $0.created, $0.revoked ?? ""]
+                }))
+            }
+        }
+
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Revoke a token by id.")
+            @OptionGroup var store: StoreOptions
+            @Argument(help: "The token's id (see `wangge token list`).") var id: Int64
+            func run() throws {
+                let (gridStore, _) = try store.openStore()
+                guard try gridStore.revokeToken(id: id) else { throw UserError("no active token \(id)") }
+                print("token \(id) revoked (servers stop accepting it within 5 s)")
+            }
+        }
+    }
+}
