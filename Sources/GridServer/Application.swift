@@ -27,12 +27,16 @@ struct GenerationWatcher: Service {
     let interval: Duration
 
     func run() async throws {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            do {
-                try service.refreshIfNeeded()
-            } catch {
-                logger.error("reloading the grids failed: \(error)")
+        let (service, logger, interval) = (service, logger, interval)
+        // Stop with the server: graceful shutdown cancels the loop.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                do {
+                    try service.refreshIfNeeded()
+                } catch {
+                    logger.error("reloading the grids failed: \(error)")
+                }
             }
         }
     }
