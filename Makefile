@@ -13,6 +13,8 @@ demo: build
 
 test: setup
 	swift build --build-tests
+	scripts/test-openapi.sh
+	scripts/test-ogc-gdal.sh
 	scripts/test-map-interactive.sh
 	swift test --skip-build --disable-xctest
 
@@ -21,3 +23,4 @@ bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench map
 	.build/release/wangge bench coverage
+	scripts/bench-server.sh
