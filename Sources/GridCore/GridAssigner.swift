@@ -52,9 +52,21 @@ public final class GridAssigner: Sendable {
         rasterBuildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
-    /// A locator for the calling thread.
+    /// A new locator, for the calling thread to own.
     public func makeLocator() throws -> GridLocator {
         try GridLocator(shapes: shapes, rules: rules)
+    }
+
+    private let pool = LocatorPool()
+
+    /// Runs `body` with a locator borrowed from this assigner's pool (made on
+    /// first need), so repeated calls do not rebuild GEOS and PROJ objects.
+    /// A locator is used by one thread at a time: its contexts may move
+    /// between threads between uses, never be shared during one.
+    public func withLocator<T>(_ body: (GridLocator) throws -> T) throws -> T {
+        let locator = try pool.take() ?? makeLocator()
+        defer { pool.give(locator) }
+        return try body(locator)
     }
 
     public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
@@ -85,15 +97,13 @@ public final class GridAssigner: Sendable {
                     let upper = min(points.count, lower + chunkSize)
                     guard lower < upper else { return }
                     do {
-                        var locator: GridLocator?
-                        for i in lower..<upper {
-                            let p = inputBuffer.base[i]
-                            let deep = useRaster ? raster.cell(lon: p.lon, lat: p.lat) : -1
-                            if deep >= 0 {
-                                output.base[i] = PointAssignment(grid: deep, method: .inside)
-                            } else {
-                                if locator == nil { locator = try self.makeLocator() }
-                                output.base[i] = try locator!.locate(lon: p.lon, lat: p.lat)
+                        try self.withLocator { locator in
+                            for i in lower..<upper {
+                                let p = inputBuffer.base[i]
+                                let deep = useRaster ? raster.cell(lon: p.lon, lat: p.lat) : -1
+                                output.base[i] = deep >= 0
+                                    ? PointAssignment(grid: deep, method: .inside)
+                                    : try locator.locate(lon: p.lon, lat: p.lat)
                             }
                         }
                     } catch {
@@ -198,6 +208,24 @@ extension GridLocator {
             if try grids[index].intersects(boxGeometry) { return nil }
         }
         return owner
+    }
+}
+
+/// Idle locators, handed out one caller at a time.
+final class LocatorPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [GridLocator] = []
+
+    func take() -> GridLocator? {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.popLast()
+    }
+
+    func give(_ locator: GridLocator) {
+        lock.lock()
+        idle.append(locator)
+        lock.unlock()
     }
 }
 

@@ -5,17 +5,13 @@ import GridStore
 
 /// The active generation's grids in memory for `locate`: the assigner's
 /// ownership raster answers most points with a table lookup; the rest go
-/// to a `GridLocator` borrowed from a pool. A locator is used by one request
-/// at a time (its GEOS and PROJ contexts may change threads between uses,
-/// never be shared at once), so the pool hands each out exclusively.
-final class GridIndex: @unchecked Sendable {
+/// to a `GridLocator` borrowed from the assigner's pool.
+final class GridIndex: Sendable {
     let generation: Int64
     let assigner: GridAssigner
     let grids: [String: GridInfo]
     /// The data's extent, for OGC collection metadata.
     let extent: Envelope
-    private let lock = NSLock()
-    private var idle: [GridLocator] = []
 
     init(store: GridStore) throws {
         generation = try store.activeGeneration()
@@ -24,23 +20,10 @@ final class GridIndex: @unchecked Sendable {
         extent = try store.extent()
     }
 
-    func withLocator<T>(_ body: (GridLocator) throws -> T) throws -> T {
-        lock.lock()
-        let pooled = idle.popLast()
-        lock.unlock()
-        let locator = try pooled ?? assigner.makeLocator()
-        defer {
-            lock.lock()
-            idle.append(locator)
-            lock.unlock()
-        }
-        return try body(locator)
-    }
-
     func locate(_ p: LonLat) throws -> PointAssignment {
         let deep = assigner.raster.cell(lon: p.lon, lat: p.lat)
         if deep >= 0 { return PointAssignment(grid: deep, method: .inside) }
-        return try withLocator { try $0.locate(lon: p.lon, lat: p.lat) }
+        return try assigner.withLocator { try $0.locate(lon: p.lon, lat: p.lat) }
     }
 
     func answer(input: LocateAnswer.Input, wgs84: LonLat, assignment: PointAssignment) -> LocateAnswer {
