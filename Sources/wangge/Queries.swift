@@ -103,11 +103,26 @@ extension Wangge.Stats {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @Flag(help: "Print CSV.")
+        var csv = false
+
+        func validate() throws {
+            if json && csv { throw ValidationError("give --json or --csv, not both") }
+        }
+
         func run() throws {
             let (gridStore, _) = try store.openStore()
             let stats = try gridStore.statistics(by: by)
             if json {
                 print(try jsonText(stats))
+                return
+            }
+            if csv {
+                try printCSV([by.rawValue, "name", "grids", "households", "residents", "cameras", "cameras_online", "incidents",
+                              "open_incidents", "near_boundary", "nearest"], stats.map { s in
+                    [s.code, s.name, String(s.grids), String(s.households), String(s.residents), String(s.cameras), String(s.camerasOnline),
+                     String(s.incidents), String(s.openIncidents), String(s.nearBoundary), String(s.nearest)]
+                })
                 return
             }
             print(statisticsTable(stats, level: by))
