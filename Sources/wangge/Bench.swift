@@ -133,6 +133,9 @@ extension Wangge.Bench {
         @Option(help: "Random seed.")
         var seed: UInt64 = 20_261_121
 
+        @Option(help: "Ownership raster cells along the longer side of the grids' extent.")
+        var cells = 2048
+
         func run() throws {
             let geos = try GEOSContext()
             let document = try GeoJSONDocument(contentsOf: grids)
@@ -140,7 +143,7 @@ extension Wangge.Bench {
                 GridShape(code: f.properties["code"]?.text ?? "feature-\(f.index)", wkb: try Geometry(geoJSON: f.geometryJSON, context: geos).wkb())
             }
             print("machine: \(GridAssigner.coreCount) cores · GEOS \(GEOSContext.version) · PROJ \(PROJContext.version)")
-            let assigner = try GridAssigner(shapes: shapes)
+            let assigner = try GridAssigner(shapes: shapes, cellsAlongLongerSide: cells)
             let raster = assigner.raster
             print(String(format: "index: %d grids, raster %d×%d cells of %.0f m, %.1f%% decided by the raster, built in %.3f s",
                          shapes.count, raster.columns, raster.rows, raster.cellSize * 110_574, raster.deepShare * 100, assigner.rasterBuildSeconds))
