@@ -137,9 +137,10 @@ extension GridStore {
         }
     }
 
-    /// A grid's households in id order after `cursor` (an id), with an
-    /// optional tag and a search `q` on the address, and on names when `searchNames`.
-    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, limit: Int, after cursor: String?,
+    /// A grid's households in id order after `cursor` (an id), at most `limit`
+    /// (nil: all), with an optional tag and a search `q` on the address, and
+    /// on names when `searchNames`.
+    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, limit: Int?, after cursor: String?,
                               generation: Int64? = nil) throws -> [HouseholdRecord] {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
@@ -161,8 +162,11 @@ extension GridStore {
                 sql += " AND h.id > ?"
                 arguments += [cursor]
             }
-            sql += " ORDER BY h.id LIMIT ?"
-            arguments += [limit]
+            sql += " ORDER BY h.id"
+            if let limit {
+                sql += " LIMIT ?"
+                arguments += [limit]
+            }
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 let tags: String = row[8]
                 return HouseholdRecord(

@@ -143,27 +143,7 @@ public final class GridStore: Sendable {
 
     /// Households assigned to a grid in the active generation, optionally with a tag.
     public func households(grid: String, tag: String? = nil, generation: Int64? = nil) throws -> [HouseholdRecord] {
-        let generation = try generation ?? activeGeneration()
-        return try database.pool.read { db in
-            var sql = """
-                SELECT h.id, X(h.geom), Y(h.geom), h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
-                FROM assignments a JOIN households h ON h.id = a.feature_id
-                WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
-                """
-            var arguments: StatementArguments = [generation, grid]
-            if let tag {
-                sql += " AND instr(';' || h.tags || ';', ';' || ? || ';') > 0"
-                arguments += [tag]
-            }
-            sql += " ORDER BY h.id"
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let tags: String = row[8]
-                return HouseholdRecord(
-                    id: row[0], lon: row[1], lat: row[2], address: row[3], head: row[4], phone: row[5], idNumber: row[6],
-                    members: row[7], tags: tags.split(separator: ";").map(String.init), grid: row[9],
-                    method: (row[10] as String?).flatMap(AssignmentMethod.init(rawValue:)))
-            }
-        }
+        try householdPage(grid: grid, tag: tag, query: nil, searchNames: false, limit: nil, after: nil, generation: generation)
     }
 
     /// Counts per town, village or grid of the active generation, in code order.
