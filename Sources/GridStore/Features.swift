@@ -56,41 +56,30 @@ extension GridStore {
     public func features(_ collection: Collection, bbox: BoundingBox? = nil, grid: String? = nil, id: String? = nil,
                          limit: Int, offset: Int, generation: Int64? = nil) throws -> (matched: Int, features: [FeatureRecord]) {
         let generation = try generation ?? activeGeneration()
-        let (from, select, gridColumn, idColumn): (String, String, String, String)
-        switch collection {
-        case .grids:
-            from = "grids t"
-            select = "t.code, AsGeoJSON(t.geom, 7), t.code, t.name, t.village_code, t.town_code, t.worker_name, t.worker_phone, t.area_m2"
-            (gridColumn, idColumn) = ("t.code", "t.code")
-        case .villages:
-            from = "villages t"
-            select = "t.code, AsGeoJSON(t.geom, 7), NULL, t.name, t.town_code"
-            (gridColumn, idColumn) = ("NULL", "t.code")
-        case .towns:
-            from = "towns t"
-            select = "t.code, AsGeoJSON(t.geom, 7), NULL, t.name"
-            (gridColumn, idColumn) = ("NULL", "t.code")
-        case .households:
-            from = "households t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'household' AND a.feature_id = t.id"
-            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.address, t.head, t.phone, t.id_number, t.members, t.tags, a.method"
-            (gridColumn, idColumn) = ("a.grid_code", "t.id")
-        case .cameras:
-            from = "cameras t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'camera' AND a.feature_id = t.id"
-            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.type, t.name, t.heading_deg, t.fov_deg, t.range_m, t.status"
-            (gridColumn, idColumn) = ("a.grid_code", "t.id")
-        case .incidents:
-            from = "incidents t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = 'incident' AND a.feature_id = t.id"
-            select = "t.id, AsGeoJSON(t.geom, 7), a.grid_code, t.category, t.channel, t.severity, t.status, t.reported_at, t.description, t.reporter, t.satisfaction"
-            (gridColumn, idColumn) = ("a.grid_code", "t.id")
+        // Each property is (name, SQL expression over `t`, the table, and `a`, its assignment).
+        let polygonal: (String, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { table, properties in
+            ("\(table) t", table == "grids" ? "t.code" : "NULL", "t.code", properties)
         }
-        let names: [String] = switch collection {
-        case .grids: ["name", "village_code", "town_code", "worker_name", "worker_phone", "area_m2"]
-        case .villages: ["name", "town_code"]
-        case .towns: ["name"]
-        case .households: ["address", "head", "phone", "id_number", "members", "tags", "method"]
-        case .cameras: ["type", "name", "heading_deg", "fov_deg", "range_m", "status"]
-        case .incidents: ["category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction"]
+        let point: (PointLayer, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { layer, properties in
+            ("\(layer.table) t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = '\(layer.rawValue)' AND a.feature_id = t.id",
+             "a.grid_code", "t.id", properties)
         }
+        let spec = switch collection {
+        case .grids: polygonal("grids", [("name", "t.name"), ("village_code", "t.village_code"), ("town_code", "t.town_code"),
+                                         ("worker_name", "t.worker_name"), ("worker_phone", "t.worker_phone"), ("area_m2", "t.area_m2")])
+        case .villages: polygonal("villages", [("name", "t.name"), ("town_code", "t.town_code")])
+        case .towns: polygonal("towns", [("name", "t.name")])
+        case .households: point(.households, [("address", "t.address"), ("head", "t.head"), ("phone", "t.phone"), ("id_number", "t.id_number"),
+                                              ("members", "t.members"), ("tags", "t.tags"), ("method", "a.method")])
+        case .cameras: point(.cameras, [("type", "t.type"), ("name", "t.name"), ("heading_deg", "t.heading_deg"), ("fov_deg", "t.fov_deg"),
+                                        ("range_m", "t.range_m"), ("status", "t.status")])
+        case .incidents: point(.incidents, [("category", "t.category"), ("channel", "t.channel"), ("severity", "t.severity"), ("status", "t.status"),
+                                            ("reported_at", "t.reported_at"), ("description", "t.description"), ("reporter", "t.reporter"),
+                                            ("satisfaction", "t.satisfaction")])
+        }
+        let (from, gridColumn, idColumn) = (spec.from, spec.grid, spec.id)
+        let select = (["\(idColumn)", "AsGeoJSON(t.geom, 7)", gridColumn] + spec.properties.map(\.1)).joined(separator: ", ")
+        let names = spec.properties.map(\.0)
         var conditions: [String] = []
         var arguments: [DatabaseValueConvertible?] = [generation]
         if collection.isPolygon { conditions.append("t.generation_id = ?1") }
@@ -119,7 +108,7 @@ extension GridStore {
                 var properties: [(key: String, value: PropertyValue)] = []
                 for (k, name) in names.enumerated() {
                     let value: DatabaseValue = row[3 + k]
-                    properties.append((name, Self.propertyValue(value, tags: name == "tags")))
+                    properties.append((name, Self.propertyValue(value)))
                 }
                 return FeatureRecord(id: row[0], geometryJSON: row[1] ?? "null", properties: properties, grid: row[2])
             }
@@ -127,7 +116,7 @@ extension GridStore {
         }
     }
 
-    static func propertyValue(_ value: DatabaseValue, tags: Bool) -> PropertyValue {
+    static func propertyValue(_ value: DatabaseValue) -> PropertyValue {
         switch value.storage {
         case .null: return .null
         case .int64(let i): return .number(Double(i))
