@@ -127,6 +127,7 @@ public final class SpatiaLiteDatabase: Sendable {
             }
         }
         registerAccessMigrations(&migrator)
+        registerIncidentMigrations(&migrator)
         return migrator
     }
 

@@ -10,6 +10,29 @@ struct WanggeConfig: Decodable {
     var gridFields = GridFieldMapping()
     var coverage = CoverageSettings()
     var workload = WorkloadSettings()
+    var dispatch = DispatchRules()
+
+    struct DispatchSection: Decodable {
+        var severityLevels: [String: String]?
+        var defaultLevel: String?
+        var timeLimitsHours: [String: Double]?
+        var departments: [String: String]?
+        var defaultDepartment: String?
+        var duplicateRadiusM: Double?
+        var duplicateWindowHours: Double?
+        enum CodingKeys: String, CodingKey {
+            case severityLevels = "severity_levels", defaultLevel = "default_level", timeLimitsHours = "time_limits_hours"
+            case departments, defaultDepartment = "default_department", duplicateRadiusM = "duplicate_radius_m"
+            case duplicateWindowHours = "duplicate_window_hours"
+        }
+    }
+
+    static func level(_ text: String, _ key: String) throws -> HandlingLevel {
+        guard let level = HandlingLevel(rawValue: text) else {
+            throw UserError("\(key): \"\(text)\" is not one of \(HandlingLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return level
+    }
 
     struct CameraDefaultsEntry: Decodable {
         var fovDeg: Double
@@ -65,7 +88,7 @@ struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields", coverage, workload
+        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch
     }
 
     init() {}
@@ -119,6 +142,20 @@ struct WanggeConfig: Decodable {
             where standard.minHouseholds > standard.maxHouseholds {
                 throw UserError("workload.\(key): min_households is above max_households")
             }
+        }
+        if let section = try c.decodeIfPresent(DispatchSection.self, forKey: .dispatch) {
+            for (severity, text) in section.severityLevels ?? [:] {
+                dispatch.severityLevels[severity] = try Self.level(text, "dispatch.severity_levels.\(severity)")
+            }
+            if let text = section.defaultLevel { dispatch.defaultLevel = try Self.level(text, "dispatch.default_level") }
+            for (text, hours) in section.timeLimitsHours ?? [:] {
+                guard hours > 0 else { throw UserError("dispatch.time_limits_hours.\(text) must be above 0") }
+                dispatch.timeLimitHours[try Self.level(text, "dispatch.time_limits_hours")] = hours
+            }
+            if let departments = section.departments { dispatch.departments = departments }
+            if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
+            if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
+            if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
         }
     }
 

@@ -1,0 +1,105 @@
+import Foundation
+
+/// The levels that handle an incident, lowest first ("小事不出村、大事不出镇").
+public enum HandlingLevel: String, Sendable, Codable, CaseIterable, Comparable {
+    case grid, village, town, county
+
+    public static func < (a: HandlingLevel, b: HandlingLevel) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// Routing rules, from the `dispatch` section of the configuration.
+public struct DispatchRules: Sendable, Equatable {
+    /// Severity (简单, 一般, 疑难) → the level that handles it.
+    public var severityLevels: [String: HandlingLevel]
+    public var defaultLevel: HandlingLevel
+    /// Hours a level has to settle an incident.
+    public var timeLimitHours: [HandlingLevel: Double]
+    /// Category → the county department that answers the whistle ("中心吹哨、部门报到").
+    public var departments: [String: String]
+    public var defaultDepartment: String
+    /// Same category within this distance and time: a likely duplicate.
+    public var duplicateRadiusMeters: Double
+    public var duplicateWindowHours: Double
+
+    public init(severityLevels: [String: HandlingLevel] = ["简单": .village, "一般": .town, "疑难": .county],
+                defaultLevel: HandlingLevel = .village,
+                timeLimitHours: [HandlingLevel: Double] = [.grid: 24, .village: 72, .town: 168, .county: 360],
+                departments: [String: String] = [:], defaultDepartment: String = "综治中心",
+                duplicateRadiusMeters: Double = 100, duplicateWindowHours: Double = 48) {
+        self.severityLevels = severityLevels
+        self.defaultLevel = defaultLevel
+        self.timeLimitHours = timeLimitHours
+        self.departments = departments
+        self.defaultDepartment = defaultDepartment
+        self.duplicateRadiusMeters = duplicateRadiusMeters
+        self.duplicateWindowHours = duplicateWindowHours
+    }
+}
+
+/// Where a report goes: the grid and people responsible, the level and unit
+/// that handle it, the department for its category, and the deadline.
+public struct Routing: Sendable, Equatable, Encodable {
+    public var grid: String
+    public var gridName: String
+    public var village: String
+    public var villageName: String
+    public var town: String
+    public var townName: String
+    public var worker: String?
+    public var workerPhone: String?
+    public var level: HandlingLevel
+    /// The unit at that level: the grid, the village committee, the town, or the department.
+    public var unit: String
+    public var department: String
+    public var deadline: Date
+    public var method: AssignmentMethod
+    public var distanceMeters: Double?
+    /// Set when another grid is within the near-boundary distance: the dispatcher confirms.
+    public var confirmWithGrid: String?
+    /// An earlier incident of the same category nearby and recent.
+    public var duplicateOf: String?
+}
+
+/// A report that cannot be routed: outside every grid, with the nearest one.
+public struct RoutingRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public var nearestGrid: String?
+    public var distanceMeters: Double?
+    public var description: String {
+        guard let nearestGrid, let distanceMeters else { return "the point is outside every grid" }
+        return String(format: "the point is outside every grid: the nearest is %@, %.0f m away", nearestGrid, distanceMeters)
+    }
+}
+
+public enum Dispatcher {
+    /// Routes a located report. `earlier` are incidents of the same category
+    /// reported within the window, with their distance from this one in metres.
+    public static func route(assignment a: PointAssignment, codes: [String], grids: [String: GridInfo], category: String,
+                             severity: String?, reportedAt: Date, earlier: [(id: String, distanceMeters: Double, reportedAt: Date)],
+                             rules: DispatchRules) throws -> Routing {
+        guard a.grid >= 0, let grid = grids[codes[Int(a.grid)]] else {
+            throw RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters)
+        }
+        let level = severity.flatMap { rules.severityLevels[$0] } ?? rules.defaultLevel
+        let department = rules.departments[category] ?? rules.defaultDepartment
+        let unit: String = switch level {
+        case .grid: grid.name
+        case .village: "\(grid.villageName)村(居)委会"
+        case .town: grid.townName
+        case .county: department
+        }
+        let hours = rules.timeLimitHours[level] ?? 72
+        let window = rules.duplicateWindowHours * 3600
+        let duplicate = earlier
+            .filter { $0.distanceMeters <= rules.duplicateRadiusMeters && reportedAt.timeIntervalSince($0.reportedAt) <= window
+                && reportedAt.timeIntervalSince($0.reportedAt) >= -window }
+            .min { $0.distanceMeters < $1.distanceMeters }
+        return Routing(
+            grid: grid.code, gridName: grid.name, village: grid.villageCode, villageName: grid.villageName,
+            town: grid.townCode, townName: grid.townName, worker: grid.workerName, workerPhone: grid.workerPhone,
+            level: level, unit: unit, department: department, deadline: reportedAt.addingTimeInterval(hours * 3600),
+            method: a.method, distanceMeters: a.distanceMeters,
+            confirmWithGrid: a.runnerUp >= 0 ? codes[Int(a.runnerUp)] : nil, duplicateOf: duplicate?.id)
+    }
+}

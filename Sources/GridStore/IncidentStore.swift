@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+extension SpatiaLiteDatabase {
+    static func registerIncidentMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("incident-routing") { db in
+            try db.execute(sql: """
+                ALTER TABLE incidents ADD COLUMN level TEXT;
+                ALTER TABLE incidents ADD COLUMN unit TEXT;
+                ALTER TABLE incidents ADD COLUMN department TEXT;
+                ALTER TABLE incidents ADD COLUMN deadline TEXT;
+                ALTER TABLE incidents ADD COLUMN duplicate_of TEXT;
+                CREATE INDEX incidents_by_category_time ON incidents(category, reported_at);
+                """)
+        }
+    }
+}
+
+/// A new report from a citizen, a grid worker or a hotline.
+public struct IncidentReport: Sendable {
+    public var position: LonLat
+    public var source: (x: Double, y: Double, crs: CoordinateSystem)
+    public var category: String
+    public var channel: String
+    public var severity: String?
+    public var description: String?
+    public var reporter: String?
+    public var reportedAt: Date
+
+    public init(position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem), category: String, channel: String,
+                severity: String?, description: String?, reporter: String?, reportedAt: Date) {
+        self.position = position
+        self.source = source
+        self.category = category
+        self.channel = channel
+        self.severity = severity
+        self.description = description
+        self.reporter = reporter
+        self.reportedAt = reportedAt
+    }
+}
+
+extension GridStore {
+    /// ISO 8601 in China Standard Time, as incident times are written.
+    static var timestamp: ISO8601DateFormatter {
+        let f = ISO8601DateFormatter()
+        f.timeZone = TimeZone(identifier: "Asia/Shanghai")
+        return f
+    }
+
+    /// Incidents of a category reported within `window` of `time`, within
+    /// `radius` metres of `position` (bounding box through the spatial index,
+    /// then the geodesic distance), with their distances.
+    public func nearbyIncidents(category: String, around position: LonLat, radiusMeters: Double, time: Date, window: TimeInterval)
+        throws -> [(id: String, distanceMeters: Double, reportedAt: Date)] {
+        let dLat = radiusMeters / 110_000 * 1.05, dLon = radiusMeters / (111_000 * cos(position.lat * .pi / 180)) * 1.05
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, X(geom), Y(geom), reported_at FROM incidents
+                WHERE category = ? AND reported_at IS NOT NULL AND ROWID IN (
+                    SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'incidents' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))
+                """, arguments: [category, position.lon - dLon, position.lat - dLat, position.lon + dLon, position.lat + dLat])
+                .compactMap { row -> (id: String, distanceMeters: Double, reportedAt: Date)? in
+                    guard let at = Self.timestamp.date(from: row[3]), abs(time.timeIntervalSince(at)) <= window else { return nil }
+                    let d = Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row[1], lat2: row[2])
+                    return d <= radiusMeters ? (row[0], d, at) : nil
+                }
+        }
+    }
+
+    /// Locates, routes and stores a report in one transaction; returns its id and routing.
+    public func report(_ report: IncidentReport, rules: DispatchRules) throws -> (id: String, routing: Routing) {
+        let generation = try activeGeneration()
+        let shapes = try gridShapes(generation: generation)
+        let locator = try GridLocator(shapes: shapes, rules: self.rules)
+        let assignment = try locator.locate(lon: report.position.lon, lat: report.position.lat)
+        let grids = Dictionary(uniqueKeysWithValues: try self.grids(generation: generation).map { ($0.code, $0) })
+        let earlier = try nearbyIncidents(category: report.category, around: report.position, radiusMeters: rules.duplicateRadiusMeters,
+                                          time: report.reportedAt, window: rules.duplicateWindowHours * 3600)
+        let routing = try Dispatcher.route(assignment: assignment, codes: locator.codes, grids: grids, category: report.category,
+                                           severity: report.severity, reportedAt: report.reportedAt, earlier: earlier, rules: rules)
+        let id = try database.pool.write { db -> String in
+            let next = (try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'incident_sequence'") ?? 0) + 1
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incident_sequence', ?)", arguments: [String(next)])
+            let id = String(format: "R%07d", next)
+            try db.execute(sql: """
+                INSERT INTO incidents (id, category, channel, severity, status, reported_at, description, reporter,
+                    source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of, geom)
+                VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
+                """, arguments: [id, report.category, report.channel, report.severity, Self.timestamp.string(from: report.reportedAt),
+                                 report.description, report.reporter, report.source.crs.description, report.source.x, report.source.y,
+                                 routing.level.rawValue, routing.unit, routing.department, Self.timestamp.string(from: routing.deadline),
+                                 routing.duplicateOf, report.position.lon, report.position.lat])
+            try writeAssignments(db, generation: generation, codes: locator.codes,
+                                 points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
+            return id
+        }
+        return (id, routing)
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+extension Wangge {
+    struct Incident: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Incident reports: route each to its grid, worker, level, unit and department.",
+            subcommands: [Report.self])
+
+        struct Report: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Report an incident at a place: it is located, routed by the rules in Config/ and stored.",
+                discussion: "Refused (exit 1) when the place is outside every grid, with the nearest grid and its distance.")
+
+            @OptionGroup var store: StoreOptions
+            @Option(help: "Longitude (or x).") var lon: Double
+            @Option(help: "Latitude (or y).") var lat: Double
+            @Option(help: "CRS of the place: EPSG:<code>, gcj02 (WeChat, AMap) or bd09 (Baidu).") var crs: CoordinateSystem = .wgs84
+            @Option(help: "Category, e.g. 矛盾纠纷, 环境卫生, 安全隐患.") var category: String
+            @Option(help: "Channel: 网格员上报, 12345, 码上办, 来访, …") var channel: String
+            @Option(help: "Severity: 简单, 一般 or 疑难.") var severity: String?
+            @Option(help: "What happened.") var description: String?
+            @Option(help: "Who reported it.") var reporter: String?
+            @Flag(help: "Print JSON.") var json = false
+
+            func run() throws {
+                let (gridStore, config) = try store.openStore()
+                let p: (lon: Double, lat: Double)
+                do {
+                    p = try WGS84Converter(from: crs, context: try PROJContext()).toWGS84(x: lon, y: lat)
+                } catch let error as GeoError {
+                    throw UserError("(\(lon), \(lat)) in \(crs): \(error.message)")
+                }
+                let report = IncidentReport(position: LonLat(p.lon, p.lat), source: (lon, lat, crs), category: category, channel: channel,
+                                            severity: severity, description: description, reporter: reporter, reportedAt: Date())
+                let result: (id: String, routing: Routing)
+                do {
+                    result = try gridStore.report(report, rules: config.dispatch)
+                } catch let refusal as RoutingRefusal {
+                    throw UserError("refused: \(refusal)")
+                }
+                let r = result.routing
+                if json {
+                    struct Answer: Encodable { let id: String, routing: Routing }
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    encoder.keyEncodingStrategy = .convertToSnakeCase
+                    encoder.dateEncodingStrategy = .iso8601
+                    print(String(decoding: try encoder.encode(Answer(id: result.id, routing: r)), as: UTF8.self))
+                    return
+                }
+                let deadline = ISO8601DateFormatter.string(from: r.deadline, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])
+                print("incident  \(result.id)  \(category) via \(channel)")
+                print("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))")
+                print("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")")
+                print("handled   \(r.level.rawValue): \(r.unit)   department: \(r.department)")
+                print("deadline  \(deadline)")
+                if let other = r.confirmWithGrid { print("confirm   near the edge of \(other): the dispatcher confirms the grid") }
+                if let earlier = r.duplicateOf { print("duplicate likely: \(earlier) (same category nearby and recent)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import GridCore
+
+@Suite struct DispatchTests {
+    let grids = ["G1": GridInfo(code: "G1", name: "一网格", villageCode: "V1", villageName: "新桥社区", townCode: "T1", townName: "琼湖街道",
+                                workerName: "李四", workerPhone: "13800000000")]
+    let rules = DispatchRules(departments: ["环境卫生": "城管局"])
+    let now = Date(timeIntervalSince1970: 1_790_000_000)
+
+    func route(_ a: PointAssignment, severity: String? = nil, category: String = "环境卫生",
+               earlier: [(id: String, distanceMeters: Double, reportedAt: Date)] = []) throws -> Routing {
+        try Dispatcher.route(assignment: a, codes: ["G1", "G2"], grids: grids, category: category, severity: severity,
+                             reportedAt: now, earlier: earlier, rules: rules)
+    }
+
+    @Test func severityChoosesTheLevelUnitAndDeadline() throws {
+        let inside = PointAssignment(grid: 0, method: .inside)
+        let simple = try route(inside, severity: "简单")
+        #expect(simple.level == .village)
+        #expect(simple.unit == "新桥社区村(居)委会")
+        #expect(simple.deadline == now.addingTimeInterval(72 * 3600))
+        let general = try route(inside, severity: "一般")
+        #expect(general.level == .town)
+        #expect(general.unit == "琼湖街道")
+        #expect(general.deadline == now.addingTimeInterval(168 * 3600))
+        let hard = try route(inside, severity: "疑难")
+        #expect(hard.level == .county)
+        #expect(hard.unit == "城管局" && hard.department == "城管局")
+        #expect(try route(inside, category: "其他").department == "综治中心")
+        #expect(simple.worker == "李四")
+        #expect(simple.grid == "G1" && simple.town == "T1")
+    }
+
+    @Test func nearTheEdgeTheDispatcherConfirms() throws {
+        let edge = PointAssignment(grid: 0, method: .inside, distanceMeters: 5, runnerUp: 1, runnerUpDistanceMeters: 5)
+        #expect(try route(edge).confirmWithGrid == "G2")
+        #expect(try route(PointAssignment(grid: 0, method: .inside)).confirmWithGrid == nil)
+    }
+
+    @Test func outsideEveryGridIsRefusedWithTheNearest() {
+        let outside = PointAssignment(grid: -1, method: .none, distanceMeters: 812, nearestGrid: 1)
+        #expect(throws: RoutingRefusal(nearestGrid: "G2", distanceMeters: 812)) { try route(outside) }
+    }
+
+    @Test func duplicatesWithinTheRadiusAndWindow() throws {
+        let inside = PointAssignment(grid: 0, method: .inside)
+        let earlier: [(id: String, distanceMeters: Double, reportedAt: Date)] = [
+            ("far", 150, now.addingTimeInterval(-3600)), ("old", 20, now.addingTimeInterval(-49 * 3600)),
+            ("near", 60, now.addingTimeInterval(-2 * 3600)), ("nearest", 30, now.addingTimeInterval(-47 * 3600)),
+        ]
+        #expect(try route(inside, earlier: earlier).duplicateOf == "nearest")
+        #expect(try route(inside, earlier: Array(earlier.prefix(2))).duplicateOf == nil)
+    }
+}
