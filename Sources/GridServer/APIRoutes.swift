@@ -142,6 +142,7 @@ struct APIRoutes {
             guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter("by", "\"\(text)\" is not grid, village or town") }
             return try JSON.response(try service.store.statistics(by: level))
         }
+        v1.post("incidents") { request, context in try await reportIncident(request, context) }
         v1.get("audit") { request, context in
             let caller = try context.requireCaller()
             guard caller.role == .admin else { throw APIError(.forbidden, "the audit log is for the admin role; you are \(caller.role.rawValue)") }
@@ -213,6 +214,40 @@ struct APIRoutes {
                                                              wgs84: positions[i], assignment: assignments[i]))
         }
         return try JSON.response(["results": items])
+    }
+
+    struct IncidentBody: Decodable {
+        let lon: Double, lat: Double, crs: String?, category: String, channel: String
+        let severity: String?, description: String?, reporter: String?
+    }
+
+    /// POST /v1/incidents: dispatchers and grid workers report; the answer is the routing.
+    func reportIncident(_ request: Request, _ context: WanggeContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        guard [.admin, .dispatcher, .gridWorker].contains(caller.role) else {
+            throw APIError(.forbidden, "reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)")
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch { throw APIError(.contentTooLarge, "the body is over 64 KiB") }
+        let body: IncidentBody
+        do {
+            body = try JSONDecoder().decode(IncidentBody.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw APIError(.badRequest, "the body must be {\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}: \(error)", parameter: "body")
+        }
+        let crs: CoordinateSystem
+        do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
+        let p = try toWGS84(x: body.lon, y: body.lat, crs: crs, parameter: "lon")
+        let report = IncidentReport(position: p, source: (body.lon, body.lat, crs), category: body.category, channel: body.channel,
+                                    severity: body.severity, description: body.description, reporter: body.reporter ?? caller.name, reportedAt: Date())
+        do {
+            let result = try service.store.report(report, rules: service.dispatchRules)
+            struct Answer: Encodable { let id: String, routing: Routing }
+            return try JSON.response(Answer(id: result.id, routing: result.routing), status: .created)
+        } catch let refusal as RoutingRefusal {
+            throw APIError(.unprocessableContent, "refused: \(refusal)", parameter: "lon")
+        }
     }
 
     func gridDetail(_ request: Request, _ context: WanggeContext) throws -> Response {

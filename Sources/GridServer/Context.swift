@@ -67,6 +67,7 @@ enum JSON {
     /// Sorted keys, snake_case, no escaped slashes: stable output for clients and tests.
     static func encode<T: Encodable>(_ value: T) throws -> Data {
         let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return try encoder.encode(value)

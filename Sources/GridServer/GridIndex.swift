@@ -35,12 +35,15 @@ final class GridIndex: Sendable {
 /// swapped for a new one when another generation becomes active.
 public final class GridService: @unchecked Sendable {
     public let store: GridStore
+    /// How incident reports are routed (the config's dispatch section).
+    public let dispatchRules: DispatchRules
     let tokens: TokenCache
     private let lock = NSLock()
     private var currentIndex: GridIndex
 
-    public init(store: GridStore) throws {
+    public init(store: GridStore, dispatchRules: DispatchRules = DispatchRules()) throws {
         self.store = store
+        self.dispatchRules = dispatchRules
         tokens = TokenCache(store: store)
         currentIndex = try GridIndex(store: store)
     }

@@ -14,8 +14,8 @@ extension Wangge {
         @Option(help: "Port to listen on.") var port = 8080
 
         func run() async throws {
-            let (gridStore, _) = try store.openStore()
-            let service = try GridService(store: gridStore)
+            let (gridStore, config) = try store.openStore()
+            let service = try GridService(store: gridStore, dispatchRules: config.dispatch)
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             let app = buildApplication(service: service, host: host, port: port, logger: logger)

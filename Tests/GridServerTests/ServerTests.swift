@@ -321,6 +321,31 @@ func json(_ response: TestResponse) throws -> Any {
         }
     }
 
+    @Test func incidentReportsAreRoutedForDispatchersAndWorkersOnly() async throws {
+        let w = fixture.inside[ServerFixture.workerGrid]!
+        let body = "{\"lon\":\(w.lon),\"lat\":\(w.lat),\"category\":\"矛盾纠纷\",\"channel\":\"12345\",\"severity\":\"简单\"}"
+        try await fixture.app().test(.router) { client in
+            try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.dispatcher), body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .created)
+                let answer = try #require(try json(response) as? [String: Any])
+                let routing = try #require(answer["routing"] as? [String: Any])
+                #expect(routing["grid"] as? String == ServerFixture.workerGrid)
+                #expect(routing["level"] as? String == "village")
+                #expect((routing["deadline"] as? String)?.hasSuffix("Z") == true)
+            }
+            for role in [Role.viewer, .planner] {
+                try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(role), body: ByteBuffer(string: body)) {
+                    #expect($0.status == .forbidden, "\(role.rawValue)")
+                }
+            }
+            let outside = "{\"lon\":113.6,\"lat\":28.8,\"category\":\"其他\",\"channel\":\"来访\"}"
+            try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.gridWorker), body: ByteBuffer(string: outside)) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(String(buffer: response.body).contains("the nearest is"))
+            }
+        }
+    }
+
     @Test func overARealSocket() async throws {
         try await fixture.app().test(.live) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
