@@ -376,7 +376,8 @@ public final class Geometry {
     public func mapCoordinates(_ transform: (inout [Double]) throws -> Void) throws -> Geometry {
         switch try type {
         case .point:
-            var xy = [try pointCoordinates.x, try pointCoordinates.y]
+            let point = try pointCoordinates
+            var xy = [point.x, point.y]
             try transform(&xy)
             return try Geometry.point(x: xy[0], y: xy[1], context: context)
         case .lineString, .linearRing:

@@ -74,7 +74,8 @@ public struct RoutingRefusal: Error, Sendable, Equatable, CustomStringConvertibl
 
 public enum Dispatcher {
     /// Routes a located report. `earlier` are incidents of the same category
-    /// reported within the window, with their distance from this one in metres.
+    /// nearby, with their distance in metres and time: those within the
+    /// duplicate radius and window make it a likely duplicate.
     public static func route(assignment a: PointAssignment, codes: [String], grids: [String: GridInfo], category: String,
                              severity: String?, reportedAt: Date, earlier: [(id: String, distanceMeters: Double, reportedAt: Date)],
                              rules: DispatchRules) throws -> Routing {
@@ -92,8 +93,7 @@ public enum Dispatcher {
         let hours = rules.timeLimitHours[level] ?? 72
         let window = rules.duplicateWindowHours * 3600
         let duplicate = earlier
-            .filter { $0.distanceMeters <= rules.duplicateRadiusMeters && reportedAt.timeIntervalSince($0.reportedAt) <= window
-                && reportedAt.timeIntervalSince($0.reportedAt) >= -window }
+            .filter { $0.distanceMeters <= rules.duplicateRadiusMeters && abs(reportedAt.timeIntervalSince($0.reportedAt)) <= window }
             .min { $0.distanceMeters < $1.distanceMeters }
         return Routing(
             grid: grid.code, gridName: grid.name, village: grid.villageCode, villageName: grid.villageName,

@@ -35,8 +35,8 @@ public final class GridAssigner: Sendable {
     public let rules: AssignmentRules
     public let raster: OwnershipRaster
     public let rasterBuildSeconds: Double
-
-    public var codes: [String] { shapes.map(\.code) }
+    /// Grid codes in index order (ascending), as assignments refer to them.
+    public let codes: [String]
 
     /// - Parameter cellsAlongLongerSide: raster resolution; finer cells send
     ///   fewer points to GEOS but take longer to classify.
@@ -47,8 +47,10 @@ public final class GridAssigner: Sendable {
         }
         self.shapes = sorted
         self.rules = rules
+        codes = sorted.map(\.code)
         let start = DispatchTime.now()
-        raster = try Self.buildRaster(shapes: sorted, rules: rules, cellsAlongLongerSide: cellsAlongLongerSide)
+        // The locators that classify the raster go to the pool for later work.
+        raster = try Self.buildRaster(shapes: sorted, rules: rules, cellsAlongLongerSide: cellsAlongLongerSide, pool: pool)
         rasterBuildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 
@@ -57,7 +59,7 @@ public final class GridAssigner: Sendable {
         try GridLocator(shapes: shapes, rules: rules)
     }
 
-    private let pool = LocatorPool()
+    private let pool: LocatorPool = LocatorPool()
 
     /// Runs `body` with a locator borrowed from this assigner's pool (made on
     /// first need), so repeated calls do not rebuild GEOS and PROJ objects.
@@ -118,8 +120,9 @@ public final class GridAssigner: Sendable {
 
     // MARK: Raster classification
 
-    static func buildRaster(shapes: [GridShape], rules: AssignmentRules, cellsAlongLongerSide: Int) throws -> OwnershipRaster {
+    static func buildRaster(shapes: [GridShape], rules: AssignmentRules, cellsAlongLongerSide: Int, pool: LocatorPool) throws -> OwnershipRaster {
         let probe = try GridLocator(shapes: shapes, rules: rules)
+        defer { pool.give(probe) }
         let extent = probe.envelope
         let cellSize = max(extent.width, extent.height) / Double(max(cellsAlongLongerSide, 1))
         guard cellSize > 0 else {
@@ -139,9 +142,10 @@ public final class GridAssigner: Sendable {
             let threads = coreCount
             DispatchQueue.concurrentPerform(iterations: threads) { thread in
                 do {
+                    let locator = try GridLocator(shapes: shapes, rules: rules)
+                    defer { pool.give(locator) }
                     let classifier = RasterClassifier(
-                        locator: try GridLocator(shapes: shapes, rules: rules), origin: origin,
-                        cellSize: cellSize, columns: columns, margin: margin, output: output)
+                        locator: locator, origin: origin, cellSize: cellSize, columns: columns, margin: margin, output: output)
                     var blockRow = thread
                     while blockRow < blockRows {
                         var column = 0

@@ -120,6 +120,15 @@ public final class GridStore: Sendable {
 
     /// Every grid of the active generation with its hierarchy and worker.
     public func grids(generation: Int64? = nil) throws -> [GridInfo] {
+        try grids(generation: generation, code: nil)
+    }
+
+    /// One grid by code, read alone.
+    public func grid(code: String, generation: Int64? = nil) throws -> GridInfo? {
+        try grids(generation: generation, code: code).first
+    }
+
+    func grids(generation: Int64?, code: String?) throws -> [GridInfo] {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
@@ -127,13 +136,9 @@ public final class GridStore: Sendable {
                 FROM grids g
                 JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
                 JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
-                WHERE g.generation_id = ? ORDER BY g.code
-                """, arguments: [generation]).map(Self.gridInfo)
+                WHERE g.generation_id = ? \(code == nil ? "" : "AND g.code = ?") ORDER BY g.code
+                """, arguments: code.map { [generation, $0] } ?? [generation]).map(Self.gridInfo)
         }
-    }
-
-    public func grid(code: String, generation: Int64? = nil) throws -> GridInfo? {
-        try grids(generation: generation).first { $0.code == code }
     }
 
     static func gridInfo(_ row: Row) -> GridInfo {

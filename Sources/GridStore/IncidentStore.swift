@@ -50,12 +50,13 @@ extension GridStore {
         return f
     }
 
-    /// Incidents of a category reported within `window` of `time`, within
-    /// `radius` metres of `position` (bounding box through the spatial index,
-    /// then the geodesic distance), with their distances.
-    public func nearbyIncidents(category: String, around position: LonLat, radiusMeters: Double, time: Date, window: TimeInterval)
+    /// Incidents of a category in the box around `position` that holds every
+    /// point within `radiusMeters` (through the spatial index), with their
+    /// geodesic distances and times; `Dispatcher` decides which are duplicates.
+    public func nearbyIncidents(category: String, around position: LonLat, radiusMeters: Double)
         throws -> [(id: String, distanceMeters: Double, reportedAt: Date)] {
         let dLat = radiusMeters / 110_000 * 1.05, dLon = radiusMeters / (111_000 * cos(position.lat * .pi / 180)) * 1.05
+        let timestamp = Self.timestamp
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, X(geom), Y(geom), reported_at FROM incidents
@@ -63,9 +64,8 @@ extension GridStore {
                     SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'incidents' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))
                 """, arguments: [category, position.lon - dLon, position.lat - dLat, position.lon + dLon, position.lat + dLat])
                 .compactMap { row -> (id: String, distanceMeters: Double, reportedAt: Date)? in
-                    guard let at = Self.timestamp.date(from: row[3]), abs(time.timeIntervalSince(at)) <= window else { return nil }
-                    let d = Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row[1], lat2: row[2])
-                    return d <= radiusMeters ? (row[0], d, at) : nil
+                    guard let at = timestamp.date(from: row[3]) else { return nil }
+                    return (row[0], Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row[1], lat2: row[2]), at)
                 }
         }
     }
@@ -77,10 +77,10 @@ extension GridStore {
         let locator = try GridLocator(shapes: shapes, rules: self.rules)
         let assignment = try locator.locate(lon: report.position.lon, lat: report.position.lat)
         let grids = Dictionary(uniqueKeysWithValues: try self.grids(generation: generation).map { ($0.code, $0) })
-        let earlier = try nearbyIncidents(category: report.category, around: report.position, radiusMeters: rules.duplicateRadiusMeters,
-                                          time: report.reportedAt, window: rules.duplicateWindowHours * 3600)
+        let earlier = try nearbyIncidents(category: report.category, around: report.position, radiusMeters: rules.duplicateRadiusMeters)
         let routing = try Dispatcher.route(assignment: assignment, codes: locator.codes, grids: grids, category: report.category,
                                            severity: report.severity, reportedAt: report.reportedAt, earlier: earlier, rules: rules)
+        let timestamp = Self.timestamp
         let id = try database.pool.write { db -> String in
             let next = (try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'incident_sequence'") ?? 0) + 1
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incident_sequence', ?)", arguments: [String(next)])
@@ -89,9 +89,9 @@ extension GridStore {
                 INSERT INTO incidents (id, category, channel, severity, status, reported_at, description, reporter,
                     source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of, geom)
                 VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
-                """, arguments: [id, report.category, report.channel, report.severity, Self.timestamp.string(from: report.reportedAt),
+                """, arguments: [id, report.category, report.channel, report.severity, timestamp.string(from: report.reportedAt),
                                  report.description, report.reporter, report.source.crs.description, report.source.x, report.source.y,
-                                 routing.level.rawValue, routing.unit, routing.department, Self.timestamp.string(from: routing.deadline),
+                                 routing.level.rawValue, routing.unit, routing.department, timestamp.string(from: routing.deadline),
                                  routing.duplicateOf, report.position.lon, report.position.lat])
             try writeAssignments(db, generation: generation, codes: locator.codes,
                                  points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])

@@ -6,7 +6,7 @@ import Yams
 /// The configuration file (Config/wangge.yaml), documented line by line there.
 struct WanggeConfig: Decodable {
     var database = "var/wangge.sqlite"
-    var assignment = Assignment()
+    var rules = AssignmentRules()
     var gridFields = GridFieldMapping()
     var coverage = CoverageSettings()
     var workload = WorkloadSettings()
@@ -68,22 +68,11 @@ struct WanggeConfig: Decodable {
         }
     }
 
-    struct Assignment: Decodable {
-        var nearestToleranceM: Double = 50
-        var nearBoundaryM: Double = 20
-
+    struct AssignmentSection: Decodable {
+        var nearestToleranceM: Double?
+        var nearBoundaryM: Double?
         enum CodingKeys: String, CodingKey {
             case nearestToleranceM = "nearest_tolerance_m", nearBoundaryM = "near_boundary_m"
-        }
-
-        init() {}
-
-        init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            nearestToleranceM = try c.decodeIfPresent(Double.self, forKey: .nearestToleranceM) ?? 50
-            nearBoundaryM = try c.decodeIfPresent(Double.self, forKey: .nearBoundaryM) ?? 20
-            guard nearestToleranceM >= 0 else { throw UserError("assignment.nearest_tolerance_m must be ≥ 0") }
-            guard nearBoundaryM >= 0 else { throw UserError("assignment.near_boundary_m must be ≥ 0") }
         }
     }
 
@@ -95,8 +84,17 @@ struct WanggeConfig: Decodable {
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        database = try c.decodeIfPresent(String.self, forKey: .database) ?? "var/wangge.sqlite"
-        assignment = try c.decodeIfPresent(Assignment.self, forKey: .assignment) ?? Assignment()
+        if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
+        if let section = try c.decodeIfPresent(AssignmentSection.self, forKey: .assignment) {
+            if let m = section.nearestToleranceM {
+                guard m >= 0 else { throw UserError("assignment.nearest_tolerance_m must be ≥ 0") }
+                rules.nearestToleranceMeters = m
+            }
+            if let m = section.nearBoundaryM {
+                guard m >= 0 else { throw UserError("assignment.near_boundary_m must be ≥ 0") }
+                rules.nearBoundaryMeters = m
+            }
+        }
         if let fields = try c.decodeIfPresent([String: String].self, forKey: .gridFields) {
             var mapping = GridFieldMapping()
             for (key, value) in fields {
@@ -159,9 +157,7 @@ struct WanggeConfig: Decodable {
         }
     }
 
-    var rules: AssignmentRules {
-        AssignmentRules(nearestToleranceMeters: assignment.nearestToleranceM, nearBoundaryMeters: assignment.nearBoundaryM)
-    }
+
 
     static let defaultPath = "Config/wangge.yaml"
 
@@ -178,6 +174,10 @@ struct WanggeConfig: Decodable {
         } catch let error as UserError {
             throw UserError("\(path): \(error.description)")
         } catch let error as DecodingError {
+            // Yams wraps errors thrown by our own checks; show those as they are.
+            if case .dataCorrupted(let context) = error, let inner = context.underlyingError as? UserError {
+                throw UserError("\(path): \(inner.description)")
+            }
             throw UserError("\(path): \(describe(error))")
         } catch {
             throw UserError("\(path): \(error)")
