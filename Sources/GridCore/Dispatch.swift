@@ -22,12 +22,17 @@ public struct DispatchRules: Sendable, Equatable {
     /// Same category within this distance and time: a likely duplicate.
     public var duplicateRadiusMeters: Double
     public var duplicateWindowHours: Double
+    /// The "2+1+N" ladder of mediation attempts per level.
+    public var ladder: MediationLadder
+    /// How often `wangge serve` escalates overdue incidents; 0 turns it off.
+    public var escalationScanSeconds: Double
 
     public init(severityLevels: [String: HandlingLevel] = ["简单": .village, "一般": .town, "疑难": .county],
                 defaultLevel: HandlingLevel = .village,
                 timeLimitHours: [HandlingLevel: Double] = [.grid: 24, .village: 72, .town: 168, .county: 360],
                 departments: [String: String] = [:], defaultDepartment: String = "综治中心",
-                duplicateRadiusMeters: Double = 100, duplicateWindowHours: Double = 48) {
+                duplicateRadiusMeters: Double = 100, duplicateWindowHours: Double = 48,
+                ladder: MediationLadder = MediationLadder(), escalationScanSeconds: Double = 300) {
         self.severityLevels = severityLevels
         self.defaultLevel = defaultLevel
         self.timeLimitHours = timeLimitHours
@@ -35,6 +40,23 @@ public struct DispatchRules: Sendable, Equatable {
         self.defaultDepartment = defaultDepartment
         self.duplicateRadiusMeters = duplicateRadiusMeters
         self.duplicateWindowHours = duplicateWindowHours
+        self.ladder = ladder
+        self.escalationScanSeconds = escalationScanSeconds
+    }
+
+    /// The department that answers for a category.
+    public func department(for category: String) -> String {
+        departments[category] ?? defaultDepartment
+    }
+
+    /// The level a report of this severity starts at.
+    public func level(for severity: String?) -> HandlingLevel {
+        severity.flatMap { severityLevels[$0] } ?? defaultLevel
+    }
+
+    /// When a level given the incident at `start` must have settled it.
+    public func deadline(from start: Date, at level: HandlingLevel) -> Date {
+        start.addingTimeInterval((timeLimitHours[level] ?? 72) * 3600)
     }
 }
 
@@ -66,6 +88,10 @@ public struct Routing: Sendable, Equatable, Encodable {
 public struct RoutingRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     public var nearestGrid: String?
     public var distanceMeters: Double?
+    public init(nearestGrid: String?, distanceMeters: Double?) {
+        self.nearestGrid = nearestGrid
+        self.distanceMeters = distanceMeters
+    }
     public var description: String {
         guard let nearestGrid, let distanceMeters else { return "the point is outside every grid" }
         return String(format: "the point is outside every grid: the nearest is %@, %.0f m away", nearestGrid, distanceMeters)
@@ -82,15 +108,8 @@ public enum Dispatcher {
         guard a.grid >= 0, let grid = grids[codes[Int(a.grid)]] else {
             throw RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters)
         }
-        let level = severity.flatMap { rules.severityLevels[$0] } ?? rules.defaultLevel
-        let department = rules.departments[category] ?? rules.defaultDepartment
-        let unit: String = switch level {
-        case .grid: grid.name
-        case .village: "\(grid.villageName)村(居)委会"
-        case .town: grid.townName
-        case .county: department
-        }
-        let hours = rules.timeLimitHours[level] ?? 72
+        let level = rules.level(for: severity)
+        let department = rules.department(for: category)
         let window = rules.duplicateWindowHours * 3600
         let duplicate = earlier
             .filter { $0.distanceMeters <= rules.duplicateRadiusMeters && abs(reportedAt.timeIntervalSince($0.reportedAt)) <= window }
@@ -98,8 +117,20 @@ public enum Dispatcher {
         return Routing(
             grid: grid.code, gridName: grid.name, village: grid.villageCode, villageName: grid.villageName,
             town: grid.townCode, townName: grid.townName, worker: grid.workerName, workerPhone: grid.workerPhone,
-            level: level, unit: unit, department: department, deadline: reportedAt.addingTimeInterval(hours * 3600),
+            level: level, unit: unit(at: level, grid: grid, department: department), department: department,
+            deadline: rules.deadline(from: reportedAt, at: level),
             method: a.method, distanceMeters: a.distanceMeters,
             confirmWithGrid: a.runnerUp >= 0 ? codes[Int(a.runnerUp)] : nil, duplicateOf: duplicate?.id)
+    }
+
+    /// The unit that handles an incident at a level: the grid, the village
+    /// committee, the town, or the county department.
+    public static func unit(at level: HandlingLevel, grid: GridInfo, department: String) -> String {
+        switch level {
+        case .grid: grid.name
+        case .village: "\(grid.villageName)村(居)委会"
+        case .town: grid.townName
+        case .county: department
+        }
     }
 }

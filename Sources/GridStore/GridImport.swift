@@ -117,7 +117,7 @@ extension GridStore {
                 try insertGrid.execute(arguments: [generation, i.code, i.name, i.villageCode, i.townCode, i.workerName, i.workerPhone,
                                                    i.areaSquareMetres, Data(shape.wkb)])
             }
-            try writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
+            try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
             return generation
         }
         report.imported = features.count

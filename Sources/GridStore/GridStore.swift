@@ -33,7 +33,7 @@ public final class GridStore: Sendable {
         }
     }
 
-    func writeAssignments(_ db: Database, generation: Int64, codes: [String], points: [StoredPoint], assignments: [PointAssignment]) throws {
+    static func writeAssignments(_ db: Database, generation: Int64, codes: [String], points: [StoredPoint], assignments: [PointAssignment]) throws {
         let statement = try db.makeStatement(sql: """
             INSERT OR REPLACE INTO assignments
             (generation_id, layer, feature_id, grid_code, method, distance_m, runner_up, runner_up_distance_m, nearest_grid)
@@ -57,10 +57,11 @@ public final class GridStore: Sendable {
 
     /// The active generation's id, or an error telling the user to import grids.
     public func activeGeneration() throws -> Int64 {
-        guard let id = try database.pool.read({ db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") }) else {
-            throw StoreError("\(database.path): no grids yet: run `wangge import grids FILE.geojson` first")
+        do {
+            return try database.pool.read(Self.activeGeneration)
+        } catch let error as StoreError {
+            throw StoreError("\(database.path): \(error.message)")
         }
-        return id
     }
 
     /// The active generation's grid polygons, sorted by code, for an assigner or locator.
@@ -130,15 +131,7 @@ public final class GridStore: Sendable {
 
     func grids(generation: Int64?, code: String?) throws -> [GridInfo] {
         let generation = try generation ?? activeGeneration()
-        return try database.pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2
-                FROM grids g
-                JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
-                JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
-                WHERE g.generation_id = ? \(code == nil ? "" : "AND g.code = ?") ORDER BY g.code
-                """, arguments: code.map { [generation, $0] } ?? [generation]).map(Self.gridInfo)
-        }
+        return try database.pool.read { db in try Self.gridInfos(db, generation: generation, code: code) }
     }
 
     static func gridInfo(_ row: Row) -> GridInfo {

@@ -87,14 +87,22 @@ extension GridStore {
             let id = String(format: "R%07d", next)
             try db.execute(sql: """
                 INSERT INTO incidents (id, category, channel, severity, status, reported_at, description, reporter,
-                    source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of, geom)
-                VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
+                    source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of,
+                    grid_code, village_code, town_code, updated_at, geom)
+                VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
                 """, arguments: [id, report.category, report.channel, report.severity, timestamp.string(from: report.reportedAt),
                                  report.description, report.reporter, report.source.crs.description, report.source.x, report.source.y,
                                  routing.level.rawValue, routing.unit, routing.department, timestamp.string(from: routing.deadline),
-                                 routing.duplicateOf, report.position.lon, report.position.lat])
-            try writeAssignments(db, generation: generation, codes: locator.codes,
-                                 points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
+                                 routing.duplicateOf, routing.grid, routing.village, routing.town, timestamp.string(from: report.reportedAt),
+                                 report.position.lon, report.position.lat])
+            try Self.writeAssignments(db, generation: generation, codes: locator.codes,
+                                      points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
+            var detail = ["channel": report.channel, "method": routing.method.rawValue]
+            if let other = routing.confirmWithGrid { detail["confirm_with_grid"] = other }
+            if let earlier = routing.duplicateOf { detail["duplicate_of"] = earlier }
+            try Self.recordEvent(db, incident: id, at: report.reportedAt, actor: report.reporter ?? report.channel, action: .report,
+                                 from: nil, to: .reported, level: routing.level, unit: routing.unit, grid: routing.grid,
+                                 note: report.description, detail: detail)
             return id
         }
         return (id, routing)

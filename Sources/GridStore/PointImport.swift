@@ -81,7 +81,7 @@ extension GridStore {
                 try insert.execute(arguments: StatementArguments(arguments))
             }
             let stored = records.map { StoredPoint(layer: layer, id: $0.id, position: $0.position) }
-            try writeAssignments(db, generation: generation, codes: assigner.codes, points: stored, assignments: assignments)
+            try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: stored, assignments: assignments)
         }
         var report = ImportReport(file: path, imported: records.count)
         report.generation = generation

@@ -128,6 +128,7 @@ public final class SpatiaLiteDatabase: Sendable {
         }
         registerAccessMigrations(&migrator)
         registerIncidentMigrations(&migrator)
+        registerIncidentLifecycleMigrations(&migrator)
         return migrator
     }
 

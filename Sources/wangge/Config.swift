@@ -20,10 +20,13 @@ struct WanggeConfig: Decodable {
         var defaultDepartment: String?
         var duplicateRadiusM: Double?
         var duplicateWindowHours: Double?
+        var mediationAttempts: [String: Int]?
+        var escalationScanSeconds: Double?
         enum CodingKeys: String, CodingKey {
             case severityLevels = "severity_levels", defaultLevel = "default_level", timeLimitsHours = "time_limits_hours"
             case departments, defaultDepartment = "default_department", duplicateRadiusM = "duplicate_radius_m"
-            case duplicateWindowHours = "duplicate_window_hours"
+            case duplicateWindowHours = "duplicate_window_hours", mediationAttempts = "mediation_attempts"
+            case escalationScanSeconds = "escalation_scan_seconds"
         }
     }
 
@@ -154,6 +157,18 @@ struct WanggeConfig: Decodable {
             if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
             if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
             if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
+            if let attempts = section.mediationAttempts {
+                var ladder: [HandlingLevel: Int] = [:]
+                for (text, count) in attempts {
+                    guard count >= 1 else { throw UserError("dispatch.mediation_attempts.\(text) must be at least 1") }
+                    ladder[try Self.level(text, "dispatch.mediation_attempts")] = count
+                }
+                dispatch.ladder = MediationLadder(attempts: ladder)
+            }
+            if let seconds = section.escalationScanSeconds {
+                guard seconds >= 0 else { throw UserError("dispatch.escalation_scan_seconds must be 0 (off) or more") }
+                dispatch.escalationScanSeconds = seconds
+            }
         }
     }
 

@@ -1,0 +1,613 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+extension SpatiaLiteDatabase {
+    static func registerIncidentLifecycleMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("incident-lifecycle") { db in
+            try db.execute(sql: """
+                -- The grid, village and town responsible now (routing, re-routing, redraws).
+                ALTER TABLE incidents ADD COLUMN grid_code TEXT;
+                ALTER TABLE incidents ADD COLUMN village_code TEXT;
+                ALTER TABLE incidents ADD COLUMN town_code TEXT;
+                -- Optimistic concurrency: every change checks and bumps it.
+                ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                -- Failed mediation attempts at the current level (the 2+1+N ladder).
+                ALTER TABLE incidents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN reopenings INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN updated_at TEXT;
+                ALTER TABLE incidents ADD COLUMN closed_at TEXT;
+                CREATE INDEX incidents_by_grid ON incidents(grid_code, status);
+                CREATE INDEX incidents_by_deadline ON incidents(deadline) WHERE status NOT IN ('resolved', 'closed');
+                -- Every change: who, when, from what status to what, and why.
+                CREATE TABLE incident_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    incident_id TEXT NOT NULL REFERENCES incidents(id),
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    level TEXT, unit TEXT, grid_code TEXT,
+                    note TEXT,
+                    detail TEXT);
+                CREATE INDEX incident_events_by_incident ON incident_events(incident_id, seq);
+                -- What a unit must be told: an incident escalated or sent to it, or overdue.
+                CREATE TABLE notifications (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    incident_id TEXT NOT NULL REFERENCES incidents(id),
+                    event_seq INTEGER REFERENCES incident_events(seq),
+                    at TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    unit TEXT NOT NULL,
+                    reason TEXT NOT NULL);
+                CREATE INDEX notifications_by_unit ON notifications(unit, at);
+                UPDATE incidents SET (grid_code, village_code, town_code) = (
+                    SELECT g.code, g.village_code, g.town_code FROM assignments a
+                    JOIN generations n ON n.id = a.generation_id AND n.status = 'active'
+                    JOIN grids g ON g.generation_id = a.generation_id AND g.code = a.grid_code
+                    WHERE a.layer = 'incident' AND a.feature_id = incidents.id);
+                """)
+        }
+    }
+}
+
+/// One entry of an incident's history.
+public struct IncidentEvent: Sendable, Encodable, Equatable {
+    public var seq: Int64
+    public var at: String
+    public var actor: String
+    public var action: IncidentAction
+    public var fromStatus: IncidentStatus?
+    public var toStatus: IncidentStatus
+    public var level: HandlingLevel?
+    public var unit: String?
+    public var grid: String?
+    public var note: String?
+    /// Particulars of the action (attempt and result, old and new grid, satisfaction…).
+    public var detail: [String: String]?
+}
+
+/// A message for a unit that an incident now waits on.
+public struct IncidentNotification: Sendable, Encodable, Equatable {
+    public var id: Int64
+    public var incidentID: String
+    public var at: String
+    public var level: HandlingLevel
+    public var unit: String
+    public var reason: String
+}
+
+/// An incident as the API and the CLI show it.
+public struct IncidentRecord: Sendable, Encodable {
+    public var id: String
+    public var category: String?
+    public var channel: String?
+    public var severity: String?
+    public var status: IncidentStatus
+    public var reportedAt: String?
+    public var description: String?
+    public var reporter: String?
+    public var satisfaction: Int?
+    public var lon: Double
+    public var lat: Double
+    public var grid: String?
+    public var village: String?
+    public var town: String?
+    public var level: HandlingLevel?
+    public var unit: String?
+    public var department: String?
+    public var deadline: String?
+    public var overdue: Bool
+    public var version: Int
+    public var attempts: Int
+    public var escalations: Int
+    public var reopenings: Int
+    public var closedAt: String?
+    public var duplicateOf: String?
+    public var history: [IncidentEvent]?
+    public var notifications: [IncidentNotification]?
+}
+
+/// Why a change to an incident was refused.
+public enum IncidentError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case illegal(IllegalTransition)
+    /// Someone else changed it first: the caller's version is stale.
+    case conflict(id: String, expected: Int, actual: Int)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "no incident \(id)"
+        case .illegal(let t): t.description
+        case .conflict(let id, let expected, let actual):
+            "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again"
+        case .invalid(let message): message
+        }
+    }
+}
+
+/// A change asked of an incident. Only the fields its action needs are read.
+public struct IncidentChange: Sendable {
+    public var action: IncidentAction
+    public var actor: String
+    public var note: String?
+    /// The version the caller saw; nil takes whatever is current.
+    public var expectedVersion: Int?
+    /// `close`: the reporter's satisfaction, 1–5.
+    public var satisfaction: Int?
+    /// `mediate`: whether this attempt settled the matter.
+    public var settled: Bool?
+    /// `move`: the corrected place, in WGS84 and as given.
+    public var position: LonLat?
+    public var source: (x: Double, y: Double, crs: CoordinateSystem)?
+    /// `recategorize`: the corrected category.
+    public var category: String?
+    /// `reroute`: the grid and/or level to send it to.
+    public var grid: String?
+    public var level: HandlingLevel?
+
+    public init(_ action: IncidentAction, actor: String, note: String? = nil, expectedVersion: Int? = nil) {
+        self.action = action
+        self.actor = actor
+        self.note = note
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// Which incidents a listing wants.
+public struct IncidentFilter: Sendable {
+    public var grid: String?
+    public var village: String?
+    public var town: String?
+    public var statuses: [IncidentStatus] = []
+    public var overdueOnly = false
+    public var since: Date?
+    public var until: Date?
+    public var category: String?
+    public var channel: String?
+    public var limit: Int?
+    public var offset = 0
+
+    public init() {}
+}
+
+extension GridStore {
+    static func time(_ date: Date) -> String { timestamp.string(from: date) }
+
+    static let incidentColumns = """
+        id, category, channel, severity, status, reported_at, description, reporter, satisfaction, X(geom), Y(geom),
+        grid_code, village_code, town_code, level, unit, department, deadline, version, attempts, escalations, reopenings,
+        closed_at, duplicate_of
+        """
+
+    static func incidentRecord(_ row: Row, now: Date) -> IncidentRecord {
+        let status = IncidentStatus(rawValue: row[4]) ?? .reported
+        let deadline: String? = row[17]
+        return IncidentRecord(
+            id: row[0], category: row[1], channel: row[2], severity: row[3], status: status, reportedAt: row[5],
+            description: row[6], reporter: row[7], satisfaction: row[8], lon: row[9], lat: row[10],
+            grid: row[11], village: row[12], town: row[13], level: (row[14] as String?).flatMap(HandlingLevel.init(rawValue:)),
+            unit: row[15], department: row[16], deadline: deadline,
+            overdue: status.isOpen && deadline.map { $0 < time(now) } == true,
+            version: row[18], attempts: row[19], escalations: row[20], reopenings: row[21], closedAt: row[22], duplicateOf: row[23])
+    }
+
+    /// Grids of a generation with their hierarchy, inside a transaction already open.
+    static func gridInfos(_ db: Database, generation: Int64, code: String? = nil) throws -> [GridInfo] {
+        try Row.fetchAll(db, sql: """
+            SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2
+            FROM grids g
+            JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
+            JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
+            WHERE g.generation_id = ? \(code == nil ? "" : "AND g.code = ?") ORDER BY g.code
+            """, arguments: code.map { [generation, $0] } ?? [generation]).map(Self.gridInfo)
+    }
+
+    /// Appends an event to an incident's history; returns its sequence number.
+    @discardableResult
+    static func recordEvent(_ db: Database, incident: String, at: Date, actor: String, action: IncidentAction,
+                            from: IncidentStatus?, to: IncidentStatus, level: HandlingLevel?, unit: String?, grid: String?,
+                            note: String?, detail: [String: String]? = nil) throws -> Int64 {
+        let detailJSON = try detail.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
+        try db.execute(sql: """
+            INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [incident, time(at), actor, action.rawValue, from?.rawValue, to.rawValue, level?.rawValue, unit, grid,
+                             note, detailJSON])
+        return db.lastInsertedRowID
+    }
+
+    static func notify(_ db: Database, incident: String, event: Int64?, at: Date, level: HandlingLevel, unit: String, reason: String) throws {
+        try db.execute(sql: "INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [incident, event, time(at), level.rawValue, unit, reason])
+    }
+
+    /// One incident with its history and notifications.
+    public func incident(id: String, now: Date = Date()) throws -> IncidentRecord {
+        try database.pool.read { db in try Self.incident(db, id: id, now: now) }
+    }
+
+    static func incident(_ db: Database, id: String, now: Date) throws -> IncidentRecord {
+        guard let row = try Row.fetchOne(db, sql: "SELECT \(incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
+            throw IncidentError.notFound(id)
+        }
+        var record = incidentRecord(row, now: now)
+        record.history = try Row.fetchAll(db, sql: """
+            SELECT seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail
+            FROM incident_events WHERE incident_id = ? ORDER BY seq
+            """, arguments: [id]).map { row in
+            let detail = (row[10] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            return IncidentEvent(seq: row[0], at: row[1], actor: row[2], action: IncidentAction(rawValue: row[3]) ?? .report,
+                                 fromStatus: (row[4] as String?).flatMap(IncidentStatus.init(rawValue:)),
+                                 toStatus: IncidentStatus(rawValue: row[5]) ?? .reported,
+                                 level: (row[6] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row[7], grid: row[8],
+                                 note: row[9], detail: detail)
+        }
+        record.notifications = try Row.fetchAll(db, sql: """
+            SELECT id, incident_id, at, level, unit, reason FROM notifications WHERE incident_id = ? ORDER BY id
+            """, arguments: [id]).map(Self.notification)
+        return record
+    }
+
+    static func notification(_ row: Row) -> IncidentNotification {
+        IncidentNotification(id: row[0], incidentID: row[1], at: row[2], level: HandlingLevel(rawValue: row[3]) ?? .county,
+                             unit: row[4], reason: row[5])
+    }
+
+    /// Notifications for a unit (or all), newest first.
+    public func notifications(unit: String? = nil, limit: Int = 100) throws -> [IncidentNotification] {
+        try database.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT id, incident_id, at, level, unit, reason FROM notifications
+                \(unit == nil ? "" : "WHERE unit = ?") ORDER BY id DESC LIMIT ?
+                """, arguments: unit.map { [$0, limit] } ?? [limit]).map(Self.notification)
+        }
+    }
+
+    /// Incidents matching a filter, newest first.
+    public func incidents(_ filter: IncidentFilter, now: Date = Date()) throws -> [IncidentRecord] {
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = []
+        func add(_ condition: String, _ values: DatabaseValueConvertible?...) {
+            conditions.append(condition)
+            arguments += values
+        }
+        if let grid = filter.grid { add("grid_code = ?", grid) }
+        if let village = filter.village { add("village_code = ?", village) }
+        if let town = filter.town { add("town_code = ?", town) }
+        if !filter.statuses.isEmpty {
+            conditions.append("status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ", ")))")
+            arguments += filter.statuses.map(\.rawValue)
+        }
+        if filter.overdueOnly { add("status NOT IN ('resolved', 'closed') AND deadline < ?", Self.time(now)) }
+        if let since = filter.since { add("reported_at >= ?", Self.time(since)) }
+        if let until = filter.until { add("reported_at < ?", Self.time(until)) }
+        if let category = filter.category { add("category = ?", category) }
+        if let channel = filter.channel { add("channel = ?", channel) }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments += [filter.limit ?? -1, filter.offset]
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.incidentColumns) FROM incidents \(whereClause) ORDER BY reported_at DESC, id DESC LIMIT ? OFFSET ?
+                """, arguments: StatementArguments(arguments)).map { Self.incidentRecord($0, now: now) }
+        }
+    }
+
+    /// Applies one change in one transaction: checks the version and the
+    /// lifecycle, updates the incident, and appends the event(s) and any
+    /// notification. Returns the incident as it now is, with its history.
+    @discardableResult
+    public func apply(_ change: IncidentChange, to id: String, at now: Date = Date(), rules: DispatchRules) throws -> IncidentRecord {
+        // A move needs the active grids' locator, built before the write lock.
+        let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
+        if change.action == .move {
+            guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
+            let generation = try activeGeneration()
+            let locator = try GridLocator(shapes: try gridShapes(generation: generation), rules: self.rules)
+            located = (generation, locator.codes, try locator.locate(lon: position.lon, lat: position.lat))
+        } else {
+            located = nil
+        }
+        return try database.pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
+                throw IncidentError.notFound(id)
+            }
+            let before = Self.incidentRecord(row, now: now)
+            if let expected = change.expectedVersion, expected != before.version {
+                throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
+            }
+            var edit = IncidentEdit(record: before, now: now, rules: rules, change: change)
+            try edit.perform(db, located: located, generation: located?.generation ?? (try Self.activeGeneration(db)))
+            try edit.save(db)
+            return try Self.incident(db, id: id, now: now)
+        }
+    }
+
+    static func activeGeneration(_ db: Database) throws -> Int64 {
+        guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") else {
+            throw StoreError("no grids yet: run `wangge import grids FILE.geojson` first")
+        }
+        return id
+    }
+
+    /// Escalates every open incident past its deadline one level (the new
+    /// unit gets a notification and a fresh deadline). At the county, where
+    /// there is no level above, the county centre is notified once per deadline.
+    /// Returns the incidents touched, with the level each went to.
+    @discardableResult
+    public func escalateOverdue(at now: Date = Date(), rules: DispatchRules, actor: String = "scheduler")
+        throws -> [(id: String, level: HandlingLevel)] {
+        try database.pool.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(Self.incidentColumns) FROM incidents
+                WHERE status NOT IN ('resolved', 'closed', 'returned') AND deadline < ? AND level IS NOT NULL ORDER BY deadline
+                """, arguments: [Self.time(now)])
+            var touched: [(id: String, level: HandlingLevel)] = []
+            let generation = try Self.activeGeneration(db)
+            for row in rows {
+                let record = Self.incidentRecord(row, now: now)
+                guard let level = record.level else { continue }
+                let note = "overdue: the deadline \(record.deadline ?? "?") passed"
+                if IncidentWorkflow.levelAbove(level) != nil {
+                    var change = IncidentChange(.escalate, actor: actor, note: note)
+                    change.expectedVersion = record.version
+                    var edit = IncidentEdit(record: record, now: now, rules: rules, change: change)
+                    try edit.perform(db, located: nil, generation: generation)
+                    try edit.save(db)
+                    touched.append((record.id, edit.record.level ?? level))
+                } else {
+                    let alreadyTold = try Bool.fetchOne(db, sql: """
+                        SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = ? AND reason LIKE 'overdue%' AND at >= ?)
+                        """, arguments: [record.id, record.deadline]) ?? false
+                    guard !alreadyTold else { continue }
+                    try Self.notify(db, incident: record.id, event: nil, at: now, level: .county, unit: rules.defaultDepartment,
+                                    reason: "overdue at the county (\(record.unit ?? "?")): \(note)")
+                    touched.append((record.id, level))
+                }
+            }
+            return touched
+        }
+    }
+
+    /// After a redraw: every open incident whose place now lies in another
+    /// grid of `generation` is handed to that grid (and its village and town),
+    /// with the move in its history and a notification for the new unit.
+    /// Runs inside the caller's transaction (activation). Returns how many moved.
+    @discardableResult
+    public static func regridOpenIncidents(_ db: Database, generation: Int64, at now: Date, actor: String, rules: DispatchRules) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT \(incidentColumns) FROM incidents i
+            JOIN assignments a ON a.generation_id = ? AND a.layer = 'incident' AND a.feature_id = i.id
+            WHERE i.status NOT IN ('resolved', 'closed') AND a.grid_code IS NOT NULL AND a.grid_code IS NOT i.grid_code
+            """, arguments: [generation])
+        for row in rows {
+            var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")
+            change.expectedVersion = row[18]
+            var edit = IncidentEdit(record: incidentRecord(row, now: now), now: now, rules: rules, change: change)
+            try edit.perform(db, located: nil, generation: generation)
+            try edit.save(db)
+        }
+        return rows.count
+    }
+}
+
+/// One change being made to an incident inside a write transaction.
+struct IncidentEdit {
+    var record: IncidentRecord
+    let before: IncidentRecord
+    let now: Date
+    let rules: DispatchRules
+    let change: IncidentChange
+    /// The moved place, for `move`.
+    var newPlace: (position: LonLat, assignment: PointAssignment, codes: [String])?
+
+    init(record: IncidentRecord, now: Date, rules: DispatchRules, change: IncidentChange) {
+        self.record = record
+        self.before = record
+        self.now = now
+        self.rules = rules
+        self.change = change
+    }
+
+    private func requireNote(_ what: String) throws -> String {
+        guard let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty else {
+            throw IncidentError.invalid("\(change.action.rawValue): a note is required (\(what))")
+        }
+        return note
+    }
+
+    private var currentLevel: HandlingLevel { record.level ?? rules.level(for: record.severity) }
+
+    /// Hands the incident to a grid (and its village and town) at a level.
+    private mutating func route(to grid: GridInfo?, level: HandlingLevel) {
+        if let grid {
+            record.grid = grid.code
+            record.village = grid.villageCode
+            record.town = grid.townCode
+        }
+        record.level = level
+        let department = record.department ?? rules.department(for: record.category ?? "")
+        record.department = department
+        if let grid {
+            record.unit = Dispatcher.unit(at: level, grid: grid, department: department)
+        } else if level == .county {
+            record.unit = department
+        }
+    }
+
+    mutating func perform(_ db: Database, located: (generation: Int64, codes: [String], assignment: PointAssignment)?, generation: Int64) throws {
+        let action = change.action
+        let from = record.status
+        var to: IncidentStatus
+        do {
+            to = try IncidentWorkflow.transition(action, from: from)
+        } catch let illegal as IllegalTransition {
+            throw IncidentError.illegal(illegal)
+        }
+        var detail: [String: String] = [:]
+        var notifyReason: String?
+        var note = change.note
+        func grid(_ code: String?) throws -> GridInfo? {
+            guard let code else { return nil }
+            return try GridStore.gridInfos(db, generation: generation, code: code).first
+        }
+        switch action {
+        case .report:
+            break
+        case .accept, .start:
+            break
+        case .resolve:
+            note = try requireNote("how it was settled")
+        case .close:
+            guard let satisfaction = change.satisfaction, (1...5).contains(satisfaction) else {
+                throw IncidentError.invalid("close: the reporter's satisfaction (1–5) is required")
+            }
+            record.satisfaction = satisfaction
+            record.closedAt = GridStore.time(now)
+            detail["satisfaction"] = String(satisfaction)
+        case .reopen:
+            note = try requireNote("why the reporter is not satisfied")
+            record.reopenings += 1
+            record.closedAt = nil
+            record.satisfaction = nil
+            record.attempts = 0
+            record.deadline = GridStore.time(rules.deadline(from: now, at: currentLevel))
+            notifyReason = "reopened"
+        case .mediate:
+            guard let settled = change.settled else { throw IncidentError.invalid("mediate: the result (settled or failed) is required") }
+            let attempt = record.attempts + 1
+            detail = ["attempt": String(attempt), "result": settled ? "settled" : "failed", "level": currentLevel.rawValue]
+            if settled {
+                to = .resolved
+                record.attempts = attempt
+            } else if let above = rules.ladder.afterFailure(attempt: attempt, at: currentLevel) {
+                // The ladder is used up at this level: record the attempt, then escalate.
+                record.attempts = attempt
+                try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: .mediate, from: from,
+                                          to: .inProgress, level: currentLevel, unit: record.unit, grid: record.grid, note: note, detail: detail)
+                let limit = rules.ladder.attempts[currentLevel] ?? attempt
+                try escalate(db, to: above, from: .inProgress, generation: generation,
+                             note: "2+1+N: \(limit) failed attempt(s) at \(currentLevel.rawValue) level")
+                return
+            } else {
+                record.attempts = attempt
+            }
+        case .escalate:
+            guard let above = IncidentWorkflow.levelAbove(currentLevel) else {
+                throw IncidentError.illegal(IllegalTransition(action: .escalate, status: from))
+            }
+            try escalate(db, to: above, from: from, generation: generation, note: note)
+            return
+        case .return:
+            note = try requireNote("why it is not this unit's")
+            detail["returned_by"] = record.unit ?? "?"
+            notifyReason = "returned"
+        case .reroute:
+            note = try requireNote("why it goes elsewhere")
+            guard change.grid != nil || change.level != nil else {
+                throw IncidentError.invalid("reroute: give the grid and/or the level to send it to")
+            }
+            let target = try grid(change.grid ?? record.grid)
+            if let code = change.grid, target == nil { throw IncidentError.invalid("reroute: no grid \(code) in the active generation") }
+            let level = change.level ?? currentLevel
+            detail = ["from_grid": record.grid ?? "", "to_grid": target?.code ?? record.grid ?? "",
+                      "from_unit": record.unit ?? "", "from_level": currentLevel.rawValue]
+            route(to: target, level: level)
+            record.attempts = 0
+            record.deadline = GridStore.time(rules.deadline(from: now, at: level))
+            notifyReason = "rerouted"
+        case .move:
+            guard let located, let position = change.position else { throw IncidentError.invalid("move: the new place is missing") }
+            let a = located.assignment
+            guard a.grid >= 0, let target = try grid(located.codes[Int(a.grid)]) else {
+                throw IncidentError.invalid("move: \(RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? located.codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters))")
+            }
+            detail = ["from_grid": record.grid ?? "", "to_grid": target.code,
+                      "from_place": String(format: "%.6f,%.6f", record.lon, record.lat),
+                      "to_place": String(format: "%.6f,%.6f", position.lon, position.lat)]
+            if target.code != record.grid { notifyReason = "moved into this grid" }
+            route(to: target, level: currentLevel)
+            record.lon = position.lon
+            record.lat = position.lat
+            newPlace = (position, a, located.codes)
+        case .recategorize:
+            guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
+                throw IncidentError.invalid("recategorize: the new category is missing")
+            }
+            detail = ["from_category": record.category ?? "", "to_category": category,
+                      "from_department": record.department ?? "", "to_department": rules.department(for: category)]
+            record.category = category
+            record.department = rules.department(for: category)
+            route(to: try grid(record.grid), level: currentLevel)
+            if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = "recategorized" }
+        case .regrid:
+            let code = try String.fetchOne(db, sql: """
+                SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?
+                """, arguments: [generation, record.id])
+            guard let target = try grid(code) else { throw IncidentError.invalid("regrid: \(record.id) is in no grid of generation \(generation)") }
+            detail = ["from_grid": record.grid ?? "", "to_grid": target.code, "generation": String(generation)]
+            route(to: target, level: currentLevel)
+            notifyReason = "boundary redraw"
+        }
+        record.status = to
+        let event = try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: action, from: from, to: to,
+                                              level: record.level, unit: record.unit, grid: record.grid, note: note,
+                                              detail: detail.isEmpty ? nil : detail)
+        if let notifyReason, let level = record.level, let unit = record.unit {
+            let (level, unit) = action == .return ? (HandlingLevel.county, rules.defaultDepartment) : (level, unit)
+            try GridStore.notify(db, incident: record.id, event: event, at: now, level: level, unit: unit, reason: notifyReason)
+        }
+    }
+
+    private mutating func escalate(_ db: Database, to level: HandlingLevel, from: IncidentStatus, generation: Int64, note: String?) throws {
+        let fromUnit = record.unit ?? ""
+        let grid = try record.grid.flatMap { try GridStore.gridInfos(db, generation: generation, code: $0).first }
+        route(to: grid, level: level)
+        if grid == nil, level != .county { record.unit = fromUnit }
+        record.status = .escalated
+        record.attempts = 0
+        record.escalations += 1
+        record.deadline = GridStore.time(rules.deadline(from: now, at: level))
+        let event = try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: .escalate, from: from,
+                                              to: .escalated, level: level, unit: record.unit, grid: record.grid, note: note,
+                                              detail: ["from_unit": fromUnit, "deadline": record.deadline ?? ""])
+        try GridStore.notify(db, incident: record.id, event: event, at: now, level: level, unit: record.unit ?? fromUnit,
+                             reason: "escalated from \(fromUnit)")
+    }
+
+    /// Writes the incident back, bumping its version only if nobody else did meanwhile.
+    func save(_ db: Database) throws {
+        try db.execute(sql: """
+            UPDATE incidents SET status = ?, category = ?, satisfaction = ?, grid_code = ?, village_code = ?, town_code = ?,
+                level = ?, unit = ?, department = ?, deadline = ?, attempts = ?, escalations = ?, reopenings = ?,
+                closed_at = ?, updated_at = ?, version = version + 1
+            WHERE id = ? AND version = ?
+            """, arguments: [record.status.rawValue, record.category, record.satisfaction, record.grid, record.village, record.town,
+                             record.level?.rawValue, record.unit, record.department, record.deadline, record.attempts,
+                             record.escalations, record.reopenings, record.closedAt, GridStore.time(now), record.id, before.version])
+        guard db.changesCount == 1 else {
+            let actual = try Int.fetchOne(db, sql: "SELECT version FROM incidents WHERE id = ?", arguments: [record.id]) ?? -1
+            throw IncidentError.conflict(id: record.id, expected: before.version, actual: actual)
+        }
+        if let newPlace, let source = change.source {
+            try db.execute(sql: "UPDATE incidents SET geom = MakePoint(?, ?, 4326), source_crs = ?, source_x = ?, source_y = ? WHERE id = ?",
+                           arguments: [newPlace.position.lon, newPlace.position.lat, source.crs.description, source.x, source.y, record.id])
+            try GridStore.writeAssignments(db, generation: try GridStore.activeGeneration(db), codes: newPlace.codes,
+                                           points: [GridStore.StoredPoint(layer: .incidents, id: record.id, position: newPlace.position)],
+                                           assignments: [newPlace.assignment])
+        }
+    }
+}
+
+extension JSONEncoder {
+    /// Keys sorted, slashes and CJK left as they are: stable, readable JSON.
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
