@@ -316,6 +316,25 @@ public final class Geometry {
         }
     }
 
+    /// The faces of the planar partition that `lines` make once noded together
+    /// (every crossing becomes a vertex of both lines), as polygons. Dangling
+    /// ends and lines with the same face on both sides bound nothing and are dropped.
+    /// Faces that share an edge share its vertices exactly, so they tile without slivers.
+    public static func faces(of lines: [Geometry], context: GEOSContext) throws -> [Geometry] {
+        let noded = try collection(.geometryCollection, lines, context: context).unaryUnion()
+        return try polygonize([noded], context: context).polygons()
+    }
+
+    /// The pieces a line cuts this polygon or multipolygon into: the faces of
+    /// its boundary noded with the line that lie inside it. A line that does
+    /// not cross from edge to edge leaves one piece per polygon.
+    public func split(by line: Geometry) throws -> [Geometry] {
+        let prepared = try PreparedGeometry(self)
+        return try Geometry.faces(of: [try boundary(), line], context: context).filter { face in
+            try prepared.contains(try face.pointOnSurface())
+        }
+    }
+
     public func distance(to other: Geometry) throws -> Double {
         var value = 0.0
         try context.status("distance", GEOSDistance_r(handle, pointer, other.pointer, &value))
@@ -338,6 +357,21 @@ public final class Geometry {
 
     public func overlaps(_ other: Geometry) throws -> Bool {
         try context.predicate("overlaps", GEOSOverlaps_r(handle, pointer, other.pointer))
+    }
+
+    /// Whether the DE-9IM matrix of this and `other` matches `pattern`
+    /// (e.g. "2********": the interiors share an area).
+    public func relate(_ other: Geometry, pattern: String) throws -> Bool {
+        try context.predicate("relate \(pattern)", GEOSRelatePattern_r(handle, pointer, other.pointer, pattern))
+    }
+
+    public func touches(_ other: Geometry) throws -> Bool {
+        try context.predicate("touches", GEOSTouches_r(handle, pointer, other.pointer))
+    }
+
+    /// Topological equality: the same point set, whatever the vertex order or start.
+    public func equalsTopologically(_ other: Geometry) throws -> Bool {
+        try context.predicate("equals", GEOSEquals_r(handle, pointer, other.pointer))
     }
 
     public func equalsExact(_ other: Geometry, tolerance: Double = 0) throws -> Bool {
@@ -408,6 +442,16 @@ public final class Geometry {
         case .polygon: return [try clone()]
         case .multiPolygon, .geometryCollection:
             return try (0..<numberOfGeometries).flatMap { try geometry(at: $0).polygons() }
+        default: return []
+        }
+    }
+
+    /// The LineStrings of a linear geometry (or the linear parts of a collection).
+    public func lineStrings() throws -> [Geometry] {
+        switch try type {
+        case .lineString, .linearRing: return [try clone()]
+        case .multiLineString, .geometryCollection:
+            return try (0..<numberOfGeometries).flatMap { try geometry(at: $0).lineStrings() }
         default: return []
         }
     }

@@ -206,6 +206,19 @@ public enum Geodesic {
         return total
     }
 
+    /// Length in metres of the linear parts of a lon/lat geometry (points and areas count 0).
+    public static func length(of geometry: Geometry) throws -> Double {
+        try geometry.lineStrings().reduce(0) { total, line in
+            let points = try line.coordinates()
+            return total + zip(points, points.dropFirst()).reduce(0) { $0 + distance(lon1: $1.0.x, lat1: $1.0.y, lon2: $1.1.x, lat2: $1.1.y) }
+        }
+    }
+
+    /// Metres of border two lon/lat polygons share (0 when they only meet at points or not at all).
+    public static func sharedBorderLength(_ a: Geometry, _ b: Geometry) throws -> Double {
+        try length(of: try a.boundary().intersection(try b.boundary()))
+    }
+
     /// Distance in metres between two lon/lat points.
     public static func distance(lon1: Double, lat1: Double, lon2: Double, lat2: Double) -> Double {
         var geodesic = geod_geodesic()

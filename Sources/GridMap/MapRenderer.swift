@@ -14,6 +14,8 @@ public struct MapOptions: Sendable {
     public var layers: Set<MapPoint.Layer>
     /// An area drawn with a highlighted outline (interactive selection).
     public var highlight: String?
+    /// More areas drawn with a highlighted outline (a plan's changed grids).
+    public var highlights: Set<String> = []
     /// The date printed in the title (fixed in tests).
     public var date: String
     /// Height of a terminal cell over its width.
@@ -73,7 +75,7 @@ public enum MapRenderer {
         for border in scene.borders where border.bounds.intersects(frame.bounds) {
             canvas.outline(border, frame: frame, into: \.heavy, heavy: true)
         }
-        if let highlight = options.highlight, let area = scene.areas.first(where: { $0.code == highlight }) {
+        for area in scene.areas where area.code == options.highlight || options.highlights.contains(area.code) {
             canvas.outline(area, frame: frame, into: \.highlight, heavy: true)
         }
         for point in scene.points where options.layers.contains(point.layer) {

@@ -72,12 +72,47 @@ struct ProblemList {
 
 extension GridStore {
     /// Imports a GeoJSON file of Polygon/MultiPolygon grids as a new active
-    /// generation (the previous one is retired, its assignments kept), and
-    /// assigns every stored point to the new grids. All or nothing.
+    /// generation (the previous one is retired, its assignments kept), assigns
+    /// every stored point to the new grids and re-routes open incidents whose
+    /// grid changes (`dispatch` decides the new unit). All or nothing.
     public func importGrids(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
-                            makeValid: Bool = false, generationName: String? = nil,
+                            makeValid: Bool = false, generationName: String? = nil, dispatch: DispatchRules = DispatchRules(),
                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let start = Date()
+        let (features, hierarchy, shapes, read) = try readGridFile(path: path, mapping: mapping, crs: crs, makeValid: makeValid, progress: progress)
+        var report = read
+        let assigner = try GridAssigner(shapes: shapes, rules: rules)
+        var points = try database.pool.read(Self.storedPoints)
+        progress?("assigning \(points.count) stored points to the new grids")
+        var assignments = try assigner.assign(points.map(\.position))
+        let county = try Self.union(shapes.map(\.wkb))
+        let generation = try database.pool.write { db -> Int64 in
+            let current = try Self.storedPoints(db)
+            if current != points {
+                // Points were imported meanwhile: assign them all again, inside the transaction.
+                points = current
+                assignments = try assigner.assign(points.map(\.position))
+            }
+            let active = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'")
+            let generation = try Self.insertGeneration(db, name: generationName ?? "import \((path as NSString).lastPathComponent)", status: .draft,
+                                                       source: path, parent: active, county: county)
+            try Self.insertAreas(db, generation: generation, hierarchy: hierarchy, features: features, shapes: shapes)
+            _ = try Self.activate(db, generation: generation, assigner: assigner, points: points, assignments: assignments,
+                                  rules: rules, actor: "import grids", dispatch: dispatch, at: Date())
+            return generation
+        }
+        report.imported = features.count
+        report.generation = generation
+        report.seconds = Date().timeIntervalSince(start)
+        tally(assignments, into: &report)
+        return report
+    }
+
+    /// Reads and validates a grid file: the grids (sorted by code), their
+    /// villages and towns, their shapes as WKB, and the repairs made.
+    func readGridFile(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool,
+                      progress: (@Sendable (String) -> Void)? = nil) throws
+        -> (features: [GridFeature], hierarchy: (villages: [PlanArea], towns: [PlanArea]), shapes: [GridShape], report: ImportReport) {
         let document: GeoJSONDocument
         do {
             document = try GeoJSONDocument(contentsOf: path)
@@ -90,41 +125,7 @@ extension GridStore {
         let hierarchy = try buildHierarchy(features, source: path)
         progress?("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns")
         let shapes = try features.map { GridShape(code: $0.info.code, wkb: try $0.geometry.wkb()) }
-        let assigner = try GridAssigner(shapes: shapes, rules: rules)
-        let points = try storedPoints()
-        progress?("assigning \(points.count) stored points to the new grids")
-        let assignments = try assigner.assign(points.map(\.position))
-        let generation = try database.pool.write { db -> Int64 in
-            try db.execute(sql: "UPDATE generations SET status = 'retired' WHERE status = 'active'")
-            let now = ISO8601DateFormatter().string(from: Date())
-            try db.execute(sql: "INSERT INTO generations (name, status, source, created_at, activated_at) VALUES (?, 'active', ?, ?, ?)",
-                           arguments: [generationName ?? "import \((path as NSString).lastPathComponent)", path, now, now])
-            let generation = db.lastInsertedRowID
-            for town in hierarchy.towns {
-                try db.execute(sql: "INSERT INTO towns (generation_id, code, name, geom) VALUES (?, ?, ?, GeomFromWKB(?, 4326))",
-                               arguments: [generation, town.code, town.name, Data(town.wkb)])
-            }
-            for village in hierarchy.villages {
-                try db.execute(sql: "INSERT INTO villages (generation_id, code, name, town_code, geom) VALUES (?, ?, ?, ?, GeomFromWKB(?, 4326))",
-                               arguments: [generation, village.code, village.name, village.townCode, Data(village.wkb)])
-            }
-            let insertGrid = try db.makeStatement(sql: """
-                INSERT INTO grids (generation_id, code, name, village_code, town_code, worker_name, worker_phone, area_m2, geom)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, GeomFromWKB(?, 4326))
-                """)
-            for (feature, shape) in zip(features, shapes) {
-                let i = feature.info
-                try insertGrid.execute(arguments: [generation, i.code, i.name, i.villageCode, i.townCode, i.workerName, i.workerPhone,
-                                                   i.areaSquareMetres, Data(shape.wkb)])
-            }
-            try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
-            return generation
-        }
-        report.imported = features.count
-        report.generation = generation
-        report.seconds = Date().timeIntervalSince(start)
-        tally(assignments, into: &report)
-        return report
+        return (features, hierarchy, shapes, report)
     }
 
     func readGridFeatures(_ document: GeoJSONDocument, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool,
@@ -196,7 +197,7 @@ extension GridStore {
                 }
             }
             geometry = try geometry.asMultiPolygon()
-            let parents = Self.parents(of: code)
+            let parents = GridCodes.parents(of: code)
             func text(_ key: String) -> String? {
                 feature.properties[key]?.text.flatMap { $0.isEmpty ? nil : $0 }
             }
@@ -215,44 +216,13 @@ extension GridStore {
         return features.sorted { $0.info.code < $1.info.code }
     }
 
-    /// Parents by the code scheme `county-town-village-grid`; codes outside
-    /// the scheme go to one placeholder village and town.
-    static func parents(of code: String) -> (village: String, town: String) {
-        let parts = code.split(separator: "-")
-        if parts.count == 4 {
-            return (parts[0...2].joined(separator: "-"), parts[0...1].joined(separator: "-"))
-        }
-        return ("-", "-")
-    }
-
-    struct Area {
-        let code: String
-        let name: String
-        let townCode: String
-        let wkb: [UInt8]
-    }
-
     /// Villages and towns as unions of whole grids; a village must lie in one town.
-    func buildHierarchy(_ features: [GridFeature], source: String) throws -> (villages: [Area], towns: [Area]) {
+    func buildHierarchy(_ features: [GridFeature], source: String) throws -> (villages: [PlanArea], towns: [PlanArea]) {
+        guard let context = features.first?.geometry.context else { return ([], []) }
+        let areas = try Hierarchy.areas(of: features.map { ($0.info, $0.geometry) }, context: context)
         var problems = ProblemList(source: source)
-        var villageTown: [String: String] = [:]
-        for f in features {
-            if let town = villageTown[f.info.villageCode], town != f.info.townCode {
-                problems.add("grid \(f.info.code): village \(f.info.villageCode) is in town \(town) for other grids, but \(f.info.townCode) here")
-            }
-            villageTown[f.info.villageCode] = f.info.townCode
-        }
+        for problem in areas.problems { problems.add(problem) }
         try problems.throwIfAny()
-        func unions(_ key: (GridFeature) -> String, _ name: (GridFeature) -> String, _ town: (GridFeature) -> String) throws -> [Area] {
-            let groups = Dictionary(grouping: features, by: key)
-            return try groups.keys.sorted().map { code in
-                let members = groups[code]!
-                let context = members[0].geometry.context
-                let union = try Geometry.collection(.geometryCollection, members.map(\.geometry), context: context).unaryUnion().asMultiPolygon()
-                return Area(code: code, name: name(members[0]), townCode: town(members[0]), wkb: try union.wkb())
-            }
-        }
-        return (try unions(\.info.villageCode, \.info.villageName, \.info.townCode),
-                try unions(\.info.townCode, \.info.townName, \.info.townCode))
+        return (areas.villages, areas.towns)
     }
 }

@@ -14,23 +14,22 @@ public final class GridStore: Sendable {
     }
 
     /// A stored point, for (re-)assignment.
-    struct StoredPoint {
+    struct StoredPoint: Equatable {
         let layer: PointLayer
         let id: String
         let position: LonLat
     }
 
-    func storedPoints() throws -> [StoredPoint] {
-        try database.pool.read { db in
-            var points: [StoredPoint] = []
-            for layer in PointLayer.allCases {
-                let rows = try Row.fetchCursor(db, sql: "SELECT id, X(geom), Y(geom) FROM \(layer.table) ORDER BY id")
-                while let row = try rows.next() {
-                    points.append(StoredPoint(layer: layer, id: row[0], position: LonLat(row[1], row[2])))
-                }
+    /// Every stored household, camera and incident, by layer and id.
+    static func storedPoints(_ db: Database) throws -> [StoredPoint] {
+        var points: [StoredPoint] = []
+        for layer in PointLayer.allCases {
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, X(geom), Y(geom) FROM \(layer.table) ORDER BY id")
+            while let row = try rows.next() {
+                points.append(StoredPoint(layer: layer, id: row[0], position: LonLat(row[1], row[2])))
             }
-            return points
         }
+        return points
     }
 
     static func writeAssignments(_ db: Database, generation: Int64, codes: [String], points: [StoredPoint], assignments: [PointAssignment]) throws {

@@ -73,6 +73,10 @@ extension GridStore {
         let columns = ["id"] + layer.attributeColumns + ["source_crs", "source_x", "source_y", "geom"]
         let placeholders = Array(repeating: "?", count: columns.count - 1).joined(separator: ", ") + ", MakePoint(?, ?, 4326)"
         try database.pool.write { db in
+            // The assignments were computed for this generation: refuse if another became active meanwhile.
+            guard try Self.activeGeneration(db) == generation else {
+                throw StoreError("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
+            }
             let insert = try db.makeStatement(sql: "INSERT OR REPLACE INTO \(layer.table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))")
             for record in records {
                 var arguments: [DatabaseValueConvertible?] = [record.id]

@@ -129,6 +129,7 @@ public final class SpatiaLiteDatabase: Sendable {
         registerAccessMigrations(&migrator)
         registerIncidentMigrations(&migrator)
         registerIncidentLifecycleMigrations(&migrator)
+        registerPlanningMigrations(&migrator)
         return migrator
     }
 

@@ -178,27 +178,13 @@ public struct CountyGenerator {
 
     /// One geometry per seed: the seed's Voronoi cell within the county.
     func voronoiTiling(seeds: [LonLat]) throws -> [Geometry] {
-        let points = try seeds.map { try Geometry.point(x: $0.lon, y: $0.lat, context: geos) }
-        let multipoint = try Geometry.collection(.multiPoint, points, context: geos)
         let e = try county.envelope
-        let frame = try Geometry.box(Envelope(minX: e.minX * xScale, minY: e.minY, maxX: e.maxX * xScale, maxY: e.maxY).expanded(by: 0.05), context: geos)
-        let scaledEdges = try multipoint.voronoiDiagram(envelope: frame, onlyEdges: true)
         let xScale = self.xScale
-        let edges = try scaledEdges.mapCoordinates { xy in
-            for i in stride(from: 0, to: xy.count, by: 2) { xy[i] /= xScale }
-        }
-        let linework = try Geometry.collection(.geometryCollection, [edges, try county.boundary()], context: geos)
-        let noded = try linework.unaryUnion()
-        let faces = try Geometry.polygonize([noded], context: geos)
-        var parts = [[Geometry]](repeating: [], count: seeds.count)
-        for i in 0..<(try faces.numberOfGeometries) {
-            let face = try faces.geometry(at: i)
-            let probe = try face.pointOnSurface()
-            guard try preparedCounty.contains(probe) else { continue }
-            let p = try probe.pointCoordinates
-            let owner = KMeans.nearest(LonLat(p.x * xScale, p.y), seeds)
-            parts[owner].append(face)
-        }
+        let frame = Envelope(minX: e.minX * xScale, minY: e.minY, maxX: e.maxX * xScale, maxY: e.maxY).expanded(by: 0.05)
+        let parts = try VoronoiPartition.cells(
+            of: preparedCounty, seeds: seeds, frame: frame,
+            toPlane: { x, y in LonLat(x * xScale, y) },
+            fromPlane: { xy in for i in stride(from: 0, to: xy.count, by: 2) { xy[i] /= xScale } })
         return try parts.enumerated().map { index, faces in
             guard !faces.isEmpty else { throw GeoError("grid seed \(index) has no face inside the county") }
             if faces.count == 1 { return faces[0] }
@@ -240,7 +226,7 @@ public struct CountyGenerator {
                 for (gridNumber, cell) in villageMembers.enumerated() {
                     let info = GridInfo(
                         code: String(format: "%@-%03d", villageCode, gridNumber + 1),
-                        name: "\(villageName)第\(Names.chineseNumber(gridNumber + 1))网格",
+                        name: GridCodes.gridName(villageName: villageName, number: gridNumber + 1),
                         villageCode: villageCode, villageName: villageName,
                         townCode: townCode, townName: townNames[townNumber],
                         workerName: Names.personName(&random), workerPhone: Names.mobilePhone(&random))
@@ -266,60 +252,5 @@ public struct CountyGenerator {
         }
         lines.append("]}")
         return lines.joined(separator: "\n") + "\n"
-    }
-}
-
-/// Lloyd's k-means with k-means++ seeding, on isotropic coordinates.
-enum KMeans {
-    struct Result {
-        var centers: [LonLat]
-        var assignment: [Int]
-    }
-
-    static func distance2(_ a: LonLat, _ b: LonLat) -> Double {
-        let dx = a.lon - b.lon, dy = a.lat - b.lat
-        return dx * dx + dy * dy
-    }
-
-    static func nearest(_ p: LonLat, _ centers: [LonLat]) -> Int {
-        var best = 0, bestDistance = Double.infinity
-        for (i, c) in centers.enumerated() {
-            let d = distance2(p, c)
-            if d < bestDistance { best = i; bestDistance = d }
-        }
-        return best
-    }
-
-    static func cluster(_ points: [LonLat], k: Int, iterations: Int, random: inout SeededRandom) -> Result {
-        precondition(k >= 1 && k <= points.count)
-        var centers = [points[random.int(0...(points.count - 1))]]
-        var nearestDistance = points.map { distance2($0, centers[0]) }
-        while centers.count < k {
-            let total = nearestDistance.reduce(0, +)
-            var x = random.unit() * total
-            var chosen = points.count - 1
-            for (i, d) in nearestDistance.enumerated() {
-                if x < d { chosen = i; break }
-                x -= d
-            }
-            centers.append(points[chosen])
-            for i in points.indices { nearestDistance[i] = min(nearestDistance[i], distance2(points[i], points[chosen])) }
-        }
-        var assignment = [Int](repeating: 0, count: points.count)
-        for _ in 0..<iterations {
-            for i in points.indices { assignment[i] = nearest(points[i], centers) }
-            var sums = [LonLat](repeating: LonLat(0, 0), count: k)
-            var counts = [Int](repeating: 0, count: k)
-            for (i, p) in points.enumerated() {
-                sums[assignment[i]].lon += p.lon
-                sums[assignment[i]].lat += p.lat
-                counts[assignment[i]] += 1
-            }
-            for c in 0..<k where counts[c] > 0 {
-                centers[c] = LonLat(sums[c].lon / Double(counts[c]), sums[c].lat / Double(counts[c]))
-            }
-        }
-        for i in points.indices { assignment[i] = nearest(points[i], centers) }
-        return Result(centers: centers, assignment: assignment)
     }
 }

@@ -1,3 +1,5 @@
+import GridCore
+
 /// Plausible, synthetic Chinese names for places and people. Nothing here
 /// names a real person; town names are 沅江市's real towns and sub-districts.
 enum Names {
@@ -9,7 +11,6 @@ enum Names {
     static let placeSecond = Array("华安兴丰盛和平山林湾洲湖港桥庙阳光明民合星荷莲竹")
     static let surnames = Array("李王张刘陈杨黄赵周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段漕钱汤尹黎易常武乔贺赖龚文")
     static let givenCharacters = Array("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国红梅志强玉兰海燕春林小红德福文斌金凤")
-    static let chineseDigits = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"]
 
     static func personName(_ random: inout SeededRandom) -> String {
         var name = String(random.pick(surnames))
@@ -23,14 +24,6 @@ enum Names {
         var phone = random.pick(prefixes)
         for _ in 0..<8 { phone.append(String(random.int(0...9))) }
         return phone
-    }
-
-    /// 一 … 九十九, for grid names such as 第十二网格.
-    static func chineseNumber(_ n: Int) -> String {
-        precondition(n >= 1 && n < 100)
-        if n <= 10 { return chineseDigits[n - 1] }
-        let tens = n / 10, units = n % 10
-        return (tens == 1 ? "" : chineseDigits[tens - 1]) + "十" + (units == 0 ? "" : chineseDigits[units - 1])
     }
 
     /// An 18-digit resident ID number with a valid ISO 7064 MOD 11-2 check character.
@@ -47,3 +40,4 @@ enum Names {
 }
 
 import Foundation
+import GridCore

@@ -10,6 +10,8 @@ import GridStore
 struct BatchLocate {
     let store: GridStore
     let crs: CoordinateSystem
+    /// nil: the active generation.
+    var generation: Int64? = nil
 
     struct Rows {
         var ids: [String] = []
@@ -18,7 +20,7 @@ struct BatchLocate {
 
     func run(path: String) throws {
         let rows = try Self.read(path: path, crs: crs)
-        let assigner = try GridAssigner(shapes: try store.gridShapes(), rules: store.rules)
+        let assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
         let assignments = try assigner.assign(rows.points)
         try Self.write(ids: rows.ids, assignments: assignments, codes: assigner.codes)
     }

@@ -11,6 +11,13 @@ struct WanggeConfig: Decodable {
     var coverage = CoverageSettings()
     var workload = WorkloadSettings()
     var dispatch = DispatchRules()
+    var planning = PlanThresholds()
+
+    struct PlanningSection: Decodable {
+        var maxOverlapM2: Double?
+        var maxGapM2: Double?
+        enum CodingKeys: String, CodingKey { case maxOverlapM2 = "max_overlap_m2", maxGapM2 = "max_gap_m2" }
+    }
 
     struct DispatchSection: Decodable {
         var severityLevels: [String: String]?
@@ -28,6 +35,12 @@ struct WanggeConfig: Decodable {
             case duplicateWindowHours = "duplicate_window_hours", mediationAttempts = "mediation_attempts"
             case escalationScanSeconds = "escalation_scan_seconds"
         }
+    }
+
+    /// A distance or area that must not be negative.
+    static func nonNegative(_ value: Double?, _ key: String) throws -> Double? {
+        if let value, !(value >= 0) { throw UserError("\(key) must be ≥ 0") }
+        return value
     }
 
     static func level(_ text: String, _ key: String) throws -> HandlingLevel {
@@ -80,7 +93,7 @@ struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch
+        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning
     }
 
     init() {}
@@ -89,14 +102,8 @@ struct WanggeConfig: Decodable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
         if let section = try c.decodeIfPresent(AssignmentSection.self, forKey: .assignment) {
-            if let m = section.nearestToleranceM {
-                guard m >= 0 else { throw UserError("assignment.nearest_tolerance_m must be ≥ 0") }
-                rules.nearestToleranceMeters = m
-            }
-            if let m = section.nearBoundaryM {
-                guard m >= 0 else { throw UserError("assignment.near_boundary_m must be ≥ 0") }
-                rules.nearBoundaryMeters = m
-            }
+            if let m = try Self.nonNegative(section.nearestToleranceM, "assignment.nearest_tolerance_m") { rules.nearestToleranceMeters = m }
+            if let m = try Self.nonNegative(section.nearBoundaryM, "assignment.near_boundary_m") { rules.nearBoundaryMeters = m }
         }
         if let fields = try c.decodeIfPresent([String: String].self, forKey: .gridFields) {
             var mapping = GridFieldMapping()
@@ -170,9 +177,11 @@ struct WanggeConfig: Decodable {
                 dispatch.escalationScanSeconds = seconds
             }
         }
+        if let section = try c.decodeIfPresent(PlanningSection.self, forKey: .planning) {
+            if let m = try Self.nonNegative(section.maxOverlapM2, "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
+            if let m = try Self.nonNegative(section.maxGapM2, "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
+        }
     }
-
-
 
     static let defaultPath = "Config/wangge.yaml"
 

@@ -42,31 +42,15 @@ extension Wangge {
             @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).")
             var makeValid = false
 
-            @Option(help: "Property holding the grid code.") var codeField: String?
-            @Option(help: "Property holding the grid name.") var nameField: String?
-            @Option(help: "Property holding the village code.") var villageCodeField: String?
-            @Option(help: "Property holding the village name.") var villageNameField: String?
-            @Option(help: "Property holding the town code.") var townCodeField: String?
-            @Option(help: "Property holding the town name.") var townNameField: String?
-            @Option(help: "Property holding the grid worker's name.") var workerNameField: String?
-            @Option(help: "Property holding the grid worker's phone.") var workerPhoneField: String?
+            @OptionGroup var fields: GridFieldOptions
 
             @Option(help: "A name for the new generation.")
             var generationName: String?
 
             func run() throws {
                 let (gridStore, config) = try store.openStore()
-                var mapping = config.gridFields
-                if let codeField { mapping.code = codeField }
-                if let nameField { mapping.name = nameField }
-                if let villageCodeField { mapping.villageCode = villageCodeField }
-                if let villageNameField { mapping.villageName = villageNameField }
-                if let townCodeField { mapping.townCode = townCodeField }
-                if let townNameField { mapping.townName = townNameField }
-                if let workerNameField { mapping.workerName = workerNameField }
-                if let workerPhoneField { mapping.workerPhone = workerPhoneField }
-                let report = try gridStore.importGrids(path: file, mapping: mapping, crs: crs, makeValid: makeValid,
-                                                       generationName: generationName, progress: progressPrinter())
+                let report = try gridStore.importGrids(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid,
+                                                       generationName: generationName, dispatch: config.dispatch, progress: progressPrinter())
                 print(report)
             }
         }
@@ -91,6 +75,31 @@ extension Wangge {
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.incidents) }
         }
+    }
+}
+
+/// Which GeoJSON properties hold a grid's code, name, parents and worker, over the config's `grid_fields`.
+struct GridFieldOptions: ParsableArguments {
+    @Option(help: "Property holding the grid code.") var codeField: String?
+    @Option(help: "Property holding the grid name.") var nameField: String?
+    @Option(help: "Property holding the village code.") var villageCodeField: String?
+    @Option(help: "Property holding the village name.") var villageNameField: String?
+    @Option(help: "Property holding the town code.") var townCodeField: String?
+    @Option(help: "Property holding the town name.") var townNameField: String?
+    @Option(help: "Property holding the grid worker's name.") var workerNameField: String?
+    @Option(help: "Property holding the grid worker's phone.") var workerPhoneField: String?
+
+    func mapping(_ configured: GridFieldMapping) -> GridFieldMapping {
+        var mapping = configured
+        if let codeField { mapping.code = codeField }
+        if let nameField { mapping.name = nameField }
+        if let villageCodeField { mapping.villageCode = villageCodeField }
+        if let villageNameField { mapping.villageName = villageNameField }
+        if let townCodeField { mapping.townCode = townCodeField }
+        if let townNameField { mapping.townName = townNameField }
+        if let workerNameField { mapping.workerName = workerNameField }
+        if let workerPhoneField { mapping.workerPhone = workerPhoneField }
+        return mapping
     }
 }
 

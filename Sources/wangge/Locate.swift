@@ -31,6 +31,8 @@ extension Wangge {
         @Option(help: "A CSV file with columns id,lon,lat for batch location.")
         var input: String?
 
+        @OptionGroup var generationOption: GenerationOption
+
         func validate() throws {
             if input == nil && (lon == nil || lat == nil) { throw ValidationError("give LON LAT, or --input FILE.csv") }
             if input != nil && (lon != nil || lat != nil) { throw ValidationError("give either LON LAT or --input, not both") }
@@ -38,11 +40,12 @@ extension Wangge {
 
         func run() throws {
             let (gridStore, _) = try store.openStore()
+            let generation = try generationOption.resolve(gridStore)
             if let input {
-                try BatchLocate(store: gridStore, crs: crs).run(path: input)
+                try BatchLocate(store: gridStore, crs: crs, generation: generation).run(path: input)
                 return
             }
-            let answer = try Self.locate(store: gridStore, x: lon!, y: lat!, crs: crs)
+            let answer = try Self.locate(store: gridStore, x: lon!, y: lat!, crs: crs, generation: generation)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -52,7 +55,7 @@ extension Wangge {
             }
         }
 
-        static func locate(store: GridStore, x: Double, y: Double, crs: CoordinateSystem) throws -> LocateAnswer {
+        static func locate(store: GridStore, x: Double, y: Double, crs: CoordinateSystem, generation: Int64? = nil) throws -> LocateAnswer {
             let converter = try WGS84Converter(from: crs, context: try PROJContext())
             let p: (lon: Double, lat: Double)
             do {
@@ -60,9 +63,9 @@ extension Wangge {
             } catch let error as GeoError {
                 throw UserError("(\(x), \(y)) in \(crs): \(error.message)")
             }
-            let locator = try GridLocator(shapes: try store.gridShapes(), rules: store.rules)
+            let locator = try GridLocator(shapes: try store.gridShapes(generation: generation), rules: store.rules)
             let a = try locator.locate(lon: p.lon, lat: p.lat)
-            let grids = Dictionary(uniqueKeysWithValues: try store.grids().map { ($0.code, $0) })
+            let grids = Dictionary(uniqueKeysWithValues: try store.grids(generation: generation).map { ($0.code, $0) })
             return LocateAnswer(input: .init(x: x, y: y, crs: crs.description), wgs84: LonLat(p.lon, p.lat),
                                 assignment: a, codes: locator.codes, info: { grids[$0] })
         }

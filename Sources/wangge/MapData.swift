@@ -67,14 +67,17 @@ struct MapData {
     let coverage: [String: Double]
     let workersPerGrid: Int
 
-    init(store: GridStore, layers: Set<MapPoint.Layer>, config: WanggeConfig = WanggeConfig(), withCoverage: Bool = false) throws {
+    /// The grids of `generation` (default: the active one); `statistics`
+    /// replaces the stored counts (a draft has no stored assignments).
+    init(store: GridStore, layers: Set<MapPoint.Layer>, config: WanggeConfig = WanggeConfig(), withCoverage: Bool = false,
+         generation: Int64? = nil, statistics: [AreaStatistics]? = nil) throws {
         workersPerGrid = config.workload.workersPerGrid
         coverage = withCoverage ? try computeCoverage(store: store, config: config).coverage.mapValues(\.coveredShare) : [:]
-        grids = try store.grids()
-        statistics = Dictionary(uniqueKeysWithValues: try store.statistics(by: .grid).map { ($0.code, $0) })
+        grids = try store.grids(generation: generation)
+        self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation)).map { ($0.code, $0) })
         let geos = try GEOSContext()
         let proj = try PROJContext()
-        let shapes = try store.areaShapes(.grid)
+        let shapes = try store.areaShapes(.grid, generation: generation)
         let geometries = try shapes.map { try Geometry(wkb: $0.wkb, context: geos) }
         let extent = try geometries.map { try $0.envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
         guard let extent else { throw UserError("no grids to draw") }
@@ -93,7 +96,7 @@ struct MapData {
             let xy = try transformer.transform(x: p.x, y: p.y)
             return MapXY(xy.x, xy.y)
         }
-        towns = try store.areaShapes(.town).map { ($0.code, $0.name, try rings(try Geometry(wkb: $0.wkb, context: geos))) }
+        towns = try store.areaShapes(.town, generation: generation).map { ($0.code, $0.name, try rings(try Geometry(wkb: $0.wkb, context: geos))) }
         var points: [MapPoint] = []
         for layer in layers {
             let storeLayer: PointLayer = switch layer {

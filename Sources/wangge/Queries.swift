@@ -39,9 +39,11 @@ extension Wangge {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @OptionGroup var generationOption: GenerationOption
+
         func run() throws {
             let (gridStore, _) = try store.openStore()
-            var grids = try gridStore.grids()
+            var grids = try gridStore.grids(generation: try generationOption.resolve(gridStore))
             if let town { grids = grids.filter { $0.townCode == town || $0.townName == town } }
             if json {
                 print(try jsonText(grids))
@@ -69,10 +71,15 @@ extension Wangge {
         @Flag(help: "Print JSON.")
         var json = false
 
+        @OptionGroup var generationOption: GenerationOption
+
         func run() throws {
             let (gridStore, _) = try store.openStore()
-            guard try gridStore.grid(code: grid) != nil else { throw UserError("no grid \(grid) in the active generation (see `wangge grids`)") }
-            let households = try gridStore.households(grid: grid, tag: tag)
+            let generation = try generationOption.resolve(gridStore)
+            guard try gridStore.grid(code: grid, generation: generation) != nil else {
+                throw UserError("no grid \(grid) in \(generation.map { "generation \($0)" } ?? "the active generation") (see `wangge grids`)")
+            }
+            let households = try gridStore.households(grid: grid, tag: tag, generation: generation)
             if json {
                 print(try jsonText(households))
                 return
@@ -106,13 +113,15 @@ extension Wangge.Stats {
         @Flag(help: "Print CSV.")
         var csv = false
 
+        @OptionGroup var generationOption: GenerationOption
+
         func validate() throws {
             if json && csv { throw ValidationError("give --json or --csv, not both") }
         }
 
         func run() throws {
             let (gridStore, _) = try store.openStore()
-            let stats = try gridStore.statistics(by: by)
+            let stats = try gridStore.statistics(by: by, generation: try generationOption.resolve(gridStore))
             if json {
                 print(try jsonText(stats))
                 return

@@ -10,6 +10,10 @@ extension Wangge {
 
         @OptionGroup var store: StoreOptions
 
+        static func metres(_ value: Double) -> String {
+            value == value.rounded() ? String(Int(value)) : String(value)
+        }
+
         func run() throws {
             let (gridStore, _) = try store.openStore()
             let generation = try gridStore.activeGeneration()
@@ -25,8 +29,14 @@ extension Wangge {
             print(statisticsTable(towns, level: .town))
             print("")
             let missing = PointLayer.allCases.map { "\($0.table) \(unassigned[$0] ?? 0)" }.joined(separator: ", ")
-            print("unassigned (farther than \(Int(gridStore.rules.nearestToleranceMeters)) m from every grid): \(missing)")
-            print("near a boundary (another grid within \(Int(gridStore.rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })")
+            // The distances the stored assignments were made with, which the config may no longer say.
+            let rules = try gridStore.generation(generation).rules ?? gridStore.rules
+            print("unassigned (farther than \(Self.metres(rules.nearestToleranceMeters)) m from every grid): \(missing)")
+            print("near a boundary (another grid within \(Self.metres(rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })")
+            if rules != gridStore.rules {
+                print("(assigned with nearest_tolerance_m \(Self.metres(rules.nearestToleranceMeters)), near_boundary_m \(Self.metres(rules.nearBoundaryMeters)); "
+                      + "the config now says \(Self.metres(gridStore.rules.nearestToleranceMeters)) and \(Self.metres(gridStore.rules.nearBoundaryMeters)): re-import the grids or activate a generation to apply it)")
+            }
         }
     }
 }

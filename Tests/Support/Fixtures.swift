@@ -1,7 +1,8 @@
 import Foundation
 import GeoKit
-import GridCore
 @_exported import SampleCounty
+// SeededRandom lives in GridCore; tests of every target use it.
+@_exported import GridCore
 
 /// Paths to the project's data and the shared reference data, found from
 /// this file's location so that tests run from any directory.

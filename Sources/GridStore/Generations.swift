@@ -1,0 +1,413 @@
+import Foundation
+import GRDB
+import GeoKit
+import GridCore
+
+extension SpatiaLiteDatabase {
+    static func registerPlanningMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("generation-planning") { db in
+            try db.execute(sql: """
+                -- When a generation stopped being active (rollback takes the latest).
+                ALTER TABLE generations ADD COLUMN retired_at TEXT;
+                -- The generation a draft was copied from.
+                ALTER TABLE generations ADD COLUMN parent_id INTEGER REFERENCES generations(id);
+                -- Bumped by every edit of a draft, so an activation notices an edit made meanwhile.
+                ALTER TABLE generations ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+                -- The county the grids must tile (MultiPolygon WKB, WGS84), kept with each generation.
+                ALTER TABLE generations ADD COLUMN county BLOB;
+                -- The assignment rule's distances the generation's assignments were made with.
+                ALTER TABLE generations ADD COLUMN nearest_tolerance_m REAL;
+                ALTER TABLE generations ADD COLUMN near_boundary_m REAL;
+                """)
+        }
+    }
+}
+
+/// Draft, active (exactly one) or retired.
+public enum GenerationStatus: String, Sendable, Codable {
+    case draft, active, retired
+}
+
+/// One generation of grid boundaries, for `plan list`.
+public struct GenerationSummary: Sendable, Equatable, Encodable {
+    public var id: Int64
+    public var name: String
+    public var status: GenerationStatus
+    public var source: String?
+    public var parent: Int64?
+    public var createdAt: String
+    public var activatedAt: String?
+    public var retiredAt: String?
+    public var revision: Int
+    public var grids: Int
+    /// The assignment distances its assignments were made with (nil: not recorded).
+    public var rules: AssignmentRules?
+}
+
+/// What an edit of a draft did, for the user.
+public struct PlanEditReport: Sendable {
+    public var generation: Int64
+    public var edits: [PlanEdit]
+    /// Slivers and other warnings in the edited area.
+    public var warnings: [PlanProblem]
+}
+
+/// What an activation or a rollback did.
+public struct ActivationReport: Sendable, CustomStringConvertible {
+    public var generation: Int64
+    public var name: String
+    public var retired: Int64?
+    public var assigned: [AssignmentMethod: Int]
+    public var rerouted: Int
+    public var seconds: Double
+
+    public var description: String {
+        let methods = AssignmentMethod.allCases.compactMap { m in assigned[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
+        return "generation \(generation) \(name) is active" + (retired.map { "; generation \($0) retired" } ?? "")
+            + "\nassigned: \(methods.isEmpty ? "no points" : methods)"
+            + "\nopen incidents re-routed to their new grid: \(rerouted)"
+            + String(format: "\n(%.1f s)", seconds)
+    }
+}
+
+/// An activation found the draft or the data changed while it computed.
+struct ActivationRace: Error {}
+
+extension GridStore {
+    // MARK: Listing
+
+    public func generations() throws -> [GenerationSummary] {
+        try database.pool.read { db in try Self.generationSummaries(db, id: nil) }
+    }
+
+    public func generation(_ id: Int64) throws -> GenerationSummary {
+        guard let found = try database.pool.read({ db in try Self.generationSummaries(db, id: id).first }) else {
+            throw StoreError("no generation \(id) (see `wangge plan list`)")
+        }
+        return found
+    }
+
+    static func generationSummaries(_ db: Database, id: Int64?) throws -> [GenerationSummary] {
+        try Row.fetchAll(db, sql: """
+            SELECT n.id, n.name, n.status, n.source, n.parent_id, n.created_at, n.activated_at, n.retired_at, n.revision,
+                   (SELECT count(*) FROM grids g WHERE g.generation_id = n.id), n.nearest_tolerance_m, n.near_boundary_m
+            FROM generations n \(id == nil ? "" : "WHERE n.id = ?") ORDER BY n.id
+            """, arguments: id.map { [$0] } ?? []).map { row in
+            let tolerance: Double? = row[10], band: Double? = row[11]
+            return GenerationSummary(
+                id: row[0], name: row[1], status: GenerationStatus(rawValue: row[2]) ?? .retired, source: row[3], parent: row[4],
+                createdAt: row[5], activatedAt: row[6], retiredAt: row[7], revision: row[8], grids: row[9],
+                rules: tolerance.flatMap { t in band.map { AssignmentRules(nearestToleranceMeters: t, nearBoundaryMeters: $0) } })
+        }
+    }
+
+    /// The draft to work on: `id`, or the only draft there is.
+    public func draft(_ id: Int64?) throws -> Int64 {
+        if let id {
+            let generation = try generation(id)
+            guard generation.status == .draft else {
+                throw StoreError("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be edited (start one with `wangge plan new`)")
+            }
+            return id
+        }
+        let drafts = try generations().filter { $0.status == .draft }
+        guard drafts.count == 1 else {
+            throw StoreError(drafts.isEmpty ? "no draft: start one with `wangge plan new --from active --name …`"
+                             : "\(drafts.count) drafts (\(drafts.map { String($0.id) }.joined(separator: ", "))): name one")
+        }
+        return drafts[0].id
+    }
+
+    // MARK: Drafts
+
+    /// A draft copying a generation's grids, villages and towns.
+    public func createDraft(from source: Int64? = nil, name: String) throws -> Int64 {
+        let source = try source ?? activeGeneration()
+        _ = try generation(source)
+        let county = try countyBoundary(of: source)
+        return try database.pool.write { db in
+            try db.execute(sql: "INSERT INTO generations (name, status, source, parent_id, created_at, county) VALUES (?, 'draft', ?, ?, ?, ?)",
+                           arguments: [name, "generation \(source)", source, Self.timestamp(Date()), Data(county)])
+            let draft = db.lastInsertedRowID
+            try db.execute(sql: "INSERT INTO towns (generation_id, code, name, geom) SELECT ?, code, name, geom FROM towns WHERE generation_id = ?",
+                           arguments: [draft, source])
+            try db.execute(sql: """
+                INSERT INTO villages (generation_id, code, name, town_code, geom)
+                SELECT ?, code, name, town_code, geom FROM villages WHERE generation_id = ?
+                """, arguments: [draft, source])
+            try db.execute(sql: """
+                INSERT INTO grids (generation_id, code, name, village_code, town_code, worker_name, worker_phone, area_m2, geom)
+                SELECT ?, code, name, village_code, town_code, worker_name, worker_phone, area_m2, geom FROM grids WHERE generation_id = ?
+                """, arguments: [draft, source])
+            return draft
+        }
+    }
+
+    /// A draft from a GeoJSON file, read and validated as `import grids` does.
+    /// Its county is the active generation's (when there is one), so the
+    /// coverage check tells where the file's grids leave gaps or spill over.
+    public func importDraft(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
+                            makeValid: Bool = false, name: String? = nil) throws -> ImportReport {
+        let start = Date()
+        let (features, hierarchy, shapes, report) = try readGridFile(path: path, mapping: mapping, crs: crs, makeValid: makeValid)
+        let active = try database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") }
+        let county = try active.map(countyBoundary) ?? Self.union(shapes.map(\.wkb))
+        let draft = try database.pool.write { db -> Int64 in
+            let id = try Self.insertGeneration(db, name: name ?? "draft from \((path as NSString).lastPathComponent)", status: .draft,
+                                               source: path, parent: active, county: county)
+            try Self.insertAreas(db, generation: id, hierarchy: hierarchy, features: features, shapes: shapes)
+            return id
+        }
+        var result = report
+        result.imported = features.count
+        result.generation = draft
+        result.seconds = Date().timeIntervalSince(start)
+        return result
+    }
+
+    /// Deletes a draft and its grids.
+    public func deleteDraft(_ id: Int64) throws {
+        let id = try draft(id)
+        try database.pool.write { db in
+            for table in ["grids", "villages", "towns", "assignments"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ?", arguments: [id])
+            }
+            try db.execute(sql: "DELETE FROM generations WHERE id = ? AND status = 'draft'", arguments: [id])
+        }
+    }
+
+    /// The county a generation's grids must tile: stored with it, else the union of its grids.
+    func countyBoundary(of generation: Int64) throws -> [UInt8] {
+        if let stored = try database.pool.read({ db in try Data.fetchOne(db, sql: "SELECT county FROM generations WHERE id = ?", arguments: [generation]) }) {
+            return [UInt8](stored)
+        }
+        return try Self.union(try gridShapes(generation: generation).map(\.wkb))
+    }
+
+    static func union(_ shapes: [[UInt8]]) throws -> [UInt8] {
+        let geos = try GEOSContext()
+        let geometries = try shapes.map { try Geometry(wkb: $0, context: geos) }
+        return try Geometry.collection(.geometryCollection, geometries, context: geos).unaryUnion().asMultiPolygon().wkb()
+    }
+
+    // MARK: Editing
+
+    /// A generation's grids, villages, towns and county, for editing or checking.
+    public func plan(_ generation: Int64) throws -> BoundaryPlan {
+        let county = try countyBoundary(of: generation)
+        return try database.pool.read { db in try Self.plan(db, generation: generation, county: county) }
+    }
+
+    static func plan(_ db: Database, generation: Int64, county: [UInt8]) throws -> BoundaryPlan {
+        let grids = try Row.fetchAll(db, sql: """
+            SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2, AsBinary(g.geom)
+            FROM grids g
+            JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
+            JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
+            WHERE g.generation_id = ? ORDER BY g.code
+            """, arguments: [generation]).map { PlanGrid(info: gridInfo($0), wkb: [UInt8]($0[9] as Data)) }
+        let villages = try Row.fetchAll(db, sql: "SELECT code, name, town_code, AsBinary(geom) FROM villages WHERE generation_id = ?", arguments: [generation])
+            .map { PlanArea(code: $0[0], name: $0[1], townCode: $0[2], wkb: [UInt8]($0[3] as Data)) }
+        let towns = try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) FROM towns WHERE generation_id = ?", arguments: [generation])
+            .map { PlanArea(code: $0[0], name: $0[1], townCode: $0[0], wkb: [UInt8]($0[2] as Data)) }
+        let used = try String.fetchSet(db, sql: "SELECT DISTINCT code FROM grids")
+        return BoundaryPlan(grids: grids, villages: villages, towns: towns, county: county, usedCodes: used)
+    }
+
+    /// Edits a draft in one transaction: `body` makes edits with the editor
+    /// (applying each), the result is checked around the edited grids, and
+    /// written only if the check finds no error there. On any error nothing changes.
+    public func editDraft(_ id: Int64?, thresholds: PlanThresholds, _ body: (PlanEditor) throws -> [PlanEdit]) throws -> PlanEditReport {
+        let draft = try draft(id)
+        let county = try countyBoundary(of: draft)
+        return try database.pool.write { db in
+            let before = try Self.plan(db, generation: draft, county: county)
+            let editor = try PlanEditor(plan: before)
+            let edits: [PlanEdit]
+            do {
+                edits = try body(editor)
+            } catch let error as PlanError {
+                throw StoreError(error.message)
+            } catch let error as GeoError {
+                throw StoreError(error.message)
+            }
+            let after = editor.plan
+            let touched = Set(edits.flatMap { $0.changed.map(\.info.code) })
+            let region = try Self.union(edits.map(\.region))
+            let problems = try PlanValidator(thresholds: thresholds).problems(in: after, focus: (touched, region))
+            let errors = problems.errors
+            guard errors.isEmpty else {
+                throw StoreError((["the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:"]
+                                  + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
+            }
+            try Self.writeChanges(db, generation: draft, from: before, to: after)
+            return PlanEditReport(generation: draft, edits: edits, warnings: problems)
+        }
+    }
+
+    /// Writes the grids, villages and towns that differ between two plans of a draft.
+    static func writeChanges(_ db: Database, generation: Int64, from before: BoundaryPlan, to after: BoundaryPlan) throws {
+        let old = Dictionary(uniqueKeysWithValues: before.grids.map { ($0.info.code, $0) })
+        let new = Dictionary(uniqueKeysWithValues: after.grids.map { ($0.info.code, $0) })
+        // Explicit DELETE and INSERT, not REPLACE: SpatiaLite's index triggers must see both.
+        for (code, grid) in old where new[code] != grid {
+            try db.execute(sql: "DELETE FROM grids WHERE generation_id = ? AND code = ?", arguments: [generation, code])
+        }
+        for (code, grid) in new where old[code] != grid { try insertGrid(db, generation: generation, grid.info, wkb: grid.wkb) }
+        for (table, oldAreas, newAreas) in [("villages", before.villages, after.villages), ("towns", before.towns, after.towns)] {
+            for (code, area) in oldAreas where newAreas[code] != area {
+                try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ? AND code = ?", arguments: [generation, code])
+            }
+            for (code, area) in newAreas where oldAreas[code] != area {
+                if table == "villages" { try insertVillage(db, generation: generation, area) } else { try insertTown(db, generation: generation, area) }
+            }
+        }
+        try db.execute(sql: "UPDATE generations SET revision = revision + 1 WHERE id = ?", arguments: [generation])
+    }
+
+    /// Every problem of a generation's coverage.
+    public func validate(_ generation: Int64, thresholds: PlanThresholds) throws -> [PlanProblem] {
+        try PlanValidator(thresholds: thresholds).problems(in: try plan(generation))
+    }
+
+    // MARK: Rows
+
+    static func insertGeneration(_ db: Database, name: String, status: GenerationStatus, source: String?, parent: Int64?, county: [UInt8]) throws -> Int64 {
+        try db.execute(sql: "INSERT INTO generations (name, status, source, parent_id, created_at, county) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [name, status.rawValue, source, parent, timestamp(Date()), Data(county)])
+        return db.lastInsertedRowID
+    }
+
+    static func insertAreas(_ db: Database, generation: Int64, hierarchy: (villages: [PlanArea], towns: [PlanArea]),
+                            features: [GridFeature], shapes: [GridShape]) throws {
+        for town in hierarchy.towns { try insertTown(db, generation: generation, town) }
+        for village in hierarchy.villages { try insertVillage(db, generation: generation, village) }
+        for (feature, shape) in zip(features, shapes) { try insertGrid(db, generation: generation, feature.info, wkb: shape.wkb) }
+    }
+
+    static func insertGrid(_ db: Database, generation: Int64, _ i: GridInfo, wkb: [UInt8]) throws {
+        try db.execute(sql: """
+            INSERT INTO grids (generation_id, code, name, village_code, town_code, worker_name, worker_phone, area_m2, geom)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, GeomFromWKB(?, 4326))
+            """, arguments: [generation, i.code, i.name, i.villageCode, i.townCode, i.workerName, i.workerPhone, i.areaSquareMetres ?? 0, Data(wkb)])
+    }
+
+    static func insertVillage(_ db: Database, generation: Int64, _ village: PlanArea) throws {
+        try db.execute(sql: "INSERT INTO villages (generation_id, code, name, town_code, geom) VALUES (?, ?, ?, ?, GeomFromWKB(?, 4326))",
+                       arguments: [generation, village.code, village.name, village.townCode, Data(village.wkb)])
+    }
+
+    static func insertTown(_ db: Database, generation: Int64, _ town: PlanArea) throws {
+        try db.execute(sql: "INSERT INTO towns (generation_id, code, name, geom) VALUES (?, ?, ?, GeomFromWKB(?, 4326))",
+                       arguments: [generation, town.code, town.name, Data(town.wkb)])
+    }
+
+    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+
+    // MARK: Activation
+
+    /// Makes a draft the active generation: every stored point is assigned to
+    /// its grids (computed first, outside the transaction), then one
+    /// transaction retires the active generation, activates the draft, writes
+    /// the assignments and re-routes open incidents whose grid changes. A
+    /// draft with coverage errors is refused. A crash at any point leaves
+    /// the previous generation active and everything whole.
+    public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
+        let draft = try draft(id)
+        let errors = try validate(draft, thresholds: thresholds).errors
+        guard errors.isEmpty else {
+            throw StoreError((["generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (wangge plan validate \(draft)):"]
+                              + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
+        }
+        return try reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: dispatch, at: now)
+    }
+
+    /// Re-activates the most recently retired generation, retiring the active one.
+    public func rollback(dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
+        let target = try database.pool.read { db in
+            try Int64.fetchOne(db, sql: """
+                SELECT id FROM generations WHERE status = 'retired'
+                ORDER BY coalesce(retired_at, activated_at, created_at) DESC, id DESC LIMIT 1
+                """)
+        }
+        guard let target else { throw StoreError("no retired generation to roll back to") }
+        return try reactivate(target, expecting: .retired, actor: "plan rollback", dispatch: dispatch, at: now)
+    }
+
+    private func reactivate(_ id: Int64, expecting status: GenerationStatus, actor: String, dispatch: DispatchRules, at now: Date) throws -> ActivationReport {
+        let start = Date()
+        for attempt in 1...3 {
+            let generation = try generation(id)
+            guard generation.status == status else {
+                throw StoreError("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)")
+            }
+            let shapes = try gridShapes(generation: id)
+            let assigner = try GridAssigner(shapes: shapes, rules: rules)
+            let points = try database.pool.read(Self.storedPoints)
+            let assignments = try assigner.assign(points.map(\.position))
+            do {
+                let (retired, rerouted) = try database.pool.write { db in
+                    // Computed outside the transaction: redo if the generation or the points changed meanwhile.
+                    guard try Self.generationSummaries(db, id: id).first?.revision == generation.revision,
+                          try Self.storedPoints(db) == points else { throw ActivationRace() }
+                    return try Self.activate(db, generation: id, assigner: assigner, points: points, assignments: assignments,
+                                             rules: rules, actor: actor, dispatch: dispatch, at: now)
+                }
+                var report = ActivationReport(generation: id, name: generation.name, retired: retired, assigned: [:], rerouted: rerouted,
+                                              seconds: Date().timeIntervalSince(start))
+                for a in assignments { report.assigned[a.method, default: 0] += 1 }
+                return report
+            } catch is ActivationRace {
+                if attempt == 3 { throw StoreError("generation \(id) or the stored points kept changing during activation; try again") }
+            }
+        }
+        throw StoreError("activation of generation \(id) did not finish")
+    }
+
+    /// Inside a write transaction: retires the active generation, activates
+    /// `generation` with its assignments, re-routes open incidents. Returns
+    /// the retired generation and the number of incidents re-routed.
+    static func activate(_ db: Database, generation: Int64, assigner: GridAssigner, points: [StoredPoint], assignments: [PointAssignment],
+                         rules: AssignmentRules, actor: String, dispatch: DispatchRules, at now: Date) throws -> (Int64?, Int) {
+        let time = timestamp(now)
+        let retired = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'")
+        try db.execute(sql: "UPDATE generations SET status = 'retired', retired_at = ? WHERE status = 'active'", arguments: [time])
+        try db.execute(sql: """
+            UPDATE generations SET status = 'active', activated_at = ?, retired_at = NULL, nearest_tolerance_m = ?, near_boundary_m = ?
+            WHERE id = ?
+            """, arguments: [time, rules.nearestToleranceMeters, rules.nearBoundaryMeters, generation])
+        // A re-activated generation gets today's assignments, not those of its first time.
+        try db.execute(sql: "DELETE FROM assignments WHERE generation_id = ?", arguments: [generation])
+        try writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
+        let rerouted = try regridOpenIncidents(db, generation: generation, at: now, actor: actor, rules: dispatch)
+        pauseForCrashTest()
+        return (retired, rerouted)
+    }
+
+    /// With WANGGE_TEST_PAUSE_IN_ACTIVATION=SECONDS, an activation waits that
+    /// long inside its transaction, after every write, so that a test can
+    /// kill the process there and check that nothing of it stays.
+    static func pauseForCrashTest() {
+        guard let text = ProcessInfo.processInfo.environment["WANGGE_TEST_PAUSE_IN_ACTIVATION"], let seconds = Double(text) else { return }
+        FileHandle.standardError.write(Data("activation: paused inside the transaction\n".utf8))
+        Thread.sleep(forTimeInterval: seconds)
+    }
+
+    // MARK: History
+
+    /// The grid a household, camera or incident had in every generation that assigned it.
+    public func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)] {
+        try database.pool.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(layer.table) WHERE id = ?)", arguments: [id]) == true else {
+                throw StoreError("no \(layer.rawValue) \(id)")
+            }
+            let summaries = try Self.generationSummaries(db, id: nil).filter { $0.status != .draft }
+            return try summaries.compactMap { generation in
+                guard let row = try Row.fetchOne(db, sql: """
+                    SELECT grid_code, method FROM assignments WHERE generation_id = ? AND layer = ? AND feature_id = ?
+                    """, arguments: [generation.id, layer.rawValue, id]) else { return nil }
+                return (generation, row[0], AssignmentMethod(rawValue: row[1]))
+            }
+        }
+    }
+}

@@ -1,0 +1,489 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridMap
+import GridStore
+
+/// `--generation N`: which generation a query reads (default: the active one).
+struct GenerationOption: ParsableArguments {
+    @Option(help: "The generation to read (default: the active one; see `wangge plan list`).")
+    var generation: Int64?
+
+    /// The generation asked for, checked to exist, or nil for the active one.
+    func resolve(_ store: GridStore) throws -> Int64? {
+        guard let generation else { return nil }
+        do {
+            _ = try store.generation(generation)
+        } catch let error as StoreError {
+            throw UserError(error.message)
+        }
+        return generation
+    }
+}
+
+/// Which draft a plan command works on.
+struct DraftOption: ParsableArguments {
+    @Option(help: "The draft (default: the only draft there is).")
+    var draft: Int64?
+}
+
+extension StoreError {
+    /// Store errors reach the user as they are.
+    var user: UserError { UserError(message) }
+}
+
+/// Runs a store call, turning its errors into user errors.
+func storeCall<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as StoreError {
+        throw error.user
+    } catch let error as GeoError {
+        throw UserError(error.message)
+    }
+}
+
+extension Wangge {
+    struct Plan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Boundary planning: draft generations, edits, checks, impact preview, activation and history.",
+            discussion: """
+                A draft is a copy of a generation's grids (or a file's) that planners edit: split, merge, \
+                reshape, move, worker. Every edit keeps the draft a clean coverage of the county (checked around \
+                the edit; on a problem nothing changes). `plan diff` shows what activating it would move; \
+                `plan activate` makes it the active generation in one transaction, `plan rollback` goes back.
+                """,
+            subcommands: [
+                List.self, New.self, ImportDraft.self, Validate.self, Split.self, Merge.self, Reshape.self, Move.self,
+                Worker.self, Diff.self, Activate.self, Rollback.self, Suggest.self, History.self, Delete.self,
+            ])
+    }
+}
+
+extension Wangge.Plan {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every generation: id, name, status, created, activated, retired, grids.")
+        @OptionGroup var store: StoreOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let generations = try storeCall { try gridStore.generations() }
+            if json {
+                print(try jsonText(generations))
+                return
+            }
+            print(table(["id", "name", "status", "from", "created", "activated", "retired", "grids"], generations.map {
+                [String($0.id), $0.name, $0.status.rawValue, $0.parent.map { "generation \($0)" } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
+                 $0.createdAt, $0.activatedAt ?? "", $0.retiredAt ?? "", String($0.grids)]
+            }, rightAligned: [0, 7]))
+        }
+    }
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a draft: a copy of a generation's grids, villages and towns.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The generation to copy: active or its id.") var from: String = "active"
+        @Option(help: "The draft's name, e.g. 2027年网格调整.") var name: String
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let source = try sourceGeneration(from, gridStore)
+            let draft = try storeCall { try gridStore.createDraft(from: source, name: name) }
+            print("draft \(draft) \(name): a copy of generation \(source) (\(try gridStore.generation(draft).grids) grids)")
+        }
+    }
+
+    struct ImportDraft: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Start a draft from a GeoJSON file of grids (read and validated as `import grids` does).")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "A GeoJSON file of Polygon/MultiPolygon features.") var file: String
+        @Option(help: "CRS of the file: EPSG:<code>, gcj02 or bd09.") var crs: CoordinateSystem = .wgs84
+        @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).") var makeValid = false
+        @OptionGroup var fields: GridFieldOptions
+        @Option(help: "The draft's name.") var name: String?
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            let report = try storeCall {
+                try gridStore.importDraft(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid, name: name)
+            }
+            print(report.description.replacingOccurrences(of: "into generation", with: "into draft"))
+            let problems = try storeCall { try gridStore.validate(report.generation!, thresholds: config.planning) }
+            printProblems(problems, generation: report.generation!)
+        }
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a generation's coverage: validity, overlaps, gaps, county, village and town boundaries, codes.",
+            discussion: "Every problem with its location (lon/lat) and area in m². Exit status 1 when there are errors.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The generation (default: the only draft).") var generation: Int64?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            let id = try storeCall { try generation ?? gridStore.draft(nil) }
+            let problems = try storeCall { try gridStore.validate(id, thresholds: config.planning) }
+            if json {
+                print(try jsonText(problems))
+            } else {
+                printProblems(problems, generation: id)
+            }
+            if !problems.errors.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Split: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cut a draft grid in two along a line crossing it from edge to edge.",
+            discussion: "Both pieces get new codes under the grid's village (the next free numbers); the larger keeps the worker.")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var draft: DraftOption
+        @Argument(help: "The grid code.") var grid: String
+        @Option(help: "The cut: WKT (LINESTRING(…)), or a GeoJSON or WKT file.") var line: String
+        @Option(help: "CRS of the line's coordinates.") var crs: CoordinateSystem = .wgs84
+
+        func run() throws {
+            let wkb = try ShapeInput.read(line, option: "--line", crs: crs)
+            try runEdit(store, draft) { try $0.applied(try $0.split(grid, along: wkb)) }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join bordering grids of one village into one grid (a new code; the first grid's worker).")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var draft: DraftOption
+        @Argument(help: "Two or more grid codes.") var grids: [String]
+
+        func run() throws {
+            try runEdit(store, draft) { try $0.applied(try $0.merge(grids)) }
+        }
+    }
+
+    struct Reshape: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give a draft grid a new shape, taking area from its neighbours.",
+            discussion: """
+                Area the new shape covers is taken from the grids that had it; area the grid gives up goes, piece \
+                by piece, to the neighbour sharing the longest border with it. A piece no other grid borders would \
+                be a gap: the edit is refused, naming where it is.
+                """)
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var draft: DraftOption
+        @Argument(help: "The grid code.") var grid: String
+        @Option(help: "The new shape: WKT (POLYGON(…)), or a GeoJSON or WKT file.") var polygon: String
+        @Option(help: "CRS of the polygon's coordinates.") var crs: CoordinateSystem = .wgs84
+
+        func run() throws {
+            let wkb = try ShapeInput.read(polygon, option: "--polygon", crs: crs)
+            try runEdit(store, draft) { try $0.applied(try $0.reshape(grid, to: wkb)) }
+        }
+    }
+
+    struct Move: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a draft grid to another village (and its town); it gets a code under that village.")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var draft: DraftOption
+        @Argument(help: "The grid code.") var grid: String
+        @Option(help: "The village code.") var village: String
+
+        func run() throws {
+            try runEdit(store, draft) { try $0.applied(try $0.move(grid, toVillage: village)) }
+        }
+    }
+
+    struct Worker: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a draft grid's worker (网格员).")
+        @OptionGroup var store: StoreOptions
+        @OptionGroup var draft: DraftOption
+        @Argument(help: "The grid code.") var grid: String
+        @Option(help: "The worker's name (omit for none).") var name: String?
+        @Option(help: "The worker's phone.") var phone: String?
+
+        func run() throws {
+            try runEdit(store, draft) { try $0.applied(try $0.setWorker(grid, name: name, phone: phone)) }
+        }
+    }
+
+    struct Diff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What activating a draft would move: households, residents, cameras and open incidents, grid by grid, and each worker's load.",
+            discussion: "Points are assigned to the draft in memory; nothing is written. --map draws the draft with the changed grids highlighted.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The draft (default: the only draft).") var draft: Int64?
+        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Draw the draft as a map, changed grids highlighted.") var map = false
+        @Flag(help: "Print how long each step took (standard error).") var timing = false
+        @Option(help: "Map columns (default: the terminal's width).") var width: Int?
+        @Option(help: "Map lines (default: the terminal's height).") var height: Int?
+        @Option(help: "auto, always or never.") var color: String = "auto"
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            let id = try storeCall { try draft ?? gridStore.draft(nil) }
+            let report = try storeCall { try gridStore.impact(of: id) }
+            if timing {
+                let steps = report.timing.map { String(format: "%@ %.3f s", $0.step, $0.seconds) }.joined(separator: ", ")
+                printError(String(format: "impact of draft %lld: %.3f s (%@)", id, report.seconds, steps))
+            }
+            if json {
+                print(try jsonText(ImpactJSON(report)))
+            } else if map {
+                try drawChanges(gridStore, config: config, generation: id, changed: report.changes, impact: report.impact,
+                                width: width, height: height, color: color)
+            } else {
+                print(Self.text(report, draftName: try gridStore.generation(id).name))
+            }
+        }
+
+        struct ImpactJSON: Encodable {
+            let draft: Int64, against: Int64, moves: [PlanImpact.Move], grids: [PlanImpact.ChangedGrid], workers: [PlanImpact.WorkerLoad]
+            init(_ r: PlanImpactReport) {
+                draft = r.draft
+                against = r.base
+                moves = r.impact.moves
+                grids = r.impact.grids
+                workers = r.impact.workers
+            }
+        }
+
+        static func text(_ report: PlanImpactReport, draftName: String) -> String {
+            let impact = report.impact
+            var lines: [String] = []
+            let kinds = Dictionary(grouping: report.changes.values, by: { $0 }).mapValues(\.count)
+            let counted = [GridChangeKind.added, .removed, .reshaped, .edited].compactMap { k in kinds[k].map { "\($0) \(k.rawValue)" } }
+            lines.append("draft \(report.draft) \(draftName) against active generation \(report.base): "
+                         + (counted.isEmpty ? "no grid changed" : counted.joined(separator: ", ")))
+            lines.append("")
+            if impact.moves.isEmpty {
+                lines.append("nothing moves")
+            } else {
+                lines.append("moves")
+                lines.append(table(["from", "to", "households", "residents", "cameras", "open incidents"], impact.moves.map { m in
+                    [m.from ?? "(none)", m.to ?? "(none)", String(m.counts.households), String(m.counts.residents),
+                     String(m.counts.cameras), String(m.counts.openIncidents)]
+                }, rightAligned: [2, 3, 4, 5]))
+                let total = impact.moves.reduce(ImpactCounts()) { sum, m in
+                    var s = sum
+                    s.households += m.counts.households
+                    s.residents += m.counts.residents
+                    s.cameras += m.counts.cameras
+                    s.openIncidents += m.counts.openIncidents
+                    return s
+                }
+                lines.append("moving: \(total.households) households, \(total.residents) residents, \(total.cameras) cameras, \(total.openIncidents) open incidents")
+            }
+            lines.append("")
+            lines.append("changed grids")
+            lines.append(table(["grid", "name", "change", "worker", "households", "→", "residents", "→", "cameras", "→", "open", "→"], impact.grids.map { g in
+                [g.code, g.name, g.change.rawValue, g.worker ?? "-", String(g.before.households), String(g.after.households),
+                 String(g.before.residents), String(g.after.residents), String(g.before.cameras), String(g.after.cameras),
+                 String(g.before.openIncidents), String(g.after.openIncidents)]
+            }, rightAligned: Set(4...11)))
+            lines.append("")
+            lines.append("workers' load (households)")
+            lines.append(table(["worker", "phone", "grids before", "grids after", "before", "after", "change"], impact.workers.map { w in
+                [w.worker ?? "(no worker yet)", w.phone ?? "", w.gridsBefore.joined(separator: " "), w.gridsAfter.joined(separator: " "),
+                 String(w.householdsBefore), String(w.householdsAfter), String(format: "%+d", w.householdsAfter - w.householdsBefore)]
+            }, rightAligned: [4, 5, 6]))
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Activate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a draft the active generation (one transaction); the active one is retired and stays queryable.",
+            discussion: "Every stored point is assigned to the draft's grids and open incidents whose grid changes are re-routed to the new grid's worker, with the move in their history.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The draft.") var draft: Int64
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            print(try storeCall { try gridStore.activate(draft, thresholds: config.planning, dispatch: config.dispatch) })
+        }
+    }
+
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-activate the most recently retired generation, retiring the active one.")
+        @OptionGroup var store: StoreOptions
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            print(try storeCall { try gridStore.rollback(dispatch: config.dispatch) })
+        }
+    }
+
+    struct Suggest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Draft a split of every grid over a household limit into compact parts, for review.",
+            discussion: "Each overloaded grid is cut along the Voronoi edges of k-means centres of its households (in the metric CRS).")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The most households a grid should hold.") var maxHouseholds: Int
+        @Option(help: "The generation to start from: active or its id.") var from: String = "active"
+        @Option(help: "The draft's name.") var name: String?
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            let source = try sourceGeneration(from, gridStore)
+            let result = try storeCall {
+                try gridStore.suggestDraft(from: source, maxHouseholds: maxHouseholds, name: name ?? "suggested split at \(maxHouseholds) households",
+                                           thresholds: config.planning)
+            }
+            print("draft \(result.draft): \(result.overloaded.count) grids over \(maxHouseholds) households in generation \(source)")
+            printEdits(result.report)
+            print("review it: wangge plan diff \(result.draft); edit it with plan split/merge/reshape; then wangge plan activate \(result.draft)")
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The grid a household, camera or incident had in each generation.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "household, camera or incident.") var layer: String
+        @Argument(help: "Its id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            guard let layer = PointLayer(rawValue: layer) else { throw ValidationError("the layer must be household, camera or incident") }
+            let (gridStore, _) = try store.openStore()
+            let rows = try storeCall { try gridStore.history(layer, id: id) }
+            if json {
+                struct Entry: Encodable { let generation: Int64, name: String, status: String, grid: String?, method: String? }
+                print(try jsonText(rows.map { Entry(generation: $0.generation.id, name: $0.generation.name, status: $0.generation.status.rawValue,
+                                                    grid: $0.grid, method: $0.method?.rawValue) }))
+                return
+            }
+            print(table(["generation", "name", "status", "activated", "grid", "method"], rows.map {
+                [String($0.generation.id), $0.generation.name, $0.generation.status.rawValue, $0.generation.activatedAt ?? "", $0.grid ?? "(none)", $0.method?.rawValue ?? ""]
+            }, rightAligned: [0]))
+        }
+    }
+
+    struct Delete: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Discard a draft.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The draft.") var draft: Int64
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            try storeCall { try gridStore.deleteDraft(draft) }
+            print("draft \(draft) deleted")
+        }
+    }
+}
+
+extension PlanImpact {
+    /// What each grid of the draft would hold, as the map's statistics.
+    var statisticsAfter: [AreaStatistics] {
+        after.map { code, c in
+            AreaStatistics(code: code, name: code, grids: 1, households: c.households, residents: c.residents, cameras: c.cameras,
+                           openIncidents: c.openIncidents)
+        }
+    }
+}
+
+/// `active` or a generation id.
+func sourceGeneration(_ text: String, _ store: GridStore) throws -> Int64 {
+    if text == "active" { return try storeCall { try store.activeGeneration() } }
+    guard let id = Int64(text) else { throw ValidationError("--from must be active or a generation id, not \"\(text)\"") }
+    _ = try storeCall { try store.generation(id) }
+    return id
+}
+
+/// Runs one edit on a draft and reports it.
+func runEdit(_ store: StoreOptions, _ draft: DraftOption, _ edit: @escaping (PlanEditor) throws -> PlanEdit) throws {
+    let (gridStore, config) = try store.openStore()
+    let report = try storeCall { try gridStore.editDraft(draft.draft, thresholds: config.planning) { [try edit($0)] } }
+    printEdits(report)
+}
+
+func printEdits(_ report: PlanEditReport) {
+    for edit in report.edits {
+        print("draft \(report.generation): \(edit.summary)")
+        for note in edit.notes { print("  \(note)") }
+    }
+    for warning in report.warnings { print("  \(warning)") }
+}
+
+func printProblems(_ problems: [PlanProblem], generation: Int64) {
+    let errors = problems.errors.count
+    if problems.isEmpty {
+        print("generation \(generation): a clean coverage of the county (no overlaps, gaps or slivers)")
+        return
+    }
+    for problem in problems { print(problem) }
+    print("generation \(generation): \(errors) error\(errors == 1 ? "" : "s"), \(problems.count - errors) warning\(problems.count - errors == 1 ? "" : "s")")
+}
+
+/// A line or polygon given on the command line: WKT, or a file of WKT or
+/// GeoJSON (a geometry, a Feature, or a FeatureCollection of one feature).
+enum ShapeInput {
+    static func read(_ value: String, option: String, crs: CoordinateSystem) throws -> [UInt8] {
+        let geos = try GEOSContext()
+        var source = option
+        var text = value
+        if FileManager.default.fileExists(atPath: value) {
+            source = value
+            guard let data = FileManager.default.contents(atPath: value) else { throw UserError("\(value): cannot read the file") }
+            text = String(decoding: data, as: UTF8.self)
+        }
+        var geometry: Geometry
+        do {
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
+                let document = try GeoJSONDocument(text: text, source: source)
+                guard document.features.count == 1, let json = document.features[0].geometryJSONOrNil else {
+                    throw UserError("\(source): expected one geometry, found \(document.features.count) features")
+                }
+                geometry = try Geometry(geoJSON: json, context: geos)
+            } else {
+                geometry = try Geometry(wkt: text.trimmingCharacters(in: .whitespacesAndNewlines), context: geos)
+            }
+            if crs != .wgs84 {
+                let converter = try WGS84Converter(from: crs, context: try PROJContext())
+                geometry = try geometry.mapCoordinates { xy in
+                    for i in stride(from: 0, to: xy.count, by: 2) {
+                        let p = try converter.toWGS84(x: xy[i], y: xy[i + 1])
+                        xy[i] = p.lon
+                        xy[i + 1] = p.lat
+                    }
+                }
+            }
+            return try geometry.wkb()
+        } catch let error as GeoError {
+            throw UserError("\(source): \(error.message)")
+        }
+    }
+}
+
+/// Draws a generation with the given grids highlighted (outlined, the others dimmed).
+func drawChanges(_ store: GridStore, config: WanggeConfig, generation: Int64, changed: [String: GridChangeKind], impact: PlanImpact?,
+                 width: Int?, height: Int?, color: String) throws {
+    guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+    let data = try MapData(store: store, layers: [], config: config, generation: generation, statistics: impact?.statisticsAfter)
+    let highlighted = Set(changed.filter { $0.value != .removed }.keys)
+    let size = TerminalSize.current()
+    var options = MapOptions(
+        width: width ?? size?.columns ?? 100, height: height ?? size?.rows ?? 40,
+        color: ColorMode.detect(option: color, isTerminal: isatty(1) == 1, environment: ProcessInfo.processInfo.environment),
+        labels: .codes, date: Wangge.Map.today())
+    options.highlights = highlighted
+    var scene = try data.scene(metric: .households, focus: .county)
+    if !highlighted.isEmpty {
+        for i in scene.areas.indices { scene.areas[i].inFocus = highlighted.contains(scene.areas[i].code) }
+    }
+    scene.title = "generation \(generation) · \(highlighted.count) changed grids highlighted"
+    var bounds = data.focusBounds(.county)
+    if !highlighted.isEmpty {
+        // Zoom to the changes, with their surroundings.
+        bounds = scene.areas.filter { highlighted.contains($0.code) }.reduce(MapBounds.empty) { $0.union($1.bounds) }
+        let margin = max(bounds.width, bounds.height) * 0.6
+        bounds = MapBounds(minX: bounds.minX - margin, minY: bounds.minY - margin, maxX: bounds.maxX + margin, maxY: bounds.maxY + margin)
+    }
+    print(MapRenderer.render(scene, viewport: Viewport.fitting(bounds, options: options), options: options).joined(separator: "\n"))
+}
