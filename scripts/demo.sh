@@ -9,7 +9,9 @@ db=${DB:-var/wangge.sqlite}
 generated=GeoData/generated
 
 # The point files are generated (fixed seed) rather than committed: 26 MB of CSV.
-if [[ ! -s $generated/households.csv || ! -s $generated/incidents_gcj02.csv || GeoData/grids.geojson -nt $generated/households.csv ]]; then
+# An older generator wrote incidents without closed_at: generate again.
+if [[ ! -s $generated/households.csv || ! -s $generated/incidents_gcj02.csv || GeoData/grids.geojson -nt $generated/households.csv ]] \
+    || ! head -n 1 $generated/incidents.csv | grep -q closed_at; then
     echo "== generating households, cameras and incidents (fixed seed) into $generated"
     $wangge sample points --output-directory "$generated"
 fi

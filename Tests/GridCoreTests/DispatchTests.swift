@@ -18,7 +18,7 @@ import Testing
         let inside = PointAssignment(grid: 0, method: .inside)
         let simple = try route(inside, severity: "简单")
         #expect(simple.level == .village)
-        #expect(simple.unit == "新桥社区村(居)委会")
+        #expect(simple.unit == "新桥社区居委会")
         #expect(simple.deadline == now.addingTimeInterval(72 * 3600))
         let general = try route(inside, severity: "一般")
         #expect(general.level == .town)
