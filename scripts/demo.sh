@@ -35,3 +35,7 @@ $wangge locate --db "$db" --crs gcj02 112.3597 28.8410
 echo
 echo "== the same as JSON"
 $wangge locate --db "$db" --crs gcj02 112.3597 28.8410 --json
+
+echo
+echo "== incidents by town over the sample year (as of its last day, 2026-11-01)"
+$wangge stats incidents --db "$db" --at 2026-11-01
