@@ -9,7 +9,9 @@ db=${DB:-var/wangge.sqlite}
 generated=GeoData/generated
 
 # The point files are generated (fixed seed) rather than committed: 26 MB of CSV.
-if [[ ! -s $generated/households.csv || ! -s $generated/incidents_gcj02.csv || GeoData/grids.geojson -nt $generated/households.csv ]]; then
+# An older generator wrote incidents without closed_at: generate again.
+if [[ ! -s $generated/households.csv || ! -s $generated/incidents_gcj02.csv || GeoData/grids.geojson -nt $generated/households.csv ]] \
+    || ! head -n 1 $generated/incidents.csv | grep -q closed_at; then
     echo "== generating households, cameras and incidents (fixed seed) into $generated"
     $wangge sample points --output-directory "$generated"
 fi
@@ -33,3 +35,7 @@ $wangge locate --db "$db" --crs gcj02 112.3597 28.8410
 echo
 echo "== the same as JSON"
 $wangge locate --db "$db" --crs gcj02 112.3597 28.8410 --json
+
+echo
+echo "== incidents by town over the sample year (as of its last day, 2026-11-01)"
+$wangge stats incidents --db "$db" --at 2026-11-01

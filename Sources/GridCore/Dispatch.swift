@@ -128,9 +128,15 @@ public enum Dispatcher {
     public static func unit(at level: HandlingLevel, grid: GridInfo, department: String) -> String {
         switch level {
         case .grid: grid.name
-        case .village: "\(grid.villageName)村(居)委会"
+        case .village: villageCommittee(grid.villageName)
         case .town: grid.townName
         case .county: department
         }
+    }
+
+    /// 和桥社区 → 和桥社区居委会, 和平村 → 和平村委会, 东湖 → 东湖村委会.
+    static func villageCommittee(_ village: String) -> String {
+        if village.hasSuffix("社区") { return village + "居委会" }
+        return village.hasSuffix("村") ? village + "委会" : village + "村委会"
     }
 }

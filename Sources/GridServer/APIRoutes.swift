@@ -62,6 +62,18 @@ func toWGS84(x: Double, y: Double, crs: CoordinateSystem, parameter: String) thr
     }
 }
 
+/// A small JSON body (64 KiB at most), decoded; `shape` tells the caller what was expected.
+func jsonBody<T: Decodable>(_ type: T.Type, of request: Request, shape: String) async throws -> T {
+    var request = request
+    let buffer: ByteBuffer
+    do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch { throw APIError(.contentTooLarge, "the body is over 64 KiB") }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    } catch {
+        throw APIError(.badRequest, "the body must be \(shape): \(error)", parameter: "body")
+    }
+}
+
 /// A household as the API shows it: masked unless the caller may see it.
 struct HouseholdView: Encodable {
     let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
@@ -227,15 +239,8 @@ struct APIRoutes {
         guard [.admin, .dispatcher, .gridWorker].contains(caller.role) else {
             throw APIError(.forbidden, "reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)")
         }
-        var request = request
-        let buffer: ByteBuffer
-        do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch { throw APIError(.contentTooLarge, "the body is over 64 KiB") }
-        let body: IncidentBody
-        do {
-            body = try JSONDecoder().decode(IncidentBody.self, from: Data(buffer.readableBytesView))
-        } catch {
-            throw APIError(.badRequest, "the body must be {\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}: \(error)", parameter: "body")
-        }
+        let body = try await jsonBody(IncidentBody.self, of: request,
+                                      shape: "{\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}")
         let crs: CoordinateSystem
         do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
         let p = try toWGS84(x: body.lon, y: body.lat, crs: crs, parameter: "lon")

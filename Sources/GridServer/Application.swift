@@ -17,25 +17,32 @@ public func buildRouter(service: GridService) -> Router<WanggeContext> {
     }
     APIRoutes(service: service).add(to: router)
     OGCRoutes(service: service).add(to: router)
+    IncidentRoutes(service: service).add(to: router)
     return router
 }
 
-/// Watches for another generation becoming active and reloads the grid index.
-struct GenerationWatcher: Service {
-    let service: GridService
-    let logger: Logger
+/// Work the server repeats at an interval until graceful shutdown cancels
+/// it: reloading the grids when another generation becomes active, and
+/// escalating overdue incidents ("最多跑一地": nothing waits forever).
+struct PeriodicTask: Service {
+    let name: String
     let interval: Duration
+    let logger: Logger
+    let immediately: Bool
+    let work: @Sendable () throws -> Void
 
     func run() async throws {
-        let (service, logger, interval) = (service, logger, interval)
+        let (name, interval, logger, immediately, work) = (name, interval, logger, immediately, work)
         // Stop with the server: graceful shutdown cancels the loop.
         await cancelWhenGracefulShutdown {
+            var first = true
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                if !(first && immediately) { try? await Task.sleep(for: interval) }
+                first = false
                 do {
-                    try service.refreshIfNeeded()
+                    try work()
                 } catch {
-                    logger.error("reloading the grids failed: \(error)")
+                    logger.error("\(name) failed: \(error)")
                 }
             }
         }
@@ -49,6 +56,23 @@ public func buildApplication(service: GridService, host: String, port: Int, logg
     return Application(
         router: buildRouter(service: service),
         configuration: .init(address: .hostname(host, port: port), serverName: "wangge"),
-        services: [GenerationWatcher(service: service, logger: logger, interval: .seconds(5))],
+        services: services(service: service, logger: logger),
         logger: logger)
+}
+
+func services(service: GridService, logger: Logger) -> [any Service] {
+    var services: [any Service] = [
+        PeriodicTask(name: "reloading the grids", interval: .seconds(5), logger: logger, immediately: false) {
+            try service.refreshIfNeeded()
+        },
+    ]
+    let seconds = service.dispatchRules.escalationScanSeconds
+    if seconds > 0 {
+        services.append(PeriodicTask(name: "escalating overdue incidents", interval: .milliseconds(Int64(seconds * 1000)),
+                                     logger: logger, immediately: true) {
+            let touched = try service.store.escalateOverdue(at: Date(), rules: service.dispatchRules)
+            if !touched.isEmpty { logger.info("escalated \(touched.count) overdue incident(s)") }
+        })
+    }
+    return services
 }

@@ -108,3 +108,35 @@ extension GridStore {
         return (id, routing)
     }
 }
+
+extension GridStore {
+    /// Routes incidents just imported (in the import's transaction): each in a
+    /// grid gets its grid, village, town, level, unit, department and
+    /// deadline by the rules, and a first event naming the file.
+    static func routeImportedIncidents(_ db: Database, ids: [String], generation: Int64, rules: DispatchRules, source: String) throws {
+        let grids = Dictionary(uniqueKeysWithValues: try gridInfos(db, generation: generation).map { ($0.code, $0) })
+        let read = try db.makeStatement(sql: """
+            SELECT i.category, i.severity, i.status, i.reported_at, a.grid_code FROM incidents i
+            LEFT JOIN assignments a ON a.generation_id = ? AND a.layer = 'incident' AND a.feature_id = i.id WHERE i.id = ?
+            """)
+        let update = try db.makeStatement(sql: """
+            UPDATE incidents SET grid_code = ?, village_code = ?, town_code = ?, level = ?, unit = ?, department = ?, deadline = ?
+            WHERE id = ?
+            """)
+        let parse = timestamp
+        for id in ids {
+            guard let row = try Row.fetchOne(read, arguments: [generation, id]) else { continue }
+            let category: String = row[0] ?? ""
+            let level = rules.level(for: row[1])
+            let department = rules.department(for: category)
+            let status = IncidentStatus(rawValue: row[2]) ?? .reported
+            let reportedAt = (row[3] as String?).flatMap(parse.date(from:))
+            let grid = (row[4] as String?).flatMap { grids[$0] }
+            let unit = grid.map { Dispatcher.unit(at: level, grid: $0, department: department) } ?? (level == .county ? department : nil)
+            try update.execute(arguments: [grid?.code, grid?.villageCode, grid?.townCode, level.rawValue, unit, department,
+                                           reportedAt.map { time(rules.deadline(from: $0, at: level)) }, id])
+            try recordEvent(db, incident: id, at: reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: status,
+                            level: level, unit: unit, grid: grid?.code, note: "imported from \(source)")
+        }
+    }
+}

@@ -178,6 +178,16 @@ public struct IncidentFilter: Sendable {
 extension GridStore {
     static func time(_ date: Date) -> String { timestamp.string(from: date) }
 
+    /// A time as people type it: a day (2026-11-01, midnight in China) or ISO 8601.
+    public static func parseTime(_ text: String) -> Date? {
+        if let date = ISO8601DateFormatter().date(from: text) { return date }
+        let day = DateFormatter()
+        day.locale = Locale(identifier: "en_US_POSIX")
+        day.timeZone = TimeZone(identifier: "Asia/Shanghai")
+        day.dateFormat = "yyyy-MM-dd"
+        return day.date(from: text)
+    }
+
     static let incidentColumns = """
         id, category, channel, severity, status, reported_at, description, reporter, satisfaction, X(geom), Y(geom),
         grid_code, village_code, town_code, level, unit, department, deadline, version, attempts, escalations, reopenings,

@@ -17,7 +17,8 @@ extension PointLayer {
         switch self {
         case .households: ["address", "head", "phone", "id_number", "members", "tags"]
         case .cameras: ["type", "name", "heading_deg", "fov_deg", "range_m", "status"]
-        case .incidents: ["category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction"]
+        case .incidents: ["category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction",
+                           "closed_at"]
         }
     }
 }
@@ -53,13 +54,13 @@ enum FieldCheck {
 
 extension GridStore {
     public static let cameraStatuses = ["online", "offline", "fault"]
-    public static let incidentStatuses = ["reported", "accepted", "in_progress", "resolved", "closed", "escalated", "reopened", "returned"]
+    public static let incidentStatuses = IncidentStatus.allCases.map(\.rawValue)
 
     /// Imports households, cameras or incidents from CSV or GeoJSON, converts
     /// them to WGS84, assigns them to the active generation's grids and stores
     /// both in one transaction. Records with an id already stored are replaced.
     /// Any bad record fails the whole import and nothing changes.
-    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84,
+    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, dispatch: DispatchRules = DispatchRules(),
                              progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let start = Date()
         let generation = try activeGeneration()
@@ -86,6 +87,9 @@ extension GridStore {
             }
             let stored = records.map { StoredPoint(layer: layer, id: $0.id, position: $0.position) }
             try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: stored, assignments: assignments)
+            if layer == .incidents {
+                try Self.routeImportedIncidents(db, ids: records.map(\.id), generation: generation, rules: dispatch, source: path)
+            }
         }
         var report = ImportReport(file: path, imported: records.count)
         report.generation = generation
@@ -156,13 +160,18 @@ extension GridStore {
                     try FieldCheck.number(f, "range_m", range: 0...10_000),
                     try FieldCheck.oneOf(f, "status", Self.cameraStatuses) ?? "online"]
         case .incidents:
-            if let reported = FieldCheck.text(f, "reported_at"), ISO8601DateFormatter().date(from: reported) == nil {
-                throw StoreError("field reported_at: \"\(reported)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
+            // Times are stored in one form (+08:00) so that they compare as text.
+            func time(_ name: String) throws -> String? {
+                guard let text = FieldCheck.text(f, name) else { return nil }
+                guard let date = ISO8601DateFormatter().date(from: text) else {
+                    throw StoreError("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
+                }
+                return Self.time(date)
             }
             return [FieldCheck.text(f, "category"), FieldCheck.text(f, "channel"), FieldCheck.text(f, "severity"),
-                    try FieldCheck.oneOf(f, "status", Self.incidentStatuses) ?? "reported", FieldCheck.text(f, "reported_at"),
+                    try FieldCheck.oneOf(f, "status", Self.incidentStatuses) ?? "reported", try time("reported_at"),
                     FieldCheck.text(f, "description"), FieldCheck.text(f, "reporter"),
-                    try FieldCheck.integer(f, "satisfaction", range: 1...5)]
+                    try FieldCheck.integer(f, "satisfaction", range: 1...5), try time("closed_at")]
         }
     }
 }

@@ -172,7 +172,8 @@ public struct PointGenerator {
     }
 
     func writeIncidents(households: [Household], directory: String, random: inout SeededRandom) throws -> Int {
-        let header = ["id", "lon", "lat", "category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction"]
+        let header = ["id", "lon", "lat", "category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction",
+                      "closed_at"]
         let plain = try Self.openWriter(directory + "/incidents.csv", header: header)
         let wechat = try Self.openWriter(directory + "/incidents_gcj02.csv", header: header)
         let categories: [(String, Double, String)] = [
@@ -205,10 +206,18 @@ public struct PointGenerator {
                 status = random.weighted([("closed", 0.93), ("resolved", 0.03), ("in_progress", 0.03), ("escalated", 0.01)])
             }
             let satisfaction = status == "closed" ? String(random.weighted([(5, 0.62), (4, 0.25), (3, 0.08), (2, 0.03), (1, 0.02)])) : ""
+            // Simple matters close within days, hard ones within weeks.
+            let closingHours: ClosedRange<Double> = switch severity {
+            case "简单": 2...96
+            case "一般": 12...240
+            default: 48...600
+            }
+            let closedAt = status == "closed" ? iso.string(from: min(end, reported.addingTimeInterval(random.uniform(closingHours) * 3600))) : ""
             let place = try villageAndTown(p)
             var row = [
                 String(format: "E%05d", n), "", "", category.0, channel, severity, status, iso.string(from: reported),
                 "\(place.village)\(category.2)", channel == "网格员上报" ? "网格员" : Names.personName(&random), satisfaction,
+                closedAt,
             ]
             if channel == "码上办" {
                 let g = ChineseCoordinates.wgs84ToGCJ02(lon: p.lon, lat: p.lat)

@@ -114,8 +114,8 @@ struct PointImportOptions: ParsableArguments {
     var crs: CoordinateSystem = .wgs84
 
     func run(_ layer: PointLayer) throws {
-        let (gridStore, _) = try store.openStore()
-        let report = try gridStore.importPoints(layer, path: file, crs: crs, progress: progressPrinter())
+        let (gridStore, config) = try store.openStore()
+        let report = try gridStore.importPoints(layer, path: file, crs: crs, dispatch: config.dispatch, progress: progressPrinter())
         print(report)
     }
 }

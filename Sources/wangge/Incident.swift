@@ -7,8 +7,10 @@ import GridStore
 extension Wangge {
     struct Incident: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Incident reports: route each to its grid, worker, level, unit and department.",
-            subcommands: [Report.self])
+            abstract: "Incidents: report and route them, then take them through their lifecycle.",
+            subcommands: [Report.self, Show.self, Accept.self, Start.self, Mediate.self, Resolve.self, Close.self, Reopen.self,
+                          Escalate.self, Return.self, Reroute.self, Move.self, Recategorize.self, EscalateOverdue.self,
+                          Notifications.self])
 
         struct Report: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -28,13 +30,7 @@ extension Wangge {
 
             func run() throws {
                 let (gridStore, config) = try store.openStore()
-                let p: (lon: Double, lat: Double)
-                do {
-                    p = try WGS84Converter(from: crs, context: try PROJContext()).toWGS84(x: lon, y: lat)
-                } catch let error as GeoError {
-                    throw UserError("(\(lon), \(lat)) in \(crs): \(error.message)")
-                }
-                let report = IncidentReport(position: LonLat(p.lon, p.lat), source: (lon, lat, crs), category: category, channel: channel,
+                let report = IncidentReport(position: try wgs84Position(lon: lon, lat: lat, crs: crs), source: (lon, lat, crs), category: category, channel: channel,
                                             severity: severity, description: description, reporter: reporter, reportedAt: Date())
                 let result: (id: String, routing: Routing)
                 do {

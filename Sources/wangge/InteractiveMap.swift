@@ -119,7 +119,7 @@ struct InteractiveMap {
             case .enter:
                 if let selected { details = detailLines(selected) } else { message = "Tab selects a grid first" }
             case .character("m"):
-                let all = MapMetricKind.available
+                let all = MapMetricKind.allCases
                 map.metric = all[((all.firstIndex(of: map.metric) ?? 0) + 1) % all.count]
             case .character("l"):
                 layerIndex = (layerIndex + 1) % InteractiveMap.layerCycle.count

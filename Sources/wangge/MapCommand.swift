@@ -52,9 +52,6 @@ extension Wangge {
 
         func validate() throws {
             guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
-            guard MapMetricKind.available.contains(metric) else {
-                throw ValidationError("the \(metric.rawValue) metric needs statistics this version does not compute yet; use one of \(MapMetricKind.available.map(\.rawValue).joined(separator: ", "))")
-            }
             _ = try parsedLayers()
             if [town, village, grid].compactMap({ $0 }).count > 1 { throw ValidationError("give at most one of --town, --village, --grid") }
         }

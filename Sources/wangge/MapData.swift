@@ -20,10 +20,7 @@ enum MapMetricKind: String, CaseIterable {
         }
     }
 
-    /// The metrics this version can compute; overdue needs incident deadlines, not kept yet.
-    static var available: [MapMetricKind] { [.households, .population, .cameras, .incidents, .load, .coverage] }
-
-    func value(_ s: AreaStatistics, coverage: Double?, workersPerGrid: Int) -> Double? {
+    func value(_ s: AreaStatistics, coverage: Double?, overdue: Int, workersPerGrid: Int) -> Double? {
         switch self {
         case .households: Double(s.households)
         case .population: Double(s.residents)
@@ -31,7 +28,7 @@ enum MapMetricKind: String, CaseIterable {
         case .incidents: Double(s.openIncidents)
         case .load: Double(s.households) / Double(max(workersPerGrid, 1))
         case .coverage: coverage.map { $0 * 100 }
-        case .overdue: nil
+        case .overdue: Double(overdue)
         }
     }
 }
@@ -66,6 +63,8 @@ struct MapData {
     /// Covered share (0…1) per grid, when coverage was asked for.
     let coverage: [String: Double]
     let workersPerGrid: Int
+    /// Open incidents past their deadline, per responsible grid.
+    let overdue: [String: Int]
 
     /// The grids of `generation` (default: the active one); `statistics`
     /// replaces the stored counts (a draft has no stored assignments).
@@ -74,6 +73,8 @@ struct MapData {
         workersPerGrid = config.workload.workersPerGrid
         coverage = withCoverage ? try computeCoverage(store: store, config: config).coverage.mapValues(\.coveredShare) : [:]
         grids = try store.grids(generation: generation)
+        // Deadlines belong to incidents, not to a generation: overdue counts follow the incidents' current grids.
+        overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid).map { ($0.key, $0.overdue) })
         self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation)).map { ($0.code, $0) })
         let geos = try GEOSContext()
         let proj = try PROJContext()
@@ -137,7 +138,8 @@ struct MapData {
     func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
         let areas = grids.indices.map { i in
             MapArea(code: grids[i].code, name: grids[i].name, rings: gridRings[i],
-                    value: statistics[grids[i].code].flatMap { metric.value($0, coverage: coverage[grids[i].code], workersPerGrid: workersPerGrid) },
+                    value: statistics[grids[i].code].flatMap { metric.value($0, coverage: coverage[grids[i].code], overdue: overdue[grids[i].code] ?? 0,
+                                                                                  workersPerGrid: workersPerGrid) },
                     labelPoint: labelPoints[i],
                     inFocus: inFocus(grids[i], focus))
         }

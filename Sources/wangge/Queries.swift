@@ -93,8 +93,8 @@ extension Wangge {
 
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Statistics: counts (default), camera coverage and grid worker load.",
-            subcommands: [Counts.self, Coverage.self, Workload.self], defaultSubcommand: Counts.self)
+            abstract: "Statistics: counts (default), camera coverage, grid worker load and incidents.",
+            subcommands: [Counts.self, Coverage.self, Workload.self, Incidents.self], defaultSubcommand: Counts.self)
     }
 }
 

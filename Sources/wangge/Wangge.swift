@@ -16,7 +16,7 @@ struct Wangge: AsyncParsableCommand {
             """,
         subcommands: [
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
-            Incident.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self,
+            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self,
         ])
 
     static func main() async {

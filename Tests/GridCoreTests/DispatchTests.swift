@@ -18,7 +18,7 @@ import Testing
         let inside = PointAssignment(grid: 0, method: .inside)
         let simple = try route(inside, severity: "简单")
         #expect(simple.level == .village)
-        #expect(simple.unit == "新桥社区村(居)委会")
+        #expect(simple.unit == "新桥社区居委会")
         #expect(simple.deadline == now.addingTimeInterval(72 * 3600))
         let general = try route(inside, severity: "一般")
         #expect(general.level == .town)
@@ -51,5 +51,49 @@ import Testing
         ]
         #expect(try route(inside, earlier: earlier).duplicateOf == "nearest")
         #expect(try route(inside, earlier: Array(earlier.prefix(2))).duplicateOf == nil)
+    }
+}
+
+@Suite struct IncidentLifecycleTests {
+    /// The lifecycle written out by hand, action by action: every pair not
+    /// listed here must be refused.
+    static let legal: [IncidentAction: [IncidentStatus: IncidentStatus]] = [
+        .accept: [.reported: .accepted, .escalated: .accepted, .reopened: .accepted],
+        .start: [.accepted: .inProgress],
+        .mediate: [.accepted: .inProgress, .inProgress: .inProgress],
+        .resolve: [.accepted: .resolved, .inProgress: .resolved],
+        .close: [.resolved: .closed],
+        .reopen: [.resolved: .reopened, .closed: .reopened],
+        .escalate: [.reported: .escalated, .accepted: .escalated, .inProgress: .escalated, .reopened: .escalated, .escalated: .escalated],
+        .return: [.reported: .returned, .accepted: .returned, .escalated: .returned, .reopened: .returned],
+        .reroute: [.returned: .reported, .reported: .reported],
+        .move: [.reported: .reported, .accepted: .accepted, .inProgress: .inProgress, .escalated: .escalated, .reopened: .reopened, .returned: .returned],
+        .recategorize: [.reported: .reported, .accepted: .accepted, .inProgress: .inProgress, .escalated: .escalated, .reopened: .reopened, .returned: .returned],
+        .regrid: [.reported: .reported, .accepted: .accepted, .inProgress: .inProgress, .escalated: .escalated, .reopened: .reopened, .returned: .returned],
+    ]
+
+    @Test func everyActionFromEveryStatus() {
+        for action in IncidentAction.allCases {
+            for status in IncidentStatus.allCases {
+                let expected = Self.legal[action]?[status]
+                #expect(IncidentWorkflow.target(of: action, from: status) == expected, "\(action.rawValue) from \(status.rawValue)")
+                if expected == nil {
+                    #expect(throws: IllegalTransition(action: action, status: status)) { try IncidentWorkflow.transition(action, from: status) }
+                }
+            }
+        }
+        // Closed is final but for a reopening; nothing moves a closed incident's place or grid.
+        #expect(IncidentStatus.allCases.filter(\.isOpen) == [.reported, .accepted, .inProgress, .escalated, .reopened, .returned])
+    }
+
+    @Test func theLadderClimbsTwoPlusOnePlusN() {
+        let ladder = MediationLadder()
+        #expect(ladder.afterFailure(attempt: 1, at: .village) == nil)
+        #expect(ladder.afterFailure(attempt: 2, at: .village) == .town)
+        #expect(ladder.afterFailure(attempt: 1, at: .town) == .county)
+        #expect(ladder.afterFailure(attempt: 1, at: .grid) == .village)
+        #expect((1...20).allSatisfy { ladder.afterFailure(attempt: $0, at: .county) == nil }, "the county mediates as often as it takes")
+        #expect(IncidentWorkflow.levelAbove(.county) == nil)
+        #expect(Dispatcher.villageCommittee("和平村") == "和平村委会" && Dispatcher.villageCommittee("东湖") == "东湖村委会")
     }
 }

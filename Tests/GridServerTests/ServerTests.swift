@@ -90,7 +90,8 @@ func json(_ response: TestResponse) throws -> Any {
     static let protectedPaths = [
         "/v1/locate?lon=112.355&lat=28.842", "/v1/towns", "/v1/villages", "/v1/grids", "/v1/grids/\(ServerFixture.workerGrid)",
         "/v1/grids/\(ServerFixture.workerGrid)/households", "/v1/grids/\(ServerFixture.workerGrid)/cameras",
-        "/v1/grids/\(ServerFixture.workerGrid)/incidents", "/v1/stats", "/conformance", "/collections", "/collections/grids",
+        "/v1/grids/\(ServerFixture.workerGrid)/incidents", "/v1/stats", "/v1/incidents", "/v1/incidents/E1", "/v1/stats/incidents",
+        "/v1/notifications", "/conformance", "/collections", "/collections/grids",
         "/collections/households/items", "/collections/grids/items/\(ServerFixture.workerGrid)",
     ]
 
@@ -108,6 +109,7 @@ func json(_ response: TestResponse) throws -> Any {
                         .replacingOccurrences(of: "/collections/grids/items/{code}", with: "/collections/{id}/items/{fid}")
                         .replacingOccurrences(of: "/collections/households/items", with: "/collections/{id}/items")
                         .replacingOccurrences(of: "/collections/grids", with: "/collections/{id}")
+                        .replacingOccurrences(of: "/v1/incidents/E1", with: "/v1/incidents/{id}")
                     #expect(paths[templated] != nil, "OpenAPI lacks \(templated)")
                 }
             }

@@ -82,4 +82,36 @@ import GridStore
             "\(error)".contains("latitude 95.0 is outside")
         }
     }
+
+    /// An incident through its lifecycle as a dispatcher runs it, with times given on the command line.
+    @Test func incidentWorkflowThroughTheExecutable() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("workflow.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        func wangge(_ arguments: String...) throws -> String { try Fixtures.run(binary, arguments + ["--db", db]) }
+        func object(_ text: String) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        }
+        _ = try wangge("import", "grids", Fixtures.sampleGrids)
+        let reported = try object(try wangge("incident", "report", "--lon", "112.355", "--lat", "28.842", "--category", "矛盾纠纷",
+                                             "--channel", "来访", "--severity", "简单", "--json"))
+        let id = try #require(reported["id"] as? String)
+        _ = try wangge("incident", "accept", id, "--by", "王网格", "--version", "1")
+        #expect { _ = try wangge("incident", "accept", id, "--version", "1") } throws: { "\($0)".contains("you have version 1, it is now 2") }
+        _ = try wangge("incident", "mediate", id, "--failed", "--note", "第一次")
+        let escalated = try object(try wangge("incident", "mediate", id, "--failed", "--note", "第二次", "--json"))
+        #expect(escalated["status"] as? String == "escalated" && escalated["level"] as? String == "town" && escalated["unit"] as? String == "琼湖街道")
+        let shown = try wangge("incident", "show", id)
+        #expect(shown.contains("2+1+N: 2 failed attempt(s) at village level") && shown.contains("town: 琼湖街道 — escalated from 和桥社区居委会"))
+        let listed = try wangge("incidents", "--town", "琼湖街道", "--status", "escalated", "--json")
+        #expect(try #require(try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]]).map { $0["id"] as? String } == [id])
+        // A year later nobody has acted: the scheduler's job, run from cron, sends it to the county department.
+        let late = try wangge("incident", "escalate-overdue", "--at", "2027-12-01")
+        #expect(late.contains("\(id)\t→ county"))
+        let stats = try wangge("stats", "incidents", "--by", "county", "--at", "2027-12-01", "--csv").split(separator: "\n")
+        #expect(stats.count == 2 && stats[0].hasPrefix("county,name,received,open,overdue,closed"))
+        #expect(stats[1].hasPrefix("county,,1,1,0,0,0.0000,,,,"), "escalated again with a fresh deadline: open, not overdue")
+        let map = try wangge("map", "--metric", "overdue", "--width", "80", "--height", "24", "--color", "never")
+        #expect(map.contains("超期事件 overdue incidents"))
+    }
 }

@@ -1,0 +1,353 @@
+import ArgumentParser
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// A time on the command line: a day (2026-11-01, midnight in China) or an
+/// ISO 8601 time (2026-11-01T08:30:00+08:00).
+struct TimeArgument: ExpressibleByArgument, Sendable {
+    let date: Date
+
+    init?(argument: String) {
+        guard let date = GridStore.parseTime(argument) else { return nil }
+        self.date = date
+    }
+}
+
+extension IncidentStatus: ExpressibleByArgument {}
+extension HandlingLevel: ExpressibleByArgument {}
+extension IncidentGrouping: ExpressibleByArgument {}
+
+/// A time as the centre reads it: China Standard Time, to the minute.
+func localTime(_ text: String?) -> String {
+    guard let text, let date = ISO8601DateFormatter().date(from: text) else { return text ?? "-" }
+    let f = DateFormatter()
+    f.locale = Locale(identifier: "en_US_POSIX")
+    f.timeZone = TimeZone(identifier: "Asia/Shanghai")
+    f.dateFormat = "yyyy-MM-dd HH:mm"
+    return f.string(from: date)
+}
+
+/// An incident with its history, for the terminal.
+func incidentText(_ r: IncidentRecord) -> String {
+    var lines = [
+        "incident   \(r.id)  \(r.category ?? "-") via \(r.channel ?? "-")  severity \(r.severity ?? "-")",
+        "status     \(r.status.rawValue)  (version \(r.version))",
+        "place      \(String(format: "%.6f, %.6f", r.lon, r.lat))  grid \(r.grid ?? "-")  village \(r.village ?? "-")  town \(r.town ?? "-")",
+        "handled    \(r.level?.rawValue ?? "-"): \(r.unit ?? "-")   department: \(r.department ?? "-")",
+        "deadline   \(localTime(r.deadline))\(r.overdue ? "  OVERDUE" : "")",
+        "ladder     \(r.attempts) failed attempt(s) at this level · \(r.escalations) escalation(s) · \(r.reopenings) reopening(s)",
+    ]
+    if let s = r.satisfaction { lines.append("closed     \(localTime(r.closedAt))  satisfaction \(s)/5") }
+    if let d = r.duplicateOf { lines.append("duplicate  likely of \(d)") }
+    if let history = r.history, !history.isEmpty {
+        lines.append("history")
+        lines.append(table(["#", "at", "by", "action", "from → to", "level: unit", "grid", "note"], history.map { e in
+            let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
+            return [String(e.seq), localTime(e.at), e.actor, e.action.rawValue, "\(e.fromStatus?.rawValue ?? "·") → \(e.toStatus.rawValue)",
+                    "\(e.level?.rawValue ?? "-"): \(e.unit ?? "-")", e.grid ?? "-",
+                    [e.note, detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
+        }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+    }
+    if let notes = r.notifications, !notes.isEmpty {
+        lines.append("notified")
+        lines += notes.map { "  \(localTime($0.at))  \($0.level.rawValue): \($0.unit) — \($0.reason)" }
+    }
+    return lines.joined(separator: "\n")
+}
+
+/// The options every change to an incident takes.
+struct ChangeOptions: ParsableArguments {
+    @OptionGroup var store: StoreOptions
+    @Argument(help: "The incident id, e.g. R0000012.") var id: String
+    @Option(help: "Who makes the change (default: $USER).") var by: String?
+    @Option(help: "Why, or what was done.") var note: String?
+    @Option(help: "The version you saw (from `incident show`): refused if someone changed it since.") var version: Int?
+    @Option(help: "When it happened (default: now).") var at: TimeArgument?
+    @Flag(help: "Print JSON.") var json = false
+
+    /// Applies the action, with `configure` filling in what it needs, and prints the result.
+    func apply(_ action: IncidentAction, _ configure: (inout IncidentChange) throws -> Void = { _ in }) throws {
+        let (gridStore, config) = try store.openStore()
+        var change = IncidentChange(action, actor: by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli", note: note,
+                                    expectedVersion: version)
+        try configure(&change)
+        let record: IncidentRecord
+        do {
+            record = try gridStore.apply(change, to: id, at: at?.date ?? Date(), rules: config.dispatch)
+        } catch let error as IncidentError {
+            throw UserError("\(id): \(error)")
+        }
+        print(json ? try jsonText(record) : incidentText(record))
+    }
+}
+
+extension Wangge.Incident {
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "An incident with its history and notifications.")
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The incident id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            do {
+                let record = try gridStore.incident(id: id)
+                print(json ? try jsonText(record) : incidentText(record))
+            } catch let error as IncidentError {
+                throw UserError("\(error)")
+            }
+        }
+    }
+
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The unit takes the incident on (reported, escalated or reopened → accepted).")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.accept) }
+    }
+
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Work begins (accepted → in_progress).")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.start) }
+    }
+
+    struct Mediate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record a mediation attempt and its result (the 2+1+N ladder).",
+            discussion: "A settled attempt resolves the incident. A failed one counts against the level's attempts "
+                + "(dispatch.mediation_attempts); when they are used up the incident escalates a level.")
+        @OptionGroup var options: ChangeOptions
+        @Flag(help: "Whether the attempt settled the matter.") var result: MediationResult
+        func run() throws { try options.apply(.mediate) { $0.settled = result == .settled } }
+    }
+
+    enum MediationResult: String, EnumerableFlag { case settled, failed }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The unit has settled it (--note says how); the reporter then closes or reopens.")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.resolve) }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a resolved incident with the reporter's satisfaction.")
+        @OptionGroup var options: ChangeOptions
+        @Option(help: "The reporter's satisfaction, 1 (very unhappy) to 5 (very satisfied).") var satisfaction: Int
+        func run() throws { try options.apply(.close) { $0.satisfaction = satisfaction } }
+    }
+
+    struct Reopen: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The reporter is not satisfied: back to the unit with a fresh deadline.")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.reopen) }
+    }
+
+    struct Escalate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send it one level up (grid → village → town → county department).")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.escalate) }
+    }
+
+    struct Return: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "return", abstract: "Not this unit's: hand it back to the dispatcher with the reason (--note).")
+        @OptionGroup var options: ChangeOptions
+        func run() throws { try options.apply(.return) }
+    }
+
+    struct Reroute: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The dispatcher sends a returned or new incident to another grid and/or level.")
+        @OptionGroup var options: ChangeOptions
+        @Option(help: "The grid to send it to.") var grid: String?
+        @Option(help: "The level to send it to: grid, village, town or county.") var level: HandlingLevel?
+        func run() throws {
+            try options.apply(.reroute) {
+                $0.grid = grid
+                $0.level = level
+            }
+        }
+    }
+
+    struct Move: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct the incident's place: it is located and routed again, its old grid kept in the history.")
+        @OptionGroup var options: ChangeOptions
+        @Option(help: "Longitude (or x).") var lon: Double
+        @Option(help: "Latitude (or y).") var lat: Double
+        @Option(help: "CRS of the place: EPSG:<code>, gcj02 or bd09.") var crs: CoordinateSystem = .wgs84
+        func run() throws {
+            let p = try wgs84Position(lon: lon, lat: lat, crs: crs)
+            try options.apply(.move) {
+                $0.position = p
+                $0.source = (lon, lat, crs)
+            }
+        }
+    }
+
+    struct Recategorize: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct the category: the department (and a county-level unit) follow it.")
+        @OptionGroup var options: ChangeOptions
+        @Option(help: "The new category.") var category: String
+        func run() throws { try options.apply(.recategorize) { $0.category = category } }
+    }
+
+    struct EscalateOverdue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "escalate-overdue",
+            abstract: "Escalate every open incident past its deadline one level (for cron; `wangge serve` does it too).")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "The time to check deadlines against (default: now).") var at: TimeArgument?
+
+        func run() throws {
+            let (gridStore, config) = try store.openStore()
+            let touched = try gridStore.escalateOverdue(at: at?.date ?? Date(), rules: config.dispatch)
+            for (id, level) in touched { print("\(id)\t→ \(level.rawValue)") }
+            print("\(touched.count) overdue incident(s) escalated or reported to the county")
+        }
+    }
+
+    struct Notifications: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Notifications for units: incidents escalated, sent, returned or overdue.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this unit, e.g. 司法局 or 琼湖街道.") var unit: String?
+        @Option(help: "How many, newest first.") var limit = 50
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let notes = try gridStore.notifications(unit: unit, limit: limit)
+            if json {
+                print(try jsonText(notes))
+                return
+            }
+            print(table(["at", "incident", "level", "unit", "reason"], notes.map {
+                [localTime($0.at), $0.incidentID, $0.level.rawValue, $0.unit, $0.reason]
+            }))
+        }
+    }
+}
+
+/// A place given on the command line, in WGS84.
+func wgs84Position(lon: Double, lat: Double, crs: CoordinateSystem) throws -> LonLat {
+    do {
+        let p = try WGS84Converter(from: crs, context: try PROJContext()).toWGS84(x: lon, y: lat)
+        return LonLat(p.lon, p.lat)
+    } catch let error as GeoError {
+        throw UserError("(\(lon), \(lat)) in \(crs): \(error.message)")
+    }
+}
+
+extension Wangge {
+    struct Incidents: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List incidents by area, status, time and lateness, newest first.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Only this grid (code).") var grid: String?
+        @Option(help: "Only this village (code or name).") var village: String?
+        @Option(help: "Only this town (code or name).") var town: String?
+        @Option(parsing: .upToNextOption, help: "Only these statuses.") var status: [IncidentStatus] = []
+        @Flag(help: "Only open incidents past their deadline.") var overdue = false
+        @Option(help: "Reported at or after (2026-11-01 or an ISO 8601 time).") var since: TimeArgument?
+        @Option(help: "Reported before.") var until: TimeArgument?
+        @Option(help: "Only this category.") var category: String?
+        @Option(help: "Only this channel.") var channel: String?
+        @Option(help: "At most this many.") var limit = 100
+        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print CSV.") var csv = false
+
+        func validate() throws {
+            if json && csv { throw ValidationError("give --json or --csv, not both") }
+            if [grid, village, town].compactMap({ $0 }).count > 1 { throw ValidationError("give at most one of --grid, --village, --town") }
+        }
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            var filter = IncidentFilter()
+            filter.grid = grid
+            let grids = village != nil || town != nil ? try gridStore.grids() : []
+            if let village {
+                guard let g = grids.first(where: { $0.villageCode == village || $0.villageName == village }) else {
+                    throw UserError("--village \(village): no such village")
+                }
+                filter.village = g.villageCode
+            }
+            if let town {
+                guard let g = grids.first(where: { $0.townCode == town || $0.townName == town }) else {
+                    throw UserError("--town \(town): no such town")
+                }
+                filter.town = g.townCode
+            }
+            filter.statuses = status
+            filter.overdueOnly = overdue
+            filter.since = since?.date
+            filter.until = until?.date
+            filter.category = category
+            filter.channel = channel
+            filter.limit = limit
+            let records = try gridStore.incidents(filter)
+            if json {
+                print(try jsonText(records))
+                return
+            }
+            let header = ["id", "reported", "category", "channel", "status", "level", "unit", "grid", "deadline", "overdue"]
+            let rows = records.map { r in
+                [r.id, localTime(r.reportedAt), r.category ?? "", r.channel ?? "", r.status.rawValue, r.level?.rawValue ?? "",
+                 r.unit ?? "", r.grid ?? "", localTime(r.deadline), r.overdue ? "yes" : ""]
+            }
+            if csv {
+                try printCSV(header, rows)
+                return
+            }
+            print(table(header, rows))
+            print("\(records.count) incident(s)\(records.count == limit ? " (the first \(limit); --limit shows more)" : "")")
+        }
+    }
+}
+
+extension Wangge.Stats {
+    struct Incidents: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Incident figures per area, category or channel: received, open, overdue, closure, one-time resolution, satisfaction.",
+            discussion: """
+                closure = closed / received (结案率); one-time = closed without escalation or reopening / closed (一次性化解率); \
+                satisfied = satisfaction 4–5 / closed with a satisfaction (满意率); village = closed at grid or village level / \
+                closed (小事不出村); hours = mean time from report to closure.
+                """)
+        @OptionGroup var store: StoreOptions
+        @Option(help: "Group by county, town, village, grid, category or channel.") var by: IncidentGrouping = .town
+        @Option(help: "Reported at or after (2026-11-01 or an ISO 8601 time).") var since: TimeArgument?
+        @Option(help: "Reported before.") var until: TimeArgument?
+        @Option(help: "The time that decides what is overdue (default: now).") var at: TimeArgument?
+        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: "Print CSV.") var csv = false
+
+        func validate() throws {
+            if json && csv { throw ValidationError("give --json or --csv, not both") }
+        }
+
+        func run() throws {
+            let (gridStore, _) = try store.openStore()
+            let stats = try gridStore.incidentStatistics(by: by, since: since?.date, until: until?.date, now: at?.date ?? Date())
+            if json {
+                print(try jsonText(stats))
+                return
+            }
+            func percent(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
+            let header = [by.rawValue, "name", "received", "open", "overdue", "closed", "closure", "one-time", "satisfied", "village", "hours"]
+            let rows = stats.map { s in
+                [s.key, s.name ?? "", String(s.received), String(s.open), String(s.overdue), String(s.closed), percent(s.closureRate),
+                 percent(s.oneTimeResolutionRate), percent(s.satisfactionRate), percent(s.villageLevelShare),
+                 s.meanHoursToClose.map { String(format: "%.1f", $0) } ?? "-"]
+            }
+            if csv {
+                try printCSV(header, stats.map { s in
+                    [s.key, s.name ?? "", String(s.received), String(s.open), String(s.overdue), String(s.closed)]
+                        + [s.closureRate, s.oneTimeResolutionRate, s.satisfactionRate, s.villageLevelShare, s.meanHoursToClose]
+                        .map { $0.map { String(format: "%.4f", $0) } ?? "" }
+                })
+                return
+            }
+            print(table(header, rows, rightAligned: Set(2..<header.count)))
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import GridCore
+import GridServer
+import GridStore
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TestSupport
+
+/// The incident workflow over HTTP: roles, versions (ETag / If-Match),
+/// lifecycle errors and the listings. A fixture of its own: the incidents
+/// these tests add would change the counts other suites check.
+@Suite struct IncidentAPITests {
+    static let own: Result<ServerFixture, Error> = Result { try ServerFixture() }
+    let fixture: ServerFixture
+
+    init() throws { fixture = try Self.own.get() }
+
+    func headers(_ role: Role, ifMatch: String? = nil) -> HTTPFields {
+        var headers = fixture.headers(role)
+        if let ifMatch { headers[.ifMatch] = ifMatch }
+        return headers
+    }
+
+    /// Reports at a point inside `grid`; returns the new id.
+    func report(_ client: some TestClientProtocol, in grid: String) async throws -> String {
+        let p = fixture.inside[grid]!
+        let body = "{\"lon\":\(p.lon),\"lat\":\(p.lat),\"category\":\"噪音扰民\",\"channel\":\"12345\",\"reporter\":\"孙八\"}"
+        return try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.dispatcher), body: ByteBuffer(string: body)) {
+            #expect($0.status == .created)
+            return try #require((try json($0) as? [String: Any])?["id"] as? String)
+        }
+    }
+
+    func act(_ client: some TestClientProtocol, _ id: String, _ role: Role, _ body: String, ifMatch: String? = nil,
+             expect status: HTTPResponse.Status, _ check: @escaping @Sendable ([String: Any]) throws -> Void = { _ in }) async throws {
+        try await client.execute(uri: "/v1/incidents/\(id)/actions", method: .post, headers: headers(role, ifMatch: ifMatch),
+                                 body: ByteBuffer(string: body)) { response in
+            #expect(response.status == status, "\(body): \(String(buffer: response.body))")
+            try check(try json(response) as? [String: Any] ?? [:])
+        }
+    }
+
+    @Test func aWorkerTakesAnIncidentThroughItsLifecycle() async throws {
+        try await fixture.app().test(.router) { client in
+            let id = try await report(client, in: ServerFixture.workerGrid)
+            try await client.execute(uri: "/v1/incidents/\(id)", method: .get, headers: fixture.headers(.viewer)) { response in
+                #expect(response.status == .ok && response.headers[.eTag] == "\"1\"")
+                let incident = try #require(try json(response) as? [String: Any])
+                #expect(incident["reporter"] as? String == "孙*", "masked for a viewer")
+                #expect((incident["history"] as? [[String: Any]])?.first?["action"] as? String == "report")
+                #expect(incident["grid"] as? String == ServerFixture.workerGrid && incident["status"] as? String == "reported")
+            }
+            try await act(client, id, .gridWorker, "{\"action\":\"accept\"}", expect: .preconditionRequired)
+            try await act(client, id, .viewer, "{\"action\":\"accept\",\"version\":1}", expect: .forbidden)
+            try await act(client, id, .gridWorker, "{\"action\":\"close\",\"version\":1,\"satisfaction\":5}", expect: .forbidden)
+            try await act(client, id, .gridWorker, "{\"action\":\"fly\",\"version\":1}", expect: .badRequest)
+            try await act(client, id, .gridWorker, "{\"action\":\"accept\"}", ifMatch: "\"1\"", expect: .ok) {
+                #expect($0["status"] as? String == "accepted" && $0["version"] as? Int == 2 && $0["reporter"] as? String == "孙八")
+            }
+            // A second worker with the same stale version: refused, nothing changed.
+            try await act(client, id, .dispatcher, "{\"action\":\"escalate\",\"version\":1}", expect: .conflict) {
+                #expect(($0["detail"] as? String)?.contains("you have version 1, it is now 2") == true)
+            }
+            try await act(client, id, .gridWorker, "{\"action\":\"start\",\"version\":2}", expect: .ok)
+            try await act(client, id, .dispatcher, "{\"action\":\"close\",\"version\":3,\"satisfaction\":5}", expect: .conflict) {
+                #expect(($0["detail"] as? String)?.hasPrefix("cannot close an incident that is in_progress") == true)
+            }
+            try await act(client, id, .gridWorker, "{\"action\":\"resolve\",\"version\":3}", expect: .unprocessableContent)
+            try await act(client, id, .gridWorker, "{\"action\":\"mediate\",\"version\":3,\"result\":\"settled\",\"note\":\"当面调解\"}", expect: .ok) {
+                #expect($0["status"] as? String == "resolved")
+            }
+            try await act(client, id, .dispatcher, "{\"action\":\"close\",\"version\":4,\"satisfaction\":5}", expect: .ok) {
+                #expect($0["status"] as? String == "closed" && $0["satisfaction"] as? Int == 5)
+                #expect(($0["history"] as? [[String: Any]])?.map { $0["actor"] as? String ?? "" }
+                    == ["孙八", "test-grid_worker", "test-grid_worker", "test-grid_worker", "test-dispatcher"])
+            }
+            try await client.execute(uri: "/v1/incidents/R9999999", method: .get, headers: fixture.headers(.viewer)) {
+                #expect($0.status == .notFound)
+            }
+        }
+    }
+
+    @Test func workersActOnlyInTheirGridsAndDispatchersReroute() async throws {
+        try await fixture.app().test(.router) { client in
+            let id = try await report(client, in: ServerFixture.otherGrid)
+            try await act(client, id, .gridWorker, "{\"action\":\"accept\",\"version\":1}", expect: .forbidden)
+            try await act(client, id, .dispatcher, "{\"action\":\"return\",\"version\":1,\"note\":\"非本单位\"}", expect: .ok)
+            try await act(client, id, .dispatcher, "{\"action\":\"reroute\",\"version\":2,\"note\":\"转网格\",\"grid\":\"\(ServerFixture.workerGrid)\"}",
+                          expect: .ok) {
+                #expect($0["grid"] as? String == ServerFixture.workerGrid && $0["status"] as? String == "reported")
+            }
+            try await act(client, id, .gridWorker, "{\"action\":\"accept\",\"version\":3}", expect: .ok)
+            try await act(client, id, .dispatcher, "{\"action\":\"reroute\",\"version\":4,\"note\":\"x\",\"level\":\"province\"}", expect: .badRequest)
+        }
+    }
+
+    @Test func listingsStatisticsAndNotifications() async throws {
+        try await fixture.app().test(.router) { client in
+            let id = try await report(client, in: ServerFixture.workerGrid)
+            try await act(client, id, .dispatcher, "{\"action\":\"escalate\",\"version\":1,\"note\":\"群体性\"}", expect: .ok)
+            try await client.execute(uri: "/v1/incidents?grid=\(ServerFixture.workerGrid)&status=escalated&limit=1000",
+                                     method: .get, headers: fixture.headers(.viewer)) { response in
+                #expect(response.status == .ok)
+                let page = try #require(try json(response) as? [String: Any])
+                let items = try #require(page["items"] as? [[String: Any]])
+                #expect(items.contains { $0["id"] as? String == id })
+                #expect(items.allSatisfy { $0["grid"] as? String == ServerFixture.workerGrid && $0["status"] as? String == "escalated" })
+            }
+            try await client.execute(uri: "/v1/incidents?limit=1", method: .get, headers: fixture.headers(.viewer)) { response in
+                let page = try #require(try json(response) as? [String: Any])
+                #expect((page["items"] as? [Any])?.count == 1 && page["next_offset"] as? Int == 1)
+            }
+            for bad in ["status=lost", "overdue=maybe", "since=yesterday", "limit=0"] {
+                try await client.execute(uri: "/v1/incidents?\(bad)", method: .get, headers: fixture.headers(.viewer)) {
+                    #expect($0.status == .badRequest, "\(bad)")
+                }
+            }
+            try await client.execute(uri: "/v1/stats/incidents?by=grid", method: .get, headers: fixture.headers(.viewer)) { response in
+                let rows = try #require(try json(response) as? [[String: Any]])
+                let mine = try #require(rows.first { $0["key"] as? String == ServerFixture.workerGrid })
+                #expect((mine["received"] as? Int ?? 0) >= 2 && mine["name"] as? String != nil)
+            }
+            try await client.execute(uri: "/v1/stats/incidents?by=planet", method: .get, headers: fixture.headers(.viewer)) {
+                #expect($0.status == .badRequest)
+            }
+            try await client.execute(uri: "/v1/notifications?limit=1000", method: .get, headers: fixture.headers(.dispatcher)) { response in
+                let notes = try #require(try json(response) as? [[String: Any]])
+                #expect(notes.contains { $0["incident_id"] as? String == id && ($0["reason"] as? String)?.hasPrefix("escalated") == true })
+            }
+        }
+    }
+}
