@@ -139,7 +139,7 @@ struct APIRoutes {
             _ = try context.requireCaller()
             let q = Query(request: request)
             let town = q.string("town"), village = q.string("village")
-            let grids = try service.store.grids().filter {
+            let grids = try service.store.grids(generation: try q.generation(service.store)).filter {
                 (town == nil || $0.townCode == town || $0.townName == town) && (village == nil || $0.villageCode == village || $0.villageName == village)
             }
             return try JSON.response(grids)
@@ -150,9 +150,10 @@ struct APIRoutes {
         v1.get("grids/{code}/incidents") { request, context in try gridFeatures(.incidents, request, context) }
         v1.get("stats") { request, context in
             _ = try context.requireCaller()
-            let text = Query(request: request).string("by") ?? "town"
+            let q = Query(request: request)
+            let text = q.string("by") ?? "town"
             guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter("by", "\"\(text)\" is not grid, village or town") }
-            return try JSON.response(try service.store.statistics(by: level))
+            return try JSON.response(try service.store.statistics(by: level, generation: try q.generation(service.store)))
         }
         v1.post("incidents") { request, context in try await reportIncident(request, context) }
         v1.get("audit") { request, context in
@@ -176,7 +177,7 @@ struct APIRoutes {
             guard (-90...90).contains(y) else { throw APIError.badParameter("lat", "\(y) is outside -90…90") }
         }
         let p = crs == .wgs84 ? LonLat(x, y) : try toWGS84(x: x, y: y, crs: crs, parameter: "lon")
-        let index = service.index
+        let index = try service.index(generation: try q.generation(service.store))
         return try JSON.response(index.answer(input: .init(x: x, y: y, crs: crs.description), wgs84: p, assignment: try index.locate(p)))
     }
 

@@ -8,13 +8,17 @@ import GridStore
 /// to a `GridLocator` borrowed from the assigner's pool.
 final class GridIndex: Sendable {
     let generation: Int64
+    /// The generation's edit count when the index was built (a draft's changes with every edit).
+    let revision: Int
     let assigner: GridAssigner
     let grids: [String: GridInfo]
     /// The data's extent, for OGC collection metadata.
     let extent: Envelope
 
-    init(store: GridStore) throws {
-        generation = try store.activeGeneration()
+    init(store: GridStore, generation: Int64? = nil) throws {
+        let generation = try generation ?? store.activeGeneration()
+        self.generation = generation
+        revision = try store.generation(generation).revision
         assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
         grids = Dictionary(uniqueKeysWithValues: try store.grids(generation: generation).map { ($0.code, $0) })
         extent = try store.extent()
@@ -40,6 +44,9 @@ public final class GridService: @unchecked Sendable {
     let tokens: TokenCache
     private let lock = NSLock()
     private var currentIndex: GridIndex
+    /// Indexes of other generations asked for with `?generation=`, the latest few.
+    private var otherIndexes: [Int64: GridIndex] = [:]
+    static let otherIndexesKept = 4
 
     public init(store: GridStore, dispatchRules: DispatchRules = DispatchRules()) throws {
         self.store = store
@@ -54,6 +61,22 @@ public final class GridService: @unchecked Sendable {
         return currentIndex
     }
 
+    /// The index of a generation (nil: the active one), built on first use and kept.
+    func index(generation: Int64?) throws -> GridIndex {
+        let current = index
+        guard let generation, generation != current.generation else { return current }
+        lock.lock()
+        let cached = otherIndexes[generation]
+        lock.unlock()
+        if let cached, cached.revision == (try store.generation(generation).revision) { return cached }
+        let fresh = try GridIndex(store: store, generation: generation)
+        lock.lock()
+        if otherIndexes.count >= Self.otherIndexesKept { otherIndexes.removeAll() }
+        otherIndexes[generation] = fresh
+        lock.unlock()
+        return fresh
+    }
+
     /// Reloads the index if the active generation changed (an import or an activation).
     public func refreshIfNeeded() throws {
         let active = try store.activeGeneration()
@@ -62,5 +85,19 @@ public final class GridService: @unchecked Sendable {
         lock.lock()
         currentIndex = fresh
         lock.unlock()
+    }
+}
+
+extension Query {
+    /// `generation=N`: a stored generation (400 naming the parameter otherwise); nil for the active one.
+    func generation(_ store: GridStore) throws -> Int64? {
+        guard let text = string("generation") else { return nil }
+        guard let id = Int64(text) else { throw APIError.badParameter("generation", "\"\(text)\" is not a generation id") }
+        do {
+            _ = try store.generation(id)
+        } catch let error as StoreError {
+            throw APIError.badParameter("generation", error.message)
+        }
+        return id
     }
 }

@@ -390,9 +390,10 @@ extension GridStore {
     @discardableResult
     public static func regridOpenIncidents(_ db: Database, generation: Int64, at now: Date, actor: String, rules: DispatchRules) throws -> Int {
         let rows = try Row.fetchAll(db, sql: """
-            SELECT \(incidentColumns) FROM incidents i
-            JOIN assignments a ON a.generation_id = ? AND a.layer = 'incident' AND a.feature_id = i.id
-            WHERE i.status NOT IN ('resolved', 'closed') AND a.grid_code IS NOT NULL AND a.grid_code IS NOT i.grid_code
+            SELECT \(incidentColumns) FROM incidents WHERE id IN (
+                SELECT i.id FROM incidents i
+                JOIN assignments a ON a.generation_id = ? AND a.layer = 'incident' AND a.feature_id = i.id
+                WHERE i.status NOT IN ('resolved', 'closed') AND a.grid_code IS NOT NULL AND a.grid_code IS NOT i.grid_code)
             """, arguments: [generation])
         for row in rows {
             var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")

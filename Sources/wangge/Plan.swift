@@ -77,7 +77,7 @@ extension Wangge.Plan {
             print(table(["id", "name", "status", "from", "created", "activated", "retired", "grids"], generations.map {
                 [String($0.id), $0.name, $0.status.rawValue, $0.parent.map { "generation \($0)" } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
                  $0.createdAt, $0.activatedAt ?? "", $0.retiredAt ?? "", String($0.grids)]
-            }, rightAligned: [0, 7]))
+            }, rightAligned: [7]))
         }
     }
 
@@ -282,11 +282,12 @@ extension Wangge.Plan {
             }
             lines.append("")
             lines.append("changed grids")
-            lines.append(table(["grid", "name", "change", "worker", "households", "→", "residents", "→", "cameras", "→", "open", "→"], impact.grids.map { g in
-                [g.code, g.name, g.change.rawValue, g.worker ?? "-", String(g.before.households), String(g.after.households),
-                 String(g.before.residents), String(g.after.residents), String(g.before.cameras), String(g.after.cameras),
-                 String(g.before.openIncidents), String(g.after.openIncidents)]
-            }, rightAligned: Set(4...11)))
+            func change(_ a: Int, _ b: Int) -> String { a == b ? String(a) : "\(a) → \(b)" }
+            lines.append(table(["grid", "name", "change", "worker", "households", "residents", "cameras", "open incidents"], impact.grids.map { g in
+                [g.code, g.name, g.change.rawValue, g.worker ?? "-", change(g.before.households, g.after.households),
+                 change(g.before.residents, g.after.residents), change(g.before.cameras, g.after.cameras),
+                 change(g.before.openIncidents, g.after.openIncidents)]
+            }, rightAligned: Set(4...7)))
             lines.append("")
             lines.append("workers' load (households)")
             lines.append(table(["worker", "phone", "grids before", "grids after", "before", "after", "change"], impact.workers.map { w in
@@ -361,7 +362,7 @@ extension Wangge.Plan {
             }
             print(table(["generation", "name", "status", "activated", "grid", "method"], rows.map {
                 [String($0.generation.id), $0.generation.name, $0.generation.status.rawValue, $0.generation.activatedAt ?? "", $0.grid ?? "(none)", $0.method?.rawValue ?? ""]
-            }, rightAligned: [0]))
+            }))
         }
     }
 
