@@ -295,7 +295,10 @@ public final class PlanEditor {
     func faces(of codes: [String], lines: [Geometry]) throws -> [Face] {
         let geometries = try codes.map(shape)
         let prepared = try geometries.map { try PreparedGeometry($0) }
+        // Edges that nearly coincide (a file whose neighbours do not share
+        // vertices exactly) leave faces of a few square millimetres: noise, left out.
         let faces = try Geometry.faces(of: try geometries.map { try $0.boundary() } + lines, context: geos)
+            .filter { try Geodesic.area(of: $0) >= PlanThresholds.noiseSquareMetres }
         return try faces.map { face in
             let probe = try face.pointOnSurface()
             let owner = try prepared.indices.first { try prepared[$0].covers(probe) }.map { codes[$0] }
