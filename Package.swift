@@ -72,7 +72,9 @@ let package = Package(
                 "GridServer", "GridStore", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]),
-        .testTarget(name: "WanggeTests", dependencies: ["wangge", "GridCore", "GridStore", "TestSupport"]),
+        .testTarget(
+            name: "WanggeTests",
+            dependencies: ["wangge", "GridCore", "GridStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

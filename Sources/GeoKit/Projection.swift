@@ -178,6 +178,24 @@ public enum MetricCRS {
     }
 }
 
+/// Areas in m² of small lon/lat pieces (slivers, overlaps, gaps) that agree
+/// with GEOS's planar topology: the planar area in square degrees scaled by
+/// the WGS84 metres per degree at the piece's latitude. A geodesic area would
+/// not: the geodesics of a long thin sliver's edges bow apart by centimetres,
+/// so a sliver GEOS sees as nothing would measure square metres.
+public enum LocalArea {
+    public static func squareMetres(of geometry: Geometry) throws -> Double {
+        let degrees = try geometry.area
+        guard degrees > 0 else { return 0 }
+        let e = try geometry.envelope
+        let phi = (e.minY + e.maxY) / 2 * .pi / 180
+        let a = 6_378_137.0, e2 = 0.00669437999014
+        let w = (1 - e2 * sin(phi) * sin(phi)).squareRoot()
+        let meridian = a * (1 - e2) / (w * w * w), primeVertical = a / w
+        return degrees * (meridian * .pi / 180) * (primeVertical * cos(phi) * .pi / 180)
+    }
+}
+
 /// Ellipsoidal (WGS84) areas and lengths by Karney's algorithm in PROJ's geodesic.h:
 /// the independent reference for metric computations.
 public enum Geodesic {

@@ -298,7 +298,7 @@ public final class PlanEditor {
         // Edges that nearly coincide (a file whose neighbours do not share
         // vertices exactly) leave faces of a few square millimetres: noise, left out.
         let faces = try Geometry.faces(of: try geometries.map { try $0.boundary() } + lines, context: geos)
-            .filter { try Geodesic.area(of: $0) >= PlanThresholds.noiseSquareMetres }
+            .filter { try LocalArea.squareMetres(of: $0) >= PlanThresholds.noiseSquareMetres }
         return try faces.map { face in
             let probe = try face.pointOnSurface()
             let owner = try prepared.indices.first { try prepared[$0].covers(probe) }.map { codes[$0] }

@@ -14,7 +14,8 @@ public struct PlanThresholds: Sendable, Equatable {
     }
 }
 
-/// One thing wrong with a plan, with where (a point inside the piece, lon/lat) and how big (m², geodesic).
+/// One thing wrong with a plan, with where (a point inside the piece, lon/lat)
+/// and how big (m², `LocalArea`: what GEOS sees, in metres).
 public struct PlanProblem: Sendable, Equatable, Encodable, CustomStringConvertible {
     public enum Severity: String, Sendable, Encodable { case error, warning }
     public enum Kind: String, Sendable, Encodable {
@@ -123,8 +124,7 @@ public final class PlanValidator {
                                             location: validity.location.map { LonLat($0.x, $0.y) }))
                 continue
             }
-            let area = try Geodesic.area(of: geometry)
-            if try geometry.isEmpty || area < PlanThresholds.noiseSquareMetres {
+            if try geometry.isEmpty || LocalArea.squareMetres(of: geometry) < PlanThresholds.noiseSquareMetres {
                 problems.append(PlanProblem(.error, .empty, grids: [code], "grid \(code) has no area"))
                 continue
             }
@@ -157,7 +157,7 @@ public final class PlanValidator {
                 guard try geometries[i].relate(geometries[j], pattern: "2********") else { continue }
                 let shared = try geometries[i].intersection(geometries[j])
                 for piece in try shared.polygons() {
-                    let area = try Geodesic.area(of: piece)
+                    let area = try LocalArea.squareMetres(of: piece)
                     guard area >= PlanThresholds.noiseSquareMetres else { continue }
                     let codes = [grids[i].info.code, grids[j].info.code]
                     let large = area > thresholds.maxOverlapSquareMetres
@@ -177,7 +177,7 @@ public final class PlanValidator {
         }
         let covered = try Geometry.collection(.geometryCollection, nearby.map { geometries[$0] }, context: geos).unaryUnion()
         for piece in try area.difference(covered).polygons() {
-            let size = try Geodesic.area(of: piece)
+            let size = try LocalArea.squareMetres(of: piece)
             guard size >= PlanThresholds.noiseSquareMetres else { continue }
             let large = size > thresholds.maxGapSquareMetres
             let around = try nearby.filter { try geometries[$0].intersects(piece) }.map { grids[$0].info.code }
@@ -195,7 +195,7 @@ public final class PlanValidator {
                          threshold: Double, into problems: inout [PlanProblem]) throws {
         guard try !container.covers(geometry) else { return }
         for piece in try geometry.difference(container.base).polygons() {
-            let area = try Geodesic.area(of: piece)
+            let area = try LocalArea.squareMetres(of: piece)
             guard area >= PlanThresholds.noiseSquareMetres else { continue }
             let large = area > threshold
             problems.append(PlanProblem(large ? .error : .warning, large ? kind : .sliver, grids: grids, message, location: try point(in: piece), area: area))

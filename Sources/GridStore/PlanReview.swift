@@ -86,7 +86,7 @@ extension GridStore {
             if grid.wkb != previous.wkb {
                 // Vertices added on an edge by a neighbour's cut do not make a reshape.
                 let a = try Geometry(wkb: grid.wkb, context: geos), b = try Geometry(wkb: previous.wkb, context: geos)
-                let moved = try Geodesic.area(of: try a.difference(b)) + Geodesic.area(of: try b.difference(a))
+                let moved = try LocalArea.squareMetres(of: try a.difference(b)) + LocalArea.squareMetres(of: try b.difference(a))
                 if moved >= PlanThresholds.noiseSquareMetres {
                     changes[grid.info.code] = .reshaped
                     continue
