@@ -102,11 +102,11 @@ extension GridStore {
     }
 
     /// The draft to work on: `id`, or the only draft there is.
-    public func draft(_ id: Int64?) throws -> Int64 {
+    public func draft(_ id: Int64?, for purpose: String = "edited (start one with `wangge plan new`)") throws -> Int64 {
         if let id {
             let generation = try generation(id)
             guard generation.status == .draft else {
-                throw StoreError("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be edited (start one with `wangge plan new`)")
+                throw StoreError("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)")
             }
             return id
         }
@@ -167,7 +167,7 @@ extension GridStore {
 
     /// Deletes a draft and its grids.
     public func deleteDraft(_ id: Int64) throws {
-        let id = try draft(id)
+        let id = try draft(id, for: "deleted")
         try database.pool.write { db in
             for table in ["grids", "villages", "towns", "assignments"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ?", arguments: [id])
@@ -267,7 +267,8 @@ extension GridStore {
 
     /// Every problem of a generation's coverage.
     public func validate(_ generation: Int64, thresholds: PlanThresholds) throws -> [PlanProblem] {
-        try PlanValidator(thresholds: thresholds).problems(in: try plan(generation))
+        _ = try self.generation(generation)
+        return try PlanValidator(thresholds: thresholds).problems(in: try plan(generation))
     }
 
     // MARK: Rows
@@ -313,7 +314,7 @@ extension GridStore {
     /// draft with coverage errors is refused. A crash at any point leaves
     /// the previous generation active and everything whole.
     public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
-        let draft = try draft(id)
+        let draft = try draft(id, for: "activated (`wangge plan rollback` re-activates the last retired one)")
         let errors = try validate(draft, thresholds: thresholds).errors
         guard errors.isEmpty else {
             throw StoreError((["generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (wangge plan validate \(draft)):"]

@@ -433,6 +433,8 @@ enum ShapeInput {
             source = value
             guard let data = FileManager.default.contents(atPath: value) else { throw UserError("\(value): cannot read the file") }
             text = String(decoding: data, as: UTF8.self)
+        } else if value.contains("/") || [".geojson", ".json", ".wkt"].contains(where: { value.lowercased().hasSuffix($0) }) {
+            throw UserError("\(option) \(value): no such file (give a file of WKT or GeoJSON, or WKT itself)")
         }
         var geometry: Geometry
         do {
