@@ -24,14 +24,22 @@ public func buildRouter(service: GridService) -> Router<WanggeContext> {
 /// Work the server repeats at an interval until graceful shutdown cancels
 /// it: reloading the grids when another generation becomes active, and
 /// escalating overdue incidents ("最多跑一地": nothing waits forever).
-struct PeriodicTask: Service {
+public struct PeriodicTask: Service {
     let name: String
     let interval: Duration
     let logger: Logger
     let immediately: Bool
     let work: @Sendable () throws -> Void
 
-    func run() async throws {
+    public init(name: String, interval: Duration, logger: Logger, immediately: Bool, work: @escaping @Sendable () throws -> Void) {
+        self.name = name
+        self.interval = interval
+        self.logger = logger
+        self.immediately = immediately
+        self.work = work
+    }
+
+    public func run() async throws {
         let (name, interval, logger, immediately, work) = (name, interval, logger, immediately, work)
         // Stop with the server: graceful shutdown cancels the loop.
         await cancelWhenGracefulShutdown {
@@ -50,13 +58,14 @@ struct PeriodicTask: Service {
 }
 
 /// The server over one SpatiaLite file.
-public func buildApplication(service: GridService, host: String, port: Int, logger: Logger? = nil) -> some ApplicationProtocol {
+public func buildApplication(service: GridService, host: String, port: Int, logger: Logger? = nil,
+                             extraServices: [any Service] = []) -> some ApplicationProtocol {
     var logger = logger ?? Logger(label: "wangge")
     if logger.logLevel > .info { logger.logLevel = .info }
     return Application(
         router: buildRouter(service: service),
         configuration: .init(address: .hostname(host, port: port), serverName: "wangge"),
-        services: services(service: service, logger: logger),
+        services: services(service: service, logger: logger) + extraServices,
         logger: logger)
 }
 

@@ -39,18 +39,17 @@ final class GridIndex: Sendable {
 /// swapped for a new one when another generation becomes active.
 public final class GridService: @unchecked Sendable {
     public let store: GridStore
-    /// How incident reports are routed (the config's dispatch section).
-    public let dispatchRules: DispatchRules
     let tokens: TokenCache
     private let lock = NSLock()
     private var currentIndex: GridIndex
     /// Indexes of other generations asked for with `?generation=`, the latest few.
     private var otherIndexes: [Int64: GridIndex] = [:]
     static let otherIndexesKept = 4
+    private var currentDispatchRules: DispatchRules
 
     public init(store: GridStore, dispatchRules: DispatchRules = DispatchRules()) throws {
         self.store = store
-        self.dispatchRules = dispatchRules
+        currentDispatchRules = dispatchRules
         tokens = TokenCache(store: store)
         currentIndex = try GridIndex(store: store)
     }
@@ -75,6 +74,21 @@ public final class GridService: @unchecked Sendable {
         otherIndexes[generation] = fresh
         lock.unlock()
         return fresh
+    }
+
+    /// How incidents are routed and escalated (the config's dispatch section);
+    /// replaced when the configuration file changes, without a restart.
+    public var dispatchRules: DispatchRules {
+        get {
+            lock.lock()
+            defer { lock.unlock() }
+            return currentDispatchRules
+        }
+        set {
+            lock.lock()
+            currentDispatchRules = newValue
+            lock.unlock()
+        }
     }
 
     /// Reloads the index if the active generation changed (an import or an activation).

@@ -81,13 +81,7 @@ struct IncidentRoutes {
     func show(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let id = try context.parameters.require("id")
-        let record = try incidentCall { try service.store.incident(id: id) }
-        var unmasked = 0
-        let shown = masked(record, for: caller, unmasked: &unmasked)
-        if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: record.grid, records: unmasked) }
-        var response = try JSON.response(shown)
-        response.headers[.eTag] = "\"\(record.version)\""
-        return response
+        return try shown(try incidentCall { try service.store.incident(id: id) }, to: caller, request)
     }
 
     struct ActionBody: Decodable {
@@ -156,8 +150,15 @@ struct IncidentRoutes {
             change.level = level
         }
         let record = try incidentCall { try service.store.apply(change, to: id, rules: service.dispatchRules) }
+        return try shown(record, to: caller, request)
+    }
+
+    /// The incident as the caller may see it, with its version as the ETag; unmasked reads are audited.
+    func shown(_ record: IncidentRecord, to caller: Caller, _ request: Request) throws -> Response {
         var unmasked = 0
-        var response = try JSON.response(masked(record, for: caller, unmasked: &unmasked))
+        let visible = masked(record, for: caller, unmasked: &unmasked)
+        if unmasked > 0 { try service.store.audit(caller, action: "\(request.method) \(request.uri.path)", grid: record.grid, records: unmasked) }
+        var response = try JSON.response(visible)
         response.headers[.eTag] = "\"\(record.version)\""
         return response
     }

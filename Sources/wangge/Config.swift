@@ -185,11 +185,15 @@ struct WanggeConfig: Decodable {
 
     static let defaultPath = "Config/wangge.yaml"
 
+    /// The file a configuration comes from, or nil for the built-in defaults.
+    static func resolvedPath(explicitPath: String?) -> String? {
+        explicitPath ?? ProcessInfo.processInfo.environment["WANGGE_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
+    }
+
     /// The explicit file, else $WANGGE_CONFIG, else Config/wangge.yaml if it exists, else built-in defaults.
     static func load(explicitPath: String?) throws -> WanggeConfig {
-        let path = explicitPath ?? ProcessInfo.processInfo.environment["WANGGE_CONFIG"]
-            ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
-        guard let path else { return WanggeConfig() }
+        guard let path = resolvedPath(explicitPath: explicitPath) else { return WanggeConfig() }
         guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw UserError("\(path): cannot read the configuration file")
         }
@@ -214,7 +218,9 @@ struct WanggeConfig: Decodable {
         }
         switch error {
         case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-            return "\(path(c)): \(c.debugDescription)"
+            // The YAML parser's own errors (line and column) come as the underlying error.
+            let detail = c.underlyingError.map { "\(c.debugDescription) \($0)" } ?? c.debugDescription
+            return c.codingPath.isEmpty ? detail : "\(path(c)): \(detail)"
         case .keyNotFound(let key, let c):
             return "\(path(c)): missing key \(key.stringValue)"
         @unknown default:

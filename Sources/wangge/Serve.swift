@@ -3,6 +3,7 @@ import Foundation
 import GridServer
 import GridStore
 import Logging
+import Synchronization
 
 extension Wangge {
     struct Serve: AsyncParsableCommand {
@@ -18,8 +19,28 @@ extension Wangge {
             let service = try GridService(store: gridStore, dispatchRules: config.dispatch)
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            let app = buildApplication(service: service, host: host, port: port, logger: logger)
+            let app = buildApplication(service: service, host: host, port: port, logger: logger,
+                                       extraServices: [configWatcher(service: service, logger: logger)].compactMap { $0 })
             try await app.runService()
+        }
+
+        /// Reloads the dispatch rules when the configuration file changes: a
+        /// new department or time limit applies without a restart. A broken
+        /// file is logged and the rules in force are kept.
+        func configWatcher(service: GridService, logger: Logger) -> PeriodicTask? {
+            guard let path = WanggeConfig.resolvedPath(explicitPath: store.config) else { return nil }
+            @Sendable func modified() -> Date? { try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date }
+            final class LastSeen: Sendable { let date: Mutex<Date?>; init(_ d: Date?) { date = Mutex(d) } }
+            let seen = LastSeen(modified())
+            return PeriodicTask(name: "reloading \(path)", interval: .seconds(5), logger: logger, immediately: false) {
+                let now = modified()
+                guard seen.date.withLock({ previous in
+                    defer { previous = now }
+                    return previous != now
+                }) else { return }
+                service.dispatchRules = try WanggeConfig.load(explicitPath: path).dispatch
+                logger.info("reloaded the dispatch rules from \(path)")
+            }
         }
     }
 
