@@ -41,8 +41,9 @@ public final class AssignmentIndex: Sendable {
 
     /// The raster's cells are at most this many unless a cell size is given.
     public static let defaultMaximumCells = 1 << 24
-    /// Raster cells along a side of a tile of `OutsideCandidates`.
-    static let outsideTileCells = 8
+    /// About the side of a tile of `OutsideCandidates`: a few hundred
+    /// metres keeps the lists short (tens of edges).
+    static let outsideTileMetres = 400.0
 
     /// - Parameter cellSize: raster cell side in degrees; nil chooses twice
     ///   the near-boundary margin, or larger so that the raster has at most
@@ -82,7 +83,8 @@ public final class AssignmentIndex: Sendable {
         raster = try OwnershipRasterBuilder(rings: rings, gridCount: locator.codes.count, extent: envelope, margin: margin, cellSize: size).build()
         steps.lap("raster")
         outside = try OutsideCandidates(raster: raster, rings: rings, tree: MetricSegmentTree(rings: rings), metricCRS: metricCRS,
-                                        tolerance: rules.nearestToleranceMeters, tileCells: Self.outsideTileCells)
+                                        tolerance: rules.nearestToleranceMeters,
+                                        tileCells: max(1, Int((Self.outsideTileMetres / (size * 110_574)).rounded())))
         steps.lap("outside lists")
         vertexGrid = FrozenBuffer(rings.vertexGrids())
         degreeXY = FrozenBuffer(rings.degreeXY)
@@ -99,6 +101,12 @@ public final class AssignmentIndex: Sendable {
     @inline(__always)
     static func sliverWidth(gap: Double, along t: Double) -> Double {
         1.5 * 4 * gap * t * (1 - t) + 0.001
+    }
+
+    /// Bytes of the index's tables (the GEOS locators come on top).
+    public var tableBytes: Int {
+        raster.cells.count * 4 + raster.records.count * 4 + outside.start.count * 4 + outside.segments.count * 4
+            + degreeXY.count * 8 + metricXY.count * 8 + vertexGrid.count * 4 + sliverGap.count * 8 + gridEnvelopes.count * 8
     }
 
     /// Mean number of candidate edges in the tiles that have any (the work of a point outside every grid).

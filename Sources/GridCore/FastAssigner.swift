@@ -5,12 +5,11 @@ import GeoKit
 /// as `GridLocator` creates its transformer, so both give the same metres.
 /// Belongs to one thread at a time.
 final class MetricProjector {
-    let context: PROJContext
+    /// Keeps its PROJ context alive.
     let transformer: CoordinateTransformer
 
     init(metricCRS: String) throws {
-        context = try PROJContext()
-        transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: context)
+        transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: try PROJContext())
     }
 }
 

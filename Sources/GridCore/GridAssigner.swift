@@ -109,7 +109,6 @@ public final class GridAssigner: Sendable {
         // Each slot is written once, by the thread that assigns the point, so
         // the result is not first filled with placeholders on one core.
         let results = try [PointAssignment](unsafeUninitializedCapacity: points.count) { buffer, initializedCount in
-            Self.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
             let output = SendableBuffer(buffer)
             points.withUnsafeBufferPointer { input in
                 let inputBuffer = SendableConstBuffer(input)
@@ -128,20 +127,6 @@ public final class GridAssigner: Sendable {
             initializedCount = points.count
         }
         return results
-    }
-
-    /// Asks the kernel for 2 MiB pages for a large result buffer: fewer page
-    /// faults when the threads first write it. Advice only, so its result is
-    /// deliberately ignored (it fails harmlessly where unsupported).
-    static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        let page = 2 << 20
-        guard let base = buffer.baseAddress, buffer.count >= 2 * page else { return }
-        let start = (Int(bitPattern: base) + page - 1) / page * page
-        let end = (Int(bitPattern: base) + buffer.count) / page * page
-        guard end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(aligned, end - start, MADV_HUGEPAGE)
-        #endif
     }
 }
 

@@ -4,9 +4,13 @@ import GeoKit
 /// For points outside every grid: per tile of `tileCells` × `tileCells`
 /// raster cells, the edge segments that can matter to any point of the
 /// tile — every segment that could be the nearest one, and every segment
-/// within the nearest tolerance. Tiles made only of deep cells have none
-/// (no point there is outside). A point's nearest grid and the grids within
+/// within the nearest tolerance. A point's nearest grid and the grids within
 /// the tolerance are then exact over this short list.
+///
+/// Only tiles where points outside every grid are to be expected have a
+/// list: those with a cell centre outside every grid in or next to them.
+/// (A point outside every grid in a tile without a list, say in a channel
+/// between grids thinner than a cell, goes to GEOS.)
 struct OutsideCandidates: Sendable {
     let tileCells: Int
     let tileColumns: Int
@@ -86,10 +90,33 @@ private struct TileListBuilder {
         self.tileCells = tileCells
     }
 
+    /// Whether any cell of the block has its centre outside every grid (or
+    /// is left to GEOS).
+    static func hasOutsideCentre(_ raster: OwnershipRaster, columns: Range<Int>, rows: Range<Int>) -> Bool {
+        let cells = raster.cells.base, records = raster.records.base
+        for row in rows {
+            for column in columns {
+                let code = cells[row * raster.columns + column]
+                if code >= 0 { continue }
+                if code == OwnershipRaster.outsideCell || code == OwnershipRaster.geosCell { return true }
+                let offset = OwnershipRaster.recordOffset(code)
+                var cursor = offset + 1
+                var centreInside = false
+                for _ in 0..<Int(records[offset]) {
+                    if records[cursor] & OwnershipRaster.insideBit != 0 { centreInside = true }
+                    cursor += 2 + 2 * Int(records[cursor + 1])
+                }
+                if !centreInside { return true }
+            }
+        }
+        return false
+    }
+
     mutating func list(tileColumn: Int, tileRow: Int) throws -> [UInt32] {
         let columns = (tileColumn * tileCells)..<min((tileColumn + 1) * tileCells, raster.columns)
         let rows = (tileRow * tileCells)..<min((tileRow + 1) * tileCells, raster.rows)
-        guard rows.contains(where: { row in columns.contains { raster.cells.base[row * raster.columns + $0] < 0 } }) else { return [] }
+        guard Self.hasOutsideCentre(raster, columns: max(0, columns.lowerBound - 1)..<min(raster.columns, columns.upperBound + 1),
+                                    rows: max(0, rows.lowerBound - 1)..<min(raster.rows, rows.upperBound + 1)) else { return [] }
         // The tile's metric box: the projected border points, widened far
         // beyond the bend of the projected border and any rounding.
         let west = raster.originX + Double(columns.lowerBound) * raster.cellSize
