@@ -21,6 +21,7 @@ test: setup
 # Not a test: prints assignment throughput, peak memory and map frame times (see README).
 bench: build
 	.build/release/wangge bench assign
+	.build/release/wangge bench assign --province
 	.build/release/wangge bench map
 	.build/release/wangge bench coverage
 	scripts/bench-server.sh

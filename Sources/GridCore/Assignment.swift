@@ -28,24 +28,57 @@ public struct AssignmentRules: Sendable, Equatable, Codable {
 
 /// The grid given to one point. Grids are referred to by their index in the
 /// assigner's `codes` (sorted ascending), -1 for none. Stored compactly
-/// (24 bytes) because bulk runs hold millions of them.
+/// (16 bytes: the method shares a word with the other grid) because bulk
+/// runs write millions of them.
 public struct PointAssignment: Sendable, Equatable {
     public var grid: Int32
-    /// The nearest other grid when it is within the near-boundary distance of
-    /// the point (for `nearest` points: within the tolerance); -1 for none.
-    /// For `none` points: the closest grid, so that a dispatcher can be told.
-    private var other: Int32
+    /// Bits 0–29: the other grid + 1 (0 for none); bits 30–31: the method.
+    /// The other grid is the nearest other grid when it is within the
+    /// near-boundary distance of the point (for `nearest` points: within the
+    /// tolerance); for `none` points the closest grid, so that a dispatcher
+    /// can be told.
+    private var otherAndMethod: UInt32
     private var distance: Float
     private var otherDistance: Float
-    public var method: AssignmentMethod
+
+    /// Grid indexes must stay below this to fit the packed word.
+    public static let maximumGridCount = 1 << 29
+
+    private static let otherMask: UInt32 = (1 << 30) - 1
 
     public init(grid: Int32, method: AssignmentMethod, distanceMeters: Double? = nil,
                 runnerUp: Int32 = -1, runnerUpDistanceMeters: Double? = nil, nearestGrid: Int32 = -1) {
         self.grid = grid
-        self.method = method
-        other = method == .none ? nearestGrid : runnerUp
+        otherAndMethod = 0
         distance = distanceMeters.map(Float.init) ?? .nan
         otherDistance = runnerUpDistanceMeters.map(Float.init) ?? .nan
+        self.method = method
+        other = method == .none ? nearestGrid : runnerUp
+    }
+
+    public var method: AssignmentMethod {
+        get {
+            switch otherAndMethod >> 30 {
+            case 0: .inside
+            case 1: .boundary
+            case 2: .nearest
+            default: .none
+            }
+        }
+        set {
+            let code: UInt32 = switch newValue {
+            case .inside: 0
+            case .boundary: 1
+            case .nearest: 2
+            case .none: 3
+            }
+            otherAndMethod = otherAndMethod & Self.otherMask | code << 30
+        }
+    }
+
+    private var other: Int32 {
+        get { Int32(bitPattern: otherAndMethod & Self.otherMask) - 1 }
+        set { otherAndMethod = otherAndMethod & ~Self.otherMask | UInt32(bitPattern: newValue + 1) & Self.otherMask }
     }
 
     /// Metres from the point to its grid's edge: 0 for `boundary`, the gap for

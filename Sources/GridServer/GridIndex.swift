@@ -4,8 +4,8 @@ import GridCore
 import GridStore
 
 /// The active generation's grids in memory for `locate`: the assigner's
-/// ownership raster answers most points with a table lookup; the rest go
-/// to a `GridLocator` borrowed from the assigner's pool.
+/// index answers most points without GEOS; the rest go to a `GridLocator`
+/// borrowed from the assigner's pool.
 final class GridIndex: Sendable {
     let generation: Int64
     /// The generation's edit count when the index was built (a draft's changes with every edit).
@@ -25,9 +25,7 @@ final class GridIndex: Sendable {
     }
 
     func locate(_ p: LonLat) throws -> PointAssignment {
-        let deep = assigner.raster.cell(lon: p.lon, lat: p.lat)
-        if deep >= 0 { return PointAssignment(grid: deep, method: .inside) }
-        return try assigner.withLocator { try $0.locate(lon: p.lon, lat: p.lat) }
+        try assigner.locate(p)
     }
 
     func answer(input: LocateAnswer.Input, wgs84: LonLat, assignment: PointAssignment) -> LocateAnswer {

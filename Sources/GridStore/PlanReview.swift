@@ -34,8 +34,8 @@ extension GridStore {
                 .map { GridShape(code: $0[0], wkb: [UInt8]($0[1] as Data)) })
         }
         lap("read \(points.count) points and their grids")
-        // A coarse raster: built in a tenth of a second, it still decides most points with one lookup.
-        let assigner = try GridAssigner(shapes: shapes, rules: rules, cellsAlongLongerSide: 512)
+        // The bulk index builds in about 0.2 s for a county and decides most points with one lookup.
+        let assigner = try GridAssigner(shapes: shapes, rules: rules)
         lap("index \(shapes.count) draft grids")
         let assignments = try assigner.assign(points.map(\.position))
         let after = assignments.map { $0.grid >= 0 ? assigner.codes[Int($0.grid)] : nil }

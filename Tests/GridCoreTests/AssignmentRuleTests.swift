@@ -27,7 +27,7 @@ import GeoKit
             try Self.square("B", 112.01, 28.01, 112.02, 28.02, context: context),
             try Self.square("C", 112.01, 28.00, 112.02, 28.01, context: context),
         ]
-        assigner = try GridAssigner(shapes: shapes, cellsAlongLongerSide: 256)
+        assigner = try GridAssigner(shapes: shapes)
         locator = try assigner.makeLocator()
     }
 

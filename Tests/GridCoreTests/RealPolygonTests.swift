@@ -38,7 +38,7 @@ struct RayCaster {
     @Test func northCarolinaCountiesAgreeWithRayCasting() throws {
         let shapes = try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME")
         #expect(shapes.count == 100)
-        let assigner = try GridAssigner(shapes: shapes, cellsAlongLongerSide: 512)
+        let assigner = try GridAssigner(shapes: shapes)
         let locator = try assigner.makeLocator()
         let caster = try RayCaster(shapes)
         var random = SeededRandom(seed: 2026)
@@ -61,7 +61,7 @@ struct RayCaster {
 
     @Test func northCarolinaVerticesEdgesAndJustOutside() throws {
         let shapes = try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME")
-        let assigner = try GridAssigner(shapes: shapes, cellsAlongLongerSide: 512)
+        let assigner = try GridAssigner(shapes: shapes)
         let locator = try assigner.makeLocator()
         let caster = try RayCaster(shapes)
         var probes: [LonLat] = []
@@ -114,7 +114,7 @@ struct RayCaster {
 
     @Test func sampleCountyRasterAgreesWithGEOS() throws {
         let shapes = try Fixtures.shapes(Fixtures.sampleGrids)
-        let assigner = try GridAssigner(shapes: shapes, cellsAlongLongerSide: 1024)
+        let assigner = try GridAssigner(shapes: shapes)
         let locator = try assigner.makeLocator()
         var random = SeededRandom(seed: 99)
         var points = (0..<60_000).map { _ in random.point(in: locator.envelope) }

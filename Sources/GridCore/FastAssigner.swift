@@ -1,0 +1,326 @@
+import Foundation
+import GeoKit
+
+/// WGS84 → the grids' metric CRS with its own PROJ context, created exactly
+/// as `GridLocator` creates its transformer, so both give the same metres.
+/// Belongs to one thread at a time.
+final class MetricProjector {
+    /// Keeps its PROJ context alive.
+    let transformer: CoordinateTransformer
+
+    init(metricCRS: String) throws {
+        transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: try PROJContext())
+    }
+}
+
+/// One thread's view of an `AssignmentIndex`: raw pointers into its tables,
+/// scratch space, and borrowed PROJ and GEOS objects. Not shared between
+/// threads. `assign` answers exactly what `GridLocator.locate` answers.
+/// A non-copyable struct rather than a class: its counters and scratch are
+/// then checked for exclusive access at compile time, not on every point.
+struct FastAssigner: ~Copyable {
+    private let index: AssignmentIndex
+    private let projectors: ObjectPool<MetricProjector>
+    private let locators: ObjectPool<GridLocator>
+    private let makeLocator: () throws -> GridLocator
+    private var projector: MetricProjector?
+    var counts = AssignmentPathCounts()
+
+    // The index's tables and constants, copied for the inner loops.
+    private let cells: UnsafePointer<Int32>
+    private let records: UnsafePointer<UInt32>
+    private let degreeXY: UnsafePointer<Double>
+    private let metricXY: UnsafePointer<Double>
+    private let sliverGap: UnsafePointer<Double>
+    private let originX: Double, originY: Double, cellSize: Double, inverseCellSize: Double
+    private let columns: Int
+    private let columnLimit: Double, rowLimit: Double
+    private let bandDegrees: Double, metresPerDegree: Double
+    private let gridEnvelopes: UnsafePointer<Double>
+    private let band: Double, tolerance: Double
+    private let vertexGrid: UnsafePointer<Int32>
+    private let tileStart: UnsafePointer<UInt32>
+    private let tileSegments: UnsafePointer<UInt32>
+    private let tileCells: Int, tileColumns: Int
+    private var nearby: [GridDistance] = []
+
+    init(index: AssignmentIndex, projectors: ObjectPool<MetricProjector>, locators: ObjectPool<GridLocator>,
+         makeLocator: @escaping () throws -> GridLocator) {
+        self.index = index
+        self.projectors = projectors
+        self.locators = locators
+        self.makeLocator = makeLocator
+        let raster = index.raster
+        cells = raster.cells.base
+        records = raster.records.base
+        degreeXY = index.degreeXY.base
+        metricXY = index.metricXY.base
+        sliverGap = index.sliverGap.base
+        originX = raster.originX
+        originY = raster.originY
+        cellSize = raster.cellSize
+        inverseCellSize = 1 / raster.cellSize
+        columns = raster.columns
+        columnLimit = Double(raster.columns)
+        rowLimit = Double(raster.rows)
+        bandDegrees = index.bandDegrees
+        metresPerDegree = index.locatorMetresPerDegree
+        gridEnvelopes = index.gridEnvelopes.base
+        band = index.rules.nearBoundaryMeters
+        tolerance = index.rules.nearestToleranceMeters
+        vertexGrid = index.vertexGrid.base
+        let outside = index.outside
+        tileStart = outside.start.base
+        tileSegments = outside.segments.base
+        tileCells = outside.tileCells
+        tileColumns = outside.tileColumns
+    }
+
+    deinit {
+        if let projector { projectors.give(projector) }
+    }
+
+    /// The assignment of one point: a table lookup for most points.
+    @inline(__always)
+    mutating func assign(lon: Double, lat: Double) throws -> PointAssignment {
+        let x = (lon - originX) * inverseCellSize
+        let y = (lat - originY) * inverseCellSize
+        // Written so that NaN fails too.
+        guard x >= 0, y >= 0, x < columnLimit, y < rowLimit else { return try geos(lon, lat) }
+        let column = Int(x), row = Int(y)
+        let code = cells[row * columns + column]
+        if code >= 0 {
+            counts.deepCell += 1
+            return PointAssignment(grid: code, method: .inside)
+        }
+        return try assignInEdgeCell(lon, lat, code: code, column: column, row: row)
+    }
+
+    private mutating func assignInEdgeCell(_ lon: Double, _ lat: Double, code: Int32, column: Int, row: Int) throws -> PointAssignment {
+        if code == OwnershipRaster.outsideCell { return try assignOutside(lon, lat, column: column, row: row) }
+        if code == OwnershipRaster.geosCell { return try geos(lon, lat) }
+        let offset = OwnershipRaster.recordOffset(code)
+        let centerX = originX + (Double(column) + 0.5) * cellSize
+        let centerY = originY + (Double(row) + 0.5) * cellSize
+        var cursor = offset + 1
+        var owner: Int32 = -1
+        var insideCount = 0
+        var nearEdge = false
+        let band = bandDegrees
+        for _ in 0..<Int(records[offset]) {
+            let word = records[cursor]
+            let runs = Int(records[cursor + 1])
+            cursor += 2
+            var inside = word & OwnershipRaster.insideBit != 0
+            for _ in 0..<runs {
+                let first = Int(records[cursor]), count = Int(records[cursor + 1])
+                cursor += 2
+                for s in first..<(first + count) {
+                    let ax = degreeXY[2 * s], ay = degreeXY[2 * s + 1], bx = degreeXY[2 * s + 2], by = degreeXY[2 * s + 3]
+                    if !nearEdge && Self.isWithin(band, lon, lat, ax, ay, bx, by) { nearEdge = true }
+                    switch Self.crossing(centerX, centerY, lon, lat, ax, ay, bx, by) {
+                    case .none: break
+                    case .crossing: inside.toggle()
+                    case .uncertain: return try geos(lon, lat)
+                    }
+                }
+            }
+            if inside {
+                insideCount += 1
+                if owner < 0 { owner = Int32(bitPattern: word & ~OwnershipRaster.insideBit) }
+            }
+        }
+        if insideCount == 0 { return try assignOutside(lon, lat, column: column, row: row) }
+        if insideCount > 1 { return try geos(lon, lat) }
+        if !nearEdge {
+            counts.edgeTest += 1
+            return PointAssignment(grid: owner, method: .inside)
+        }
+        return try assignNearEdge(lon, lat, owner: owner, record: offset)
+    }
+
+    enum Crossing { case none, crossing, uncertain }
+
+    /// Whether the segment centre → point crosses the edge a → b, decided by
+    /// exact orientation signs; `uncertain` when the point is on (or within
+    /// a rounding error of) the edge's line near the edge, or the segment
+    /// passes through a vertex.
+    @inline(__always)
+    static func crossing(_ cx: Double, _ cy: Double, _ px: Double, _ py: Double,
+                         _ ax: Double, _ ay: Double, _ bx: Double, _ by: Double) -> Crossing {
+        if max(ax, bx) < min(cx, px) || min(ax, bx) > max(cx, px) || max(ay, by) < min(cy, py) || min(ay, by) > max(cy, py) {
+            return .none
+        }
+        if ax == bx && ay == by { return .none }
+        let pointSide = ExactArithmetic.orientation(ax, ay, bx, by, px, py)
+        if pointSide == 0 { return .uncertain }
+        let centreSide = ExactArithmetic.orientation(ax, ay, bx, by, cx, cy)
+        if centreSide == 0 { return .uncertain }
+        if pointSide == centreSide { return .none }
+        let aSide = ExactArithmetic.orientation(cx, cy, px, py, ax, ay)
+        let bSide = ExactArithmetic.orientation(cx, cy, px, py, bx, by)
+        if aSide == 0 || bSide == 0 { return .uncertain }
+        return aSide != bSide ? .crossing : .none
+    }
+
+    /// Whether p is within `limit` of the segment a → b, by GEOS's own
+    /// distance (after a cheap test of the segment's box).
+    @inline(__always)
+    static func isWithin(_ limit: Double, _ px: Double, _ py: Double, _ ax: Double, _ ay: Double, _ bx: Double, _ by: Double) -> Bool {
+        let gapX = max(min(ax, bx) - px, 0, px - max(ax, bx)), gapY = max(min(ay, by) - py, 0, py - max(ay, by))
+        // The box test only discards what is certainly (by far more than rounding) out of reach.
+        if gapX > limit * 1.000001 || gapY > limit * 1.000001 { return false }
+        return ExactArithmetic.geosPointToSegment(px, py, ax, ay, bx, by) <= limit
+    }
+
+    /// Whether the metric point, `distance` from segment `s`'s chord, may lie
+    /// in the sliver where GEOS's metric polygon of the segment's grid
+    /// overreaches the grid (then GEOS measures 0 and decides).
+    @inline(__always)
+    private func inSliver(_ s: Int, distance: Double, _ x: Double, _ y: Double) -> Bool {
+        let gap = sliverGap[s]
+        guard gap > 0, distance <= AssignmentIndex.sliverWidth(gap: gap, along: 0.5) else { return false }
+        let ax = metricXY[2 * s], ay = metricXY[2 * s + 1], bx = metricXY[2 * s + 2], by = metricXY[2 * s + 3]
+        let lengthSquared = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+        let t = lengthSquared > 0 ? min(1, max(0, ((x - ax) * (bx - ax) + (y - ay) * (by - ay)) / lengthSquared)) : 0
+        return distance <= AssignmentIndex.sliverWidth(gap: gap, along: t)
+    }
+
+    /// The point's metric coordinates, by the same PROJ call as `GridLocator`.
+    private mutating func metric(_ lon: Double, _ lat: Double) throws -> (x: Double, y: Double) {
+        if projector == nil { projector = try projectors.take() ?? MetricProjector(metricCRS: index.metricCRS) }
+        return try projector!.transformer.transform(x: lon, y: lat)
+    }
+
+    /// Inside `owner` and within the near-boundary distance (in degrees) of
+    /// some edge: the depth and runner-up as `GridLocator.nearEdgeDetails`
+    /// computes them — other grids that close in degrees are the candidates,
+    /// their metric distances decide — from the edge cell's segments (the
+    /// cell lists every segment that can matter, see `AssignmentIndex`).
+    private mutating func assignNearEdge(_ lon: Double, _ lat: Double, owner: Int32, record offset: Int) throws -> PointAssignment {
+        let (x, y) = try metric(lon, lat)
+        var depth = Double.infinity
+        var runnerUp: GridDistance?
+        var cursor = offset + 1
+        for _ in 0..<Int(records[offset]) {
+            let grid = Int32(bitPattern: records[cursor] & ~OwnershipRaster.insideBit)
+            let runs = Int(records[cursor + 1])
+            cursor += 2
+            var distance = Double.infinity
+            var closeInDegrees = grid == owner
+            var sliver = false
+            for _ in 0..<runs {
+                let first = Int(records[cursor]), count = Int(records[cursor + 1])
+                cursor += 2
+                for s in first..<(first + count) {
+                    let d = ExactArithmetic.geosPointToSegment(x, y, metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3])
+                    if d < distance { distance = d }
+                    if grid != owner {
+                        if !sliver && inSliver(s, distance: d, x, y) { sliver = true }
+                        if !closeInDegrees && Self.isWithin(bandDegrees, lon, lat, degreeXY[2 * s], degreeXY[2 * s + 1], degreeXY[2 * s + 2], degreeXY[2 * s + 3]) {
+                            closeInDegrees = true
+                        }
+                    }
+                }
+            }
+            if grid == owner {
+                depth = distance
+            } else if closeInDegrees {
+                if sliver { return try geos(lon, lat) }
+                if distance <= band, runnerUp == nil || distance < runnerUp!.distance {
+                    runnerUp = GridDistance(grid: grid, distance: distance)
+                }
+            }
+        }
+        counts.nearEdge += 1
+        return PointAssignment(grid: owner, method: .inside, distanceMeters: depth <= band ? depth : nil,
+                               runnerUp: runnerUp?.grid ?? -1, runnerUpDistanceMeters: runnerUp?.distance)
+    }
+
+    /// Outside every grid: the nearest grid within the tolerance (and the
+    /// next one as runner-up), else `none` with the nearest grid however far,
+    /// as `GridLocator.outsideAssignment` ranks them; over the tile's
+    /// candidate segments, which hold every edge that can matter here.
+    private mutating func assignOutside(_ lon: Double, _ lat: Double, column: Int, row: Int) throws -> PointAssignment {
+        let (x, y) = try metric(lon, lat)
+        let tile = (row / tileCells) * tileColumns + column / tileCells
+        nearby.removeAll(keepingCapacity: true)
+        var closest = GridDistance(grid: -1, distance: .infinity)
+        for k in Int(tileStart[tile])..<Int(tileStart[tile + 1]) {
+            let s = Int(tileSegments[k])
+            let ax = metricXY[2 * s], ay = metricXY[2 * s + 1], bx = metricXY[2 * s + 2], by = metricXY[2 * s + 3]
+            // Skip an edge whose box is certainly farther than both the
+            // closest edge so far and the tolerance: it cannot matter.
+            let reach = max(closest.distance, tolerance) * (1 + 1e-9) + 1e-6
+            let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
+            if gapX * gapX + gapY * gapY > reach * reach { continue }
+            let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
+            if inSliver(s, distance: d, x, y) { return try geos(lon, lat) }
+            let grid = vertexGrid[s]
+            if d < closest.distance || (d == closest.distance && grid < closest.grid) { closest = GridDistance(grid: grid, distance: d) }
+            guard d <= tolerance else { continue }
+            if let at = nearby.firstIndex(where: { $0.grid == grid }) {
+                if d < nearby[at].distance { nearby[at].distance = d }
+            } else {
+                nearby.append(GridDistance(grid: grid, distance: d))
+            }
+        }
+        guard closest.grid >= 0 else { return try geos(lon, lat) }
+        // GridLocator ranks only the grids whose envelopes meet its search
+        // boxes (degrees); when the metric nearest grids lie outside them, as
+        // long lon/lat edges far from their metric chords can make them, its
+        // own search must answer.
+        let firstRadius = tolerance / metresPerDegree
+        guard envelopeMeets(closest.grid, lon, lat, radius: max(firstRadius, closest.distance / metresPerDegree * 1.01)) else {
+            return try geos(lon, lat)
+        }
+        guard closest.distance <= tolerance else {
+            counts.outside += 1
+            return PointAssignment(grid: -1, method: .none, distanceMeters: closest.distance, nearestGrid: closest.grid)
+        }
+        nearby.sort(by: GridDistance.ranked)
+        var result = PointAssignment(grid: nearby[0].grid, method: .nearest, distanceMeters: nearby[0].distance)
+        if nearby.count > 1 {
+            guard envelopeMeets(nearby[1].grid, lon, lat, radius: firstRadius) else { return try geos(lon, lat) }
+            result.runnerUp = nearby[1].grid
+            result.runnerUpDistanceMeters = nearby[1].distance
+        }
+        counts.outside += 1
+        return result
+    }
+
+    /// Whether grid `grid`'s envelope meets the box of half-side `radius`
+    /// around the point, as GEOS's STRtree query tests it.
+    @inline(__always)
+    private func envelopeMeets(_ grid: Int32, _ lon: Double, _ lat: Double, radius: Double) -> Bool {
+        let e = gridEnvelopes + 4 * Int(grid)
+        return e[0] <= lon + radius && e[2] >= lon - radius && e[1] <= lat + radius && e[3] >= lat - radius
+    }
+
+    /// The plain GEOS path, for the cases the fast path cannot certify.
+    private mutating func geos(_ lon: Double, _ lat: Double) throws -> PointAssignment {
+        counts.geos += 1
+        let locator = try locators.take() ?? makeLocator()
+        defer { locators.give(locator) }
+        return try locator.locate(lon: lon, lat: lat)
+    }
+}
+
+/// Idle objects that belong to one thread at a time (GEOS locators, PROJ
+/// projectors), handed out to one caller at a time.
+final class ObjectPool<Object>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [Object] = []
+
+    func take() -> Object? {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.popLast()
+    }
+
+    func give(_ object: Object) {
+        lock.lock()
+        idle.append(object)
+        lock.unlock()
+    }
+}

@@ -1,0 +1,304 @@
+import GeoKit
+
+/// A raster over the grids' envelope (WGS84 degrees). Each cell is one of:
+///
+/// - **deep**: no grid edge lies within `margin` of the cell and the cell is
+///   inside exactly one grid, so every point in it gets `inside`, no distance
+///   and no runner-up: the cell's value is that grid;
+/// - **outside**: no edge within `margin` and inside no grid;
+/// - **edge cell**: a record listing the grids whose edges come within
+///   `margin` of the cell, each with its runs of edge segments and whether
+///   the cell's centre lies inside it, so that a point is located by
+///   counting the crossings of the segment centre → point (exact
+///   orientation predicates; anything they cannot certify goes to GEOS);
+/// - **GEOS cell**: a cell the raster cannot describe (overlapping grids, or
+///   an edge through the very centre): its points go to GEOS.
+public struct OwnershipRaster: Sendable {
+    public let originX: Double
+    public let originY: Double
+    /// Cell side in degrees.
+    public let cellSize: Double
+    public let columns: Int
+    public let rows: Int
+    /// Degrees within which a grid edge makes a cell an edge cell.
+    public let margin: Double
+    /// Per cell: a grid index (deep), `outsideCell`, `geosCell`, or
+    /// `recordCode(offset)` for an edge cell.
+    let cells: FrozenBuffer<Int32>
+    /// Edge-cell records: `[candidates, (grid | inside bit, runs, (first segment, count) × runs) × candidates]`.
+    let records: FrozenBuffer<UInt32>
+    public let deepCells: Int
+    public let edgeCells: Int
+    public let geosCells: Int
+
+    static let outsideCell: Int32 = -1
+    static let geosCell: Int32 = -2
+    static func recordCode(_ offset: Int) -> Int32 { Int32(-3 - offset) }
+    static func recordOffset(_ code: Int32) -> Int { Int(-3 - code) }
+    static let insideBit: UInt32 = 0x8000_0000
+
+    public var cellCount: Int { columns * rows }
+
+    /// The area the raster covers; points beyond it go to GEOS.
+    public var extent: Envelope {
+        Envelope(minX: originX, minY: originY, maxX: originX + Double(columns) * cellSize, maxY: originY + Double(rows) * cellSize)
+    }
+
+    /// The centre of a cell: the reference point of its record. Builder and
+    /// queries use this one expression, so they agree to the last bit.
+    @inline(__always)
+    func centerX(_ column: Int) -> Double { originX + (Double(column) + 0.5) * cellSize }
+    @inline(__always)
+    func centerY(_ row: Int) -> Double { originY + (Double(row) + 0.5) * cellSize }
+}
+
+/// Builds an `OwnershipRaster` from the grids' rings without GEOS: edge
+/// segments are scattered to the cells they come near, and a scan line
+/// through each row of cell centres gives every centre's inside/outside
+/// state per grid (crossing parity, with exact orientation where a crossing
+/// passes within a hair of a centre).
+struct OwnershipRasterBuilder {
+    let rings: GridRings
+    let gridCount: Int
+    let originX: Double, originY: Double, cellSize: Double
+    let columns: Int, rows: Int
+    let margin: Double
+
+    init(rings: GridRings, gridCount: Int, extent: Envelope, margin: Double, cellSize: Double) throws {
+        self.rings = rings
+        self.gridCount = gridCount
+        self.margin = margin
+        self.cellSize = cellSize
+        // One cell and the margin of padding: the outermost cells are always outside.
+        let padding = margin + cellSize
+        originX = extent.minX - padding
+        originY = extent.minY - padding
+        columns = Int(((extent.width + 2 * padding) / cellSize).rounded(.up)) + 1
+        rows = Int(((extent.height + 2 * padding) / cellSize).rounded(.up)) + 1
+        guard columns > 0, rows > 0, columns.multipliedReportingOverflow(by: rows).partialValue < Int(Int32.max) else {
+            throw GeoError("ownership raster of \(columns) × \(rows) cells is too large; use larger cells")
+        }
+    }
+
+    private var shape: OwnershipRaster {
+        OwnershipRaster(originX: originX, originY: originY, cellSize: cellSize, columns: columns, rows: rows, margin: margin,
+                        cells: FrozenBuffer([]), records: FrozenBuffer([]), deepCells: 0, edgeCells: 0, geosCells: 0)
+    }
+
+    func build() throws -> OwnershipRaster {
+        let (cellStart, cellSegments) = segmentsByCell()
+        let (rowStart, crossingX, crossingSegment) = crossingsByRow()
+        let vertexGrid = rings.vertexGrids()
+        let reference = shape
+        var cells = [Int32](repeating: OwnershipRaster.outsideCell, count: columns * rows)
+        var records: [UInt32] = []
+        var deep = 0, edge = 0, geos = 0
+        let xy = rings.degreeXY
+        // Per-row scan state: parity per grid and the grids the scan point is inside.
+        var parity = [Bool](repeating: false, count: gridCount)
+        var insideGrids: [Int32] = []
+        var flipped: [Int32] = []
+        var candidates: [Int32] = []
+        let tolerance = cellSize * 1e-4
+        func toggle(_ grid: Int32) {
+            parity[Int(grid)].toggle()
+            if parity[Int(grid)] {
+                insideGrids.append(grid)
+            } else if let at = insideGrids.firstIndex(of: grid) {
+                insideGrids.remove(at: at)
+            }
+        }
+        for row in 0..<rows {
+            for grid in insideGrids { parity[Int(grid)] = false }
+            insideGrids.removeAll(keepingCapacity: true)
+            let centerY = reference.centerY(row)
+            var cursor = Int(rowStart[row])
+            let rowEnd = Int(rowStart[row + 1])
+            for column in 0..<columns {
+                let centerX = reference.centerX(column)
+                while cursor < rowEnd && crossingX[cursor] < centerX - tolerance {
+                    toggle(vertexGrid[Int(crossingSegment[cursor])])
+                    cursor += 1
+                }
+                let cell = row * columns + column
+                let entries = Int(cellStart[cell])..<Int(cellStart[cell + 1])
+                if entries.isEmpty {
+                    switch insideGrids.count {
+                    case 0: cells[cell] = OwnershipRaster.outsideCell
+                    case 1:
+                        cells[cell] = insideGrids[0]
+                        deep += 1
+                    default:
+                        cells[cell] = OwnershipRaster.geosCell
+                        geos += 1
+                    }
+                    continue
+                }
+                // Crossings within a hair of the centre: which side, exactly.
+                flipped.removeAll(keepingCapacity: true)
+                var centreOnEdge = false
+                var ahead = cursor
+                while ahead < rowEnd && crossingX[ahead] <= centerX + tolerance {
+                    let s = Int(crossingSegment[ahead])
+                    let (ax, ay, bx, by) = (xy[2 * s], xy[2 * s + 1], xy[2 * s + 2], xy[2 * s + 3])
+                    // Direct the segment upwards; the centre lies right of it iff the crossing is left of the centre.
+                    let side = ay > centerY
+                        ? ExactArithmetic.orientation(bx, by, ax, ay, centerX, centerY)
+                        : ExactArithmetic.orientation(ax, ay, bx, by, centerX, centerY)
+                    if side == 0 {
+                        centreOnEdge = true
+                        break
+                    }
+                    if side < 0 { flipped.append(vertexGrid[s]) }
+                    ahead += 1
+                }
+                if centreOnEdge {
+                    cells[cell] = OwnershipRaster.geosCell
+                    geos += 1
+                    continue
+                }
+                candidates.removeAll(keepingCapacity: true)
+                candidates.append(contentsOf: insideGrids)
+                for entry in entries {
+                    let grid = vertexGrid[Int(cellSegments[entry])]
+                    if candidates.last != grid && !candidates.contains(grid) { candidates.append(grid) }
+                }
+                candidates.sort()
+                let offset = records.count
+                guard offset < Int(Int32.max) - 3 else { throw GeoError("ownership raster records exceed 2^31 words; use larger cells") }
+                records.append(UInt32(candidates.count))
+                for grid in candidates {
+                    let inside = parity[Int(grid)] != (flipped.filter { $0 == grid }.count % 2 == 1)
+                    records.append(UInt32(grid) | (inside ? OwnershipRaster.insideBit : 0))
+                    let runCountSlot = records.count
+                    records.append(0)
+                    var runs: UInt32 = 0
+                    var entry = entries.lowerBound
+                    while entry < entries.upperBound {
+                        let first = Int(cellSegments[entry])
+                        guard vertexGrid[first] == grid else {
+                            entry += 1
+                            continue
+                        }
+                        var count = 1
+                        while entry + count < entries.upperBound && Int(cellSegments[entry + count]) == first + count {
+                            count += 1
+                        }
+                        records.append(UInt32(first))
+                        records.append(UInt32(count))
+                        runs += 1
+                        entry += count
+                    }
+                    records[runCountSlot] = runs
+                }
+                cells[cell] = OwnershipRaster.recordCode(offset)
+                edge += 1
+            }
+        }
+        return OwnershipRaster(originX: originX, originY: originY, cellSize: cellSize, columns: columns, rows: rows, margin: margin,
+                               cells: FrozenBuffer(cells), records: FrozenBuffer(records),
+                               deepCells: deep, edgeCells: edge, geosCells: geos)
+    }
+
+    /// For each cell, the segments within `margin` of it (a superset: the
+    /// cell widened by the margin as a square), ascending — a counting sort,
+    /// so runs of consecutive segments stay together.
+    func segmentsByCell() -> (start: [UInt32], segments: [UInt32]) {
+        var entryCell: [UInt32] = []
+        var entrySegment: [UInt32] = []
+        let xy = rings.degreeXY
+        // Rounding in the clipping below is ~1e-14°; the slack dwarfs it.
+        let slack = cellSize * 1e-6
+        let reach = margin + slack
+        for r in 0..<rings.ringCount {
+            for s in rings.segments(ofRing: r) {
+                let (ax, ay, bx, by) = (xy[2 * s], xy[2 * s + 1], xy[2 * s + 2], xy[2 * s + 3])
+                let firstRow = max(0, Int(((min(ay, by) - reach - originY) / cellSize).rounded(.down)))
+                let lastRow = min(rows - 1, Int(((max(ay, by) + reach - originY) / cellSize).rounded(.down)))
+                guard firstRow <= lastRow else { continue }
+                for row in firstRow...lastRow {
+                    // The part of the segment within the row's band, widened by the margin.
+                    let bandLow = originY + Double(row) * cellSize - reach
+                    let bandHigh = originY + Double(row + 1) * cellSize + reach
+                    var xLow = min(ax, bx), xHigh = max(ax, bx)
+                    if ay != by {
+                        let t0 = (bandLow - ay) / (by - ay), t1 = (bandHigh - ay) / (by - ay)
+                        let tLow = max(0, min(t0, t1)), tHigh = min(1, max(t0, t1))
+                        guard tLow <= tHigh else { continue }
+                        let x0 = ax + tLow * (bx - ax), x1 = ax + tHigh * (bx - ax)
+                        xLow = min(x0, x1)
+                        xHigh = max(x0, x1)
+                    }
+                    let firstColumn = max(0, Int(((xLow - reach - originX) / cellSize).rounded(.down)))
+                    let lastColumn = min(columns - 1, Int(((xHigh + reach - originX) / cellSize).rounded(.down)))
+                    guard firstColumn <= lastColumn else { continue }
+                    for column in firstColumn...lastColumn {
+                        entryCell.append(UInt32(row * columns + column))
+                        entrySegment.append(UInt32(s))
+                    }
+                }
+            }
+        }
+        let sorted = Self.countingSort(keys: entryCell, values: entrySegment, bucketCount: columns * rows)
+        return (sorted.start, sorted.values)
+    }
+
+    /// For each row, where the segments cross the horizontal line through
+    /// the row's cell centres (half-open in y, as in ray casting), sorted by x.
+    func crossingsByRow() -> (start: [UInt32], x: [Double], segment: [UInt32]) {
+        var crossingRow: [UInt32] = []
+        var crossingSegment: [UInt32] = []
+        let xy = rings.degreeXY
+        let reference = shape
+        for r in 0..<rings.ringCount {
+            for s in rings.segments(ofRing: r) {
+                let (ay, by) = (xy[2 * s + 1], xy[2 * s + 3])
+                guard ay != by else { continue }
+                let firstRow = max(0, Int(((min(ay, by) - originY) / cellSize - 0.5).rounded(.up)) - 1)
+                let lastRow = min(rows - 1, Int(((max(ay, by) - originY) / cellSize - 0.5).rounded(.down)) + 1)
+                guard firstRow <= lastRow else { continue }
+                for row in firstRow...lastRow {
+                    let y = reference.centerY(row)
+                    if (ay > y) != (by > y) {
+                        crossingRow.append(UInt32(row))
+                        crossingSegment.append(UInt32(s))
+                    }
+                }
+            }
+        }
+        let (start, segments) = Self.countingSort(keys: crossingRow, values: crossingSegment, bucketCount: rows)
+        var x = [Double](repeating: 0, count: segments.count)
+        var sortedSegments = segments
+        for row in 0..<rows {
+            let range = Int(start[row])..<Int(start[row + 1])
+            guard !range.isEmpty else { continue }
+            let y = reference.centerY(row)
+            var pairs = range.map { i -> (Double, UInt32) in
+                let s = Int(segments[i])
+                let (ax, ay, bx, by) = (xy[2 * s], xy[2 * s + 1], xy[2 * s + 2], xy[2 * s + 3])
+                return (ax + (y - ay) * (bx - ax) / (by - ay), segments[i])
+            }
+            pairs.sort { $0.0 < $1.0 }
+            for (k, pair) in pairs.enumerated() {
+                x[range.lowerBound + k] = pair.0
+                sortedSegments[range.lowerBound + k] = pair.1
+            }
+        }
+        return (start, x, sortedSegments)
+    }
+
+    /// Stable counting sort of `values` by `keys` in `0..<bucketCount`:
+    /// bucket `k` is `values[start[k] ..< start[k + 1]]`.
+    static func countingSort(keys: [UInt32], values: [UInt32], bucketCount: Int) -> (start: [UInt32], values: [UInt32]) {
+        var start = [UInt32](repeating: 0, count: bucketCount + 1)
+        for key in keys { start[Int(key) + 1] += 1 }
+        for k in 0..<bucketCount { start[k + 1] += start[k] }
+        var next = start
+        var sorted = [UInt32](repeating: 0, count: values.count)
+        for (key, value) in zip(keys, values) {
+            sorted[Int(next[Int(key)])] = value
+            next[Int(key)] += 1
+        }
+        return (start, sorted)
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+import TestSupport
+import GeoKit
+@testable import GridCore
+
+/// The fast path must give, for every point, exactly what the plain GEOS
+/// path gives: grid, method, distances and runner-up (`PointAssignment`'s
+/// `==` compares them all). Each test also checks that the fast path, not
+/// its GEOS fallback, decided nearly all of the points.
+@Suite struct FastPathTests {
+    /// Every point compared; the first differences named.
+    static func expectSameAsGEOS(_ assigner: GridAssigner, _ points: [LonLat], _ label: String,
+                                 maximumGEOSShare: Double = 0.01) throws {
+        let exact = try assigner.assignExact(points)
+        let (fast, counts) = try assigner.assignCounting(points)
+        let differences = zip(exact, fast).enumerated().filter { $0.element.0 != $0.element.1 }
+        let shown = differences.prefix(5).map { "\(points[$0.offset]): GEOS \($0.element.0), fast \($0.element.1)" }
+        #expect(differences.isEmpty, "\(label): \(differences.count) of \(points.count) differ: \(shown.joined(separator: "; "))")
+        #expect(counts.total == points.count)
+        #expect(Double(counts.geos) <= maximumGEOSShare * Double(points.count), "\(label): GEOS decided \(counts.geos) of \(points.count)")
+    }
+
+    /// Vertices, edge midpoints, points a third and seven tenths along each
+    /// edge, and points beside edges at several offsets (degrees), from
+    /// every `stride`-th vertex of every ring.
+    static func edgeProbes(_ shapes: [GridShape], stride: Int = 1, offsets: [Double] = [1e-12, 1e-9, 1e-7, 1e-5, 1.8e-4, 2.2e-4]) throws -> [LonLat] {
+        let geos = try GEOSContext()
+        var probes: [LonLat] = []
+        for shape in shapes {
+            for polygon in try Geometry(wkb: shape.wkb, context: geos).polygons() {
+                for ring in try polygon.rings() {
+                    let vertices = try ring.coordinates()
+                    for i in Swift.stride(from: 0, to: vertices.count - 1, by: stride) {
+                        let (a, b) = (vertices[i], vertices[i + 1])
+                        probes.append(LonLat(a.x, a.y))
+                        for t in [0.5, 1.0 / 3, 0.7] {
+                            probes.append(LonLat(a.x + t * (b.x - a.x), a.y + t * (b.y - a.y)))
+                        }
+                        let length = ((b.x - a.x) * (b.x - a.x) + (b.y - a.y) * (b.y - a.y)).squareRoot()
+                        guard length > 0 else { continue }
+                        let (nx, ny) = (-(b.y - a.y) / length, (b.x - a.x) / length)
+                        let (mx, my) = ((a.x + b.x) / 2, (a.y + b.y) / 2)
+                        for offset in offsets {
+                            probes.append(LonLat(mx + offset * nx, my + offset * ny))
+                            probes.append(LonLat(mx - offset * nx, my - offset * ny))
+                        }
+                        probes.append(LonLat(a.x + 1e-7, a.y - 1e-7))
+                    }
+                }
+            }
+        }
+        return probes
+    }
+
+    static func randomPoints(_ count: Int, in envelope: Envelope, seed: UInt64) -> [LonLat] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { _ in random.point(in: envelope) }
+    }
+
+    @Test func sampleCountyMillionRandomPoints() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        // The raster reaches a little beyond the grids, for points outside every grid.
+        let points = Self.randomPoints(1_000_000, in: assigner.index.raster.extent, seed: 8)
+        try Self.expectSameAsGEOS(assigner, points, "sample county, random")
+    }
+
+    @Test func sampleCountyVerticesEdgesAndJustOutside() throws {
+        let shapes = try Fixtures.shapes(Fixtures.sampleGrids)
+        let assigner = try GridAssigner(shapes: shapes)
+        let probes = try Self.edgeProbes(shapes)
+        // Vertices and points on edges are GEOS's to decide; beside them the fast path answers.
+        try Self.expectSameAsGEOS(assigner, probes, "sample county, edges", maximumGEOSShare: 0.5)
+    }
+
+    @Test func sampleCountyWithSmallAndLargeCells() throws {
+        let shapes = try Fixtures.shapes(Fixtures.sampleGrids)
+        var random = SeededRandom(seed: 31)
+        for metres in [25.0, 300.0] {
+            let assigner = try GridAssigner(shapes: shapes, cellSize: metres / 110_574)
+            let points = Self.randomPoints(100_000, in: assigner.index.raster.extent, seed: random.next())
+            try Self.expectSameAsGEOS(assigner, points + (try Self.edgeProbes(shapes, stride: 7)), "cells of \(metres) m",
+                                      maximumGEOSShare: 0.1)
+        }
+    }
+
+    @Test func northCarolinaRandomVerticesAndEdges() throws {
+        let shapes = try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME")
+        let assigner = try GridAssigner(shapes: shapes)
+        let random = Self.randomPoints(200_000, in: assigner.index.raster.extent, seed: 1993)
+        // Its long straight edges bow tens of metres off their metric chords: GEOS decides more there.
+        try Self.expectSameAsGEOS(assigner, random, "North Carolina, random", maximumGEOSShare: 0.05)
+        // Farther out, beyond the raster: GEOS's answers, whoever computes them.
+        try Self.expectSameAsGEOS(assigner, Self.randomPoints(2_000, in: assigner.index.envelope.expanded(by: 2), seed: 1994),
+                                  "North Carolina, far", maximumGEOSShare: 1)
+        try Self.expectSameAsGEOS(assigner, try Self.edgeProbes(shapes, stride: 2, offsets: [1e-12, 1e-9, 1e-7, 1e-5, 2e-4, 1e-3]),
+                                  "North Carolina, edges", maximumGEOSShare: 0.5)
+    }
+
+    /// Points exactly on raster cell centres and corners, where the
+    /// crossing test's reference point sits.
+    @Test func rasterCentresAndCorners() throws {
+        let shapes = try Fixtures.shapes(Fixtures.sampleGrids)
+        let assigner = try GridAssigner(shapes: shapes)
+        let raster = assigner.index.raster
+        var points: [LonLat] = []
+        for row in Swift.stride(from: 0, to: raster.rows, by: 7) {
+            for column in Swift.stride(from: 0, to: raster.columns, by: 7) {
+                points.append(LonLat(raster.centerX(column), raster.centerY(row)))
+                points.append(LonLat(raster.originX + Double(column) * raster.cellSize, raster.originY + Double(row) * raster.cellSize))
+            }
+        }
+        try Self.expectSameAsGEOS(assigner, points, "cell centres and corners")
+    }
+
+    /// A hole with a grid inside it, overlapping grids, and a grid touching
+    /// another at one vertex: the raster's GEOS cells and the fallback for
+    /// points inside two grids.
+    @Test func holesOverlapsAndTouchingCorners() throws {
+        let geos = try GEOSContext()
+        func shape(_ code: String, _ rings: [[(Double, Double)]]) throws -> GridShape {
+            GridShape(code: code, wkb: try Geometry.polygon(rings, context: geos).wkb())
+        }
+        let shapes = [
+            // A donut and the grid filling its hole.
+            try shape("A", [[(112.0, 28.0), (112.1, 28.0), (112.1, 28.1), (112.0, 28.1), (112.0, 28.0)],
+                            [(112.03, 28.03), (112.03, 28.07), (112.07, 28.07), (112.07, 28.03), (112.03, 28.03)]]),
+            try shape("B", [[(112.03, 28.03), (112.07, 28.03), (112.07, 28.07), (112.03, 28.07), (112.03, 28.03)]]),
+            // Overlapping A's east side.
+            try shape("C", [[(112.09, 28.02), (112.15, 28.02), (112.15, 28.08), (112.09, 28.08), (112.09, 28.02)]]),
+            // Touching A at its north-west corner only.
+            try shape("D", [[(111.95, 28.1), (112.0, 28.1), (111.95, 28.15), (111.95, 28.1)]]),
+        ]
+        let assigner = try GridAssigner(shapes: shapes)
+        let points = Self.randomPoints(100_000, in: assigner.index.raster.extent, seed: 5)
+        // The overlap covers about 4% of the envelope, all of it GEOS's.
+        try Self.expectSameAsGEOS(assigner, points + (try Self.edgeProbes(shapes)), "holes and overlaps", maximumGEOSShare: 0.1)
+        let inBoth = try assigner.assign([LonLat(112.095, 28.05)])[0]
+        #expect(inBoth.grid == 0 && inBoth.method == .inside && inBoth.runnerUp == 2 && inBoth.runnerUpDistanceMeters == 0)
+    }
+
+    /// A small generated province (curved, densified edges): a tiling, and the same answers.
+    @Test func generatedProvince() throws {
+        let region = Envelope(minX: 112.0, minY: 27.0, maxX: 112.6, maxY: 27.5)
+        let shapes = try ProvinceGenerator(gridCount: 120, medianVertices: 120, region: region, seed: 7).makeGrids()
+        #expect(shapes.count == 120)
+        let geos = try GEOSContext()
+        let polygons = try shapes.map { try Geometry(wkb: $0.wkb, context: geos) }
+        let counts = try polygons.map { try $0.numberOfCoordinates }.sorted()
+        #expect((100...140).contains(counts[counts.count / 2]), "median \(counts[counts.count / 2]) vertices")
+        let sum = try polygons.reduce(0) { $0 + (try $1.area) }
+        let union = try Geometry.collection(.geometryCollection, polygons, context: geos).unaryUnion()
+        #expect(abs(try union.area - sum) / sum < 1e-9, "grids overlap")
+        #expect(try union.type == .polygon, "grids are not one piece")
+        #expect(try union.type == .polygon && union.rings().count == 1, "grids leave holes")
+        let assigner = try GridAssigner(shapes: shapes)
+        let points = Self.randomPoints(100_000, in: assigner.index.raster.extent, seed: 11)
+        try Self.expectSameAsGEOS(assigner, points, "province, random")
+        try Self.expectSameAsGEOS(assigner, try Self.edgeProbes(shapes, stride: 5), "province, edges", maximumGEOSShare: 0.5)
+    }
+
+    @Test func singlePointLocateMatchesBulk() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let points = Self.randomPoints(2_000, in: assigner.index.envelope.expanded(by: 0.01), seed: 3)
+        let bulk = try assigner.assign(points)
+        for (point, expected) in zip(points, bulk) {
+            #expect(try assigner.locate(point) == expected)
+        }
+        // Outside the raster and not a number: GEOS's answer, error or not.
+        let far = try assigner.locate(LonLat(100, 10))
+        #expect(far == (try assigner.withLocator { try $0.locate(lon: 100, lat: 10) }))
+    }
+}
+
+@Suite struct ExactArithmeticTests {
+    /// GEOS's own point-to-segment distance, bit for bit (a two-point line string).
+    @Test func pointToSegmentIsGEOSToTheBit() throws {
+        let geos = try GEOSContext()
+        var random = SeededRandom(seed: 17)
+        for _ in 0..<20_000 {
+            let scale = random.chance(0.5) ? 1.0 : 1e5
+            let a = (500_000 + random.unit() * scale, 3_200_000 + random.unit() * scale)
+            let b = random.chance(0.05) ? a : (a.0 + random.normal() * scale, a.1 + random.normal() * scale)
+            let p = (a.0 + random.normal() * scale, a.1 + random.normal() * scale)
+            let line = try Geometry.lineString([a, b], context: geos)
+            let point = try Geometry.point(x: p.0, y: p.1, context: geos)
+            let expected = try point.distance(to: line)
+            let actual = ExactArithmetic.geosPointToSegment(p.0, p.1, a.0, a.1, b.0, b.1)
+            #expect(actual.bitPattern == expected.bitPattern, "\(p) to \(a)–\(b): \(actual) vs GEOS \(expected)")
+        }
+    }
+
+    @Test func orientationIsCertainOrSilent() {
+        // Exactly collinear, in values that are not exact in binary.
+        #expect(ExactArithmetic.orientation(0.1, 0.1, 0.3, 0.3, 0.7, 0.7) == 0)
+        #expect(ExactArithmetic.orientation(112.01, 28.0, 112.01, 28.02, 112.01, 28.005) == 0)
+        #expect(ExactArithmetic.orientation(0, 0, 1, 0, 0.5, 1e-300) == 1)
+        #expect(ExactArithmetic.orientation(0, 0, 1, 0, 0.5, -1e-300) == -1)
+        // A point a hair off a long line: the filter may decline, but never lies.
+        var random = SeededRandom(seed: 23)
+        for _ in 0..<10_000 {
+            let (ax, ay) = (112 + random.unit(), 28 + random.unit())
+            let (bx, by) = (112 + random.unit(), 28 + random.unit())
+            let t = random.unit()
+            let (cx, cy) = (ax + t * (bx - ax), ay + t * (by - ay) + (random.unit() - 0.5) * 1e-13)
+            let sign = ExactArithmetic.orientation(ax, ay, bx, by, cx, cy)
+            let exact = Self.exactOrientation(ax, ay, bx, by, cx, cy)
+            #expect(sign == 0 || sign == exact)
+        }
+    }
+
+    /// The orientation sign in exact integer arithmetic: every coordinate
+    /// here is a multiple of 2^-48 below 2^7, so scaled by 2^48 it is an
+    /// integer, and the products are compared in full width.
+    static func exactOrientation(_ ax: Double, _ ay: Double, _ bx: Double, _ by: Double, _ cx: Double, _ cy: Double) -> Int {
+        func scaled(_ v: Double) -> Int64 { Int64(v * 0x1p48) }
+        let (x1, y1) = (scaled(ax) - scaled(cx), scaled(ay) - scaled(cy))
+        let (x2, y2) = (scaled(bx) - scaled(cx), scaled(by) - scaled(cy))
+        let left = x1.multipliedFullWidth(by: y2), right = y1.multipliedFullWidth(by: x2)
+        if left.high != right.high { return left.high > right.high ? 1 : -1 }
+        return left.low == right.low ? 0 : (left.low > right.low ? 1 : -1)
+    }
+}
