@@ -12,9 +12,9 @@ final class PlanningFixture {
     static let splitGrid = "430981-001-017-002"
     /// A north–south line through the middle of the grid, crossing it once.
     static let splitLine = "LINESTRING(112.357361 28.836, 112.357361 28.850)"
-    let path = Fixtures.temporaryPath("planning.sqlite")
-    let store: GridStore
-    private var files: [String] = []
+    private let copy: TemporaryStore
+    var store: GridStore { copy.store }
+    var path: String { copy.path }
 
     /// Built once and copied for each test: the imports are the slow part.
     static let template: Result<String, Error> = Result {
@@ -45,23 +45,10 @@ final class PlanningFixture {
         return copy
     }
 
-    init() throws {
-        try FileManager.default.copyItem(atPath: try Self.template.get(), toPath: path)
-        store = try GridStore(path: path)
-    }
-
-    deinit {
-        Fixtures.removeDatabase(path)
-        for file in files { try? FileManager.default.removeItem(atPath: file) }
-    }
+    init() throws { copy = try TemporaryStore(copyOf: try Self.template.get()) }
 
     /// Writes a fixture file and remembers to remove it.
-    func file(_ name: String, _ text: String) throws -> String {
-        let path = Fixtures.temporaryPath(name)
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        files.append(path)
-        return path
-    }
+    func file(_ name: String, _ text: String) throws -> String { try copy.file(name, text) }
 
     /// A draft of the active generation with the split made.
     func splitDraft() throws -> (draft: Int64, codes: [String]) {

@@ -12,7 +12,11 @@ final class TemporaryStore {
     let store: GridStore
     var files: [String] = []
 
-    init() throws { store = try GridStore(path: path) }
+    /// An empty store, or a copy of a template database.
+    init(copyOf template: String? = nil) throws {
+        if let template { try FileManager.default.copyItem(atPath: template, toPath: path) }
+        store = try GridStore(path: path)
+    }
 
     deinit {
         Fixtures.removeDatabase(path)
