@@ -248,7 +248,7 @@ struct APIRoutes {
         let report = IncidentReport(position: p, source: (body.lon, body.lat, crs), category: body.category, channel: body.channel,
                                     severity: body.severity, description: body.description, reporter: body.reporter ?? caller.name, reportedAt: Date())
         do {
-            let result = try service.store.report(report, rules: service.dispatchRules)
+            let result = try service.store.report(report, rules: service.dispatchRules, placement: service.index.placement)
             struct Answer: Encodable { let id: String, routing: Routing }
             return try JSON.response(Answer(id: result.id, routing: result.routing), status: .created)
         } catch let refusal as RoutingRefusal {

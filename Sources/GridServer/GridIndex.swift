@@ -28,6 +28,11 @@ final class GridIndex: Sendable {
         try assigner.locate(p)
     }
 
+    /// This index as the store's placement, so incident intake reuses it instead of building a locator.
+    var placement: Placement {
+        Placement(generation: generation, codes: assigner.codes) { [assigner] in try assigner.locate($0) }
+    }
+
     func answer(input: LocateAnswer.Input, wgs84: LonLat, assignment: PointAssignment) -> LocateAnswer {
         LocateAnswer(input: input, wgs84: wgs84, assignment: assignment, codes: assigner.codes, info: { self.grids[$0] })
     }

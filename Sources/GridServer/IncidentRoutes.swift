@@ -149,7 +149,7 @@ struct IncidentRoutes {
             guard let level = HandlingLevel(rawValue: text) else { throw APIError.badParameter("level", "\"\(text)\" is not grid, village, town or county") }
             change.level = level
         }
-        let record = try incidentCall { try service.store.apply(change, to: id, rules: service.dispatchRules) }
+        let record = try incidentCall { try service.store.apply(change, to: id, rules: service.dispatchRules, placement: service.index.placement) }
         return try shown(record, to: caller, request)
     }
 

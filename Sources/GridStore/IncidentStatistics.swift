@@ -57,7 +57,6 @@ extension GridStore {
             }
             groups[key ?? "(none)", default: []].append(row)
         }
-        let parse = Self.timestamp
         return groups.keys.sorted().map { key in
             let rows = groups[key]!
             let statuses = rows.map { IncidentStatus(rawValue: $0[5]) ?? .reported }
@@ -68,8 +67,8 @@ extension GridStore {
             let rated = closed.compactMap { rows[$0][8] as Int? }
             let villageLevel = closed.filter { ["grid", "village"].contains(rows[$0][7] as String? ?? "") }
             let hours = closed.compactMap { i -> Double? in
-                guard let from = (rows[i][9] as String?).flatMap(parse.date(from:)),
-                      let to = (rows[i][10] as String?).flatMap(parse.date(from:)) else { return nil }
+                guard let from = (rows[i][9] as String?).flatMap(Self.storedDate),
+                      let to = (rows[i][10] as String?).flatMap(Self.storedDate) else { return nil }
                 return to.timeIntervalSince(from) / 3600
             }
             func rate(_ part: Int, _ whole: Int) -> Double? { whole > 0 ? Double(part) / Double(whole) : nil }

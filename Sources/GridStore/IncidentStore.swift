@@ -18,6 +18,20 @@ extension SpatiaLiteDatabase {
     }
 }
 
+/// A generation's grids ready to locate places: its id, the grid codes in
+/// the order assignments refer to them, and the rule's answer for a point.
+public struct Placement {
+    public let generation: Int64
+    public let codes: [String]
+    public let locate: (LonLat) throws -> PointAssignment
+
+    public init(generation: Int64, codes: [String], locate: @escaping (LonLat) throws -> PointAssignment) {
+        self.generation = generation
+        self.codes = codes
+        self.locate = locate
+    }
+}
+
 /// A new report from a citizen, a grid worker or a hotline.
 public struct IncidentReport: Sendable {
     public var position: LonLat
@@ -43,12 +57,14 @@ public struct IncidentReport: Sendable {
 }
 
 extension GridStore {
-    /// ISO 8601 in China Standard Time, as incident times are written.
-    static var timestamp: ISO8601DateFormatter {
-        let f = ISO8601DateFormatter()
-        f.timeZone = TimeZone(identifier: "Asia/Shanghai")
-        return f
-    }
+    /// Incident times as stored: ISO 8601 in China Standard Time
+    /// (2026-11-01T08:30:00+08:00), all in one form so that they compare as text.
+    /// A value type, shared by every thread, unlike a formatter made per call.
+    static let storedTime = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "Asia/Shanghai")!).timeZoneSeparator(.colon)
+
+    static func time(_ date: Date) -> String { storedTime.format(date) }
+
+    static func storedDate(_ text: String) -> Date? { try? storedTime.parse(text) }
 
     /// Incidents of a category in the box around `position` that holds every
     /// point within `radiusMeters` (through the spatial index), with their
@@ -56,7 +72,6 @@ extension GridStore {
     public func nearbyIncidents(category: String, around position: LonLat, radiusMeters: Double)
         throws -> [(id: String, distanceMeters: Double, reportedAt: Date)] {
         let dLat = radiusMeters / 110_000 * 1.05, dLon = radiusMeters / (111_000 * cos(position.lat * .pi / 180)) * 1.05
-        let timestamp = Self.timestamp
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, X(geom), Y(geom), reported_at FROM incidents
@@ -64,23 +79,29 @@ extension GridStore {
                     SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'incidents' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))
                 """, arguments: [category, position.lon - dLon, position.lat - dLat, position.lon + dLon, position.lat + dLat])
                 .compactMap { row -> (id: String, distanceMeters: Double, reportedAt: Date)? in
-                    guard let at = timestamp.date(from: row[3]) else { return nil }
+                    guard let at = Self.storedDate(row[3]) else { return nil }
                     return (row[0], Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row[1], lat2: row[2]), at)
                 }
         }
     }
 
-    /// Locates, routes and stores a report in one transaction; returns its id and routing.
-    public func report(_ report: IncidentReport, rules: DispatchRules) throws -> (id: String, routing: Routing) {
+    /// The active generation's grids, ready to locate a place. A command builds
+    /// a `GridLocator`; the server passes the index it already holds.
+    public func placement() throws -> Placement {
         let generation = try activeGeneration()
-        let shapes = try gridShapes(generation: generation)
-        let locator = try GridLocator(shapes: shapes, rules: self.rules)
-        let assignment = try locator.locate(lon: report.position.lon, lat: report.position.lat)
+        let locator = try GridLocator(shapes: try gridShapes(generation: generation), rules: rules)
+        return Placement(generation: generation, codes: locator.codes) { try locator.locate(lon: $0.lon, lat: $0.lat) }
+    }
+
+    /// Locates, routes and stores a report in one transaction; returns its id and routing.
+    public func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement? = nil) throws -> (id: String, routing: Routing) {
+        let placement = try placement ?? self.placement()
+        let generation = placement.generation
+        let assignment = try placement.locate(report.position)
         let grids = Dictionary(uniqueKeysWithValues: try self.grids(generation: generation).map { ($0.code, $0) })
         let earlier = try nearbyIncidents(category: report.category, around: report.position, radiusMeters: rules.duplicateRadiusMeters)
-        let routing = try Dispatcher.route(assignment: assignment, codes: locator.codes, grids: grids, category: report.category,
+        let routing = try Dispatcher.route(assignment: assignment, codes: placement.codes, grids: grids, category: report.category,
                                            severity: report.severity, reportedAt: report.reportedAt, earlier: earlier, rules: rules)
-        let timestamp = Self.timestamp
         let id = try database.pool.write { db -> String in
             let next = (try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'incident_sequence'") ?? 0) + 1
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incident_sequence', ?)", arguments: [String(next)])
@@ -90,12 +111,12 @@ extension GridStore {
                     source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of,
                     grid_code, village_code, town_code, updated_at, geom)
                 VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
-                """, arguments: [id, report.category, report.channel, report.severity, timestamp.string(from: report.reportedAt),
+                """, arguments: [id, report.category, report.channel, report.severity, Self.time(report.reportedAt),
                                  report.description, report.reporter, report.source.crs.description, report.source.x, report.source.y,
-                                 routing.level.rawValue, routing.unit, routing.department, timestamp.string(from: routing.deadline),
-                                 routing.duplicateOf, routing.grid, routing.village, routing.town, timestamp.string(from: report.reportedAt),
+                                 routing.level.rawValue, routing.unit, routing.department, Self.time(routing.deadline),
+                                 routing.duplicateOf, routing.grid, routing.village, routing.town, Self.time(report.reportedAt),
                                  report.position.lon, report.position.lat])
-            try Self.writeAssignments(db, generation: generation, codes: locator.codes,
+            try Self.writeAssignments(db, generation: generation, codes: placement.codes,
                                       points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
             var detail = ["channel": report.channel, "method": routing.method.rawValue]
             if let other = routing.confirmWithGrid { detail["confirm_with_grid"] = other }
@@ -123,14 +144,13 @@ extension GridStore {
             UPDATE incidents SET grid_code = ?, village_code = ?, town_code = ?, level = ?, unit = ?, department = ?, deadline = ?
             WHERE id = ?
             """)
-        let parse = timestamp
         for id in ids {
             guard let row = try Row.fetchOne(read, arguments: [generation, id]) else { continue }
             let category: String = row[0] ?? ""
             let level = rules.level(for: row[1])
             let department = rules.department(for: category)
             let status = IncidentStatus(rawValue: row[2]) ?? .reported
-            let reportedAt = (row[3] as String?).flatMap(parse.date(from:))
+            let reportedAt = (row[3] as String?).flatMap(storedDate)
             let grid = (row[4] as String?).flatMap { grids[$0] }
             let unit = grid.map { Dispatcher.unit(at: level, grid: $0, department: department) } ?? (level == .county ? department : nil)
             try update.execute(arguments: [grid?.code, grid?.villageCode, grid?.townCode, level.rawValue, unit, department,

@@ -176,8 +176,6 @@ public struct IncidentFilter: Sendable {
 }
 
 extension GridStore {
-    static func time(_ date: Date) -> String { timestamp.string(from: date) }
-
     /// A time as people type it: a day (2026-11-01, midnight in China) or ISO 8601.
     public static func parseTime(_ text: String) -> Date? {
         if let date = ISO8601DateFormatter().date(from: text) { return date }
@@ -194,7 +192,9 @@ extension GridStore {
         closed_at, duplicate_of
         """
 
-    static func incidentRecord(_ row: Row, now: Date) -> IncidentRecord {
+    /// An incident from a row of `incidentColumns`; `now` is a stored-form time (see `time`),
+    /// formatted once by the caller rather than once a row.
+    static func incidentRecord(_ row: Row, now: String) -> IncidentRecord {
         let status = IncidentStatus(rawValue: row[4]) ?? .reported
         let deadline: String? = row[17]
         return IncidentRecord(
@@ -202,7 +202,7 @@ extension GridStore {
             description: row[6], reporter: row[7], satisfaction: row[8], lon: row[9], lat: row[10],
             grid: row[11], village: row[12], town: row[13], level: (row[14] as String?).flatMap(HandlingLevel.init(rawValue:)),
             unit: row[15], department: row[16], deadline: deadline,
-            overdue: status.isOpen && deadline.map { $0 < time(now) } == true,
+            overdue: status.isOpen && deadline.map { $0 < now } == true,
             version: row[18], attempts: row[19], escalations: row[20], reopenings: row[21], closedAt: row[22], duplicateOf: row[23])
     }
 
@@ -245,7 +245,7 @@ extension GridStore {
         guard let row = try Row.fetchOne(db, sql: "SELECT \(incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
             throw IncidentError.notFound(id)
         }
-        var record = incidentRecord(row, now: now)
+        var record = incidentRecord(row, now: time(now))
         record.history = try Row.fetchAll(db, sql: """
             SELECT seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail
             FROM incident_events WHERE incident_id = ? ORDER BY seq
@@ -280,6 +280,7 @@ extension GridStore {
 
     /// Incidents matching a filter, newest first.
     public func incidents(_ filter: IncidentFilter, now: Date = Date()) throws -> [IncidentRecord] {
+        let nowText = Self.time(now)
         var conditions: [String] = []
         var arguments: [DatabaseValueConvertible?] = []
         func add(_ condition: String, _ values: DatabaseValueConvertible?...) {
@@ -293,7 +294,7 @@ extension GridStore {
             conditions.append("status IN (\(filter.statuses.map { _ in "?" }.joined(separator: ", ")))")
             arguments += filter.statuses.map(\.rawValue)
         }
-        if filter.overdueOnly { add("status NOT IN ('resolved', 'closed') AND deadline < ?", Self.time(now)) }
+        if filter.overdueOnly { add("status NOT IN ('resolved', 'closed') AND deadline < ?", nowText) }
         if let since = filter.since { add("reported_at >= ?", Self.time(since)) }
         if let until = filter.until { add("reported_at < ?", Self.time(until)) }
         if let category = filter.category { add("category = ?", category) }
@@ -303,7 +304,7 @@ extension GridStore {
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.incidentColumns) FROM incidents \(whereClause) ORDER BY reported_at DESC, id DESC LIMIT ? OFFSET ?
-                """, arguments: StatementArguments(arguments)).map { Self.incidentRecord($0, now: now) }
+                """, arguments: StatementArguments(arguments)).map { Self.incidentRecord($0, now: nowText) }
         }
     }
 
@@ -311,14 +312,14 @@ extension GridStore {
     /// lifecycle, updates the incident, and appends the event(s) and any
     /// notification. Returns the incident as it now is, with its history.
     @discardableResult
-    public func apply(_ change: IncidentChange, to id: String, at now: Date = Date(), rules: DispatchRules) throws -> IncidentRecord {
-        // A move needs the active grids' locator, built before the write lock.
+    public func apply(_ change: IncidentChange, to id: String, at now: Date = Date(), rules: DispatchRules,
+                      placement: Placement? = nil) throws -> IncidentRecord {
+        // A move is located before the write lock is taken.
         let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
         if change.action == .move {
             guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
-            let generation = try activeGeneration()
-            let locator = try GridLocator(shapes: try gridShapes(generation: generation), rules: self.rules)
-            located = (generation, locator.codes, try locator.locate(lon: position.lon, lat: position.lat))
+            let placement = try placement ?? self.placement()
+            located = (placement.generation, placement.codes, try placement.locate(position))
         } else {
             located = nil
         }
@@ -326,7 +327,7 @@ extension GridStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
                 throw IncidentError.notFound(id)
             }
-            let before = Self.incidentRecord(row, now: now)
+            let before = Self.incidentRecord(row, now: Self.time(now))
             if let expected = change.expectedVersion, expected != before.version {
                 throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
             }
@@ -357,9 +358,10 @@ extension GridStore {
                 WHERE status NOT IN ('resolved', 'closed', 'returned') AND deadline < ? AND level IS NOT NULL ORDER BY deadline
                 """, arguments: [Self.time(now)])
             var touched: [(id: String, level: HandlingLevel)] = []
+            let nowText = Self.time(now)
             let generation = try Self.activeGeneration(db)
             for row in rows {
-                let record = Self.incidentRecord(row, now: now)
+                let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
                 let note = "overdue: the deadline \(record.deadline ?? "?") passed"
                 if IncidentWorkflow.levelAbove(level) != nil {
@@ -389,6 +391,7 @@ extension GridStore {
     /// Runs inside the caller's transaction (activation). Returns how many moved.
     @discardableResult
     public static func regridOpenIncidents(_ db: Database, generation: Int64, at now: Date, actor: String, rules: DispatchRules) throws -> Int {
+        let nowText = time(now)
         let rows = try Row.fetchAll(db, sql: """
             SELECT \(incidentColumns) FROM incidents WHERE id IN (
                 SELECT i.id FROM incidents i
@@ -398,7 +401,7 @@ extension GridStore {
         for row in rows {
             var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")
             change.expectedVersion = row[18]
-            var edit = IncidentEdit(record: incidentRecord(row, now: now), now: now, rules: rules, change: change)
+            var edit = IncidentEdit(record: incidentRecord(row, now: nowText), now: now, rules: rules, change: change)
             try edit.perform(db, located: nil, generation: generation)
             try edit.save(db)
         }
@@ -414,7 +417,7 @@ struct IncidentEdit {
     let rules: DispatchRules
     let change: IncidentChange
     /// The moved place, for `move`.
-    var newPlace: (position: LonLat, assignment: PointAssignment, codes: [String])?
+    var newPlace: (position: LonLat, assignment: PointAssignment, codes: [String], generation: Int64)?
 
     init(record: IncidentRecord, now: Date, rules: DispatchRules, change: IncidentChange) {
         self.record = record
@@ -544,7 +547,7 @@ struct IncidentEdit {
             route(to: target, level: currentLevel)
             record.lon = position.lon
             record.lat = position.lat
-            newPlace = (position, a, located.codes)
+            newPlace = (position, a, located.codes, located.generation)
         case .recategorize:
             guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
                 throw IncidentError.invalid("recategorize: the new category is missing")
@@ -607,7 +610,7 @@ struct IncidentEdit {
         if let newPlace, let source = change.source {
             try db.execute(sql: "UPDATE incidents SET geom = MakePoint(?, ?, 4326), source_crs = ?, source_x = ?, source_y = ? WHERE id = ?",
                            arguments: [newPlace.position.lon, newPlace.position.lat, source.crs.description, source.x, source.y, record.id])
-            try GridStore.writeAssignments(db, generation: try GridStore.activeGeneration(db), codes: newPlace.codes,
+            try GridStore.writeAssignments(db, generation: newPlace.generation, codes: newPlace.codes,
                                            points: [GridStore.StoredPoint(layer: .incidents, id: record.id, position: newPlace.position)],
                                            assignments: [newPlace.assignment])
         }
