@@ -581,7 +581,6 @@ struct IncidentEdit {
         let fromUnit = record.unit ?? ""
         let grid = try record.grid.flatMap { try GridStore.gridInfos(db, generation: generation, code: $0).first }
         route(to: grid, level: level)
-        if grid == nil, level != .county { record.unit = fromUnit }
         record.status = .escalated
         record.attempts = 0
         record.escalations += 1

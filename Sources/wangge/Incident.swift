@@ -41,11 +41,7 @@ extension Wangge {
                 let r = result.routing
                 if json {
                     struct Answer: Encodable { let id: String, routing: Routing }
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                    encoder.keyEncodingStrategy = .convertToSnakeCase
-                    encoder.dateEncodingStrategy = .iso8601
-                    print(String(decoding: try encoder.encode(Answer(id: result.id, routing: r)), as: UTF8.self))
+                    print(try jsonText(Answer(id: result.id, routing: r)))
                     return
                 }
                 let deadline = ISO8601DateFormatter.string(from: r.deadline, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])
