@@ -7,7 +7,7 @@ import TestSupport
     struct Pair { let wgs84: [Double]; let gcj02: [Double]; let label: String }
 
     func vectors(_ key: String) throws -> [[String: Any]] {
-        let data = try #require(FileManager.default.contents(atPath: Fixtures.shared("gcj02_test_vectors.json")))
+        let data = try #require(FileManager.default.contents(atPath: Fixtures.reference("gcj02_test_vectors.json")))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         return try #require(root[key] as? [[String: Any]])
     }

@@ -4,22 +4,23 @@ import GeoKit
 // SeededRandom lives in GridCore; tests of every target use it.
 @_exported import GridCore
 
-/// Paths to the project's data and the shared reference data, found from
-/// this file's location so that tests run from any directory.
+/// Paths to the project's data and its reference data (`Tests/Fixtures/reference`,
+/// provenance in its README), found from this file's location so that tests run
+/// from any directory. Nothing outside the repository is read.
 public enum Fixtures {
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     public static func path(_ relative: String) -> String { packageRoot.appendingPathComponent(relative).path }
 
-    /// `../shared/data/NAME` beside the repository.
-    public static func shared(_ name: String) -> String {
-        packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
+    /// `Tests/Fixtures/reference/NAME`: real data nobody on the project made.
+    public static func reference(_ name: String) -> String {
+        path("Tests/Fixtures/reference/\(name)")
     }
 
     public static var sampleGrids: String { path("GeoData/grids.geojson") }
     public static var countyBoundary: String { path("GeoData/yuanjiang_boundary_wgs84.geojson") }
-    public static var northCarolina: String { shared("libpysal_sids2_nc_counties.geojson") }
+    public static var northCarolina: String { reference("libpysal_sids2_nc_counties.geojson") }
 
     /// Grid shapes from a GeoJSON file, the code taken from `codeField`.
     public static func shapes(_ path: String, codeField: String = "code") throws -> [GridShape] {
@@ -30,9 +31,18 @@ public enum Fixtures {
         }.sorted { $0.code < $1.code }
     }
 
-    /// A fresh temporary file path; the caller removes it.
+    /// One folder per test process for every temporary file, removed when the
+    /// process exits, so a failing test (or a database's -wal/-shm) leaves nothing behind.
+    public static let temporaryDirectory: String = {
+        let directory = NSTemporaryDirectory() + "wangge-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: Fixtures.temporaryDirectory) }
+        return directory
+    }()
+
+    /// A fresh temporary file path inside `temporaryDirectory`.
     public static func temporaryPath(_ name: String) -> String {
-        NSTemporaryDirectory() + "wangge-test-\(UUID().uuidString)-\(name)"
+        temporaryDirectory + "/\(UUID().uuidString)-\(name)"
     }
 
     /// A product built beside the test bundle (e.g. `wangge`), if it exists.
