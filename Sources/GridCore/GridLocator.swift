@@ -122,7 +122,9 @@ public final class GridLocator {
     /// Nearest-grid search for a point outside every grid: candidates from an
     /// expanding box, then exact metric distances; ties go to the lower code.
     private func outsideAssignment(point: Geometry, lon: Double, lat: Double) throws -> PointAssignment {
-        let metricXY = try toMetric.transform(x: lon, y: lat)
+        // A point the grids' metric CRS cannot project (another continent)
+        // is unassigned, with no nearest grid: no distance can be measured.
+        guard let metricXY = try? toMetric.transform(x: lon, y: lat) else { return PointAssignment(grid: -1, method: .none) }
         let metricPoint = try Geometry.point(x: metricXY.x, y: metricXY.y, context: geos)
         func ranked(within radiusDegrees: Double) throws -> [(index: Int, distance: Double)] {
             let box = try Geometry.box(Envelope(minX: lon, minY: lat, maxX: lon, maxY: lat).expanded(by: radiusDegrees), context: geos)

@@ -103,4 +103,17 @@ import GeoKit
         let a = try check(east(112.02, 28.01, metres: 10), 28.01)
         #expect(a.method == .nearest && a.grid == 1 && a.runnerUp == 2)
     }
+
+    @Test func pointsBeyondTheMetricCRSAreUnassignedWithoutANearestGrid() throws {
+        // EPSG:4547 (CGCS2000 3° zone, 114°E) cannot project 15°E, 0°N: no
+        // distance exists, so no nearest grid; it must not be an error.
+        for (lon, lat) in [(15.0, 0.0), (-80.0, 35.0)] {
+            let a = try check(lon, lat)
+            #expect(a.method == .none && a.grid == -1 && a.nearestGrid == -1 && a.distanceMeters == nil, "\(lon), \(lat)")
+        }
+        // Far, but projectable: the nearest grid and its distance are still reported.
+        let beijing = try check(116.4, 39.9)
+        #expect(beijing.method == .none && beijing.nearestGrid >= 0)
+        #expect(try #require(beijing.distanceMeters) > 1_000_000)
+    }
 }
