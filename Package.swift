@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "wangge", targets: ["wangge"]),
+        // Fuzz harness of the file parsers: replays a corpus; built with -sanitize=fuzzer by scripts/fuzz.sh.
+        .executable(name: "wangge-fuzz", targets: ["WanggeFuzz"]),
         .library(name: "GeoKit", targets: ["GeoKit"]),
         .library(name: "GridCore", targets: ["GridCore"]),
         .library(name: "GridStore", targets: ["GridStore"]),
@@ -62,6 +64,8 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        .target(name: "CLibFuzzer"),
+        .executableTarget(name: "WanggeFuzz", dependencies: ["GeoKit", "GridStore", "CLibFuzzer"]),
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
