@@ -118,7 +118,8 @@ enum PointFile {
 /// a quote that opens a field and never closes (the CSV reader would read
 /// the rest of the file into that field) or text after a closing quote.
 /// Quotes follow RFC 4180 as the reader applies it: a quote opens a field
-/// only as its first character (after spaces), and `""` inside is one quote.
+/// only as its first character (after the spaces the reader trims, 　 too),
+/// and `""` inside is one quote.
 struct CSVLayout {
     /// The 1-based line each record starts on; record 0 is the header.
     private(set) var recordLines: [Int] = []
@@ -131,7 +132,6 @@ struct CSVLayout {
 
     private mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) {
         let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
-        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
         let n = bytes.count
         var i = 0, line = 1, field = 0
         var inRecord = false, atFieldStart = true
@@ -142,6 +142,15 @@ struct CSVLayout {
             i += 1
             line += 1
             return true
+        }
+        /// The UTF-8 length of the character at i, and whether the reader trims it as a space.
+        func character(at i: Int) -> (length: Int, isSpace: Bool) {
+            let b = bytes[i]
+            let length = b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
+            guard i + length <= n else { return (1, false) }
+            var value = length == 1 ? UInt32(b) : UInt32(b) & (0xFF >> (length + 1))
+            for k in 1..<length { value = value << 6 | UInt32(bytes[i + k] & 0x3F) }
+            return (length, Unicode.Scalar(value).map(CSVReader.defaultWhitespaces.contains) ?? false)
         }
         while i < n {
             if !inRecord {
@@ -169,7 +178,7 @@ struct CSVLayout {
                                "a quote opens this field and never closes (the rest of the file would be read into it)")
                     return
                 }
-                while i < n, bytes[i] == space || bytes[i] == tab { i += 1 }
+                while i < n, case let c = character(at: i), c.isSpace { i += c.length }
                 if i < n, bytes[i] != comma, bytes[i] != cr, bytes[i] != lf {
                     problem = (line, recordLines.count - 1, field,
                                "text after the closing quote (a quote inside a quoted field is written twice: \"\")")
@@ -185,10 +194,12 @@ struct CSVLayout {
             if b == comma {
                 field += 1
                 atFieldStart = true
-            } else if b != space && b != tab {
-                atFieldStart = false
+                i += 1
+            } else {
+                let c = character(at: i)
+                if !c.isSpace { atFieldStart = false }
+                i += c.length
             }
-            i += 1
         }
     }
 }

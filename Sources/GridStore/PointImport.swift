@@ -55,7 +55,7 @@ enum FieldCheck {
 
     static func number(_ fields: [String: String], _ name: String, range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = decimal(text) else { throw StoreError("field \(name): \"\(text)\" is not a number (write it in decimal, e.g. 12.5)") }
+        guard let value = decimal(text) else { throw StoreError("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)") }
         if let range, !range.contains(value) {
             throw StoreError("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)")
         }
@@ -140,6 +140,7 @@ extension GridStore {
         return report
     }
 
+    /// Refuses incidents already stored: their status, version and history are the workflow's, not a file's to reset.
     static func refuseStoredIncidents(_ db: Database, _ records: [PointRecord], source: String) throws {
         let stored = try db.makeStatement(sql: "SELECT version, status FROM incidents WHERE id = ?")
         var problems = ProblemList(source: source)
@@ -182,11 +183,11 @@ extension GridStore {
                 continue
             }
             guard let x = FieldCheck.decimal(xText) else {
-                problems.add("\(input.location) (id \(id)): field lon/x: \"\(xText)\" is not a number (write it in decimal, e.g. 112.36)")
+                problems.add("\(input.location) (id \(id)): field lon/x: \(TextLimits.shown(xText)) is not a number (write it in decimal, e.g. 112.36)")
                 continue
             }
             guard let y = FieldCheck.decimal(yText) else {
-                problems.add("\(input.location) (id \(id)): field lat/y: \"\(yText)\" is not a number (write it in decimal, e.g. 28.84)")
+                problems.add("\(input.location) (id \(id)): field lat/y: \(TextLimits.shown(yText)) is not a number (write it in decimal, e.g. 28.84)")
                 continue
             }
             do {

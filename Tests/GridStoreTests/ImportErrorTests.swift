@@ -41,6 +41,13 @@ import GridCore
         #expect(try t.snapshot() == before, "the database changed after a failed import")
     }
 
+    /// Writes `text` as the file `name`, imports it as `layer` and expects a refusal naming the file and containing `parts`.
+    func expectImportFailure(_ t: TemporaryStore, _ layer: PointLayer, _ name: String, _ text: String, containing parts: [String],
+                             crs: CoordinateSystem = .wgs84) throws {
+        let path = try t.file(name, text)
+        try expectFailure(t, containing: [path] + parts) { _ = try t.store.importPoints(layer, path: path, crs: crs) }
+    }
+
     @Test func invalidPolygonIsNamedAndRepairedOnRequest() throws {
         let t = try populated()
         let path = try t.file("bad.geojson", Self.collection([Self.feature("X-1", Self.square), Self.feature("X-2", Self.bowTie)]))
@@ -208,14 +215,13 @@ import GridCore
     /// `"abc` never closed: the reader would read the next row into the address and import one row.
     @Test func unterminatedQuoteIsRefusedAtTheLineWhereItOpened() throws {
         let t = try populated()
-        let path = try t.file("quote.csv", "id,lon,lat,address\nY1,112.36,28.84,\"abc\nY2,112.37,28.85,def\n")
-        try expectFailure(t, containing: [path, "line 2: field address: a quote opens this field and never closes", "nothing was imported"]) {
-            _ = try t.store.importPoints(.households, path: path)
-        }
-        let stray = try t.file("stray.csv", "id,lon,lat,address\nY1,112.36,28.84,\"abc\"def\n")
-        try expectFailure(t, containing: ["line 2: field address: text after the closing quote"]) {
-            _ = try t.store.importPoints(.households, path: stray)
-        }
+        try expectImportFailure(t, .households, "quote.csv", "id,lon,lat,address\nY1,112.36,28.84,\"abc\nY2,112.37,28.85,def\n",
+                                    containing: ["line 2: field address: a quote opens this field and never closes", "nothing was imported"])
+        // The reader trims an ideographic space before a quote too.
+        try expectImportFailure(t, .households, "spaced.csv", "id,lon,lat,address\nY1,112.36,28.84,\u{3000}\"abc\nY2,112.37,28.85,def\n",
+                                    containing: ["line 2: field address: a quote opens this field and never closes"])
+        try expectImportFailure(t, .households, "stray.csv", "id,lon,lat,address\nY1,112.36,28.84,\"abc\"def\n",
+                                    containing: ["line 2: field address: text after the closing quote"])
         // A quoted field may hold a line break: the rows after it keep their real line numbers.
         let multiline = try t.file("multiline.csv", "id,lon,lat,address\nY1,112.36,28.84,\"a\r\nb \"\"c\"\"\"\nY2,112.37,x,\n")
         try expectFailure(t, containing: ["line 4 (id Y2): field lat/y"]) { _ = try t.store.importPoints(.households, path: multiline) }
@@ -227,10 +233,8 @@ import GridCore
 
     @Test func duplicateHeaderColumnsAreRefused() throws {
         let t = try populated()
-        let path = try t.file("dupcol.csv", "id,lon,lat,LON\nH9,112.4,28.9,0\n")
-        try expectFailure(t, containing: [path, "line 1: column \"lon\" appears twice (columns 2 and 4)"]) {
-            _ = try t.store.importPoints(.households, path: path)
-        }
+        try expectImportFailure(t, .households, "dupcol.csv", "id,lon,lat,LON\nH9,112.4,28.9,0\n",
+                                    containing: ["line 1: column \"lon\" appears twice (columns 2 and 4)"])
     }
 
     @Test func hexadecimalNanAndInfinityAreNotNumbers() throws {
@@ -241,10 +245,8 @@ import GridCore
                 _ = try t.store.importPoints(.households, path: path)
             }
         }
-        let heading = try t.file("heading.csv", "id,lon,lat,heading_deg\nC9,112.4,28.9,0x10\n")
-        try expectFailure(t, containing: ["line 2 (id C9): field heading_deg: \"0x10\" is not a number"]) {
-            _ = try t.store.importPoints(.cameras, path: heading)
-        }
+        try expectImportFailure(t, .cameras, "heading.csv", "id,lon,lat,heading_deg\nC9,112.4,28.9,0x10\n",
+                                    containing: ["line 2 (id C9): field heading_deg: \"0x10\" is not a number"])
         let fine = try t.file("fine.csv", "id,lon,lat,heading_deg\nC9,+112.4,2.89E1,45.\n")
         #expect(try t.store.importPoints(.cameras, path: fine).imported == 1)
     }
@@ -254,14 +256,10 @@ import GridCore
         func point(_ coordinates: String) -> String {
             Self.collection(["{\"type\":\"Feature\",\"properties\":{\"id\":\"H9\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":\(coordinates)}}"])
         }
-        let boolean = try t.file("bool.geojson", point("[true,28.9]"))
-        try expectFailure(t, containing: [boolean, "feature 1 (id H9): field coordinates[0]: true is not a number"]) {
-            _ = try t.store.importPoints(.households, path: boolean)
-        }
-        let text = try t.file("text.geojson", point("[112.4,\"28.9\"]"))
-        try expectFailure(t, containing: ["feature 1 (id H9): field coordinates[1]: the string \"28.9\" is not a number"]) {
-            _ = try t.store.importPoints(.households, path: text)
-        }
+        try expectImportFailure(t, .households, "bool.geojson", point("[true,28.9]"),
+                                    containing: ["feature 1 (id H9): field coordinates[0]: true is not a number"])
+        try expectImportFailure(t, .households, "text.geojson", point("[112.4,\"28.9\"]"),
+                                    containing: ["feature 1 (id H9): field coordinates[1]: the string \"28.9\" is not a number"])
         #expect(try t.store.importPoints(.households, path: try t.file("ok.geojson", point("[112.4,28.9]"))).imported == 1)
     }
 
@@ -341,10 +339,7 @@ import GridCore
         let t = try populated()
         var csv = "id,lon,lat\n"
         for i in 0..<30 { csv += "H\(i),x,28.9\n" }
-        let path = try t.file("many.csv", csv)
-        try expectFailure(t, containing: ["line 2 (id H0)", "line 21 (id H19)", "… and 10 more problems"]) {
-            _ = try t.store.importPoints(.households, path: path)
-        }
+        try expectImportFailure(t, .households, "many.csv", csv, containing: ["line 2 (id H0)", "line 21 (id H19)", "… and 10 more problems"])
     }
 
     @Test func pointsBeforeGridsAreRefused() throws {
