@@ -56,6 +56,10 @@ public final class WGS84Converter {
         case .epsg(4326), .gcj02, .bd09:
             transformer = nil
         case .epsg(let code):
+            if let reason = context.notTwoDimensionalReason("EPSG:\(code)") {
+                throw GeoError("\(reason); give a geographic or projected 2D CRS, "
+                               + "e.g. EPSG:4326 (lon, lat) or EPSG:4547 (CGCS2000 / 3-degree Gauss-Krüger CM 114E)")
+            }
             transformer = try CoordinateTransformer(from: "EPSG:\(code)", to: "EPSG:4326", context: context)
         }
     }

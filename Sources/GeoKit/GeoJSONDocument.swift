@@ -89,12 +89,12 @@ public struct GeoJSONDocument: Sendable {
         }
         var properties: [String: PropertyValue] = [:]
         if let raw = object["properties"] as? [String: Any] {
-            for (key, value) in raw { properties[key] = Self.propertyValue(value) }
+            for (key, value) in raw { properties[key] = PropertyValue(json: value) }
         } else if let raw = object["properties"], !(raw is NSNull) {
             throw GeoError("\(source): feature \(index + 1): \"properties\" must be an object or null")
         }
         var id: String?
-        if let raw = object["id"] { id = Self.propertyValue(raw).text }
+        if let raw = object["id"] { id = PropertyValue(json: raw).text }
         var geometry: String?
         if let raw = object["geometry"], !(raw is NSNull) {
             guard let g = raw as? [String: Any], g["type"] is String else {
@@ -105,22 +105,6 @@ public struct GeoJSONDocument: Sendable {
         return GeoJSONFeature(index: index, id: id, properties: properties, geometryJSONOrNil: geometry)
     }
 
-    static func propertyValue(_ value: Any) -> PropertyValue {
-        switch value {
-        case let s as String: return .string(s)
-        case let n as NSNumber:
-            // JSONSerialization gives booleans as NSNumber too.
-            if String(cString: n.objCType) == "c" { return .bool(n.boolValue) }
-            return .number(n.doubleValue)
-        case is NSNull: return .null
-        default:
-            if let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) {
-                return .string(String(decoding: data, as: UTF8.self))
-            }
-            return .null
-        }
-    }
-
     static func json(_ object: Any) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: object, options: []), as: UTF8.self)
     }
@@ -128,5 +112,19 @@ public struct GeoJSONDocument: Sendable {
     static func describe(_ error: Error) -> String {
         let ns = error as NSError
         return (ns.userInfo[NSDebugDescriptionErrorKey] as? String) ?? ns.localizedDescription
+    }
+}
+
+extension PropertyValue {
+    /// A value as `JSONSerialization` gives it; arrays and objects become their JSON text.
+    public init(json value: Any) {
+        self = switch value {
+        case let s as String: .string(s)
+        // JSONSerialization gives booleans as NSNumber too.
+        case let n as NSNumber: String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
+        case is NSNull: .null
+        default: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]))
+            .map { .string(String(decoding: $0, as: UTF8.self)) } ?? .null
+        }
     }
 }

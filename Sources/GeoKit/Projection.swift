@@ -60,6 +60,27 @@ final class PROJObject {
     deinit { proj_destroy(pointer) }
 
     var name: String? { proj_get_name(pointer).map { String(cString: $0) } }
+
+    /// Why this CRS cannot take x, y input, nil for a geographic or projected 2D
+    /// CRS: a geocentric one (EPSG:4978) wants x, y, z from the Earth's centre.
+    var notTwoDimensionalReason: String? {
+        let type = proj_get_type(pointer)
+        let kind: String
+        switch type {
+        case PJ_TYPE_GEOGRAPHIC_2D_CRS: return nil
+        case PJ_TYPE_PROJECTED_CRS:
+            guard let cs = proj_crs_get_coordinate_system(context.pointer, pointer) else { return "its coordinate system cannot be read" }
+            let axes = proj_cs_get_axis_count(context.pointer, cs)
+            proj_destroy(cs)
+            return axes == 2 ? nil : "it is a projected CRS with \(axes) axes"
+        case PJ_TYPE_GEOCENTRIC_CRS: kind = "a geocentric CRS (x, y, z in metres from the Earth's centre)"
+        case PJ_TYPE_GEOGRAPHIC_3D_CRS: kind = "a 3D geographic CRS (with ellipsoidal height)"
+        case PJ_TYPE_VERTICAL_CRS: kind = "a vertical CRS (heights only)"
+        case PJ_TYPE_COMPOUND_CRS: kind = "a compound CRS (horizontal and vertical)"
+        default: kind = "not a geographic or projected CRS"
+        }
+        return "it is \(kind)"
+    }
 }
 
 /// The area where a CRS is meant to be used, in WGS84 degrees.
@@ -69,6 +90,16 @@ public struct AreaOfUse: Sendable, Equatable {
         guard lat >= south, lat <= north else { return false }
         if west <= east { return lon >= west && lon <= east }
         return lon >= west || lon <= east // crosses the antimeridian
+    }
+}
+
+extension PROJContext {
+    /// Why `crs` cannot take x, y input (see `PROJObject.notTwoDimensionalReason`), with its name;
+    /// nil when it can, or when PROJ does not know it (the transformation then says so).
+    func notTwoDimensionalReason(_ crs: String) -> String? {
+        guard let pointer = proj_create(self.pointer, crs) else { return nil }
+        let object = PROJObject(pointer, context: self)
+        return object.notTwoDimensionalReason.map { "\(crs)\(object.name.map { " (\($0))" } ?? ""): \($0)" }
     }
 }
 

@@ -45,7 +45,15 @@ public struct CoverageSettings: Sendable, Equatable {
     /// Patches smaller than this many m² are not reported.
     public var minimumPatchSquareMetres: Double
 
-    public init(defaults: [String: CameraDefaults] = [:], fallback: CameraDefaults = CameraDefaults(fieldOfViewDegrees: 90, rangeMeters: 80),
+    /// The built-in table, as in the shipped Config/wangge.yaml (a test keeps the two equal).
+    public static let standardCameraDefaults = [
+        "天网": CameraDefaults(fieldOfViewDegrees: 90, rangeMeters: 120), "雪亮": CameraDefaults(fieldOfViewDegrees: 60, rangeMeters: 80),
+        "慧眼": CameraDefaults(fieldOfViewDegrees: 360, rangeMeters: 30), "学校": CameraDefaults(fieldOfViewDegrees: 90, rangeMeters: 60),
+        "医院": CameraDefaults(fieldOfViewDegrees: 90, rangeMeters: 60), "防汛": CameraDefaults(fieldOfViewDegrees: 60, rangeMeters: 200),
+        "交通": CameraDefaults(fieldOfViewDegrees: 45, rangeMeters: 150),
+    ]
+
+    public init(defaults: [String: CameraDefaults] = standardCameraDefaults, fallback: CameraDefaults = CameraDefaults(fieldOfViewDegrees: 90, rangeMeters: 80),
                 blindSpotThreshold: Double = 0.05, patchesPerGrid: Int = 3, minimumPatchSquareMetres: Double = 10_000) {
         self.defaults = defaults
         self.fallback = fallback

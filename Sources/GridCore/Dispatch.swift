@@ -19,6 +19,9 @@ public struct DispatchRules: Sendable, Equatable {
     /// Category → the county department that answers the whistle ("中心吹哨、部门报到").
     public var departments: [String: String]
     public var defaultDepartment: String
+    /// The categories and channels a report may name; severities are the keys of `severityLevels`.
+    public var categories: [String]
+    public var channels: [String]
     /// Same category within this distance and time: a likely duplicate.
     public var duplicateRadiusMeters: Double
     public var duplicateWindowHours: Double
@@ -27,10 +30,21 @@ public struct DispatchRules: Sendable, Equatable {
     /// How often `wangge serve` escalates overdue incidents; 0 turns it off.
     public var escalationScanSeconds: Double
 
+    /// The built-in departments, as in the shipped Config/wangge.yaml (a test keeps the two equal).
+    public static let standardDepartments = [
+        "矛盾纠纷": "司法局", "环境卫生": "城市管理和综合执法局", "安全隐患": "应急管理局", "治安问题": "公安局",
+        "道路交通": "交通运输局", "市政设施": "住房和城乡建设局", "噪音扰民": "生态环境局", "违章建筑": "自然资源局",
+        "防汛抗旱": "水利局", "劳资纠纷": "人力资源和社会保障局",
+    ]
+    public static let standardCategories = ["矛盾纠纷", "环境卫生", "安全隐患", "治安问题", "道路交通", "市政设施", "噪音扰民",
+                                            "违章建筑", "防汛抗旱", "劳资纠纷", "其他"]
+    public static let standardChannels = ["网格员上报", "12345", "码上办", "来访"]
+
     public init(severityLevels: [String: HandlingLevel] = ["简单": .village, "一般": .town, "疑难": .county],
                 defaultLevel: HandlingLevel = .village,
                 timeLimitHours: [HandlingLevel: Double] = [.grid: 24, .village: 72, .town: 168, .county: 360],
-                departments: [String: String] = [:], defaultDepartment: String = "综治中心",
+                departments: [String: String] = standardDepartments, defaultDepartment: String = "综治中心",
+                categories: [String] = standardCategories, channels: [String] = standardChannels,
                 duplicateRadiusMeters: Double = 100, duplicateWindowHours: Double = 48,
                 ladder: MediationLadder = MediationLadder(), escalationScanSeconds: Double = 300) {
         self.severityLevels = severityLevels
@@ -38,6 +52,8 @@ public struct DispatchRules: Sendable, Equatable {
         self.timeLimitHours = timeLimitHours
         self.departments = departments
         self.defaultDepartment = defaultDepartment
+        self.categories = categories
+        self.channels = channels
         self.duplicateRadiusMeters = duplicateRadiusMeters
         self.duplicateWindowHours = duplicateWindowHours
         self.ladder = ladder
@@ -54,9 +70,55 @@ public struct DispatchRules: Sendable, Equatable {
         severity.flatMap { severityLevels[$0] } ?? defaultLevel
     }
 
+    /// The severities, lowest level first.
+    public var severities: [String] {
+        severityLevels.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+    }
+
+    /// Refuses a category, channel or severity outside the configured words
+    /// (a typo would otherwise route with the defaults: `紧急` to the village with 72 h).
+    public func check(_ field: VocabularyError.Field, _ value: String) throws {
+        let allowed = switch field {
+        case .category: categories
+        case .channel: channels
+        case .severity: severities
+        }
+        guard allowed.contains(value) else { throw VocabularyError(field: field, value: value, allowed: allowed) }
+    }
+
+    /// Checks the words of a new report.
+    public func checkReport(category: String, channel: String, severity: String?) throws {
+        try check(.category, category)
+        try check(.channel, channel)
+        if let severity { try check(.severity, severity) }
+    }
+
     /// When a level given the incident at `start` must have settled it.
     public func deadline(from start: Date, at level: HandlingLevel) -> Date {
         start.addingTimeInterval((timeLimitHours[level] ?? 72) * 3600)
+    }
+}
+
+/// A category, channel or severity that is not in the configuration's vocabulary.
+public struct VocabularyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Field: String, Sendable { case category, channel, severity }
+    public var field: Field
+    public var value: String
+    public var allowed: [String]
+
+    public init(field: Field, value: String, allowed: [String]) {
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+    }
+
+    public var description: String {
+        let key = switch field {
+        case .category: "categories"
+        case .channel: "channels"
+        case .severity: "severity_levels"
+        }
+        return "\(field.rawValue): \"\(value)\" is not one of \(allowed.joined(separator: ", ")) (dispatch.\(key) in the configuration)"
     }
 }
 

@@ -214,6 +214,9 @@ public final class PlanEditor {
 
     /// Sets a grid's worker (网格员).
     public func setWorker(_ code: String, name: String?, phone: String?) throws -> PlanEdit {
+        if let problem = TextLimits.firstProblem([("name", name, TextLimits.name), ("phone", phone, TextLimits.code)]) {
+            throw PlanError("worker \(code): \(problem)")
+        }
         var grid = try requireGrid(code)
         grid.info.workerName = name
         grid.info.workerPhone = phone

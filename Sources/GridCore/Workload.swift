@@ -20,7 +20,7 @@ public struct WorkloadSettings: Sendable, Equatable {
 
     public init(urban: WorkloadStandard = WorkloadStandard(minHouseholds: 300, maxHouseholds: 500),
                 rural: WorkloadStandard = WorkloadStandard(minHouseholds: 150, maxHouseholds: 600),
-                urbanMarkers: [String] = ["社区", "街道"], villages: [String: WorkloadStandard] = [:], workersPerGrid: Int = 1) {
+                urbanMarkers: [String] = ["社区"], villages: [String: WorkloadStandard] = [:], workersPerGrid: Int = 1) {
         self.urban = urban
         self.rural = rural
         self.urbanMarkers = urbanMarkers

@@ -138,9 +138,16 @@ struct APIRoutes {
         v1.get("grids") { request, context in
             _ = try context.requireCaller()
             let q = Query(request: request)
-            let town = q.string("town"), village = q.string("village")
-            let grids = try service.store.grids(generation: try q.generation(service.store)).filter {
-                (town == nil || $0.townCode == town || $0.townName == town) && (village == nil || $0.villageCode == village || $0.villageName == village)
+            let generation = try q.generation(service.store)
+            let town: String?, village: String?
+            do {
+                town = try q.string("town").map { try service.store.areaCode(.town, named: $0, generation: generation) }
+                village = try q.string("village").map { try service.store.areaCode(.village, named: $0, generation: generation) }
+            } catch let error as UnknownAreaError {
+                throw APIError.badParameter(error.level.rawValue, error.description)
+            }
+            let grids = try service.store.grids(generation: generation).filter {
+                (town == nil || $0.townCode == town) && (village == nil || $0.villageCode == village)
             }
             return try JSON.response(grids)
         }
@@ -253,6 +260,10 @@ struct APIRoutes {
             return try JSON.response(Answer(id: result.id, routing: result.routing), status: .created)
         } catch let refusal as RoutingRefusal {
             throw APIError(.unprocessableContent, "refused: \(refusal)", parameter: "lon")
+        } catch let error as VocabularyError {
+            throw APIError(.unprocessableContent, "\(error)", parameter: error.field.rawValue)
+        } catch let error as IncidentError {
+            throw APIError(.unprocessableContent, "\(error)")
         }
     }
 

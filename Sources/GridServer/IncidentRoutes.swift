@@ -47,9 +47,13 @@ struct IncidentRoutes {
         let caller = try context.requireCaller()
         let q = Query(request: request)
         var filter = IncidentFilter()
-        filter.grid = q.string("grid")
-        filter.village = q.string("village")
-        filter.town = q.string("town")
+        do {
+            filter.grid = try q.string("grid").map { try service.store.areaCode(.grid, named: $0) }
+            filter.village = try q.string("village").map { try service.store.areaCode(.village, named: $0) }
+            filter.town = try q.string("town").map { try service.store.areaCode(.town, named: $0) }
+        } catch let error as UnknownAreaError {
+            throw APIError.badParameter(error.level.rawValue, error.description)
+        }
         if let text = q.string("status") {
             filter.statuses = try text.split(separator: ",").map { part in
                 guard let status = IncidentStatus(rawValue: String(part)) else {

@@ -75,23 +75,35 @@ extension GridStore {
     /// generation (the previous one is retired, its assignments kept), assigns
     /// every stored point to the new grids and re-routes open incidents whose
     /// grid changes (`dispatch` decides the new unit). All or nothing.
+    /// Refused when the grids fail the coverage check of `wangge plan validate`
+    /// (overlaps above `thresholds`, hierarchy, codes), and, unless `force`,
+    /// when they would leave most stored points outside every grid.
     public func importGrids(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
                             makeValid: Bool = false, generationName: String? = nil, dispatch: DispatchRules = DispatchRules(),
+                            thresholds: PlanThresholds = PlanThresholds(), force: Bool = false,
                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let start = Date()
         let (features, hierarchy, shapes, read) = try readGridFile(path: path, mapping: mapping, crs: crs, makeValid: makeValid, progress: progress)
         var report = read
+        // The generation's county is the union of its grids, as `plan validate` sees it.
+        let county = try Self.union(shapes.map(\.wkb))
+        let plan = BoundaryPlan(grids: zip(features, shapes).map { PlanGrid(info: $0.info, wkb: $1.wkb) },
+                                villages: hierarchy.villages, towns: hierarchy.towns, county: county, usedCodes: [])
+        var problems = ProblemList(source: path)
+        for error in try PlanValidator(thresholds: thresholds).problems(in: plan).errors { problems.add(error.description) }
+        try problems.throwIfAny()
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         var points = try database.pool.read(Self.storedPoints)
         progress?("assigning \(points.count) stored points to the new grids")
         var assignments = try assigner.assign(points.map(\.position))
-        let county = try Self.union(shapes.map(\.wkb))
+        if !force { try Self.refuseMostlyUnassigned(assignments, source: path) }
         let generation = try database.pool.write { db -> Int64 in
             let current = try Self.storedPoints(db)
             if current != points {
                 // Points were imported meanwhile: assign them all again, inside the transaction.
                 points = current
                 assignments = try assigner.assign(points.map(\.position))
+                if !force { try Self.refuseMostlyUnassigned(assignments, source: path) }
             }
             let active = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'")
             let generation = try Self.insertGeneration(db, name: generationName ?? "import \((path as NSString).lastPathComponent)", status: .draft,
@@ -106,6 +118,15 @@ extension GridStore {
         report.seconds = Date().timeIntervalSince(start)
         tally(assignments, into: &report)
         return report
+    }
+
+    /// Refuses grids that would leave more than half of the stored points in no
+    /// grid (a file of one grid replacing a county's hundreds, say).
+    static func refuseMostlyUnassigned(_ assignments: [PointAssignment], source: String) throws {
+        let unassigned = assignments.count { $0.method == .none }
+        guard unassigned * 2 > assignments.count else { return }
+        throw StoreError("\(source): the new grids would leave \(unassigned) of the \(assignments.count) stored households, cameras and incidents "
+                         + "(\(unassigned * 100 / assignments.count)%) outside every grid; nothing was imported (give --force if that is intended)")
     }
 
     /// Reads and validates a grid file: the grids (sorted by code), their
@@ -140,6 +161,10 @@ extension GridStore {
             let number = feature.index + 1
             guard let code = feature.properties[mapping.code]?.text?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
                 problems.add("feature \(number): no grid code in property \"\(mapping.code)\" (choose it with --code-field)")
+                continue
+            }
+            if let problem = TextLimits.codeProblem(code) {
+                problems.add("feature \(number): field \(mapping.code): grid code \(TextLimits.shown(code)) \(problem)")
                 continue
             }
             let label = "feature \(number) (grid \(code))"
@@ -198,17 +223,27 @@ extension GridStore {
             }
             geometry = try geometry.asMultiPolygon()
             let parents = GridCodes.parents(of: code)
-            func text(_ key: String) -> String? {
-                feature.properties[key]?.text.flatMap { $0.isEmpty ? nil : $0 }
+            var fieldProblems: [String] = []
+            /// A property's text, its length (and for a code its form) checked.
+            func text(_ key: String, code: Bool = false, limit: Int = TextLimits.name) -> String? {
+                guard let value = feature.properties[key]?.text, !value.isEmpty else { return nil }
+                if let problem = code ? TextLimits.codeProblem(value) : TextLimits.problem(value, limit: limit) {
+                    fieldProblems.append("\(label): field \(key): \(TextLimits.shown(value)) \(problem)")
+                }
+                return value
             }
             let info = GridInfo(
                 code: code, name: text(mapping.name) ?? code,
-                villageCode: text(mapping.villageCode) ?? parents.village,
+                villageCode: text(mapping.villageCode, code: true) ?? parents.village,
                 villageName: text(mapping.villageName) ?? text(mapping.villageCode) ?? parents.village,
-                townCode: text(mapping.townCode) ?? parents.town,
+                townCode: text(mapping.townCode, code: true) ?? parents.town,
                 townName: text(mapping.townName) ?? text(mapping.townCode) ?? parents.town,
-                workerName: text(mapping.workerName), workerPhone: text(mapping.workerPhone),
+                workerName: text(mapping.workerName), workerPhone: text(mapping.workerPhone, limit: TextLimits.code),
                 areaSquareMetres: try Geodesic.area(of: geometry))
+            guard fieldProblems.isEmpty else {
+                for problem in Set(fieldProblems).sorted() { problems.add(problem) }
+                continue
+            }
             features.append(GridFeature(info: info, geometry: geometry))
         }
         if document.features.isEmpty { problems.add("no features") }

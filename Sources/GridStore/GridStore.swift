@@ -8,8 +8,9 @@ public final class GridStore: Sendable {
     public let database: SpatiaLiteDatabase
     public let rules: AssignmentRules
 
-    public init(path: String, rules: AssignmentRules = AssignmentRules()) throws {
-        database = try SpatiaLiteDatabase(path: path)
+    /// Without `create`, a path with no database is an error (`StoreError`), not a new file.
+    public init(path: String, rules: AssignmentRules = AssignmentRules(), create: Bool = true) throws {
+        database = try SpatiaLiteDatabase(path: path, create: create)
         self.rules = rules
     }
 
@@ -205,5 +206,56 @@ public final class GridStore: Sendable {
             }
             return counts
         }
+    }
+}
+
+/// A grid, village or town filter that names none of the active generation's.
+public struct UnknownAreaError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let level: AreaLevel
+    public let value: String
+    /// nil: the active generation.
+    public let generation: Int64?
+    /// The closest code or name, when one is close.
+    public let suggestion: String?
+
+    public var description: String {
+        "no \(level.rawValue) \(TextLimits.shown(value)) in \(generation.map { "generation \($0)" } ?? "the active generation")"
+            + (suggestion.map { " (did you mean \"\($0)\"?)" } ?? "")
+    }
+}
+
+extension GridStore {
+    /// The code of the grid (by code), village or town (by code or name) of a
+    /// generation (default: the active one) that `value` names, for a filter: a
+    /// mistyped one is an `UnknownAreaError` with the closest match, not an empty answer.
+    public func areaCode(_ level: AreaLevel, named value: String, generation: Int64? = nil) throws -> String {
+        let grids = try grids(generation: generation)
+        let candidates: [(code: String, name: String?)] = switch level {
+        case .grid: grids.map { ($0.code, nil) }
+        case .village: grids.map { ($0.villageCode, $0.villageName) }
+        case .town: grids.map { ($0.townCode, $0.townName) }
+        }
+        if let match = candidates.first(where: { $0.code == value || $0.name == value }) { return match.code }
+        let words = Set(candidates.flatMap { [$0.code] + ($0.name.map { [$0] } ?? []) })
+        // Edit distance is quadratic: only for values as short as a code.
+        let closest = value.count > TextLimits.code ? nil
+            : words.map { (word: $0, distance: Self.editDistance($0, value)) }.min { ($0.distance, $0.word) < ($1.distance, $1.word) }
+        let suggestion = closest.flatMap { $0.distance <= max(2, value.count / 3) ? $0.word : nil }
+        throw UnknownAreaError(level: level, value: value, generation: generation, suggestion: suggestion)
+    }
+
+    /// Levenshtein distance in characters.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a), b = Array(b)
+        guard !a.isEmpty, !b.isEmpty else { return max(a.count, b.count) }
+        var previous = Array(0...b.count)
+        for i in 1...a.count {
+            var current = [i] + Array(repeating: 0, count: b.count)
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
     }
 }

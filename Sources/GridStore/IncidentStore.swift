@@ -94,7 +94,13 @@ extension GridStore {
     }
 
     /// Locates, routes and stores a report in one transaction; returns its id and routing.
+    /// A category, channel or severity outside the rules' vocabulary is refused (`VocabularyError`),
+    /// a description or reporter longer than `TextLimits` too (`IncidentError.invalid`).
     public func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement? = nil) throws -> (id: String, routing: Routing) {
+        try rules.checkReport(category: report.category, channel: report.channel, severity: report.severity)
+        if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name)]) {
+            throw IncidentError.invalid(problem)
+        }
         let placement = try placement ?? self.placement()
         let generation = placement.generation
         let assignment = try placement.locate(report.position)

@@ -314,6 +314,10 @@ extension GridStore {
     @discardableResult
     public func apply(_ change: IncidentChange, to id: String, at now: Date = Date(), rules: DispatchRules,
                       placement: Placement? = nil) throws -> IncidentRecord {
+        if let problem = TextLimits.firstProblem([("note", change.note, TextLimits.text), ("actor", change.actor, TextLimits.name),
+                                                  ("grid", change.grid, TextLimits.code), ("category", change.category, TextLimits.name)]) {
+            throw IncidentError.invalid("\(change.action.rawValue): \(problem)")
+        }
         // A move is located before the write lock is taken.
         let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
         if change.action == .move {
@@ -551,6 +555,11 @@ struct IncidentEdit {
         case .recategorize:
             guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
                 throw IncidentError.invalid("recategorize: the new category is missing")
+            }
+            do {
+                try rules.check(.category, category)
+            } catch let error as VocabularyError {
+                throw IncidentError.invalid("recategorize: \(error)")
             }
             detail = ["from_category": record.category ?? "", "to_category": category,
                       "from_department": record.department ?? "", "to_department": rules.department(for: category)]

@@ -5,6 +5,8 @@ import GridCore
 
 /// A validated point record ready to store.
 struct PointRecord {
+    /// Where the record is in its file ("line 12", "feature 3").
+    let location: String
     let id: String
     let source: (x: Double, y: Double)
     let position: LonLat
@@ -24,9 +26,36 @@ extension PointLayer {
 }
 
 enum FieldCheck {
+    /// A finite number written in decimal (112.36, -5, 3.1e5). `Double(_:)` alone
+    /// would also take hexadecimal floats (0x1.c1p6), nan and inf.
+    static func decimal(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        var i = 0
+        func digits() -> Int {
+            let start = i
+            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
+            return i - start
+        }
+        func sign() { if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 } }
+        sign()
+        var mantissa = digits()
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1
+            mantissa += digits()
+        }
+        guard mantissa > 0 else { return nil }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1
+            sign()
+            guard digits() > 0 else { return nil }
+        }
+        guard i == bytes.count, let value = Double(text), value.isFinite else { return nil }
+        return value
+    }
+
     static func number(_ fields: [String: String], _ name: String, range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = Double(text), value.isFinite else { throw StoreError("field \(name): \"\(text)\" is not a number") }
+        guard let value = decimal(text) else { throw StoreError("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)") }
         if let range, !range.contains(value) {
             throw StoreError("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)")
         }
@@ -46,8 +75,12 @@ enum FieldCheck {
         return text
     }
 
-    static func text(_ fields: [String: String], _ name: String) -> String? {
+    /// A text field of at most `limit` characters (see `TextLimits`); nil when empty.
+    static func text(_ fields: [String: String], _ name: String, limit: Int = TextLimits.name, multiline: Bool = false) throws -> String? {
         guard let text = fields[name], !text.isEmpty else { return nil }
+        if let problem = TextLimits.problem(text, limit: limit, multiline: multiline) {
+            throw StoreError("field \(name): \(TextLimits.shown(text)) \(problem)")
+        }
         return text
     }
 }
@@ -58,7 +91,9 @@ extension GridStore {
 
     /// Imports households, cameras or incidents from CSV or GeoJSON, converts
     /// them to WGS84, assigns them to the active generation's grids and stores
-    /// both in one transaction. Records with an id already stored are replaced.
+    /// both in one transaction. Households and cameras with an id already stored
+    /// are updated in place; incidents already stored are refused (their status,
+    /// version and history belong to the workflow, not to a file).
     /// Any bad record fails the whole import and nothing changes.
     public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, dispatch: DispatchRules = DispatchRules(),
                              progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
@@ -66,7 +101,7 @@ extension GridStore {
         let generation = try activeGeneration()
         let inputs = try PointFile.read(path: path)
         progress?("read \(inputs.count) \(layer.table) from \(path)")
-        let records = try validate(inputs, layer: layer, crs: crs, source: path)
+        let records = try validate(inputs, layer: layer, crs: crs, source: path, dispatch: dispatch)
         let shapes = try gridShapes(generation: generation)
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         let assignments = try assigner.assign(records.map(\.position))
@@ -78,7 +113,14 @@ extension GridStore {
             guard try Self.activeGeneration(db) == generation else {
                 throw StoreError("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
             }
-            let insert = try db.makeStatement(sql: "INSERT OR REPLACE INTO \(layer.table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))")
+            if layer == .incidents { try Self.refuseStoredIncidents(db, records, source: path) }
+            // An UPDATE, not INSERT OR REPLACE: REPLACE's hidden delete skips SpatiaLite's
+            // index triggers and leaves the old point in the spatial index.
+            let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            let insert = try db.makeStatement(sql: """
+                INSERT INTO \(layer.table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders))
+                ON CONFLICT (id) DO UPDATE SET \(updates)
+                """)
             for record in records {
                 var arguments: [DatabaseValueConvertible?] = [record.id]
                 arguments += record.values
@@ -98,7 +140,19 @@ extension GridStore {
         return report
     }
 
-    func validate(_ inputs: [PointInput], layer: PointLayer, crs: CoordinateSystem, source: String) throws -> [PointRecord] {
+    /// Refuses incidents already stored: their status, version and history are the workflow's, not a file's to reset.
+    static func refuseStoredIncidents(_ db: Database, _ records: [PointRecord], source: String) throws {
+        let stored = try db.makeStatement(sql: "SELECT version, status FROM incidents WHERE id = ?")
+        var problems = ProblemList(source: source)
+        for record in records {
+            guard let row = try Row.fetchOne(stored, arguments: [record.id]) else { continue }
+            problems.add("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(row[1] as String), version \(row[0] as Int)); "
+                         + "its workflow is kept, not imported again: change it with `wangge incident …`")
+        }
+        try problems.throwIfAny()
+    }
+
+    func validate(_ inputs: [PointInput], layer: PointLayer, crs: CoordinateSystem, source: String, dispatch: DispatchRules) throws -> [PointRecord] {
         let proj = try PROJContext()
         let converter: WGS84Converter
         do {
@@ -115,6 +169,10 @@ extension GridStore {
                 problems.add("\(input.location): field id: missing")
                 continue
             }
+            if let problem = TextLimits.problem(id, limit: TextLimits.code) {
+                problems.add("\(input.location): field id: \(TextLimits.shown(id)) \(problem)")
+                continue
+            }
             if let first = firstLocationOfID[id] {
                 problems.add("\(input.location): field id: duplicate id \(id), also at \(first)")
                 continue
@@ -124,18 +182,18 @@ extension GridStore {
                 problems.add("\(input.location) (id \(id)): missing coordinate")
                 continue
             }
-            guard let x = Double(xText), x.isFinite else {
-                problems.add("\(input.location) (id \(id)): field lon/x: \"\(xText)\" is not a number")
+            guard let x = FieldCheck.decimal(xText) else {
+                problems.add("\(input.location) (id \(id)): field lon/x: \(TextLimits.shown(xText)) is not a number (write it in decimal, e.g. 112.36)")
                 continue
             }
-            guard let y = Double(yText), y.isFinite else {
-                problems.add("\(input.location) (id \(id)): field lat/y: \"\(yText)\" is not a number")
+            guard let y = FieldCheck.decimal(yText) else {
+                problems.add("\(input.location) (id \(id)): field lat/y: \(TextLimits.shown(yText)) is not a number (write it in decimal, e.g. 28.84)")
                 continue
             }
             do {
                 let p = try converter.toWGS84(x: x, y: y)
-                let values = try attributes(layer, input.fields)
-                records.append(PointRecord(id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
+                let values = try attributes(layer, input.fields, dispatch: dispatch)
+                records.append(PointRecord(location: input.location, id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
             } catch let error as GeoError {
                 problems.add("\(input.location) (id \(id)): \(error.message)")
             } catch let error as StoreError {
@@ -147,31 +205,47 @@ extension GridStore {
         return records
     }
 
-    func attributes(_ layer: PointLayer, _ f: [String: String]) throws -> [DatabaseValueConvertible?] {
+    func attributes(_ layer: PointLayer, _ f: [String: String], dispatch: DispatchRules) throws -> [DatabaseValueConvertible?] {
         switch layer {
         case .households:
-            let tags = (f["tags"] ?? "").split(whereSeparator: { $0 == ";" || $0 == "|" || $0 == "；" })
+            let tags = (try FieldCheck.text(f, "tags", limit: TextLimits.text) ?? "").split(whereSeparator: { $0 == ";" || $0 == "|" || $0 == "；" })
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            return [FieldCheck.text(f, "address"), FieldCheck.text(f, "head"), FieldCheck.text(f, "phone"),
-                    FieldCheck.text(f, "id_number"), try FieldCheck.integer(f, "members", range: 0...100) ?? 1, tags.joined(separator: ";")]
+            return [try FieldCheck.text(f, "address", limit: TextLimits.text, multiline: true), try FieldCheck.text(f, "head"),
+                    try FieldCheck.text(f, "phone", limit: TextLimits.code), try FieldCheck.text(f, "id_number", limit: TextLimits.code),
+                    try FieldCheck.integer(f, "members", range: 0...100) ?? 1, tags.joined(separator: ";")]
         case .cameras:
-            return [FieldCheck.text(f, "type"), FieldCheck.text(f, "name"),
+            return [try FieldCheck.text(f, "type"), try FieldCheck.text(f, "name"),
                     try FieldCheck.number(f, "heading_deg", range: 0...360), try FieldCheck.number(f, "fov_deg", range: 0...360),
                     try FieldCheck.number(f, "range_m", range: 0...10_000),
                     try FieldCheck.oneOf(f, "status", Self.cameraStatuses) ?? "online"]
         case .incidents:
             // Times are stored in one form (+08:00) so that they compare as text.
             func time(_ name: String) throws -> String? {
-                guard let text = FieldCheck.text(f, name) else { return nil }
+                guard let text = try FieldCheck.text(f, name) else { return nil }
                 guard let date = ISO8601DateFormatter().date(from: text) else {
                     throw StoreError("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
                 }
                 return Self.time(date)
             }
-            return [FieldCheck.text(f, "category"), FieldCheck.text(f, "channel"), FieldCheck.text(f, "severity"),
-                    try FieldCheck.oneOf(f, "status", Self.incidentStatuses) ?? "reported", try time("reported_at"),
-                    FieldCheck.text(f, "description"), FieldCheck.text(f, "reporter"),
-                    try FieldCheck.integer(f, "satisfaction", range: 1...5), try time("closed_at")]
+            let reportedAt = try time("reported_at"), closedAt = try time("closed_at")
+            // Both in the stored form (one offset): they compare as text.
+            if let reportedAt, let closedAt, closedAt < reportedAt {
+                throw StoreError("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)")
+            }
+            // The same words as a report: anything else would route with the defaults.
+            func word(_ field: VocabularyError.Field) throws -> String? {
+                guard let text = try FieldCheck.text(f, field.rawValue) else { return nil }
+                do {
+                    try dispatch.check(field, text)
+                } catch let error as VocabularyError {
+                    throw StoreError("field \(error)")
+                }
+                return text
+            }
+            return [try word(.category), try word(.channel), try word(.severity),
+                    try FieldCheck.oneOf(f, "status", Self.incidentStatuses) ?? "reported", reportedAt,
+                    try FieldCheck.text(f, "description", limit: TextLimits.text, multiline: true), try FieldCheck.text(f, "reporter"),
+                    try FieldCheck.integer(f, "satisfaction", range: 1...5), closedAt]
         }
     }
 }

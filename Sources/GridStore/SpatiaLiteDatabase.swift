@@ -19,10 +19,15 @@ public final class SpatiaLiteDatabase: Sendable {
     public let path: String
     public let pool: DatabasePool
 
-    public init(path: String) throws {
+    /// Opens the file; creates it (and its folder) only when `create` is set,
+    /// so that a mistyped path is an error rather than a new empty database.
+    public init(path: String, create: Bool = true) throws {
         self.path = path
+        guard create || FileManager.default.fileExists(atPath: path) else {
+            throw StoreError("no database at \(path) (check --db or `database` in the configuration; `wangge import grids` creates one)")
+        }
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
+        if create, !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
         var configuration = Configuration()

@@ -25,13 +25,15 @@ struct WanggeConfig: Decodable {
         var timeLimitsHours: [String: Double]?
         var departments: [String: String]?
         var defaultDepartment: String?
+        var categories: [String]?
+        var channels: [String]?
         var duplicateRadiusM: Double?
         var duplicateWindowHours: Double?
         var mediationAttempts: [String: Int]?
         var escalationScanSeconds: Double?
         enum CodingKeys: String, CodingKey {
             case severityLevels = "severity_levels", defaultLevel = "default_level", timeLimitsHours = "time_limits_hours"
-            case departments, defaultDepartment = "default_department", duplicateRadiusM = "duplicate_radius_m"
+            case departments, defaultDepartment = "default_department", categories, channels, duplicateRadiusM = "duplicate_radius_m"
             case duplicateWindowHours = "duplicate_window_hours", mediationAttempts = "mediation_attempts"
             case escalationScanSeconds = "escalation_scan_seconds"
         }
@@ -162,6 +164,16 @@ struct WanggeConfig: Decodable {
             }
             if let departments = section.departments { dispatch.departments = departments }
             if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
+            for (key, list) in [("categories", section.categories), ("channels", section.channels)] {
+                if let list, list.isEmpty || list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+                    throw UserError("dispatch.\(key) must list at least one word, none of them empty")
+                }
+            }
+            if let categories = section.categories { dispatch.categories = categories }
+            if let channels = section.channels { dispatch.channels = channels }
+            if let stray = dispatch.departments.keys.sorted().first(where: { !dispatch.categories.contains($0) }) {
+                throw UserError("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories")
+            }
             if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
             if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
             if let attempts = section.mediationAttempts {

@@ -47,10 +47,14 @@ extension Wangge {
             @Option(help: "A name for the new generation.")
             var generationName: String?
 
+            @Flag(help: "Import even if the new grids leave most stored points outside every grid.")
+            var force = false
+
             func run() throws {
-                let (gridStore, config) = try store.openStore()
+                let (gridStore, config) = try store.openStore(creating: true)
                 let report = try gridStore.importGrids(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid,
-                                                       generationName: generationName, dispatch: config.dispatch, progress: progressPrinter())
+                                                       generationName: generationName, dispatch: config.dispatch, thresholds: config.planning,
+                                                       force: force, progress: progressPrinter())
                 print(report)
             }
         }
@@ -114,6 +118,7 @@ struct PointImportOptions: ParsableArguments {
     var crs: CoordinateSystem = .wgs84
 
     func run(_ layer: PointLayer) throws {
+        // Points need grids: a path with no database is a mistake, not a new one.
         let (gridStore, config) = try store.openStore()
         let report = try gridStore.importPoints(layer, path: file, crs: crs, dispatch: config.dispatch, progress: progressPrinter())
         print(report)

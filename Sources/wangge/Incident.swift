@@ -37,6 +37,10 @@ extension Wangge {
                     result = try gridStore.report(report, rules: config.dispatch)
                 } catch let refusal as RoutingRefusal {
                     throw UserError("refused: \(refusal)")
+                } catch let error as VocabularyError {
+                    throw UserError("refused: --\(error)")
+                } catch let error as IncidentError {
+                    throw UserError("refused: --\(error)")
                 }
                 let r = result.routing
                 if json {

@@ -263,20 +263,9 @@ extension Wangge {
         func run() throws {
             let (gridStore, _) = try store.openStore()
             var filter = IncidentFilter()
-            filter.grid = grid
-            let grids = village != nil || town != nil ? try gridStore.grids() : []
-            if let village {
-                guard let g = grids.first(where: { $0.villageCode == village || $0.villageName == village }) else {
-                    throw UserError("--village \(village): no such village")
-                }
-                filter.village = g.villageCode
-            }
-            if let town {
-                guard let g = grids.first(where: { $0.townCode == town || $0.townName == town }) else {
-                    throw UserError("--town \(town): no such town")
-                }
-                filter.town = g.townCode
-            }
+            filter.grid = try gridStore.optionAreaCode(.grid, grid)
+            filter.village = try gridStore.optionAreaCode(.village, village)
+            filter.town = try gridStore.optionAreaCode(.town, town)
             filter.statuses = status
             filter.overdueOnly = overdue
             filter.since = since?.date

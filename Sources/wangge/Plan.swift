@@ -107,7 +107,7 @@ extension Wangge.Plan {
         @Option(help: "The draft's name.") var name: String?
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
+            let (gridStore, config) = try store.openStore(creating: true)
             let report = try storeCall {
                 try gridStore.importDraft(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid, name: name)
             }

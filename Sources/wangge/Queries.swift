@@ -44,8 +44,9 @@ extension Wangge {
 
         func run() throws {
             let (gridStore, _) = try store.openStore()
-            var grids = try gridStore.grids(generation: try generationOption.resolve(gridStore))
-            if let town { grids = grids.filter { $0.townCode == town || $0.townName == town } }
+            let generation = try generationOption.resolve(gridStore)
+            var grids = try gridStore.grids(generation: generation)
+            if let code = try gridStore.optionAreaCode(.town, town, generation: generation) { grids = grids.filter { $0.townCode == code } }
             if json {
                 print(try jsonText(grids))
                 return

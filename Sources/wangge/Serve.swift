@@ -62,7 +62,7 @@ extension Wangge {
             }
 
             func run() throws {
-                let (gridStore, _) = try store.openStore()
+                let (gridStore, _) = try store.openStore(creating: true)
                 let token = Tokens.generate()
                 let codes = (grids ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
                 let id = try gridStore.createToken(name: name ?? role, role: Role(rawValue: role)!, grids: codes, hash: Tokens.hash(token))

@@ -106,13 +106,27 @@ struct StoreOptions: ParsableArguments {
 }
 
 extension StoreOptions {
-    /// Opens the store named by --db or the configuration.
-    func openStore() throws -> (GridStore, WanggeConfig) {
+    /// Opens the store named by --db or the configuration. Only commands that
+    /// import or create (`creating`) make a new database; others refuse a path without one.
+    func openStore(creating: Bool = false) throws -> (GridStore, WanggeConfig) {
         let config = try loadConfig()
         do {
-            return (try GridStore(path: databasePath(config), rules: config.rules), config)
+            return (try GridStore(path: databasePath(config), rules: config.rules, create: creating), config)
         } catch let error as StoreError {
             throw UserError(error.message)
+        }
+    }
+}
+
+extension GridStore {
+    /// The code an area option (--grid, --village, --town) names, nil without
+    /// one; an unknown value is an error naming the option and the closest match.
+    func optionAreaCode(_ level: AreaLevel, _ value: String?, generation: Int64? = nil) throws -> String? {
+        guard let value else { return nil }
+        do {
+            return try areaCode(level, named: value, generation: generation)
+        } catch let error as UnknownAreaError {
+            throw UserError("--\(level.rawValue): \(error)")
         }
     }
 }

@@ -57,6 +57,17 @@ import TestSupport
         #expect(abs(p.lon - lon) < 1e-9 && abs(p.lat - lat) < 1e-9)
     }
 
+    /// EPSG:4978 takes x, y, z from the Earth's centre: read as x, y it gave points nowhere near the data.
+    @Test func onlyGeographicOrProjected2DSystemsAreAccepted() throws {
+        let context = try PROJContext()
+        #expect { _ = try WGS84Converter(from: .epsg(4978), context: context) } throws: {
+            "\($0)".hasPrefix("EPSG:4978 (WGS 84): it is a geocentric CRS (x, y, z in metres from the Earth's centre); give a geographic or projected 2D CRS")
+        }
+        #expect { _ = try WGS84Converter(from: .epsg(4979), context: context) } throws: { "\($0)".contains("it is a 3D geographic CRS") }
+        #expect { _ = try WGS84Converter(from: .epsg(5773), context: context) } throws: { "\($0)".contains("it is a vertical CRS") }
+        for code in [4326, 4490, 4547, 3857, 32650] { _ = try WGS84Converter(from: .epsg(code), context: context) }
+    }
+
     @Test func parsesCoordinateSystemNames() throws {
         #expect(try CoordinateSystem(parsing: "EPSG:4490") == .epsg(4490))
         #expect(try CoordinateSystem(parsing: "4326") == .wgs84)

@@ -32,6 +32,20 @@ import Testing
         #expect(simple.grid == "G1" && simple.town == "T1")
     }
 
+    /// `紧急` is no severity: it used to route to the village with 72 h like a report without one.
+    @Test func wordsOutsideTheVocabularyAreRefusedWithTheAllowedOnes() throws {
+        #expect(rules.severities == ["简单", "一般", "疑难"])
+        #expect { try rules.checkReport(category: "环境卫生", channel: "12345", severity: "紧急") } throws: { error in
+            (error as? VocabularyError) == VocabularyError(field: .severity, value: "紧急", allowed: ["简单", "一般", "疑难"])
+                && "\(error)" == "severity: \"紧急\" is not one of 简单, 一般, 疑难 (dispatch.severity_levels in the configuration)"
+        }
+        #expect { try rules.checkReport(category: "环境", channel: "12345", severity: nil) } throws: { "\($0)".contains("category: \"环境\" is not one of 矛盾纠纷, 环境卫生") }
+        #expect { try rules.checkReport(category: "环境卫生", channel: "微信", severity: nil) } throws: {
+            "\($0)" == "channel: \"微信\" is not one of 网格员上报, 12345, 码上办, 来访 (dispatch.channels in the configuration)"
+        }
+        try rules.checkReport(category: "其他", channel: "来访", severity: nil)
+    }
+
     @Test func nearTheEdgeTheDispatcherConfirms() throws {
         let edge = PointAssignment(grid: 0, method: .inside, distanceMeters: 5, runnerUp: 1, runnerUpDistanceMeters: 5)
         #expect(try route(edge).confirmWithGrid == "G2")

@@ -143,6 +143,18 @@ enum SquareCounty {
         #expect(try editor.merge([SquareCounty.code(2, 0), "430981-001-001-004"]).changed[0].info.code == "430981-001-001-005")
     }
 
+    @Test func workerNamesAndPhonesAreBounded() throws {
+        let editor = try PlanEditor(plan: try SquareCounty.plan())
+        let code = SquareCounty.code(0, 0)
+        #expect(throws: PlanError("worker \(code): phone: \"1380000000\u{0}\" contains the control character U+0000")) {
+            try editor.setWorker(code, name: "李四", phone: "1380000000\u{0}")
+        }
+        #expect { try editor.setWorker(code, name: String(repeating: "李", count: 201), phone: nil) } throws: {
+            "\($0)".hasPrefix("worker \(code): name: ") && "\($0)".hasSuffix("is 201 characters long; at most 200 are allowed")
+        }
+        #expect(try editor.setWorker(code, name: "李四", phone: "13800000000").changed.first?.info.workerName == "李四")
+    }
+
     @Test func mergeRefusesOtherVillagesAndGridsApart() throws {
         let editor = try PlanEditor(plan: try SquareCounty.plan())
         #expect(throws: PlanError("merge: grid 430981-001-002-001 is in village 430981-001-002, grid 430981-001-001-001 in 430981-001-001; only grids of one village merge (move one first: wangge plan move 430981-001-002-001 --village 430981-001-001)")) {

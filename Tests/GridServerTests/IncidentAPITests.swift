@@ -95,6 +95,27 @@ import TestSupport
         }
     }
 
+    /// `紧急` used to be stored and routed to the village with 72 h; a made-up category went to 综治中心.
+    @Test func reportsAndRecategorizeUseTheConfiguredWords() async throws {
+        try await fixture.app().test(.router) { client in
+            let p = fixture.inside[ServerFixture.workerGrid]!
+            for (field, body) in [("severity", "\"category\":\"噪音扰民\",\"channel\":\"12345\",\"severity\":\"紧急\""),
+                                  ("category", "\"category\":\"噪音\",\"channel\":\"12345\""),
+                                  ("channel", "\"category\":\"噪音扰民\",\"channel\":\"微信\"")] {
+                try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.dispatcher),
+                                         body: ByteBuffer(string: "{\"lon\":\(p.lon),\"lat\":\(p.lat),\(body)}")) { response in
+                    #expect(response.status == .unprocessableContent, "\(field)")
+                    let problem = try #require(try json(response) as? [String: Any])
+                    #expect((problem["detail"] as? String)?.hasPrefix("\(field): ") == true && (problem["detail"] as? String)?.contains("is not one of") == true)
+                }
+            }
+            let id = try await report(client, in: ServerFixture.workerGrid)
+            try await act(client, id, .dispatcher, "{\"action\":\"recategorize\",\"version\":1,\"category\":\"噪音\"}", expect: .unprocessableContent) {
+                #expect(($0["detail"] as? String)?.contains("is not one of 矛盾纠纷") == true)
+            }
+        }
+    }
+
     @Test func listingsStatisticsAndNotifications() async throws {
         try await fixture.app().test(.router) { client in
             let id = try await report(client, in: ServerFixture.workerGrid)
@@ -114,6 +135,16 @@ import TestSupport
             for bad in ["status=lost", "overdue=maybe", "since=yesterday", "limit=0"] {
                 try await client.execute(uri: "/v1/incidents?\(bad)", method: .get, headers: fixture.headers(.viewer)) {
                     #expect($0.status == .badRequest, "\(bad)")
+                }
+            }
+            // A mistyped area is an error naming it, not an empty page.
+            for (parameter, value) in [("grid", "nowhere"), ("village", "nowhere"), ("town", "nowhere")] {
+                for path in parameter == "grid" ? ["/v1/incidents"] : ["/v1/incidents", "/v1/grids"] {
+                    try await client.execute(uri: "\(path)?\(parameter)=\(value)", method: .get, headers: fixture.headers(.viewer)) { response in
+                        #expect(response.status == .badRequest, "\(path)?\(parameter)")
+                        let problem = try #require(try json(response) as? [String: Any])
+                        #expect(problem["detail"] as? String == "\(parameter): no \(parameter) \"\(value)\" in the active generation", "\(path)")
+                    }
                 }
             }
             try await client.execute(uri: "/v1/stats/incidents?by=grid", method: .get, headers: fixture.headers(.viewer)) { response in

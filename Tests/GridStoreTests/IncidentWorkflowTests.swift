@@ -192,6 +192,11 @@ import GridCore
         try act(id, .escalate, hours: 3)
         r = try act(id, .escalate, hours: 3)
         #expect(r.level == .county && r.unit == "司法局")
+        // A category outside the vocabulary is refused, and changes nothing.
+        #expect { try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境" } } throws: { error in
+            (error as? IncidentError) == .invalid("recategorize: category: \"环境\" is not one of \(DispatchRules.standardCategories.joined(separator: ", ")) (dispatch.categories in the configuration)")
+        }
+        #expect(try t.store.incident(id: id).version == r.version)
         r = try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境卫生" }
         #expect(r.category == "环境卫生" && r.department == "城管局" && r.unit == "城管局")
         #expect(r.history?.last?.detail == ["from_category": "矛盾纠纷", "to_category": "环境卫生",

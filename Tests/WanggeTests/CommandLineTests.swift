@@ -83,6 +83,46 @@ import GridStore
         }
     }
 
+    /// A mistyped --db made a new empty database and answered "0 incidents"; so did a mistyped --town.
+    @Test func readCommandsNeedADatabaseAndKnownAreas() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let missing = Fixtures.temporaryPath("typo.sqlite")
+        for command in [["incidents"], ["stats"], ["grids"], ["summary"], ["incident", "show", "R0000001"], ["plan", "list"], ["locate", "112.4", "28.9"]] {
+            #expect { _ = try Fixtures.run(binary, command + ["--db", missing]) } throws: { error in
+                "\(error)".contains("exited 1") && "\(error)".contains("no database at \(missing)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: missing), "\(command) created \(missing)")
+        }
+        let points = Fixtures.temporaryPath("points.csv")
+        try "id,lon,lat\nH1,112.355,28.842\n".write(toFile: points, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { _ = try Fixtures.run(binary, ["import", "households", points, "--db", missing]) }
+        #expect(!FileManager.default.fileExists(atPath: missing), "households need grids: no database is made for them")
+        let db = Fixtures.temporaryPath("areas.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        func wangge(_ arguments: String...) throws -> String { try Fixtures.run(binary, arguments + ["--db", db]) }
+        _ = try wangge("import", "grids", Fixtures.sampleGrids)
+        #expect { _ = try wangge("incidents", "--town", "琼湖街") } throws: {
+            "\($0)".contains("--town: no town \"琼湖街\" in the active generation (did you mean \"琼湖街道\"?)")
+        }
+        #expect { _ = try wangge("incidents", "--grid", "430981-001-001-0O1") } throws: {
+            "\($0)".contains("--grid: no grid \"430981-001-001-0O1\" in the active generation (did you mean \"430981-001-001-001\"?)")
+        }
+        #expect { _ = try wangge("incidents", "--village", "nowhere") } throws: { "\($0)".contains("--village: no village \"nowhere\"") }
+        #expect { _ = try wangge("grids", "--town", "nowhere") } throws: { "\($0)".contains("--town: no town \"nowhere\"") }
+        #expect(try wangge("incidents", "--town", "琼湖街道").contains("0 incident(s)"))
+        // `紧急` is not a severity: refused with the allowed ones, nothing stored.
+        #expect {
+            _ = try wangge("incident", "report", "--lon", "112.355", "--lat", "28.842", "--category", "矛盾纠纷", "--channel", "来访", "--severity", "紧急")
+        } throws: { "\($0)".contains("exited 1") && "\($0)".contains("--severity: \"紧急\" is not one of 简单, 一般, 疑难") }
+        #expect(try wangge("incidents").contains("0 incident(s)"))
+        // The unterminated quote of the issue: refused, naming the line where it opened.
+        try "id,lon,lat,address\nY1,112.36,28.84,\"abc\nY2,112.37,28.85,def\n".write(toFile: points, atomically: true, encoding: .utf8)
+        #expect { _ = try wangge("import", "households", points) } throws: {
+            "\($0)".contains("exited 1") && "\($0)".contains("\(points): line 2: field address: a quote opens this field and never closes")
+        }
+        #expect(try GridStore(path: db, create: false).pointCounts()[.households] == 0)
+    }
+
     /// An incident through its lifecycle as a dispatcher runs it, with times given on the command line.
     @Test func incidentWorkflowThroughTheExecutable() throws {
         let binary = try #require(Fixtures.executable("wangge"))

@@ -1,0 +1,54 @@
+/// Bounds on the text that imports, reports and the API accept (documented in
+/// README, "Limits"). Unbounded text is a way to fill the disk: a
+/// 100,000-character grid code once filled 21 GB of write-ahead log.
+/// Lengths count Unicode scalars (what a user would call characters).
+public enum TextLimits {
+    /// Grid, village and town codes; household, camera and incident ids; phone and ID numbers.
+    public static let code = 64
+    /// Names of grids, villages, towns, people and cameras; camera types.
+    public static let name = 200
+    /// Addresses, descriptions, notes and tags.
+    public static let text = 2_000
+
+    /// What is wrong with a text of at most `limit` characters, without control
+    /// characters (line breaks, tabs) unless `multiline`; nil when it is fine.
+    public static func problem(_ value: String, limit: Int, multiline: Bool = false) -> String? {
+        let length = value.unicodeScalars.count
+        if length > limit { return "is \(length) characters long; at most \(limit) are allowed" }
+        if let bad = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !(multiline && ($0 == "\n" || $0 == "\r" || $0 == "\t")) }) {
+            return "contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4))"
+        }
+        return nil
+    }
+
+    /// What is wrong with a grid, village or town code: at most 64 characters
+    /// of A–Z, a–z, 0–9, `_`, `-` and `.`, with single spaces between words
+    /// (as in county names used as codes, e.g. "New Hanover"); nil when it is fine.
+    public static func codeProblem(_ code: String) -> String? {
+        if let problem = problem(code, limit: Self.code) { return problem }
+        let allowed = code.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-. ".unicodeScalars.contains($0)) }
+        guard allowed, !code.hasPrefix(" "), !code.hasSuffix(" "), !code.contains("  ") else {
+            return "may hold only letters A–Z and a–z, digits, \"_\", \"-\", \".\" and single spaces between words"
+        }
+        return nil
+    }
+
+    /// The first problem among named free-text values (`name: "…" is … long`), nil when all are fine.
+    public static func firstProblem(_ values: [(name: String, value: String?, limit: Int)]) -> String? {
+        for (name, value, limit) in values {
+            if let value, let problem = problem(value, limit: limit, multiline: limit == Self.text) { return "\(name): \(shown(value)) \(problem)" }
+        }
+        return nil
+    }
+
+    /// A value for a message: quoted, and cut short if long.
+    public static func shown(_ value: String) -> String {
+        value.unicodeScalars.count <= 40 ? "\"\(value)\"" : "\"\(String(String.UnicodeScalarView(value.unicodeScalars.prefix(40))))…\""
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
