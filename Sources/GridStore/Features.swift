@@ -51,10 +51,16 @@ public struct BoundingBox: Sendable, Equatable {
 }
 
 extension GridStore {
-    /// Rows of a collection inside an optional bbox (through the spatial index),
-    /// with an optional grid filter, ordered by id: one page and the total.
+    /// Rows matched are counted up to this many: a bbox over the whole county
+    /// must not count every household on every page.
+    public static let matchCountLimit = 10_000
+
+    /// Rows of a collection inside an optional bbox (through the layer's R*Tree),
+    /// with an optional grid filter, ordered by id: one page, and the number
+    /// matched (nil: more than `countLimit`).
     public func features(_ collection: Collection, bbox: BoundingBox? = nil, grid: String? = nil, id: String? = nil,
-                         limit: Int, offset: Int, generation: Int64? = nil) throws -> (matched: Int, features: [FeatureRecord]) {
+                         limit: Int, offset: Int, generation: Int64? = nil,
+                         countLimit: Int = GridStore.matchCountLimit) throws -> (matched: Int?, features: [FeatureRecord]) {
         let generation = try generation ?? activeGeneration()
         // Each property is (name, SQL expression over `t`, the table, and `a`, its assignment).
         let polygonal: (String, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { table, properties in
@@ -84,10 +90,11 @@ extension GridStore {
         var arguments: [DatabaseValueConvertible?] = [generation]
         if collection.isPolygon { conditions.append("t.generation_id = ?1") }
         if let bbox {
-            conditions.append("t.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = '\(collection.rawValue)' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))")
-            arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
-            // The index answers by bounding box; the geometry must really touch the box.
-            conditions.append("Intersects(t.geom, BuildMbr(?, ?, ?, ?, 4326))")
+            conditions.append("t.ROWID IN (SELECT pkid FROM idx_\(collection.rawValue)_geom WHERE xmin <= ? AND xmax >= ? AND ymin <= ? AND ymax >= ?)")
+            arguments += [bbox.maxLon, bbox.minLon, bbox.maxLat, bbox.minLat]
+            // The R*Tree holds boxes rounded outwards: the geometry must really touch the box
+            // (for a point its own box does; polygons need GEOS).
+            conditions.append("\(collection.isPolygon ? "Intersects" : "MbrIntersects")(t.geom, BuildMbr(?, ?, ?, ?, 4326))")
             arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
         }
         if let grid {
@@ -101,9 +108,14 @@ extension GridStore {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try database.pool.read { db in
             // ?1 is the generation in every statement, used or not.
-            let matched = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(from) \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT \(select) FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?",
-                                        arguments: StatementArguments(arguments + [limit, offset]))
+            let counted = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(from) \(whereClause) LIMIT ?)",
+                                           arguments: StatementArguments(arguments + [countLimit + 1])) ?? 0
+            // The page's rows are chosen first, so that only they are turned into GeoJSON.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(select) FROM \(from) WHERE t.ROWID IN (
+                    SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?)
+                ORDER BY \(idColumn)
+                """, arguments: StatementArguments(arguments + [limit, offset]))
             let features = rows.map { row in
                 var properties: [(key: String, value: PropertyValue)] = []
                 for (k, name) in names.enumerated() {
@@ -112,7 +124,7 @@ extension GridStore {
                 }
                 return FeatureRecord(id: row[0], geometryJSON: row[1] ?? "null", properties: properties, grid: row[2])
             }
-            return (matched, features)
+            return (counted > countLimit ? nil : counted, features)
         }
     }
 

@@ -8,8 +8,8 @@ public final class GridStore: Sendable {
     public let database: SpatiaLiteDatabase
     public let rules: AssignmentRules
 
-    public init(path: String, rules: AssignmentRules = AssignmentRules()) throws {
-        database = try SpatiaLiteDatabase(path: path)
+    public init(path: String, rules: AssignmentRules = AssignmentRules(), busyTimeout: TimeInterval = 10) throws {
+        database = try SpatiaLiteDatabase(path: path, busyTimeout: busyTimeout)
         self.rules = rules
     }
 

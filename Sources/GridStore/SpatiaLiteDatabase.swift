@@ -19,7 +19,8 @@ public final class SpatiaLiteDatabase: Sendable {
     public let path: String
     public let pool: DatabasePool
 
-    public init(path: String) throws {
+    /// `busyTimeout`: how long a write waits for another process's write (an import) before failing as busy.
+    public init(path: String, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
@@ -36,13 +37,20 @@ public final class SpatiaLiteDatabase: Sendable {
                 throw StoreError("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
             }
         }
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
             throw StoreError("\(path): cannot open the database: \(error.message ?? error.description)")
         }
         try Self.migrator.migrate(pool)
+    }
+
+    /// Whether an error is SQLite's "database is locked": another process held
+    /// the write lock for longer than the busy timeout. Trying later can succeed.
+    public static func isBusy(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
     }
 
     /// The SpatiaLite version the connections run.
