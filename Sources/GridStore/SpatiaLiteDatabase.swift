@@ -36,6 +36,9 @@ public final class SpatiaLiteDatabase: Sendable {
                 let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
                 throw StoreError("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
             }
+            // Loading mod_spatialite sets a busy timeout of its own (5 s): ours again.
+            let milliseconds = Int32(clamping: Int((busyTimeout * 1000).rounded()))
+            guard sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else { throw StoreError("cannot set the busy timeout") }
         }
         configuration.busyMode = .timeout(busyTimeout)
         do {
