@@ -78,7 +78,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "WanggeTests",
-            dependencies: ["wangge", "GridCore", "GridStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
