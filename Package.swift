@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         .systemLibrary(
@@ -50,6 +51,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             resources: [.copy("openapi.json")]),
         .target(
@@ -75,10 +77,12 @@ let package = Package(
             dependencies: [
                 "GridServer", "GridStore", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "WanggeTests",
-            dependencies: ["wangge", "GridCore", "GridStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -101,3 +101,52 @@ public final class WGS84Converter {
         guard (-90...90).contains(lat) else { throw GeoError("latitude \(lat) is outside -90…90 (\(crs))") }
     }
 }
+
+/// WGS84 converters kept for reuse: building one (a PROJ context and its
+/// transformation) takes 30–50 ms, converting a point microseconds. PROJ
+/// objects must not be used by two threads at once, so a converter is lent
+/// to one caller at a time; a caller who finds none free builds another,
+/// which is kept on its return (at most `kept` in all).
+public final class WGS84ConverterCache: @unchecked Sendable {
+    /// The one the server's handlers share.
+    public static let shared = WGS84ConverterCache()
+
+    private let lock = NSLock()
+    private var free: [CoordinateSystem: [WGS84Converter]] = [:]
+    private var freeCount = 0
+    private var builtCount = 0
+    /// Converters kept free at most (each holds a PROJ context with an open proj.db).
+    public let kept: Int
+
+    public init(kept: Int = 64) { self.kept = kept }
+
+    /// How many converters have been built: one per CRS and concurrent caller, not one per call.
+    public var built: Int { lock.withLock { builtCount } }
+
+    /// Runs `body` with a converter from `crs` that no other thread uses meanwhile.
+    public func withConverter<T>(from crs: CoordinateSystem, _ body: (WGS84Converter) throws -> T) throws -> T {
+        let converter = try borrow(crs)
+        defer { giveBack(converter) }
+        return try body(converter)
+    }
+
+    private func borrow(_ crs: CoordinateSystem) throws -> WGS84Converter {
+        let reused: WGS84Converter? = lock.withLock {
+            guard let converter = free[crs]?.popLast() else { return nil }
+            freeCount -= 1
+            return converter
+        }
+        if let reused { return reused }
+        let converter = try WGS84Converter(from: crs, context: try PROJContext())
+        lock.withLock { builtCount += 1 }
+        return converter
+    }
+
+    private func giveBack(_ converter: WGS84Converter) {
+        lock.withLock {
+            guard freeCount < kept else { return }
+            free[converter.source, default: []].append(converter)
+            freeCount += 1
+        }
+    }
+}

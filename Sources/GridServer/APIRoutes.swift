@@ -51,11 +51,10 @@ struct Query {
     }
 }
 
-/// Converts input coordinates to WGS84, answering 400 with the parameter at fault.
+/// Converts input coordinates to WGS84 with a cached converter, answering 400 with the parameter at fault.
 func toWGS84(x: Double, y: Double, crs: CoordinateSystem, parameter: String) throws -> LonLat {
     do {
-        let converter = try WGS84Converter(from: crs, context: try PROJContext())
-        let p = try converter.toWGS84(x: x, y: y)
+        let p = try WGS84ConverterCache.shared.withConverter(from: crs) { try $0.toWGS84(x: x, y: y) }
         return LonLat(p.lon, p.lat)
     } catch let error as GeoError {
         throw APIError.badParameter(parameter, error.message)
@@ -214,17 +213,21 @@ struct APIRoutes {
         }
         let crs: CoordinateSystem
         do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
-        let converter: WGS84Converter
-        do { converter = try WGS84Converter(from: crs, context: try PROJContext()) } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
         var positions: [LonLat] = []
         positions.reserveCapacity(body.points.count)
-        for (i, point) in body.points.enumerated() {
-            do {
-                let p = try converter.toWGS84(x: point.lon, y: point.lat)
-                positions.append(LonLat(p.lon, p.lat))
-            } catch let error as GeoError {
-                throw APIError.badParameter("points[\(i)]", error.message)
+        do {
+            try WGS84ConverterCache.shared.withConverter(from: crs) { converter in
+                for (i, point) in body.points.enumerated() {
+                    do {
+                        let p = try converter.toWGS84(x: point.lon, y: point.lat)
+                        positions.append(LonLat(p.lon, p.lat))
+                    } catch let error as GeoError {
+                        throw APIError.badParameter("points[\(i)]", error.message)
+                    }
+                }
             }
+        } catch let e as GeoError {
+            throw APIError.badParameter("crs", e.message)
         }
         let index = service.index
         let assignments = try index.assigner.assign(positions)
@@ -348,7 +351,7 @@ struct APIRoutes {
         if unmaskedRecords > 0 {
             try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: unmaskedRecords)
         }
-        struct Page: Encodable { let grid: String, matched: Int, items: [[String: PropertyValue]] }
+        struct Page: Encodable { let grid: String, matched: Int?, items: [[String: PropertyValue]] }
         return try JSON.response(Page(grid: code, matched: matched, items: items))
     }
 }

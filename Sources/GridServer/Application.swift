@@ -1,12 +1,15 @@
 import Foundation
 import GridStore
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ServiceLifecycle
 
 /// The router with every route: /healthz and /openapi.json, /v1, and OGC API - Features.
-public func buildRouter(service: GridService) -> Router<WanggeContext> {
+/// `baseURL` (scheme, host and port) begins every OGC link.
+public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeContext> {
     let router = Router(context: WanggeContext.self)
+    router.add(middleware: ProblemMiddleware())
     router.add(middleware: AuthMiddleware(tokens: service.tokens))
     router.get("/openapi.json") { _, _ in
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
@@ -16,7 +19,7 @@ public func buildRouter(service: GridService) -> Router<WanggeContext> {
         return JSON.raw(text)
     }
     APIRoutes(service: service).add(to: router)
-    OGCRoutes(service: service).add(to: router)
+    OGCRoutes(service: service, baseURL: baseURL).add(to: router)
     IncidentRoutes(service: service).add(to: router)
     return router
 }
@@ -24,31 +27,38 @@ public func buildRouter(service: GridService) -> Router<WanggeContext> {
 /// Work the server repeats at an interval until graceful shutdown cancels
 /// it: reloading the grids when another generation becomes active, and
 /// escalating overdue incidents ("最多跑一地": nothing waits forever).
+/// With `after`, it starts only once the server listens.
 public struct PeriodicTask: Service {
     let name: String
     let interval: Duration
     let logger: Logger
     let immediately: Bool
+    let started: ServerStarted?
     let work: @Sendable () throws -> Void
 
-    public init(name: String, interval: Duration, logger: Logger, immediately: Bool, work: @escaping @Sendable () throws -> Void) {
+    public init(name: String, interval: Duration, logger: Logger, immediately: Bool, after started: ServerStarted? = nil,
+                work: @escaping @Sendable () throws -> Void) {
         self.name = name
         self.interval = interval
         self.logger = logger
         self.immediately = immediately
+        self.started = started
         self.work = work
     }
 
     public func run() async throws {
-        let (name, interval, logger, immediately, work) = (name, interval, logger, immediately, work)
+        let (name, interval, logger, immediately, started, work) = (name, interval, logger, immediately, started, work)
         // Stop with the server: graceful shutdown cancels the loop.
         await cancelWhenGracefulShutdown {
+            await started?.wait()
             var first = true
             while !Task.isCancelled {
                 if !(first && immediately) { try? await Task.sleep(for: interval) }
                 first = false
+                guard !Task.isCancelled else { break }
                 do {
-                    try work()
+                    // Database work blocks: not on a cooperative thread.
+                    try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try work() }
                 } catch {
                     logger.error("\(name) failed: \(error)")
                 }
@@ -57,28 +67,33 @@ public struct PeriodicTask: Service {
     }
 }
 
-/// The server over one SpatiaLite file.
-public func buildApplication(service: GridService, host: String, port: Int, logger: Logger? = nil,
-                             extraServices: [any Service] = []) -> some ApplicationProtocol {
+/// The server over one SpatiaLite file. Its periodic work starts once the
+/// port is bound: a server that cannot start writes nothing.
+public func buildApplication(service: GridService, host: String, port: Int, settings: ServerSettings = ServerSettings(),
+                             logger: Logger? = nil, extraServices: [any Service] = []) -> some ApplicationProtocol {
     var logger = logger ?? Logger(label: "wangge")
     if logger.logLevel > .info { logger.logLevel = .info }
+    let started = ServerStarted()
     return Application(
-        router: buildRouter(service: service),
-        configuration: .init(address: .hostname(host, port: port), serverName: "wangge"),
-        services: services(service: service, logger: logger) + extraServices,
+        router: buildRouter(service: service, baseURL: settings.baseURL(host: host, port: port)),
+        server: guardedHTTP1(settings),
+        configuration: .init(address: .hostname(host, port: port), serverName: "wangge",
+                             availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimit, logger: logger)),
+        services: services(service: service, logger: logger, after: started) + extraServices,
+        onServerRunning: { _ in started.open() },
         logger: logger)
 }
 
-func services(service: GridService, logger: Logger) -> [any Service] {
+func services(service: GridService, logger: Logger, after started: ServerStarted) -> [any Service] {
     var services: [any Service] = [
-        PeriodicTask(name: "reloading the grids", interval: .seconds(5), logger: logger, immediately: false) {
+        PeriodicTask(name: "reloading the grids", interval: .seconds(5), logger: logger, immediately: false, after: started) {
             try service.refreshIfNeeded()
         },
     ]
     let seconds = service.dispatchRules.escalationScanSeconds
     if seconds > 0 {
         services.append(PeriodicTask(name: "escalating overdue incidents", interval: .milliseconds(Int64(seconds * 1000)),
-                                     logger: logger, immediately: true) {
+                                     logger: logger, immediately: true, after: started) {
             let touched = try service.store.escalateOverdue(at: Date(), rules: service.dispatchRules)
             if !touched.isEmpty { logger.info("escalated \(touched.count) overdue incident(s)") }
         })

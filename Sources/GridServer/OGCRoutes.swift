@@ -9,11 +9,14 @@ import Hummingbird
 /// Personal data follows the same masking rules as /v1.
 struct OGCRoutes {
     let service: GridService
+    /// The configured public URL (or the bind address) that links begin with:
+    /// never the request's Host header, which any client can set.
+    let baseURL: String
     static let defaultLimit = 10
     static let maxLimit = 10_000
 
     func add(to router: Router<WanggeContext>) {
-        router.get("/") { request, _ in try landing(request) }
+        router.get("/") { _, _ in try landing() }
         router.get("conformance") { _, context in
             _ = try context.requireCaller()
             return try JSON.response(["conformsTo": [
@@ -22,18 +25,18 @@ struct OGCRoutes {
                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
             ]])
         }
-        router.get("collections") { request, context in
+        router.get("collections") { _, context in
             _ = try context.requireCaller()
-            let base = baseURL(request)
+            let base = baseURL
             let object: [String: Any] = [
                 "links": [["href": "\(base)/collections", "rel": "self", "type": "application/json", "title": "this document"]],
                 "collections": try Collection.allCases.map { try collectionObject($0, base: base) },
             ]
             return try jsonObject(object)
         }
-        router.get("collections/{id}") { request, context in
+        router.get("collections/{id}") { _, context in
             _ = try context.requireCaller()
-            return try jsonObject(try collectionObject(try collection(context), base: baseURL(request)))
+            return try jsonObject(try collectionObject(try collection(context), base: baseURL))
         }
         router.get("collections/{id}/items") { request, context in try items(request, context) }
         router.get("collections/{id}/items/{fid}") { request, context in try item(request, context) }
@@ -47,19 +50,13 @@ struct OGCRoutes {
         return collection
     }
 
-    /// The scheme and host the client used, so links work behind any address.
-    func baseURL(_ request: Request) -> String {
-        let host = request.head.authority ?? "127.0.0.1"
-        return "http://\(host)"
-    }
-
     func jsonObject(_ object: Any, contentType: String = "application/json") throws -> Response {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return JSON.raw(String(decoding: data, as: UTF8.self), contentType: contentType)
     }
 
-    func landing(_ request: Request) throws -> Response {
-        let base = baseURL(request)
+    func landing() throws -> Response {
+        let base = baseURL
         return try jsonObject([
             "title": "Wangge 网格 — grid management",
             "description": "Grids, villages, towns, households, cameras and incidents of the county, as OGC API - Features. Every path but this page, /healthz and /openapi.json needs Authorization: Bearer <token>.",
@@ -105,19 +102,21 @@ struct OGCRoutes {
         var unmasked = 0
         let featureTexts = try features.map { try featureJSON($0, collection, caller: caller, unmaskedCount: &unmasked) }
         if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: nil, records: unmasked) }
-        let base = baseURL(request)
+        let base = baseURL
         let bboxParameter = q.string("bbox").map { "&bbox=\($0)" } ?? ""
         var links: [[String: String]] = [
             ["href": "\(base)/collections/\(collection.rawValue)/items?limit=\(limit)&offset=\(offset)\(bboxParameter)", "rel": "self", "type": "application/geo+json"],
             ["href": "\(base)/collections/\(collection.rawValue)", "rel": "collection", "type": "application/json"],
         ]
-        if offset + features.count < matched {
+        // Over the count limit the total is unknown: a full page may have a next one.
+        if matched.map({ offset + features.count < $0 }) ?? (features.count == limit) {
             links.append(["href": "\(base)/collections/\(collection.rawValue)/items?limit=\(limit)&offset=\(offset + limit)\(bboxParameter)",
                           "rel": "next", "type": "application/geo+json"])
         }
         let linksText = String(decoding: try JSONSerialization.data(withJSONObject: links, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
         let stamp = ISO8601DateFormatter().string(from: Date())
-        let text = "{\"type\":\"FeatureCollection\",\"numberMatched\":\(matched),\"numberReturned\":\(features.count),\"timeStamp\":\"\(stamp)\",\"links\":\(linksText),\"features\":[\(featureTexts.joined(separator: ","))]}"
+        let numberMatched = matched.map { "\"numberMatched\":\($0)," } ?? ""
+        let text = "{\"type\":\"FeatureCollection\",\(numberMatched)\"numberReturned\":\(features.count),\"timeStamp\":\"\(stamp)\",\"links\":\(linksText),\"features\":[\(featureTexts.joined(separator: ","))]}"
         return JSON.raw(text, contentType: "application/geo+json")
     }
 

@@ -51,10 +51,17 @@ public struct BoundingBox: Sendable, Equatable {
 }
 
 extension GridStore {
-    /// Rows of a collection inside an optional bbox (through the spatial index),
-    /// with an optional grid filter, ordered by id: one page and the total.
+    /// Rows matched are counted up to this many: a bbox over the whole county
+    /// must not count every household on every page.
+    public static let matchCountLimit = 10_000
+
+    /// Rows of a collection inside an optional bbox (through the layer's R*Tree,
+    /// or in id order when the box holds more than `countLimit` points), with
+    /// an optional grid filter, ordered by id: one page, and the number
+    /// matched (nil: more than `countLimit`).
     public func features(_ collection: Collection, bbox: BoundingBox? = nil, grid: String? = nil, id: String? = nil,
-                         limit: Int, offset: Int, generation: Int64? = nil) throws -> (matched: Int, features: [FeatureRecord]) {
+                         limit: Int, offset: Int, generation: Int64? = nil,
+                         countLimit: Int = GridStore.matchCountLimit) throws -> (matched: Int?, features: [FeatureRecord]) {
         let generation = try generation ?? activeGeneration()
         // Each property is (name, SQL expression over `t`, the table, and `a`, its assignment).
         let polygonal: (String, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { table, properties in
@@ -80,30 +87,52 @@ extension GridStore {
         let (from, gridColumn, idColumn) = (spec.from, spec.grid, spec.id)
         let select = (["\(idColumn)", "AsGeoJSON(t.geom, 7)", gridColumn] + spec.properties.map(\.1)).joined(separator: ", ")
         let names = spec.properties.map(\.0)
-        var conditions: [String] = []
-        var arguments: [DatabaseValueConvertible?] = [generation]
-        if collection.isPolygon { conditions.append("t.generation_id = ?1") }
-        if let bbox {
-            conditions.append("t.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = '\(collection.rawValue)' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))")
-            arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
-            // The index answers by bounding box; the geometry must really touch the box.
-            conditions.append("Intersects(t.geom, BuildMbr(?, ?, ?, ?, 4326))")
-            arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
-        }
-        if let grid {
-            conditions.append("\(gridColumn) = ?")
-            arguments.append(grid)
-        }
-        if let id {
-            conditions.append("\(idColumn) = ?")
-            arguments.append(id)
-        }
-        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try database.pool.read { db in
+            var conditions: [String] = []
+            var arguments: [DatabaseValueConvertible?] = [generation]
+            if collection.isPolygon { conditions.append("t.generation_id = ?1") }
+            // Over countLimit rows in the box (a box over the county): not counted.
+            var manyInBox = false
+            if let bbox {
+                let rtree = "idx_\(collection.rawValue)_geom WHERE xmin <= ? AND xmax >= ? AND ymin <= ? AND ymax >= ?"
+                let box: [DatabaseValueConvertible] = [bbox.maxLon, bbox.minLon, bbox.maxLat, bbox.minLat]
+                let candidates = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(rtree) LIMIT ?)",
+                                                  arguments: StatementArguments(box + [countLimit + 1])) ?? 0
+                manyInBox = candidates > countLimit
+                if collection.isPolygon || !manyInBox {
+                    // Few rows in the box: from the R*Tree, then sorted. Many points: read
+                    // in id order instead, which stops at the page.
+                    conditions.append("t.ROWID IN (SELECT pkid FROM \(rtree))")
+                    arguments += box
+                }
+                // The R*Tree holds boxes rounded outwards: the geometry must really touch the box.
+                if collection.isPolygon {
+                    conditions.append("Intersects(t.geom, BuildMbr(?, ?, ?, ?, 4326))")
+                    arguments += [bbox.minLon, bbox.minLat, bbox.maxLon, bbox.maxLat]
+                } else {
+                    conditions.append("X(t.geom) BETWEEN ? AND ? AND Y(t.geom) BETWEEN ? AND ?")
+                    arguments += [bbox.minLon, bbox.maxLon, bbox.minLat, bbox.maxLat]
+                }
+            }
+            if let grid {
+                conditions.append("\(gridColumn) = ?")
+                arguments.append(grid)
+            }
+            if let id {
+                conditions.append("\(idColumn) = ?")
+                arguments.append(id)
+            }
+            let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             // ?1 is the generation in every statement, used or not.
-            let matched = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(from) \(whereClause)", arguments: StatementArguments(arguments)) ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT \(select) FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?",
-                                        arguments: StatementArguments(arguments + [limit, offset]))
+            let counted = manyInBox ? countLimit + 1
+                : try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(from) \(whereClause) LIMIT ?)",
+                                   arguments: StatementArguments(arguments + [countLimit + 1])) ?? 0
+            // The page's rows are chosen first, so that only they are turned into GeoJSON.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(select) FROM \(from) WHERE t.ROWID IN (
+                    SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?)
+                ORDER BY \(idColumn)
+                """, arguments: StatementArguments(arguments + [limit, offset]))
             let features = rows.map { row in
                 var properties: [(key: String, value: PropertyValue)] = []
                 for (k, name) in names.enumerated() {
@@ -112,7 +141,7 @@ extension GridStore {
                 }
                 return FeatureRecord(id: row[0], geometryJSON: row[1] ?? "null", properties: properties, grid: row[2])
             }
-            return (matched, features)
+            return (counted > countLimit ? nil : counted, features)
         }
     }
 

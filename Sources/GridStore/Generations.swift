@@ -70,7 +70,7 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// An activation found the draft or the data changed while it computed.
+/// An activation found the generation edited (or its status changed) while it computed.
 struct ActivationRace: Error {}
 
 extension GridStore {
@@ -310,9 +310,11 @@ extension GridStore {
     /// Makes a draft the active generation: every stored point is assigned to
     /// its grids (computed first, outside the transaction), then one
     /// transaction retires the active generation, activates the draft, writes
-    /// the assignments and re-routes open incidents whose grid changes. A
-    /// draft with coverage errors is refused. A crash at any point leaves
-    /// the previous generation active and everything whole.
+    /// the assignments and re-routes open incidents whose grid changes. Points
+    /// reported or imported meanwhile are assigned inside that transaction,
+    /// so activation succeeds on a live system. A draft with coverage errors
+    /// is refused. A crash at any point leaves the previous generation active
+    /// and everything whole.
     public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
         let draft = try draft(id, for: "activated (`wangge plan rollback` re-activates the last retired one)")
         let errors = try validate(draft, thresholds: thresholds).errors
@@ -335,7 +337,9 @@ extension GridStore {
         return try reactivate(target, expecting: .retired, actor: "plan rollback", dispatch: dispatch, at: now)
     }
 
-    private func reactivate(_ id: Int64, expecting status: GenerationStatus, actor: String, dispatch: DispatchRules, at now: Date) throws -> ActivationReport {
+    /// `afterComputing` runs between the computation and the transaction (tests add points there).
+    func reactivate(_ id: Int64, expecting status: GenerationStatus, actor: String, dispatch: DispatchRules, at now: Date,
+                    afterComputing: () throws -> Void = {}) throws -> ActivationReport {
         let start = Date()
         for attempt in 1...3 {
             let generation = try generation(id)
@@ -344,13 +348,20 @@ extension GridStore {
             }
             let shapes = try gridShapes(generation: id)
             let assigner = try GridAssigner(shapes: shapes, rules: rules)
-            let points = try database.pool.read(Self.storedPoints)
-            let assignments = try assigner.assign(points.map(\.position))
+            var points = try database.pool.read(Self.storedPoints)
+            var assignments = try assigner.assign(points.map(\.position))
+            try afterComputing()
             do {
                 let (retired, rerouted) = try database.pool.write { db in
-                    // Computed outside the transaction: redo if the generation or the points changed meanwhile.
-                    guard try Self.generationSummaries(db, id: id).first?.revision == generation.revision,
-                          try Self.storedPoints(db) == points else { throw ActivationRace() }
+                    // The grids were read outside the transaction: an edit of the draft meanwhile means starting again.
+                    guard let current = try Self.generationSummaries(db, id: id).first,
+                          current.revision == generation.revision, current.status == status else { throw ActivationRace() }
+                    // Points that arrived meanwhile (reports come in all the time) are assigned here, with the grids already built.
+                    let stored = try Self.storedPoints(db)
+                    if stored != points {
+                        points = stored
+                        assignments = try assigner.assign(points.map(\.position))
+                    }
                     return try Self.activate(db, generation: id, assigner: assigner, points: points, assignments: assignments,
                                              rules: rules, actor: actor, dispatch: dispatch, at: now)
                 }
@@ -359,7 +370,7 @@ extension GridStore {
                 for a in assignments { report.assigned[a.method, default: 0] += 1 }
                 return report
             } catch is ActivationRace {
-                if attempt == 3 { throw StoreError("generation \(id) or the stored points kept changing during activation; try again") }
+                if attempt == 3 { throw StoreError("generation \(id) was edited or changed status during activation; try again") }
             }
         }
         throw StoreError("activation of generation \(id) did not finish")

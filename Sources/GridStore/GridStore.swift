@@ -9,8 +9,9 @@ public final class GridStore: Sendable {
     public let rules: AssignmentRules
 
     /// Without `create`, a path with no database is an error (`StoreError`), not a new file.
-    public init(path: String, rules: AssignmentRules = AssignmentRules(), create: Bool = true) throws {
-        database = try SpatiaLiteDatabase(path: path, create: create)
+    /// `busyTimeout`: how long a write waits for another process's write (an import) before failing as busy.
+    public init(path: String, rules: AssignmentRules = AssignmentRules(), create: Bool = true, busyTimeout: TimeInterval = 10) throws {
+        database = try SpatiaLiteDatabase(path: path, create: create, busyTimeout: busyTimeout)
         self.rules = rules
     }
 

@@ -21,7 +21,8 @@ public final class SpatiaLiteDatabase: Sendable {
 
     /// Opens the file; creates it (and its folder) only when `create` is set,
     /// so that a mistyped path is an error rather than a new empty database.
-    public init(path: String, create: Bool = true) throws {
+    /// `busyTimeout`: how long a write waits for another process's write (an import) before failing as busy.
+    public init(path: String, create: Bool = true, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         guard create || FileManager.default.fileExists(atPath: path) else {
             throw StoreError("no database at \(path) (check --db or `database` in the configuration; `wangge import grids` creates one)")
@@ -40,14 +41,24 @@ public final class SpatiaLiteDatabase: Sendable {
                 let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
                 throw StoreError("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
             }
+            // Loading mod_spatialite sets a busy timeout of its own (5 s): ours again.
+            let milliseconds = Int32(clamping: Int((busyTimeout * 1000).rounded()))
+            guard sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else { throw StoreError("cannot set the busy timeout") }
         }
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(busyTimeout)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
             throw StoreError("\(path): cannot open the database: \(error.message ?? error.description)")
         }
         try Self.migrator.migrate(pool)
+    }
+
+    /// Whether an error is SQLite's "database is locked": another process held
+    /// the write lock for longer than the busy timeout. Trying later can succeed.
+    public static func isBusy(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
     }
 
     /// The SpatiaLite version the connections run.

@@ -1,5 +1,6 @@
 import Foundation
 import GridCore
+import GridServer
 import GridStore
 import Yams
 
@@ -12,6 +13,25 @@ struct WanggeConfig: Decodable {
     var workload = WorkloadSettings()
     var dispatch = DispatchRules()
     var planning = PlanThresholds()
+    var server = ServerSettings()
+
+    struct ServerSection: Decodable {
+        var publicURL: String?
+        var idleTimeoutS: Double?
+        var requestTimeoutS: Double?
+        var maxConnections: Int?
+        enum CodingKeys: String, CodingKey {
+            case publicURL = "public_url", idleTimeoutS = "idle_timeout_s", requestTimeoutS = "request_timeout_s"
+            case maxConnections = "max_connections"
+        }
+    }
+
+    /// A number of seconds that must be above 0.
+    static func positiveSeconds(_ value: Double?, _ key: String) throws -> Duration? {
+        guard let value else { return nil }
+        guard value > 0, value.isFinite else { throw UserError("\(key) must be a number of seconds above 0") }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
 
     struct PlanningSection: Decodable {
         var maxOverlapM2: Double?
@@ -95,7 +115,7 @@ struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning
+        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server
     }
 
     init() {}
@@ -192,6 +212,21 @@ struct WanggeConfig: Decodable {
         if let section = try c.decodeIfPresent(PlanningSection.self, forKey: .planning) {
             if let m = try Self.nonNegative(section.maxOverlapM2, "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
             if let m = try Self.nonNegative(section.maxGapM2, "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
+        }
+        if let section = try c.decodeIfPresent(ServerSection.self, forKey: .server) {
+            if let text = section.publicURL {
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+                      url.query == nil, url.fragment == nil else {
+                    throw UserError("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn")
+                }
+                server.publicURL = text
+            }
+            if let d = try Self.positiveSeconds(section.idleTimeoutS, "server.idle_timeout_s") { server.idleTimeout = d }
+            if let d = try Self.positiveSeconds(section.requestTimeoutS, "server.request_timeout_s") { server.requestTimeout = d }
+            if let n = section.maxConnections {
+                guard n >= 1 else { throw UserError("server.max_connections must be at least 1") }
+                server.maxConnections = n
+            }
         }
     }
 

@@ -19,7 +19,7 @@ extension Wangge {
             let service = try GridService(store: gridStore, dispatchRules: config.dispatch)
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            let app = buildApplication(service: service, host: host, port: port, logger: logger,
+            let app = buildApplication(service: service, host: host, port: port, settings: config.server, logger: logger,
                                        extraServices: [configWatcher(service: service, logger: logger)].compactMap { $0 })
             try await app.runService()
         }

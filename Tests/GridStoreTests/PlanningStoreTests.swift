@@ -172,6 +172,35 @@ extension GEOSContext {
         #expect(try f.store.history(.households, id: "L5-10").map(\.grid) == [PlanningFixture.splitGrid, history[1].grid])
     }
 
+    /// Reports keep arriving while an activation computes (one between its
+    /// reading of the points and its transaction, on every attempt): it must
+    /// still succeed, and those reports get grids of the new generation.
+    @Test func activationSucceedsWhileReportsArrive() throws {
+        let f = try PlanningFixture()
+        let (draft, pieces) = try f.splitDraft()
+        var reported: [String] = []
+        let activation = try f.store.reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: DispatchRules(), at: Date()) {
+            let position = LonLat(112.3540 + Double(reported.count) * 0.0006, 28.8425)
+            let report = IncidentReport(position: position, source: (position.lon, position.lat, .wgs84), category: "环境卫生",
+                                        channel: "12345", severity: "简单", description: nil, reporter: nil, reportedAt: Date())
+            reported.append(try f.store.report(report, rules: DispatchRules()).id)
+        }
+        #expect(activation.generation == draft && reported.count == 1)
+        #expect(try f.store.activeGeneration() == draft)
+        let points = try f.store.database.pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT (SELECT count(*) FROM households) + (SELECT count(*) FROM cameras) + (SELECT count(*) FROM incidents)")
+        }
+        #expect(activation.assigned.values.reduce(0, +) == points)
+        for id in reported {
+            let grid = try f.store.database.pool.read { db in
+                try String.fetchOne(db, sql: "SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?",
+                                    arguments: [draft, id])
+            }
+            #expect(pieces.contains(grid ?? ""), "\(id) in the new generation: \(grid ?? "none")")
+            #expect(pieces.contains(try f.store.incident(id: id).grid ?? ""), "\(id) re-routed to its new grid")
+        }
+    }
+
     @Test func aDraftWithCoverageErrorsCannotBeActivated() throws {
         let f = try PlanningFixture()
         // The sample grids without one grid: a gap where it was.

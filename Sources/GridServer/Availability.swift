@@ -1,0 +1,268 @@
+import Foundation
+import GridStore
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import Synchronization
+
+/// How the server guards itself against slow, idle or too many clients
+/// (the `server:` section of Config/wangge.yaml), and the address its links use.
+public struct ServerSettings: Sendable {
+    /// The scheme, host and port clients reach the server at, for OGC links
+    /// (nil: http://HOST:PORT of the bind address). Never the request's Host header.
+    public var publicURL: String?
+    /// A connection that has sent no whole request head for this long (idle
+    /// keep-alive, or a head trickled in byte by byte) is closed.
+    public var idleTimeout: Duration = .seconds(10)
+    /// A request must arrive whole and its answer start within this long.
+    public var requestTimeout: Duration = .seconds(30)
+    /// Connections served at once (nil: 1,000, fewer when the open-file limit
+    /// is lower); more wait in the listen backlog until one closes.
+    public var maxConnections: Int?
+
+    public init() {}
+
+    /// File descriptors kept free of connections, for the database, its WAL and logs.
+    static let reservedFileDescriptors = 64
+
+    /// `maxConnections`, or the default, never above what the open-file limit allows.
+    var connectionLimit: Int {
+        var limit = rlimit()
+        // No limit (RLIM_INFINITY, all bits set) clamps to Int.max.
+        let openFiles = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : Int.max
+        return max(1, min(maxConnections ?? 1_000, openFiles - Self.reservedFileDescriptors))
+    }
+
+    /// The base of OGC links: `publicURL` without a trailing slash, else http://HOST:PORT.
+    func baseURL(host: String, port: Int) -> String {
+        if let publicURL, !publicURL.isEmpty {
+            return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        }
+        return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+}
+
+/// The HTTP/1 server with the settings' limits: Hummingbird's idle timeout,
+/// and a deadline for each request (`RequestDeadlineHandler`).
+func guardedHTTP1(_ settings: ServerSettings) -> HTTPServerBuilder {
+    HTTPServerBuilder { responder in
+        GuardedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
+                            requestTimeout: TimeAmount(settings.requestTimeout))
+    }
+}
+
+struct GuardedHTTP1Channel: ServerChildChannel {
+    let base: HTTP1Channel
+    let requestTimeout: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: requestTimeout))
+        }.flatMap { base.setup(channel: channel, logger: logger) }
+    }
+
+    func handle(value: HTTP1Channel.Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Closes a connection whose request has not arrived whole and been
+/// answered within the timeout, counted from its first byte: a body sent a
+/// byte at a time would otherwise hold the connection for ever (the idle
+/// timeout counts only whole request heads). Works on raw bytes, before HTTP
+/// decoding; the first byte written back ends the wait.
+final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    let timeout: TimeAmount
+    private var deadline: Scheduled<Void>?
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if deadline == nil {
+            deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        cancel()
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancel()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { cancel() }
+
+    private func cancel() {
+        deadline?.cancel()
+        deadline = nil
+    }
+}
+
+/// Threads for request handlers and periodic work, which block: SQLite reads
+/// and writes, and waits on another process's write lock (a long import).
+/// A blocked handler holds one of these threads, not one of Swift's
+/// cooperative threads (as many as cores: two here), so a slow request never
+/// stalls the others. Threads start as work arrives, up to `maximum`.
+final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = BlockingWorkExecutor(maximum: 64)
+
+    let maximum: Int
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var threads = 0
+    private var idle = 0
+
+    init(maximum: Int) { self.maximum = maximum }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        let startThread = jobs.count > idle && threads < maximum
+        if startThread { threads += 1 }
+        condition.signal()
+        condition.unlock()
+        if startThread {
+            let thread = Thread { [self] in work() }
+            thread.name = "wangge-blocking"
+            thread.start()
+        }
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: asUnownedTaskExecutor())
+            condition.lock()
+        }
+    }
+}
+
+/// Opens when the server listens. Periodic work that writes waits for it, so
+/// a server that cannot bind its port (already in use) changes nothing.
+public final class ServerStarted: Sendable {
+    private let state = Mutex<(open: Bool, waiting: [AsyncStream<Void>.Continuation])>((false, []))
+
+    public init() {}
+
+    func open() {
+        let waiting = state.withLock { state in
+            state.open = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.finish() }
+    }
+
+    /// Returns once the server listens, or when the task is cancelled.
+    func wait() async {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        let open = state.withLock { state in
+            if !state.open { state.waiting.append(continuation) }
+            return state.open
+        }
+        if open { return }
+        for await _ in stream {}
+    }
+}
+
+/// The outermost middleware. Runs the handlers on `BlockingWorkExecutor`,
+/// and answers every error as an RFC 9457 problem: unknown paths 404,
+/// known paths with another method 405 with `Allow`, a database locked by
+/// another writer 503 with `Retry-After`, anything else 500. Every 5xx is
+/// logged with its cause; the client sees no internals.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = WanggeContext
+    static let retryAfterSeconds = 5
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try await next(request, context) }
+            if response.status.code >= 500 {
+                context.logger.error("\(request.method) \(request.uri.path) answered \(response.status.code)")
+            }
+            return response
+        } catch {
+            let problem = Self.problem(for: error, request: request)
+            if problem.status.code >= 500 {
+                context.logger.error("\(request.method) \(request.uri.path) answered \(problem.status.code): \(error)")
+            }
+            var response = try problem.response(from: request, context: context)
+            if problem.status == .serviceUnavailable { response.headers[.retryAfter] = String(Self.retryAfterSeconds) }
+            if problem.status == .methodNotAllowed, let allowed = Routes.shared.methods(for: request.uri.path) {
+                response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            }
+            return response
+        }
+    }
+
+    static func problem(for error: any Error, request: Request) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError where error.status == .notFound:
+            if let allowed = Routes.shared.methods(for: request.uri.path), !allowed.contains(request.method) {
+                return APIError(.methodNotAllowed, "\(request.uri.path) answers \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method)")
+            }
+            return APIError(.notFound, "no such path: \(request.uri.path) (the API is described at /openapi.json)")
+        case let error as HTTPError:
+            return APIError(error.status, error.body ?? error.status.reasonPhrase)
+        case let error where SpatiaLiteDatabase.isBusy(error):
+            return APIError(.serviceUnavailable, "the database is busy with another writer (an import or an activation); try again in \(retryAfterSeconds) s")
+        default:
+            return APIError(.internalServerError, "the server failed to answer; the cause is logged")
+        }
+    }
+}
+
+/// The paths and methods the API serves, from its OpenAPI document (the
+/// tests check that it lists every route), to tell 405 from 404.
+struct Routes: Sendable {
+    static let shared = Routes()
+    /// Path segments ("{…}" matches any one segment) and their methods.
+    let routes: [(segments: [Substring], methods: [HTTPRequest.Method])]
+
+    init() {
+        var routes: [(segments: [Substring], methods: [HTTPRequest.Method])] = []
+        if let url = Bundle.module.url(forResource: "openapi", withExtension: "json"), let data = try? Data(contentsOf: url),
+           let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let paths = document["paths"] as? [String: [String: Any]] {
+            for (path, item) in paths {
+                let methods = item.keys.sorted().compactMap { HTTPRequest.Method($0.uppercased()) }
+                    .filter { [.get, .post, .put, .patch, .delete].contains($0) }
+                routes.append((path.split(separator: "/"), methods))
+            }
+        }
+        self.routes = routes
+    }
+
+    /// The methods a path answers, or nil for a path that is not the API's.
+    func methods(for path: String) -> [HTTPRequest.Method]? {
+        let segments = path.split(separator: "/")
+        let matching = routes.filter { route in
+            route.segments.count == segments.count
+                && zip(route.segments, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
+        guard !matching.isEmpty else { return nil }
+        return Array(Set(matching.flatMap(\.methods))).sorted { $0.rawValue < $1.rawValue }
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import GridServer
+import Testing
+import TestSupport
+@testable import wangge
+
+@Suite struct ServerConfigTests {
+    @Test func theServerSectionIsReadAndBadValuesAreNamed() throws {
+        let path = Fixtures.temporaryPath("wangge.yaml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "server:\n  public_url: https://wangge.example.gov.cn\n  idle_timeout_s: 5\n  request_timeout_s: 12.5\n  max_connections: 200\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let server = try WanggeConfig.load(explicitPath: path).server
+        #expect(server.publicURL == "https://wangge.example.gov.cn")
+        #expect(server.idleTimeout == .seconds(5) && server.requestTimeout == .milliseconds(12_500) && server.maxConnections == 200)
+        for (line, message) in [
+            ("public_url: evil.example", "server.public_url: \"evil.example\" is not an http:// or https:// URL"),
+            ("public_url: ftp://files.example", "server.public_url: \"ftp://files.example\" is not an http:// or https:// URL"),
+            ("idle_timeout_s: 0", "server.idle_timeout_s must be a number of seconds above 0"),
+            ("request_timeout_s: -1", "server.request_timeout_s must be a number of seconds above 0"),
+            ("max_connections: 0", "server.max_connections must be at least 1"),
+        ] {
+            try "server:\n  \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect { _ = try WanggeConfig.load(explicitPath: path) } throws: { "\($0)".hasPrefix("\(path): \(message)") }
+        }
+        // The documented defaults are the shipped file's.
+        let shipped = try WanggeConfig.load(explicitPath: Fixtures.path("Config/wangge.yaml")).server
+        let defaults = ServerSettings()
+        #expect(shipped.publicURL == nil && shipped.idleTimeout == defaults.idleTimeout && shipped.requestTimeout == defaults.requestTimeout)
+        #expect(shipped.maxConnections == 1_000)
+    }
+}
