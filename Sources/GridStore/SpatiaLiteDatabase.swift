@@ -130,6 +130,7 @@ public final class SpatiaLiteDatabase: Sendable {
         registerIncidentMigrations(&migrator)
         registerIncidentLifecycleMigrations(&migrator)
         registerPlanningMigrations(&migrator)
+        registerPrivacyMigrations(&migrator)
         return migrator
     }
 
