@@ -229,6 +229,9 @@ import TestSupport
         endpoints.append(("/collections/incidents/items?limit=1000", false, { body in
             ((body as? [String: Any])?["features"] as? [Any] ?? []).flatMap { feature($0, "OGC incidents") }
         }))
+        for id in incidents {
+            endpoints.append(("/collections/incidents/items/\(id)", false, { body in feature(body, "OGC incident") }))
+        }
         endpoints.append(("/v1/incidents?limit=1000", false, { [self] body in
             ((body as? [String: Any])?["items"] as? [[String: Any]] ?? []).flatMap { item in
                 storedIncidents[item["id"] as! String].map { incident($0, shown: item, position: (item["lon"], item["lat"]), endpoint: "incident list") } ?? []
@@ -311,6 +314,45 @@ import TestSupport
                     for c in expected {
                         #expect(told.contains(c.id) == (role != .gridWorker || c.workerSees), "\(role.rawValue): notification of \(c.id)")
                     }
+                }
+            }
+        }
+    }
+
+    /// The worker of a grid that a redraw splits still sees its households
+    /// unmasked, under the new codes, without a new token.
+    @Test func aWorkersHouseholdsStayItsOwnAfterARedraw() async throws {
+        let path = Fixtures.temporaryPath("redraw.sqlite"), households = Fixtures.temporaryPath("redraw.csv")
+        defer {
+            Fixtures.removeDatabase(path)
+            try? FileManager.default.removeItem(atPath: households)
+        }
+        let store = try GridStore(path: path)
+        _ = try store.importGrids(path: Fixtures.sampleGrids)
+        let split = "430981-001-017-002"
+        var csv = "id,lon,lat,head,phone\n"
+        for i in 0..<12 {
+            for j in 0..<12 { csv += "H\(i)-\(j),\(112.3512 + Double(i) * 0.001),\(28.8375 + Double(j) * 0.0009),户主\(i)\(j),1380000\(String(format: "%02d%02d", i, j))\n" }
+        }
+        try csv.write(toFile: households, atomically: true, encoding: .utf8)
+        _ = try store.importPoints(.households, path: households)
+        let token = Tokens.generate()
+        _ = try store.createToken(name: "和桥二格", role: .gridWorker, grids: [split], hash: Tokens.hash(token))
+        let service = try GridService(store: store)
+        let draft = try store.createDraft(name: "调整")
+        let line = try Geometry(wkt: "LINESTRING(112.357361 28.836, 112.357361 28.850)", context: try GEOSContext()).wkb()
+        _ = try store.editDraft(draft, thresholds: PlanThresholds()) { [try $0.applied(try $0.split(split, along: line))] }
+        let report = try store.activate(draft, thresholds: PlanThresholds(), dispatch: DispatchRules())
+        let parts = try #require(report.tokens.first?.gridsAfter)
+        #expect(parts.count == 2)
+        try service.refreshIfNeeded()
+        try await buildApplication(service: service, host: "127.0.0.1", port: 0).test(.router) { client in
+            for part in parts {
+                try await client.execute(uri: "/v1/grids/\(part)/households?limit=500", method: .get, headers: [.authorization: "Bearer \(token)"]) { response in
+                    let page = try #require(try json(response) as? [String: Any])
+                    let shown = page["households"] as? [[String: Any]] ?? []
+                    #expect(!shown.isEmpty && page["masked"] as? Bool == false, "\(part)")
+                    #expect(shown.allSatisfy { ($0["phone"] as? String)?.contains("*") == false })
                 }
             }
         }
