@@ -102,7 +102,11 @@ struct OGCRoutes {
         let q = Query(request: request)
         let limit = try q.int("limit", default: Self.defaultLimit, range: 1...Self.maxLimit)
         let offset = try q.int("offset", default: 0, range: 0...100_000_000)
-        let bbox = try q.bbox()
+        var bbox = try q.bbox()
+        if collection.hasPersonalPosition, service.privacy.role(caller.role).fields[.position] != .full {
+            // Tiny boxes would find a masked point to any precision: search whole cells of the masking.
+            bbox = bbox?.coarsened
+        }
         let (matched, features) = try service.store.features(collection, bbox: bbox, limit: limit, offset: offset)
         var unmasked = 0
         let featureTexts = try features.map { try featureJSON($0, collection, caller: caller, unmaskedCount: &unmasked) }

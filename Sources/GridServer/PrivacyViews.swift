@@ -100,3 +100,12 @@ extension GridService {
         return "{\"type\":\"Point\",\"coordinates\":[\(Mask.coordinate(coordinates[0])),\(Mask.coordinate(coordinates[1]))]}"
     }
 }
+
+extension BoundingBox {
+    /// The box grown to whole cells of masked positions (those that round to
+    /// the same 0.001°), so that which points it finds tells no more than their masked coordinates.
+    var coarsened: BoundingBox {
+        func edge(_ value: Double, _ side: Double) -> Double { ((value * 1000).rounded() + side * 0.5) / 1000 }
+        return BoundingBox(minLon: edge(minLon, -1), minLat: edge(minLat, -1), maxLon: edge(maxLon, 1), maxLat: edge(maxLat, 1))
+    }
+}

@@ -358,6 +358,24 @@ import TestSupport
         }
     }
 
+    /// A viewer sees incidents to 0.001°: ever smaller bounding boxes must not find the exact point.
+    @Test func aBoundingBoxCannotPinDownAMaskedPosition() async throws {
+        let e1 = try fixture.store.incident(id: "E1")
+        // A box beside E1 that does not hold it, but lies in the cell E1 rounds to.
+        let cellCentre = (lon: (e1.lon * 1000).rounded() / 1000, lat: (e1.lat * 1000).rounded() / 1000)
+        let step = e1.lon < cellCentre.lon ? 0.000_002 : -0.000_002
+        let beside = [e1.lon + step, e1.lat - 0.000_001, e1.lon + 2 * step, e1.lat + 0.000_001]
+        let bbox = "\(min(beside[0], beside[2])),\(beside[1]),\(max(beside[0], beside[2])),\(beside[3])"
+        try await fixture.app().test(.router) { client in
+            for (role, findsE1) in [(Role.viewer, true), (.dispatcher, false)] {
+                try await client.execute(uri: "/collections/incidents/items?bbox=\(bbox)&limit=1000", method: .get, headers: fixture.headers(role)) { response in
+                    let ids = ((try json(response) as? [String: Any])?["features"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                    #expect(ids.contains("E1") == findsE1, "\(role.rawValue): \(ids)")
+                }
+            }
+        }
+    }
+
     @Test func expiredTokensAreRefused() async throws {
         let token = Tokens.generate()
         _ = try fixture.store.createToken(name: "过期", role: .admin, grids: [], expiresAt: Date().addingTimeInterval(-60), hash: Tokens.hash(token))
