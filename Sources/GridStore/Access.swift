@@ -89,9 +89,7 @@ extension SpatiaLiteDatabase {
                 """)
         }
     }
-}
 
-extension SpatiaLiteDatabase {
     static func registerPrivacyMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("token-scopes-expiry-and-notification-areas") { db in
             try db.execute(sql: """
@@ -163,8 +161,11 @@ public struct TokenScopeChange: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         var parts: [String] = []
-        if gridsBefore != gridsAfter { parts.append("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))") }
-        if gridsAfter.isEmpty && !gridsBefore.isEmpty { parts.append("no grid of the new generation overlaps its grids: it keeps the old codes, which serve nothing") }
+        if gridsAfter.isEmpty && !gridsBefore.isEmpty {
+            parts.append("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing")
+        } else if gridsBefore != gridsAfter {
+            parts.append("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))")
+        }
         if !missingAreas.isEmpty { parts.append("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing") }
         return "token \(id) \(name): " + parts.joined(separator: "; ")
     }

@@ -44,6 +44,24 @@ import GridCore
         #expect(try f.store.caller(tokenHash: "w")?.grids == [PlanningFixture.splitGrid])
     }
 
+    @Test func aRedrawThatLeavesAWorkerNothingSaysSo() throws {
+        let f = try PlanningFixture()
+        let worker = try f.store.createToken(name: "w", role: .gridWorker, grids: [PlanningFixture.splitGrid], hash: "w")
+        let village = try f.store.createToken(name: "v", role: .gridWorker, grids: [], villages: [Self.village], hash: "v")
+        // Another county entirely: nothing overlaps the old grid, and its village is gone.
+        var mapping = GridFieldMapping()
+        mapping.code = "NAME"
+        let report = try f.store.importGrids(path: Fixtures.northCarolina, mapping: mapping)
+        #expect(report.tokens == [
+            TokenScopeChange(id: worker, name: "w", gridsBefore: [PlanningFixture.splitGrid], gridsAfter: [], missingAreas: []),
+            TokenScopeChange(id: village, name: "v", gridsBefore: [], gridsAfter: [], missingAreas: ["village \(Self.village)"]),
+        ])
+        #expect(report.description.contains("token \(worker) w: no grid of the new generation overlaps its grids \(PlanningFixture.splitGrid)"))
+        #expect(report.description.contains("token \(village) v: village \(Self.village) no longer exist"))
+        #expect(try f.store.caller(tokenHash: "w")?.grids == [PlanningFixture.splitGrid])
+        #expect(try f.store.caller(tokenHash: "v")?.grids == [])
+    }
+
     @Test func scopesAreCheckedAndOnlyForGridWorkers() throws {
         let f = try PlanningFixture()
         #expect { _ = try f.store.createToken(name: "x", role: .gridWorker, grids: [], hash: "a") } throws: {
