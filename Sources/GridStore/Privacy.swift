@@ -61,10 +61,11 @@ public struct FieldRules: Sendable, Equatable {
 
     public subscript(field: PersonalField) -> FieldAccess { access[field] ?? .hidden }
 
-    /// A text field as this audience may see it.
+    /// A text field as this audience may see it. Free text shown in full still
+    /// has the phone and ID numbers in it shown as those fields are.
     public func show(_ field: PersonalField, _ value: String?) -> String? {
         switch self[field] {
-        case .full: value
+        case .full: field == .freeText ? value.map { numbersShown(in: $0) } : value
         case .hidden: nil
         case .masked:
             switch field {
@@ -75,6 +76,30 @@ public struct FieldRules: Sendable, Equatable {
             case .position, .tags, .freeText: nil
             }
         }
+    }
+
+    /// Text with every mobile number (11 digits from 1) and ID number (17 digits
+    /// and a digit or X) in it shown as the phone and id_number fields are;
+    /// a hidden one becomes stars. Names in free text cannot be told apart: that is
+    /// what hiding free_text is for.
+    func numbersShown(in text: String) -> String {
+        guard self[.phone] != .full || self[.idNumber] != .full else { return text }
+        var shown = "", run = ""
+        func flush() {
+            let field: PersonalField? = run.count == 18 ? .idNumber : run.count == 11 && run.first == "1" && !run.contains("X") ? .phone : nil
+            shown += field.map { self.show($0, run) ?? String(repeating: "*", count: run.count) } ?? run
+            run = ""
+        }
+        for character in text {
+            if character.isASCII && (character.isNumber || (run.count == 17 && (character == "X" || character == "x"))) {
+                run.append(character)
+            } else {
+                flush()
+                shown.append(character)
+            }
+        }
+        flush()
+        return shown
     }
 
     /// A coordinate as this audience may see it.
