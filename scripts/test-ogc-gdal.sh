@@ -15,7 +15,7 @@ trap '[[ -n $server ]] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 "$wangge" import grids --db "$work/ogc.sqlite" GeoData/grids.geojson >/dev/null
 awk 'BEGIN { srand(11); print "id,lon,lat,head,phone,members"; for (i = 0; i < 1234; i++) printf "H%d,%.6f,%.6f,户主%d,1380000%04d,2\n", i, 112.30 + rand() * 0.55, 28.75 + rand() * 0.38, i, i }' > "$work/h.csv"
 "$wangge" import households --db "$work/ogc.sqlite" "$work/h.csv" >/dev/null
-token=$("$wangge" token create --db "$work/ogc.sqlite" --role viewer --name gdal 2>/dev/null)
+token=$("$wangge" token create --db "$work/ogc.sqlite" --role dispatcher --name gdal 2>/dev/null)
 port=$((20000 + RANDOM % 20000))
 "$wangge" serve --db "$work/ogc.sqlite" --port "$port" >"$work/serve.log" 2>&1 &
 server=$!
@@ -35,7 +35,7 @@ expect "ogrinfo -so households: feature count" 1234 "$(count households)"
 ogr2ogr -f GeoJSON "$work/households.geojson" "$url" households 2>>"$work/err"
 expect "ogr2ogr copies every household through the next links" 1234 "$(grep -o '"type": "Feature"' "$work/households.geojson" | wc -l)"
 masked=$(grep -o '"phone": "138\*\*\*\*[0-9]*"' "$work/households.geojson" | wc -l)
-expect "a viewer's copy has every phone masked" 1234 "$masked"
+expect "a dispatcher's copy has every phone masked" 1234 "$masked"
 ogr2ogr -f GeoJSON -spat 112.3 28.8 112.4 28.9 "$work/grids.geojson" "$url" grids 2>>"$work/err"
 inside=$(grep -o '"type": "Feature"' "$work/grids.geojson" | wc -l)
 if (( inside > 0 && inside < 271 )); then passed=$((passed + 1)); echo "ok: a bbox filter returns part of the grids ($inside)"; else failed=$((failed + 1)); echo "FAILED: bbox filter returned $inside grids"; fi

@@ -73,42 +73,6 @@ func jsonBody<T: Decodable>(_ type: T.Type, of request: Request, shape: String) 
     }
 }
 
-/// A household as the API shows it: masked unless the caller may see it.
-struct HouseholdView: Encodable {
-    let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
-    let members: Int, tags: [String], grid: String?, masked: Bool
-
-    init(_ h: HouseholdRecord, masked: Bool) {
-        id = h.id
-        lon = h.lon
-        lat = h.lat
-        address = h.address
-        head = masked ? Mask.name(h.head) : h.head
-        phone = masked ? Mask.phone(h.phone) : h.phone
-        idNumber = masked ? Mask.idNumber(h.idNumber) : h.idNumber
-        members = h.members
-        tags = h.tags
-        grid = h.grid
-        self.masked = masked
-    }
-}
-
-/// Properties of a feature with personal fields masked when the caller may not see them.
-func maskedProperties(_ feature: FeatureRecord, collection: Collection, caller: Caller) -> (properties: [String: PropertyValue], unmasked: Bool) {
-    let personal = collection.personalFields
-    let allowed = caller.seesPersonalData(inGrid: feature.grid)
-    var properties: [String: PropertyValue] = [:]
-    for (key, value) in feature.properties {
-        if let mask = personal[key], !allowed, case .string(let s) = value {
-            properties[key] = mask(s).map(PropertyValue.string) ?? .null
-        } else {
-            properties[key] = value
-        }
-    }
-    if let grid = feature.grid { properties["grid"] = .string(grid) }
-    return (properties, allowed && !personal.isEmpty)
-}
-
 struct APIRoutes {
     let service: GridService
     static let maxBatchPoints = 10_000
@@ -314,18 +278,25 @@ struct APIRoutes {
             }
             after = id
         }
-        let unmasked = caller.seesPersonalData(inGrid: code)
-        // Masked callers search addresses only: a name search would reveal who lives where.
-        let page = try service.store.householdPage(grid: code, tag: q.string("tag"), query: q.string("q"), searchNames: unmasked,
-                                                   limit: limit + 1, after: after)
+        try service.requireHouseholdRecords(caller)
+        let rules = service.fieldRules(caller, inGrid: code)
+        let tag = q.string("tag")
+        if tag != nil && rules[.tags] != .full { throw APIError(.forbidden, "tag: household tags are hidden from you (privacy.\(caller.role.rawValue))") }
+        // A search only looks in what the caller sees in full: a name search would otherwise reveal who lives where.
+        if q.string("q") != nil && rules[.name] != .full && rules[.address] != .full {
+            throw APIError(.forbidden, "q: you see neither names nor addresses in full here, so you cannot search them")
+        }
+        let page = try service.store.householdPage(grid: code, tag: tag, query: q.string("q"), searchNames: rules[.name] == .full,
+                                                   searchAddresses: rules[.address] == .full, limit: limit + 1, after: after)
         let shown = Array(page.prefix(limit))
         let next = page.count > limit ? shown.last.map { Data($0.id.utf8).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_") } : nil
-        if unmasked && !shown.isEmpty {
+        if rules.revealsIdentity && !shown.isEmpty {
             try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: shown.count)
         }
         struct Page: Encodable { let grid: String, households: [HouseholdView], nextCursor: String?, masked: Bool }
-        return try JSON.response(Page(grid: code, households: shown.map { HouseholdView($0, masked: !unmasked) }, nextCursor: next, masked: !unmasked))
+        return try JSON.response(Page(grid: code, households: shown.map { HouseholdView($0, rules: rules) }, nextCursor: next,
+                                      masked: rules != .everything))
     }
 
     func gridFeatures(_ collection: Collection, _ request: Request, _ context: WanggeContext) throws -> Response {
@@ -338,9 +309,10 @@ struct APIRoutes {
         var items: [[String: PropertyValue]] = []
         var unmaskedRecords = 0
         for feature in features {
-            var (properties, unmasked) = maskedProperties(feature, collection: collection, caller: caller)
+            var (properties, unmasked) = service.visibleProperties(feature, collection: collection, caller: caller)
             properties["id"] = .string(feature.id)
-            if let geometry = try? JSONSerialization.jsonObject(with: Data(feature.geometryJSON.utf8)) as? [String: Any],
+            let geometryJSON = service.visibleGeometry(feature, collection: collection, caller: caller)
+            if let geometry = try? JSONSerialization.jsonObject(with: Data(geometryJSON.utf8)) as? [String: Any],
                let coordinates = geometry["coordinates"] as? [Double], coordinates.count >= 2 {
                 properties["lon"] = .number(coordinates[0])
                 properties["lat"] = .number(coordinates[1])

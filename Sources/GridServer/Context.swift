@@ -116,7 +116,8 @@ final class TokenCache: @unchecked Sendable {
         let caller = try store.caller(tokenHash: hash)
         lock.lock()
         if entries.count > 10_000 { entries.removeAll() }
-        entries[hash] = (caller, Date().addingTimeInterval(lifetime))
+        // An expiring token is not cached past its expiry.
+        entries[hash] = (caller, min(Date().addingTimeInterval(lifetime), caller?.expiresAt ?? .distantFuture))
         lock.unlock()
         return caller
     }
@@ -134,7 +135,7 @@ struct AuthMiddleware: RouterMiddleware {
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try tokens.caller(for: String(parts[1])) else {
-                throw APIError(.unauthorized, "the bearer token is not valid or has been revoked")
+                throw APIError(.unauthorized, "the bearer token is not valid, has expired or has been revoked")
             }
             context.caller = caller
         } else if !Self.openPaths.contains(request.uri.path) {

@@ -49,10 +49,12 @@ public final class GridService: @unchecked Sendable {
     private var otherIndexes: [Int64: GridIndex] = [:]
     static let otherIndexesKept = 4
     private var currentDispatchRules: DispatchRules
+    private var currentPrivacy: PrivacyPolicy
 
-    public init(store: GridStore, dispatchRules: DispatchRules = DispatchRules()) throws {
+    public init(store: GridStore, dispatchRules: DispatchRules = DispatchRules(), privacy: PrivacyPolicy = .defaults) throws {
         self.store = store
         currentDispatchRules = dispatchRules
+        currentPrivacy = privacy
         tokens = TokenCache(store: store)
         currentIndex = try GridIndex(store: store)
     }
@@ -92,6 +94,12 @@ public final class GridService: @unchecked Sendable {
             currentDispatchRules = newValue
             lock.unlock()
         }
+    }
+
+    /// Which personal fields each role sees (the config's privacy section); replaced when the configuration file changes.
+    public var privacy: PrivacyPolicy {
+        get { lock.withLock { currentPrivacy } }
+        set { lock.withLock { currentPrivacy = newValue } }
     }
 
     /// Reloads the index if the active generation changed (an import or an activation).

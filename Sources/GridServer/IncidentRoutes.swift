@@ -16,10 +16,18 @@ struct IncidentRoutes {
         v1.post("incidents/{id}/actions") { request, context in try await act(request, context) }
         v1.get("stats/incidents") { request, context in try statistics(request, context) }
         v1.get("notifications") { request, context in
-            _ = try context.requireCaller()
+            let caller = try context.requireCaller()
             let q = Query(request: request)
             let limit = try q.int("limit", default: 100, range: 1...1_000)
-            return try JSON.response(try service.store.notifications(unit: q.string("unit"), limit: limit))
+            let grids: Set<String>?
+            switch service.privacy.role(caller.role).notifications {
+            case .all: grids = nil
+            case .own: grids = caller.grids
+            case .none:
+                throw APIError(.forbidden, "notifications are for the units that handle incidents; the \(caller.role.rawValue) role reads none "
+                               + "(privacy.\(caller.role.rawValue).notifications); see GET /v1/stats/incidents for counts")
+            }
+            return try JSON.response(try service.store.notifications(unit: q.string("unit"), limit: limit, forGrids: grids))
         }
     }
 
@@ -31,15 +39,11 @@ struct IncidentRoutes {
         return date
     }
 
-    /// The reporter's name masked unless the caller may see the grid's personal data; counts what it shows unmasked.
+    /// The incident as the caller may see it (see `GridService.visible`); counts the reads that reveal who someone is.
     func masked(_ record: IncidentRecord, for caller: Caller, unmasked: inout Int) -> IncidentRecord {
-        var record = record
-        if caller.seesPersonalData(inGrid: record.grid) {
-            if record.reporter != nil { unmasked += 1 }
-        } else {
-            record.reporter = Mask.name(record.reporter)
-        }
-        return record
+        let (shown, revealsIdentity) = service.visible(record, to: caller)
+        if revealsIdentity { unmasked += 1 }
+        return shown
     }
 
     /// GET /v1/incidents: filtered, newest first, paged by limit and offset.

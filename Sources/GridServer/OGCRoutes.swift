@@ -84,20 +84,26 @@ struct OGCRoutes {
 
     /// One GeoJSON Feature as text: properties encoded, geometry from SpatiaLite.
     func featureJSON(_ f: FeatureRecord, _ collection: Collection, caller: Caller, unmaskedCount: inout Int) throws -> String {
-        let (properties, unmasked) = maskedProperties(f, collection: collection, caller: caller)
+        let (properties, unmasked) = service.visibleProperties(f, collection: collection, caller: caller)
         if unmasked { unmaskedCount += 1 }
         let id = String(decoding: try JSON.encode(f.id), as: UTF8.self)
         let props = String(decoding: try JSON.encode(properties), as: UTF8.self)
-        return "{\"type\":\"Feature\",\"id\":\(id),\"geometry\":\(f.geometryJSON),\"properties\":\(props)}"
+        let geometry = service.visibleGeometry(f, collection: collection, caller: caller)
+        return "{\"type\":\"Feature\",\"id\":\(id),\"geometry\":\(geometry),\"properties\":\(props)}"
     }
 
     func items(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let collection = try collection(context)
+        if collection == .households { try service.requireHouseholdRecords(caller) }
         let q = Query(request: request)
         let limit = try q.int("limit", default: Self.defaultLimit, range: 1...Self.maxLimit)
         let offset = try q.int("offset", default: 0, range: 0...100_000_000)
-        let bbox = try q.bbox()
+        var bbox = try q.bbox()
+        if collection.hasPersonalPosition, service.privacy.role(caller.role).fields[.position] != .full {
+            // Tiny boxes would find a masked point to any precision: search whole cells of the masking.
+            bbox = bbox?.coarsened
+        }
         let (matched, features) = try service.store.features(collection, bbox: bbox, limit: limit, offset: offset)
         var unmasked = 0
         let featureTexts = try features.map { try featureJSON($0, collection, caller: caller, unmaskedCount: &unmasked) }
@@ -123,6 +129,7 @@ struct OGCRoutes {
     func item(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let collection = try collection(context)
+        if collection == .households { try service.requireHouseholdRecords(caller) }
         let fid = try context.parameters.require("fid")
         guard let feature = try service.store.features(collection, id: fid, limit: 1, offset: 0).features.first else {
             throw APIError.notFound("no feature \(fid) in \(collection.rawValue)")

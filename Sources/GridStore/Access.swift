@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import GridCore
 
-/// Who may see what. Personal data (names, phones, ID numbers) is shown in
-/// full only to `admin`, and to a `grid_worker` inside its own grids.
+/// Who may do and see what; which personal fields each role sees is the
+/// `PrivacyPolicy` (the `privacy:` section of the configuration).
 public enum Role: String, Sendable, Codable, CaseIterable {
     case admin, planner, dispatcher
     case gridWorker = "grid_worker"
@@ -15,23 +15,18 @@ public struct Caller: Sendable, Equatable {
     public var tokenID: Int64
     public var name: String
     public var role: Role
-    /// For grid workers: the grids they serve.
+    /// For grid workers: the grids they serve in the active generation (those
+    /// named, and those under the villages and towns named).
     public var grids: Set<String>
+    /// When the token stops being accepted (nil: never).
+    public var expiresAt: Date?
 
-    public init(tokenID: Int64, name: String, role: Role, grids: Set<String>) {
+    public init(tokenID: Int64, name: String, role: Role, grids: Set<String>, expiresAt: Date? = nil) {
         self.tokenID = tokenID
         self.name = name
         self.role = role
         self.grids = grids
-    }
-
-    /// Whether this caller sees unmasked personal data of a grid.
-    public func seesPersonalData(inGrid grid: String?) -> Bool {
-        switch role {
-        case .admin: true
-        case .gridWorker: grid.map(grids.contains) ?? false
-        case .planner, .dispatcher, .viewer: false
-        }
+        self.expiresAt = expiresAt
     }
 }
 
@@ -54,6 +49,16 @@ public enum Mask {
         let c = Array(s)
         guard c.count >= 8 else { return String(repeating: "*", count: c.count) }
         return String(c.prefix(4)) + String(repeating: "*", count: c.count - 8) + String(c.suffix(4))
+    }
+
+    /// An address with its numbers starred: the road stays, the house does not (和平路**号).
+    public static func address(_ s: String?) -> String? {
+        s.map { String($0.map { $0.isNumber ? "*" : $0 }) }
+    }
+
+    /// A coordinate rounded to 0.001° (about 100 m): the neighbourhood, not the door.
+    public static func coordinate(_ value: Double) -> Double {
+        (value * 1000).rounded() / 1000
     }
 }
 
@@ -84,55 +89,227 @@ extension SpatiaLiteDatabase {
                 """)
         }
     }
+
+    static func registerPrivacyMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("token-scopes-expiry-and-notification-areas") { db in
+            try db.execute(sql: """
+                -- A grid worker's villages and towns: every grid under them in the active generation.
+                ALTER TABLE tokens ADD COLUMN villages TEXT NOT NULL DEFAULT '';
+                ALTER TABLE tokens ADD COLUMN towns TEXT NOT NULL DEFAULT '';
+                -- ISO 8601 (UTC); the token is refused from then on. NULL: never.
+                ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+                -- The grid, village and town a notification concerns, so that a grid worker reads only its own units'.
+                ALTER TABLE notifications ADD COLUMN grid_code TEXT;
+                ALTER TABLE notifications ADD COLUMN village_code TEXT;
+                ALTER TABLE notifications ADD COLUMN town_code TEXT;
+                UPDATE notifications SET
+                    grid_code = coalesce((SELECT e.grid_code FROM incident_events e WHERE e.seq = notifications.event_seq),
+                                         (SELECT i.grid_code FROM incidents i WHERE i.id = notifications.incident_id)),
+                    village_code = (SELECT i.village_code FROM incidents i WHERE i.id = notifications.incident_id),
+                    town_code = (SELECT i.town_code FROM incidents i WHERE i.id = notifications.incident_id);
+                """)
+        }
+    }
+}
+
+/// What a grid worker's token serves: grid codes (of the active generation,
+/// carried over to their successors at every redraw), and villages and towns
+/// (all their grids in whatever generation is active).
+public struct TokenScope: Sendable, Equatable {
+    public var grids: [String]
+    public var villages: [String]
+    public var towns: [String]
+
+    public init(grids: [String] = [], villages: [String] = [], towns: [String] = []) {
+        self.grids = grids
+        self.villages = villages
+        self.towns = towns
+    }
+
+    public var isEmpty: Bool { grids.isEmpty && villages.isEmpty && towns.isEmpty }
+
+    /// "grids A,B; villages V; towns T", or "" for none.
+    public var description: String {
+        [("grids", grids), ("villages", villages), ("towns", towns)].filter { !$0.1.isEmpty }
+            .map { "\($0.0) \($0.1.joined(separator: ","))" }.joined(separator: "; ")
+    }
+
+    static func codes(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
+}
+
+/// A token as `wangge token list` shows it (never its value).
+public struct TokenSummary: Sendable {
+    public var id: Int64
+    public var name: String
+    public var role: String
+    public var scope: TokenScope
+    public var created: String
+    public var expires: String?
+    public var revoked: String?
+    /// active, expired or revoked.
+    public var status: String
+}
+
+/// How a redraw changed a token's grids, for the activation's report.
+public struct TokenScopeChange: Sendable, Equatable, CustomStringConvertible {
+    public var id: Int64
+    public var name: String
+    public var gridsBefore: [String]
+    public var gridsAfter: [String]
+    /// Villages and towns of the scope that the new generation does not have.
+    public var missingAreas: [String]
+
+    public var description: String {
+        var parts: [String] = []
+        if gridsAfter.isEmpty && !gridsBefore.isEmpty {
+            parts.append("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing")
+        } else if gridsBefore != gridsAfter {
+            parts.append("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))")
+        }
+        if !missingAreas.isEmpty { parts.append("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing") }
+        return "token \(id) \(name): " + parts.joined(separator: "; ")
+    }
+
+    /// Lines for an activation's or an import's report ("" when no token changed).
+    public static func report(_ changes: [TokenScopeChange]) -> String {
+        changes.isEmpty ? "" : "\ntokens re-scoped to the new grids (see `wangge token list`):"
+            + changes.map { "\n  \($0)" }.joined()
+    }
+}
+
+/// Token expiry as `wangge token create --expires` takes it.
+public enum TokenExpiry {
+    /// `90d`, `12h`, a day (`2026-12-31`: valid to the end of that day, China time) or an ISO 8601 time.
+    public static func parse(_ text: String, now: Date = Date()) throws -> Date {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let date: Date
+        if let unit = trimmed.last, unit == "d" || unit == "h", let count = Int(trimmed.dropLast()), count > 0 {
+            date = now.addingTimeInterval(Double(count) * (unit == "d" ? 86_400 : 3_600))
+        } else if trimmed.count == 10, let day = GridStore.parseTime(trimmed) {
+            date = day.addingTimeInterval(86_400)
+        } else if let time = GridStore.parseTime(trimmed) {
+            date = time
+        } else {
+            throw StoreError("--expires: \"\(text)\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
+        }
+        guard date > now else { throw StoreError("--expires: \(text) is already past") }
+        return date
+    }
 }
 
 extension GridStore {
-    /// Stores a token's hash with its role and grids; returns the token's id.
-    public func createToken(name: String, role: Role, grids: [String], hash: String) throws -> Int64 {
-        if role == .gridWorker && grids.isEmpty { throw StoreError("a grid_worker token needs --grids CODE,…") }
-        let known = Set(try self.grids().map(\.code))
-        if let unknown = grids.first(where: { !known.contains($0) }) {
-            throw StoreError("no grid \(unknown) in the active generation")
-        }
+    /// Stores a token's hash with its role, scope and expiry; returns the token's id.
+    public func createToken(name: String, role: Role, grids: [String], villages: [String] = [], towns: [String] = [],
+                            expiresAt: Date? = nil, hash: String) throws -> Int64 {
+        let scope = TokenScope(grids: grids, villages: villages, towns: towns)
+        if role == .gridWorker && scope.isEmpty { throw StoreError("a grid_worker token needs --grids CODE,…, --villages CODE,… or --towns CODE,…") }
+        if role != .gridWorker && !scope.isEmpty { throw StoreError("--grids, --villages and --towns are for grid_worker tokens; a \(role.rawValue) is not scoped") }
+        let generation = try activeGeneration()
         return try database.pool.write { db in
-            try db.execute(sql: "INSERT INTO tokens (name, role, grids, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [name, role.rawValue, grids.joined(separator: ","), hash, ISO8601DateFormatter().string(from: Date())])
+            for (option, table, codes) in [("--grids", "grids", grids), ("--villages", "villages", villages), ("--towns", "towns", towns)] {
+                let known = try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation])
+                if let unknown = codes.first(where: { !known.contains($0) }) {
+                    throw StoreError("\(option): no \(table.dropLast()) \(unknown) in the active generation")
+                }
+            }
+            try db.execute(sql: "INSERT INTO tokens (name, role, grids, villages, towns, expires_at, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [name, role.rawValue, grids.joined(separator: ","), villages.joined(separator: ","),
+                                       towns.joined(separator: ","), expiresAt.map(Self.timestamp), hash, Self.timestamp(Date())])
             return db.lastInsertedRowID
         }
     }
 
-    /// The caller of a token hash, if the token exists and is not revoked.
-    public func caller(tokenHash: String) throws -> Caller? {
+    /// The caller of a token hash, if the token exists, is not revoked and has not expired;
+    /// its villages and towns become the grids under them in the active generation.
+    public func caller(tokenHash: String, now: Date = Date()) throws -> Caller? {
         try database.pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT id, name, role, grids FROM tokens WHERE hash = ? AND revoked_at IS NULL", arguments: [tokenHash])
-                .flatMap { row in
-                    guard let role = Role(rawValue: row[2]) else { return nil }
-                    let grids: String = row[3]
-                    return Caller(tokenID: row[0], name: row[1], role: role, grids: Set(grids.split(separator: ",").map(String.init)))
-                }
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT id, name, role, grids, villages, towns, expires_at FROM tokens WHERE hash = ? AND revoked_at IS NULL
+                """, arguments: [tokenHash]), let role = Role(rawValue: row[2]) else { return nil }
+            let expires = (row[6] as String?).flatMap(GridStore.parseTime)
+            if let expires, expires <= now { return nil }
+            var grids = Set(TokenScope.codes(row[3]))
+            let villages = TokenScope.codes(row[4]), towns = TokenScope.codes(row[5])
+            if !villages.isEmpty || !towns.isEmpty {
+                let marks = { (codes: [String]) in codes.isEmpty ? "NULL" : codes.map { _ in "?" }.joined(separator: ", ") }
+                grids.formUnion(try String.fetchAll(db, sql: """
+                    SELECT code FROM grids WHERE generation_id = (SELECT id FROM generations WHERE status = 'active')
+                    AND (village_code IN (\(marks(villages))) OR town_code IN (\(marks(towns))))
+                    """, arguments: StatementArguments((villages + towns).map { $0 })))
+            }
+            return Caller(tokenID: row[0], name: row[1], role: role, grids: grids, expiresAt: expires)
         }
     }
 
     public func revokeToken(id: Int64) throws -> Bool {
         try database.pool.write { db in
             try db.execute(sql: "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                           arguments: [ISO8601DateFormatter().string(from: Date()), id])
+                           arguments: [Self.timestamp(Date()), id])
             return db.changesCount > 0
         }
     }
 
-    public func tokens() throws -> [(id: Int64, name: String, role: String, grids: String, created: String, revoked: String?)] {
-        try database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, name, role, grids, created_at, revoked_at FROM tokens ORDER BY id")
-                .map { ($0[0], $0[1], $0[2], $0[3], $0[4], $0[5]) }
+    public func tokens(now: Date = Date()) throws -> [TokenSummary] {
+        let nowText = Self.timestamp(now)
+        return try database.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, role, grids, villages, towns, created_at, expires_at, revoked_at FROM tokens ORDER BY id")
+                .map { row in
+                    let expires: String? = row[7], revoked: String? = row[8]
+                    return TokenSummary(id: row[0], name: row[1], role: row[2],
+                                        scope: TokenScope(grids: TokenScope.codes(row[3]), villages: TokenScope.codes(row[4]), towns: TokenScope.codes(row[5])),
+                                        created: row[6], expires: expires, revoked: revoked,
+                                        status: revoked != nil ? "revoked" : expires.map { $0 <= nowText } == true ? "expired" : "active")
+                }
         }
+    }
+
+    /// After a redraw, inside the activation's transaction: each token's grid
+    /// codes of the generation that was active become their successors in
+    /// `generation` (its grids covering at least 10% of an old grid, or lying
+    /// at least half inside one), so that a worker of a split grid keeps all
+    /// its parts. Returns the tokens whose grids changed or whose villages or
+    /// towns the new generation lacks.
+    static func rescopeTokens(_ db: Database, from old: Int64?, to generation: Int64) throws -> [TokenScopeChange] {
+        let rows = try Row.fetchAll(db, sql: "SELECT id, name, grids, villages, towns FROM tokens WHERE revoked_at IS NULL ORDER BY id")
+        var changes: [TokenScopeChange] = []
+        var successors: [String: [String]] = [:]
+        func successorsOf(_ code: String) throws -> [String] {
+            if let known = successors[code] { return known }
+            guard let old, old != generation else { return [code] }
+            // Planar areas in degrees: only their ratios matter here.
+            let found = try String.fetchAll(db, sql: """
+                SELECT n.code FROM grids o JOIN grids n ON n.generation_id = ? AND MbrIntersects(o.geom, n.geom)
+                WHERE o.generation_id = ? AND o.code = ?
+                AND (Area(Intersection(o.geom, n.geom)) >= 0.1 * Area(o.geom) OR Area(Intersection(o.geom, n.geom)) >= 0.5 * Area(n.geom))
+                ORDER BY n.code
+                """, arguments: [generation, old, code])
+            successors[code] = found
+            return found
+        }
+        for row in rows {
+            let before = TokenScope.codes(row[2]), villages = TokenScope.codes(row[3]), towns = TokenScope.codes(row[4])
+            var after: [String] = []
+            for code in before { after += try successorsOf(code).filter { !after.contains($0) } }
+            after.sort()
+            var missing: [String] = []
+            for (kind, table, codes) in [("village", "villages", villages), ("town", "towns", towns)] where !codes.isEmpty {
+                let known = try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation])
+                missing += codes.filter { !known.contains($0) }.map { "\(kind) \($0)" }
+            }
+            guard after != before.sorted() || !missing.isEmpty else { continue }
+            if !after.isEmpty {
+                try db.execute(sql: "UPDATE tokens SET grids = ? WHERE id = ?", arguments: [after.joined(separator: ","), row[0] as Int64])
+            }
+            changes.append(TokenScopeChange(id: row[0], name: row[1], gridsBefore: before, gridsAfter: after, missingAreas: missing))
+        }
+        return changes
     }
 
     /// Records a read of unmasked personal data.
     public func audit(_ caller: Caller, action: String, grid: String?, records: Int) throws {
         try database.pool.write { db in
             try db.execute(sql: "INSERT INTO audit_log (at, token_id, caller, role, action, grid_code, records) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           arguments: [ISO8601DateFormatter().string(from: Date()), caller.tokenID, caller.name, caller.role.rawValue, action, grid, records])
+                           arguments: [Self.timestamp(Date()), caller.tokenID, caller.name, caller.role.rawValue, action, grid, records])
         }
     }
 

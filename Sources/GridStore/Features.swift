@@ -29,14 +29,17 @@ public enum Collection: String, Sendable, CaseIterable {
 
     public var isPolygon: Bool { self == .grids || self == .villages || self == .towns }
 
-    /// Properties that are personal data, masked unless the caller may see them.
-    public var personalFields: [String: (String?) -> String?] {
+    /// Properties that are personal data, shown as the privacy policy says.
+    public var personalFields: [String: PersonalField] {
         switch self {
-        case .households: ["head": Mask.name, "phone": Mask.phone, "id_number": Mask.idNumber]
-        case .incidents: ["reporter": Mask.name]
+        case .households: ["head": .name, "phone": .phone, "id_number": .idNumber, "address": .address, "tags": .tags]
+        case .incidents: ["reporter": .name, "description": .freeText]
         default: [:]
         }
     }
+
+    /// Whether a feature's place is personal data (a household's or an incident's point).
+    public var hasPersonalPosition: Bool { self == .households || self == .incidents }
 }
 
 /// A bounding box in WGS84 degrees: min lon, min lat, max lon, max lat.
@@ -156,10 +159,10 @@ extension GridStore {
     }
 
     /// A grid's households in id order after `cursor` (an id), at most `limit`
-    /// (nil: all), with an optional tag and a search `q` on the address, and
-    /// on names when `searchNames`.
-    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, limit: Int?, after cursor: String?,
-                              generation: Int64? = nil) throws -> [HouseholdRecord] {
+    /// (nil: all), with an optional tag and a search `q` on the address when
+    /// `searchAddresses`, and on names when `searchNames`.
+    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool = true, limit: Int?,
+                              after cursor: String?, generation: Int64? = nil) throws -> [HouseholdRecord] {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             var sql = """
@@ -173,8 +176,9 @@ extension GridStore {
                 arguments += [tag]
             }
             if let query, !query.isEmpty {
-                sql += searchNames ? " AND (instr(h.address, ?) > 0 OR instr(h.head, ?) > 0)" : " AND instr(h.address, ?) > 0"
-                arguments += searchNames ? [query, query] : [query]
+                let columns: [String] = (searchAddresses ? ["h.address"] : []) + (searchNames ? ["h.head"] : [])
+                sql += columns.isEmpty ? " AND 0" : " AND (" + columns.map { "instr(\($0), ?) > 0" }.joined(separator: " OR ") + ")"
+                for _ in columns { arguments += [query] }
             }
             if let cursor {
                 sql += " AND h.id > ?"

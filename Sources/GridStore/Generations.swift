@@ -59,6 +59,8 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
     public var retired: Int64?
     public var assigned: [AssignmentMethod: Int]
     public var rerouted: Int
+    /// Grid workers' tokens whose grids the redraw changed (or left without a place).
+    public var tokens: [TokenScopeChange]
     public var seconds: Double
 
     public var description: String {
@@ -66,6 +68,7 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
         return "generation \(generation) \(name) is active" + (retired.map { "; generation \($0) retired" } ?? "")
             + "\nassigned: \(methods.isEmpty ? "no points" : methods)"
             + "\nopen incidents re-routed to their new grid: \(rerouted)"
+            + TokenScopeChange.report(tokens)
             + String(format: "\n(%.1f s)", seconds)
     }
 }
@@ -303,7 +306,7 @@ extension GridStore {
                        arguments: [generation, town.code, town.name, Data(town.wkb)])
     }
 
-    static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    public static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
     // MARK: Activation
 
@@ -352,7 +355,7 @@ extension GridStore {
             var assignments = try assigner.assign(points.map(\.position))
             try afterComputing()
             do {
-                let (retired, rerouted) = try database.pool.write { db in
+                let (retired, rerouted, tokens) = try database.pool.write { db in
                     // The grids were read outside the transaction: an edit of the draft meanwhile means starting again.
                     guard let current = try Self.generationSummaries(db, id: id).first,
                           current.revision == generation.revision, current.status == status else { throw ActivationRace() }
@@ -366,7 +369,7 @@ extension GridStore {
                                              rules: rules, actor: actor, dispatch: dispatch, at: now)
                 }
                 var report = ActivationReport(generation: id, name: generation.name, retired: retired, assigned: [:], rerouted: rerouted,
-                                              seconds: Date().timeIntervalSince(start))
+                                              tokens: tokens, seconds: Date().timeIntervalSince(start))
                 for a in assignments { report.assigned[a.method, default: 0] += 1 }
                 return report
             } catch is ActivationRace {
@@ -377,10 +380,12 @@ extension GridStore {
     }
 
     /// Inside a write transaction: retires the active generation, activates
-    /// `generation` with its assignments, re-routes open incidents. Returns
-    /// the retired generation and the number of incidents re-routed.
+    /// `generation` with its assignments, re-routes open incidents and carries
+    /// grid workers' tokens over to the new grids. Returns the retired
+    /// generation, the number of incidents re-routed and the tokens changed.
     static func activate(_ db: Database, generation: Int64, assigner: GridAssigner, points: [StoredPoint], assignments: [PointAssignment],
-                         rules: AssignmentRules, actor: String, dispatch: DispatchRules, at now: Date) throws -> (Int64?, Int) {
+                         rules: AssignmentRules, actor: String, dispatch: DispatchRules, at now: Date)
+        throws -> (retired: Int64?, rerouted: Int, tokens: [TokenScopeChange]) {
         let time = timestamp(now)
         let retired = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'")
         try db.execute(sql: "UPDATE generations SET status = 'retired', retired_at = ? WHERE status = 'active'", arguments: [time])
@@ -392,8 +397,9 @@ extension GridStore {
         try db.execute(sql: "DELETE FROM assignments WHERE generation_id = ?", arguments: [generation])
         try writeAssignments(db, generation: generation, codes: assigner.codes, points: points, assignments: assignments)
         let rerouted = try regridOpenIncidents(db, generation: generation, at: now, actor: actor, rules: dispatch)
+        let tokens = try rescopeTokens(db, from: retired, to: generation)
         pauseForCrashTest()
-        return (retired, rerouted)
+        return (retired, rerouted, tokens)
     }
 
     /// With WANGGE_TEST_PAUSE_IN_ACTIVATION=SECONDS, an activation waits that

@@ -36,6 +36,8 @@ public struct ImportReport: Sendable, CustomStringConvertible {
     public var methods: [AssignmentMethod: Int] = [:]
     public var nearBoundary = 0
     public var generation: Int64?
+    /// Grids import: grid workers' tokens whose grids the redraw changed.
+    public var tokens: [TokenScopeChange] = []
     public var seconds = 0.0
 
     public var description: String {
@@ -45,7 +47,7 @@ public struct ImportReport: Sendable, CustomStringConvertible {
                      + (methodText.isEmpty ? "" : "; assigned: \(methodText); near a boundary: \(nearBoundary)")
                      + String(format: " (%.1f s)", seconds))
         lines.append(contentsOf: repaired.map { "  repaired: \($0)" })
-        return lines.joined(separator: "\n")
+        return lines.joined(separator: "\n") + TokenScopeChange.report(tokens)
     }
 }
 
@@ -97,7 +99,7 @@ extension GridStore {
         progress?("assigning \(points.count) stored points to the new grids")
         var assignments = try assigner.assign(points.map(\.position))
         if !force { try Self.refuseMostlyUnassigned(assignments, source: path) }
-        let generation = try database.pool.write { db -> Int64 in
+        let (generation, tokens) = try database.pool.write { db -> (Int64, [TokenScopeChange]) in
             let current = try Self.storedPoints(db)
             if current != points {
                 // Points were imported meanwhile: assign them all again, inside the transaction.
@@ -109,10 +111,11 @@ extension GridStore {
             let generation = try Self.insertGeneration(db, name: generationName ?? "import \((path as NSString).lastPathComponent)", status: .draft,
                                                        source: path, parent: active, county: county)
             try Self.insertAreas(db, generation: generation, hierarchy: hierarchy, features: features, shapes: shapes)
-            _ = try Self.activate(db, generation: generation, assigner: assigner, points: points, assignments: assignments,
-                                  rules: rules, actor: "import grids", dispatch: dispatch, at: Date())
-            return generation
+            let activation = try Self.activate(db, generation: generation, assigner: assigner, points: points, assignments: assignments,
+                                               rules: rules, actor: "import grids", dispatch: dispatch, at: Date())
+            return (generation, activation.tokens)
         }
+        report.tokens = tokens
         report.imported = features.count
         report.generation = generation
         report.seconds = Date().timeIntervalSince(start)

@@ -231,9 +231,12 @@ extension GridStore {
         return db.lastInsertedRowID
     }
 
-    static func notify(_ db: Database, incident: String, event: Int64?, at: Date, level: HandlingLevel, unit: String, reason: String) throws {
-        try db.execute(sql: "INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                       arguments: [incident, event, time(at), level.rawValue, unit, reason])
+    /// Tells a unit about an incident; the incident's grid, village and town go with it, to scope who reads it.
+    static func notify(_ db: Database, about incident: IncidentRecord, event: Int64?, at: Date, level: HandlingLevel, unit: String, reason: String) throws {
+        try db.execute(sql: """
+            INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason, grid_code, village_code, town_code)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [incident.id, event, time(at), level.rawValue, unit, reason, incident.grid, incident.village, incident.town])
     }
 
     /// One incident with its history and notifications.
@@ -268,13 +271,32 @@ extension GridStore {
                              unit: row[4], reason: row[5])
     }
 
-    /// Notifications for a unit (or all), newest first.
-    public func notifications(unit: String? = nil, limit: Int = 100) throws -> [IncidentNotification] {
-        try database.pool.read { db in
+    /// Notifications for a unit (or all), newest first. With `grids`, only
+    /// those for the units of these grids: the grids themselves, and their
+    /// villages and towns in the active generation.
+    public func notifications(unit: String? = nil, limit: Int = 100, forGrids grids: Set<String>? = nil) throws -> [IncidentNotification] {
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = []
+        if let unit {
+            conditions.append("unit = ?")
+            arguments.append(unit)
+        }
+        if let grids {
+            let codes = grids.sorted()
+            let marks = codes.isEmpty ? "NULL" : codes.map { _ in "?" }.joined(separator: ", ")
+            let own = "SELECT %@ FROM grids WHERE generation_id = (SELECT id FROM generations WHERE status = 'active') AND code IN (\(marks))"
+            conditions.append("""
+                ((level = 'grid' AND grid_code IN (\(marks)))
+                 OR (level = 'village' AND village_code IN (\(own.replacingOccurrences(of: "%@", with: "village_code"))))
+                 OR (level = 'town' AND town_code IN (\(own.replacingOccurrences(of: "%@", with: "town_code")))))
+                """)
+            arguments += (codes + codes + codes).map { $0 }
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, incident_id, at, level, unit, reason FROM notifications
-                \(unit == nil ? "" : "WHERE unit = ?") ORDER BY id DESC LIMIT ?
-                """, arguments: unit.map { [$0, limit] } ?? [limit]).map(Self.notification)
+                SELECT id, incident_id, at, level, unit, reason FROM notifications \(whereClause) ORDER BY id DESC LIMIT ?
+                """, arguments: StatementArguments(arguments + [limit])).map(Self.notification)
         }
     }
 
@@ -380,7 +402,7 @@ extension GridStore {
                         SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = ? AND reason LIKE 'overdue%' AND at >= ?)
                         """, arguments: [record.id, record.deadline]) ?? false
                     guard !alreadyTold else { continue }
-                    try Self.notify(db, incident: record.id, event: nil, at: now, level: .county, unit: rules.defaultDepartment,
+                    try Self.notify(db, about: record, event: nil, at: now, level: .county, unit: rules.defaultDepartment,
                                     reason: "overdue at the county (\(record.unit ?? "?")): \(note)")
                     touched.append((record.id, level))
                 }
@@ -582,7 +604,7 @@ struct IncidentEdit {
                                               detail: detail.isEmpty ? nil : detail)
         if let notifyReason, let level = record.level, let unit = record.unit {
             let (level, unit) = action == .return ? (HandlingLevel.county, rules.defaultDepartment) : (level, unit)
-            try GridStore.notify(db, incident: record.id, event: event, at: now, level: level, unit: unit, reason: notifyReason)
+            try GridStore.notify(db, about: record, event: event, at: now, level: level, unit: unit, reason: notifyReason)
         }
     }
 
@@ -597,7 +619,7 @@ struct IncidentEdit {
         let event = try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: .escalate, from: from,
                                               to: .escalated, level: level, unit: record.unit, grid: record.grid, note: note,
                                               detail: ["from_unit": fromUnit, "deadline": record.deadline ?? ""])
-        try GridStore.notify(db, incident: record.id, event: event, at: now, level: level, unit: record.unit ?? fromUnit,
+        try GridStore.notify(db, about: record, event: event, at: now, level: level, unit: record.unit ?? fromUnit,
                              reason: "escalated from \(fromUnit)")
     }
 

@@ -146,6 +146,7 @@ public final class SpatiaLiteDatabase: Sendable {
         registerIncidentMigrations(&migrator)
         registerIncidentLifecycleMigrations(&migrator)
         registerPlanningMigrations(&migrator)
+        registerPrivacyMigrations(&migrator)
         return migrator
     }
 

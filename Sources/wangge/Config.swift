@@ -14,6 +14,7 @@ struct WanggeConfig: Decodable {
     var dispatch = DispatchRules()
     var planning = PlanThresholds()
     var server = ServerSettings()
+    var privacy = PrivacyPolicy.defaults
 
     struct ServerSection: Decodable {
         var publicURL: String?
@@ -115,7 +116,72 @@ struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server
+        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server, privacy
+    }
+
+    /// Any key, so that a misspelt key in the privacy section is an error rather than a silent default.
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { return nil }
+    }
+
+    /// The privacy section: per role, what it sees; keys left out keep the built-in defaults.
+    struct PrivacySection: Decodable {
+        var policy = PrivacyPolicy.defaults
+
+        init(from decoder: Decoder) throws {
+            let roles = try decoder.container(keyedBy: AnyKey.self)
+            for roleKey in roles.allKeys {
+                guard let role = Role(rawValue: roleKey.stringValue) else {
+                    throw UserError("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                let path = "privacy.\(role.rawValue)"
+                let section = try roles.nestedContainer(keyedBy: AnyKey.self, forKey: roleKey)
+                var settings = policy.role(role)
+                for key in section.allKeys {
+                    let name = key.stringValue
+                    switch name {
+                    case "households":
+                        settings.households = try Self.choice(try section.decode(String.self, forKey: key), "\(path).households")
+                    case "notifications":
+                        settings.notifications = try Self.choice(try section.decode(String.self, forKey: key), "\(path).notifications")
+                    case "fields":
+                        settings.fields = try Self.fields(try section.decode([String: String].self, forKey: key), over: settings.fields, "\(path).fields")
+                    case "own_grids":
+                        guard role == .gridWorker else { throw UserError("\(path).own_grids: only grid_worker has own grids") }
+                        settings.ownGrids = try Self.fields(try section.decode([String: String].self, forKey: key),
+                                                            over: settings.ownGrids ?? settings.fields, "\(path).own_grids")
+                    default:
+                        throw UserError("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))")
+                    }
+                }
+                policy.roles[role] = settings
+            }
+        }
+
+        static func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ key: String) throws -> T where T.RawValue == String {
+            guard let value = T(rawValue: text) else {
+                throw UserError("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return value
+        }
+
+        static func fields(_ entries: [String: String], over base: FieldRules, _ key: String) throws -> FieldRules {
+            var rules = base
+            for (name, text) in entries {
+                guard let field = PersonalField(rawValue: name) else {
+                    throw UserError("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                let access: FieldAccess = try choice(text, "\(key).\(name)")
+                guard field.possibleAccess.contains(access) else {
+                    throw UserError("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))")
+                }
+                rules.access[field] = access
+            }
+            return rules
+        }
     }
 
     init() {}
@@ -209,6 +275,7 @@ struct WanggeConfig: Decodable {
                 dispatch.escalationScanSeconds = seconds
             }
         }
+        if let section = try c.decodeIfPresent(PrivacySection.self, forKey: .privacy) { privacy = section.policy }
         if let section = try c.decodeIfPresent(PlanningSection.self, forKey: .planning) {
             if let m = try Self.nonNegative(section.maxOverlapM2, "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
             if let m = try Self.nonNegative(section.maxGapM2, "planning.max_gap_m2") { planning.maxGapSquareMetres = m }

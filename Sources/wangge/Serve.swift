@@ -16,7 +16,7 @@ extension Wangge {
 
         func run() async throws {
             let (gridStore, config) = try store.openStore()
-            let service = try GridService(store: gridStore, dispatchRules: config.dispatch)
+            let service = try GridService(store: gridStore, dispatchRules: config.dispatch, privacy: config.privacy)
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
             let app = buildApplication(service: service, host: host, port: port, settings: config.server, logger: logger,
@@ -24,9 +24,9 @@ extension Wangge {
             try await app.runService()
         }
 
-        /// Reloads the dispatch rules when the configuration file changes: a
-        /// new department or time limit applies without a restart. A broken
-        /// file is logged and the rules in force are kept.
+        /// Reloads the dispatch rules and the privacy policy when the configuration
+        /// file changes: a new department, time limit or field rule applies
+        /// without a restart. A broken file is logged and the rules in force are kept.
         func configWatcher(service: GridService, logger: Logger) -> PeriodicTask? {
             guard let path = WanggeConfig.resolvedPath(explicitPath: store.config) else { return nil }
             @Sendable func modified() -> Date? { try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date }
@@ -38,8 +38,10 @@ extension Wangge {
                     defer { previous = now }
                     return previous != now
                 }) else { return }
-                service.dispatchRules = try WanggeConfig.load(explicitPath: path).dispatch
-                logger.info("reloaded the dispatch rules from \(path)")
+                let config = try WanggeConfig.load(explicitPath: path)
+                service.dispatchRules = config.dispatch
+                service.privacy = config.privacy
+                logger.info("reloaded the dispatch rules and the privacy policy from \(path)")
             }
         }
     }
@@ -52,7 +54,11 @@ extension Wangge {
             static let configuration = CommandConfiguration(abstract: "Create a token; it is printed once and stored only as a hash.")
             @OptionGroup var store: StoreOptions
             @Option(help: "admin, planner, dispatcher, grid_worker or viewer.") var role: String
-            @Option(help: "For grid_worker: the grids served, comma-separated.") var grids: String?
+            @Option(help: "For grid_worker: the grids served, comma-separated (carried over to their successors at every redraw).") var grids: String?
+            @Option(help: "For grid_worker: villages served, comma-separated: all their grids in whatever generation is active.") var villages: String?
+            @Option(help: "For grid_worker: towns served, comma-separated: all their grids in whatever generation is active.") var towns: String?
+            @Option(help: "When the token stops working: 90d, 12h, a day (2026-12-31, valid through it, China time) or an ISO 8601 time.")
+            var expires: String?
             @Option(help: "Who the token is for (shown in the audit log).") var name: String?
 
             func validate() throws {
@@ -61,23 +67,33 @@ extension Wangge {
                 }
             }
 
+            static func codes(_ text: String?) -> [String] {
+                (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+
             func run() throws {
                 let (gridStore, _) = try store.openStore(creating: true)
                 let token = Tokens.generate()
-                let codes = (grids ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                let id = try gridStore.createToken(name: name ?? role, role: Role(rawValue: role)!, grids: codes, hash: Tokens.hash(token))
-                printError("token \(id) for \(name ?? role) (\(role)\(codes.isEmpty ? "" : ", grids " + codes.joined(separator: ","))); keep it: it is not stored")
+                let scope = TokenScope(grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns))
+                let expiry = try storeCall { try expires.map { try TokenExpiry.parse($0) } }
+                let id = try storeCall {
+                    try gridStore.createToken(name: name ?? role, role: Role(rawValue: role)!, grids: scope.grids, villages: scope.villages,
+                                              towns: scope.towns, expiresAt: expiry, hash: Tokens.hash(token))
+                }
+                let details = [role, scope.description, expiry.map { "expires \(GridStore.timestamp($0))" } ?? ""].filter { !$0.isEmpty }
+                printError("token \(id) for \(name ?? role) (\(details.joined(separator: ", "))); keep it: it is not stored")
                 print(token)
             }
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List tokens (never their values).")
+            static let configuration = CommandConfiguration(abstract: "List tokens (never their values): role, scope, expiry and status.")
             @OptionGroup var store: StoreOptions
             func run() throws {
                 let (gridStore, _) = try store.openStore()
-                print(table(["id", "name", "role", "grids", "created", "revoked"], try gridStore.tokens().map {
-                    [String($0.id), $0.name, $0.role, $0.grids, $0.created, $0.revoked ?? ""]
+                print(table(["id", "name", "role", "scope", "created", "expires", "status"], try gridStore.tokens().map {
+                    [String($0.id), $0.name, $0.role, $0.scope.description, $0.created, $0.expires ?? "never",
+                     $0.status + ($0.revoked.map { " \($0)" } ?? "")]
                 }))
             }
         }

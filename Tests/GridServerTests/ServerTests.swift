@@ -130,8 +130,10 @@ func json(_ response: TestResponse) throws -> Any {
         try await fixture.app().test(.router) { client in
             for role in Role.allCases {
                 for path in Self.protectedPaths {
+                    // The privacy policy: a viewer sees household counts only; viewers and planners get no notifications.
+                    let refused = (role == .viewer && path.contains("households")) || ([.viewer, .planner].contains(role) && path == "/v1/notifications")
                     try await client.execute(uri: path, method: .get, headers: fixture.headers(role)) { response in
-                        #expect(response.status == .ok, "\(role.rawValue) \(path): \(String(buffer: response.body))")
+                        #expect(response.status == (refused ? .forbidden : .ok), "\(role.rawValue) \(path): \(String(buffer: response.body))")
                     }
                 }
                 try await client.execute(uri: "/v1/audit", method: .get, headers: fixture.headers(role)) { response in
@@ -143,7 +145,7 @@ func json(_ response: TestResponse) throws -> Any {
 
     @Test func householdsAreMaskedExceptForAdminAndTheGridsOwnWorker() async throws {
         try await fixture.app().test(.router) { client in
-            for role in Role.allCases {
+            for role in Role.allCases where role != .viewer {
                 for grid in [ServerFixture.workerGrid, ServerFixture.otherGrid] {
                     try await client.execute(uri: "/v1/grids/\(grid)/households?limit=500", method: .get, headers: fixture.headers(role)) { response in
                         let page = try #require(try json(response) as? [String: Any])
@@ -182,14 +184,17 @@ func json(_ response: TestResponse) throws -> Any {
 
     @Test func searchByNameOnlyForCallersWhoSeeNames() async throws {
         try await fixture.app().test(.router) { client in
-            for (role, expected) in [(Role.gridWorker, 10), (.admin, 10), (.dispatcher, 0), (.viewer, 0)] {
+            for (role, expected) in [(Role.gridWorker, 10), (.admin, 10), (.dispatcher, 0), (.planner, 0)] {
                 try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?q=%E5%BC%A0%E4%B8%89", method: .get, headers: fixture.headers(role)) { response in
                     let page = try #require(try json(response) as? [String: Any])
                     #expect((page["households"] as? [Any])?.count == expected, "\(role.rawValue) searching 张三")
                 }
             }
-            // Addresses are searchable for everyone.
-            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?q=%E5%92%8C%E5%B9%B3%E8%B7%AF1%E5%8F%B7", method: .get, headers: fixture.headers(.viewer)) { response in
+            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?q=%E5%BC%A0%E4%B8%89", method: .get, headers: fixture.headers(.viewer)) {
+                #expect($0.status == .forbidden)
+            }
+            // Addresses are searchable for those who see them in full.
+            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?q=%E5%92%8C%E5%B9%B3%E8%B7%AF1%E5%8F%B7", method: .get, headers: fixture.headers(.dispatcher)) { response in
                 let page = try #require(try json(response) as? [String: Any])
                 #expect((page["households"] as? [Any])?.count == 1)
             }
@@ -202,7 +207,7 @@ func json(_ response: TestResponse) throws -> Any {
             var cursor: String?
             repeat {
                 let uri = "/v1/grids/\(ServerFixture.workerGrid)/households?limit=7" + (cursor.map { "&cursor=\($0)" } ?? "")
-                cursor = try await client.execute(uri: uri, method: .get, headers: fixture.headers(.viewer)) { response in
+                cursor = try await client.execute(uri: uri, method: .get, headers: fixture.headers(.dispatcher)) { response in
                     let page = try #require(try json(response) as? [String: Any])
                     ids += (page["households"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
                     return page["next_cursor"] as? String
@@ -216,7 +221,7 @@ func json(_ response: TestResponse) throws -> Any {
                 let households = page["households"] as? [[String: Any]] ?? []
                 #expect(households.allSatisfy { ($0["grid"] as? String) == ServerFixture.otherGrid && ($0["masked"] as? Bool) == true })
             }
-            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?cursor=%25%25", method: .get, headers: fixture.headers(.viewer)) { response in
+            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households?cursor=%25%25", method: .get, headers: fixture.headers(.dispatcher)) { response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains("\"name\":\"cursor\""))
             }
@@ -246,7 +251,7 @@ func json(_ response: TestResponse) throws -> Any {
             var next: String? = "/collections/households/items?bbox=\(bbox)&limit=25"
             while let page = next {
                 let path = page.replacingOccurrences(of: "http://localhost", with: "").replacingOccurrences(of: "http://127.0.0.1", with: "")
-                next = try await client.execute(uri: path, method: .get, headers: fixture.headers(.viewer)) { response in
+                next = try await client.execute(uri: path, method: .get, headers: fixture.headers(.dispatcher)) { response in
                     let collection = try #require(try json(response) as? [String: Any])
                     seen += (collection["features"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
                     let links = collection["links"] as? [[String: Any]] ?? []
@@ -255,13 +260,13 @@ func json(_ response: TestResponse) throws -> Any {
             }
             #expect(seen.count == features.count && Set(seen) == ids)
             for (parameter, value) in [("bbox", "1,2,3"), ("bbox", "10,10,5,5"), ("limit", "0"), ("limit", "abc"), ("offset", "-1")] {
-                try await client.execute(uri: "/collections/households/items?\(parameter)=\(value)", method: .get, headers: fixture.headers(.viewer)) { response in
+                try await client.execute(uri: "/collections/households/items?\(parameter)=\(value)", method: .get, headers: fixture.headers(.dispatcher)) { response in
                     #expect(response.status == .badRequest, "\(parameter)=\(value)")
                     #expect(String(buffer: response.body).contains("\"name\":\"\(parameter)\""))
                 }
             }
             try await client.execute(uri: "/collections/nothing/items", method: .get, headers: fixture.headers(.viewer)) { #expect($0.status == .notFound) }
-            try await client.execute(uri: "/collections/households/items/none", method: .get, headers: fixture.headers(.viewer)) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/collections/households/items/none", method: .get, headers: fixture.headers(.dispatcher)) { #expect($0.status == .notFound) }
             try await client.execute(uri: "/collections/incidents/items/E1", method: .get, headers: fixture.headers(.dispatcher)) { response in
                 let feature = try #require(try json(response) as? [String: Any])
                 #expect((feature["properties"] as? [String: Any])?["reporter"] as? String == "赵*")

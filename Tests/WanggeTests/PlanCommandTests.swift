@@ -83,6 +83,26 @@ import GridStore
         }
     }
 
+    @Test func aWorkersTokenFollowsItsGridThroughARedrawAndTheActivationSaysSo() throws {
+        try withDraft { binary, db in
+            func wangge(_ arguments: String...) throws -> String { try Fixtures.run(binary, arguments + ["--db", db]) }
+            _ = try wangge("token", "create", "--role", "grid_worker", "--grids", Self.grid, "--name", "和桥二格", "--expires", "90d")
+            _ = try wangge("token", "create", "--role", "grid_worker", "--villages", "430981-001-017", "--name", "和桥社区")
+            #expect { _ = try wangge("token", "create", "--role", "viewer", "--expires", "soon") } throws: {
+                "\($0)".contains("--expires: \"soon\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
+            }
+            let activated = try wangge("plan", "activate", "2")
+            #expect(activated.contains("tokens re-scoped to the new grids"))
+            #expect(activated.contains("token 1 和桥二格: grids \(Self.grid) → 430981-001-017-005,430981-001-017-006"), "\(activated)")
+            let list = try wangge("token", "list")
+            let rows = list.split(separator: "\n").map(String.init)
+            #expect(rows.first { $0.contains("和桥二格") }?.contains("grids 430981-001-017-005,430981-001-017-006") == true, "\(list)")
+            #expect(rows.first { $0.contains("和桥社区") }?.contains("villages 430981-001-017") == true)
+            #expect(rows.first { $0.contains("和桥社区") }?.contains("never") == true)
+            #expect(rows.first { $0.contains("和桥二格") }?.contains("active") == true)
+        }
+    }
+
     @Test func theDiffAndTheQueriesOfAGeneration() throws {
         try withDraft { binary, db in
             let json = try Fixtures.run(binary, ["plan", "diff", "--db", db, "--json"])
