@@ -89,6 +89,31 @@ import GridCore
         #expect(try f.store.tokens(now: now.addingTimeInterval(3_601)).first { $0.id == id }?.status == "expired")
     }
 
+    /// A database from before the migration: its notifications get the grid,
+    /// village and town of their incident, so that workers still read their own.
+    @Test func theMigrationGivesOldNotificationsTheirAreas() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        let p = LonLat(112.355, 28.842), rules = DispatchRules()
+        let id = try t.store.report(IncidentReport(position: p, source: (p.lon, p.lat, .wgs84), category: "矛盾纠纷", channel: "12345",
+                                                   severity: nil, description: nil, reporter: "李四", reportedAt: Date()), rules: rules).id
+        let record = try t.store.apply(IncidentChange(.escalate, actor: "调度员", note: "升级", expectedVersion: 1), to: id, rules: rules)
+        try t.store.database.pool.write { db in
+            for (table, column) in [("notifications", "grid_code"), ("notifications", "village_code"), ("notifications", "town_code"),
+                                    ("tokens", "villages"), ("tokens", "towns"), ("tokens", "expires_at")] {
+                try db.execute(sql: "ALTER TABLE \(table) DROP COLUMN \(column)")
+            }
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'token-scopes-expiry-and-notification-areas'")
+        }
+        let migrated = try GridStore(path: t.path)
+        let areas = try migrated.database.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT grid_code, village_code, town_code FROM notifications WHERE incident_id = ?", arguments: [id])
+        }
+        let grid = try #require(record.grid)
+        #expect(areas?[0] == grid && areas?[1] == record.village && areas?[2] == record.town)
+        #expect(try migrated.notifications(forGrids: [grid]).map(\.incidentID) == [id])
+    }
+
     @Test func expiryIsADurationADayOrATime() throws {
         let now = try #require(GridStore.parseTime("2026-11-26T10:00:00Z"))
         #expect(try TokenExpiry.parse("90d", now: now) == now.addingTimeInterval(90 * 86_400))
