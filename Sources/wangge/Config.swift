@@ -27,10 +27,10 @@ struct WanggeConfig: Decodable {
         }
     }
 
-    /// A number of seconds that must be above 0.
+    /// A number of seconds above 0, at most a day.
     static func positiveSeconds(_ value: Double?, _ key: String) throws -> Duration? {
         guard let value else { return nil }
-        guard value > 0, value.isFinite else { throw UserError("\(key) must be a number of seconds above 0") }
+        guard value > 0, value <= 86_400 else { throw UserError("\(key) must be a number of seconds above 0 and at most 86400") }
         return .milliseconds(Int64((value * 1000).rounded()))
     }
 

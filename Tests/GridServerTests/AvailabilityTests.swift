@@ -14,64 +14,6 @@ import Synchronization
 import Testing
 import TestSupport
 
-/// A TCP connection to 127.0.0.1 driven byte by byte, as an attacker (or a
-/// plain client) drives one. Its calls block: run them with `offCooperativeThreads`.
-final class RawConnection {
-    let fd: Int32
-
-    init(port: Int, readTimeoutSeconds: Int = 60) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            let code = errno
-            close(fd)
-            throw POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO)
-        }
-    }
-
-    deinit { close(fd) }
-
-    /// Sends text; false once the server has closed the connection.
-    @discardableResult func send(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
-    }
-
-    /// Whether the server has closed the connection (looks without waiting).
-    var closedByServer: Bool {
-        var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-    }
-
-    /// Everything the server sends until it closes the connection or the read timeout passes.
-    func readToEnd() -> String {
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { return String(decoding: data, as: UTF8.self) }
-            data += buffer[0..<n]
-        }
-    }
-
-    /// One request with `Connection: close`, and the whole answer.
-    func request(_ method: String, _ path: String, headers: [String: String] = [:]) -> String {
-        let lines = ["\(method) \(path) HTTP/1.1", "Host: 127.0.0.1", "Connection: close"] + headers.map { "\($0.key): \($0.value)" }
-        send(lines.joined(separator: "\r\n") + "\r\n\r\n")
-        return readToEnd()
-    }
-}
-
 /// Runs blocking work (sockets, a held database lock) on a thread of its own,
 /// so that it never holds one of the few threads the server's tasks need.
 func offCooperativeThreads<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -339,20 +281,8 @@ final class LockableCopy: Sendable {
                                        rules: DispatchRules()).id
         let before = try store.incident(id: overdue)
         // The port is taken by another listener.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (listener, port) = try listeningSocket()
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try withUnsafeMutablePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                guard bind(listener, $0, length) == 0, listen(listener, 1) == 0, getsockname(listener, $0, &length) == 0 else {
-                    throw POSIXError(.EADDRINUSE)
-                }
-            }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let service = try GridService(store: store)
         await #expect(throws: (any Error).self) {
             try await buildApplication(service: service, host: "127.0.0.1", port: port).runService(gracefulShutdownSignals: [])

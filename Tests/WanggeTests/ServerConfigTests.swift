@@ -18,6 +18,7 @@ import TestSupport
             ("public_url: ftp://files.example", "server.public_url: \"ftp://files.example\" is not an http:// or https:// URL"),
             ("idle_timeout_s: 0", "server.idle_timeout_s must be a number of seconds above 0"),
             ("request_timeout_s: -1", "server.request_timeout_s must be a number of seconds above 0"),
+            ("request_timeout_s: 1e30", "server.request_timeout_s must be a number of seconds above 0 and at most 86400"),
             ("max_connections: 0", "server.max_connections must be at least 1"),
         ] {
             try "server:\n  \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
