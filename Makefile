@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` (the main job) and `make test`.
 # Both install what is missing first and can be run again.
-.PHONY: setup demo test bench build
+.PHONY: setup demo test bench build fuzz
 
 setup:
 	@scripts/setup.sh
@@ -16,7 +16,19 @@ test: setup
 	scripts/test-openapi.sh
 	scripts/test-ogc-gdal.sh
 	scripts/test-map-interactive.sh
+	scripts/test-schemathesis.sh
+	scripts/test-crash.py
+	scripts/fuzz.sh 20
 	swift test --skip-build --disable-xctest
+
+# Longer campaigns than the test command's: libFuzzer 10 minutes per parser
+# (new finds merged into Tests/Fixtures/fuzz), schemathesis with 300 cases per
+# operation and role, 25 crash rounds per scenario.
+fuzz: setup
+	swift build --build-tests
+	MERGE=yes scripts/fuzz.sh 600
+	EXAMPLES=300 scripts/test-schemathesis.sh
+	scripts/test-crash.py --rounds 25
 
 # Not a test: prints assignment throughput, peak memory and map frame times (see README).
 bench: build

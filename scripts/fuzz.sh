@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 merge=${MERGE:-no}
 scratch=.build-fuzz
+# The saved corpus first, through the ordinary build (no sanitizer): every input ever found stays a test.
+for corpus in Tests/Fixtures/fuzz/*/; do
+    .build/debug/wangge-fuzz "$(basename "$corpus")" "$corpus"
+done
 swift build -c release --product wangge-fuzz --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 \
     | grep -E "error|warning: .*Sources/|Compiling WanggeFuzz|Build complete" || true
 fuzzer="$scratch/release/wangge-fuzz"

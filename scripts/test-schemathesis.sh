@@ -3,6 +3,8 @@
 # operation of /openapi.json on a live `wangge serve`, with a token of each
 # role, and checks that no request gets a server error and that every
 # response (status, content type, body) matches the document.
+# One worker: hypothesis describes strategies with ast.parse, which is not
+# thread-safe in CPython 3.11 (a "recursion depth mismatch" error).
 # EXAMPLES (default 25) bounds the cases per operation and role; `make fuzz` raises it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,14 +40,13 @@ for role in admin planner dispatcher grid_worker viewer; do
     if schemathesis run "http://127.0.0.1:$port/openapi.json" \
         --header "Authorization: Bearer ${tokens[$role]}" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-        --max-examples "$examples" --seed "$seed" --workers 2 --no-color --request-timeout 20 \
+        --max-examples "$examples" --seed "$seed" --workers 1 --no-color --request-timeout 20 \
         --generation-database none --suppress-health-check all \
         --report ndjson --report-ndjson-path "$report" >"$work/$role.log" 2>&1; then
         passed=$((passed + 1)); result=ok
     else
         failed=$((failed + 1)); result=FAILED
     fi
-    sent=$(grep -c '"ScenarioFinished"' "$report" 2>/dev/null || true)
     cases=$(python3 - "$report" <<'PY'
 import json, sys
 n = 0
@@ -58,10 +59,9 @@ print(n)
 PY
 )
     requests=$((requests + cases))
-    echo "$result: schemathesis as $role: $cases requests ($(grep -E '^(Test cases|Summary|[0-9]+ (passed|failed))' "$work/$role.log" | tr '\n' ' '))"
-    [[ $result == ok ]] || sed -n '/FAILURES/,$p' "$work/$role.log" | head -80
+    echo "$result: schemathesis as $role: $cases requests ($(grep -A1 '^Test cases:' "$work/$role.log" | tail -1 | sed 's/^ *//'))"
+    [[ $result == ok ]] || grep -v "^\s*$" "$work/$role.log" | grep -v "^  - \(GET\|POST\) " | tail -70
 done
-server_errors=$(grep -c ' 5[0-9][0-9] ' "$work/serve.log" || true)
 echo "schemathesis: $requests requests over 5 roles (seed $seed, $examples examples per operation)"
 echo "schemathesis: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]

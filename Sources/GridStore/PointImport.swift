@@ -101,7 +101,7 @@ extension GridStore {
         let generation = try activeGeneration()
         let inputs = try PointFile.read(path: path)
         progress?("read \(inputs.count) \(layer.table) from \(path)")
-        let records = try validate(inputs, layer: layer, crs: crs, source: path, dispatch: dispatch)
+        let records = try Self.validate(inputs, layer: layer, crs: crs, source: path, dispatch: dispatch)
         let shapes = try gridShapes(generation: generation)
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         let assignments = try assigner.assign(records.map(\.position))
@@ -152,7 +152,15 @@ extension GridStore {
         try problems.throwIfAny()
     }
 
-    func validate(_ inputs: [PointInput], layer: PointLayer, crs: CoordinateSystem, source: String, dispatch: DispatchRules) throws -> [PointRecord] {
+    /// Reads and checks a point file as `importPoints` does before it writes,
+    /// touching no database: the number of records it holds, or the error an
+    /// import would give. (The fuzz harness feeds it hostile files.)
+    public static func checkPointFile(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84,
+                                      dispatch: DispatchRules = DispatchRules()) throws -> Int {
+        try validate(try PointFile.read(path: path), layer: layer, crs: crs, source: path, dispatch: dispatch).count
+    }
+
+    static func validate(_ inputs: [PointInput], layer: PointLayer, crs: CoordinateSystem, source: String, dispatch: DispatchRules) throws -> [PointRecord] {
         let proj = try PROJContext()
         let converter: WGS84Converter
         do {
@@ -205,7 +213,7 @@ extension GridStore {
         return records
     }
 
-    func attributes(_ layer: PointLayer, _ f: [String: String], dispatch: DispatchRules) throws -> [DatabaseValueConvertible?] {
+    static func attributes(_ layer: PointLayer, _ f: [String: String], dispatch: DispatchRules) throws -> [DatabaseValueConvertible?] {
         switch layer {
         case .households:
             let tags = (try FieldCheck.text(f, "tags", limit: TextLimits.text) ?? "").split(whereSeparator: { $0 == ";" || $0 == "|" || $0 == "；" })

@@ -1,27 +1,53 @@
 import Foundation
 import GeoKit
+import GridCore
+import GridStore
+import Synchronization
 
 /// The parsers a user's files reach, each fed arbitrary bytes. An input may
 /// be refused with an error; it must never crash, hang or leak. The same
 /// function serves libFuzzer (`make fuzz`, `scripts/fuzz.sh`) and the corpus
 /// replay that runs in the test command.
 enum FuzzTarget: String, CaseIterable {
-    case geojson, wkb
+    case geojson, csv, wkb
 
     func run(_ data: Data) {
         switch self {
         case .geojson: Self.geoJSON(data)
+        case .csv: Self.pointFile(data, suffix: "csv")
         case .wkb: Self.wkb(data)
         }
     }
 
-    /// A grid or point file as GeoJSON: the document, then each geometry through GEOS and back.
+    /// A grid or point file as GeoJSON: the document, each geometry through
+    /// GEOS and back, and the whole file as a point import reads and checks it.
     static func geoJSON(_ data: Data) {
+        pointFile(data, suffix: "geojson")
         guard let document = try? GeoJSONDocument(data: data, source: "fuzz"), let context = try? GEOSContext() else { return }
         for feature in document.features.prefix(64) {
             guard let geometry = try? Geometry(geoJSON: feature.geometryJSON, context: context) else { continue }
             roundTrip(geometry, context: context)
         }
+    }
+
+    /// A point file read and checked as an import of each layer does before it
+    /// writes (the import reads files by path, so the bytes go to one).
+    static func pointFile(_ data: Data, suffix: String) {
+        let path = scratchFile(suffix)
+        guard FileManager.default.createFile(atPath: path, contents: data) else { fatalError("cannot write \(path)") }
+        for layer in PointLayer.allCases {
+            _ = try? GridStore.checkPointFile(layer, path: path)
+        }
+    }
+
+    /// One scratch file per suffix and process, removed at exit.
+    static func scratchFile(_ suffix: String) -> String {
+        let path = NSTemporaryDirectory() + "wangge-fuzz-\(getpid()).\(suffix)"
+        scratchFiles.withLock { files in
+            if files.isEmpty { atexit { scratchFiles.withLock { $0.forEach { unlink($0) } } } }
+            files.insert(path)
+        }
+        return path
     }
 
     /// WKB as SpatiaLite's AsBinary gives it and as a user's tools may write it.
@@ -41,3 +67,5 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? geometry.validity()
     }
 }
+
+private let scratchFiles = Mutex<Set<String>>([])
