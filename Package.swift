@@ -43,10 +43,14 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
             ]),
         .target(name: "GridMap"),
+        // The application layer the front ends share; so far the configuration.
+        .target(
+            name: "GridApplication",
+            dependencies: ["GridCore", "GridStore", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "GridServer",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore",
+                "GeoKit", "GridCore", "GridStore", "GridApplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -60,14 +64,14 @@ let package = Package(
         .executableTarget(
             name: "wangge",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridMap", "GridServer", "SampleCounty",
+                "GeoKit", "GridCore", "GridStore", "GridApplication", "GridMap", "GridServer", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "CLibFuzzer"),
-        .executableTarget(name: "WanggeFuzz", dependencies: ["GeoKit", "GridStore", "CLibFuzzer"]),
+        .executableTarget(name: "WanggeFuzz", dependencies: ["GeoKit", "GridStore", "GridApplication", "CLibFuzzer"]),
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
@@ -75,14 +79,14 @@ let package = Package(
         .testTarget(
             name: "GridServerTests",
             dependencies: [
-                "GridServer", "GridStore", "TestSupport",
+                "GridServer", "GridStore", "GridApplication", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "WanggeTests",
-            dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),

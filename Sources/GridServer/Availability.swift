@@ -1,3 +1,4 @@
+import GridApplication
 import Foundation
 import GridStore
 import Hummingbird
@@ -5,43 +6,6 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import Synchronization
-
-/// How the server guards itself against slow, idle or too many clients
-/// (the `server:` section of Config/wangge.yaml), and the address its links use.
-public struct ServerSettings: Sendable {
-    /// The scheme, host and port clients reach the server at, for OGC links
-    /// (nil: http://HOST:PORT of the bind address). Never the request's Host header.
-    public var publicURL: String?
-    /// A connection that has sent no whole request head for this long (idle
-    /// keep-alive, or a head trickled in byte by byte) is closed.
-    public var idleTimeout: Duration = .seconds(10)
-    /// A request must arrive whole and its answer start within this long.
-    public var requestTimeout: Duration = .seconds(30)
-    /// Connections served at once (nil: 1,000, fewer when the open-file limit
-    /// is lower); more wait in the listen backlog until one closes.
-    public var maxConnections: Int?
-
-    public init() {}
-
-    /// File descriptors kept free of connections, for the database, its WAL and logs.
-    static let reservedFileDescriptors = 64
-
-    /// `maxConnections`, or the default, never above what the open-file limit allows.
-    var connectionLimit: Int {
-        var limit = rlimit()
-        // No limit (RLIM_INFINITY, all bits set) clamps to Int.max.
-        let openFiles = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(clamping: limit.rlim_cur) : Int.max
-        return max(1, min(maxConnections ?? 1_000, openFiles - Self.reservedFileDescriptors))
-    }
-
-    /// The base of OGC links: `publicURL` without a trailing slash, else http://HOST:PORT.
-    func baseURL(host: String, port: Int) -> String {
-        if let publicURL, !publicURL.isEmpty {
-            return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
-        }
-        return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-    }
-}
 
 /// The HTTP/1 server with the settings' limits: Hummingbird's idle timeout,
 /// and a deadline for each request (`RequestDeadlineHandler`).

@@ -1,5 +1,6 @@
 import Foundation
 import GeoKit
+import GridApplication
 import GridCore
 import GridStore
 import Synchronization
@@ -9,13 +10,14 @@ import Synchronization
 /// function serves libFuzzer (`make fuzz`, `scripts/fuzz.sh`) and the corpus
 /// replay that runs in the test command.
 enum FuzzTarget: String, CaseIterable {
-    case geojson, csv, wkb
+    case geojson, csv, wkb, yaml
 
     func run(_ data: Data) {
         switch self {
         case .geojson: Self.geoJSON(data)
         case .csv: Self.pointFile(data, suffix: "csv")
         case .wkb: Self.wkb(data)
+        case .yaml: Self.configuration(data)
         }
     }
 
@@ -48,6 +50,11 @@ enum FuzzTarget: String, CaseIterable {
             files.insert(path)
         }
         return path
+    }
+
+    /// A configuration file as `wangge` and `serve` read it (every section checked).
+    static func configuration(_ data: Data) {
+        _ = try? WanggeConfig.decode(yaml: String(decoding: data, as: UTF8.self), source: "fuzz.yaml")
     }
 
     /// WKB as SpatiaLite's AsBinary gives it and as a user's tools may write it.

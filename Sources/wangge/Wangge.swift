@@ -1,3 +1,4 @@
+import GridApplication
 import ArgumentParser
 import Foundation
 import GeoKit
@@ -75,12 +76,6 @@ enum CommandLineRewriter {
         guard numbers.contains(where: { $0.hasPrefix("-") }) else { return arguments }
         return options + ["--"] + numbers
     }
-}
-
-/// Errors for the user: printed as they are, exit status 1.
-struct UserError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// Writes to standard error.

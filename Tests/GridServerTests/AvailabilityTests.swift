@@ -1,3 +1,4 @@
+import GridApplication
 import Foundation
 #if canImport(Glibc)
 import Glibc

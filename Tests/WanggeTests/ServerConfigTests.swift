@@ -1,3 +1,4 @@
+import GridApplication
 import Foundation
 import GridServer
 import Testing

@@ -1,20 +1,19 @@
 import Foundation
 import GridCore
-import GridServer
 import GridStore
 import Yams
 
 /// The configuration file (Config/wangge.yaml), documented line by line there.
-struct WanggeConfig: Decodable {
-    var database = "var/wangge.sqlite"
-    var rules = AssignmentRules()
-    var gridFields = GridFieldMapping()
-    var coverage = CoverageSettings()
-    var workload = WorkloadSettings()
-    var dispatch = DispatchRules()
-    var planning = PlanThresholds()
-    var server = ServerSettings()
-    var privacy = PrivacyPolicy.defaults
+public struct WanggeConfig: Decodable {
+    public var database = "var/wangge.sqlite"
+    public var rules = AssignmentRules()
+    public var gridFields = GridFieldMapping()
+    public var coverage = CoverageSettings()
+    public var workload = WorkloadSettings()
+    public var dispatch = DispatchRules()
+    public var planning = PlanThresholds()
+    public var server = ServerSettings()
+    public var privacy = PrivacyPolicy.defaults
 
     struct ServerSection: Decodable {
         var publicURL: String?
@@ -184,9 +183,7 @@ struct WanggeConfig: Decodable {
         }
     }
 
-    init() {}
-
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
         if let section = try c.decodeIfPresent(AssignmentSection.self, forKey: .assignment) {
@@ -297,20 +294,28 @@ struct WanggeConfig: Decodable {
         }
     }
 
-    static let defaultPath = "Config/wangge.yaml"
+    public static let defaultPath = "Config/wangge.yaml"
+
+    /// The built-in defaults, equal to the shipped Config/wangge.yaml.
+    public init() {}
 
     /// The file a configuration comes from, or nil for the built-in defaults.
-    static func resolvedPath(explicitPath: String?) -> String? {
+    public static func resolvedPath(explicitPath: String?) -> String? {
         explicitPath ?? ProcessInfo.processInfo.environment["WANGGE_CONFIG"]
             ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
     }
 
     /// The explicit file, else $WANGGE_CONFIG, else Config/wangge.yaml if it exists, else built-in defaults.
-    static func load(explicitPath: String?) throws -> WanggeConfig {
+    public static func load(explicitPath: String?) throws -> WanggeConfig {
         guard let path = resolvedPath(explicitPath: explicitPath) else { return WanggeConfig() }
         guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw UserError("\(path): cannot read the configuration file")
         }
+        return try decode(yaml: text, source: path)
+    }
+
+    /// A configuration from its YAML text; errors begin with `source` (the file's path).
+    public static func decode(yaml text: String, source path: String) throws -> WanggeConfig {
         do {
             return try YAMLDecoder().decode(WanggeConfig.self, from: text.isEmpty ? "{}" : text)
         } catch let error as UserError {
