@@ -18,10 +18,12 @@ test: setup
 	scripts/test-map-interactive.sh
 	swift test --skip-build --disable-xctest
 
-# Not a test: prints assignment throughput, peak memory and map frame times (see README).
+# Not a test: prints assignment throughput, peak memory, map frame times and
+# locate --input end to end beside DuckDB spatial and GeoPandas (see README).
 bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
 	.build/release/wangge bench map
 	.build/release/wangge bench coverage
 	scripts/bench-server.sh
+	scripts/bench-locate.sh

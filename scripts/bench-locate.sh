@@ -13,11 +13,13 @@ wangge=.build/release/wangge
 [[ -x /usr/bin/time ]] || { echo "install GNU time (apt-get install time)"; exit 1; }
 work=var/bench-locate
 mkdir -p "$work"
-venv=.build/bench-venv
+venv=${BENCH_VENV:-.build/bench-venv}
 if [[ ! -x $venv/bin/python ]] || ! "$venv/bin/python" -c "import geopandas, duckdb" 2>/dev/null; then
     echo "== installing duckdb, duckdb-extension-spatial, geopandas into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "duckdb==1.5.5" "duckdb-extension-spatial==1.5.5" geopandas pyogrio >/dev/null
+    "$venv/bin/pip" install -q "duckdb==1.5.5" geopandas pyogrio >/dev/null
+    # The spatial extension as a wheel of its own, matching duckdb's version.
+    "$venv/bin/pip" install -q "duckdb-extension-spatial==1.5.5" >/dev/null || true
 fi
 py=$venv/bin/python
 
@@ -49,23 +51,30 @@ def far(n):
     kx, ky = 111_320 * np.cos(lat0), 110_574
     projected = shapely.transform(county, lambda c: np.column_stack([c[:, 0] * kx, c[:, 1] * ky]))
     shapely.prepare(projected)
+    # The boundary's segments in a tree: nearest-segment queries, not a scan of every vertex per point.
+    rings = [np.asarray(r.coords) for r in shapely.get_rings(projected)]
+    segments = shapely.linestrings(np.concatenate([np.stack([r[:-1], r[1:]], axis=1) for r in rings]))
+    tree = shapely.STRtree(segments)
     out = []
     while sum(len(a) for a in out) < n:
-        x = rng.uniform(minx - 0.7, maxx + 0.7, 4 * n); y = rng.uniform(miny - 0.6, maxy + 0.6, 4 * n)
-        d = shapely.distance(projected, shapely.points(x * kx, y * ky))
+        x = rng.uniform(minx - 0.7, maxx + 0.7, 2 * n); y = rng.uniform(miny - 0.6, maxy + 0.6, 2 * n)
+        points = shapely.points(x * kx, y * ky)
+        (which, _), d = tree.query_nearest(points, return_distance=True, all_matches=False)
+        d[shapely.contains_xy(projected, x * kx, y * ky)] = 0
         keep = (d >= 1_000) & (d <= 60_000)
         out.append(np.column_stack([x[keep], y[keep]]))
     return np.concatenate(out)[:n]
 
 def write(name, xy, prefix):
-    with open(f"{work}/{name}.csv", "w") as f:
-        f.write("id,lon,lat\n")
-        f.writelines(f"{prefix}{i},{x:.7f},{y:.7f}\n" for i, (x, y) in enumerate(xy))
+    ids = np.char.add(prefix, np.arange(len(xy)).astype(str))
+    np.savetxt(f"{work}/{name}.csv", np.column_stack([ids, np.char.mod("%.7f", xy[:, 0]), np.char.mod("%.7f", xy[:, 1])]),
+               fmt="%s", delimiter=",", header="id,lon,lat", comments="")
 
-write("union", inside(2_000_000), "u")
+union = inside(2_000_000)
 box = np.column_stack([rng.uniform(minx, maxx, 2_000_000), rng.uniform(miny, maxy, 2_000_000)])
-write("bbox", box, "b")
 mix = np.concatenate([inside(310_000), far(690_000)])
+write("union", union, "u")
+write("bbox", box, "b")
 rng.shuffle(mix)
 write("far", mix, "f")
 PY
@@ -86,10 +95,13 @@ megabytes_of() { awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 10
 
 cat > "$work/duckdb_join.py" <<'PY'
 # DuckDB spatial, end to end: read the CSV, point in polygon against the grids, write id,grid.
-import sys, duckdb, duckdb_extension_spatial
+import glob, os, sys, duckdb, duckdb_extension_spatial
 points, out = sys.argv[1], sys.argv[2]
+# The extension comes in the PyPI wheel: load it from there (INSTALL would need the network).
+extension = glob.glob(os.path.join(os.path.dirname(duckdb_extension_spatial.__file__), "extensions", "*", "spatial.duckdb_extension"))[0]
 con = duckdb.connect()
-con.load_extension(duckdb_extension_spatial.path) if hasattr(duckdb_extension_spatial, "path") else con.execute("LOAD spatial")
+con.execute("SET enable_progress_bar = false")
+con.execute(f"LOAD '{extension}'")
 con.execute("CREATE TABLE grids AS SELECT code, geom FROM ST_Read('GeoData/grids.geojson')")
 con.execute(f"""COPY (SELECT p.id, g.code AS grid FROM read_csv('{points}', columns = {{'id': 'VARCHAR', 'lon': 'DOUBLE', 'lat': 'DOUBLE'}}, header = true) p
                 LEFT JOIN grids g ON ST_Contains(g.geom, ST_Point(p.lon, p.lat))) TO '{out}' (HEADER)""")

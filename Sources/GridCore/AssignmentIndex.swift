@@ -121,7 +121,7 @@ public final class AssignmentIndex: Sendable {
     /// candidate lists for points outside every grid, those made so far).
     public var tableBytes: Int {
         let lists = outside.lists.made + far.lists.made
-        return raster.cells.count * 4 + raster.records.count * 4 + lists.reduce(0) { $0 + $1.count * 12 }
+        return raster.cells.count * 4 + raster.records.count * 4 + lists.reduce(0) { $0 + $1.block.count * 8 }
             + degreeXY.count * 8 + metricXY.count * 8 + vertexGrid.count * 4 + sliverGap.count * 8 + gridEnvelopes.count * 8
     }
 

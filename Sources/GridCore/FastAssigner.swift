@@ -42,8 +42,8 @@ public struct FastAssigner: ~Copyable {
     private var nearby: [GridDistance] = []
     private let approximate: TransverseMercator?
     /// The tiles' and far cells' lists this thread has used (read without a lock).
-    private var tileLists: [Int: CandidateList] = [:]
-    private var farLists: [Int: CandidateList] = [:]
+    private let tileLists: ListCache
+    private let farLists: ListCache
 
     init(index: AssignmentIndex, projectors: ObjectPool<MetricProjector>, locators: ObjectPool<GridLocator>,
          makeLocator: @escaping () throws -> GridLocator) {
@@ -71,6 +71,8 @@ public struct FastAssigner: ~Copyable {
         tolerance = index.rules.nearestToleranceMeters
         vertexGrid = index.vertexGrid.base
         approximate = index.approximateMetric
+        tileLists = ListCache(count: index.outside.tileColumns * index.outside.tileRows)
+        farLists = ListCache(count: index.far.cellCount)
     }
 
     deinit {
@@ -249,8 +251,8 @@ public struct FastAssigner: ~Copyable {
         let tile = outside.tile(column: column, row: row)
         if let known = tileLists[tile] { return try rankOutside(lon, lat, known) }
         let list = try outside.list(tile, projector: try borrowedProjector())
-        tileLists[tile] = list
-        return try rankOutside(lon, lat, list)
+        tileLists.set(tile, list)
+        return try rankOutside(lon, lat, list.block.base)
     }
 
     /// Beyond the raster: the same ranking over the far cell's list.
@@ -259,27 +261,27 @@ public struct FastAssigner: ~Copyable {
         guard let cell = far.cell(lon, lat) else { return try geos(lon, lat) }
         if let known = farLists[cell] { return try rankOutside(lon, lat, known) }
         let list = try far.list(cell, projector: try borrowedProjector())
-        farLists[cell] = list
-        return try rankOutside(lon, lat, list)
+        farLists.set(cell, list)
+        return try rankOutside(lon, lat, list.block.base)
     }
 
-    /// The point ranked over a list: on Swift-projected coordinates when
-    /// they certainly give PROJ's answer, else on PROJ's.
+    /// The point ranked over a list's block (a `CandidateList`'s, which the
+    /// index keeps alive): on Swift-projected coordinates when they
+    /// certainly give PROJ's answer, else on PROJ's.
     @inline(__always)
-    private mutating func rankOutside(_ lon: Double, _ lat: Double, _ list: CandidateList) throws -> PointAssignment {
-        // The thread's map of lists keeps `list` alive while its pointers are read.
+    private mutating func rankOutside(_ lon: Double, _ lat: Double, _ block: UnsafePointer<Double>) throws -> PointAssignment {
+        let centerX = block[0], centerY = block[1], count = Int(block[2])
+        let entries = block + CandidateList.headerLength
         if let approximate {
             let (x, y) = approximate.project(lon, lat)
-            let offset = ((x - list.centerX) * (x - list.centerX) + (y - list.centerY) * (y - list.centerY)).squareRoot()
-            if let answer = rankOutsideApproximately(lon, lat, x, y, segments: list.segments.base, count: list.count,
-                                                     centreDistances: list.centreDistances.base, offset: offset) {
+            let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
+            if let answer = rankOutsideApproximately(lon, lat, x, y, entries: entries, count: count, offset: offset) {
                 return answer
             }
         }
         let (x, y) = try metric(lon, lat)
-        let offset = ((x - list.centerX) * (x - list.centerX) + (y - list.centerY) * (y - list.centerY)).squareRoot()
-        return try rankOutside(lon, lat, x, y, segments: list.segments.base, count: list.count,
-                               centreDistances: list.centreDistances.base, offset: offset)
+        let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
+        return try rankOutside(lon, lat, x, y, entries: entries, count: count, offset: offset)
     }
 
     /// How far apart PROJ's and `TransverseMercator`'s metric distances of a
@@ -294,19 +296,19 @@ public struct FastAssigner: ~Copyable {
     /// that nearly misses the grid. Then PROJ's coordinates decide.
     @inline(__always)
     private mutating func rankOutsideApproximately(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
-                                                   segments: UnsafePointer<UInt32>, count: Int,
-                                                   centreDistances: UnsafePointer<Double>, offset: Double) -> PointAssignment? {
+                                                   entries: UnsafePointer<Double>, count: Int, offset: Double) -> PointAssignment? {
         let slack = Self.approximationSlack
         nearby.removeAll(keepingCapacity: true)
         var closest = Double.infinity
         for k in 0..<count {
-            let s = Int(segments[k])
             // Every grid within twice the slack of the closest, and every one within the tolerance and slack, is measured.
             let reach = max(closest + 2 * slack, tolerance + slack) * (1 + 1e-9) + 1e-6
-            if centreDistances[k] - offset > reach * (1 + 1e-9) + 1e-6 { break }
-            let ax = metricXY[2 * s], ay = metricXY[2 * s + 1], bx = metricXY[2 * s + 2], by = metricXY[2 * s + 3]
+            let entry = entries + CandidateList.stride * k
+            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
+            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
             let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
             if gapX * gapX + gapY * gapY > reach * reach { continue }
+            let s = Int(entry[5])
             let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
             let gap = sliverGap[s]
             if gap > 0 && d - slack <= AssignmentIndex.sliverWidth(gap: gap, along: 0.5) { return nil }
@@ -354,25 +356,26 @@ public struct FastAssigner: ~Copyable {
         Float(d - slack) == Float(d + slack)
     }
 
-    /// The ranking of `assignOutside` over `count` candidate segments. With
-    /// `centreDistances` (ascending, from a point `offset` metres away), the
-    /// scan stops where no later segment can come within reach.
+    /// The ranking of `assignOutside` over `count` candidate segments (their
+    /// `CandidateList` entries: centre distances ascending, from a point
+    /// `offset` metres away): the scan stops where no later segment can come
+    /// within reach.
     @inline(__always)
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
-                                      segments: UnsafePointer<UInt32>, count: Int,
-                                      centreDistances: UnsafePointer<Double>, offset: Double) throws -> PointAssignment {
+                                      entries: UnsafePointer<Double>, count: Int, offset: Double) throws -> PointAssignment {
         nearby.removeAll(keepingCapacity: true)
         var closest = GridDistance(grid: -1, distance: .infinity)
         for k in 0..<count {
-            let s = Int(segments[k])
-            let ax = metricXY[2 * s], ay = metricXY[2 * s + 1], bx = metricXY[2 * s + 2], by = metricXY[2 * s + 3]
             // Skip an edge whose box is certainly farther than both the
             // closest edge so far and the tolerance: it cannot matter.
             let reach = max(closest.distance, tolerance) * (1 + 1e-9) + 1e-6
             // Nor can any later one when this one's centre distance, less the point's offset, is beyond reach.
-            if centreDistances[k] - offset > reach * (1 + 1e-9) + 1e-6 { break }
+            let entry = entries + CandidateList.stride * k
+            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
+            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
             let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
             if gapX * gapX + gapY * gapY > reach * reach { continue }
+            let s = Int(entry[5])
             let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
             if inSliver(s, distance: d, x, y) { return try geos(lon, lat) }
             let grid = vertexGrid[s]

@@ -45,7 +45,7 @@ final class OutsideCandidates: Sendable {
         try lists.list(tile) {
             var builder = TileListBuilder(raster: raster, tree: tree.view, metricXY: metricXY.base, projector: projector,
                                           approximate: approximate, tolerance: tolerance, tileCells: tileCells)
-            return CandidateList(try builder.list(tileColumn: tile % tileColumns, tileRow: tile / tileColumns))
+            return CandidateList(try builder.list(tileColumn: tile % tileColumns, tileRow: tile / tileColumns), metricXY: metricXY.base)
         }
     }
 }
@@ -258,22 +258,61 @@ final class FarField: @unchecked Sendable {
             var builder = OutsideListBuilder(tree: tree.view, metricXY: metricXY.base, projector: projector, approximate: approximate,
                                              tolerance: tolerance)
             let west = originX + Double(column) * cellSize, south = originY + Double(row) * cellSize
-            return CandidateList(try builder.candidates(west: west, east: west + cellSize, south: south, north: south + cellSize))
+            return CandidateList(try builder.candidates(west: west, east: west + cellSize, south: south, north: south + cellSize),
+                                 metricXY: metricXY.base)
         }
     }
 }
 
-/// One tile's or far cell's candidates, frozen.
+/// One tile's or far cell's candidates, frozen in one block of doubles so
+/// that a point's scan reads one place in order: the centre (x, y), the
+/// count, then per candidate its distance from the centre, its metric
+/// endpoints (ax, ay, bx, by) and its segment number.
 final class CandidateList: Sendable {
-    let segments: FrozenBuffer<UInt32>
-    let centreDistances: FrozenBuffer<Double>
-    let centerX: Double, centerY: Double
-    var count: Int { segments.count }
+    let block: FrozenBuffer<Double>
+    static let headerLength = 3
+    static let stride = 6
+    var count: Int { Int(block.base[2]) }
 
-    init(_ list: OutsideList) {
-        segments = FrozenBuffer(list.segments)
-        centreDistances = FrozenBuffer(list.centreDistances)
-        centerX = list.centerX
-        centerY = list.centerY
+    init(_ list: OutsideList, metricXY: UnsafePointer<Double>) {
+        var block = [list.centerX, list.centerY, Double(list.segments.count)]
+        block.reserveCapacity(Self.headerLength + list.segments.count * Self.stride)
+        for (segment, distance) in zip(list.segments, list.centreDistances) {
+            let s = Int(segment)
+            block += [distance, metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3], Double(segment)]
+        }
+        self.block = FrozenBuffer(block)
+    }
+}
+
+/// One thread's map from tile or cell to the blocks of the lists it has
+/// used (unretained: the index keeps every list it makes). Pages of 4,096
+/// slots are made on first use, so a province's two million tiles cost
+/// nothing until points need them.
+final class ListCache {
+    private var pages: [UnsafeMutablePointer<UnsafePointer<Double>?>?]
+    private static let pageShift = 12
+
+    init(count: Int) {
+        pages = Array(repeating: nil, count: (count >> Self.pageShift) + 1)
+    }
+
+    deinit {
+        for page in pages { page?.deallocate() }
+    }
+
+    @inline(__always)
+    subscript(_ index: Int) -> UnsafePointer<Double>? {
+        pages[index >> Self.pageShift]?[index & ((1 << Self.pageShift) - 1)]
+    }
+
+    func set(_ index: Int, _ list: CandidateList) {
+        let page = index >> Self.pageShift
+        if pages[page] == nil {
+            let made = UnsafeMutablePointer<UnsafePointer<Double>?>.allocate(capacity: 1 << Self.pageShift)
+            made.initialize(repeating: nil, count: 1 << Self.pageShift)
+            pages[page] = made
+        }
+        pages[page]![index & ((1 << Self.pageShift) - 1)] = list.block.base
     }
 }

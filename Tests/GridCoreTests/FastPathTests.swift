@@ -185,6 +185,32 @@ import GeoKit
         try Self.expectSameAsGEOS(assigner, box + far.prefix(10_000), "sample county, bounding box and far mix")
         let (assignments, counts) = try assigner.assignCounting(far)
         #expect(counts.outside == far.count && assignments.allSatisfy { $0.method == .none && $0.nearestGrid >= 0 })
+        // CGCS2000 / 3-degree Gauss-Krüger: computed in Swift first.
+        #expect(assigner.index.projectsInSwift)
+    }
+
+    /// The Swift projection agrees with PROJ to well within its bound, for
+    /// Gauss-Krüger (CGCS2000) and UTM (WGS84) zones, and refuses pipelines
+    /// it does not reproduce.
+    @Test func swiftTransverseMercatorAgreesWithPROJ() throws {
+        var random = SeededRandom(seed: 67)
+        for (crs, lon, lat) in [("EPSG:4546", 111.0, 28.9), ("EPSG:32617", -79.5, 35.5), ("EPSG:32750", 117.0, -30.0)] {
+            let transformer = try CoordinateTransformer(from: "EPSG:4326", to: crs, context: try PROJContext())
+            let definition = try #require(transformer.definition)
+            let projection = try #require(TransverseMercator(definition: definition), "\(crs): \(definition)")
+            var worst = 0.0
+            for _ in 0..<20_000 {
+                let p = (lon + (random.unit() - 0.5) * 5, lat + (random.unit() - 0.5) * 4)
+                let exact = try transformer.transform(x: p.0, y: p.1)
+                let mine = projection.project(p.0, p.1)
+                worst = max(worst, abs(mine.x - exact.x), abs(mine.y - exact.y))
+            }
+            #expect(worst <= TransverseMercator.bound / 20, "\(crs): \(worst) m")
+        }
+        let mercator = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:3857", context: try PROJContext())
+        let mercatorDefinition = try #require(mercator.definition)
+        #expect(TransverseMercator(definition: mercatorDefinition) == nil)
+        #expect(TransverseMercator(definition: "proj=pipeline step proj=unitconvert xy_in=deg xy_out=rad step proj=tmerc lat_0=10 lon_0=111 k=1 x_0=500000 y_0=0 ellps=GRS80") == nil)
     }
 
     @Test func northCarolinaFarOutside() throws {
