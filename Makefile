@@ -30,10 +30,12 @@ fuzz: setup
 	EXAMPLES=300 scripts/test-schemathesis.sh
 	scripts/test-crash.py --rounds 25
 
-# Not a test: prints assignment throughput, peak memory and map frame times (see README).
+# Not a test: prints assignment throughput, peak memory, map frame times and
+# locate --input end to end beside DuckDB spatial and GeoPandas (see README).
 bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
 	.build/release/wangge bench map
 	.build/release/wangge bench coverage
 	scripts/bench-server.sh
+	scripts/bench-locate.sh

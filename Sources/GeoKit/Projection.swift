@@ -144,6 +144,11 @@ public final class CoordinateTransformer {
         }
     }
 
+    /// PROJ's definition of the operation (a `proj=pipeline` string), nil if it has none.
+    public var definition: String? {
+        proj_pj_info(operation.pointer).definition.map { String(cString: $0) }
+    }
+
     /// Transforms one coordinate; throws if PROJ cannot.
     public func transform(x: Double, y: Double) throws -> (x: Double, y: Double) {
         var coordinate = proj_coord(x, y, 0, 0)

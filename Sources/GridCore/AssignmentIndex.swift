@@ -18,6 +18,11 @@ import GeoKit
 public final class AssignmentIndex: Sendable {
     public let raster: OwnershipRaster
     let outside: OutsideCandidates
+    /// Candidates for points beyond the raster, made as points need them.
+    let far: FarField
+    /// The metric CRS in Swift, for points outside every grid (nil when
+    /// PROJ's operation is not one it reproduces).
+    let approximateMetric: TransverseMercator?
     let degreeXY: FrozenBuffer<Double>
     let metricXY: FrozenBuffer<Double>
     /// The grid of each vertex (and so of the segment it starts).
@@ -44,6 +49,10 @@ public final class AssignmentIndex: Sendable {
     /// About the side of a tile of `OutsideCandidates`: a few hundred
     /// metres keeps the lists short (tens of edges).
     static let outsideTileMetres = 400.0
+    /// The side of a `FarField` cell (larger when the area is large): the
+    /// cells beyond the raster are many, and a list costs more to make than
+    /// a longer list costs to scan.
+    static let farCellMetres = 2_000.0
 
     /// - Parameter cellSize: raster cell side in degrees; nil chooses twice
     ///   the near-boundary margin, or larger so that the raster has at most
@@ -82,13 +91,18 @@ public final class AssignmentIndex: Sendable {
         guard size > 0, size.isFinite else { throw GeoError("invalid raster cell size \(size)") }
         raster = try OwnershipRasterBuilder(rings: rings, gridCount: locator.codes.count, extent: envelope, margin: margin, cellSize: size).build()
         steps.lap("raster")
-        outside = try OutsideCandidates(raster: raster, rings: rings, tree: MetricSegmentTree(rings: rings), metricCRS: metricCRS,
-                                        tolerance: rules.nearestToleranceMeters,
-                                        tileCells: max(1, Int((Self.outsideTileMetres / (size * 110_574)).rounded())))
-        steps.lap("outside lists")
+        approximateMetric = TransverseMercator(matching: locator.toMetric,
+                                               over: raster.extent.expanded(by: FarField.reachDegrees + 0.1))
+        steps.lap("projection check")
+        let tree = MetricSegmentTree(rings: rings)
         vertexGrid = FrozenBuffer(rings.vertexGrids())
         degreeXY = FrozenBuffer(rings.degreeXY)
         metricXY = FrozenBuffer(rings.metricXY)
+        outside = OutsideCandidates(raster: raster, tree: tree, metricXY: metricXY, approximate: approximateMetric,
+                                    tolerance: rules.nearestToleranceMeters,
+                                    tileCells: max(1, Int((Self.outsideTileMetres / (size * 110_574)).rounded())))
+        far = FarField(raster: raster, tree: tree, metricXY: metricXY, approximate: approximateMetric,
+                       tolerance: rules.nearestToleranceMeters, cellMetres: Self.farCellMetres)
         sliverGap = FrozenBuffer(gaps)
         steps.lap("tables")
         buildSteps = steps.laps
@@ -103,17 +117,24 @@ public final class AssignmentIndex: Sendable {
         1.5 * 4 * gap * t * (1 - t) + 0.001
     }
 
-    /// Bytes of the index's tables (the GEOS locators come on top).
+    /// Bytes of the index's tables (the GEOS locators come on top; of the
+    /// candidate lists for points outside every grid, those made so far).
     public var tableBytes: Int {
-        raster.cells.count * 4 + raster.records.count * 4 + outside.start.count * 4 + outside.segments.count * 4
+        let lists = outside.lists.made + far.lists.made
+        return raster.cells.count * 4 + raster.records.count * 4 + lists.reduce(0) { $0 + $1.block.count * 8 }
             + degreeXY.count * 8 + metricXY.count * 8 + vertexGrid.count * 4 + sliverGap.count * 8 + gridEnvelopes.count * 8
     }
 
-    /// Mean number of candidate edges in the tiles that have any (the work of a point outside every grid).
-    public var meanOutsideCandidates: Double {
-        let lists = (0..<(outside.start.count - 1)).filter { outside.start.base[$0 + 1] > outside.start.base[$0] }.count
-        return Double(outside.segments.count) / Double(max(lists, 1))
+    /// Mean number of candidate edges in the tiles made so far that have
+    /// any (the work of a point outside every grid), and how many those are.
+    public var outsideCandidates: (mean: Double, tiles: Int) {
+        let lists = outside.lists.made
+        return (Double(lists.reduce(0) { $0 + $1.count }) / Double(max(lists.count, 1)), lists.count)
     }
+
+    /// Whether points outside every grid are measured on Swift-projected
+    /// coordinates first (see `TransverseMercator`).
+    public var projectsInSwift: Bool { approximateMetric != nil }
 
     /// Per segment, in metres: how far the projected lon/lat edge bulges
     /// from its straight metric chord at the middle, when it bulges into its

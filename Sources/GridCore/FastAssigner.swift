@@ -18,13 +18,13 @@ final class MetricProjector {
 /// threads. `assign` answers exactly what `GridLocator.locate` answers.
 /// A non-copyable struct rather than a class: its counters and scratch are
 /// then checked for exclusive access at compile time, not on every point.
-struct FastAssigner: ~Copyable {
+public struct FastAssigner: ~Copyable {
     private let index: AssignmentIndex
     private let projectors: ObjectPool<MetricProjector>
     private let locators: ObjectPool<GridLocator>
     private let makeLocator: () throws -> GridLocator
     private var projector: MetricProjector?
-    var counts = AssignmentPathCounts()
+    public private(set) var counts = AssignmentPathCounts()
 
     // The index's tables and constants, copied for the inner loops.
     private let cells: UnsafePointer<Int32>
@@ -39,10 +39,11 @@ struct FastAssigner: ~Copyable {
     private let gridEnvelopes: UnsafePointer<Double>
     private let band: Double, tolerance: Double
     private let vertexGrid: UnsafePointer<Int32>
-    private let tileStart: UnsafePointer<UInt32>
-    private let tileSegments: UnsafePointer<UInt32>
-    private let tileCells: Int, tileColumns: Int
     private var nearby: [GridDistance] = []
+    private let approximate: TransverseMercator?
+    /// The tiles' and far cells' lists this thread has used (read without a lock).
+    private let tileLists: ListCache
+    private let farLists: ListCache
 
     init(index: AssignmentIndex, projectors: ObjectPool<MetricProjector>, locators: ObjectPool<GridLocator>,
          makeLocator: @escaping () throws -> GridLocator) {
@@ -69,11 +70,9 @@ struct FastAssigner: ~Copyable {
         band = index.rules.nearBoundaryMeters
         tolerance = index.rules.nearestToleranceMeters
         vertexGrid = index.vertexGrid.base
-        let outside = index.outside
-        tileStart = outside.start.base
-        tileSegments = outside.segments.base
-        tileCells = outside.tileCells
-        tileColumns = outside.tileColumns
+        approximate = index.approximateMetric
+        tileLists = ListCache(count: index.outside.tileColumns * index.outside.tileRows)
+        farLists = ListCache(count: index.far.cellCount)
     }
 
     deinit {
@@ -82,11 +81,11 @@ struct FastAssigner: ~Copyable {
 
     /// The assignment of one point: a table lookup for most points.
     @inline(__always)
-    mutating func assign(lon: Double, lat: Double) throws -> PointAssignment {
+    public mutating func assign(lon: Double, lat: Double) throws -> PointAssignment {
         let x = (lon - originX) * inverseCellSize
         let y = (lat - originY) * inverseCellSize
         // Written so that NaN fails too.
-        guard x >= 0, y >= 0, x < columnLimit, y < rowLimit else { return try geos(lon, lat) }
+        guard x >= 0, y >= 0, x < columnLimit, y < rowLimit else { return try assignFar(lon, lat) }
         let column = Int(x), row = Int(y)
         let code = cells[row * columns + column]
         if code >= 0 {
@@ -188,8 +187,14 @@ struct FastAssigner: ~Copyable {
 
     /// The point's metric coordinates, by the same PROJ call as `GridLocator`.
     private mutating func metric(_ lon: Double, _ lat: Double) throws -> (x: Double, y: Double) {
-        if projector == nil { projector = try projectors.take() ?? MetricProjector(metricCRS: index.metricCRS) }
-        return try projector!.transformer.transform(x: lon, y: lat)
+        try borrowedProjector().transformer.transform(x: lon, y: lat)
+    }
+
+    private mutating func borrowedProjector() throws -> MetricProjector {
+        if let projector { return projector }
+        let made = try projectors.take() ?? MetricProjector(metricCRS: index.metricCRS)
+        projector = made
+        return made
     }
 
     /// Inside `owner` and within the near-boundary distance (in degrees) of
@@ -242,18 +247,135 @@ struct FastAssigner: ~Copyable {
     /// as `GridLocator.outsideAssignment` ranks them; over the tile's
     /// candidate segments, which hold every edge that can matter here.
     private mutating func assignOutside(_ lon: Double, _ lat: Double, column: Int, row: Int) throws -> PointAssignment {
+        let outside = index.outside
+        let tile = outside.tile(column: column, row: row)
+        if let known = tileLists[tile] { return try rankOutside(lon, lat, known) }
+        let list = try outside.list(tile, projector: try borrowedProjector())
+        tileLists.set(tile, list)
+        return try rankOutside(lon, lat, list.block.base)
+    }
+
+    /// Beyond the raster: the same ranking over the far cell's list.
+    private mutating func assignFar(_ lon: Double, _ lat: Double) throws -> PointAssignment {
+        let far = index.far
+        guard let cell = far.cell(lon, lat) else { return try geos(lon, lat) }
+        if let known = farLists[cell] { return try rankOutside(lon, lat, known) }
+        let list = try far.list(cell, projector: try borrowedProjector())
+        farLists.set(cell, list)
+        return try rankOutside(lon, lat, list.block.base)
+    }
+
+    /// The point ranked over a list's block (a `CandidateList`'s, which the
+    /// index keeps alive): on Swift-projected coordinates when they
+    /// certainly give PROJ's answer, else on PROJ's.
+    @inline(__always)
+    private mutating func rankOutside(_ lon: Double, _ lat: Double, _ block: UnsafePointer<Double>) throws -> PointAssignment {
+        let centerX = block[0], centerY = block[1], count = Int(block[2])
+        let entries = block + CandidateList.headerLength
+        if let approximate {
+            let (x, y) = approximate.project(lon, lat)
+            let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
+            if let answer = rankOutsideApproximately(lon, lat, x, y, entries: entries, count: count, offset: offset) {
+                return answer
+            }
+        }
         let (x, y) = try metric(lon, lat)
-        let tile = (row / tileCells) * tileColumns + column / tileCells
+        let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
+        return try rankOutside(lon, lat, x, y, entries: entries, count: count, offset: offset)
+    }
+
+    /// How far apart PROJ's and `TransverseMercator`'s metric distances of a
+    /// point may be: the projections' bound and GEOS's rounding, with room.
+    static let approximationSlack = 2 * TransverseMercator.bound
+
+    /// `rankOutside` on the point's Swift-projected metric coordinates
+    /// (within `approximationSlack` of PROJ's), or nil when the answer could
+    /// differ anywhere within that slack: grids nearly as near as each
+    /// other, a distance nearly the tolerance, a distance whose single
+    /// precision rounding is in doubt, a possible sliver, or a search box
+    /// that nearly misses the grid. Then PROJ's coordinates decide.
+    @inline(__always)
+    private mutating func rankOutsideApproximately(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
+                                                   entries: UnsafePointer<Double>, count: Int, offset: Double) -> PointAssignment? {
+        let slack = Self.approximationSlack
+        nearby.removeAll(keepingCapacity: true)
+        var closest = Double.infinity
+        for k in 0..<count {
+            // Every grid within twice the slack of the closest, and every one within the tolerance and slack, is measured.
+            let reach = max(closest + 2 * slack, tolerance + slack) * (1 + 1e-9) + 1e-6
+            let entry = entries + CandidateList.stride * k
+            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
+            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
+            let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
+            if gapX * gapX + gapY * gapY > reach * reach { continue }
+            let s = Int(entry[5])
+            let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
+            let gap = sliverGap[s]
+            if gap > 0 && d - slack <= AssignmentIndex.sliverWidth(gap: gap, along: 0.5) { return nil }
+            if d < closest { closest = d }
+            let grid = vertexGrid[s]
+            if let at = nearby.firstIndex(where: { $0.grid == grid }) {
+                if d < nearby[at].distance { nearby[at].distance = d }
+            } else {
+                nearby.append(GridDistance(grid: grid, distance: d))
+            }
+        }
+        guard !nearby.isEmpty else { return nil }
+        nearby.sort(by: GridDistance.ranked)
+        let first = nearby[0]
+        if nearby.count > 1 && nearby[1].distance - first.distance <= 2 * slack { return nil }
+        guard abs(first.distance - tolerance) > slack, Self.roundsAlike(first.distance, slack) else { return nil }
+        let firstRadius = tolerance / metresPerDegree
+        // The locator's search box grows with the distance: it must hold the grid at either end of the slack.
+        guard envelopeMeets(first.grid, lon, lat, radius: max(firstRadius, (first.distance - slack) / metresPerDegree * 1.01)) else {
+            return nil
+        }
+        counts.outside += 1
+        guard first.distance <= tolerance else {
+            return PointAssignment(grid: -1, method: .none, distanceMeters: first.distance, nearestGrid: first.grid)
+        }
+        var result = PointAssignment(grid: first.grid, method: .nearest, distanceMeters: first.distance)
+        if nearby.count > 1 && nearby[1].distance <= tolerance + slack {
+            let second = nearby[1]
+            guard abs(second.distance - tolerance) > slack, Self.roundsAlike(second.distance, slack),
+                  nearby.count < 3 || nearby[2].distance - second.distance > 2 * slack,
+                  envelopeMeets(second.grid, lon, lat, radius: firstRadius) else {
+                counts.outside -= 1
+                return nil
+            }
+            result.runnerUp = second.grid
+            result.runnerUpDistanceMeters = second.distance
+        }
+        return result
+    }
+
+    /// Whether every distance within `slack` of `d` is stored as the same
+    /// single-precision value (`PointAssignment` keeps distances as `Float`).
+    @inline(__always)
+    static func roundsAlike(_ d: Double, _ slack: Double) -> Bool {
+        Float(d - slack) == Float(d + slack)
+    }
+
+    /// The ranking of `assignOutside` over `count` candidate segments (their
+    /// `CandidateList` entries: centre distances ascending, from a point
+    /// `offset` metres away): the scan stops where no later segment can come
+    /// within reach.
+    @inline(__always)
+    private mutating func rankOutside(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
+                                      entries: UnsafePointer<Double>, count: Int, offset: Double) throws -> PointAssignment {
         nearby.removeAll(keepingCapacity: true)
         var closest = GridDistance(grid: -1, distance: .infinity)
-        for k in Int(tileStart[tile])..<Int(tileStart[tile + 1]) {
-            let s = Int(tileSegments[k])
-            let ax = metricXY[2 * s], ay = metricXY[2 * s + 1], bx = metricXY[2 * s + 2], by = metricXY[2 * s + 3]
+        for k in 0..<count {
             // Skip an edge whose box is certainly farther than both the
             // closest edge so far and the tolerance: it cannot matter.
             let reach = max(closest.distance, tolerance) * (1 + 1e-9) + 1e-6
+            // Nor can any later one when this one's centre distance, less the point's offset, is beyond reach.
+            let entry = entries + CandidateList.stride * k
+            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
+            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
             let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
             if gapX * gapX + gapY * gapY > reach * reach { continue }
+            let s = Int(entry[5])
             let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
             if inSliver(s, distance: d, x, y) { return try geos(lon, lat) }
             let grid = vertexGrid[s]

@@ -60,7 +60,10 @@ public final class GridAssigner: Sendable {
 
     public static var coreCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    func makeFastAssigner() -> FastAssigner {
+    /// The fast path for one thread (it borrows PROJ and GEOS objects from
+    /// this assigner's pools while it lives); for callers that split work
+    /// their own way, like `locate --input`'s parallel CSV chunks.
+    public func makeFastAssigner() -> FastAssigner {
         FastAssigner(index: index, projectors: projectors, locators: locators, makeLocator: { [self] in try makeLocator() })
     }
 
@@ -131,20 +134,20 @@ public final class GridAssigner: Sendable {
 }
 
 /// Hands out consecutive slices of `0..<total`, one caller at a time.
-final class SliceCounter: @unchecked Sendable {
+public final class SliceCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var nextStart = 0
-    let total: Int
-    let sliceLength: Int
+    public let total: Int
+    public let sliceLength: Int
 
-    init(total: Int, sliceLength: Int) {
+    public init(total: Int, sliceLength: Int) {
         self.total = total
         self.sliceLength = sliceLength
     }
 
-    var sliceCount: Int { (total + sliceLength - 1) / sliceLength }
+    public var sliceCount: Int { (total + sliceLength - 1) / sliceLength }
 
-    func next() -> Range<Int>? {
+    public func next() -> Range<Int>? {
         lock.lock()
         defer { lock.unlock() }
         guard nextStart < total else { return nil }

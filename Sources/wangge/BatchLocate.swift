@@ -6,13 +6,22 @@ import GridStore
 
 /// `wangge locate --input`: reads id,lon,lat rows, assigns them in bulk on
 /// every core, and writes id,grid,method,distance_m,runner_up in input order.
-/// The reader works on raw bytes: a general CSV library parses ten million
-/// rows an order of magnitude slower than the assignment itself.
+///
+/// The file is mapped, cut into chunks at line ends, and each core parses,
+/// assigns and formats whole chunks (raw bytes, no per-row strings: a general
+/// CSV reader and `String(format:)` cost far more than the assignment). The
+/// chunks' output is written in order once every row is known to be good, so
+/// a bad row prints its line and nothing else.
 struct BatchLocate {
     let store: GridStore
     let crs: CoordinateSystem
     /// nil: the active generation.
     var generation: Int64? = nil
+
+    static let header = "id,grid,method,distance_m,runner_up\n"
+    /// Input bytes per chunk: small enough to share the work out evenly, large
+    /// enough that handing out chunks costs nothing.
+    static let chunkBytes = 1 << 20
 
     struct Rows {
         var ids: [String] = []
@@ -20,126 +29,546 @@ struct BatchLocate {
     }
 
     func run(path: String) throws {
-        let rows = try Self.read(path: path, crs: crs)
+        let file = try MappedFile(path: path)
         let assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
-        let assignments = try assigner.assign(rows.points)
-        try Self.write(ids: rows.ids, assignments: assignments, codes: assigner.codes)
+        let chunks = try Self.locate(file.bytes, path: path, crs: crs, assigner: assigner)
+        try Self.writeAll(chunks, to: STDOUT_FILENO)
     }
 
-    static func read(path: String, crs: CoordinateSystem) throws -> Rows {
-        guard let data = FileManager.default.contents(atPath: path) else { throw UserError("\(path): cannot read file") }
-        let converter = try WGS84Converter(from: crs, context: try PROJContext())
-        var rows = Rows()
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            var lineNumber = 0
-            var start = 0
-            var columns: (id: Int, x: Int, y: Int) = (-1, -1, -1)
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-                lineNumber += 1
-                var lineEnd = end
-                if lineEnd > start && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                defer { start = end + 1 }
-                if lineEnd == start { continue }
-                let fields = splitFields(bytes, start, lineEnd)
-                if lineNumber == 1 {
-                    let names = fields.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0.0..<$0.1]), as: UTF8.self)
-                        .replacingOccurrences(of: "\u{FEFF}", with: "").trimmingCharacters(in: .whitespaces).lowercased() }
-                    guard let id = names.firstIndex(of: "id"),
-                          let x = names.firstIndex(where: { ["lon", "lng", "longitude", "x"].contains($0) }),
-                          let y = names.firstIndex(where: { ["lat", "latitude", "y"].contains($0) }) else {
-                        throw UserError("\(path): line 1: expected the columns id,lon,lat (found \(names.joined(separator: ",")))")
+    /// The CSV output of every row, in chunks in input order, the header first.
+    static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
+                       assigner: GridAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
+        let (columns, bodyStart) = try readHeader(bytes, path: path)
+        let boundaries = chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
+        let table = OutputTable(codes: assigner.codes)
+        let chunkCount = boundaries.count - 1
+        let outputs = ChunkOutputs(count: chunkCount)
+        let failure = FirstRowError()
+        let counter = SliceCounter(total: chunkCount, sliceLength: 1)
+        let input = SendableBytes(bytes)
+        DispatchQueue.concurrentPerform(iterations: min(GridAssigner.coreCount, max(chunkCount, 1))) { _ in
+            do {
+                var parser = try RowParser(columns: columns, crs: crs)
+                var fast = assigner.makeFastAssigner()
+                while let slice = counter.next() {
+                    let chunk = slice.lowerBound
+                    // A row before an earlier failure may fail first: only later chunks are skipped.
+                    if failure.precedes(chunk: chunk) { continue }
+                    let range = boundaries[chunk]..<boundaries[chunk + 1]
+                    let out = OutputBuffer(capacity: range.count + range.count / 2 + 256)
+                    do {
+                        try parser.forEachRow(input.base, range) { idStart, idEnd, lon, lat in
+                            let a = try fast.assign(lon: lon, lat: lat)
+                            table.append(row: a, id: input.base.baseAddress! + idStart, idLength: idEnd - idStart, to: out)
+                        }
+                        outputs.set(chunk, out)
+                    } catch let error as RowError {
+                        failure.record(chunk: chunk, offset: error.offset, message: error.message)
                     }
-                    columns = (id, x, y)
-                    continue
                 }
-                guard fields.count > max(columns.id, columns.x, columns.y) else {
-                    throw UserError("\(path): line \(lineNumber): \(fields.count) fields, expected id,lon,lat")
+            } catch {
+                failure.record(chunk: -1, offset: 0, message: "\(error)")
+            }
+        }
+        if let (offset, message) = failure.first {
+            if offset < 0 { throw UserError("\(path): \(message)") }
+            throw UserError("\(path): line \(lineNumber(bytes, at: offset)): \(message)")
+        }
+        let head = OutputBuffer(capacity: header.utf8.count)
+        head.append(header)
+        return [head] + outputs.all()
+    }
+
+    /// All rows as ids and WGS84 points (tests, and callers that want them in memory).
+    static func read(path: String, crs: CoordinateSystem) throws -> Rows {
+        let file = try MappedFile(path: path)
+        let bytes = file.bytes
+        let (columns, bodyStart) = try readHeader(bytes, path: path)
+        var parser = try RowParser(columns: columns, crs: crs)
+        var rows = Rows()
+        do {
+            try parser.forEachRow(bytes, bodyStart..<bytes.count) { idStart, idEnd, lon, lat in
+                rows.ids.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[idStart..<idEnd]), as: UTF8.self))
+                rows.points.append(LonLat(lon, lat))
+            }
+        } catch let error as RowError {
+            throw UserError("\(path): line \(lineNumber(bytes, at: error.offset)): \(error.message)")
+        }
+        return rows
+    }
+
+    /// The columns of id, lon and lat from the first non-empty line (a BOM,
+    /// spaces and case ignored), and where the rows start.
+    static func readHeader(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> (RowParser.Columns, Int) {
+        var start = 0
+        while start < bytes.count {
+            let end = lineEnd(bytes, from: start)
+            var contentEnd = end
+            if contentEnd > start && bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            guard contentEnd > start else {
+                start = end + 1
+                continue
+            }
+            let names = RowParser.splitFields(bytes, start, contentEnd).map {
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[$0.0..<$0.1]), as: UTF8.self)
+                    .replacingOccurrences(of: "\u{FEFF}", with: "").trimmingCharacters(in: .whitespaces).lowercased()
+            }
+            guard let id = names.firstIndex(of: "id"),
+                  let x = names.firstIndex(where: { ["lon", "lng", "longitude", "x"].contains($0) }),
+                  let y = names.firstIndex(where: { ["lat", "latitude", "y"].contains($0) }) else {
+                throw UserError("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))")
+            }
+            return (RowParser.Columns(id: id, x: x, y: y), end + 1)
+        }
+        throw UserError("\(path): empty file, expected the header id,lon,lat")
+    }
+
+    /// The offset of the line feed ending the line at `start`, or the end of the bytes.
+    @inline(__always)
+    static func lineEnd(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard start < bytes.count, let base = bytes.baseAddress else { return bytes.count }
+        guard let found = memchr(base + start, 0x0A, bytes.count - start) else { return bytes.count }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+    }
+
+    /// Chunk starts from `start` on, each at a line start, and the end: about `chunkBytes` apart.
+    static func chunkBoundaries(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, chunkBytes: Int) -> [Int] {
+        var boundaries = [min(start, bytes.count)]
+        var next = start
+        while next < bytes.count {
+            next = min(bytes.count, lineEnd(bytes, from: min(next + chunkBytes, bytes.count - 1)) + 1)
+            boundaries.append(next)
+        }
+        return boundaries
+    }
+
+    /// The 1-based line of a byte offset (only on the way to an error message).
+    static func lineNumber(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
+        var line = 1
+        var start = 0
+        while start < offset {
+            let end = lineEnd(bytes, from: start)
+            guard end < offset else { break }
+            line += 1
+            start = end + 1
+        }
+        return line
+    }
+
+    /// Writes the chunks in order, every byte, or throws.
+    static func writeAll(_ chunks: [OutputBuffer], to descriptor: Int32) throws {
+        for chunk in chunks {
+            var written = 0
+            while written < chunk.count {
+                let n = write(descriptor, chunk.base + written, chunk.count - written)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw UserError("cannot write the output: \(String(cString: strerror(errno)))")
+                }
+                written += n
+            }
+        }
+    }
+}
+
+/// A row the reader refuses, at the byte offset of its line.
+struct RowError: Error {
+    let offset: Int
+    let message: String
+}
+
+/// Parses the rows of one range of the file: fields split on commas (a field
+/// in double quotes loses its quotes; ids with embedded quotes or commas are
+/// not expected in this format), numbers read from the bytes, and the point
+/// converted to WGS84. One per thread (it owns a PROJ context).
+struct RowParser {
+    struct Columns: Sendable {
+        let id: Int, x: Int, y: Int
+    }
+
+    let columns: Columns
+    let converter: WGS84Converter
+    private let needed: Int
+    /// Start and end of the first `needed` fields of the current line.
+    private var starts: [Int]
+    private var ends: [Int]
+
+    init(columns: Columns, crs: CoordinateSystem) throws {
+        self.columns = columns
+        converter = try WGS84Converter(from: crs, context: try PROJContext())
+        needed = max(columns.id, columns.x, columns.y) + 1
+        starts = [Int](repeating: 0, count: needed)
+        ends = [Int](repeating: 0, count: needed)
+    }
+
+    /// Calls `body` with the id's byte range and the WGS84 point of every
+    /// non-empty line in `range` (which starts at a line start).
+    mutating func forEachRow(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>,
+                             _ body: (_ idStart: Int, _ idEnd: Int, _ lon: Double, _ lat: Double) throws -> Void) throws {
+        var lineStart = range.lowerBound
+        while lineStart < range.upperBound {
+            let end = min(BatchLocate.lineEnd(bytes, from: lineStart), range.upperBound)
+            var contentEnd = end
+            if contentEnd > lineStart && bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
+            if contentEnd > lineStart {
+                let fieldCount = split(bytes, lineStart, contentEnd)
+                guard fieldCount >= needed else {
+                    throw RowError(offset: lineStart, message: "\(fieldCount) fields, expected id,lon,lat")
                 }
                 func text(_ i: Int) -> String {
-                    String(decoding: UnsafeBufferPointer(rebasing: bytes[fields[i].0..<fields[i].1]), as: UTF8.self)
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[starts[i]..<ends[i]]), as: UTF8.self)
                 }
-                guard let x = parseDouble(bytes, fields[columns.x]) else {
-                    throw UserError("\(path): line \(lineNumber): field lon: \"\(text(columns.x))\" is not a number")
+                guard let x = Self.parseDouble(bytes, starts[columns.x], ends[columns.x]) else {
+                    throw RowError(offset: lineStart, message: "field lon: \"\(text(columns.x))\" is not a number")
                 }
-                guard let y = parseDouble(bytes, fields[columns.y]) else {
-                    throw UserError("\(path): line \(lineNumber): field lat: \"\(text(columns.y))\" is not a number")
+                guard let y = Self.parseDouble(bytes, starts[columns.y], ends[columns.y]) else {
+                    throw RowError(offset: lineStart, message: "field lat: \"\(text(columns.y))\" is not a number")
                 }
                 let p: (lon: Double, lat: Double)
                 do {
                     p = try converter.toWGS84(x: x, y: y)
                 } catch let error as GeoError {
-                    throw UserError("\(path): line \(lineNumber): \(error.message)")
+                    throw RowError(offset: lineStart, message: error.message)
                 }
-                rows.ids.append(text(columns.id))
-                rows.points.append(LonLat(p.lon, p.lat))
+                try body(starts[columns.id], ends[columns.id], p.lon, p.lat)
             }
-            if lineNumber == 0 { throw UserError("\(path): empty file, expected the header id,lon,lat") }
+            lineStart = end + 1
         }
-        return rows
     }
 
-    /// Field ranges of one line; a field in double quotes loses its quotes
-    /// (ids with embedded quotes or commas are not expected in this format).
+    /// Splits a line, keeping the first `needed` fields; returns how many fields the line has.
+    @inline(__always)
+    private mutating func split(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
+        var count = 0
+        Self.forEachField(bytes, start, end) { fieldStart, fieldEnd in
+            if count < needed {
+                starts[count] = fieldStart
+                ends[count] = fieldEnd
+            }
+            count += 1
+        }
+        return count
+    }
+
+    /// Field ranges of one line (the header's).
     static func splitFields(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> [(Int, Int)] {
         var fields: [(Int, Int)] = []
+        forEachField(bytes, start, end) { fields.append(($0, $1)) }
+        return fields
+    }
+
+    /// Calls `body` with the byte range of each comma-separated field of a
+    /// line; a field in double quotes loses its quotes.
+    @inline(__always)
+    static func forEachField(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ body: (Int, Int) -> Void) {
         var i = start
         while i <= end {
             if i < end && bytes[i] == 0x22 {
                 var j = i + 1
                 while j < end && bytes[j] != 0x22 { j += 1 }
-                fields.append((i + 1, j))
+                body(i + 1, j)
                 i = j + 1
                 while i < end && bytes[i] != 0x2C { i += 1 }
                 i += 1
             } else {
                 var j = i
                 while j < end && bytes[j] != 0x2C { j += 1 }
-                fields.append((i, j))
+                body(i, j)
                 i = j + 1
             }
         }
-        return fields
     }
 
-    static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ field: (Int, Int)) -> Double? {
-        var (s, e) = field
+    /// Exact powers of ten (each a double without rounding).
+    private static let powersOfTen: [Double] = (0...22).map { k in (0..<k).reduce(1.0) { x, _ in x * 10 } }
+
+    /// The number in a field (spaces around it allowed), exactly as `strtod`
+    /// reads it, or nil when the field is not a finite number. Plain decimals
+    /// of up to 15 digits are read directly: one exact integer divided by an
+    /// exact power of ten, which rounds once, as `strtod` does (Clinger's
+    /// fast path); anything else (exponents, long mantissas) goes to `strtod`.
+    @inline(__always)
+    static func parseDouble(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Double? {
+        var s = start, e = end
         while s < e && bytes[s] == 0x20 { s += 1 }
         while e > s && bytes[e - 1] == 0x20 { e -= 1 }
         guard s < e, e - s < 64 else { return nil }
-        var buffer = [CChar](repeating: 0, count: e - s + 1)
-        for k in s..<e { buffer[k - s] = CChar(bitPattern: bytes[k]) }
-        return buffer.withUnsafeMutableBufferPointer { b -> Double? in
+        var i = s
+        var negative = false
+        if bytes[i] == 0x2D {
+            negative = true
+            i += 1
+        } else if bytes[i] == 0x2B {
+            i += 1
+        }
+        var mantissa: UInt64 = 0
+        var digits = 0, fractionDigits = 0
+        var seenPoint = false
+        while i < e {
+            let c = bytes[i]
+            if c &- 0x30 < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(c &- 0x30)
+                digits += 1
+                if seenPoint { fractionDigits += 1 }
+            } else if c == 0x2E && !seenPoint {
+                seenPoint = true
+            } else {
+                break
+            }
+            i += 1
+        }
+        if i == e && digits > 0 && digits <= 15 && fractionDigits <= 22 {
+            let value = Double(mantissa) / powersOfTen[fractionDigits]
+            return negative ? -value : value
+        }
+        return strtodField(bytes, s, e)
+    }
+
+    private static func strtodField(_ bytes: UnsafeBufferPointer<UInt8>, _ s: Int, _ e: Int) -> Double? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: e - s + 1) { buffer -> Double? in
+            for k in s..<e { buffer[k - s] = CChar(bitPattern: bytes[k]) }
+            buffer[e - s] = 0
             var endPointer: UnsafeMutablePointer<CChar>?
-            let value = strtod(b.baseAddress!, &endPointer)
-            guard let endPointer, endPointer == b.baseAddress! + (e - s), value.isFinite else { return nil }
+            let value = strtod(buffer.baseAddress!, &endPointer)
+            guard let endPointer, endPointer == buffer.baseAddress! + (e - s), value.isFinite else { return nil }
             return value
         }
     }
+}
 
-    static func write(ids: [String], assignments: [PointAssignment], codes: [String]) throws {
-        var out = [UInt8]()
-        out.reserveCapacity(1 << 22)
-        out.append(contentsOf: "id,grid,method,distance_m,runner_up\n".utf8)
-        let handle = FileHandle.standardOutput
-        for (id, a) in zip(ids, assignments) {
-            out.append(contentsOf: id.utf8)
-            out.append(0x2C)
-            if a.grid >= 0 { out.append(contentsOf: codes[Int(a.grid)].utf8) }
-            out.append(0x2C)
-            out.append(contentsOf: a.method.rawValue.utf8)
-            out.append(0x2C)
-            if let d = a.distanceMeters { out.append(contentsOf: String(format: "%.2f", d).utf8) }
-            out.append(0x2C)
-            if a.runnerUp >= 0 { out.append(contentsOf: codes[Int(a.runnerUp)].utf8) }
-            out.append(0x0A)
-            if out.count > (1 << 22) {
-                handle.write(Data(out))
-                out.removeAll(keepingCapacity: true)
-            }
+/// The bytes each answer is written with: grid codes and method names,
+/// prepared once.
+struct OutputTable: Sendable {
+    private let codeBytes: [UInt8]
+    private let codeStart: [Int]
+    private let methodNames: [[UInt8]]
+    let longestCode: Int
+
+    init(codes: [String]) {
+        var bytes: [UInt8] = []
+        var start = [0]
+        for code in codes {
+            bytes += Array(code.utf8)
+            start.append(bytes.count)
         }
-        handle.write(Data(out))
+        codeBytes = bytes
+        codeStart = start
+        methodNames = AssignmentMethod.allCases.map { Array($0.rawValue.utf8) }
+        longestCode = zip(start, start.dropFirst()).map { $1 - $0 }.max() ?? 0
+    }
+
+    /// One output line: id,grid,method,distance_m,runner_up.
+    @inline(__always)
+    func append(row a: PointAssignment, id: UnsafePointer<UInt8>, idLength: Int, to out: OutputBuffer) {
+        out.reserve(idLength + 2 * longestCode + 48)
+        out.append(id, idLength)
+        out.append(0x2C)
+        appendCode(a.grid, to: out)
+        out.append(0x2C)
+        let method = a.method
+        methodNames[method == .inside ? 0 : method == .boundary ? 1 : method == .nearest ? 2 : 3].withUnsafeBufferPointer {
+            out.append($0.baseAddress!, $0.count)
+        }
+        out.append(0x2C)
+        if let d = a.distanceMeters { Self.appendCentimetres(d, to: out) }
+        out.append(0x2C)
+        appendCode(a.runnerUp, to: out)
+        out.append(0x0A)
+    }
+
+    @inline(__always)
+    private func appendCode(_ grid: Int32, to out: OutputBuffer) {
+        guard grid >= 0 else { return }
+        let start = codeStart[Int(grid)], end = codeStart[Int(grid) + 1]
+        codeBytes.withUnsafeBufferPointer { out.append($0.baseAddress! + start, end - start) }
+    }
+
+    /// `d` as `String(format: "%.2f", d)` writes it: rounded to the nearest
+    /// hundredth of its exact binary value, ties to even. The product
+    /// d × 100 and its rounding error (a fused multiply-add) hold the exact
+    /// value, so the rounding is decided exactly; odd values (negative,
+    /// huge, not finite) go to `String(format:)` itself.
+    @inline(__always)
+    static func appendCentimetres(_ d: Double, to out: OutputBuffer) {
+        guard d.sign == .plus, d < 1e13 else {
+            out.append(String(format: "%.2f", d))
+            return
+        }
+        let product = d * 100
+        let error = (-product).addingProduct(d, 100) // d × 100 = product + error exactly
+        let whole = product.rounded(.down)
+        // Exact: product < 2^52, so the fraction and the half are multiples of its last place.
+        let aboveHalf = (product - whole) - 0.5
+        var hundredths = UInt64(whole)
+        if aboveHalf > 0 || (aboveHalf == 0 && (error > 0 || (error == 0 && hundredths & 1 == 1))) { hundredths += 1 }
+        out.appendDecimal(hundredths / 100)
+        out.append(0x2E)
+        let cents = hundredths % 100
+        out.append(UInt8(0x30 + cents / 10))
+        out.append(UInt8(0x30 + cents % 10))
+    }
+}
+
+/// A growing byte buffer written through a raw pointer (no bounds or
+/// uniqueness checks per byte: callers reserve room first).
+final class OutputBuffer: @unchecked Sendable {
+    private(set) var base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    func reserve(_ extra: Int) {
+        guard count + extra > capacity else { return }
+        let grown = max(capacity * 2, count + extra)
+        let new = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        new.update(from: base, count: count)
+        base.deallocate()
+        base = new
+        capacity = grown
+    }
+
+    @inline(__always)
+    func append(_ byte: UInt8) {
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    func append(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
+        (base + count).update(from: bytes, count: length)
+        count += length
+    }
+
+    func append(_ text: String) {
+        var text = text
+        text.withUTF8 { utf8 in
+            reserve(utf8.count)
+            append(utf8.baseAddress!, utf8.count)
+        }
+    }
+
+    /// A non-negative integer in decimal (the caller has reserved 20 bytes).
+    @inline(__always)
+    func appendDecimal(_ value: UInt64) {
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var v = value
+        for k in stride(from: digits - 1, through: 0, by: -1) {
+            base[count + k] = UInt8(0x30 + v % 10)
+            v /= 10
+        }
+        count += digits
+    }
+
+    var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+}
+
+/// Each chunk's output, set by whichever thread made it.
+final class ChunkOutputs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outputs: [OutputBuffer?]
+
+    init(count: Int) { outputs = Array(repeating: nil, count: count) }
+
+    func set(_ chunk: Int, _ output: OutputBuffer) {
+        lock.lock()
+        outputs[chunk] = output
+        lock.unlock()
+    }
+
+    func all() -> [OutputBuffer] {
+        lock.lock()
+        defer { lock.unlock() }
+        return outputs.map { $0! }
+    }
+}
+
+/// The failing row that comes first in the file, among those found.
+final class FirstRowError: @unchecked Sendable {
+    private let lock = NSLock()
+    private var chunk = Int.max
+    private var stored: (offset: Int, message: String)?
+
+    /// `chunk` -1: a failure before any row (offset -1 is reported without a line).
+    func record(chunk: Int, offset: Int, message: String) {
+        lock.lock()
+        if chunk < self.chunk {
+            self.chunk = chunk
+            stored = (chunk < 0 ? -1 : offset, message)
+        }
+        lock.unlock()
+    }
+
+    /// Whether a failure was found before `chunk`.
+    func precedes(chunk: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return self.chunk < chunk
+    }
+
+    var first: (Int, String)? {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
+}
+
+struct SendableBytes: @unchecked Sendable {
+    let base: UnsafeBufferPointer<UInt8>
+    init(_ base: UnsafeBufferPointer<UInt8>) { self.base = base }
+}
+
+/// A file mapped read-only into memory for as long as this object lives.
+final class MappedFile {
+    let bytes: UnsafeBufferPointer<UInt8>
+    private let mapping: UnsafeMutableRawPointer?
+    /// The copy of a file that cannot be mapped.
+    private var owned: UnsafeMutableRawPointer?
+
+    init(path: String) throws {
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw UserError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw UserError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        let size = Int(status.st_size)
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            // A pipe or a device (`--input /dev/stdin`): read it whole.
+            guard let data = FileManager.default.contents(atPath: path) else { throw UserError("\(path): cannot read file") }
+            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 16)
+            data.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: data.count)
+            mapping = nil
+            owned = copy
+            bytes = UnsafeBufferPointer(start: copy.assumingMemoryBound(to: UInt8.self), count: data.count)
+            return
+        }
+        guard size > 0 else {
+            mapping = nil
+            bytes = UnsafeBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
+            throw UserError("\(path): cannot map file (\(String(cString: strerror(errno))))")
+        }
+        // Read front to back: let the kernel read ahead.
+        _ = madvise(mapped, size, MADV_SEQUENTIAL)
+        mapping = mapped
+        bytes = UnsafeBufferPointer(start: mapped.assumingMemoryBound(to: UInt8.self), count: size)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, bytes.count) }
+        owned?.deallocate()
     }
 }

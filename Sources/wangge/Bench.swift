@@ -156,11 +156,11 @@ extension Wangge.Bench {
             let index = assigner.index, raster = index.raster
             let vertexCounts = try Self.vertexCounts(shapes).sorted()
             print(String(format: "index: %@ grids (median %d vertices, %@ edge segments), raster %d×%d cells of %.0f m "
-                         + "(%.1f%% deep, %.1f%% edge cells), %.1f candidate edges per outside tile, %.0f MB of tables, built in %.3f s",
+                         + "(%.1f%% deep, %.1f%% edge cells), %.0f MB of tables, built in %.3f s",
                          Self.grouped(shapes.count), vertexCounts[vertexCounts.count / 2], Self.grouped(index.segmentCount),
                          raster.columns, raster.rows, raster.cellSize * 110_574,
                          Double(raster.deepCells) * 100 / Double(raster.cellCount), Double(raster.edgeCells) * 100 / Double(raster.cellCount),
-                         index.meanOutsideCandidates, Double(index.tableBytes) / 1e6, assigner.indexBuildSeconds))
+                         Double(index.tableBytes) / 1e6, assigner.indexBuildSeconds))
             print("  build steps: " + assigner.indexBuildSteps.map { String(format: "%@ %.3f s", $0.step, $0.seconds) }.joined(separator: ", "))
             var random = SeededRandom(seed: seed)
             var fastRate = 0.0
@@ -185,6 +185,9 @@ extension Wangge.Bench {
                              best.cpu / Double(count) * 1e9, none, Self.peakMemory()))
                 print("  decided by: \(Self.shares(paths))")
             }
+            let candidates = index.outsideCandidates
+            print(String(format: "outside every grid: %d tiles' lists made on demand, %.1f candidate edges each; metric coordinates first in Swift: %@",
+                         candidates.tiles, candidates.mean, index.projectsInSwift ? "yes" : "no (PROJ's operation not recognised)"))
             if plainPoints > 0 {
                 let sample = try Self.randomPoints(plainPoints, assigner: assigner, random: &random)
                 let start = DispatchTime.now()

@@ -159,6 +159,79 @@ import GeoKit
         try Self.expectSameAsGEOS(assigner, try Self.edgeProbes(shapes, stride: 5), "province, edges", maximumGEOSShare: 0.5)
     }
 
+    /// Points `minimumKm`…`maximumKm` outside the grids' envelope (a ring of
+    /// boxes around it), uniform over that ring: beyond the raster.
+    static func farPoints(_ count: Int, around envelope: Envelope, minimumKm: Double = 1, maximumKm: Double = 60, seed: UInt64) -> [LonLat] {
+        var random = SeededRandom(seed: seed)
+        let inner = envelope.expanded(by: minimumKm / 111), outer = envelope.expanded(by: maximumKm / 111)
+        var points: [LonLat] = []
+        while points.count < count {
+            let p = random.point(in: outer)
+            if p.lon < inner.minX || p.lon > inner.maxX || p.lat < inner.minY || p.lat > inner.maxY { points.append(p) }
+        }
+        return points
+    }
+
+    /// Far points (1–60 km out) take the far cells' lists, not GEOS, and
+    /// answer as GEOS does; so does the mix of the bounding box (about 40%
+    /// outside every grid) with them.
+    @Test func sampleCountyFarOutsideAndBoundingBoxMix() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let far = Self.farPoints(20_000, around: assigner.index.envelope, seed: 60)
+        try Self.expectSameAsGEOS(assigner, far, "sample county, 1–60 km outside")
+        let near = Self.farPoints(5_000, around: assigner.index.envelope, minimumKm: 0, maximumKm: 1.5, seed: 61)
+        try Self.expectSameAsGEOS(assigner, near, "sample county, just beyond the raster")
+        let box = Self.randomPoints(50_000, in: assigner.index.envelope, seed: 62)
+        try Self.expectSameAsGEOS(assigner, box + far.prefix(10_000), "sample county, bounding box and far mix")
+        let (assignments, counts) = try assigner.assignCounting(far)
+        #expect(counts.outside == far.count && assignments.allSatisfy { $0.method == .none && $0.nearestGrid >= 0 })
+        // CGCS2000 / 3-degree Gauss-Krüger: computed in Swift first.
+        #expect(assigner.index.projectsInSwift)
+    }
+
+    /// The Swift projection agrees with PROJ to well within its bound, for
+    /// Gauss-Krüger (CGCS2000) and UTM (WGS84) zones, and refuses pipelines
+    /// it does not reproduce.
+    @Test func swiftTransverseMercatorAgreesWithPROJ() throws {
+        var random = SeededRandom(seed: 67)
+        for (crs, lon, lat) in [("EPSG:4546", 111.0, 28.9), ("EPSG:32617", -79.5, 35.5), ("EPSG:32750", 117.0, -30.0)] {
+            let transformer = try CoordinateTransformer(from: "EPSG:4326", to: crs, context: try PROJContext())
+            let definition = try #require(transformer.definition)
+            let projection = try #require(TransverseMercator(definition: definition), "\(crs): \(definition)")
+            var worst = 0.0
+            for _ in 0..<20_000 {
+                let p = (lon + (random.unit() - 0.5) * 5, lat + (random.unit() - 0.5) * 4)
+                let exact = try transformer.transform(x: p.0, y: p.1)
+                let mine = projection.project(p.0, p.1)
+                worst = max(worst, abs(mine.x - exact.x), abs(mine.y - exact.y))
+            }
+            #expect(worst <= TransverseMercator.bound / 20, "\(crs): \(worst) m")
+        }
+        let mercator = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:3857", context: try PROJContext())
+        let mercatorDefinition = try #require(mercator.definition)
+        #expect(TransverseMercator(definition: mercatorDefinition) == nil)
+        #expect(TransverseMercator(definition: "proj=pipeline step proj=unitconvert xy_in=deg xy_out=rad step proj=tmerc lat_0=10 lon_0=111 k=1 x_0=500000 y_0=0 ellps=GRS80") == nil)
+    }
+
+    @Test func northCarolinaFarOutside() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME"))
+        let far = Self.farPoints(10_000, around: assigner.index.envelope, seed: 63)
+        // The state's long straight edges bow off their chords: some points fall to GEOS near them.
+        try Self.expectSameAsGEOS(assigner, far, "North Carolina, 1–60 km outside", maximumGEOSShare: 0.05)
+        let near = Self.farPoints(3_000, around: assigner.index.envelope, minimumKm: 0, maximumKm: 1.5, seed: 64)
+        try Self.expectSameAsGEOS(assigner, near, "North Carolina, just beyond the raster", maximumGEOSShare: 0.05)
+    }
+
+    @Test func generatedProvinceFarOutsideAndBoundingBox() throws {
+        let region = Envelope(minX: 112.0, minY: 27.0, maxX: 112.6, maxY: 27.5)
+        let shapes = try ProvinceGenerator(gridCount: 120, medianVertices: 120, region: region, seed: 7).makeGrids()
+        let assigner = try GridAssigner(shapes: shapes)
+        let far = Self.farPoints(10_000, around: assigner.index.envelope, seed: 65)
+        try Self.expectSameAsGEOS(assigner, far, "province, 1–60 km outside")
+        try Self.expectSameAsGEOS(assigner, Self.randomPoints(50_000, in: assigner.index.envelope, seed: 66) + far.prefix(5_000),
+                                  "province, bounding box and far mix")
+    }
+
     @Test func singlePointLocateMatchesBulk() throws {
         let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
         let points = Self.randomPoints(2_000, in: assigner.index.envelope.expanded(by: 0.01), seed: 3)

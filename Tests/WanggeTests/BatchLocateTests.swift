@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import TestSupport
+import GeoKit
+import GridCore
+@testable import wangge
+
+/// `locate --input` reads bytes in parallel chunks: the rows, numbers,
+/// distances and errors must come out exactly as a plain row-by-row reading
+/// with `strtod` and `String(format:)` gives them.
+@Suite struct BatchLocateTests {
+    static func parse(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { RowParser.parseDouble($0, 0, $0.count) }
+    }
+
+    static func strtodReference(_ text: String) -> Double? {
+        let trimmed = text.trimmingCharacters(in: CharacterSet(charactersIn: " "))
+        guard !trimmed.isEmpty, trimmed.utf8.count < 64 else { return nil }
+        return trimmed.withCString { start -> Double? in
+            var end: UnsafeMutablePointer<CChar>?
+            let value = strtod(start, &end)
+            guard let end, end == UnsafeMutablePointer(mutating: start) + trimmed.utf8.count, value.isFinite else { return nil }
+            return value
+        }
+    }
+
+    @Test func numbersReadAsStrtodReadsThem() {
+        var random = SeededRandom(seed: 14)
+        var texts = ["112.5", " 28.9 ", "-80.5", "+3", "0", "-0.0", "112.", ".5", "1e3", "1.5E-2", "inf", "nan", "0x10",
+                     "112.x", "", " ", "-", ".", "1.2.3", "12345678901234567890", "0.1234567890123456789",
+                     "9007199254740993", "112.34567890123", "\t112.5", "1,5", "5-"]
+        for _ in 0..<50_000 {
+            let digits = Int(random.next() % 16) + 1
+            let point = Int(random.next() % UInt64(digits + 1))
+            var text = random.chance(0.3) ? "-" : ""
+            for k in 0..<digits {
+                if k == point && k > 0 { text += "." }
+                text += String(random.next() % 10)
+            }
+            texts.append(text)
+        }
+        for _ in 0..<20_000 {
+            texts.append(String(112 + random.unit()))
+            texts.append(String(format: "%.7f", 28 + random.unit()))
+        }
+        for text in texts {
+            let got = Self.parse(text), want = Self.strtodReference(text)
+            #expect(got?.bitPattern == want?.bitPattern, "\"\(text)\": \(String(describing: got)) vs strtod \(String(describing: want))")
+        }
+    }
+
+    @Test func centimetresAsPrintfWritesThem() {
+        var values: [Double] = [0, 0.005, 0.015, 0.125, 0.375, 1.005, 2.675, 1e12 + 0.005, 49.995, 0.004999999, 123.455, -1.5, 1e14, .infinity]
+        var random = SeededRandom(seed: 15)
+        for _ in 0..<200_000 {
+            let scale = [1.0, 50, 1_000, 60_000, 1e7][Int(random.next() % 5)]
+            values.append(Double(Float(random.unit() * scale)))
+            values.append(Double(Int(random.next() % 1_000_000)) / 200)
+        }
+        for value in values {
+            let out = OutputBuffer(capacity: 64)
+            out.reserve(64)
+            OutputTable.appendCentimetres(value, to: out)
+            let got = String(decoding: out.bytes, as: UTF8.self)
+            #expect(got == String(format: "%.2f", value), "\(value)")
+        }
+    }
+
+    /// The reference: row by row, `String(format:)`, through `assign`.
+    static func referenceOutput(ids: [String], points: [LonLat], assigner: GridAssigner) throws -> String {
+        var out = BatchLocate.header
+        for (id, a) in zip(ids, try assigner.assign(points)) {
+            let grid = a.grid >= 0 ? assigner.codes[Int(a.grid)] : ""
+            let runnerUp = a.runnerUp >= 0 ? assigner.codes[Int(a.runnerUp)] : ""
+            out += "\(id),\(grid),\(a.method.rawValue),\(a.distanceMeters.map { String(format: "%.2f", $0) } ?? ""),\(runnerUp)\n"
+        }
+        return out
+    }
+
+    static func run(_ text: String, assigner: GridAssigner, chunkBytes: Int, crs: CoordinateSystem = .wgs84) throws -> String {
+        let bytes = Array(text.utf8)
+        let chunks = try bytes.withUnsafeBufferPointer {
+            try BatchLocate.locate($0, path: "points.csv", crs: crs, assigner: assigner, chunkBytes: chunkBytes)
+        }
+        return chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined()
+    }
+
+    @Test func chunkedOutputEqualsRowByRow() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        var random = SeededRandom(seed: 16)
+        let region = assigner.index.envelope.expanded(by: 0.3)
+        var ids: [String] = [], points: [LonLat] = []
+        var text = "\u{FEFF}ID, lat ,Lon,note\r\n"
+        for i in 0..<5_000 {
+            let p = random.point(in: region)
+            let id = i % 7 == 0 ? "house \(i)" : "H\(i)"
+            let lat = String(format: "%.7f", p.lat)
+            ids.append(id)
+            points.append(LonLat(p.lon, Double(lat)!))
+            let quotedId = i % 7 == 0 ? "\"\(id)\"" : id
+            text += "\(quotedId),\(lat),\(p.lon),x" + (i % 3 == 0 ? "\r\n" : "\n")
+            if i % 500 == 0 { text += "\n" }
+        }
+        let expected = try Self.referenceOutput(ids: ids, points: points, assigner: assigner)
+        let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
+        for chunkBytes in [1, 100, 4096, 1 << 20] {
+            let lines = try Self.run(text, assigner: assigner, chunkBytes: chunkBytes).split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.count == expectedLines.count, "chunks of \(chunkBytes) bytes")
+            let differing = zip(lines, expectedLines).filter { $0 != $1 }
+            #expect(differing.isEmpty, "chunks of \(chunkBytes) bytes: \(differing.count) lines differ, first \(differing.prefix(3).map { "\($0.0) ≠ \($0.1)" })")
+            if !differing.isEmpty { break }
+        }
+        // No line feed after the last row; a header alone.
+        #expect(try Self.run("id,lon,lat\nA,112.5,28.9", assigner: assigner, chunkBytes: 4)
+                == (try Self.referenceOutput(ids: ["A"], points: [LonLat(112.5, 28.9)], assigner: assigner)))
+        #expect(try Self.run("id,lon,lat", assigner: assigner, chunkBytes: 4) == BatchLocate.header)
+    }
+
+    @Test func theFirstBadRowIsReportedWithItsLine() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        var text = "id,lon,lat\n"
+        for i in 0..<3_000 { text += "H\(i),112.5,28.9\n" }
+        text += "bad,112.x,28.9\n"          // line 3002
+        for i in 0..<3_000 { text += "K\(i),112.5,28.9\n" }
+        text += "short,112.5\n"             // line 6003
+        for chunkBytes in [64, 1 << 20] {
+            #expect { _ = try Self.run(text, assigner: assigner, chunkBytes: chunkBytes) } throws: { error in
+                "\(error)" == "points.csv: line 3002: field lon: \"112.x\" is not a number"
+            }
+        }
+        let short = text.replacingOccurrences(of: "bad,112.x,28.9\n", with: "")
+        #expect { _ = try Self.run(short, assigner: assigner, chunkBytes: 64) } throws: { error in
+            "\(error)" == "points.csv: line 6002: 2 fields, expected id,lon,lat"
+        }
+        #expect { _ = try Self.run("id,lon,lat\nA,200,28.9\n", assigner: assigner, chunkBytes: 64) } throws: { error in
+            "\(error)".hasPrefix("points.csv: line 2: ")
+        }
+        #expect { _ = try Self.run("name,x\nA,1\n", assigner: assigner, chunkBytes: 64) } throws: { error in
+            "\(error)" == "points.csv: line 1: expected the columns id,lon,lat (found name,x)"
+        }
+        #expect { _ = try Self.run("", assigner: assigner, chunkBytes: 64) } throws: { error in
+            "\(error)" == "points.csv: empty file, expected the header id,lon,lat"
+        }
+    }
+}
