@@ -25,7 +25,7 @@ for corpus in Tests/Fixtures/fuzz/*/; do
     found=$(mktemp -d)
     log=$(mktemp)
     # New inputs go to the first folder, so the repository's corpus is only read.
-    if WANGGE_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 "$fuzzer" "$found" "$corpus" \
+    if WANGGE_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=scripts/lsan-suppressions.txt "$fuzzer" "$found" "$corpus" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$found/crash-" >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
