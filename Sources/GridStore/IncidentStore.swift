@@ -32,6 +32,10 @@ public struct Placement {
     }
 }
 
+/// Thrown inside a write when another generation became active after the
+/// place was located (a report, a move): the caller locates again and retries.
+struct GenerationChanged: Error {}
+
 /// A new report from a citizen, a grid worker or a hotline.
 public struct IncidentReport: Sendable {
     public var position: LonLat
@@ -101,7 +105,21 @@ extension GridStore {
         if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name)]) {
             throw IncidentError.invalid(problem)
         }
-        let placement = try placement ?? self.placement()
+        var placement = try placement ?? self.placement()
+        // The placement (the server's index) may belong to a generation retired
+        // since it was built: the write checks, and a report that lost the race
+        // is located again with the grids now active, never stored under old ones.
+        for _ in 1...3 {
+            do {
+                return try locateAndStore(report, rules: rules, placement: placement)
+            } catch is GenerationChanged {
+                placement = try self.placement()
+            }
+        }
+        throw StoreError("the active generation kept changing while the report was stored; send it again")
+    }
+
+    private func locateAndStore(_ report: IncidentReport, rules: DispatchRules, placement: Placement) throws -> (id: String, routing: Routing) {
         let generation = placement.generation
         let assignment = try placement.locate(report.position)
         let grids = Dictionary(uniqueKeysWithValues: try self.grids(generation: generation).map { ($0.code, $0) })
@@ -109,6 +127,7 @@ extension GridStore {
         let routing = try Dispatcher.route(assignment: assignment, codes: placement.codes, grids: grids, category: report.category,
                                            severity: report.severity, reportedAt: report.reportedAt, earlier: earlier, rules: rules)
         let id = try database.pool.write { db -> String in
+            guard try Self.activeGeneration(db) == generation else { throw GenerationChanged() }
             let next = (try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'incident_sequence'") ?? 0) + 1
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incident_sequence', ?)", arguments: [String(next)])
             let id = String(format: "R%07d", next)

@@ -340,28 +340,39 @@ extension GridStore {
                                                   ("grid", change.grid, TextLimits.code), ("category", change.category, TextLimits.name)]) {
             throw IncidentError.invalid("\(change.action.rawValue): \(problem)")
         }
-        // A move is located before the write lock is taken.
-        let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
-        if change.action == .move {
-            guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
-            let placement = try placement ?? self.placement()
-            located = (placement.generation, placement.codes, try placement.locate(position))
-        } else {
-            located = nil
-        }
-        return try database.pool.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
-                throw IncidentError.notFound(id)
+        // A move is located before the write lock is taken, with a placement
+        // that may be older than the active generation: the write checks.
+        var placement = placement
+        for _ in 1...3 {
+            let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
+            if change.action == .move {
+                guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
+                let current = try placement ?? self.placement()
+                located = (current.generation, current.codes, try current.locate(position))
+            } else {
+                located = nil
             }
-            let before = Self.incidentRecord(row, now: Self.time(now))
-            if let expected = change.expectedVersion, expected != before.version {
-                throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
+            do {
+                return try database.pool.write { db in
+                    let active = try Self.activeGeneration(db)
+                    if let located, located.generation != active { throw GenerationChanged() }
+                    guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
+                        throw IncidentError.notFound(id)
+                    }
+                    let before = Self.incidentRecord(row, now: Self.time(now))
+                    if let expected = change.expectedVersion, expected != before.version {
+                        throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
+                    }
+                    var edit = IncidentEdit(record: before, now: now, rules: rules, change: change)
+                    try edit.perform(db, located: located, generation: active)
+                    try edit.save(db)
+                    return try Self.incident(db, id: id, now: now)
+                }
+            } catch is GenerationChanged {
+                placement = try self.placement()
             }
-            var edit = IncidentEdit(record: before, now: now, rules: rules, change: change)
-            try edit.perform(db, located: located, generation: located?.generation ?? (try Self.activeGeneration(db)))
-            try edit.save(db)
-            return try Self.incident(db, id: id, now: now)
         }
+        throw StoreError("the active generation kept changing while incident \(id) was moved; try again")
     }
 
     static func activeGeneration(_ db: Database) throws -> Int64 {

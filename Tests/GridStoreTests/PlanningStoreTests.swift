@@ -236,3 +236,49 @@ extension GEOSContext {
         #expect(try f.store.validate(result.draft, thresholds: PlanThresholds()).errors.isEmpty)
     }
 }
+
+@Suite struct ReportDuringActivationTests {
+    /// The server locates with an index it refreshes every few seconds: a
+    /// report located with generation 1's index after generation 2 became
+    /// active must be stored, assigned and routed under generation 2.
+    @Test func aReportLocatedWithARetiredGenerationIsStoredUnderTheActiveOne() throws {
+        let f = try PlanningFixture()
+        let stale = try f.store.placement()
+        #expect(stale.generation == 1)
+        let (draft, pieces) = try f.splitDraft()
+        _ = try f.store.activate(draft, thresholds: PlanThresholds(), dispatch: DispatchRules())
+        // West of the split line, inside the grid that generation 2 split.
+        let place = LonLat(112.355, 28.8425)
+        #expect(try stale.locate(place).grid >= 0 && stale.codes[Int(try stale.locate(place).grid)] == PlanningFixture.splitGrid)
+        let report = IncidentReport(position: place, source: (place.lon, place.lat, .wgs84), category: "矛盾纠纷", channel: "12345",
+                                    severity: nil, description: nil, reporter: "测试", reportedAt: Date())
+        let (id, routing) = try f.store.report(report, rules: DispatchRules(), placement: stale)
+        #expect(pieces.contains(routing.grid), "routed to \(routing.grid)")
+        #expect(try f.store.incident(id: id).grid == routing.grid)
+        let generations = try f.store.database.pool.read { db in
+            try Int64.fetchAll(db, sql: "SELECT generation_id FROM assignments WHERE layer = 'incident' AND feature_id = ?", arguments: [id])
+        }
+        #expect(generations == [draft])
+    }
+}
+
+extension ReportDuringActivationTests {
+    /// A move located with the retired generation's index is assigned in the active one.
+    @Test func aMoveLocatedWithARetiredGenerationIsAssignedInTheActiveOne() throws {
+        let f = try PlanningFixture()
+        let stale = try f.store.placement()
+        let (draft, pieces) = try f.splitDraft()
+        _ = try f.store.activate(draft, thresholds: PlanThresholds(), dispatch: DispatchRules())
+        let before = try f.store.incident(id: "E2")
+        var change = IncidentChange(.move, actor: "调度员", note: nil, expectedVersion: before.version)
+        change.position = LonLat(112.355, 28.8425)
+        change.source = (112.355, 28.8425, .wgs84)
+        let moved = try f.store.apply(change, to: "E2", rules: DispatchRules(), placement: stale)
+        #expect(pieces.contains(moved.grid ?? ""), "moved to \(moved.grid ?? "no grid")")
+        let assigned = try f.store.database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = 'E2'",
+                                arguments: [draft])
+        }
+        #expect(assigned == moved.grid)
+    }
+}
