@@ -77,6 +77,17 @@ def kill_after(process, seconds):
     return False
 
 
+def interrupted_round(base, db, command, duration, rng, label):
+    """A fresh copy of the base file, the command killed at a random moment of
+    its usual duration, and the file checked whole; (killed, label for errors)."""
+    copy_database(base, db)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = kill_after(process, rng.uniform(0.05, duration))
+    what = f"{label}{' (killed)' if killed else ' (finished first)'}"
+    check_whole(db, what)
+    return killed, what
+
+
 def households_csv(path, first, n, rng):
     with open(path, "w") as f:
         f.write("id,lon,lat,address,head,members\n")
@@ -101,13 +112,9 @@ def scenario_import(wangge, work, rounds, rng):
     assert count(db, "SELECT count(*) FROM households;") == new
     kills = 0
     for r in range(rounds):
-        copy_database(base, db)
-        process = subprocess.Popen([wangge, "import", "households", "--db", db, f"{work}/new.csv"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killed = kill_after(process, rng.uniform(0.05, duration))
+        killed, what = interrupted_round(base, db, [wangge, "import", "households", "--db", db, f"{work}/new.csv"],
+                                         duration, rng, f"import round {r + 1}")
         kills += killed
-        what = f"import round {r + 1}{' (killed)' if killed else ' (finished first)'}"
-        check_whole(db, what)
         households = count(db, "SELECT count(*) FROM households;")
         assigned = count(db, "SELECT count(*) FROM assignments WHERE layer = 'household' "
                              "AND generation_id = (SELECT id FROM generations WHERE status = 'active');")
@@ -136,13 +143,9 @@ def scenario_activation(wangge, work, rounds, rng):
     points = count(db, "SELECT (SELECT count(*) FROM households) + (SELECT count(*) FROM cameras) + (SELECT count(*) FROM incidents);")
     kills = 0
     for r in range(rounds):
-        copy_database(base, db)
-        process = subprocess.Popen([wangge, "plan", "activate", "--db", db, "2"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        killed = kill_after(process, rng.uniform(0.05, duration))
+        killed, what = interrupted_round(base, db, [wangge, "plan", "activate", "--db", db, "2"],
+                                         duration, rng, f"activation round {r + 1}")
         kills += killed
-        what = f"activation round {r + 1}{' (killed)' if killed else ' (finished first)'}"
-        check_whole(db, what)
         active = sql(db, "SELECT id FROM generations WHERE status = 'active';")
         if active not in (["1"], ["2"]):
             raise Failure(f"{what}: active generations {active}")
