@@ -43,16 +43,20 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
             ]),
         .target(name: "GridMap"),
-        // The application layer the front ends share; so far the configuration.
+        // The use cases every front end calls (locate, imports, incidents, planning, statistics, tokens), and the configuration.
         .target(
             name: "GridApplication",
-            dependencies: ["GridCore", "GridStore", .product(name: "Yams", package: "Yams")]),
+            dependencies: [
+                "GeoKit", "GridCore", "GridStore", "GridMap",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CSV", package: "CSV.swift"),
+            ]),
         .target(
             name: "GridServer",
             dependencies: [
                 "GeoKit", "GridCore", "GridStore", "GridApplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

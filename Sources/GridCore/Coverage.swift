@@ -80,7 +80,7 @@ public struct UncoveredPatch: Sendable, Equatable, Codable {
 }
 
 /// Camera coverage of one grid.
-public struct GridCoverage: Sendable, Equatable {
+public struct GridCoverage: Sendable, Equatable, Encodable {
     public var code: String
     public var areaSquareMetres: Double
     public var coveredSquareMetres: Double

@@ -1,3 +1,4 @@
+import GridApplication
 import Foundation
 import GeoKit
 import GridCore
@@ -36,6 +37,31 @@ struct Query {
         do { return try CoordinateSystem(parsing: text) } catch let error as GeoError { throw APIError.badParameter("crs", error.message) }
     }
 
+    func bool(_ name: String) throws -> Bool? {
+        guard let text = string(name) else { return nil }
+        guard let flag = Bool(text) else { throw APIError.badParameter(name, "\"\(text)\" is not true or false") }
+        return flag
+    }
+
+    /// `by=town|village|grid`.
+    func areaLevel(_ name: String) throws -> AreaLevel? {
+        guard let text = string(name) else { return nil }
+        guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter(name, "\"\(text)\" is not grid, village or town") }
+        return level
+    }
+
+    /// `town`, `village` or `grid` (codes or names) and `by`.
+    func areaScope() throws -> AreaScope {
+        AreaScope(town: string("town"), village: string("village"), grid: string("grid"), groupBy: try areaLevel("by"))
+    }
+
+    /// `generation=N`: a stored generation (400 naming the parameter otherwise); nil for the active one.
+    func generation(_ service: GridService) throws -> Int64? {
+        guard let text = string("generation") else { return nil }
+        guard let id = Int64(text) else { throw APIError.badParameter("generation", "\"\(text)\" is not a generation id") }
+        return try service.checkedGeneration(id)
+    }
+
     /// `bbox=minLon,minLat,maxLon,maxLat` in WGS84.
     func bbox() throws -> BoundingBox? {
         guard let text = string("bbox") else { return nil }
@@ -51,14 +77,9 @@ struct Query {
     }
 }
 
-/// Converts input coordinates to WGS84 with a cached converter, answering 400 with the parameter at fault.
-func toWGS84(x: Double, y: Double, crs: CoordinateSystem, parameter: String) throws -> LonLat {
-    do {
-        let p = try WGS84ConverterCache.shared.withConverter(from: crs) { try $0.toWGS84(x: x, y: y) }
-        return LonLat(p.lon, p.lat)
-    } catch let error as GeoError {
-        throw APIError.badParameter(parameter, error.message)
-    }
+/// The CRS a body names (default WGS84), or 400 naming `crs`.
+func bodyCRS(_ text: String?) throws -> CoordinateSystem {
+    do { return try CoordinateSystem(parsing: text ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
 }
 
 /// A small JSON body (64 KiB at most), decoded; `shape` tells the caller what was expected.
@@ -81,8 +102,8 @@ struct APIRoutes {
     func add(to router: Router<WanggeContext>) {
         router.get("/healthz") { _, _ in
             struct Health: Encodable { let status: String, generation: Int64, grids: Int }
-            let index = service.index
-            return try JSON.response(Health(status: "ok", generation: index.generation, grids: index.grids.count))
+            let active = try service.active()
+            return try JSON.response(Health(status: "ok", generation: active.generation, grids: active.grids.count))
         }
         let v1 = router.group("v1")
         v1.get("locate") { request, context in try locate(request, context) }
@@ -90,29 +111,19 @@ struct APIRoutes {
         v1.get("towns") { _, context in
             _ = try context.requireCaller()
             struct Town: Encodable { let code: String, name: String, grids: Int }
-            return try JSON.response(try service.store.areas(.town).map { Town(code: $0.code, name: $0.name, grids: $0.grids) })
+            return try JSON.response(try service.areas(.town).map { Town(code: $0.code, name: $0.name, grids: $0.grids) })
         }
         v1.get("villages") { request, context in
             _ = try context.requireCaller()
             struct Village: Encodable { let code: String, name: String, town: String?, grids: Int }
-            let villages = try service.store.areas(.village, town: Query(request: request).string("town"))
+            let villages = try service.areas(.village, town: Query(request: request).string("town"))
             return try JSON.response(villages.map { Village(code: $0.code, name: $0.name, town: $0.town, grids: $0.grids) })
         }
         v1.get("grids") { request, context in
             _ = try context.requireCaller()
             let q = Query(request: request)
-            let generation = try q.generation(service.store)
-            let town: String?, village: String?
-            do {
-                town = try q.string("town").map { try service.store.areaCode(.town, named: $0, generation: generation) }
-                village = try q.string("village").map { try service.store.areaCode(.village, named: $0, generation: generation) }
-            } catch let error as UnknownAreaError {
-                throw APIError.badParameter(error.level.rawValue, error.description)
-            }
-            let grids = try service.store.grids(generation: generation).filter {
-                (town == nil || $0.townCode == town) && (village == nil || $0.villageCode == village)
-            }
-            return try JSON.response(grids)
+            let scope = AreaScope(town: q.string("town"), village: q.string("village"))
+            return try JSON.response(try service.grids(in: scope, generation: try q.generation(service)))
         }
         v1.get("grids/{code}") { request, context in try gridDetail(request, context) }
         v1.get("grids/{code}/households") { request, context in try households(request, context) }
@@ -121,19 +132,23 @@ struct APIRoutes {
         v1.get("stats") { request, context in
             _ = try context.requireCaller()
             let q = Query(request: request)
-            let text = q.string("by") ?? "town"
-            guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter("by", "\"\(text)\" is not grid, village or town") }
-            return try JSON.response(try service.store.statistics(by: level, generation: try q.generation(service.store)))
+            return try JSON.response(try service.statistics(in: AreaScope(groupBy: try q.areaLevel("by") ?? .town), generation: try q.generation(service)))
+        }
+        v1.get("stats/coverage") { request, context in
+            _ = try context.requireCaller()
+            return try JSON.response(try service.coverage(in: try Query(request: request).areaScope()))
+        }
+        v1.get("stats/workload") { request, context in
+            _ = try context.requireCaller()
+            let q = Query(request: request)
+            return try JSON.response(try service.workload(in: try q.areaScope(), flaggedOnly: try q.bool("flagged_only") ?? false))
         }
         v1.post("incidents") { request, context in try await reportIncident(request, context) }
         v1.get("audit") { request, context in
             let caller = try context.requireCaller()
             guard caller.role == .admin else { throw APIError(.forbidden, "the audit log is for the admin role; you are \(caller.role.rawValue)") }
-            struct Entry: Encodable { let at: String, caller: String, role: String, action: String, grid: String?, records: Int }
             let limit = try Query(request: request).int("limit", default: 100, range: 1...10_000)
-            return try JSON.response(try service.store.auditLog(limit: limit).map {
-                Entry(at: $0.at, caller: $0.caller, role: $0.role, action: $0.action, grid: $0.grid, records: $0.records)
-            })
+            return try JSON.response(try service.auditLog(limit: limit))
         }
     }
 
@@ -146,15 +161,12 @@ struct APIRoutes {
             guard (-180...180).contains(x) else { throw APIError.badParameter("lon", "\(x) is outside -180…180") }
             guard (-90...90).contains(y) else { throw APIError.badParameter("lat", "\(y) is outside -90…90") }
         }
-        let p = crs == .wgs84 ? LonLat(x, y) : try toWGS84(x: x, y: y, crs: crs, parameter: "lon")
-        let index = try service.index(generation: try q.generation(service.store))
-        return try JSON.response(index.answer(input: .init(x: x, y: y, crs: crs.description), wgs84: p, assignment: try index.locate(p)))
+        return try JSON.response(try service.locate(x: x, y: y, crs: crs, generation: try q.generation(service)))
     }
 
     struct BatchBody: Decodable {
-        struct Point: Decodable { let id: String?, lon: Double, lat: Double }
         let crs: String?
-        let points: [Point]
+        let points: [PointInput]
     }
 
     func locateBatch(_ request: Request, _ context: WanggeContext) async throws -> Response {
@@ -175,32 +187,8 @@ struct APIRoutes {
         guard body.points.count <= Self.maxBatchPoints else {
             throw APIError(.contentTooLarge, "\(body.points.count) points: at most \(Self.maxBatchPoints) in one request")
         }
-        let crs: CoordinateSystem
-        do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
-        var positions: [LonLat] = []
-        positions.reserveCapacity(body.points.count)
-        do {
-            try WGS84ConverterCache.shared.withConverter(from: crs) { converter in
-                for (i, point) in body.points.enumerated() {
-                    do {
-                        let p = try converter.toWGS84(x: point.lon, y: point.lat)
-                        positions.append(LonLat(p.lon, p.lat))
-                    } catch let error as GeoError {
-                        throw APIError.badParameter("points[\(i)]", error.message)
-                    }
-                }
-            }
-        } catch let e as GeoError {
-            throw APIError.badParameter("crs", e.message)
-        }
-        let index = service.index
-        let assignments = try index.assigner.assign(positions)
-        struct Item: Encodable { let id: String?, result: LocateAnswer }
-        let items = body.points.indices.map { i in
-            Item(id: body.points[i].id, result: index.answer(input: .init(x: body.points[i].lon, y: body.points[i].lat, crs: crs.description),
-                                                             wgs84: positions[i], assignment: assignments[i]))
-        }
-        return try JSON.response(["results": items])
+        let crs = try bodyCRS(body.crs)
+        return try JSON.response(["results": try service.locate(body.points, crs: crs)])
     }
 
     struct IncidentBody: Decodable {
@@ -211,34 +199,21 @@ struct APIRoutes {
     /// POST /v1/incidents: dispatchers and grid workers report; the answer is the routing.
     func reportIncident(_ request: Request, _ context: WanggeContext) async throws -> Response {
         let caller = try context.requireCaller()
-        guard [.admin, .dispatcher, .gridWorker].contains(caller.role) else {
+        guard GridService.mayReport(caller) else {
             throw APIError(.forbidden, "reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)")
         }
         let body = try await jsonBody(IncidentBody.self, of: request,
                                       shape: "{\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}")
-        let crs: CoordinateSystem
-        do { crs = try CoordinateSystem(parsing: body.crs ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
-        let p = try toWGS84(x: body.lon, y: body.lat, crs: crs, parameter: "lon")
-        let report = IncidentReport(position: p, source: (body.lon, body.lat, crs), category: body.category, channel: body.channel,
-                                    severity: body.severity, description: body.description, reporter: body.reporter ?? caller.name, reportedAt: Date())
-        do {
-            let result = try service.store.report(report, rules: service.dispatchRules, placement: service.index.placement)
-            struct Answer: Encodable { let id: String, routing: Routing }
-            return try JSON.response(Answer(id: result.id, routing: result.routing), status: .created)
-        } catch let refusal as RoutingRefusal {
-            throw APIError(.unprocessableContent, "refused: \(refusal)", parameter: "lon")
-        } catch let error as VocabularyError {
-            throw APIError(.unprocessableContent, "\(error)", parameter: error.field.rawValue)
-        } catch let error as IncidentError {
-            throw APIError(.unprocessableContent, "\(error)")
-        }
+        let input = IncidentInput(x: body.lon, y: body.lat, crs: try bodyCRS(body.crs), category: body.category, channel: body.channel,
+                                  severity: body.severity, description: body.description, reporter: body.reporter)
+        return try JSON.response(try service.reportIncident(input, by: caller), status: .created)
     }
 
     func gridDetail(_ request: Request, _ context: WanggeContext) throws -> Response {
         _ = try context.requireCaller()
         let code = try context.parameters.require("code")
-        guard let grid = try service.store.grid(code: code) else { throw APIError.notFound("no grid \(code) in the active generation") }
-        let counts = try service.store.statistics(by: .grid, grid: code).first
+        let grid = try service.grid(code: code)
+        let counts = try service.statistics(in: AreaScope(grid: code, groupBy: .grid)).first
         var object: [String: Any] = [
             "code": grid.code, "name": grid.name,
             "village": ["code": grid.villageCode, "name": grid.villageName],
@@ -251,23 +226,15 @@ struct APIRoutes {
             ],
         ]
         if Query(request: request).string("geometry") == "true" {
-            let feature = try service.store.features(.grids, id: code, limit: 1, offset: 0).features.first
-            object["geometry"] = try feature.flatMap { try JSONSerialization.jsonObject(with: Data($0.geometryJSON.utf8)) }
+            object["geometry"] = try service.gridGeometryJSON(code: code).flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) }
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return JSON.raw(String(decoding: data, as: UTF8.self))
     }
 
-    func requireGrid(_ context: WanggeContext) throws -> String {
-        let code = try context.parameters.require("code")
-        if service.index.grids[code] != nil { return code }
-        guard try service.store.grid(code: code) != nil else { throw APIError.notFound("no grid \(code) in the active generation") }
-        return code
-    }
-
     func households(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
-        let code = try requireGrid(context)
+        let code = try context.parameters.require("code")
         let q = Query(request: request)
         let limit = try q.int("limit", default: 50, range: 1...500)
         var after: String?
@@ -278,52 +245,21 @@ struct APIRoutes {
             }
             after = id
         }
-        try service.requireHouseholdRecords(caller)
-        let rules = service.fieldRules(caller, inGrid: code)
-        let tag = q.string("tag")
-        if tag != nil && rules[.tags] != .full { throw APIError(.forbidden, "tag: household tags are hidden from you (privacy.\(caller.role.rawValue))") }
-        // A search only looks in what the caller sees in full: a name search would otherwise reveal who lives where.
-        if q.string("q") != nil && rules[.name] != .full && rules[.address] != .full {
-            throw APIError(.forbidden, "q: you see neither names nor addresses in full here, so you cannot search them")
-        }
-        let page = try service.store.householdPage(grid: code, tag: tag, query: q.string("q"), searchNames: rules[.name] == .full,
-                                                   searchAddresses: rules[.address] == .full, limit: limit + 1, after: after)
-        let shown = Array(page.prefix(limit))
-        let next = page.count > limit ? shown.last.map { Data($0.id.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_") } : nil
-        if rules.revealsIdentity && !shown.isEmpty {
-            try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: shown.count)
+        let page = try service.householdPage(grid: code, tag: q.string("tag"), search: q.string("q"), limit: limit, after: after,
+                                             for: caller, action: "GET \(request.uri.path)")
+        let next = page.nextCursor.map {
+            Data($0.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         }
         struct Page: Encodable { let grid: String, households: [HouseholdView], nextCursor: String?, masked: Bool }
-        return try JSON.response(Page(grid: code, households: shown.map { HouseholdView($0, rules: rules) }, nextCursor: next,
-                                      masked: rules != .everything))
+        return try JSON.response(Page(grid: page.grid, households: page.households, nextCursor: next, masked: page.masked))
     }
 
     func gridFeatures(_ collection: Collection, _ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
-        let code = try requireGrid(context)
         let q = Query(request: request)
         let limit = try q.int("limit", default: 100, range: 1...1_000)
         let offset = try q.int("offset", default: 0, range: 0...10_000_000)
-        let (matched, features) = try service.store.features(collection, grid: code, limit: limit, offset: offset)
-        var items: [[String: PropertyValue]] = []
-        var unmaskedRecords = 0
-        for feature in features {
-            var (properties, unmasked) = service.visibleProperties(feature, collection: collection, caller: caller)
-            properties["id"] = .string(feature.id)
-            let geometryJSON = service.visibleGeometry(feature, collection: collection, caller: caller)
-            if let geometry = try? JSONSerialization.jsonObject(with: Data(geometryJSON.utf8)) as? [String: Any],
-               let coordinates = geometry["coordinates"] as? [Double], coordinates.count >= 2 {
-                properties["lon"] = .number(coordinates[0])
-                properties["lat"] = .number(coordinates[1])
-            }
-            if unmasked { unmaskedRecords += 1 }
-            items.append(properties)
-        }
-        if unmaskedRecords > 0 {
-            try service.store.audit(caller, action: "GET \(request.uri.path)", grid: code, records: unmaskedRecords)
-        }
-        struct Page: Encodable { let grid: String, matched: Int?, items: [[String: PropertyValue]] }
-        return try JSON.response(Page(grid: code, matched: matched, items: items))
+        return try JSON.response(try service.gridFeatures(collection, grid: try context.parameters.require("code"), limit: limit, offset: offset,
+                                                          for: caller, action: "GET \(request.uri.path)"))
     }
 }

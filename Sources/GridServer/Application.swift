@@ -95,7 +95,7 @@ func services(service: GridService, logger: Logger, after started: ServerStarted
     if seconds > 0 {
         services.append(PeriodicTask(name: "escalating overdue incidents", interval: .milliseconds(Int64(seconds * 1000)),
                                      logger: logger, immediately: true, after: started) {
-            let touched = try service.store.escalateOverdue(at: Date(), rules: service.dispatchRules)
+            let touched = try service.escalateOverdue()
             if !touched.isEmpty { logger.info("escalated \(touched.count) overdue incident(s)") }
         })
     }

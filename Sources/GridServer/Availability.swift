@@ -1,5 +1,6 @@
 import GridApplication
 import Foundation
+import GridCore
 import GridStore
 import Hummingbird
 import HummingbirdCore
@@ -179,6 +180,22 @@ struct ProblemMiddleware: RouterMiddleware {
         }
     }
 
+    /// The one mapping of the application's error kinds to HTTP. An invalid
+    /// query parameter is the request's fault (400); an invalid body field,
+    /// a refusal by the rules, 422.
+    static func problem(for error: WanggeError, request: Request) -> APIError {
+        let inQuery = error.field.map { request.uri.queryParameters[Substring($0)] != nil } ?? false
+        let status: HTTPResponse.Status = switch error.kind {
+        case .notFound: error.field != nil ? .badRequest : .notFound
+        case .invalid: inQuery ? .badRequest : .unprocessableContent
+        case .conflict: .conflict
+        case .refused: .unprocessableContent
+        case .unauthorized: .forbidden
+        case .unavailable: .serviceUnavailable
+        }
+        return APIError(status, error.message, parameter: error.field)
+    }
+
     static func problem(for error: any Error, request: Request) -> APIError {
         switch error {
         case let error as APIError:
@@ -190,10 +207,11 @@ struct ProblemMiddleware: RouterMiddleware {
             return APIError(.notFound, "no such path: \(request.uri.path) (the API is described at /openapi.json)")
         case let error as HTTPError:
             return APIError(error.status, error.body ?? error.status.reasonPhrase)
-        case let error where SpatiaLiteDatabase.isBusy(error):
-            return APIError(.serviceUnavailable, "the database is busy with another writer (an import or an activation); try again in \(retryAfterSeconds) s")
-        default:
-            return APIError(.internalServerError, "the server failed to answer; the cause is logged")
+        case let error:
+            guard let known = WanggeError.from(error) else {
+                return APIError(.internalServerError, "the server failed to answer; the cause is logged")
+            }
+            return problem(for: known, request: request)
         }
     }
 }

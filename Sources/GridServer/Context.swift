@@ -1,4 +1,4 @@
-import Crypto
+import GridApplication
 import Foundation
 import GridCore
 import GridStore
@@ -40,7 +40,7 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public static func unauthorized() -> APIError {
-        APIError(.unauthorized, "a bearer token is required: Authorization: Bearer <token> (create one with `wangge token create`)")
+        APIError(.unauthorized, "a bearer token is required: Authorization: Bearer <token> (an admin creates one: POST /v1/tokens)")
     }
 
     public static func notFound(_ what: String) -> APIError { APIError(.notFound, what) }
@@ -65,13 +65,7 @@ public struct APIError: HTTPResponseError, Sendable {
 
 enum JSON {
     /// Sorted keys, snake_case, no escaped slashes: stable output for clients and tests.
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        return try encoder.encode(value)
-    }
+    static func encode<T: Encodable>(_ value: T) throws -> Data { try WanggeJSON.encode(value) }
 
     static func response<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, contentType: String = "application/json") throws -> Response {
         Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
@@ -80,46 +74,6 @@ enum JSON {
     /// A response from JSON text already built (GeoJSON pieces from SpatiaLite).
     static func raw(_ text: String, contentType: String = "application/json") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-}
-
-/// Tokens: `wg_` and 32 random bytes in hex; only their SHA-256 is stored.
-public enum Tokens {
-    public static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return "wg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-
-    public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-}
-
-/// Resolves bearer tokens to callers, caching each for a few seconds so that
-/// a busy endpoint does not read the tokens table on every request.
-final class TokenCache: @unchecked Sendable {
-    private let store: GridStore
-    private let lock = NSLock()
-    private var entries: [String: (caller: Caller?, expires: Date)] = [:]
-    private let lifetime: TimeInterval = 5
-
-    init(store: GridStore) { self.store = store }
-
-    func caller(for token: String) throws -> Caller? {
-        let hash = Tokens.hash(token)
-        lock.lock()
-        if let entry = entries[hash], entry.expires > Date() {
-            lock.unlock()
-            return entry.caller
-        }
-        lock.unlock()
-        let caller = try store.caller(tokenHash: hash)
-        lock.lock()
-        if entries.count > 10_000 { entries.removeAll() }
-        // An expiring token is not cached past its expiry.
-        entries[hash] = (caller, min(Date().addingTimeInterval(lifetime), caller?.expiresAt ?? .distantFuture))
-        lock.unlock()
-        return caller
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import GeoKit
 import GridCore
+import GridApplication
 import GridStore
 import Hummingbird
 
@@ -70,7 +71,7 @@ struct OGCRoutes {
     }
 
     func collectionObject(_ c: Collection, base: String) throws -> [String: Any] {
-        let extent = service.index.extent
+        let extent = try service.active().extent
         return [
             "id": c.rawValue, "title": c.title, "itemType": "feature",
             "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
@@ -83,31 +84,21 @@ struct OGCRoutes {
     }
 
     /// One GeoJSON Feature as text: properties encoded, geometry from SpatiaLite.
-    func featureJSON(_ f: FeatureRecord, _ collection: Collection, caller: Caller, unmaskedCount: inout Int) throws -> String {
-        let (properties, unmasked) = service.visibleProperties(f, collection: collection, caller: caller)
-        if unmasked { unmaskedCount += 1 }
+    func featureJSON(_ f: VisibleFeature) throws -> String {
         let id = String(decoding: try JSON.encode(f.id), as: UTF8.self)
-        let props = String(decoding: try JSON.encode(properties), as: UTF8.self)
-        let geometry = service.visibleGeometry(f, collection: collection, caller: caller)
-        return "{\"type\":\"Feature\",\"id\":\(id),\"geometry\":\(geometry),\"properties\":\(props)}"
+        let props = String(decoding: try JSON.encode(f.properties), as: UTF8.self)
+        return "{\"type\":\"Feature\",\"id\":\(id),\"geometry\":\(f.geometryJSON),\"properties\":\(props)}"
     }
 
     func items(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let collection = try collection(context)
-        if collection == .households { try service.requireHouseholdRecords(caller) }
         let q = Query(request: request)
         let limit = try q.int("limit", default: Self.defaultLimit, range: 1...Self.maxLimit)
         let offset = try q.int("offset", default: 0, range: 0...100_000_000)
-        var bbox = try q.bbox()
-        if collection.hasPersonalPosition, service.privacy.role(caller.role).fields[.position] != .full {
-            // Tiny boxes would find a masked point to any precision: search whole cells of the masking.
-            bbox = bbox?.coarsened
-        }
-        let (matched, features) = try service.store.features(collection, bbox: bbox, limit: limit, offset: offset)
-        var unmasked = 0
-        let featureTexts = try features.map { try featureJSON($0, collection, caller: caller, unmaskedCount: &unmasked) }
-        if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: nil, records: unmasked) }
+        let (matched, features) = try service.features(collection, bbox: try q.bbox(), limit: limit, offset: offset, for: caller,
+                                                       action: "GET \(request.uri.path)")
+        let featureTexts = try features.map(featureJSON)
         let base = baseURL
         let bboxParameter = q.string("bbox").map { "&bbox=\($0)" } ?? ""
         var links: [[String: String]] = [
@@ -120,7 +111,7 @@ struct OGCRoutes {
                           "rel": "next", "type": "application/geo+json"])
         }
         let linksText = String(decoding: try JSONSerialization.data(withJSONObject: links, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-        let stamp = ISO8601DateFormatter().string(from: Date())
+        let stamp = Date().formatted(.iso8601)
         let numberMatched = matched.map { "\"numberMatched\":\($0)," } ?? ""
         let text = "{\"type\":\"FeatureCollection\",\(numberMatched)\"numberReturned\":\(features.count),\"timeStamp\":\"\(stamp)\",\"links\":\(linksText),\"features\":[\(featureTexts.joined(separator: ","))]}"
         return JSON.raw(text, contentType: "application/geo+json")
@@ -129,14 +120,8 @@ struct OGCRoutes {
     func item(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let collection = try collection(context)
-        if collection == .households { try service.requireHouseholdRecords(caller) }
         let fid = try context.parameters.require("fid")
-        guard let feature = try service.store.features(collection, id: fid, limit: 1, offset: 0).features.first else {
-            throw APIError.notFound("no feature \(fid) in \(collection.rawValue)")
-        }
-        var unmasked = 0
-        let text = try featureJSON(feature, collection, caller: caller, unmaskedCount: &unmasked)
-        if unmasked > 0 { try service.store.audit(caller, action: "GET \(request.uri.path)", grid: feature.grid, records: unmasked) }
+        let text = try featureJSON(try service.feature(collection, id: fid, for: caller, action: "GET \(request.uri.path)"))
         return JSON.raw(text, contentType: "application/geo+json")
     }
 }

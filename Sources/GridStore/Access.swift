@@ -115,7 +115,7 @@ extension SpatiaLiteDatabase {
 /// What a grid worker's token serves: grid codes (of the active generation,
 /// carried over to their successors at every redraw), and villages and towns
 /// (all their grids in whatever generation is active).
-public struct TokenScope: Sendable, Equatable {
+public struct TokenScope: Sendable, Equatable, Codable {
     public var grids: [String]
     public var villages: [String]
     public var towns: [String]
@@ -138,7 +138,7 @@ public struct TokenScope: Sendable, Equatable {
 }
 
 /// A token as `wangge token list` shows it (never its value).
-public struct TokenSummary: Sendable {
+public struct TokenSummary: Sendable, Encodable {
     public var id: Int64
     public var name: String
     public var role: String
@@ -190,9 +190,9 @@ public enum TokenExpiry {
         } else if let time = GridStore.parseTime(trimmed) {
             date = time
         } else {
-            throw StoreError("--expires: \"\(text)\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
+            throw StoreError("expires: \"\(text)\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
         }
-        guard date > now else { throw StoreError("--expires: \(text) is already past") }
+        guard date > now else { throw StoreError("expires: \(text) is already past") }
         return date
     }
 }
@@ -202,11 +202,11 @@ extension GridStore {
     public func createToken(name: String, role: Role, grids: [String], villages: [String] = [], towns: [String] = [],
                             expiresAt: Date? = nil, hash: String) throws -> Int64 {
         let scope = TokenScope(grids: grids, villages: villages, towns: towns)
-        if role == .gridWorker && scope.isEmpty { throw StoreError("a grid_worker token needs --grids CODE,…, --villages CODE,… or --towns CODE,…") }
-        if role != .gridWorker && !scope.isEmpty { throw StoreError("--grids, --villages and --towns are for grid_worker tokens; a \(role.rawValue) is not scoped") }
+        if role == .gridWorker && scope.isEmpty { throw StoreError("a grid_worker token needs grids, villages or towns (codes)") }
+        if role != .gridWorker && !scope.isEmpty { throw StoreError("grids, villages and towns are for grid_worker tokens; a \(role.rawValue) is not scoped") }
         let generation = try activeGeneration()
         return try database.pool.write { db in
-            for (option, table, codes) in [("--grids", "grids", grids), ("--villages", "villages", villages), ("--towns", "towns", towns)] {
+            for (option, table, codes) in [("grids", "grids", grids), ("villages", "villages", villages), ("towns", "towns", towns)] {
                 let known = try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation])
                 if let unknown = codes.first(where: { !known.contains($0) }) {
                     throw StoreError("\(option): no \(table.dropLast()) \(unknown) in the active generation")

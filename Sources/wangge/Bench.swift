@@ -30,9 +30,9 @@ extension Wangge.Bench {
             var summary = ""
             for _ in 0..<max(runs, 1) {
                 let start = DispatchTime.now()
-                let (grids, coverage) = try computeCoverage(store: gridStore, config: config)
+                let coverage = try GridService(store: gridStore, config: config).gridCoverage()
                 times.append(Assign.seconds(since: start))
-                let total = AreaCoverage(code: "county", name: "", parts: grids.map { coverage[$0.code]! }, threshold: config.coverage.blindSpotThreshold, patches: 1)
+                let total = AreaCoverage(code: "county", name: "", parts: Array(coverage.values), threshold: config.coverage.blindSpotThreshold, patches: 1)
                 summary = String(format: "%d grids, %d cameras online (%d offline), %.2f%% of the area and %.1f%% of households covered",
                                  total.grids, total.camerasOnline, total.camerasOffline, total.coveredShare * 100, total.householdsCoveredShare * 100)
             }
@@ -55,7 +55,7 @@ extension Wangge.Bench {
         func run() throws {
             let (gridStore, _) = try store.openStore()
             let loadStart = DispatchTime.now()
-            let data = try MapData(store: gridStore, layers: [.cameras])
+            let data = try MapData(service: try GridService(store: gridStore), layers: [.cameras])
             let load = Assign.seconds(since: loadStart)
             let options = MapOptions(width: width, height: height, color: .truecolor, labels: .codes, layers: [.cameras], date: "bench")
             let viewport = Viewport.fitting(data.focusBounds(.county), options: options)
@@ -92,7 +92,7 @@ extension Wangge.Bench {
                     let box = try Geometry.box(Envelope(minX: x, minY: 0, maxX: x + 1, maxY: 1), context: context)
                     let prepared = try PreparedGeometry(box)
                     let point = try Geometry.point(x: x + 0.5, y: 0.5, context: context)
-                    guard try prepared.contains(point) else { throw UserError("prepared contains failed") }
+                    guard try prepared.contains(point) else { throw WanggeError.invalid("prepared contains failed") }
                     let union = try box.clone().union(point)
                     _ = try Geometry(wkb: union.wkb(), context: context).wkt()
                     _ = try box.validityReason()
@@ -108,7 +108,7 @@ extension Wangge.Bench {
             let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
                   let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
-                throw UserError("no VmRSS in /proc/self/status")
+                throw WanggeError.invalid("no VmRSS in /proc/self/status")
             }
             return kib * 1024
         }

@@ -1,3 +1,4 @@
+import GridApplication
 import ArgumentParser
 import Foundation
 import GeoKit
@@ -51,10 +52,9 @@ extension Wangge {
             var force = false
 
             func run() throws {
-                let (gridStore, config) = try store.openStore(creating: true)
-                let report = try gridStore.importGrids(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid,
-                                                       generationName: generationName, dispatch: config.dispatch, thresholds: config.planning,
-                                                       force: force, progress: progressPrinter())
+                let service = try store.openService(creating: true)
+                let options = GridFileOptions(mapping: fields.mapping(service.config.gridFields), crs: crs, makeValid: makeValid)
+                let report = try service.importGrids(path: file, options, generationName: generationName, force: force, progress: progressPrinter())
                 print(report)
             }
         }
@@ -119,8 +119,7 @@ struct PointImportOptions: ParsableArguments {
 
     func run(_ layer: PointLayer) throws {
         // Points need grids: a path with no database is a mistake, not a new one.
-        let (gridStore, config) = try store.openStore()
-        let report = try gridStore.importPoints(layer, path: file, crs: crs, dispatch: config.dispatch, progress: progressPrinter())
+        let report = try store.openService().importPoints(layer, path: file, crs: crs, progress: progressPrinter())
         print(report)
     }
 }

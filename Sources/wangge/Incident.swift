@@ -30,23 +30,12 @@ extension Wangge {
             @Flag(help: "Print JSON.") var json = false
 
             func run() throws {
-                let (gridStore, config) = try store.openStore()
-                let report = IncidentReport(position: try wgs84Position(lon: lon, lat: lat, crs: crs), source: (lon, lat, crs), category: category, channel: channel,
-                                            severity: severity, description: description, reporter: reporter, reportedAt: Date())
-                let result: (id: String, routing: Routing)
-                do {
-                    result = try gridStore.report(report, rules: config.dispatch)
-                } catch let refusal as RoutingRefusal {
-                    throw UserError("refused: \(refusal)")
-                } catch let error as VocabularyError {
-                    throw UserError("refused: --\(error)")
-                } catch let error as IncidentError {
-                    throw UserError("refused: --\(error)")
-                }
+                let input = IncidentInput(x: lon, y: lat, crs: crs, category: category, channel: channel, severity: severity,
+                                          description: description, reporter: reporter)
+                let result = try store.openService().reportIncident(input)
                 let r = result.routing
                 if json {
-                    struct Answer: Encodable { let id: String, routing: Routing }
-                    print(try jsonText(Answer(id: result.id, routing: r)))
+                    print(try jsonText(result))
                     return
                 }
                 let deadline = ISO8601DateFormatter.string(from: r.deadline, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])

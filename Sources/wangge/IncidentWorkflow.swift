@@ -70,17 +70,15 @@ struct ChangeOptions: ParsableArguments {
 
     /// Applies the action, with `configure` filling in what it needs, and prints the result.
     func apply(_ action: IncidentAction, _ configure: (inout IncidentChange) throws -> Void = { _ in }) throws {
-        let (gridStore, config) = try store.openStore()
         var change = IncidentChange(action, actor: by ?? ProcessInfo.processInfo.environment["USER"] ?? "cli", note: note,
                                     expectedVersion: version)
         try configure(&change)
-        let record: IncidentRecord
         do {
-            record = try gridStore.apply(change, to: id, at: at?.date ?? Date(), rules: config.dispatch)
-        } catch let error as IncidentError {
-            throw UserError("\(id): \(error)")
+            let record = try store.openService().act(on: id, change, at: at?.date ?? Date())
+            print(json ? try jsonText(record) : incidentText(record))
+        } catch let error as WanggeError {
+            throw error.prefixed(id)
         }
-        print(json ? try jsonText(record) : incidentText(record))
     }
 }
 
@@ -92,13 +90,8 @@ extension Wangge.Incident {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            do {
-                let record = try gridStore.incident(id: id)
-                print(json ? try jsonText(record) : incidentText(record))
-            } catch let error as IncidentError {
-                throw UserError("\(error)")
-            }
+            let record = try store.openService().incident(id: id)
+            print(json ? try jsonText(record) : incidentText(record))
         }
     }
 
@@ -178,7 +171,7 @@ extension Wangge.Incident {
         @Option(help: "Latitude (or y).") var lat: Double
         @Option(help: "CRS of the place: EPSG:<code>, gcj02 or bd09.") var crs: CoordinateSystem = .wgs84
         func run() throws {
-            let p = try wgs84Position(lon: lon, lat: lat, crs: crs)
+            let p = try GridService.wgs84(x: lon, y: lat, crs: crs)
             try options.apply(.move) {
                 $0.position = p
                 $0.source = (lon, lat, crs)
@@ -201,8 +194,7 @@ extension Wangge.Incident {
         @Option(help: "The time to check deadlines against (default: now).") var at: TimeArgument?
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            let touched = try gridStore.escalateOverdue(at: at?.date ?? Date(), rules: config.dispatch)
+            let touched = try store.openService().escalateOverdue(at: at?.date ?? Date(), actor: "scheduler")
             for (id, level) in touched { print("\(id)\t→ \(level.rawValue)") }
             print("\(touched.count) overdue incident(s) escalated or reported to the county")
         }
@@ -216,8 +208,7 @@ extension Wangge.Incident {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let notes = try gridStore.notifications(unit: unit, limit: limit)
+            let notes = try store.openService().notifications(unit: unit, limit: limit)
             if json {
                 print(try jsonText(notes))
                 return
@@ -226,16 +217,6 @@ extension Wangge.Incident {
                 [localTime($0.at), $0.incidentID, $0.level.rawValue, $0.unit, $0.reason]
             }))
         }
-    }
-}
-
-/// A place given on the command line, in WGS84.
-func wgs84Position(lon: Double, lat: Double, crs: CoordinateSystem) throws -> LonLat {
-    do {
-        let p = try WGS84Converter(from: crs, context: try PROJContext()).toWGS84(x: lon, y: lat)
-        return LonLat(p.lon, p.lat)
-    } catch let error as GeoError {
-        throw UserError("(\(lon), \(lat)) in \(crs): \(error.message)")
     }
 }
 
@@ -262,19 +243,18 @@ extension Wangge {
         }
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            var filter = IncidentFilter()
-            filter.grid = try gridStore.optionAreaCode(.grid, grid)
-            filter.village = try gridStore.optionAreaCode(.village, village)
-            filter.town = try gridStore.optionAreaCode(.town, town)
-            filter.statuses = status
-            filter.overdueOnly = overdue
-            filter.since = since?.date
-            filter.until = until?.date
-            filter.category = category
-            filter.channel = channel
-            filter.limit = limit
-            let records = try gridStore.incidents(filter)
+            var query = IncidentQuery()
+            query.grid = grid
+            query.village = village
+            query.town = town
+            query.statuses = status
+            query.overdueOnly = overdue
+            query.since = since?.date
+            query.until = until?.date
+            query.category = category
+            query.channel = channel
+            query.limit = limit
+            let records = try store.openService().incidents(query).items
             if json {
                 print(try jsonText(records))
                 return
@@ -316,8 +296,7 @@ extension Wangge.Stats {
         }
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let stats = try gridStore.incidentStatistics(by: by, since: since?.date, until: until?.date, now: at?.date ?? Date())
+            let stats = try store.openService().incidentStatistics(by: by, since: since?.date, until: until?.date, now: at?.date ?? Date())
             if json {
                 print(try jsonText(stats))
                 return

@@ -40,35 +40,14 @@ extension Wangge {
         }
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let generation = try generationOption.resolve(gridStore)
+            let service = try store.openService()
+            let generation = try service.checkedGeneration(generationOption.generation)
             if let input {
-                try BatchLocate(store: gridStore, crs: crs, generation: generation).run(path: input)
+                try BatchLocate(service: service, crs: crs, generation: generation).run(path: input)
                 return
             }
-            let answer = try Self.locate(store: gridStore, x: lon!, y: lat!, crs: crs, generation: generation)
-            if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(answer), as: UTF8.self))
-            } else {
-                print(Self.text(answer))
-            }
-        }
-
-        static func locate(store: GridStore, x: Double, y: Double, crs: CoordinateSystem, generation: Int64? = nil) throws -> LocateAnswer {
-            let converter = try WGS84Converter(from: crs, context: try PROJContext())
-            let p: (lon: Double, lat: Double)
-            do {
-                p = try converter.toWGS84(x: x, y: y)
-            } catch let error as GeoError {
-                throw UserError("(\(x), \(y)) in \(crs): \(error.message)")
-            }
-            let locator = try GridLocator(shapes: try store.gridShapes(generation: generation), rules: store.rules)
-            let a = try locator.locate(lon: p.lon, lat: p.lat)
-            let grids = Dictionary(uniqueKeysWithValues: try store.grids(generation: generation).map { ($0.code, $0) })
-            return LocateAnswer(input: .init(x: x, y: y, crs: crs.description), wgs84: LonLat(p.lon, p.lat),
-                                assignment: a, codes: locator.codes, info: { grids[$0] })
+            let answer = try service.locate(x: lon!, y: lat!, crs: crs, generation: generation)
+            print(json ? try jsonText(answer) : Self.text(answer))
         }
 
         static func text(_ a: LocateAnswer) -> String {

@@ -1,3 +1,4 @@
+import GridApplication
 import ArgumentParser
 import Foundation
 import GridCore
@@ -75,16 +76,16 @@ extension Wangge {
         }
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
+            let service = try store.openService()
             let chosenLayers = try parsedLayers()
-            let generation = try generationOption.resolve(gridStore)
-            let (statistics, changed) = try Self.generationView(gridStore, generation: generation, highlightChanged: highlightChanged)
+            let generation = try service.checkedGeneration(generationOption.generation)
+            let (statistics, changed) = try service.generationView(generation, highlightChanged: highlightChanged)
             if generation != nil, metric == .coverage || interactive {
                 throw ValidationError("--generation draws the grids of a generation; coverage and -i work on the active generation")
             }
             // Interactive mode can toggle every layer and metric, so it loads them all.
-            let data = try MapData(store: gridStore, layers: interactive ? Set(MapPoint.Layer.allCases) : chosenLayers,
-                                   config: config, withCoverage: interactive || metric == .coverage,
+            let data = try MapData(service: service, layers: interactive ? Set(MapPoint.Layer.allCases) : chosenLayers,
+                                   withCoverage: interactive || metric == .coverage,
                                    generation: generation, statistics: statistics)
             let size = TerminalSize.current()
             let isTerminal = isatty(1) == 1
@@ -94,7 +95,7 @@ extension Wangge {
                 labels: labels, layers: chosenLayers, date: date ?? Self.today())
             options.highlights = changed
             if interactive {
-                try InteractiveMap(data: data, store: gridStore, options: options, metric: metric, focus: focus).run()
+                try InteractiveMap(data: data, store: service.store, options: options, metric: metric, focus: focus).run()
                 return
             }
             let scene = try data.scene(metric: metric, focus: focus)
@@ -107,28 +108,6 @@ extension Wangge {
             if case .grid(let code) = focus { options.highlight = code }
             let lines = MapRenderer.render(scene, viewport: Viewport.fitting(bounds, options: options), options: options)
             print(lines.joined(separator: "\n"))
-        }
-
-        /// For a draft: the counts it would hold (assigned in memory). With
-        /// `highlightChanged`: the grids that differ from the active generation,
-        /// or for the active one from the generation it replaced.
-        static func generationView(_ store: GridStore, generation: Int64?, highlightChanged: Bool) throws
-            -> (statistics: [AreaStatistics]?, changed: Set<String>) {
-            let active = try storeCall { try store.activeGeneration() }
-            let shown = generation ?? active
-            let summary = try storeCall { try store.generation(shown) }
-            var statistics: [AreaStatistics]?
-            var changes: [String: GridChangeKind] = [:]
-            if summary.status == .draft {
-                let report = try storeCall { try store.impact(of: shown) }
-                statistics = report.impact.statisticsAfter
-                changes = report.changes
-            } else if highlightChanged {
-                let previous = try storeCall { try store.generations() }.last { $0.status == .retired }?.id
-                let base = shown == active ? summary.parent ?? previous : active
-                if let base { changes = try storeCall { try store.gridChanges(from: base, to: shown) } }
-            }
-            return (statistics, highlightChanged ? Set(changes.filter { $0.value != .removed }.keys) : [])
         }
 
         static func today() -> String {

@@ -10,17 +10,6 @@ import GridStore
 struct GenerationOption: ParsableArguments {
     @Option(help: "The generation to read (default: the active one; see `wangge plan list`).")
     var generation: Int64?
-
-    /// The generation asked for, checked to exist, or nil for the active one.
-    func resolve(_ store: GridStore) throws -> Int64? {
-        guard let generation else { return nil }
-        do {
-            _ = try store.generation(generation)
-        } catch let error as StoreError {
-            throw UserError(error.message)
-        }
-        return generation
-    }
 }
 
 /// Which draft a plan command works on.
@@ -29,21 +18,7 @@ struct DraftOption: ParsableArguments {
     var draft: Int64?
 }
 
-extension StoreError {
-    /// Store errors reach the user as they are.
-    var user: UserError { UserError(message) }
-}
 
-/// Runs a store call, turning its errors into user errors.
-func storeCall<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as StoreError {
-        throw error.user
-    } catch let error as GeoError {
-        throw UserError(error.message)
-    }
-}
 
 extension Wangge {
     struct Plan: ParsableCommand {
@@ -69,8 +44,7 @@ extension Wangge.Plan {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let generations = try storeCall { try gridStore.generations() }
+            let generations = try store.openService().generations()
             if json {
                 print(try jsonText(generations))
                 return
@@ -89,10 +63,10 @@ extension Wangge.Plan {
         @Option(help: "The draft's name, e.g. 2027年网格调整.") var name: String
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let source = try sourceGeneration(from, gridStore)
-            let draft = try storeCall { try gridStore.createDraft(from: source, name: name) }
-            print("draft \(draft) \(name): a copy of generation \(source) (\(try gridStore.generation(draft).grids) grids)")
+            let service = try store.openService()
+            let source = try service.sourceGeneration(from)
+            let draft = try service.createDraft(from: source, name: name)
+            print("draft \(draft.id) \(draft.name): a copy of generation \(source) (\(draft.grids) grids)")
         }
     }
 
@@ -108,12 +82,10 @@ extension Wangge.Plan {
         @Option(help: "The draft's name.") var name: String?
 
         func run() throws {
-            let (gridStore, config) = try store.openStore(creating: true)
-            let report = try storeCall {
-                try gridStore.importDraft(path: file, mapping: fields.mapping(config.gridFields), crs: crs, makeValid: makeValid, name: name)
-            }
+            let service = try store.openService(creating: true)
+            let options = GridFileOptions(mapping: fields.mapping(service.config.gridFields), crs: crs, makeValid: makeValid)
+            let (report, problems) = try service.importDraft(path: file, options, name: name)
             print(report.description.replacingOccurrences(of: "into generation", with: "into draft"))
-            let problems = try storeCall { try gridStore.validate(report.generation!, thresholds: config.planning) }
             printProblems(problems, generation: report.generation!)
         }
     }
@@ -127,9 +99,9 @@ extension Wangge.Plan {
         @Flag(help: "Print JSON.") var json = false
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            let id = try storeCall { try generation ?? gridStore.draft(nil) }
-            let problems = try storeCall { try gridStore.validate(id, thresholds: config.planning) }
+            let service = try store.openService()
+            let id = try generation ?? service.draft(nil)
+            let problems = try service.validate(id)
             if json {
                 print(try jsonText(problems))
             } else {
@@ -150,8 +122,8 @@ extension Wangge.Plan {
         @Option(help: "CRS of the line's coordinates.") var crs: CoordinateSystem = .wgs84
 
         func run() throws {
-            let wkb = try ShapeInput.read(line, option: "--line", crs: crs)
-            try runEdit(store, draft) { try $0.applied(try $0.split(grid, along: wkb)) }
+            let wkb = try ShapeOption.read(line, option: "--line", crs: crs)
+            try runEdit(store, draft, .split(grid: grid, line: wkb))
         }
     }
 
@@ -163,7 +135,7 @@ extension Wangge.Plan {
         @Argument(help: "Two or more grid codes.") var grids: [String]
 
         func run() throws {
-            try runEdit(store, draft) { try $0.applied(try $0.merge(grids)) }
+            try runEdit(store, draft, .merge(grids: grids))
         }
     }
 
@@ -182,8 +154,8 @@ extension Wangge.Plan {
         @Option(help: "CRS of the polygon's coordinates.") var crs: CoordinateSystem = .wgs84
 
         func run() throws {
-            let wkb = try ShapeInput.read(polygon, option: "--polygon", crs: crs)
-            try runEdit(store, draft) { try $0.applied(try $0.reshape(grid, to: wkb)) }
+            let wkb = try ShapeOption.read(polygon, option: "--polygon", crs: crs)
+            try runEdit(store, draft, .reshape(grid: grid, polygon: wkb))
         }
     }
 
@@ -196,7 +168,7 @@ extension Wangge.Plan {
         @Option(help: "The village code.") var village: String
 
         func run() throws {
-            try runEdit(store, draft) { try $0.applied(try $0.move(grid, toVillage: village)) }
+            try runEdit(store, draft, .move(grid: grid, village: village))
         }
     }
 
@@ -209,7 +181,7 @@ extension Wangge.Plan {
         @Option(help: "The worker's phone.") var phone: String?
 
         func run() throws {
-            try runEdit(store, draft) { try $0.applied(try $0.setWorker(grid, name: name, phone: phone)) }
+            try runEdit(store, draft, .worker(grid: grid, name: name, phone: phone))
         }
     }
 
@@ -227,31 +199,20 @@ extension Wangge.Plan {
         @Option(help: "auto, always or never.") var color: String = "auto"
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            let id = try storeCall { try draft ?? gridStore.draft(nil) }
-            let report = try storeCall { try gridStore.impact(of: id) }
+            let service = try store.openService()
+            let report = try service.impact(of: draft)
+            let id = report.draft
             if timing {
                 let steps = report.timing.map { String(format: "%@ %.3f s", $0.step, $0.seconds) }.joined(separator: ", ")
                 printError(String(format: "impact of draft %lld: %.3f s (%@)", id, report.seconds, steps))
             }
             if json {
-                print(try jsonText(ImpactJSON(report)))
+                print(try jsonText(PlanImpactSummary(report)))
             } else if map {
-                try drawChanges(gridStore, config: config, generation: id, changed: report.changes, impact: report.impact,
+                try drawChanges(service, generation: id, changed: report.changes, impact: report.impact,
                                 width: width, height: height, color: color)
             } else {
-                print(Self.text(report, draftName: try gridStore.generation(id).name))
-            }
-        }
-
-        struct ImpactJSON: Encodable {
-            let draft: Int64, against: Int64, moves: [PlanImpact.Move], grids: [PlanImpact.ChangedGrid], workers: [PlanImpact.WorkerLoad]
-            init(_ r: PlanImpactReport) {
-                draft = r.draft
-                against = r.base
-                moves = r.impact.moves
-                grids = r.impact.grids
-                workers = r.impact.workers
+                print(Self.text(report, draftName: try service.generation(id).name))
             }
         }
 
@@ -307,8 +268,7 @@ extension Wangge.Plan {
         @Argument(help: "The draft.") var draft: Int64
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            print(try storeCall { try gridStore.activate(draft, thresholds: config.planning, dispatch: config.dispatch) })
+            print(try store.openService().activate(draft))
         }
     }
 
@@ -317,8 +277,7 @@ extension Wangge.Plan {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            print(try storeCall { try gridStore.rollback(dispatch: config.dispatch) })
+            print(try store.openService().rollback())
         }
     }
 
@@ -332,12 +291,9 @@ extension Wangge.Plan {
         @Option(help: "The draft's name.") var name: String?
 
         func run() throws {
-            let (gridStore, config) = try store.openStore()
-            let source = try sourceGeneration(from, gridStore)
-            let result = try storeCall {
-                try gridStore.suggestDraft(from: source, maxHouseholds: maxHouseholds, name: name ?? "suggested split at \(maxHouseholds) households",
-                                           thresholds: config.planning)
-            }
+            let service = try store.openService()
+            let source = try service.sourceGeneration(from)
+            let result = try service.suggest(from: source, maxHouseholds: maxHouseholds, name: name)
             print("draft \(result.draft): \(result.overloaded.count) grids over \(maxHouseholds) households in generation \(source)")
             printEdits(result.report)
             print("review it: wangge plan diff \(result.draft); edit it with plan split/merge/reshape; then wangge plan activate \(result.draft)")
@@ -353,8 +309,7 @@ extension Wangge.Plan {
 
         func run() throws {
             guard let layer = PointLayer(rawValue: layer) else { throw ValidationError("the layer must be household, camera or incident") }
-            let (gridStore, _) = try store.openStore()
-            let rows = try storeCall { try gridStore.history(layer, id: id) }
+            let rows = try store.openService().history(layer, id: id)
             if json {
                 struct Entry: Encodable { let generation: Int64, name: String, status: String, grid: String?, method: String? }
                 print(try jsonText(rows.map { Entry(generation: $0.generation.id, name: $0.generation.name, status: $0.generation.status.rawValue,
@@ -373,36 +328,15 @@ extension Wangge.Plan {
         @Argument(help: "The draft.") var draft: Int64
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            try storeCall { try gridStore.deleteDraft(draft) }
+            try store.openService().deleteDraft(draft)
             print("draft \(draft) deleted")
         }
     }
 }
 
-extension PlanImpact {
-    /// What each grid of the draft would hold, as the map's statistics.
-    var statisticsAfter: [AreaStatistics] {
-        after.map { code, c in
-            AreaStatistics(code: code, name: code, grids: 1, households: c.households, residents: c.residents, cameras: c.cameras,
-                           openIncidents: c.openIncidents)
-        }
-    }
-}
-
-/// `active` or a generation id.
-func sourceGeneration(_ text: String, _ store: GridStore) throws -> Int64 {
-    if text == "active" { return try storeCall { try store.activeGeneration() } }
-    guard let id = Int64(text) else { throw ValidationError("--from must be active or a generation id, not \"\(text)\"") }
-    _ = try storeCall { try store.generation(id) }
-    return id
-}
-
 /// Runs one edit on a draft and reports it.
-func runEdit(_ store: StoreOptions, _ draft: DraftOption, _ edit: @escaping (PlanEditor) throws -> PlanEdit) throws {
-    let (gridStore, config) = try store.openStore()
-    let report = try storeCall { try gridStore.editDraft(draft.draft, thresholds: config.planning) { [try edit($0)] } }
-    printEdits(report)
+func runEdit(_ store: StoreOptions, _ draft: DraftOption, _ edit: PlanEditRequest) throws {
+    printEdits(try store.openService().edit(draft: draft.draft, edit))
 }
 
 func printEdits(_ report: PlanEditReport) {
@@ -423,53 +357,26 @@ func printProblems(_ problems: [PlanProblem], generation: Int64) {
     print("generation \(generation): \(errors) error\(errors == 1 ? "" : "s"), \(problems.count - errors) warning\(problems.count - errors == 1 ? "" : "s")")
 }
 
-/// A line or polygon given on the command line: WKT, or a file of WKT or
-/// GeoJSON (a geometry, a Feature, or a FeatureCollection of one feature).
-enum ShapeInput {
+/// A line or polygon given on the command line: WKT, or a file of WKT or GeoJSON.
+enum ShapeOption {
     static func read(_ value: String, option: String, crs: CoordinateSystem) throws -> [UInt8] {
-        let geos = try GEOSContext()
-        var source = option
-        var text = value
         if FileManager.default.fileExists(atPath: value) {
-            source = value
-            guard let data = FileManager.default.contents(atPath: value) else { throw UserError("\(value): cannot read the file") }
-            text = String(decoding: data, as: UTF8.self)
-        } else if value.contains("/") || [".geojson", ".json", ".wkt"].contains(where: { value.lowercased().hasSuffix($0) }) {
-            throw UserError("\(option) \(value): no such file (give a file of WKT or GeoJSON, or WKT itself)")
+            guard let data = FileManager.default.contents(atPath: value) else { throw WanggeError.invalid("\(value): cannot read the file") }
+            return try ShapeInput.wkb(text: String(decoding: data, as: UTF8.self), source: value, crs: crs)
         }
-        var geometry: Geometry
-        do {
-            if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
-                let document = try GeoJSONDocument(text: text, source: source)
-                guard document.features.count == 1, let json = document.features[0].geometryJSONOrNil else {
-                    throw UserError("\(source): expected one geometry, found \(document.features.count) features")
-                }
-                geometry = try Geometry(geoJSON: json, context: geos)
-            } else {
-                geometry = try Geometry(wkt: text.trimmingCharacters(in: .whitespacesAndNewlines), context: geos)
-            }
-            if crs != .wgs84 {
-                let converter = try WGS84Converter(from: crs, context: try PROJContext())
-                geometry = try geometry.mapCoordinates { xy in
-                    for i in stride(from: 0, to: xy.count, by: 2) {
-                        let p = try converter.toWGS84(x: xy[i], y: xy[i + 1])
-                        xy[i] = p.lon
-                        xy[i + 1] = p.lat
-                    }
-                }
-            }
-            return try geometry.wkb()
-        } catch let error as GeoError {
-            throw UserError("\(source): \(error.message)")
+        if value.contains("/") || [".geojson", ".json", ".wkt"].contains(where: { value.lowercased().hasSuffix($0) }) {
+            throw WanggeError.invalid("\(option) \(value): no such file (give a file of WKT or GeoJSON, or WKT itself)")
         }
+        return try ShapeInput.wkb(text: value, source: option, crs: crs)
     }
 }
 
 /// Draws a generation with the given grids highlighted (outlined, the others dimmed).
-func drawChanges(_ store: GridStore, config: WanggeConfig, generation: Int64, changed: [String: GridChangeKind], impact: PlanImpact?,
+func drawChanges(_ service: GridService, generation: Int64, changed: [String: GridChangeKind], impact: PlanImpact?,
                  width: Int?, height: Int?, color: String) throws {
     guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
-    let data = try MapData(store: store, layers: [], config: config, generation: generation, statistics: impact?.statisticsAfter)
+    let data = try MapData(service: service, layers: [], generation: generation,
+                           statistics: impact?.statisticsAfter)
     let highlighted = Set(changed.filter { $0.value != .removed }.keys)
     let size = TerminalSize.current()
     var options = MapOptions(

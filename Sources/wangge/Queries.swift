@@ -6,14 +6,8 @@ import GridCore
 import GridMap
 import GridStore
 
-/// Encodes a value as sorted, unescaped JSON on one line.
-func jsonText<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
-    encoder.dateEncodingStrategy = .iso8601
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
-}
+/// A value as the JSON every front end writes (the HTTP API's bytes).
+func jsonText<T: Encodable>(_ value: T) throws -> String { try WanggeJSON.text(value) }
 
 /// A plain text table whose columns line up with CJK text too.
 func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
@@ -44,10 +38,8 @@ extension Wangge {
         @OptionGroup var generationOption: GenerationOption
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let generation = try generationOption.resolve(gridStore)
-            var grids = try gridStore.grids(generation: generation)
-            if let code = try gridStore.optionAreaCode(.town, town, generation: generation) { grids = grids.filter { $0.townCode == code } }
+            let service = try store.openService()
+            let grids = try service.grids(in: AreaScope(town: town), generation: try service.checkedGeneration(generationOption.generation))
             if json {
                 print(try jsonText(grids))
                 return
@@ -77,12 +69,9 @@ extension Wangge {
         @OptionGroup var generationOption: GenerationOption
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let generation = try generationOption.resolve(gridStore)
-            guard try gridStore.grid(code: grid, generation: generation) != nil else {
-                throw UserError("no grid \(grid) in \(generation.map { "generation \($0)" } ?? "the active generation") (see `wangge grids`)")
-            }
-            let households = try gridStore.households(grid: grid, tag: tag, generation: generation)
+            let service = try store.openService()
+            let generation = try service.checkedGeneration(generationOption.generation)
+            let households = try service.households(grid: grid, tag: tag, generation: generation)
             if json {
                 print(try jsonText(households))
                 return
@@ -123,8 +112,8 @@ extension Wangge.Stats {
         }
 
         func run() throws {
-            let (gridStore, _) = try store.openStore()
-            let stats = try gridStore.statistics(by: by, generation: try generationOption.resolve(gridStore))
+            let service = try store.openService()
+            let stats = try service.statistics(in: AreaScope(groupBy: by), generation: try service.checkedGeneration(generationOption.generation))
             if json {
                 print(try jsonText(stats))
                 return

@@ -16,11 +16,12 @@ extension Wangge {
         @Option(help: "Port to listen on.") var port = 8080
 
         func run() async throws {
-            let (gridStore, config) = try store.openStore()
-            let service = try GridService(store: gridStore, dispatchRules: config.dispatch, privacy: config.privacy)
+            let service = try store.openService()
+            // Load the active generation now: a database without grids fails here, not on the first request.
+            _ = try service.active()
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-            let app = buildApplication(service: service, host: host, port: port, settings: config.server, logger: logger,
+            let app = buildApplication(service: service, host: host, port: port, settings: service.config.server, logger: logger,
                                        extraServices: [configWatcher(service: service, logger: logger)].compactMap { $0 })
             try await app.runService()
         }
@@ -39,9 +40,10 @@ extension Wangge {
                     defer { previous = now }
                     return previous != now
                 }) else { return }
-                let config = try WanggeConfig.load(explicitPath: path)
-                service.dispatchRules = config.dispatch
-                service.privacy = config.privacy
+                var config = try WanggeConfig.load(explicitPath: path)
+                // The database stays the one the server opened.
+                config.database = service.config.database
+                service.config = config
                 logger.info("reloaded the dispatch rules and the privacy policy from \(path)")
             }
         }
@@ -73,17 +75,11 @@ extension Wangge {
             }
 
             func run() throws {
-                let (gridStore, _) = try store.openStore(creating: true)
-                let token = Tokens.generate()
-                let scope = TokenScope(grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns))
-                let expiry = try storeCall { try expires.map { try TokenExpiry.parse($0) } }
-                let id = try storeCall {
-                    try gridStore.createToken(name: name ?? role, role: Role(rawValue: role)!, grids: scope.grids, villages: scope.villages,
-                                              towns: scope.towns, expiresAt: expiry, hash: Tokens.hash(token))
-                }
-                let details = [role, scope.description, expiry.map { "expires \(GridStore.timestamp($0))" } ?? ""].filter { !$0.isEmpty }
-                printError("token \(id) for \(name ?? role) (\(details.joined(separator: ", "))); keep it: it is not stored")
-                print(token)
+                let created = try store.openService(creating: true).createToken(
+                    TokenRequest(role: role, name: name, grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns), expires: expires))
+                let details = [created.role, created.scope.description, created.expires.map { "expires \($0)" } ?? ""].filter { !$0.isEmpty }
+                printError("token \(created.id) for \(created.name) (\(details.joined(separator: ", "))); keep it: it is not stored")
+                print(created.token)
             }
         }
 
@@ -91,8 +87,7 @@ extension Wangge {
             static let configuration = CommandConfiguration(abstract: "List tokens (never their values): role, scope, expiry and status.")
             @OptionGroup var store: StoreOptions
             func run() throws {
-                let (gridStore, _) = try store.openStore()
-                print(table(["id", "name", "role", "scope", "created", "expires", "status"], try gridStore.tokens().map {
+                print(table(["id", "name", "role", "scope", "created", "expires", "status"], try store.openService().tokenList().map {
                     [String($0.id), $0.name, $0.role, $0.scope.description, $0.created, $0.expires ?? "never",
                      $0.status + ($0.revoked.map { " \($0)" } ?? "")]
                 }))
@@ -104,8 +99,7 @@ extension Wangge {
             @OptionGroup var store: StoreOptions
             @Argument(help: "The token's id (see `wangge token list`).") var id: Int64
             func run() throws {
-                let (gridStore, _) = try store.openStore()
-                guard try gridStore.revokeToken(id: id) else { throw UserError("no active token \(id)") }
+                try store.openService().revokeToken(id: id)
                 print("token \(id) revoked (servers stop accepting it within 5 s)")
             }
         }

@@ -1,3 +1,4 @@
+import GridApplication
 import ArgumentParser
 import Foundation
 import GeoKit

@@ -21,7 +21,32 @@ struct Wangge: AsyncParsableCommand {
         ])
 
     static func main() async {
-        await main(CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst())))
+        let arguments = CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard let known = WanggeError.from(error) else { exit(withError: error) }
+            printError("Error: " + Self.message(known))
+            Foundation.exit(Self.exitCode(known))
+        }
+    }
+
+    /// The application's error as the command line says it: a field becomes its option (`--town: …`).
+    static func message(_ error: WanggeError) -> String {
+        guard let field = error.field, field.allSatisfy({ $0.isLetter || $0 == "_" }) else { return error.message }
+        let option = "--" + field.replacingOccurrences(of: "_", with: "-")
+        if error.message.hasPrefix(field + ":") { return option + error.message.dropFirst(field.count) }
+        return error.message.hasPrefix(option) ? error.message : "\(option): \(error.message)"
+    }
+
+    /// 75 (EX_TEMPFAIL) when trying again later may work; 1 for everything else the user can fix.
+    static func exitCode(_ error: WanggeError) -> Int32 {
+        error.kind == .unavailable ? 75 : 1
     }
 }
 
@@ -105,23 +130,12 @@ extension StoreOptions {
     /// import or create (`creating`) make a new database; others refuse a path without one.
     func openStore(creating: Bool = false) throws -> (GridStore, WanggeConfig) {
         let config = try loadConfig()
-        do {
-            return (try GridStore(path: databasePath(config), rules: config.rules, create: creating), config)
-        } catch let error as StoreError {
-            throw UserError(error.message)
-        }
+        return (try GridService.open(path: databasePath(config), config: config, creating: creating), config)
     }
-}
 
-extension GridStore {
-    /// The code an area option (--grid, --village, --town) names, nil without
-    /// one; an unknown value is an error naming the option and the closest match.
-    func optionAreaCode(_ level: AreaLevel, _ value: String?, generation: Int64? = nil) throws -> String? {
-        guard let value else { return nil }
-        do {
-            return try areaCode(level, named: value, generation: generation)
-        } catch let error as UnknownAreaError {
-            throw UserError("--\(level.rawValue): \(error)")
-        }
+    /// The application over the store named by --db or the configuration.
+    func openService(creating: Bool = false) throws -> GridService {
+        let (store, config) = try openStore(creating: creating)
+        return try GridService(store: store, config: config)
     }
 }

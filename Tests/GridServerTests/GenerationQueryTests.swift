@@ -1,3 +1,4 @@
+import GridApplication
 import Foundation
 import GeoKit
 import GridCore

@@ -65,10 +65,10 @@ import GridCore
     @Test func scopesAreCheckedAndOnlyForGridWorkers() throws {
         let f = try PlanningFixture()
         #expect { _ = try f.store.createToken(name: "x", role: .gridWorker, grids: [], hash: "a") } throws: {
-            "\($0)".contains("needs --grids CODE,…, --villages CODE,… or --towns CODE,…")
+            "\($0)".contains("needs grids, villages or towns (codes)")
         }
         #expect { _ = try f.store.createToken(name: "x", role: .gridWorker, grids: [], villages: ["430981-999-999"], hash: "b") } throws: {
-            "\($0)".contains("--villages: no village 430981-999-999 in the active generation")
+            "\($0)".contains("villages: no village 430981-999-999 in the active generation")
         }
         #expect { _ = try f.store.createToken(name: "x", role: .viewer, grids: [], towns: ["430981-001"], hash: "c") } throws: {
             "\($0)".contains("are for grid_worker tokens")
@@ -122,7 +122,7 @@ import GridCore
         #expect(try TokenExpiry.parse("2026-12-31", now: now) == GridStore.parseTime("2026-12-31T16:00:00Z"))
         #expect(try TokenExpiry.parse("2027-01-01T08:00:00+08:00", now: now) == GridStore.parseTime("2027-01-01T00:00:00Z"))
         for bad in ["90", "0d", "-3h", "soon", "2026-13-45"] {
-            #expect { _ = try TokenExpiry.parse(bad, now: now) } throws: { "\($0)".contains("--expires: \"\(bad)\" is not a duration") }
+            #expect { _ = try TokenExpiry.parse(bad, now: now) } throws: { "\($0)".contains("expires: \"\(bad)\" is not a duration") }
         }
         #expect { _ = try TokenExpiry.parse("2026-01-01", now: now) } throws: { "\($0)".contains("already past") }
     }

@@ -4,6 +4,7 @@ import TestSupport
 import GeoKit
 import GridCore
 @testable import wangge
+@testable import GridApplication
 
 /// `locate --input` reads bytes in parallel chunks: the rows, numbers,
 /// distances and errors must come out exactly as a plain row-by-row reading

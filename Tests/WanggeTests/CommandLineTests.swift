@@ -5,6 +5,7 @@ import GeoKit
 import GridCore
 import GridStore
 @testable import wangge
+@testable import GridApplication
 
 @Suite struct CommandLineTests {
     @Test func storeOptionsBeforeTheSubcommandMoveAfterIt() {

@@ -6,6 +6,7 @@ import GridCore
 import GridMap
 import GridStore
 @testable import wangge
+import GridApplication
 
 /// The sample county with seeded random households and cameras, drawn at
 /// fixed sizes and compared line by line with Tests/Fixtures/golden.
@@ -33,7 +34,7 @@ import GridStore
         try cameras.write(toFile: c, atomically: true, encoding: .utf8)
         _ = try store.importPoints(.households, path: h)
         _ = try store.importPoints(.cameras, path: c)
-        return try MapData(store: store, layers: [.cameras])
+        return try MapData(service: try GridService(store: store), layers: [.cameras])
     }
 
     func render(_ focus: MapFocus, width: Int, height: Int, color: ColorMode, labels: LabelStyle, layers: Set<MapPoint.Layer>) throws -> [String] {

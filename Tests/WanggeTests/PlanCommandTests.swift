@@ -89,7 +89,7 @@ import GridStore
             _ = try wangge("token", "create", "--role", "grid_worker", "--grids", Self.grid, "--name", "和桥二格", "--expires", "90d")
             _ = try wangge("token", "create", "--role", "grid_worker", "--villages", "430981-001-017", "--name", "和桥社区")
             #expect { _ = try wangge("token", "create", "--role", "viewer", "--expires", "soon") } throws: {
-                "\($0)".contains("--expires: \"soon\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
+                "\($0)".contains("expires: \"soon\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
             }
             let activated = try wangge("plan", "activate", "2")
             #expect(activated.contains("tokens re-scoped to the new grids"))

@@ -1,4 +1,3 @@
-import GridApplication
 import Foundation
 import GeoKit
 import GridCore
@@ -6,10 +5,10 @@ import GridMap
 import GridStore
 
 /// The metrics a map can colour grids by.
-enum MapMetricKind: String, CaseIterable {
+public enum MapMetricKind: String, CaseIterable, Sendable {
     case households, population, cameras, incidents, load, coverage, overdue
 
-    var metric: MapMetric {
+    public var metric: MapMetric {
         switch self {
         case .households: MapMetric(key: rawValue, title: "户数 households", unit: "户")
         case .population: MapMetric(key: rawValue, title: "人口 residents", unit: "人")
@@ -21,7 +20,7 @@ enum MapMetricKind: String, CaseIterable {
         }
     }
 
-    func value(_ s: AreaStatistics, coverage: Double?, overdue: Int, workersPerGrid: Int) -> Double? {
+    public func value(_ s: AreaStatistics, coverage: Double?, overdue: Int, workersPerGrid: Int) -> Double? {
         switch self {
         case .households: Double(s.households)
         case .population: Double(s.residents)
@@ -35,13 +34,13 @@ enum MapMetricKind: String, CaseIterable {
 }
 
 /// Which part of the county a map shows.
-enum MapFocus: Equatable, CustomStringConvertible {
+public enum MapFocus: Equatable, Sendable, CustomStringConvertible {
     case county
     case town(String)
     case village(String)
     case grid(String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .county: "the county"
         case .town(let t): "town \(t)"
@@ -53,26 +52,27 @@ enum MapFocus: Equatable, CustomStringConvertible {
 
 /// Everything a map needs from the store, loaded and projected once, so
 /// that switching metric, focus or layers only rebuilds the scene.
-struct MapData {
-    let grids: [GridInfo]
-    let statistics: [String: AreaStatistics]
-    let gridRings: [[[MapXY]]]
-    let labelPoints: [MapXY]
-    let towns: [(code: String, name: String, rings: [[MapXY]])]
-    let points: [MapPoint]
-    let metricCRS: String
+public struct MapData: Sendable {
+    public let grids: [GridInfo]
+    public let statistics: [String: AreaStatistics]
+    public let gridRings: [[[MapXY]]]
+    public let labelPoints: [MapXY]
+    public let towns: [(code: String, name: String, rings: [[MapXY]])]
+    public let points: [MapPoint]
+    public let metricCRS: String
     /// Covered share (0…1) per grid, when coverage was asked for.
-    let coverage: [String: Double]
-    let workersPerGrid: Int
+    public let coverage: [String: Double]
+    public let workersPerGrid: Int
     /// Open incidents past their deadline, per responsible grid.
-    let overdue: [String: Int]
+    public let overdue: [String: Int]
 
     /// The grids of `generation` (default: the active one); `statistics`
     /// replaces the stored counts (a draft has no stored assignments).
-    init(store: GridStore, layers: Set<MapPoint.Layer>, config: WanggeConfig = WanggeConfig(), withCoverage: Bool = false,
-         generation: Int64? = nil, statistics: [AreaStatistics]? = nil) throws {
-        workersPerGrid = config.workload.workersPerGrid
-        coverage = withCoverage ? try computeCoverage(store: store, config: config).coverage.mapValues(\.coveredShare) : [:]
+    public init(service: GridService, layers: Set<MapPoint.Layer>, withCoverage: Bool = false,
+                generation: Int64? = nil, statistics: [AreaStatistics]? = nil) throws {
+        let store = service.store
+        workersPerGrid = service.config.workload.workersPerGrid
+        coverage = withCoverage ? try service.gridCoverage().mapValues(\.coveredShare) : [:]
         grids = try store.grids(generation: generation)
         // Deadlines belong to incidents, not to a generation: overdue counts follow the incidents' current grids.
         overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid).map { ($0.key, $0.overdue) })
@@ -82,7 +82,7 @@ struct MapData {
         let shapes = try store.areaShapes(.grid, generation: generation)
         let geometries = try shapes.map { try Geometry(wkb: $0.wkb, context: geos) }
         let extent = try geometries.map { try $0.envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
-        guard let extent else { throw UserError("no grids to draw") }
+        guard let extent else { throw WanggeError.invalid("no grids to draw") }
         metricCRS = MetricCRS.code(forLongitude: (extent.minX + extent.maxX) / 2, latitude: (extent.minY + extent.maxY) / 2)
         let transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
         func rings(_ geometry: Geometry) throws -> [[MapXY]] {
@@ -113,7 +113,7 @@ struct MapData {
         self.points = points
     }
 
-    func inFocus(_ grid: GridInfo, _ focus: MapFocus) -> Bool {
+    public func inFocus(_ grid: GridInfo, _ focus: MapFocus) -> Bool {
         switch focus {
         case .county: true
         case .town(let t): grid.townCode == t || grid.townName == t
@@ -123,10 +123,10 @@ struct MapData {
     }
 
     /// The title of a focus: the area's name and code.
-    func title(_ focus: MapFocus) throws -> String {
+    public func title(_ focus: MapFocus) throws -> String {
         let focused = grids.filter { inFocus($0, focus) }
         guard let first = focused.first else {
-            throw UserError("nothing to show for \(focus): no such town, village or grid in the active generation")
+            throw WanggeError.invalid("nothing to show for \(focus): no such town, village or grid in the active generation")
         }
         switch focus {
         case .county: return "全域 county · \(Set(grids.map(\.townCode)).count) towns · \(grids.count) grids"
@@ -136,7 +136,7 @@ struct MapData {
         }
     }
 
-    func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
+    public func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
         let areas = grids.indices.map { i in
             MapArea(code: grids[i].code, name: grids[i].name, rings: gridRings[i],
                     value: statistics[grids[i].code].flatMap { metric.value($0, coverage: coverage[grids[i].code], overdue: overdue[grids[i].code] ?? 0,
@@ -149,7 +149,7 @@ struct MapData {
     }
 
     /// The bounds of the focused grids.
-    func focusBounds(_ focus: MapFocus) -> MapBounds {
+    public func focusBounds(_ focus: MapFocus) -> MapBounds {
         grids.indices.filter { inFocus(grids[$0], focus) }.reduce(MapBounds.empty) { bounds, i in
             gridRings[i].joined().reduce(bounds) { $0.including($1) }
         }

@@ -4,13 +4,13 @@ import GridCore
 import GridStore
 
 /// A household as the API shows it: each personal field as the caller's privacy rules say.
-struct HouseholdView: Encodable {
+public struct HouseholdView: Encodable, Sendable {
     let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
     let members: Int, tags: [String], grid: String?
     /// Whether anything was masked or left out.
     let masked: Bool
 
-    init(_ h: HouseholdRecord, rules: FieldRules) {
+    public init(_ h: HouseholdRecord, rules: FieldRules) {
         id = h.id
         lon = rules.show(coordinate: h.lon)
         lat = rules.show(coordinate: h.lat)
@@ -27,22 +27,22 @@ struct HouseholdView: Encodable {
 
 extension GridService {
     /// What a caller sees of a record in a grid.
-    func fieldRules(_ caller: Caller, inGrid grid: String?) -> FieldRules {
+    public func fieldRules(_ caller: Caller, inGrid grid: String?) -> FieldRules {
         privacy.rules(for: caller, inGrid: grid)
     }
 
     /// 403 unless the caller's role may read household records (a viewer, by default, sees counts only).
-    func requireHouseholdRecords(_ caller: Caller) throws {
+    public func requireHouseholdRecords(_ caller: Caller) throws {
         guard privacy.role(caller.role).households == .records else {
-            throw APIError(.forbidden, "the \(caller.role.rawValue) role sees household counts only (GET /v1/stats, /v1/grids/{code}); "
-                           + "the configuration's privacy.\(caller.role.rawValue).households says so")
+            throw WanggeError.unauthorized("the \(caller.role.rawValue) role sees household counts only (statistics, grid details); "
+                                           + "the configuration's privacy.\(caller.role.rawValue).households says so")
         }
     }
 
     /// An incident as the caller may see it: reporter, the people and notes of
     /// its history, its description and its places by the caller's rules.
     /// `revealsIdentity` tells whether the read must be audited.
-    func visible(_ record: IncidentRecord, to caller: Caller) -> (record: IncidentRecord, revealsIdentity: Bool) {
+    public func visible(_ record: IncidentRecord, to caller: Caller) -> (record: IncidentRecord, revealsIdentity: Bool) {
         let rules = fieldRules(caller, inGrid: record.grid)
         var shown = record
         shown.reporter = rules.show(.name, record.reporter)
@@ -74,7 +74,7 @@ extension GridService {
     }
 
     /// Properties of a feature as the caller may see them; `revealsIdentity` tells whether the read must be audited.
-    func visibleProperties(_ feature: FeatureRecord, collection: Collection, caller: Caller)
+    public func visibleProperties(_ feature: FeatureRecord, collection: Collection, caller: Caller)
         -> (properties: [String: PropertyValue], revealsIdentity: Bool) {
         let personal = collection.personalFields
         let rules = fieldRules(caller, inGrid: feature.grid)
@@ -93,7 +93,7 @@ extension GridService {
 
     /// A feature's GeoJSON geometry as the caller may see it: a household's or
     /// an incident's point rounded when its position is masked.
-    func visibleGeometry(_ feature: FeatureRecord, collection: Collection, caller: Caller) -> String {
+    public func visibleGeometry(_ feature: FeatureRecord, collection: Collection, caller: Caller) -> String {
         guard collection.hasPersonalPosition, fieldRules(caller, inGrid: feature.grid)[.position] != .full else { return feature.geometryJSON }
         guard let object = try? JSONSerialization.jsonObject(with: Data(feature.geometryJSON.utf8)) as? [String: Any],
               let coordinates = object["coordinates"] as? [Double], coordinates.count >= 2 else { return "null" }
@@ -104,7 +104,7 @@ extension GridService {
 extension BoundingBox {
     /// The box grown to whole cells of masked positions (those that round to
     /// the same 0.001°), so that which points it finds tells no more than their masked coordinates.
-    var coarsened: BoundingBox {
+    public var coarsened: BoundingBox {
         func edge(_ value: Double, _ side: Double) -> Double { ((value * 1000).rounded() + side * 0.5) / 1000 }
         return BoundingBox(minLon: edge(minLon, -1), minLat: edge(minLat, -1), maxLon: edge(maxLon, 1), maxLat: edge(maxLat, 1))
     }

@@ -29,7 +29,7 @@ public struct WanggeConfig: Decodable {
     /// A number of seconds above 0, at most a day.
     static func positiveSeconds(_ value: Double?, _ key: String) throws -> Duration? {
         guard let value else { return nil }
-        guard value > 0, value <= 86_400 else { throw UserError("\(key) must be a number of seconds above 0 and at most 86400") }
+        guard value > 0, value <= 86_400 else { throw WanggeError.invalid("\(key) must be a number of seconds above 0 and at most 86400") }
         return .milliseconds(Int64((value * 1000).rounded()))
     }
 
@@ -61,13 +61,13 @@ public struct WanggeConfig: Decodable {
 
     /// A distance or area that must not be negative.
     static func nonNegative(_ value: Double?, _ key: String) throws -> Double? {
-        if let value, !(value >= 0) { throw UserError("\(key) must be ≥ 0") }
+        if let value, !(value >= 0) { throw WanggeError.invalid("\(key) must be ≥ 0") }
         return value
     }
 
     static func level(_ text: String, _ key: String) throws -> HandlingLevel {
         guard let level = HandlingLevel(rawValue: text) else {
-            throw UserError("\(key): \"\(text)\" is not one of \(HandlingLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw WanggeError.invalid("\(key): \"\(text)\" is not one of \(HandlingLevel.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return level
     }
@@ -134,7 +134,7 @@ public struct WanggeConfig: Decodable {
             let roles = try decoder.container(keyedBy: AnyKey.self)
             for roleKey in roles.allKeys {
                 guard let role = Role(rawValue: roleKey.stringValue) else {
-                    throw UserError("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw WanggeError.invalid("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 let path = "privacy.\(role.rawValue)"
                 let section = try roles.nestedContainer(keyedBy: AnyKey.self, forKey: roleKey)
@@ -149,11 +149,11 @@ public struct WanggeConfig: Decodable {
                     case "fields":
                         settings.fields = try Self.fields(try section.decode([String: String].self, forKey: key), over: settings.fields, "\(path).fields")
                     case "own_grids":
-                        guard role == .gridWorker else { throw UserError("\(path).own_grids: only grid_worker has own grids") }
+                        guard role == .gridWorker else { throw WanggeError.invalid("\(path).own_grids: only grid_worker has own grids") }
                         settings.ownGrids = try Self.fields(try section.decode([String: String].self, forKey: key),
                                                             over: settings.ownGrids ?? settings.fields, "\(path).own_grids")
                     default:
-                        throw UserError("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))")
+                        throw WanggeError.invalid("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))")
                     }
                 }
                 policy.roles[role] = settings
@@ -162,7 +162,7 @@ public struct WanggeConfig: Decodable {
 
         static func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ key: String) throws -> T where T.RawValue == String {
             guard let value = T(rawValue: text) else {
-                throw UserError("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw WanggeError.invalid("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return value
         }
@@ -171,11 +171,11 @@ public struct WanggeConfig: Decodable {
             var rules = base
             for (name, text) in entries {
                 guard let field = PersonalField(rawValue: name) else {
-                    throw UserError("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw WanggeError.invalid("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 let access: FieldAccess = try choice(text, "\(key).\(name)")
                 guard field.possibleAccess.contains(access) else {
-                    throw UserError("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))")
+                    throw WanggeError.invalid("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))")
                 }
                 rules.access[field] = access
             }
@@ -202,21 +202,21 @@ public struct WanggeConfig: Decodable {
                 case "town_name": mapping.townName = value
                 case "worker_name": mapping.workerName = value
                 case "worker_phone": mapping.workerPhone = value
-                default: throw UserError("grid_fields: unknown key \"\(key)\"")
+                default: throw WanggeError.invalid("grid_fields: unknown key \"\(key)\"")
                 }
             }
             gridFields = mapping
         }
         if let section = try c.decodeIfPresent(CoverageSection.self, forKey: .coverage) {
             if let t = section.blindSpotThreshold {
-                guard (0...1).contains(t) else { throw UserError("coverage.blind_spot_threshold must be between 0 and 1") }
+                guard (0...1).contains(t) else { throw WanggeError.invalid("coverage.blind_spot_threshold must be between 0 and 1") }
                 coverage.blindSpotThreshold = t
             }
             if let n = section.patches { coverage.patchesPerGrid = max(0, n) }
             if let m = section.minPatchM2 { coverage.minimumPatchSquareMetres = m }
             for (type, entry) in section.cameraDefaults ?? [:] {
                 guard (0...360).contains(entry.fovDeg), entry.rangeM > 0 else {
-                    throw UserError("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0")
+                    throw WanggeError.invalid("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0")
                 }
                 let defaults = CameraDefaults(fieldOfViewDegrees: entry.fovDeg, rangeMeters: entry.rangeM)
                 if type == "default" { coverage.fallback = defaults } else { coverage.defaults[type] = defaults }
@@ -224,7 +224,7 @@ public struct WanggeConfig: Decodable {
         }
         if let section = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) {
             if let n = section.workersPerGrid {
-                guard n >= 1 else { throw UserError("workload.workers_per_grid must be at least 1") }
+                guard n >= 1 else { throw WanggeError.invalid("workload.workers_per_grid must be at least 1") }
                 workload.workersPerGrid = n
             }
             if let u = section.urban { workload.urban = u.standard }
@@ -233,7 +233,7 @@ public struct WanggeConfig: Decodable {
             for (village, entry) in section.villages ?? [:] { workload.villages[village] = entry.standard }
             for (key, standard) in [("urban", workload.urban), ("rural", workload.rural)] + workload.villages.map({ ("villages.\($0.key)", $0.value) })
             where standard.minHouseholds > standard.maxHouseholds {
-                throw UserError("workload.\(key): min_households is above max_households")
+                throw WanggeError.invalid("workload.\(key): min_households is above max_households")
             }
         }
         if let section = try c.decodeIfPresent(DispatchSection.self, forKey: .dispatch) {
@@ -242,33 +242,33 @@ public struct WanggeConfig: Decodable {
             }
             if let text = section.defaultLevel { dispatch.defaultLevel = try Self.level(text, "dispatch.default_level") }
             for (text, hours) in section.timeLimitsHours ?? [:] {
-                guard hours > 0 else { throw UserError("dispatch.time_limits_hours.\(text) must be above 0") }
+                guard hours > 0 else { throw WanggeError.invalid("dispatch.time_limits_hours.\(text) must be above 0") }
                 dispatch.timeLimitHours[try Self.level(text, "dispatch.time_limits_hours")] = hours
             }
             if let departments = section.departments { dispatch.departments = departments }
             if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
             for (key, list) in [("categories", section.categories), ("channels", section.channels)] {
                 if let list, list.isEmpty || list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                    throw UserError("dispatch.\(key) must list at least one word, none of them empty")
+                    throw WanggeError.invalid("dispatch.\(key) must list at least one word, none of them empty")
                 }
             }
             if let categories = section.categories { dispatch.categories = categories }
             if let channels = section.channels { dispatch.channels = channels }
             if let stray = dispatch.departments.keys.sorted().first(where: { !dispatch.categories.contains($0) }) {
-                throw UserError("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories")
+                throw WanggeError.invalid("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories")
             }
             if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
             if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
             if let attempts = section.mediationAttempts {
                 var ladder: [HandlingLevel: Int] = [:]
                 for (text, count) in attempts {
-                    guard count >= 1 else { throw UserError("dispatch.mediation_attempts.\(text) must be at least 1") }
+                    guard count >= 1 else { throw WanggeError.invalid("dispatch.mediation_attempts.\(text) must be at least 1") }
                     ladder[try Self.level(text, "dispatch.mediation_attempts")] = count
                 }
                 dispatch.ladder = MediationLadder(attempts: ladder)
             }
             if let seconds = section.escalationScanSeconds {
-                guard seconds >= 0 else { throw UserError("dispatch.escalation_scan_seconds must be 0 (off) or more") }
+                guard seconds >= 0 else { throw WanggeError.invalid("dispatch.escalation_scan_seconds must be 0 (off) or more") }
                 dispatch.escalationScanSeconds = seconds
             }
         }
@@ -281,14 +281,14 @@ public struct WanggeConfig: Decodable {
             if let text = section.publicURL {
                 guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                       url.query == nil, url.fragment == nil else {
-                    throw UserError("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn")
+                    throw WanggeError.invalid("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn")
                 }
                 server.publicURL = text
             }
             if let d = try Self.positiveSeconds(section.idleTimeoutS, "server.idle_timeout_s") { server.idleTimeout = d }
             if let d = try Self.positiveSeconds(section.requestTimeoutS, "server.request_timeout_s") { server.requestTimeout = d }
             if let n = section.maxConnections {
-                guard n >= 1 else { throw UserError("server.max_connections must be at least 1") }
+                guard n >= 1 else { throw WanggeError.invalid("server.max_connections must be at least 1") }
                 server.maxConnections = n
             }
         }
@@ -309,7 +309,7 @@ public struct WanggeConfig: Decodable {
     public static func load(explicitPath: String?) throws -> WanggeConfig {
         guard let path = resolvedPath(explicitPath: explicitPath) else { return WanggeConfig() }
         guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
-            throw UserError("\(path): cannot read the configuration file")
+            throw WanggeError.invalid("\(path): cannot read the configuration file")
         }
         return try decode(yaml: text, source: path)
     }
@@ -318,16 +318,16 @@ public struct WanggeConfig: Decodable {
     public static func decode(yaml text: String, source path: String) throws -> WanggeConfig {
         do {
             return try YAMLDecoder().decode(WanggeConfig.self, from: text.isEmpty ? "{}" : text)
-        } catch let error as UserError {
-            throw UserError("\(path): \(error.description)")
+        } catch let error as WanggeError {
+            throw WanggeError.invalid("\(path): \(error.description)")
         } catch let error as DecodingError {
             // Yams wraps errors thrown by our own checks; show those as they are.
-            if case .dataCorrupted(let context) = error, let inner = context.underlyingError as? UserError {
-                throw UserError("\(path): \(inner.description)")
+            if case .dataCorrupted(let context) = error, let inner = context.underlyingError as? WanggeError {
+                throw WanggeError.invalid("\(path): \(inner.description)")
             }
-            throw UserError("\(path): \(describe(error))")
+            throw WanggeError.invalid("\(path): \(describe(error))")
         } catch {
-            throw UserError("\(path): \(error)")
+            throw WanggeError.invalid("\(path): \(error)")
         }
     }
 

@@ -1,4 +1,3 @@
-import GridApplication
 import Foundation
 import GeoKit
 import GridCore
@@ -12,11 +11,17 @@ import GridStore
 /// CSV reader and `String(format:)` cost far more than the assignment). The
 /// chunks' output is written in order once every row is known to be good, so
 /// a bad row prints its line and nothing else.
-struct BatchLocate {
-    let store: GridStore
+public struct BatchLocate {
+    let service: GridService
     let crs: CoordinateSystem
     /// nil: the active generation.
     var generation: Int64? = nil
+
+    public init(service: GridService, crs: CoordinateSystem, generation: Int64? = nil) {
+        self.service = service
+        self.crs = crs
+        self.generation = generation
+    }
 
     static let header = "id,grid,method,distance_m,runner_up\n"
     /// Input bytes per chunk: small enough to share the work out evenly, large
@@ -28,11 +33,12 @@ struct BatchLocate {
         var points: [LonLat] = []
     }
 
-    func run(path: String) throws {
+    /// Locates every row of the file at `path` and writes the CSV answer to `descriptor` (standard output by default).
+    public func run(path: String, to descriptor: Int32 = STDOUT_FILENO) throws {
         let file = try MappedFile(path: path)
-        let assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
+        let assigner = try service.loaded(generation: generation).assigner
         let chunks = try Self.locate(file.bytes, path: path, crs: crs, assigner: assigner)
-        try Self.writeAll(chunks, to: STDOUT_FILENO)
+        try Self.writeAll(chunks, to: descriptor)
     }
 
     /// The CSV output of every row, in chunks in input order, the header first.
@@ -71,8 +77,8 @@ struct BatchLocate {
             }
         }
         if let (offset, message) = failure.first {
-            if offset < 0 { throw UserError("\(path): \(message)") }
-            throw UserError("\(path): line \(lineNumber(bytes, at: offset)): \(message)")
+            if offset < 0 { throw WanggeError.invalid("\(path): \(message)") }
+            throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: offset)): \(message)")
         }
         let head = OutputBuffer(capacity: header.utf8.count)
         head.append(header)
@@ -92,7 +98,7 @@ struct BatchLocate {
                 rows.points.append(LonLat(lon, lat))
             }
         } catch let error as RowError {
-            throw UserError("\(path): line \(lineNumber(bytes, at: error.offset)): \(error.message)")
+            throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: error.offset)): \(error.message)")
         }
         return rows
     }
@@ -116,11 +122,11 @@ struct BatchLocate {
             guard let id = names.firstIndex(of: "id"),
                   let x = names.firstIndex(where: { ["lon", "lng", "longitude", "x"].contains($0) }),
                   let y = names.firstIndex(where: { ["lat", "latitude", "y"].contains($0) }) else {
-                throw UserError("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))")
+                throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))")
             }
             return (RowParser.Columns(id: id, x: x, y: y), end + 1)
         }
-        throw UserError("\(path): empty file, expected the header id,lon,lat")
+        throw WanggeError.invalid("\(path): empty file, expected the header id,lon,lat")
     }
 
     /// The offset of the line feed ending the line at `start`, or the end of the bytes.
@@ -163,7 +169,7 @@ struct BatchLocate {
                 let n = write(descriptor, chunk.base + written, chunk.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw UserError("cannot write the output: \(String(cString: strerror(errno)))")
+                    throw WanggeError.invalid("cannot write the output: \(String(cString: strerror(errno)))")
                 }
                 written += n
             }
@@ -538,14 +544,14 @@ final class MappedFile {
 
     init(path: String) throws {
         let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw UserError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        guard descriptor >= 0 else { throw WanggeError.invalid("\(path): cannot read file (\(String(cString: strerror(errno))))") }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw UserError("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        guard fstat(descriptor, &status) == 0 else { throw WanggeError.invalid("\(path): cannot read file (\(String(cString: strerror(errno))))") }
         let size = Int(status.st_size)
         guard status.st_mode & S_IFMT == S_IFREG else {
             // A pipe or a device (`--input /dev/stdin`): read it whole.
-            guard let data = FileManager.default.contents(atPath: path) else { throw UserError("\(path): cannot read file") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw WanggeError.invalid("\(path): cannot read file") }
             let copy = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 16)
             data.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: data.count)
             mapping = nil
@@ -559,7 +565,7 @@ final class MappedFile {
             return
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
-            throw UserError("\(path): cannot map file (\(String(cString: strerror(errno))))")
+            throw WanggeError.invalid("\(path): cannot map file (\(String(cString: strerror(errno))))")
         }
         // Read front to back: let the kernel read ahead.
         _ = madvise(mapped, size, MADV_SEQUENTIAL)

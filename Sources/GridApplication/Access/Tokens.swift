@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import GridCore
+import GridStore
+
+/// Tokens: `wg_` and 32 random bytes in hex; only their SHA-256 is stored.
+public enum Tokens {
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "wg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Resolves bearer tokens to callers, caching each for a few seconds so that
+/// a busy endpoint does not read the tokens table on every request.
+public final class TokenCache: @unchecked Sendable {
+    private let store: GridStore
+    private let lock = NSLock()
+    private var entries: [String: (caller: Caller?, expires: Date)] = [:]
+    private let lifetime: TimeInterval = 5
+
+    init(store: GridStore) { self.store = store }
+
+    public func caller(for token: String) throws -> Caller? {
+        let hash = Tokens.hash(token)
+        lock.lock()
+        if let entry = entries[hash], entry.expires > Date() {
+            lock.unlock()
+            return entry.caller
+        }
+        lock.unlock()
+        let caller = try store.caller(tokenHash: hash)
+        lock.lock()
+        if entries.count > 10_000 { entries.removeAll() }
+        // An expiring token is not cached past its expiry.
+        entries[hash] = (caller, min(Date().addingTimeInterval(lifetime), caller?.expiresAt ?? .distantFuture))
+        lock.unlock()
+        return caller
+    }
+}
+
+/// What a new token is for: its role, the area a grid worker serves, its expiry.
+public struct TokenRequest: Sendable, Decodable {
+    public var role: String
+    public var name: String?
+    public var grids: [String]?
+    public var villages: [String]?
+    public var towns: [String]?
+    /// 90d, 12h, a day (2026-12-31, valid through it, China time) or an ISO 8601 time.
+    public var expires: String?
+
+    public init(role: String, name: String? = nil, grids: [String]? = nil, villages: [String]? = nil, towns: [String]? = nil,
+                expires: String? = nil) {
+        self.role = role
+        self.name = name
+        self.grids = grids
+        self.villages = villages
+        self.towns = towns
+        self.expires = expires
+    }
+}
+
+/// A token just created: its value, shown this once, and what it allows.
+public struct CreatedToken: Sendable, Encodable {
+    public let id: Int64
+    public let token: String
+    public let name: String
+    public let role: String
+    public let scope: TokenScope
+    public let expires: String?
+}
+
+extension GridService {
+    /// Creates a token (admin's work): checks the role, the scope's codes and the expiry, stores only the hash.
+    public func createToken(_ request: TokenRequest) throws -> CreatedToken {
+        guard let role = Role(rawValue: request.role) else {
+            throw WanggeError.invalid("role: unknown role \"\(TextLimits.shown(request.role))\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))",
+                                      field: "role", value: request.role, allowed: Role.allCases.map(\.rawValue))
+        }
+        let name = request.name?.trimmingCharacters(in: .whitespaces) ?? ""
+        guard name.count <= TextLimits.name else {
+            throw WanggeError.invalid("name: \(name.count) characters, at most \(TextLimits.name)", field: "name")
+        }
+        return try translatingErrors {
+            let scope = TokenScope(grids: request.grids ?? [], villages: request.villages ?? [], towns: request.towns ?? [])
+            let expiry = try request.expires.map { try TokenExpiry.parse($0) }
+            let token = Tokens.generate()
+            let shownName = name.isEmpty ? role.rawValue : name
+            let id = try store.createToken(name: shownName, role: role, grids: scope.grids, villages: scope.villages,
+                                           towns: scope.towns, expiresAt: expiry, hash: Tokens.hash(token))
+            return CreatedToken(id: id, token: token, name: shownName, role: role.rawValue, scope: scope,
+                                expires: expiry.map(GridStore.timestamp))
+        }
+    }
+
+    /// Every token (never its value): role, scope, expiry and status.
+    public func tokenList() throws -> [TokenSummary] {
+        try translatingErrors { try store.tokens() }
+    }
+
+    /// Revokes a token; servers stop accepting it within the cache's lifetime (5 s).
+    public func revokeToken(id: Int64) throws {
+        guard try translatingErrors({ try store.revokeToken(id: id) }) else {
+            throw WanggeError.notFound("no active token \(id)", field: "id", value: String(id))
+        }
+    }
+}
+
+/// One entry of the audit log: who read personal data, where, how much.
+public struct AuditEntry: Sendable, Encodable {
+    public let at: String, caller: String, role: String, action: String, grid: String?, records: Int
+}
+
+extension GridService {
+    /// The latest reads of personal data, newest first.
+    public func auditLog(limit: Int = 100) throws -> [AuditEntry] {
+        try translatingErrors { try store.auditLog(limit: limit) }.map {
+            AuditEntry(at: $0.at, caller: $0.caller, role: $0.role, action: $0.action, grid: $0.grid, records: $0.records)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// A generation's grids loaded in memory for locating points: the
+/// assigner's index answers most points without GEOS; the rest go to a
+/// `GridLocator` borrowed from the assigner's pool.
+public final class LoadedGeneration: Sendable {
+    public let generation: Int64
+    /// The generation's edit count when it was loaded (a draft's changes with every edit).
+    public let revision: Int
+    public let assigner: GridAssigner
+    public let grids: [String: GridInfo]
+    /// The data's extent, for OGC collection metadata.
+    public let extent: Envelope
+
+    init(store: GridStore, generation: Int64? = nil) throws {
+        let generation = try generation ?? store.activeGeneration()
+        self.generation = generation
+        revision = try store.generation(generation).revision
+        assigner = try GridAssigner(shapes: try store.gridShapes(generation: generation), rules: store.rules)
+        grids = Dictionary(uniqueKeysWithValues: try store.grids(generation: generation).map { ($0.code, $0) })
+        extent = try store.extent()
+    }
+
+    /// This generation as the store's placement, so incident intake reuses it instead of building a locator.
+    var placement: Placement {
+        Placement(generation: generation, codes: assigner.codes) { [assigner] in try assigner.locate($0) }
+    }
+
+    /// The answer for one located point: its grid with the hierarchy and worker.
+    public func answer(input: LocateAnswer.Input, wgs84: LonLat, assignment: PointAssignment) -> LocateAnswer {
+        LocateAnswer(input: input, wgs84: wgs84, assignment: assignment, codes: assigner.codes, info: { self.grids[$0] })
+    }
+}
+
+/// The application: the store, the active generation loaded for locating,
+/// and the rules in force. Every front end (the command line, the HTTP
+/// server) calls its use cases, and nothing else, to read or change data.
+public final class GridService: @unchecked Sendable {
+    public let store: GridStore
+    public let tokens: TokenCache
+    private let lock = NSLock()
+    /// Loaded on first use: commands that never locate do not pay for the index.
+    private var current: LoadedGeneration?
+    /// Other generations asked for with `generation`, the latest few.
+    private var others: [Int64: LoadedGeneration] = [:]
+    static let othersKept = 4
+    private var currentConfig: WanggeConfig
+
+    public init(store: GridStore, config: WanggeConfig = WanggeConfig()) throws {
+        self.store = store
+        currentConfig = config
+        tokens = TokenCache(store: store)
+    }
+
+    /// Opens the database at `path` (default: the configuration's) with the configuration's rules.
+    /// Only imports and token creation (`creating`) make a new file; anything else refuses a path without one.
+    public static func open(path: String? = nil, config: WanggeConfig, creating: Bool = false) throws -> GridStore {
+        try translatingErrors { try GridStore(path: path ?? config.database, rules: config.rules, create: creating) }
+    }
+
+    /// The active generation, loaded.
+    public func active() throws -> LoadedGeneration {
+        if let loaded = lock.withLock({ current }) { return loaded }
+        let fresh = try translatingErrors { try LoadedGeneration(store: store) }
+        lock.withLock { if current == nil { current = fresh } }
+        return lock.withLock { current! }
+    }
+
+    /// A generation (nil: the active one), loaded on first use and kept.
+    public func loaded(generation: Int64?) throws -> LoadedGeneration {
+        let active = try active()
+        guard let generation, generation != active.generation else { return active }
+        let cached = lock.withLock { others[generation] }
+        return try translatingErrors {
+            if let cached, cached.revision == (try store.generation(generation).revision) { return cached }
+            let fresh = try LoadedGeneration(store: store, generation: generation)
+            lock.withLock {
+                if others.count >= Self.othersKept { others.removeAll() }
+                others[generation] = fresh
+            }
+            return fresh
+        }
+    }
+
+    /// The configuration in force: replaced when the file changes, without a restart.
+    public var config: WanggeConfig {
+        get { lock.withLock { currentConfig } }
+        set { lock.withLock { currentConfig = newValue } }
+    }
+
+    /// How incidents are routed and escalated (the config's dispatch section).
+    public var dispatchRules: DispatchRules { config.dispatch }
+
+    /// Which personal fields each role sees (the config's privacy section).
+    public var privacy: PrivacyPolicy { config.privacy }
+
+    /// Reloads the active generation if another one became active (an import or an activation).
+    public func refreshIfNeeded() throws {
+        let activeNow = try translatingErrors { try store.activeGeneration() }
+        guard activeNow != (try active()).generation else { return }
+        let fresh = try translatingErrors { try LoadedGeneration(store: store) }
+        lock.withLock { current = fresh }
+    }
+
+    /// Checks that a generation asked for exists; nil stays nil (the active one).
+    public func checkedGeneration(_ id: Int64?) throws -> Int64? {
+        guard let id else { return nil }
+        do {
+            _ = try store.generation(id)
+        } catch {
+            guard let known = WanggeError.from(error) else { throw error }
+            throw known.blaming("generation")
+        }
+        return id
+    }
+}

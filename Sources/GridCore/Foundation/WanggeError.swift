@@ -1,0 +1,69 @@
+import Foundation
+
+/// The one error the application reports to its users, whichever door they
+/// came in by. Its message names the field, the value and what is allowed,
+/// in words that fit the command line and the HTTP API alike; each front end
+/// maps `kind` once (to an RFC 9457 status, to an exit code).
+public struct WanggeError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// What was asked for does not exist: a grid, an incident, a draft.
+        case notFound = "not_found"
+        /// The input is malformed or out of range.
+        case invalid
+        /// The input is well formed but the state forbids it: a stale version, an illegal transition.
+        case conflict
+        /// A rule of the domain says no: outside every grid, a draft that does not validate.
+        case refused
+        /// The caller may not do this.
+        case unauthorized
+        /// Try again later: the database is busy with another writer.
+        case unavailable
+    }
+
+    public let kind: Kind
+    public let message: String
+    /// The field, parameter or option at fault, when one is.
+    public let field: String?
+    public let value: String?
+    public let allowed: [String]?
+
+    public init(_ kind: Kind, _ message: String, field: String? = nil, value: String? = nil, allowed: [String]? = nil) {
+        self.kind = kind
+        self.message = message
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+    }
+
+    public var description: String { message }
+
+    public static func invalid(_ message: String, field: String? = nil, value: String? = nil, allowed: [String]? = nil) -> WanggeError {
+        WanggeError(.invalid, message, field: field, value: value, allowed: allowed)
+    }
+
+    public static func notFound(_ message: String, field: String? = nil, value: String? = nil) -> WanggeError {
+        WanggeError(.notFound, message, field: field, value: value)
+    }
+
+    public static func refused(_ message: String, field: String? = nil) -> WanggeError {
+        WanggeError(.refused, message, field: field)
+    }
+
+    public static func conflict(_ message: String, field: String? = nil) -> WanggeError {
+        WanggeError(.conflict, message, field: field)
+    }
+
+    public static func unauthorized(_ message: String) -> WanggeError {
+        WanggeError(.unauthorized, message)
+    }
+
+    /// The same error with its message prefixed by where it happened (a file, an option).
+    public func prefixed(_ context: String) -> WanggeError {
+        WanggeError(kind, "\(context): \(message)", field: field, value: value, allowed: allowed)
+    }
+
+    /// The same error blamed on another field (the option or parameter that carried the value).
+    public func blaming(_ field: String) -> WanggeError {
+        WanggeError(kind, message, field: field, value: value, allowed: allowed)
+    }
+}
