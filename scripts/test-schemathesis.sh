@@ -35,7 +35,8 @@ port=$((20000 + RANDOM % 20000))
 server=$!
 for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
 passed=0; failed=0; requests=0
-for role in admin planner dispatcher grid_worker viewer; do
+# The admin last: its run may revoke tokens (DELETE /v1/tokens/{id}), the other roles' among them.
+for role in planner dispatcher grid_worker viewer admin; do
     report="$work/$role.ndjson"
     if schemathesis run "http://127.0.0.1:$port/openapi.json" \
         --header "Authorization: Bearer ${tokens[$role]}" \

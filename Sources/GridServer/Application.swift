@@ -22,6 +22,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     APIRoutes(service: service).add(to: router)
     OGCRoutes(service: service, baseURL: baseURL).add(to: router)
     IncidentRoutes(service: service).add(to: router)
+    AdminRoutes(service: service).add(to: router)
     return router
 }
 
@@ -72,6 +73,8 @@ public struct PeriodicTask: Service {
 /// port is bound: a server that cannot start writes nothing.
 public func buildApplication(service: GridService, host: String, port: Int, settings: ServerSettings = ServerSettings(),
                              logger: Logger? = nil, extraServices: [any Service] = []) -> some ApplicationProtocol {
+    // The active generation loaded before the first request, not by it.
+    _ = try? service.active()
     var logger = logger ?? Logger(label: "wangge")
     if logger.logLevel > .info { logger.logLevel = .info }
     let started = ServerStarted()

@@ -169,7 +169,8 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch {
             let problem = Self.problem(for: error, request: request)
             if problem.status.code >= 500 {
-                context.logger.error("\(request.method) \(request.uri.path) answered \(problem.status.code): \(error)")
+                let cause = (error as? WanggeError).map { $0.message + ($0.cause.map { " (\($0))" } ?? "") } ?? "\(error)"
+                context.logger.error("\(request.method) \(request.uri.path) answered \(problem.status.code): \(cause)")
             }
             var response = try problem.response(from: request, context: context)
             if problem.status == .serviceUnavailable { response.headers[.retryAfter] = String(Self.retryAfterSeconds) }
@@ -193,7 +194,9 @@ struct ProblemMiddleware: RouterMiddleware {
         case .unauthorized: .forbidden
         case .unavailable: .serviceUnavailable
         }
-        return APIError(status, error.message, parameter: error.field)
+        // A parameter's fault names the parameter first, as the server's own parsing does.
+        let detail = status == .badRequest ? error.field.map { error.message.hasPrefix($0 + ":") ? error.message : "\($0): \(error.message)" } : nil
+        return APIError(status, detail ?? error.message, parameter: error.field)
     }
 
     static func problem(for error: any Error, request: Request) -> APIError {

@@ -34,7 +34,8 @@ extension WanggeError {
         case let error as GeoError:
             return WanggeError(.invalid, error.message)
         case let error where SpatiaLiteDatabase.isBusy(error):
-            return WanggeError(.unavailable, "the database is busy with another writer (an import or an activation); try again in a few seconds")
+            return WanggeError(.unavailable, "the database is busy with another writer (an import or an activation); try again in a few seconds",
+                               cause: "\(error)")
         default:
             return nil
         }

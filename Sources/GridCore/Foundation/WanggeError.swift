@@ -26,13 +26,16 @@ public struct WanggeError: Error, Sendable, Equatable, CustomStringConvertible {
     public let field: String?
     public let value: String?
     public let allowed: [String]?
+    /// The lower layer's own words for what happened (e.g. SQLite's "database is locked"), for logs, not users.
+    public let cause: String?
 
-    public init(_ kind: Kind, _ message: String, field: String? = nil, value: String? = nil, allowed: [String]? = nil) {
+    public init(_ kind: Kind, _ message: String, field: String? = nil, value: String? = nil, allowed: [String]? = nil, cause: String? = nil) {
         self.kind = kind
         self.message = message
         self.field = field
         self.value = value
         self.allowed = allowed
+        self.cause = cause
     }
 
     public var description: String { message }
@@ -59,11 +62,11 @@ public struct WanggeError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The same error with its message prefixed by where it happened (a file, an option).
     public func prefixed(_ context: String) -> WanggeError {
-        WanggeError(kind, "\(context): \(message)", field: field, value: value, allowed: allowed)
+        WanggeError(kind, "\(context): \(message)", field: field, value: value, allowed: allowed, cause: cause)
     }
 
     /// The same error blamed on another field (the option or parameter that carried the value).
     public func blaming(_ field: String) -> WanggeError {
-        WanggeError(kind, message, field: field, value: value, allowed: allowed)
+        WanggeError(kind, message, field: field, value: value, allowed: allowed, cause: cause)
     }
 }
