@@ -92,7 +92,7 @@ func json(_ response: TestResponse) throws -> Any {
         "/v1/locate?lon=112.355&lat=28.842", "/v1/towns", "/v1/villages", "/v1/grids", "/v1/grids/\(ServerFixture.workerGrid)",
         "/v1/grids/\(ServerFixture.workerGrid)/households", "/v1/grids/\(ServerFixture.workerGrid)/cameras",
         "/v1/grids/\(ServerFixture.workerGrid)/incidents", "/v1/stats", "/v1/incidents", "/v1/incidents/E1", "/v1/stats/incidents",
-        "/v1/notifications", "/conformance", "/collections", "/collections/grids",
+        "/v1/notifications", "/v1/stats/coverage", "/v1/stats/workload?flagged_only=true", "/conformance", "/collections", "/collections/grids",
         "/collections/households/items", "/collections/grids/items/\(ServerFixture.workerGrid)",
     ]
 
@@ -137,8 +137,10 @@ func json(_ response: TestResponse) throws -> Any {
                         #expect(response.status == (refused ? .forbidden : .ok), "\(role.rawValue) \(path): \(String(buffer: response.body))")
                     }
                 }
-                try await client.execute(uri: "/v1/audit", method: .get, headers: fixture.headers(role)) { response in
-                    #expect(response.status == (role == .admin ? .ok : .forbidden), "\(role.rawValue) /v1/audit")
+                for path in ["/v1/audit", "/v1/tokens"] {
+                    try await client.execute(uri: path, method: .get, headers: fixture.headers(role)) { response in
+                        #expect(response.status == (role == .admin ? .ok : .forbidden), "\(role.rawValue) \(path)")
+                    }
                 }
             }
         }
@@ -365,6 +367,54 @@ func json(_ response: TestResponse) throws -> Any {
                 let answer = try json(response) as? [String: Any]
                 #expect(response.status == .ok && answer?["method"] as? String == "inside")
             }
+        }
+    }
+
+    /// Tokens over HTTP: only the admin creates, lists and revokes them; a
+    /// created token works at once, a revoked one no more, and none of them
+    /// shows its value after creation.
+    @Test func theAdminManagesTokensOverHTTP() async throws {
+        try await fixture.app().test(.router) { client in
+            let body = #"{"role": "grid_worker", "name": "新网格员", "grids": ["\#(ServerFixture.workerGrid)"], "expires": "30d"}"#
+            for role in Role.allCases where role != .admin {
+                try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(role), body: ByteBuffer(string: body)) {
+                    #expect($0.status == .forbidden, "\(role.rawValue) created a token")
+                }
+                try await client.execute(uri: "/v1/tokens/1", method: .delete, headers: fixture.headers(role)) {
+                    #expect($0.status == .forbidden, "\(role.rawValue) revoked a token")
+                }
+            }
+            var created: [String: Any] = [:]
+            try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(.admin), body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                created = try #require(try json(response) as? [String: Any])
+            }
+            let token = try #require(created["token"] as? String)
+            let id = try #require(created["id"] as? Int)
+            #expect((created["scope"] as? [String: Any])?["grids"] as? [String] == [ServerFixture.workerGrid])
+            try await client.execute(uri: "/v1/tokens", method: .get, headers: fixture.headers(.admin)) { response in
+                let listed = String(buffer: response.body)
+                #expect(listed.contains("新网格员") && !listed.contains(token), "the list shows the token's name, never its value")
+            }
+            try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households", method: .get, headers: [.authorization: "Bearer \(token)"]) {
+                #expect($0.status == .ok)
+            }
+            for (bad, field) in [(#"{"role": "king"}"#, "role"), (#"{"role": "grid_worker"}"#, ""), (#"{"role": "viewer", "expires": "soon"}"#, "")] {
+                try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(.admin), body: ByteBuffer(string: bad)) { response in
+                    #expect(response.status == .unprocessableContent, "\(bad): \(String(buffer: response.body))")
+                    if !field.isEmpty { #expect((try json(response) as? [String: Any])?["detail"] as? String != nil) }
+                }
+            }
+            try await client.execute(uri: "/v1/tokens/\(id)", method: .delete, headers: fixture.headers(.admin)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/tokens/\(id)", method: .delete, headers: fixture.headers(.admin)) { #expect($0.status == .notFound) }
+            // Revoked: refused once the cache forgets it (5 s at most); a token never used before is refused at once.
+            var fresh: [String: Any] = [:]
+            try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(.admin), body: ByteBuffer(string: #"{"role": "viewer"}"#)) {
+                fresh = try #require(try json($0) as? [String: Any])
+            }
+            let unused = try #require(fresh["token"] as? String), freshID = try #require(fresh["id"] as? Int)
+            try await client.execute(uri: "/v1/tokens/\(freshID)", method: .delete, headers: fixture.headers(.admin)) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/towns", method: .get, headers: [.authorization: "Bearer \(unused)"]) { #expect($0.status == .unauthorized) }
         }
     }
 }
