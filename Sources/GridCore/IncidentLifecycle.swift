@@ -35,14 +35,14 @@ public struct IllegalTransition: Error, Sendable, Equatable, CustomStringConvert
         self.status = status
     }
     public var description: String {
-        let allowed = IncidentStatus.allCases.filter { IncidentWorkflow.target(of: action, from: $0) != nil }
+        let allowed = IncidentStatus.allCases.filter { IncidentTransitions.target(of: action, from: $0) != nil }
         return "cannot \(action.rawValue) an incident that is \(status.rawValue)"
             + (allowed.isEmpty ? "" : " (only when \(allowed.map(\.rawValue).joined(separator: ", ")))")
     }
 }
 
 /// The lifecycle: which action is allowed from which status, and where it leads.
-public enum IncidentWorkflow {
+public enum IncidentTransitions {
     /// The status after `action`, or nil when it is not allowed. `mediate`
     /// stays `in_progress` here; a settled or exhausted mediation is turned
     /// into `resolve` or `escalate` by the ladder.
@@ -91,6 +91,6 @@ public struct MediationLadder: Sendable, Equatable {
     /// What a failed attempt (the `attempt`-th at `level`) leads to.
     public func afterFailure(attempt: Int, at level: HandlingLevel) -> HandlingLevel? {
         guard let limit = attempts[level], attempt >= limit else { return nil }
-        return IncidentWorkflow.levelAbove(level)
+        return IncidentTransitions.levelAbove(level)
     }
 }

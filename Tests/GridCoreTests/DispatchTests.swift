@@ -90,9 +90,9 @@ import Testing
         for action in IncidentAction.allCases {
             for status in IncidentStatus.allCases {
                 let expected = Self.legal[action]?[status]
-                #expect(IncidentWorkflow.target(of: action, from: status) == expected, "\(action.rawValue) from \(status.rawValue)")
+                #expect(IncidentTransitions.target(of: action, from: status) == expected, "\(action.rawValue) from \(status.rawValue)")
                 if expected == nil {
-                    #expect(throws: IllegalTransition(action: action, status: status)) { try IncidentWorkflow.transition(action, from: status) }
+                    #expect(throws: IllegalTransition(action: action, status: status)) { try IncidentTransitions.transition(action, from: status) }
                 }
             }
         }
@@ -107,7 +107,7 @@ import Testing
         #expect(ladder.afterFailure(attempt: 1, at: .town) == .county)
         #expect(ladder.afterFailure(attempt: 1, at: .grid) == .village)
         #expect((1...20).allSatisfy { ladder.afterFailure(attempt: $0, at: .county) == nil }, "the county mediates as often as it takes")
-        #expect(IncidentWorkflow.levelAbove(.county) == nil)
+        #expect(IncidentTransitions.levelAbove(.county) == nil)
         #expect(Dispatcher.villageCommittee("和平村") == "和平村委会" && Dispatcher.villageCommittee("东湖") == "东湖村委会")
     }
 }

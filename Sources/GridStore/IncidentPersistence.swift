@@ -401,7 +401,7 @@ extension GridStore {
                 let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
                 let note = "overdue: the deadline \(record.deadline ?? "?") passed"
-                if IncidentWorkflow.levelAbove(level) != nil {
+                if IncidentTransitions.levelAbove(level) != nil {
                     var change = IncidentChange(.escalate, actor: actor, note: note)
                     change.expectedVersion = record.version
                     var edit = IncidentEdit(record: record, now: now, rules: rules, change: change)
@@ -495,7 +495,7 @@ struct IncidentEdit {
         let from = record.status
         var to: IncidentStatus
         do {
-            to = try IncidentWorkflow.transition(action, from: from)
+            to = try IncidentTransitions.transition(action, from: from)
         } catch let illegal as IllegalTransition {
             throw IncidentError.illegal(illegal)
         }
@@ -548,7 +548,7 @@ struct IncidentEdit {
                 record.attempts = attempt
             }
         case .escalate:
-            guard let above = IncidentWorkflow.levelAbove(currentLevel) else {
+            guard let above = IncidentTransitions.levelAbove(currentLevel) else {
                 throw IncidentError.illegal(IllegalTransition(action: .escalate, status: from))
             }
             try escalate(db, to: above, from: from, generation: generation, note: note)
