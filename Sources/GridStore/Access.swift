@@ -62,56 +62,6 @@ public enum Mask {
     }
 }
 
-extension SpatiaLiteDatabase {
-    static func registerAccessMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("tokens-and-audit") { db in
-            try db.execute(sql: """
-                CREATE TABLE tokens (
-                    id INTEGER PRIMARY KEY,
-                    name TEXT NOT NULL,
-                    role TEXT NOT NULL CHECK (role IN ('admin', 'planner', 'dispatcher', 'grid_worker', 'viewer')),
-                    grids TEXT NOT NULL DEFAULT '',
-                    -- SHA-256 of the token, hex: the token itself is never stored.
-                    hash TEXT NOT NULL UNIQUE,
-                    created_at TEXT NOT NULL,
-                    revoked_at TEXT);
-                -- Every read of unmasked personal data: who, what, when.
-                CREATE TABLE audit_log (
-                    id INTEGER PRIMARY KEY,
-                    at TEXT NOT NULL,
-                    token_id INTEGER NOT NULL REFERENCES tokens(id),
-                    caller TEXT NOT NULL,
-                    role TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    grid_code TEXT,
-                    records INTEGER NOT NULL);
-                CREATE INDEX audit_log_by_time ON audit_log(at);
-                """)
-        }
-    }
-
-    static func registerPrivacyMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("token-scopes-expiry-and-notification-areas") { db in
-            try db.execute(sql: """
-                -- A grid worker's villages and towns: every grid under them in the active generation.
-                ALTER TABLE tokens ADD COLUMN villages TEXT NOT NULL DEFAULT '';
-                ALTER TABLE tokens ADD COLUMN towns TEXT NOT NULL DEFAULT '';
-                -- ISO 8601 (UTC); the token is refused from then on. NULL: never.
-                ALTER TABLE tokens ADD COLUMN expires_at TEXT;
-                -- The grid, village and town a notification concerns, so that a grid worker reads only its own units'.
-                ALTER TABLE notifications ADD COLUMN grid_code TEXT;
-                ALTER TABLE notifications ADD COLUMN village_code TEXT;
-                ALTER TABLE notifications ADD COLUMN town_code TEXT;
-                UPDATE notifications SET
-                    grid_code = coalesce((SELECT e.grid_code FROM incident_events e WHERE e.seq = notifications.event_seq),
-                                         (SELECT i.grid_code FROM incidents i WHERE i.id = notifications.incident_id)),
-                    village_code = (SELECT i.village_code FROM incidents i WHERE i.id = notifications.incident_id),
-                    town_code = (SELECT i.town_code FROM incidents i WHERE i.id = notifications.incident_id);
-                """)
-        }
-    }
-}
-
 /// What a grid worker's token serves: grid codes (of the active generation,
 /// carried over to their successors at every redraw), and villages and towns
 /// (all their grids in whatever generation is active).

@@ -3,26 +3,6 @@ import GRDB
 import GeoKit
 import GridCore
 
-extension SpatiaLiteDatabase {
-    static func registerPlanningMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("generation-planning") { db in
-            try db.execute(sql: """
-                -- When a generation stopped being active (rollback takes the latest).
-                ALTER TABLE generations ADD COLUMN retired_at TEXT;
-                -- The generation a draft was copied from.
-                ALTER TABLE generations ADD COLUMN parent_id INTEGER REFERENCES generations(id);
-                -- Bumped by every edit of a draft, so an activation notices an edit made meanwhile.
-                ALTER TABLE generations ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
-                -- The county the grids must tile (MultiPolygon WKB, WGS84), kept with each generation.
-                ALTER TABLE generations ADD COLUMN county BLOB;
-                -- The assignment rule's distances the generation's assignments were made with.
-                ALTER TABLE generations ADD COLUMN nearest_tolerance_m REAL;
-                ALTER TABLE generations ADD COLUMN near_boundary_m REAL;
-                """)
-        }
-    }
-}
-
 /// Draft, active (exactly one) or retired.
 public enum GenerationStatus: String, Sendable, Codable {
     case draft, active, retired

@@ -3,57 +3,6 @@ import GRDB
 import GeoKit
 import GridCore
 
-extension SpatiaLiteDatabase {
-    static func registerIncidentLifecycleMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("incident-lifecycle") { db in
-            try db.execute(sql: """
-                -- The grid, village and town responsible now (routing, re-routing, redraws).
-                ALTER TABLE incidents ADD COLUMN grid_code TEXT;
-                ALTER TABLE incidents ADD COLUMN village_code TEXT;
-                ALTER TABLE incidents ADD COLUMN town_code TEXT;
-                -- Optimistic concurrency: every change checks and bumps it.
-                ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-                -- Failed mediation attempts at the current level (the 2+1+N ladder).
-                ALTER TABLE incidents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE incidents ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE incidents ADD COLUMN reopenings INTEGER NOT NULL DEFAULT 0;
-                ALTER TABLE incidents ADD COLUMN updated_at TEXT;
-                ALTER TABLE incidents ADD COLUMN closed_at TEXT;
-                CREATE INDEX incidents_by_grid ON incidents(grid_code, status);
-                CREATE INDEX incidents_by_deadline ON incidents(deadline) WHERE status NOT IN ('resolved', 'closed');
-                -- Every change: who, when, from what status to what, and why.
-                CREATE TABLE incident_events (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    incident_id TEXT NOT NULL REFERENCES incidents(id),
-                    at TEXT NOT NULL,
-                    actor TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    from_status TEXT,
-                    to_status TEXT NOT NULL,
-                    level TEXT, unit TEXT, grid_code TEXT,
-                    note TEXT,
-                    detail TEXT);
-                CREATE INDEX incident_events_by_incident ON incident_events(incident_id, seq);
-                -- What a unit must be told: an incident escalated or sent to it, or overdue.
-                CREATE TABLE notifications (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    incident_id TEXT NOT NULL REFERENCES incidents(id),
-                    event_seq INTEGER REFERENCES incident_events(seq),
-                    at TEXT NOT NULL,
-                    level TEXT NOT NULL,
-                    unit TEXT NOT NULL,
-                    reason TEXT NOT NULL);
-                CREATE INDEX notifications_by_unit ON notifications(unit, at);
-                UPDATE incidents SET (grid_code, village_code, town_code) = (
-                    SELECT g.code, g.village_code, g.town_code FROM assignments a
-                    JOIN generations n ON n.id = a.generation_id AND n.status = 'active'
-                    JOIN grids g ON g.generation_id = a.generation_id AND g.code = a.grid_code
-                    WHERE a.layer = 'incident' AND a.feature_id = incidents.id);
-                """)
-        }
-    }
-}
-
 /// One entry of an incident's history.
 public struct IncidentEvent: Sendable, Encodable, Equatable {
     public var seq: Int64

@@ -3,21 +3,6 @@ import GRDB
 import GeoKit
 import GridCore
 
-extension SpatiaLiteDatabase {
-    static func registerIncidentMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("incident-routing") { db in
-            try db.execute(sql: """
-                ALTER TABLE incidents ADD COLUMN level TEXT;
-                ALTER TABLE incidents ADD COLUMN unit TEXT;
-                ALTER TABLE incidents ADD COLUMN department TEXT;
-                ALTER TABLE incidents ADD COLUMN deadline TEXT;
-                ALTER TABLE incidents ADD COLUMN duplicate_of TEXT;
-                CREATE INDEX incidents_by_category_time ON incidents(category, reported_at);
-                """)
-        }
-    }
-}
-
 /// A generation's grids ready to locate places: its id, the grid codes in
 /// the order assignments refer to them, and the rule's answer for a point.
 public struct Placement {

@@ -1,0 +1,205 @@
+import GRDB
+
+/// The schema, every change in the order it was made, in one place. A
+/// migration's identifier and SQL never change once released: databases
+/// made by earlier releases record the identifiers they ran and get only
+/// the ones after. A schema change is a new migration at the end.
+extension SpatiaLiteDatabase {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("spatial-metadata") { db in
+            // The 0 form: the migration's own transaction covers it.
+            try requireOne(db, "SELECT InitSpatialMetadata(0)", what: "InitSpatialMetadata")
+        }
+        migrator.registerMigration("hierarchy-and-points") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE generations (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('draft', 'active', 'retired')),
+                    source TEXT,
+                    created_at TEXT NOT NULL,
+                    activated_at TEXT);
+                CREATE UNIQUE INDEX generations_one_active ON generations(status) WHERE status = 'active';
+                CREATE TABLE towns (
+                    id INTEGER PRIMARY KEY,
+                    generation_id INTEGER NOT NULL REFERENCES generations(id),
+                    code TEXT NOT NULL, name TEXT NOT NULL,
+                    UNIQUE (generation_id, code));
+                CREATE TABLE villages (
+                    id INTEGER PRIMARY KEY,
+                    generation_id INTEGER NOT NULL REFERENCES generations(id),
+                    code TEXT NOT NULL, name TEXT NOT NULL, town_code TEXT NOT NULL,
+                    UNIQUE (generation_id, code));
+                CREATE TABLE grids (
+                    id INTEGER PRIMARY KEY,
+                    generation_id INTEGER NOT NULL REFERENCES generations(id),
+                    code TEXT NOT NULL, name TEXT NOT NULL,
+                    village_code TEXT NOT NULL, town_code TEXT NOT NULL,
+                    worker_name TEXT, worker_phone TEXT,
+                    area_m2 REAL NOT NULL,
+                    UNIQUE (generation_id, code));
+                CREATE TABLE households (
+                    id TEXT PRIMARY KEY,
+                    address TEXT, head TEXT, phone TEXT, id_number TEXT,
+                    members INTEGER NOT NULL DEFAULT 1 CHECK (members >= 0),
+                    tags TEXT NOT NULL DEFAULT '',
+                    source_crs TEXT NOT NULL, source_x REAL NOT NULL, source_y REAL NOT NULL);
+                CREATE TABLE cameras (
+                    id TEXT PRIMARY KEY,
+                    type TEXT, name TEXT,
+                    heading_deg REAL, fov_deg REAL, range_m REAL,
+                    status TEXT NOT NULL DEFAULT 'online',
+                    source_crs TEXT NOT NULL, source_x REAL NOT NULL, source_y REAL NOT NULL);
+                CREATE TABLE incidents (
+                    id TEXT PRIMARY KEY,
+                    category TEXT, channel TEXT, severity TEXT,
+                    status TEXT NOT NULL DEFAULT 'reported',
+                    reported_at TEXT, description TEXT, reporter TEXT, satisfaction INTEGER,
+                    source_crs TEXT NOT NULL, source_x REAL NOT NULL, source_y REAL NOT NULL);
+                -- One row per point and generation: history survives a redraw.
+                CREATE TABLE assignments (
+                    generation_id INTEGER NOT NULL REFERENCES generations(id),
+                    layer TEXT NOT NULL CHECK (layer IN ('household', 'camera', 'incident')),
+                    feature_id TEXT NOT NULL,
+                    grid_code TEXT,
+                    method TEXT NOT NULL CHECK (method IN ('inside', 'boundary', 'nearest', 'none')),
+                    distance_m REAL,
+                    runner_up TEXT,
+                    runner_up_distance_m REAL,
+                    nearest_grid TEXT,
+                    PRIMARY KEY (generation_id, layer, feature_id)) WITHOUT ROWID;
+                CREATE INDEX assignments_by_grid ON assignments(generation_id, grid_code, layer);
+                """)
+            for table in ["towns", "villages", "grids"] {
+                try requireOne(db, "SELECT AddGeometryColumn('\(table)', 'geom', 4326, 'MULTIPOLYGON', 'XY', 1)", what: "AddGeometryColumn(\(table))")
+                try requireOne(db, "SELECT CreateSpatialIndex('\(table)', 'geom')", what: "CreateSpatialIndex(\(table))")
+            }
+            for table in ["households", "cameras", "incidents"] {
+                try requireOne(db, "SELECT AddGeometryColumn('\(table)', 'geom', 4326, 'POINT', 'XY', 1)", what: "AddGeometryColumn(\(table))")
+                try requireOne(db, "SELECT CreateSpatialIndex('\(table)', 'geom')", what: "CreateSpatialIndex(\(table))")
+            }
+        }
+        migrator.registerMigration("tokens-and-audit") { db in
+            try db.execute(sql: """
+                CREATE TABLE tokens (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('admin', 'planner', 'dispatcher', 'grid_worker', 'viewer')),
+                    grids TEXT NOT NULL DEFAULT '',
+                    -- SHA-256 of the token, hex: the token itself is never stored.
+                    hash TEXT NOT NULL UNIQUE,
+                    created_at TEXT NOT NULL,
+                    revoked_at TEXT);
+                -- Every read of unmasked personal data: who, what, when.
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    token_id INTEGER NOT NULL REFERENCES tokens(id),
+                    caller TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    grid_code TEXT,
+                    records INTEGER NOT NULL);
+                CREATE INDEX audit_log_by_time ON audit_log(at);
+                """)
+        }
+        migrator.registerMigration("incident-routing") { db in
+            try db.execute(sql: """
+                ALTER TABLE incidents ADD COLUMN level TEXT;
+                ALTER TABLE incidents ADD COLUMN unit TEXT;
+                ALTER TABLE incidents ADD COLUMN department TEXT;
+                ALTER TABLE incidents ADD COLUMN deadline TEXT;
+                ALTER TABLE incidents ADD COLUMN duplicate_of TEXT;
+                CREATE INDEX incidents_by_category_time ON incidents(category, reported_at);
+                """)
+        }
+        migrator.registerMigration("incident-lifecycle") { db in
+            try db.execute(sql: """
+                -- The grid, village and town responsible now (routing, re-routing, redraws).
+                ALTER TABLE incidents ADD COLUMN grid_code TEXT;
+                ALTER TABLE incidents ADD COLUMN village_code TEXT;
+                ALTER TABLE incidents ADD COLUMN town_code TEXT;
+                -- Optimistic concurrency: every change checks and bumps it.
+                ALTER TABLE incidents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                -- Failed mediation attempts at the current level (the 2+1+N ladder).
+                ALTER TABLE incidents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN escalations INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN reopenings INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE incidents ADD COLUMN updated_at TEXT;
+                ALTER TABLE incidents ADD COLUMN closed_at TEXT;
+                CREATE INDEX incidents_by_grid ON incidents(grid_code, status);
+                CREATE INDEX incidents_by_deadline ON incidents(deadline) WHERE status NOT IN ('resolved', 'closed');
+                -- Every change: who, when, from what status to what, and why.
+                CREATE TABLE incident_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    incident_id TEXT NOT NULL REFERENCES incidents(id),
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    level TEXT, unit TEXT, grid_code TEXT,
+                    note TEXT,
+                    detail TEXT);
+                CREATE INDEX incident_events_by_incident ON incident_events(incident_id, seq);
+                -- What a unit must be told: an incident escalated or sent to it, or overdue.
+                CREATE TABLE notifications (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    incident_id TEXT NOT NULL REFERENCES incidents(id),
+                    event_seq INTEGER REFERENCES incident_events(seq),
+                    at TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    unit TEXT NOT NULL,
+                    reason TEXT NOT NULL);
+                CREATE INDEX notifications_by_unit ON notifications(unit, at);
+                UPDATE incidents SET (grid_code, village_code, town_code) = (
+                    SELECT g.code, g.village_code, g.town_code FROM assignments a
+                    JOIN generations n ON n.id = a.generation_id AND n.status = 'active'
+                    JOIN grids g ON g.generation_id = a.generation_id AND g.code = a.grid_code
+                    WHERE a.layer = 'incident' AND a.feature_id = incidents.id);
+                """)
+        }
+        migrator.registerMigration("generation-planning") { db in
+            try db.execute(sql: """
+                -- When a generation stopped being active (rollback takes the latest).
+                ALTER TABLE generations ADD COLUMN retired_at TEXT;
+                -- The generation a draft was copied from.
+                ALTER TABLE generations ADD COLUMN parent_id INTEGER REFERENCES generations(id);
+                -- Bumped by every edit of a draft, so an activation notices an edit made meanwhile.
+                ALTER TABLE generations ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+                -- The county the grids must tile (MultiPolygon WKB, WGS84), kept with each generation.
+                ALTER TABLE generations ADD COLUMN county BLOB;
+                -- The assignment rule's distances the generation's assignments were made with.
+                ALTER TABLE generations ADD COLUMN nearest_tolerance_m REAL;
+                ALTER TABLE generations ADD COLUMN near_boundary_m REAL;
+                """)
+        }
+        migrator.registerMigration("token-scopes-expiry-and-notification-areas") { db in
+            try db.execute(sql: """
+                -- A grid worker's villages and towns: every grid under them in the active generation.
+                ALTER TABLE tokens ADD COLUMN villages TEXT NOT NULL DEFAULT '';
+                ALTER TABLE tokens ADD COLUMN towns TEXT NOT NULL DEFAULT '';
+                -- ISO 8601 (UTC); the token is refused from then on. NULL: never.
+                ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+                -- The grid, village and town a notification concerns, so that a grid worker reads only its own units'.
+                ALTER TABLE notifications ADD COLUMN grid_code TEXT;
+                ALTER TABLE notifications ADD COLUMN village_code TEXT;
+                ALTER TABLE notifications ADD COLUMN town_code TEXT;
+                UPDATE notifications SET
+                    grid_code = coalesce((SELECT e.grid_code FROM incident_events e WHERE e.seq = notifications.event_seq),
+                                         (SELECT i.grid_code FROM incidents i WHERE i.id = notifications.incident_id)),
+                    village_code = (SELECT i.village_code FROM incidents i WHERE i.id = notifications.incident_id),
+                    town_code = (SELECT i.town_code FROM incidents i WHERE i.id = notifications.incident_id);
+                """)
+        }
+        return migrator
+    }
+
+    /// SpatiaLite's administrative functions report failure as 0, not as an SQL error.
+    static func requireOne(_ db: Database, _ sql: String, what: String) throws {
+        let result = try Int.fetchOne(db, sql: sql)
+        guard result == 1 else { throw StoreError("\(what) failed (returned \(result.map(String.init) ?? "NULL"))") }
+    }
+}
