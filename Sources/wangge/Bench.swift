@@ -85,19 +85,7 @@ extension Wangge.Bench {
         var iterations = 100_000
 
         func run() throws {
-            let context = try GEOSContext()
-            func churn(_ n: Int) throws {
-                for i in 0..<n {
-                    let x = Double(i % 1000) / 1000
-                    let box = try Geometry.box(Envelope(minX: x, minY: 0, maxX: x + 1, maxY: 1), context: context)
-                    let prepared = try PreparedGeometry(box)
-                    let point = try Geometry.point(x: x + 0.5, y: 0.5, context: context)
-                    guard try prepared.contains(point) else { throw WanggeError.invalid("prepared contains failed") }
-                    let union = try box.clone().union(point)
-                    _ = try Geometry(wkb: union.wkb(), context: context).wkt()
-                    _ = try box.validityReason()
-                }
-            }
+            let churn = try GEOSBaseline.churn
             try churn(20_000) // warm up allocator pools and GEOS's lazy statics
             let before = try Self.residentBytes()
             try churn(iterations)
@@ -150,7 +138,7 @@ extension Wangge.Bench {
         var runs = 3
 
         func run() throws {
-            print("machine: \(GridAssigner.coreCount) cores · GEOS \(GEOSContext.version) · PROJ \(PROJContext.version)")
+            print("machine: \(GridAssigner.coreCount) cores · \(LibraryVersions.geometry)")
             let shapes = try loadShapes()
             let assigner = try GridAssigner(shapes: shapes, cellSize: cellMetres.map { $0 / 110_574 })
             let index = assigner.index, raster = index.raster
@@ -217,16 +205,11 @@ extension Wangge.Bench {
                 print(String(format: "province: %@ generated grids in %.1f s", Self.grouped(shapes.count), Self.seconds(since: start)))
                 return shapes
             }
-            let geos = try GEOSContext()
-            let document = try GeoJSONDocument(contentsOf: grids)
-            return try document.features.map { f in
-                GridShape(code: f.properties["code"]?.text ?? "feature-\(f.index)", wkb: try Geometry(geoJSON: f.geometryJSON, context: geos).wkb())
-            }
+            return try GEOSBaseline.gridShapes(path: grids)
         }
 
         static func vertexCounts(_ shapes: [GridShape]) throws -> [Int] {
-            let geos = try GEOSContext()
-            return try shapes.map { try Geometry(wkb: $0.wkb, context: geos).numberOfCoordinates }
+            try GEOSBaseline.vertexCounts(shapes)
         }
 
         static func shares(_ paths: AssignmentPathCounts) -> String {
@@ -272,34 +255,9 @@ extension Wangge.Bench {
             return result
         }
 
-        /// SpatiaLite's own join: grids in the outer loop (so its cached
-        /// prepared geometry is reused) against the points' spatial index.
+        /// SpatiaLite's own join, the baseline of the comparison.
         static func spatialiteJoin(shapes: [GridShape], points: [LonLat]) throws -> (Double, Int) {
-            let path = NSTemporaryDirectory() + "wangge-bench-\(getpid()).sqlite"
-            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-            let store = try GridStore(path: path)
-            try store.database.pool.write { db in
-                try db.execute(sql: "CREATE TABLE bench_grids (id INTEGER PRIMARY KEY, code TEXT)")
-                try db.execute(sql: "SELECT AddGeometryColumn('bench_grids', 'geom', 4326, 'MULTIPOLYGON', 'XY')")
-                let insertGrid = try db.makeStatement(sql: "INSERT INTO bench_grids (id, code, geom) VALUES (?, ?, CastToMultiPolygon(GeomFromWKB(?, 4326)))")
-                for (i, shape) in shapes.enumerated() { try insertGrid.execute(arguments: [i, shape.code, Data(shape.wkb)]) }
-                try db.execute(sql: "SELECT CreateSpatialIndex('bench_grids', 'geom')")
-                try db.execute(sql: "CREATE TABLE bench_points (id INTEGER PRIMARY KEY, x REAL, y REAL)")
-                let insert = try db.makeStatement(sql: "INSERT INTO bench_points (id, x, y) VALUES (?, ?, ?)")
-                for (i, p) in points.enumerated() { try insert.execute(arguments: [i, p.lon, p.lat]) }
-                try db.execute(sql: "SELECT AddGeometryColumn('bench_points', 'geom', 4326, 'POINT', 'XY')")
-                try db.execute(sql: "UPDATE bench_points SET geom = MakePoint(x, y, 4326)")
-                try db.execute(sql: "SELECT CreateSpatialIndex('bench_points', 'geom')")
-            }
-            let start = DispatchTime.now()
-            let matched = try store.database.pool.read { db in
-                try Int.fetchOne(db, sql: """
-                    SELECT count(*) FROM bench_grids g JOIN bench_points p
-                    ON p.ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'bench_points' AND search_frame = g.geom)
-                    AND ST_Within(p.geom, g.geom)
-                    """) ?? 0
-            }
-            return (seconds(since: start), matched)
+            try SpatiaLiteBaseline.join(shapes: shapes, points: points)
         }
 
         static func seconds(since start: DispatchTime) -> Double {

@@ -23,7 +23,7 @@ extension Wangge {
             let towns = try gridStore.statistics(by: .town)
             let villages = try gridStore.statistics(by: .village).count
             let grids = towns.reduce(0) { $0 + $1.grids }
-            print("\(gridStore.database.path) · generation \(generation) · SpatiaLite \(try gridStore.database.spatialiteVersion()) · GEOS \(GEOSContext.version) · PROJ \(PROJContext.version)")
+            print("\(gridStore.database.path) · generation \(generation) · SpatiaLite \(try gridStore.database.spatialiteVersion()) · \(LibraryVersions.geometry)")
             print("\(towns.count) towns, \(villages) villages, \(grids) grids; "
                   + "\(counts[.households] ?? 0) households, \(counts[.cameras] ?? 0) cameras, \(counts[.incidents] ?? 0) incidents")
             print("")
