@@ -20,7 +20,6 @@ private func restoreTerminal() {
 /// `wangge map -i`: full screen, raw keyboard, redrawn on every key and on resize.
 struct InteractiveMap {
     let data: MapData
-    let store: GridStore
     var options: MapOptions
     var metric: MapMetricKind
     var focus: MapFocus

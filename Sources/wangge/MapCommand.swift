@@ -95,7 +95,7 @@ extension Wangge {
                 labels: labels, layers: chosenLayers, date: date ?? Self.today())
             options.highlights = changed
             if interactive {
-                try InteractiveMap(data: data, store: service.store, options: options, metric: metric, focus: focus).run()
+                try InteractiveMap(data: data, options: options, metric: metric, focus: focus).run()
                 return
             }
             let scene = try data.scene(metric: metric, focus: focus)

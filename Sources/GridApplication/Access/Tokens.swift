@@ -18,12 +18,12 @@ public enum Tokens {
 /// Resolves bearer tokens to callers, caching each for a few seconds so that
 /// a busy endpoint does not read the tokens table on every request.
 public final class TokenCache: @unchecked Sendable {
-    private let store: GridStore
+    private let store: any AccessRepository
     private let lock = NSLock()
     private var entries: [String: (caller: Caller?, expires: Date)] = [:]
     private let lifetime: TimeInterval = 5
 
-    init(store: GridStore) { self.store = store }
+    init(store: any AccessRepository) { self.store = store }
 
     public func caller(for token: String) throws -> Caller? {
         let hash = Tokens.hash(token)
@@ -33,7 +33,7 @@ public final class TokenCache: @unchecked Sendable {
             return entry.caller
         }
         lock.unlock()
-        let caller = try store.caller(tokenHash: hash)
+        let caller = try store.caller(tokenHash: hash, now: Date())
         lock.lock()
         if entries.count > 10_000 { entries.removeAll() }
         // An expiring token is not cached past its expiry.
@@ -99,7 +99,7 @@ extension GridService {
 
     /// Every token (never its value): role, scope, expiry and status.
     public func tokenList() throws -> [TokenSummary] {
-        try translatingErrors { try store.tokens() }
+        try translatingErrors { try store.tokens(now: Date()) }
     }
 
     /// Revokes a token; servers stop accepting it within the cache's lifetime (5 s).

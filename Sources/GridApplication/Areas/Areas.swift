@@ -69,7 +69,7 @@ extension GridService {
     /// Households, residents, cameras and incidents per area of the scope.
     public func statistics(in scope: AreaScope = AreaScope(), generation: Int64? = nil) throws -> [AreaStatistics] {
         let level = scope.groupBy ?? (scope.town == nil && scope.village == nil && scope.grid == nil ? .town : scope.level)
-        let all = try translatingErrors { try store.statistics(by: level, generation: generation) }
+        let all = try translatingErrors { try store.statistics(by: level, generation: generation, grid: nil) }
         guard scope.town != nil || scope.village != nil || scope.grid != nil else { return all }
         let keys = Set(try grids(in: scope, generation: generation).map { AreaScope.key($0, level).code })
         return all.filter { keys.contains($0.code) }
@@ -79,6 +79,6 @@ extension GridService {
 extension GridService {
     /// A grid's outline as GeoJSON, nil when there is no such grid.
     public func gridGeometryJSON(code: String) throws -> String? {
-        try translatingErrors { try store.features(.grids, id: code, limit: 1, offset: 0).features.first?.geometryJSON }
+        try translatingErrors { try store.features(.grids, bbox: nil, grid: nil, id: code, limit: 1, offset: 0, generation: nil, countLimit: GridStore.matchCountLimit).features.first?.geometryJSON }
     }
 }

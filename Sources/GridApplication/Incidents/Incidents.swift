@@ -90,7 +90,7 @@ extension GridService {
 
     /// One incident with its history, as the caller may see it; a read that reveals who someone is is audited as `action`.
     public func incident(id: String, for caller: Caller? = nil, action: String = "incident") throws -> IncidentRecord {
-        let record = try translatingErrors { try store.incident(id: id) }
+        let record = try translatingErrors { try store.incident(id: id, now: Date()) }
         return try shown(record, to: caller, action: action)
     }
 
@@ -108,7 +108,7 @@ extension GridService {
         filter.channel = query.channel
         filter.limit = query.limit.map { $0 + 1 }
         filter.offset = query.offset
-        let found = try translatingErrors { try store.incidents(filter) }
+        let found = try translatingErrors { try store.incidents(filter, now: Date()) }
         let limit = query.limit ?? found.count
         guard let caller else { return IncidentPage(items: Array(found.prefix(limit)), nextOffset: found.count > limit ? query.offset + limit : nil) }
         var unmasked = 0
@@ -129,7 +129,7 @@ extension GridService {
                 throw WanggeError.unauthorized("\(caller.role.rawValue) may not \(change.action.rawValue) incidents")
             }
             if caller.role == .gridWorker {
-                let current = try translatingErrors { try store.incident(id: id) }
+                let current = try translatingErrors { try store.incident(id: id, now: Date()) }
                 guard let grid = current.grid, caller.grids.contains(grid) else {
                     throw WanggeError.unauthorized("incident \(id) is not in your grids")
                 }

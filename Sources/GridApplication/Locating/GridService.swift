@@ -15,7 +15,7 @@ public final class LoadedGeneration: Sendable {
     /// The data's extent, for OGC collection metadata.
     public let extent: Envelope
 
-    init(store: GridStore, generation: Int64? = nil) throws {
+    init(store: any Repositories, generation: Int64? = nil) throws {
         let generation = try generation ?? store.activeGeneration()
         self.generation = generation
         revision = try store.generation(generation).revision
@@ -39,7 +39,8 @@ public final class LoadedGeneration: Sendable {
 /// and the rules in force. Every front end (the command line, the HTTP
 /// server) calls its use cases, and nothing else, to read or change data.
 public final class GridService: @unchecked Sendable {
-    public let store: GridStore
+    /// The data behind the use cases: SpatiaLite by default (`GridStore`).
+    public let store: any Repositories
     public let tokens: TokenCache
     private let lock = NSLock()
     /// Loaded on first use: commands that never locate do not pay for the index.
@@ -49,7 +50,7 @@ public final class GridService: @unchecked Sendable {
     static let othersKept = 4
     private var currentConfig: WanggeConfig
 
-    public init(store: GridStore, config: WanggeConfig = WanggeConfig()) throws {
+    public init(store: any Repositories, config: WanggeConfig = WanggeConfig()) throws {
         self.store = store
         currentConfig = config
         tokens = TokenCache(store: store)

@@ -75,8 +75,8 @@ public struct MapData: Sendable {
         coverage = withCoverage ? try service.gridCoverage().mapValues(\.coveredShare) : [:]
         grids = try store.grids(generation: generation)
         // Deadlines belong to incidents, not to a generation: overdue counts follow the incidents' current grids.
-        overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid).map { ($0.key, $0.overdue) })
-        self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation)).map { ($0.code, $0) })
+        overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid, since: nil, until: nil, now: Date()).map { ($0.key, $0.overdue) })
+        self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation, grid: nil)).map { ($0.code, $0) })
         let geos = try GEOSContext()
         let proj = try PROJContext()
         let shapes = try store.areaShapes(.grid, generation: generation)

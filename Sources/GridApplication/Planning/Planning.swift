@@ -76,10 +76,22 @@ public struct ActivationOutcome: Sendable, Encodable {
 
 /// A suggested split: the new draft, the grids over the limit, and the edits made.
 public struct SuggestionOutcome: Sendable, Encodable {
-    public struct Overloaded: Sendable, Encodable { public let code: String, households: Int }
+    public struct Overloaded: Sendable, Encodable {
+        public let code: String, households: Int
+        public init(code: String, households: Int) {
+            self.code = code
+            self.households = households
+        }
+    }
     public let draft: Int64
     public let overloaded: [Overloaded]
     public let edits: PlanEditOutcome
+
+    public init(draft: Int64, overloaded: [Overloaded], edits: PlanEditOutcome) {
+        self.draft = draft
+        self.overloaded = overloaded
+        self.edits = edits
+    }
 }
 
 extension GridService {
@@ -95,7 +107,7 @@ extension GridService {
 
     /// The draft to work on: `id`, or the only draft there is.
     public func draft(_ id: Int64?) throws -> Int64 {
-        try translatingErrors { try store.draft(id) }
+        try translatingErrors { try store.draft(id, for: "edited") }
     }
 
     /// `active` or a generation id, checked to exist.
@@ -138,19 +150,19 @@ extension GridService {
 
     /// What activating a draft would move; nothing is written.
     public func impact(of draft: Int64?) throws -> PlanImpactReport {
-        try translatingErrors { try store.impact(of: try store.draft(draft, for: "compared")) }
+        try translatingErrors { try store.impact(of: try store.draft(draft, for: "compared"), against: nil) }
     }
 
     /// Makes a draft the active generation in one transaction.
     public func activate(_ draft: Int64) throws -> ActivationReport {
-        let report = try translatingErrors { try store.activate(draft, thresholds: config.planning, dispatch: dispatchRules) }
+        let report = try translatingErrors { try store.activate(draft, thresholds: config.planning, dispatch: dispatchRules, at: Date()) }
         try refreshIfNeeded()
         return report
     }
 
     /// Re-activates the most recently retired generation.
     public func rollback() throws -> ActivationReport {
-        let report = try translatingErrors { try store.rollback(dispatch: dispatchRules) }
+        let report = try translatingErrors { try store.rollback(dispatch: dispatchRules, at: Date()) }
         try refreshIfNeeded()
         return report
     }
@@ -188,7 +200,7 @@ extension GridService {
             var statistics: [AreaStatistics]?
             var changes: [String: GridChangeKind] = [:]
             if summary.status == .draft {
-                let report = try store.impact(of: shown)
+                let report = try store.impact(of: shown, against: nil)
                 statistics = report.impact.statisticsAfter
                 changes = report.changes
             } else if highlightChanged {

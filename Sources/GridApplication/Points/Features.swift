@@ -22,7 +22,7 @@ extension GridService {
             // Tiny boxes would find a masked point to any precision: search whole cells of the masking.
             bbox = bbox?.coarsened
         }
-        let (matched, records) = try translatingErrors { try store.features(collection, bbox: bbox, limit: limit, offset: offset) }
+        let (matched, records) = try translatingErrors { try store.features(collection, bbox: bbox, grid: nil, id: nil, limit: limit, offset: offset, generation: nil, countLimit: GridStore.matchCountLimit) }
         let shown = try visible(records, collection, caller: caller, action: action, grid: nil)
         return (matched, shown)
     }
@@ -30,7 +30,7 @@ extension GridService {
     /// One feature by id, masked for the caller, or not found.
     public func feature(_ collection: Collection, id: String, for caller: Caller, action: String) throws -> VisibleFeature {
         if collection == .households { try requireHouseholdRecords(caller) }
-        guard let record = try translatingErrors({ try store.features(collection, id: id, limit: 1, offset: 0).features.first }) else {
+        guard let record = try translatingErrors({ try store.features(collection, bbox: nil, grid: nil, id: id, limit: 1, offset: 0, generation: nil, countLimit: GridStore.matchCountLimit).features.first }) else {
             throw WanggeError.notFound("no feature \(TextLimits.shown(id)) in \(collection.rawValue)")
         }
         return try visible([record], collection, caller: caller, action: action, grid: record.grid)[0]

@@ -44,7 +44,7 @@ extension GridService {
         }
         let page = try translatingErrors {
             try store.householdPage(grid: code, tag: tag, query: search, searchNames: rules[.name] == .full,
-                                    searchAddresses: rules[.address] == .full, limit: limit + 1, after: cursor)
+                                    searchAddresses: rules[.address] == .full, limit: limit + 1, after: cursor, generation: nil)
         }
         let shown = Array(page.prefix(limit))
         if rules.revealsIdentity && !shown.isEmpty {
@@ -58,7 +58,7 @@ extension GridService {
     public func gridFeatures(_ collection: Collection, grid: String, limit: Int, offset: Int, for caller: Caller,
                              action: String) throws -> GridFeaturePage {
         let code = try knownGrid(grid)
-        let (matched, features) = try translatingErrors { try store.features(collection, grid: code, limit: limit, offset: offset) }
+        let (matched, features) = try translatingErrors { try store.features(collection, bbox: nil, grid: code, id: nil, limit: limit, offset: offset, generation: nil, countLimit: GridStore.matchCountLimit) }
         var items: [[String: PropertyValue]] = []
         var unmaskedRecords = 0
         for feature in features {

@@ -26,9 +26,9 @@ extension GridService {
     /// Coverage of every grid of the active generation, by grid code.
     public func gridCoverage() throws -> [String: GridCoverage] {
         try translatingErrors {
-            let shapes = try store.gridShapes()
+            let shapes = try store.gridShapes(generation: nil)
             let index = Dictionary(uniqueKeysWithValues: shapes.enumerated().map { ($1.code, Int32($0)) })
-            let households = try store.householdGrids().map { (position: $0.position, grid: $0.grid.flatMap { index[$0] } ?? -1) }
+            let households = try store.householdGrids(generation: nil).map { (position: $0.position, grid: $0.grid.flatMap { index[$0] } ?? -1) }
             let geos = try GEOSContext()
             let extent = try shapes.map { try Geometry(wkb: $0.wkb, context: geos).envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
             let center = extent.map { LonLat(($0.minX + $0.maxX) / 2, ($0.minY + $0.maxY) / 2) } ?? LonLat(0, 0)
@@ -61,7 +61,7 @@ extension GridService {
 
     /// Each grid worker's load against the standard in the configuration; `flaggedOnly`: only grids outside it.
     public func workload(in scope: AreaScope = AreaScope(), flaggedOnly: Bool = false) throws -> WorkloadReport {
-        let statistics = Dictionary(uniqueKeysWithValues: try translatingErrors { try store.statistics(by: .grid) }.map { ($0.code, $0) })
+        let statistics = Dictionary(uniqueKeysWithValues: try translatingErrors { try store.statistics(by: .grid, generation: nil, grid: nil) }.map { ($0.code, $0) })
         let settings = config.workload
         let loads = try grids(in: scope).compactMap { g in statistics[g.code].map { GridWorkload(grid: g, statistics: $0, settings: settings) } }
         let counts = Dictionary(grouping: loads, by: \.status).mapValues(\.count)

@@ -1,0 +1,80 @@
+import Foundation
+import GeoKit
+import GridCore
+import GridStore
+
+/// What the use cases need from a store, in four parts. SpatiaLite
+/// (`GridStore`) is the embedded implementation; another database adds
+/// conformances and touches no use case. Every call is one transaction.
+
+/// Generations of grid boundaries, their grids and areas, and planning.
+public protocol GridRepository: Sendable {
+    /// The rules points were assigned with (the configuration's, unless a generation recorded its own).
+    var rules: AssignmentRules { get }
+    func activeGeneration() throws -> Int64
+    func generation(_ id: Int64) throws -> GenerationSummary
+    func generations() throws -> [GenerationSummary]
+    func grids(generation: Int64?) throws -> [GridInfo]
+    func grid(code: String, generation: Int64?) throws -> GridInfo?
+    func gridShapes(generation: Int64?) throws -> [GridShape]
+    func areaShapes(_ level: AreaLevel, generation: Int64?) throws -> [(code: String, name: String, wkb: [UInt8])]
+    func areas(_ level: AreaLevel, town: String?) throws -> [(code: String, name: String, town: String?, grids: Int)]
+    func areaCode(_ level: AreaLevel, named value: String, generation: Int64?) throws -> String
+    func extent() throws -> Envelope
+    func importGrids(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool, generationName: String?,
+                     dispatch: DispatchRules, thresholds: PlanThresholds, force: Bool, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
+    func importDraft(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool, name: String?) throws -> ImportReport
+    func draft(_ id: Int64?, for purpose: String) throws -> Int64
+    func createDraft(from source: Int64?, name: String) throws -> Int64
+    func deleteDraft(_ id: Int64) throws
+    func editDraft(_ id: Int64?, thresholds: PlanThresholds, _ body: (PlanEditor) throws -> [PlanEdit]) throws -> PlanEditReport
+    func validate(_ generation: Int64, thresholds: PlanThresholds) throws -> [PlanProblem]
+    func impact(of draft: Int64, against base: Int64?) throws -> PlanImpactReport
+    func gridChanges(from: Int64, to: Int64) throws -> [String: GridChangeKind]
+    func suggestDraft(from source: Int64?, maxHouseholds: Int, name: String, thresholds: PlanThresholds)
+        throws -> (draft: Int64, report: PlanEditReport, overloaded: [(code: String, households: Int)])
+    func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date) throws -> ActivationReport
+    func rollback(dispatch: DispatchRules, at now: Date) throws -> ActivationReport
+}
+
+/// Households, cameras and incidents as points, their assignments and counts.
+public protocol PointRepository: Sendable {
+    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules,
+                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport
+    func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
+    func households(grid: String, tag: String?, generation: Int64?) throws -> [HouseholdRecord]
+    func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool, limit: Int?,
+                       after cursor: String?, generation: Int64?) throws -> [HouseholdRecord]
+    func householdGrids(generation: Int64?) throws -> [(position: LonLat, grid: String?)]
+    func cameraViews() throws -> [CameraView]
+    func positions(_ layer: PointLayer) throws -> [LonLat]
+    func features(_ collection: Collection, bbox: BoundingBox?, grid: String?, id: String?, limit: Int, offset: Int,
+                  generation: Int64?, countLimit: Int) throws -> (matched: Int?, features: [FeatureRecord])
+    func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)]
+}
+
+/// Incidents: intake, the lifecycle's changes, notifications and figures.
+public protocol IncidentRepository: Sendable {
+    func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement?) throws -> (id: String, routing: Routing)
+    func incident(id: String, now: Date) throws -> IncidentRecord
+    func incidents(_ filter: IncidentFilter, now: Date) throws -> [IncidentRecord]
+    func apply(_ change: IncidentChange, to id: String, at now: Date, rules: DispatchRules, placement: Placement?) throws -> IncidentRecord
+    func escalateOverdue(at now: Date, rules: DispatchRules, actor: String) throws -> [(id: String, level: HandlingLevel)]
+    func notifications(unit: String?, limit: Int, forGrids grids: Set<String>?) throws -> [IncidentNotification]
+    func incidentStatistics(by grouping: IncidentGrouping, since: Date?, until: Date?, now: Date) throws -> [IncidentStatistics]
+}
+
+/// API tokens and the audit log of personal-data reads.
+public protocol AccessRepository: Sendable {
+    func createToken(name: String, role: Role, grids: [String], villages: [String], towns: [String], expiresAt: Date?, hash: String) throws -> Int64
+    func caller(tokenHash: String, now: Date) throws -> Caller?
+    func tokens(now: Date) throws -> [TokenSummary]
+    func revokeToken(id: Int64) throws -> Bool
+    func audit(_ caller: Caller, action: String, grid: String?, records: Int) throws
+    func auditLog(limit: Int) throws -> [(at: String, caller: String, role: String, action: String, grid: String?, records: Int)]
+}
+
+/// Everything the use cases read and write.
+public typealias Repositories = GridRepository & PointRepository & IncidentRepository & AccessRepository
+
+extension GridStore: GridRepository, PointRepository, IncidentRepository, AccessRepository {}
