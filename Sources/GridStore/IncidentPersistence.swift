@@ -345,7 +345,7 @@ extension GridStore {
     /// stores what it returns. Returns the outcome.
     @discardableResult
     static func changeIncident(_ db: Database, _ record: IncidentRecord, by change: IncidentChange, at now: Date, rules: DispatchRules,
-                       generation: Int64, located: LocatedPlace? = nil) throws -> IncidentOutcome {
+                               generation: Int64, located: LocatedPlace? = nil) throws -> IncidentOutcome {
         let regridInto = change.action == .regrid ? try String.fetchOne(db, sql: """
             SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?
             """, arguments: [generation, record.id]) : nil
