@@ -3,110 +3,6 @@ import GRDB
 import GeoKit
 import GridCore
 
-/// One entry of an incident's history.
-public struct IncidentEvent: Sendable, Encodable, Equatable {
-    public var seq: Int64
-    public var at: String
-    public var actor: String
-    public var action: IncidentAction
-    public var fromStatus: IncidentStatus?
-    public var toStatus: IncidentStatus
-    public var level: HandlingLevel?
-    public var unit: String?
-    public var grid: String?
-    public var note: String?
-    /// Particulars of the action (attempt and result, old and new grid, satisfaction…).
-    public var detail: [String: String]?
-}
-
-/// A message for a unit that an incident now waits on.
-public struct IncidentNotification: Sendable, Encodable, Equatable {
-    public var id: Int64
-    public var incidentID: String
-    public var at: String
-    public var level: HandlingLevel
-    public var unit: String
-    public var reason: String
-}
-
-/// An incident as the API and the CLI show it.
-public struct IncidentRecord: Sendable, Encodable {
-    public var id: String
-    public var category: String?
-    public var channel: String?
-    public var severity: String?
-    public var status: IncidentStatus
-    public var reportedAt: String?
-    public var description: String?
-    public var reporter: String?
-    public var satisfaction: Int?
-    public var lon: Double
-    public var lat: Double
-    public var grid: String?
-    public var village: String?
-    public var town: String?
-    public var level: HandlingLevel?
-    public var unit: String?
-    public var department: String?
-    public var deadline: String?
-    public var overdue: Bool
-    public var version: Int
-    public var attempts: Int
-    public var escalations: Int
-    public var reopenings: Int
-    public var closedAt: String?
-    public var duplicateOf: String?
-    public var history: [IncidentEvent]?
-    public var notifications: [IncidentNotification]?
-}
-
-/// Why a change to an incident was refused.
-public enum IncidentError: Error, Sendable, Equatable, CustomStringConvertible {
-    case notFound(String)
-    case illegal(IllegalTransition)
-    /// Someone else changed it first: the caller's version is stale.
-    case conflict(id: String, expected: Int, actual: Int)
-    case invalid(String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let id): "no incident \(id)"
-        case .illegal(let t): t.description
-        case .conflict(let id, let expected, let actual):
-            "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again"
-        case .invalid(let message): message
-        }
-    }
-}
-
-/// A change asked of an incident. Only the fields its action needs are read.
-public struct IncidentChange: Sendable {
-    public var action: IncidentAction
-    public var actor: String
-    public var note: String?
-    /// The version the caller saw; nil takes whatever is current.
-    public var expectedVersion: Int?
-    /// `close`: the reporter's satisfaction, 1–5.
-    public var satisfaction: Int?
-    /// `mediate`: whether this attempt settled the matter.
-    public var settled: Bool?
-    /// `move`: the corrected place, in WGS84 and as given.
-    public var position: LonLat?
-    public var source: (x: Double, y: Double, crs: CoordinateSystem)?
-    /// `recategorize`: the corrected category.
-    public var category: String?
-    /// `reroute`: the grid and/or level to send it to.
-    public var grid: String?
-    public var level: HandlingLevel?
-
-    public init(_ action: IncidentAction, actor: String, note: String? = nil, expectedVersion: Int? = nil) {
-        self.action = action
-        self.actor = actor
-        self.note = note
-        self.expectedVersion = expectedVersion
-    }
-}
-
 /// Which incidents a listing wants.
 public struct IncidentFilter: Sendable {
     public var grid: String?
@@ -293,7 +189,7 @@ extension GridStore {
         // that may be older than the active generation: the write checks.
         var placement = placement
         for _ in 1...3 {
-            let located: (generation: Int64, codes: [String], assignment: PointAssignment)?
+            let located: LocatedPlace?
             if change.action == .move {
                 guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
                 let current = try placement ?? self.placement()
@@ -312,9 +208,7 @@ extension GridStore {
                     if let expected = change.expectedVersion, expected != before.version {
                         throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
                     }
-                    var edit = IncidentEdit(record: before, now: now, rules: rules, change: change)
-                    try edit.perform(db, located: located, generation: active)
-                    try edit.save(db)
+                    try Self.changeIncident(db, before, by: change, at: now, rules: rules, generation: active, located: located)
                     return try Self.incident(db, id: id, now: now)
                 }
             } catch is GenerationChanged {
@@ -353,10 +247,8 @@ extension GridStore {
                 if IncidentTransitions.levelAbove(level) != nil {
                     var change = IncidentChange(.escalate, actor: actor, note: note)
                     change.expectedVersion = record.version
-                    var edit = IncidentEdit(record: record, now: now, rules: rules, change: change)
-                    try edit.perform(db, located: nil, generation: generation)
-                    try edit.save(db)
-                    touched.append((record.id, edit.record.level ?? level))
+                    let outcome = try Self.changeIncident(db, record, by: change, at: now, rules: rules, generation: generation)
+                    touched.append((record.id, outcome.record.level ?? level))
                 } else {
                     let alreadyTold = try Bool.fetchOne(db, sql: """
                         SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = ? AND reason LIKE 'overdue%' AND at >= ?)
@@ -387,204 +279,44 @@ extension GridStore {
         for row in rows {
             var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")
             change.expectedVersion = row[18]
-            var edit = IncidentEdit(record: incidentRecord(row, now: nowText), now: now, rules: rules, change: change)
-            try edit.perform(db, located: nil, generation: generation)
-            try edit.save(db)
+            try changeIncident(db, incidentRecord(row, now: nowText), by: change, at: now, rules: rules, generation: generation)
         }
         return rows.count
     }
 }
 
-/// One change being made to an incident inside a write transaction.
-struct IncidentEdit {
-    var record: IncidentRecord
-    let before: IncidentRecord
-    let now: Date
-    let rules: DispatchRules
-    let change: IncidentChange
-    /// The moved place, for `move`.
-    var newPlace: (position: LonLat, assignment: PointAssignment, codes: [String], generation: Int64)?
+extension GridStore {
+    /// A place located for a `move`, with the generation whose grids located it.
+    typealias LocatedPlace = (generation: Int64, codes: [String], assignment: PointAssignment)
 
-    init(record: IncidentRecord, now: Date, rules: DispatchRules, change: IncidentChange) {
-        self.record = record
-        self.before = record
-        self.now = now
-        self.rules = rules
-        self.change = change
+    /// One change to an incident inside the caller's write transaction: reads
+    /// what the lifecycle needs (the grids it may route to), runs it, and
+    /// stores what it returns. Returns the outcome.
+    @discardableResult
+    static func changeIncident(_ db: Database, _ record: IncidentRecord, by change: IncidentChange, at now: Date, rules: DispatchRules,
+                               generation: Int64, located: LocatedPlace? = nil) throws -> IncidentOutcome {
+        let regridInto = change.action == .regrid ? try String.fetchOne(db, sql: """
+            SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?
+            """, arguments: [generation, record.id]) : nil
+        let movedInto = located.flatMap { $0.assignment.grid >= 0 ? $0.codes[Int($0.assignment.grid)] : nil }
+        var grids: [String: GridInfo] = [:]
+        for code in Set([record.grid, change.grid, movedInto, regridInto].compactMap { $0 }) {
+            grids[code] = try gridInfos(db, generation: generation, code: code).first
+        }
+        let outcome = try IncidentLifecycle.apply(
+            change, to: record, rules: rules, now: now,
+            grids: IncidentGrids(generation: generation, grid: { grids[$0] }, located: located.map { ($0.codes, $0.assignment) },
+                                 regridInto: regridInto),
+            time: time)
+        try save(db, outcome, before: record, change: change, at: now, located: located)
+        return outcome
     }
 
-    private func requireNote(_ what: String) throws -> String {
-        guard let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty else {
-            throw IncidentError.invalid("\(change.action.rawValue): a note is required (\(what))")
-        }
-        return note
-    }
-
-    private var currentLevel: HandlingLevel { record.level ?? rules.level(for: record.severity) }
-
-    /// Hands the incident to a grid (and its village and town) at a level.
-    private mutating func route(to grid: GridInfo?, level: HandlingLevel) {
-        if let grid {
-            record.grid = grid.code
-            record.village = grid.villageCode
-            record.town = grid.townCode
-        }
-        record.level = level
-        let department = record.department ?? rules.department(for: record.category ?? "")
-        record.department = department
-        if let grid {
-            record.unit = Dispatcher.unit(at: level, grid: grid, department: department)
-        } else if level == .county {
-            record.unit = department
-        }
-    }
-
-    mutating func perform(_ db: Database, located: (generation: Int64, codes: [String], assignment: PointAssignment)?, generation: Int64) throws {
-        let action = change.action
-        let from = record.status
-        var to: IncidentStatus
-        do {
-            to = try IncidentTransitions.transition(action, from: from)
-        } catch let illegal as IllegalTransition {
-            throw IncidentError.illegal(illegal)
-        }
-        var detail: [String: String] = [:]
-        var notifyReason: String?
-        var note = change.note
-        func grid(_ code: String?) throws -> GridInfo? {
-            guard let code else { return nil }
-            return try GridStore.gridInfos(db, generation: generation, code: code).first
-        }
-        switch action {
-        case .report:
-            break
-        case .accept, .start:
-            break
-        case .resolve:
-            note = try requireNote("how it was settled")
-        case .close:
-            guard let satisfaction = change.satisfaction, (1...5).contains(satisfaction) else {
-                throw IncidentError.invalid("close: the reporter's satisfaction (1–5) is required")
-            }
-            record.satisfaction = satisfaction
-            record.closedAt = GridStore.time(now)
-            detail["satisfaction"] = String(satisfaction)
-        case .reopen:
-            note = try requireNote("why the reporter is not satisfied")
-            record.reopenings += 1
-            record.closedAt = nil
-            record.satisfaction = nil
-            record.attempts = 0
-            record.deadline = GridStore.time(rules.deadline(from: now, at: currentLevel))
-            notifyReason = "reopened"
-        case .mediate:
-            guard let settled = change.settled else { throw IncidentError.invalid("mediate: the result (settled or failed) is required") }
-            let attempt = record.attempts + 1
-            detail = ["attempt": String(attempt), "result": settled ? "settled" : "failed", "level": currentLevel.rawValue]
-            if settled {
-                to = .resolved
-                record.attempts = attempt
-            } else if let above = rules.ladder.afterFailure(attempt: attempt, at: currentLevel) {
-                // The ladder is used up at this level: record the attempt, then escalate.
-                record.attempts = attempt
-                try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: .mediate, from: from,
-                                          to: .inProgress, level: currentLevel, unit: record.unit, grid: record.grid, note: note, detail: detail)
-                let limit = rules.ladder.attempts[currentLevel] ?? attempt
-                try escalate(db, to: above, from: .inProgress, generation: generation,
-                             note: "2+1+N: \(limit) failed attempt(s) at \(currentLevel.rawValue) level")
-                return
-            } else {
-                record.attempts = attempt
-            }
-        case .escalate:
-            guard let above = IncidentTransitions.levelAbove(currentLevel) else {
-                throw IncidentError.illegal(IllegalTransition(action: .escalate, status: from))
-            }
-            try escalate(db, to: above, from: from, generation: generation, note: note)
-            return
-        case .return:
-            note = try requireNote("why it is not this unit's")
-            detail["returned_by"] = record.unit ?? "?"
-            notifyReason = "returned"
-        case .reroute:
-            note = try requireNote("why it goes elsewhere")
-            guard change.grid != nil || change.level != nil else {
-                throw IncidentError.invalid("reroute: give the grid and/or the level to send it to")
-            }
-            let target = try grid(change.grid ?? record.grid)
-            if let code = change.grid, target == nil { throw IncidentError.invalid("reroute: no grid \(code) in the active generation") }
-            let level = change.level ?? currentLevel
-            detail = ["from_grid": record.grid ?? "", "to_grid": target?.code ?? record.grid ?? "",
-                      "from_unit": record.unit ?? "", "from_level": currentLevel.rawValue]
-            route(to: target, level: level)
-            record.attempts = 0
-            record.deadline = GridStore.time(rules.deadline(from: now, at: level))
-            notifyReason = "rerouted"
-        case .move:
-            guard let located, let position = change.position else { throw IncidentError.invalid("move: the new place is missing") }
-            let a = located.assignment
-            guard a.grid >= 0, let target = try grid(located.codes[Int(a.grid)]) else {
-                throw IncidentError.invalid("move: \(RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? located.codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters))")
-            }
-            detail = ["from_grid": record.grid ?? "", "to_grid": target.code,
-                      "from_place": String(format: "%.6f,%.6f", record.lon, record.lat),
-                      "to_place": String(format: "%.6f,%.6f", position.lon, position.lat)]
-            if target.code != record.grid { notifyReason = "moved into this grid" }
-            route(to: target, level: currentLevel)
-            record.lon = position.lon
-            record.lat = position.lat
-            newPlace = (position, a, located.codes, located.generation)
-        case .recategorize:
-            guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
-                throw IncidentError.invalid("recategorize: the new category is missing")
-            }
-            do {
-                try rules.check(.category, category)
-            } catch let error as VocabularyError {
-                throw IncidentError.invalid("recategorize: \(error)")
-            }
-            detail = ["from_category": record.category ?? "", "to_category": category,
-                      "from_department": record.department ?? "", "to_department": rules.department(for: category)]
-            record.category = category
-            record.department = rules.department(for: category)
-            route(to: try grid(record.grid), level: currentLevel)
-            if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = "recategorized" }
-        case .regrid:
-            let code = try String.fetchOne(db, sql: """
-                SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?
-                """, arguments: [generation, record.id])
-            guard let target = try grid(code) else { throw IncidentError.invalid("regrid: \(record.id) is in no grid of generation \(generation)") }
-            detail = ["from_grid": record.grid ?? "", "to_grid": target.code, "generation": String(generation)]
-            route(to: target, level: currentLevel)
-            notifyReason = "boundary redraw"
-        }
-        record.status = to
-        let event = try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: action, from: from, to: to,
-                                              level: record.level, unit: record.unit, grid: record.grid, note: note,
-                                              detail: detail.isEmpty ? nil : detail)
-        if let notifyReason, let level = record.level, let unit = record.unit {
-            let (level, unit) = action == .return ? (HandlingLevel.county, rules.defaultDepartment) : (level, unit)
-            try GridStore.notify(db, about: record, event: event, at: now, level: level, unit: unit, reason: notifyReason)
-        }
-    }
-
-    private mutating func escalate(_ db: Database, to level: HandlingLevel, from: IncidentStatus, generation: Int64, note: String?) throws {
-        let fromUnit = record.unit ?? ""
-        let grid = try record.grid.flatMap { try GridStore.gridInfos(db, generation: generation, code: $0).first }
-        route(to: grid, level: level)
-        record.status = .escalated
-        record.attempts = 0
-        record.escalations += 1
-        record.deadline = GridStore.time(rules.deadline(from: now, at: level))
-        let event = try GridStore.recordEvent(db, incident: record.id, at: now, actor: change.actor, action: .escalate, from: from,
-                                              to: .escalated, level: level, unit: record.unit, grid: record.grid, note: note,
-                                              detail: ["from_unit": fromUnit, "deadline": record.deadline ?? ""])
-        try GridStore.notify(db, about: record, event: event, at: now, level: level, unit: record.unit ?? fromUnit,
-                             reason: "escalated from \(fromUnit)")
-    }
-
-    /// Writes the incident back, bumping its version only if nobody else did meanwhile.
-    func save(_ db: Database) throws {
+    /// Writes the incident back, bumping its version only if nobody else did
+    /// meanwhile, then its new events and the notifications that go with them.
+    private static func save(_ db: Database, _ outcome: IncidentOutcome, before: IncidentRecord, change: IncidentChange, at now: Date,
+                             located: LocatedPlace?) throws {
+        let record = outcome.record
         try db.execute(sql: """
             UPDATE incidents SET status = ?, category = ?, satisfaction = ?, grid_code = ?, village_code = ?, town_code = ?,
                 level = ?, unit = ?, department = ?, deadline = ?, attempts = ?, escalations = ?, reopenings = ?,
@@ -592,17 +324,25 @@ struct IncidentEdit {
             WHERE id = ? AND version = ?
             """, arguments: [record.status.rawValue, record.category, record.satisfaction, record.grid, record.village, record.town,
                              record.level?.rawValue, record.unit, record.department, record.deadline, record.attempts,
-                             record.escalations, record.reopenings, record.closedAt, GridStore.time(now), record.id, before.version])
+                             record.escalations, record.reopenings, record.closedAt, time(now), record.id, before.version])
         guard db.changesCount == 1 else {
             let actual = try Int.fetchOne(db, sql: "SELECT version FROM incidents WHERE id = ?", arguments: [record.id]) ?? -1
             throw IncidentError.conflict(id: record.id, expected: before.version, actual: actual)
         }
-        if let newPlace, let source = change.source {
+        if change.action == .move, let located, let position = change.position, let source = change.source {
             try db.execute(sql: "UPDATE incidents SET geom = MakePoint(?, ?, 4326), source_crs = ?, source_x = ?, source_y = ? WHERE id = ?",
-                           arguments: [newPlace.position.lon, newPlace.position.lat, source.crs.description, source.x, source.y, record.id])
-            try GridStore.writeAssignments(db, generation: newPlace.generation, codes: newPlace.codes,
-                                           points: [GridStore.StoredPoint(layer: .incidents, id: record.id, position: newPlace.position)],
-                                           assignments: [newPlace.assignment])
+                           arguments: [position.lon, position.lat, source.crs.description, source.x, source.y, record.id])
+            try writeAssignments(db, generation: located.generation, codes: located.codes,
+                                 points: [StoredPoint(layer: .incidents, id: record.id, position: position)],
+                                 assignments: [located.assignment])
+        }
+        let seqs = try outcome.events.map { event in
+            try recordEvent(db, incident: record.id, at: now, actor: event.actor, action: event.action, from: event.fromStatus,
+                            to: event.toStatus, level: event.level, unit: event.unit, grid: event.grid, note: event.note,
+                            detail: event.detail)
+        }
+        for notice in outcome.notifications {
+            try notify(db, about: record, event: seqs[notice.event], at: now, level: notice.level, unit: notice.unit, reason: notice.reason)
         }
     }
 }

@@ -68,7 +68,7 @@ import Testing
     }
 }
 
-@Suite struct IncidentLifecycleTests {
+@Suite struct IncidentTransitionsTests {
     /// The lifecycle written out by hand, action by action: every pair not
     /// listed here must be refused.
     static let legal: [IncidentAction: [IncidentStatus: IncidentStatus]] = [

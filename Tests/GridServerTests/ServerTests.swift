@@ -402,7 +402,10 @@ func json(_ response: TestResponse) throws -> Any {
             for (bad, field) in [(#"{"role": "king"}"#, "role"), (#"{"role": "grid_worker"}"#, ""), (#"{"role": "viewer", "expires": "soon"}"#, "")] {
                 try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(.admin), body: ByteBuffer(string: bad)) { response in
                     #expect(response.status == .unprocessableContent, "\(bad): \(String(buffer: response.body))")
-                    if !field.isEmpty { #expect((try json(response) as? [String: Any])?["detail"] as? String != nil) }
+                    let problem = try json(response) as? [String: Any]
+                    if !field.isEmpty {
+                        #expect((problem?["invalid-params"] as? [[String: Any]])?.first?["name"] as? String == field, "\(bad)")
+                    }
                 }
             }
             try await client.execute(uri: "/v1/tokens/\(id)", method: .delete, headers: fixture.headers(.admin)) { #expect($0.status == .noContent) }

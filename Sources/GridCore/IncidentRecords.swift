@@ -1,0 +1,165 @@
+import Foundation
+import GeoKit
+
+/// One entry of an incident's history.
+public struct IncidentEvent: Sendable, Encodable, Equatable {
+    /// Its place in the history; 0 for an event the lifecycle returns and the store has not written yet.
+    public var seq: Int64
+    public var at: String
+    public var actor: String
+    public var action: IncidentAction
+    public var fromStatus: IncidentStatus?
+    public var toStatus: IncidentStatus
+    public var level: HandlingLevel?
+    public var unit: String?
+    public var grid: String?
+    public var note: String?
+    /// Particulars of the action (attempt and result, old and new grid, satisfaction…).
+    public var detail: [String: String]?
+
+    public init(seq: Int64, at: String, actor: String, action: IncidentAction, fromStatus: IncidentStatus?, toStatus: IncidentStatus,
+                level: HandlingLevel?, unit: String?, grid: String?, note: String?, detail: [String: String]?) {
+        self.seq = seq
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.level = level
+        self.unit = unit
+        self.grid = grid
+        self.note = note
+        self.detail = detail
+    }
+}
+
+/// A message for a unit that an incident now waits on.
+public struct IncidentNotification: Sendable, Encodable, Equatable {
+    public var id: Int64
+    public var incidentID: String
+    public var at: String
+    public var level: HandlingLevel
+    public var unit: String
+    public var reason: String
+
+    public init(id: Int64, incidentID: String, at: String, level: HandlingLevel, unit: String, reason: String) {
+        self.id = id
+        self.incidentID = incidentID
+        self.at = at
+        self.level = level
+        self.unit = unit
+        self.reason = reason
+    }
+}
+
+/// An incident as the API and the CLI show it. Times are text in the store's form.
+public struct IncidentRecord: Sendable, Encodable, Equatable {
+    public var id: String
+    public var category: String?
+    public var channel: String?
+    public var severity: String?
+    public var status: IncidentStatus
+    public var reportedAt: String?
+    public var description: String?
+    public var reporter: String?
+    public var satisfaction: Int?
+    public var lon: Double
+    public var lat: Double
+    public var grid: String?
+    public var village: String?
+    public var town: String?
+    public var level: HandlingLevel?
+    public var unit: String?
+    public var department: String?
+    public var deadline: String?
+    public var overdue: Bool
+    public var version: Int
+    public var attempts: Int
+    public var escalations: Int
+    public var reopenings: Int
+    public var closedAt: String?
+    public var duplicateOf: String?
+    public var history: [IncidentEvent]?
+    public var notifications: [IncidentNotification]?
+
+    public init(id: String, category: String?, channel: String?, severity: String?, status: IncidentStatus, reportedAt: String?,
+                description: String?, reporter: String?, satisfaction: Int?, lon: Double, lat: Double,
+                grid: String?, village: String?, town: String?, level: HandlingLevel?, unit: String?, department: String?,
+                deadline: String?, overdue: Bool, version: Int, attempts: Int, escalations: Int, reopenings: Int,
+                closedAt: String?, duplicateOf: String?, history: [IncidentEvent]? = nil, notifications: [IncidentNotification]? = nil) {
+        self.id = id
+        self.category = category
+        self.channel = channel
+        self.severity = severity
+        self.status = status
+        self.reportedAt = reportedAt
+        self.description = description
+        self.reporter = reporter
+        self.satisfaction = satisfaction
+        self.lon = lon
+        self.lat = lat
+        self.grid = grid
+        self.village = village
+        self.town = town
+        self.level = level
+        self.unit = unit
+        self.department = department
+        self.deadline = deadline
+        self.overdue = overdue
+        self.version = version
+        self.attempts = attempts
+        self.escalations = escalations
+        self.reopenings = reopenings
+        self.closedAt = closedAt
+        self.duplicateOf = duplicateOf
+        self.history = history
+        self.notifications = notifications
+    }
+}
+
+/// Why a change to an incident was refused.
+public enum IncidentError: Error, Sendable, Equatable, CustomStringConvertible {
+    case notFound(String)
+    case illegal(IllegalTransition)
+    /// Someone else changed it first: the caller's version is stale.
+    case conflict(id: String, expected: Int, actual: Int)
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let id): "no incident \(id)"
+        case .illegal(let t): t.description
+        case .conflict(let id, let expected, let actual):
+            "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again"
+        case .invalid(let message): message
+        }
+    }
+}
+
+/// A change asked of an incident. Only the fields its action needs are read.
+public struct IncidentChange: Sendable {
+    public var action: IncidentAction
+    public var actor: String
+    public var note: String?
+    /// The version the caller saw; nil takes whatever is current.
+    public var expectedVersion: Int?
+    /// `close`: the reporter's satisfaction, 1–5.
+    public var satisfaction: Int?
+    /// `mediate`: whether this attempt settled the matter.
+    public var settled: Bool?
+    /// `move`: the corrected place, in WGS84 and as given.
+    public var position: LonLat?
+    public var source: (x: Double, y: Double, crs: CoordinateSystem)?
+    /// `recategorize`: the corrected category.
+    public var category: String?
+    /// `reroute`: the grid and/or level to send it to.
+    public var grid: String?
+    public var level: HandlingLevel?
+
+    public init(_ action: IncidentAction, actor: String, note: String? = nil, expectedVersion: Int? = nil) {
+        self.action = action
+        self.actor = actor
+        self.note = note
+        self.expectedVersion = expectedVersion
+    }
+}
