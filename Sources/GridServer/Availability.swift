@@ -187,7 +187,7 @@ struct ProblemMiddleware: RouterMiddleware {
     static func problem(for error: WanggeError, request: Request) -> APIError {
         let inQuery = error.field.map { request.uri.queryParameters[Substring($0)] != nil } ?? false
         let status: HTTPResponse.Status = switch error.kind {
-        case .notFound: error.field != nil ? .badRequest : .notFound
+        case .notFound: inQuery ? .badRequest : .notFound
         case .invalid: inQuery ? .badRequest : .unprocessableContent
         case .conflict: .conflict
         case .refused: .unprocessableContent
