@@ -157,7 +157,7 @@ enum SquareCounty {
 
     @Test func mergeRefusesOtherVillagesAndGridsApart() throws {
         let editor = try PlanEditor(plan: try SquareCounty.plan())
-        #expect(throws: PlanError("merge: grid 430981-001-002-001 is in village 430981-001-002, grid 430981-001-001-001 in 430981-001-001; only grids of one village merge (move one first: wangge plan move 430981-001-002-001 --village 430981-001-001)")) {
+        #expect(throws: PlanError("merge: grid 430981-001-002-001 is in village 430981-001-002, grid 430981-001-001-001 in 430981-001-001; only grids of one village merge (move 430981-001-002-001 to village 430981-001-001 first)")) {
             try editor.merge([SquareCounty.code(0, 0), SquareCounty.code(0, 1)])
         }
         #expect(throws: PlanError("merge: grid 430981-001-001-003 shares no border with the other grids; merged grids must form one piece")) {

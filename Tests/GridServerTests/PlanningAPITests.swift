@@ -1,6 +1,7 @@
 import GridApplication
 import Foundation
 import GeoKit
+import GRDB
 import GridCore
 import GridServer
 import GridStore
@@ -77,6 +78,42 @@ import TestSupport
             let other = try #require(try await call(.post, "/v1/plans", #"{"name": "作废"}"#, as: .admin, expect: .created) as? [String: Any])
             _ = try await call(.delete, "/v1/plans/\(other["id"] as? Int ?? -1)", as: .admin, expect: .noContent)
             #expect(try store.generations().count == 2)
+        }
+    }
+
+    /// Another process (`wangge plan activate`) activates a generation; before
+    /// the server's next refresh, a report through the API is still stored,
+    /// assigned and routed under the new generation.
+    @Test func aReportBetweenActivationAndTheServersRefreshLandsInTheNewGeneration() async throws {
+        let path = Fixtures.temporaryPath("report-refresh.sqlite")
+        defer { Fixtures.removeDatabase(path) }
+        let store = try GridStore(path: path)
+        _ = try store.importGrids(path: Fixtures.sampleGrids)
+        let token = Tokens.generate()
+        _ = try store.createToken(name: "调度员", role: .dispatcher, grids: [], hash: Tokens.hash(token))
+        let service = try GridService(store: store)
+        #expect(try service.active().generation == 1)
+        // The other process: its own connection to the same file.
+        let other = try GridStore(path: path)
+        let draft = try other.createDraft(name: "调整")
+        let line = try Geometry(wkt: "LINESTRING(112.357361 28.836, 112.357361 28.850)", context: try GEOSContext()).wkb()
+        _ = try other.editDraft(draft, thresholds: PlanThresholds()) { [try $0.applied(try $0.split("430981-001-017-002", along: line))] }
+        _ = try other.activate(draft, thresholds: PlanThresholds(), dispatch: DispatchRules())
+        #expect(try service.active().generation == 1, "the server has not refreshed yet")
+        try await buildApplication(service: service, host: "127.0.0.1", port: 0).test(.router) { client in
+            let body = #"{"lon": 112.356, "lat": 28.8425, "category": "矛盾纠纷", "channel": "12345"}"#
+            try await client.execute(uri: "/v1/incidents", method: .post, headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                     body: ByteBuffer(string: body)) { response in
+                #expect(response.status == .created, "\(String(buffer: response.body))")
+                let answer = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+                let grid = (answer["routing"] as? [String: Any])?["grid"] as? String
+                #expect(["430981-001-017-005", "430981-001-017-006"].contains(grid ?? ""), "routed to \(grid ?? "nothing")")
+                let id = try #require(answer["id"] as? String)
+                let generations = try store.database.pool.read { db in
+                    try Int64.fetchAll(db, sql: "SELECT generation_id FROM assignments WHERE layer = 'incident' AND feature_id = ?", arguments: [id])
+                }
+                #expect(generations == [draft])
+            }
         }
     }
 }

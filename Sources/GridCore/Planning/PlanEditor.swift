@@ -77,7 +77,7 @@ public final class PlanEditor {
         let grids = try codes.map(requireGrid)
         let village = grids[0].info.villageCode
         if let other = grids.first(where: { $0.info.villageCode != village }) {
-            throw PlanError("merge: grid \(other.info.code) is in village \(other.info.villageCode), grid \(codes[0]) in \(village); only grids of one village merge (move one first: wangge plan move \(other.info.code) --village \(village))")
+            throw PlanError("merge: grid \(other.info.code) is in village \(other.info.villageCode), grid \(codes[0]) in \(village); only grids of one village merge (move \(other.info.code) to village \(village) first)")
         }
         let geometries = try codes.map(shape)
         // Every grid must be reachable from the first through shared borders.
@@ -340,7 +340,7 @@ public final class PlanEditor {
         let newCodes = changed.prefix(pieces.count).map { "\($0.info.code) (\(Self.km2($0.info.areaSquareMetres ?? 0)))" }
         var notes = ["\(changed[0].info.code) keeps the worker: \(original.info.workerName ?? "none")"]
         for grid in changed.dropFirst().prefix(pieces.count - 1) {
-            notes.append("\(grid.info.code) has no worker yet: wangge plan worker \(grid.info.code) --name … --phone …")
+            notes.append("\(grid.info.code) has no worker yet: set one (the worker edit)")
         }
         return PlanEdit(removed: [code], changed: changed, region: original.wkb,
                         summary: "\(verb) \(code) \(original.info.name) into \(newCodes.joined(separator: ", "))", notes: notes)
