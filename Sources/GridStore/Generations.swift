@@ -287,7 +287,8 @@ extension GridStore {
                        arguments: [generation, town.code, town.name, Data(town.wkb)])
     }
 
-    public static func timestamp(_ date: Date) -> String { timePolicy.stored(date) }
+    /// A time in the stored form (UTC), as generations, tokens and the audit log keep it; the same as `time`.
+    public static func timestamp(_ date: Date) -> String { time(date) }
 
     // MARK: Activation
 
