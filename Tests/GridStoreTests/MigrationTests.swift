@@ -77,6 +77,8 @@ import GridCore
         // 01:00 in Beijing, 17:00Z: past it, though the UTC date is still the 4th.
         #expect(try t.store.incident(id: "E0001", now: try at("2026-11-04T17:00:00Z")).overdue)
         #expect(try t.store.incidents(overdue, now: try at("2026-11-04T17:00:00Z")).map(\.id) == ["E0001"])
+        #expect(try t.store.incidentStatistics(by: .county, now: try at("2026-11-04T16:00:00Z")).map(\.overdue) == [0])
+        #expect(try t.store.incidentStatistics(by: .county, now: try at("2026-11-04T17:00:00Z")).map(\.overdue) == [1])
         let touched = try t.store.escalateOverdue(at: try at("2026-11-05 01:00"), rules: rules)
         #expect(touched.map(\.id) == ["E0001"] && touched.first?.level == .town)
         let escalated = try t.store.incident(id: "E0001")
