@@ -111,7 +111,7 @@ struct OGCRoutes {
                           "rel": "next", "type": "application/geo+json"])
         }
         let linksText = String(decoding: try JSONSerialization.data(withJSONObject: links, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-        let stamp = Date().formatted(.iso8601)
+        let stamp = GridStore.timestamp(Date())
         let numberMatched = matched.map { "\"numberMatched\":\($0)," } ?? ""
         let text = "{\"type\":\"FeatureCollection\",\(numberMatched)\"numberReturned\":\(features.count),\"timeStamp\":\"\(stamp)\",\"links\":\(linksText),\"features\":[\(featureTexts.joined(separator: ","))]}"
         return JSON.raw(text, contentType: "application/geo+json")

@@ -175,11 +175,11 @@ extension GridStore {
         try database.pool.read { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT id, name, role, grids, villages, towns, expires_at FROM tokens WHERE hash = ? AND revoked_at IS NULL
-                """, arguments: [tokenHash]), let role = Role(rawValue: row[2]) else { return nil }
-            let expires = (row[6] as String?).flatMap(GridStore.parseTime)
+                """, arguments: [tokenHash]), let role = Role(rawValue: row["role"]) else { return nil }
+            let expires = (row["expires_at"] as String?).flatMap(GridStore.parseTime)
             if let expires, expires <= now { return nil }
-            var grids = Set(TokenScope.codes(row[3]))
-            let villages = TokenScope.codes(row[4]), towns = TokenScope.codes(row[5])
+            var grids = Set(TokenScope.codes(row["grids"]))
+            let villages = TokenScope.codes(row["villages"]), towns = TokenScope.codes(row["towns"])
             if !villages.isEmpty || !towns.isEmpty {
                 let marks = { (codes: [String]) in codes.isEmpty ? "NULL" : codes.map { _ in "?" }.joined(separator: ", ") }
                 grids.formUnion(try String.fetchAll(db, sql: """
@@ -187,7 +187,7 @@ extension GridStore {
                     AND (village_code IN (\(marks(villages))) OR town_code IN (\(marks(towns))))
                     """, arguments: StatementArguments((villages + towns).map { $0 })))
             }
-            return Caller(tokenID: row[0], name: row[1], role: role, grids: grids, expiresAt: expires)
+            return Caller(tokenID: row["id"], name: row["name"], role: role, grids: grids, expiresAt: expires)
         }
     }
 
@@ -204,10 +204,11 @@ extension GridStore {
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT id, name, role, grids, villages, towns, created_at, expires_at, revoked_at FROM tokens ORDER BY id")
                 .map { row in
-                    let expires: String? = row[7], revoked: String? = row[8]
-                    return TokenSummary(id: row[0], name: row[1], role: row[2],
-                                        scope: TokenScope(grids: TokenScope.codes(row[3]), villages: TokenScope.codes(row[4]), towns: TokenScope.codes(row[5])),
-                                        created: row[6], expires: expires, revoked: revoked,
+                    let expires: String? = row["expires_at"], revoked: String? = row["revoked_at"]
+                    return TokenSummary(id: row["id"], name: row["name"], role: row["role"],
+                                        scope: TokenScope(grids: TokenScope.codes(row["grids"]), villages: TokenScope.codes(row["villages"]),
+                                                          towns: TokenScope.codes(row["towns"])),
+                                        created: row["created_at"], expires: expires, revoked: revoked,
                                         status: revoked != nil ? "revoked" : expires.map { $0 <= nowText } == true ? "expired" : "active")
                 }
         }
@@ -237,7 +238,7 @@ extension GridStore {
             return found
         }
         for row in rows {
-            let before = TokenScope.codes(row[2]), villages = TokenScope.codes(row[3]), towns = TokenScope.codes(row[4])
+            let before = TokenScope.codes(row["grids"]), villages = TokenScope.codes(row["villages"]), towns = TokenScope.codes(row["towns"])
             var after: [String] = []
             for code in before { after += try successorsOf(code).filter { !after.contains($0) } }
             after.sort()
@@ -248,9 +249,9 @@ extension GridStore {
             }
             guard after != before.sorted() || !missing.isEmpty else { continue }
             if !after.isEmpty {
-                try db.execute(sql: "UPDATE tokens SET grids = ? WHERE id = ?", arguments: [after.joined(separator: ","), row[0] as Int64])
+                try db.execute(sql: "UPDATE tokens SET grids = ? WHERE id = ?", arguments: [after.joined(separator: ","), row["id"] as Int64])
             }
-            changes.append(TokenScopeChange(id: row[0], name: row[1], gridsBefore: before, gridsAfter: after, missingAreas: missing))
+            changes.append(TokenScopeChange(id: row["id"], name: row["name"], gridsBefore: before, gridsAfter: after, missingAreas: missing))
         }
         return changes
     }
@@ -266,7 +267,7 @@ extension GridStore {
     public func auditLog(limit: Int = 100) throws -> [(at: String, caller: String, role: String, action: String, grid: String?, records: Int)] {
         try database.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT at, caller, role, action, grid_code, records FROM audit_log ORDER BY id DESC LIMIT ?", arguments: [limit])
-                .map { ($0[0], $0[1], $0[2], $0[3], $0[4], $0[5]) }
+                .map { ($0["at"], $0["caller"], $0["role"], $0["action"], $0["grid_code"], $0["records"]) }
         }
     }
 }

@@ -88,7 +88,9 @@ extension GridStore {
                                             ("satisfaction", "t.satisfaction")])
         }
         let (from, gridColumn, idColumn) = (spec.from, spec.grid, spec.id)
-        let select = (["\(idColumn)", "AsGeoJSON(t.geom, 7)", gridColumn] + spec.properties.map(\.1)).joined(separator: ", ")
+        // Each column named for how it is read: the three a feature has, then its properties by name.
+        let select = (["\(idColumn) AS feature_id", "AsGeoJSON(t.geom, 7) AS feature_geometry", "\(gridColumn) AS feature_grid"]
+                      + spec.properties.map { "\($0.1) AS \"\($0.0)\"" }).joined(separator: ", ")
         let names = spec.properties.map(\.0)
         return try database.pool.read { db in
             var conditions: [String] = []
@@ -138,14 +140,23 @@ extension GridStore {
                 """, arguments: StatementArguments(arguments + [limit, offset]))
             let features = rows.map { row in
                 var properties: [(key: String, value: PropertyValue)] = []
-                for (k, name) in names.enumerated() {
-                    let value: DatabaseValue = row[3 + k]
-                    properties.append((name, Self.propertyValue(value)))
+                for name in names {
+                    let value: DatabaseValue = row[name]
+                    properties.append((name, Self.timeProperties.contains(name) ? Self.displayedTime(value) : Self.propertyValue(value)))
                 }
-                return FeatureRecord(id: row[0], geometryJSON: row[1] ?? "null", properties: properties, grid: row[2])
+                return FeatureRecord(id: row["feature_id"], geometryJSON: row["feature_geometry"] ?? "null", properties: properties,
+                                     grid: row["feature_grid"])
             }
             return (counted > countLimit ? nil : counted, features)
         }
+    }
+
+    /// Properties that are stored times, served in the display zone like every time people see.
+    static let timeProperties: Set<String> = ["reported_at"]
+
+    static func displayedTime(_ value: DatabaseValue) -> PropertyValue {
+        guard case .string(let text) = value.storage else { return propertyValue(value) }
+        return .string(timePolicy.displayed(stored: text))
     }
 
     static func propertyValue(_ value: DatabaseValue) -> PropertyValue {
@@ -166,7 +177,7 @@ extension GridStore {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             var sql = """
-                SELECT h.id, X(h.geom), Y(h.geom), h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
+                SELECT h.id, X(h.geom) AS lon, Y(h.geom) AS lat, h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
                 FROM assignments a JOIN households h ON h.id = a.feature_id
                 WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
                 """
@@ -190,11 +201,11 @@ extension GridStore {
                 arguments += [limit]
             }
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let tags: String = row[8]
+                let tags: String = row["tags"]
                 return HouseholdRecord(
-                    id: row[0], lon: row[1], lat: row[2], address: row[3], head: row[4], phone: row[5], idNumber: row[6],
-                    members: row[7], tags: tags.split(separator: ";").map(String.init), grid: row[9],
-                    method: (row[10] as String?).flatMap(AssignmentMethod.init(rawValue:)))
+                    id: row["id"], lon: row["lon"], lat: row["lat"], address: row["address"], head: row["head"], phone: row["phone"],
+                    idNumber: row["id_number"], members: row["members"], tags: tags.split(separator: ";").map(String.init),
+                    grid: row["grid_code"], method: (row["method"] as String?).flatMap(AssignmentMethod.init(rawValue:)))
             }
         }
     }
@@ -204,13 +215,13 @@ extension GridStore {
         let generation = try activeGeneration()
         return try database.pool.read { db in
             let row = try Row.fetchOne(db, sql: """
-                SELECT min(MbrMinX(geom)), min(MbrMinY(geom)), max(MbrMaxX(geom)), max(MbrMaxY(geom)) FROM (
+                SELECT min(MbrMinX(geom)) AS min_x, min(MbrMinY(geom)) AS min_y, max(MbrMaxX(geom)) AS max_x, max(MbrMaxY(geom)) AS max_y FROM (
                     SELECT geom FROM towns WHERE generation_id = ? UNION ALL
                     SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM households UNION ALL
                     SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM cameras UNION ALL
                     SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM incidents)
                 """, arguments: [generation])
-            return Envelope(minX: row?[0] ?? -180, minY: row?[1] ?? -90, maxX: row?[2] ?? 180, maxY: row?[3] ?? 90)
+            return Envelope(minX: row?["min_x"] ?? -180, minY: row?["min_y"] ?? -90, maxX: row?["max_x"] ?? 180, maxY: row?["max_y"] ?? 90)
         }
     }
 
@@ -221,12 +232,13 @@ extension GridStore {
             switch level {
             case .town:
                 return try Row.fetchAll(db, sql: """
-                    SELECT t.code, t.name, (SELECT count(*) FROM grids g WHERE g.generation_id = t.generation_id AND g.town_code = t.code)
+                    SELECT t.code, t.name, (SELECT count(*) FROM grids g WHERE g.generation_id = t.generation_id AND g.town_code = t.code) AS grids
                     FROM towns t WHERE t.generation_id = ? ORDER BY t.code
-                    """, arguments: [generation]).map { ($0[0], $0[1], nil, $0[2]) }
+                    """, arguments: [generation]).map { ($0["code"], $0["name"], nil, $0["grids"]) }
             case .village:
                 var sql = """
-                    SELECT v.code, v.name, v.town_code, (SELECT count(*) FROM grids g WHERE g.generation_id = v.generation_id AND g.village_code = v.code)
+                    SELECT v.code, v.name, v.town_code,
+                        (SELECT count(*) FROM grids g WHERE g.generation_id = v.generation_id AND g.village_code = v.code) AS grids
                     FROM villages v JOIN towns t ON t.generation_id = v.generation_id AND t.code = v.town_code
                     WHERE v.generation_id = ?
                     """
@@ -235,7 +247,7 @@ extension GridStore {
                     sql += " AND (v.town_code = ? OR t.name = ?)"
                     arguments += [town, town]
                 }
-                return try Row.fetchAll(db, sql: sql + " ORDER BY v.code", arguments: arguments).map { ($0[0], $0[1], $0[2], $0[3]) }
+                return try Row.fetchAll(db, sql: sql + " ORDER BY v.code", arguments: arguments).map { ($0["code"], $0["name"], $0["town_code"], $0["grids"]) }
             case .grid:
                 return try self.grids().map { ($0.code, $0.name, $0.townCode, 1) }
             }

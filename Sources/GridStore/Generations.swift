@@ -73,13 +73,14 @@ extension GridStore {
     static func generationSummaries(_ db: Database, id: Int64?) throws -> [GenerationSummary] {
         try Row.fetchAll(db, sql: """
             SELECT n.id, n.name, n.status, n.source, n.parent_id, n.created_at, n.activated_at, n.retired_at, n.revision,
-                   (SELECT count(*) FROM grids g WHERE g.generation_id = n.id), n.nearest_tolerance_m, n.near_boundary_m
+                   (SELECT count(*) FROM grids g WHERE g.generation_id = n.id) AS grids, n.nearest_tolerance_m, n.near_boundary_m
             FROM generations n \(id == nil ? "" : "WHERE n.id = ?") ORDER BY n.id
             """, arguments: id.map { [$0] } ?? []).map { row in
-            let tolerance: Double? = row[10], band: Double? = row[11]
+            let tolerance: Double? = row["nearest_tolerance_m"], band: Double? = row["near_boundary_m"]
             return GenerationSummary(
-                id: row[0], name: row[1], status: GenerationStatus(rawValue: row[2]) ?? .retired, source: row[3], parent: row[4],
-                createdAt: row[5], activatedAt: row[6], retiredAt: row[7], revision: row[8], grids: row[9],
+                id: row["id"], name: row["name"], status: GenerationStatus(rawValue: row["status"]) ?? .retired, source: row["source"],
+                parent: row["parent_id"], createdAt: row["created_at"], activatedAt: row["activated_at"], retiredAt: row["retired_at"],
+                revision: row["revision"], grids: row["grids"],
                 rules: tolerance.flatMap { t in band.map { AssignmentRules(nearestToleranceMeters: t, nearBoundaryMeters: $0) } })
         }
     }
@@ -183,16 +184,16 @@ extension GridStore {
 
     static func plan(_ db: Database, generation: Int64, county: [UInt8]) throws -> BoundaryPlan {
         let grids = try Row.fetchAll(db, sql: """
-            SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2, AsBinary(g.geom)
+            SELECT \(gridInfoColumns), AsBinary(g.geom) AS wkb
             FROM grids g
             JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
             JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
             WHERE g.generation_id = ? ORDER BY g.code
-            """, arguments: [generation]).map { PlanGrid(info: gridInfo($0), wkb: [UInt8]($0[9] as Data)) }
-        let villages = try Row.fetchAll(db, sql: "SELECT code, name, town_code, AsBinary(geom) FROM villages WHERE generation_id = ?", arguments: [generation])
-            .map { PlanArea(code: $0[0], name: $0[1], townCode: $0[2], wkb: [UInt8]($0[3] as Data)) }
-        let towns = try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) FROM towns WHERE generation_id = ?", arguments: [generation])
-            .map { PlanArea(code: $0[0], name: $0[1], townCode: $0[0], wkb: [UInt8]($0[2] as Data)) }
+            """, arguments: [generation]).map { PlanGrid(info: gridInfo($0), wkb: [UInt8]($0["wkb"] as Data)) }
+        let villages = try Row.fetchAll(db, sql: "SELECT code, name, town_code, AsBinary(geom) AS wkb FROM villages WHERE generation_id = ?", arguments: [generation])
+            .map { PlanArea(code: $0["code"], name: $0["name"], townCode: $0["town_code"], wkb: [UInt8]($0["wkb"] as Data)) }
+        let towns = try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) AS wkb FROM towns WHERE generation_id = ?", arguments: [generation])
+            .map { PlanArea(code: $0["code"], name: $0["name"], townCode: $0["code"], wkb: [UInt8]($0["wkb"] as Data)) }
         let used = try String.fetchSet(db, sql: "SELECT DISTINCT code FROM grids")
         return BoundaryPlan(grids: grids, villages: villages, towns: towns, county: county, usedCodes: used)
     }
@@ -286,7 +287,8 @@ extension GridStore {
                        arguments: [generation, town.code, town.name, Data(town.wkb)])
     }
 
-    public static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    /// A time in the stored form (UTC), as generations, tokens and the audit log keep it; the same as `time`.
+    public static func timestamp(_ date: Date) -> String { time(date) }
 
     // MARK: Activation
 
@@ -404,7 +406,7 @@ extension GridStore {
                 guard let row = try Row.fetchOne(db, sql: """
                     SELECT grid_code, method FROM assignments WHERE generation_id = ? AND layer = ? AND feature_id = ?
                     """, arguments: [generation.id, layer.rawValue, id]) else { return nil }
-                return (generation, row[0], AssignmentMethod(rawValue: row[1]))
+                return (generation, row["grid_code"], AssignmentMethod(rawValue: row["method"]))
             }
         }
     }

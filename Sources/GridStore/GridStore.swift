@@ -26,9 +26,9 @@ public final class GridStore: Sendable {
     static func storedPoints(_ db: Database) throws -> [StoredPoint] {
         var points: [StoredPoint] = []
         for layer in PointLayer.allCases {
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, X(geom), Y(geom) FROM \(layer.table) ORDER BY id")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, X(geom) AS lon, Y(geom) AS lat FROM \(layer.table) ORDER BY id")
             while let row = try rows.next() {
-                points.append(StoredPoint(layer: layer, id: row[0], position: LonLat(row[1], row[2])))
+                points.append(StoredPoint(layer: layer, id: row["id"], position: LonLat(row["lon"], row["lat"])))
             }
         }
         return points
@@ -69,10 +69,10 @@ public final class GridStore: Sendable {
     public func gridShapes(generation: Int64? = nil) throws -> [GridShape] {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) FROM grids WHERE generation_id = ? ORDER BY code", arguments: [generation])
+            try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) AS wkb FROM grids WHERE generation_id = ? ORDER BY code", arguments: [generation])
                 .map { row in
-                    let data: Data = row[1]
-                    return GridShape(code: row[0], wkb: [UInt8](data))
+                    let data: Data = row["wkb"]
+                    return GridShape(code: row["code"], wkb: [UInt8](data))
                 }
         }
     }
@@ -86,18 +86,20 @@ public final class GridStore: Sendable {
         case .grid: "grids"
         }
         return try database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) FROM \(table) WHERE generation_id = ? ORDER BY code", arguments: [generation])
-                .map { row in (row[0], row[1], [UInt8](row[2] as Data)) }
+            try Row.fetchAll(db, sql: "SELECT code, name, AsBinary(geom) AS wkb FROM \(table) WHERE generation_id = ? ORDER BY code", arguments: [generation])
+                .map { row in (row["code"], row["name"], [UInt8](row["wkb"] as Data)) }
         }
     }
 
     /// Every camera with what coverage needs.
     public func cameraViews() throws -> [CameraView] {
         try database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, X(geom), Y(geom), coalesce(type, ''), heading_deg, fov_deg, range_m, status FROM cameras ORDER BY id")
+            try Row.fetchAll(db, sql: """
+                SELECT id, X(geom) AS lon, Y(geom) AS lat, coalesce(type, '') AS type, heading_deg, fov_deg, range_m, status FROM cameras ORDER BY id
+                """)
                 .map { row in
-                    CameraView(id: row[0], position: LonLat(row[1], row[2]), type: row[3], headingDegrees: row[4],
-                               fieldOfViewDegrees: row[5], rangeMeters: row[6], online: (row[7] as String) == "online")
+                    CameraView(id: row["id"], position: LonLat(row["lon"], row["lat"]), type: row["type"], headingDegrees: row["heading_deg"],
+                               fieldOfViewDegrees: row["fov_deg"], rangeMeters: row["range_m"], online: (row["status"] as String) == "online")
                 }
         }
     }
@@ -107,16 +109,16 @@ public final class GridStore: Sendable {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT X(h.geom), Y(h.geom), a.grid_code FROM households h
+                SELECT X(h.geom) AS lon, Y(h.geom) AS lat, a.grid_code FROM households h
                 LEFT JOIN assignments a ON a.generation_id = ? AND a.layer = 'household' AND a.feature_id = h.id
-                """, arguments: [generation]).map { (LonLat($0[0], $0[1]), $0[2]) }
+                """, arguments: [generation]).map { (LonLat($0["lon"], $0["lat"]), $0["grid_code"]) }
         }
     }
 
     /// Positions of every stored point of a layer.
     public func positions(_ layer: PointLayer) throws -> [LonLat] {
         try database.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT X(geom), Y(geom) FROM \(layer.table)").map { LonLat($0[0], $0[1]) }
+            try Row.fetchAll(db, sql: "SELECT X(geom) AS lon, Y(geom) AS lat FROM \(layer.table)").map { LonLat($0["lon"], $0["lat"]) }
         }
     }
 
@@ -135,9 +137,16 @@ public final class GridStore: Sendable {
         return try database.pool.read { db in try Self.gridInfos(db, generation: generation, code: code) }
     }
 
+    /// A grid's columns with its village's and town's names, over `grids g` joined to `villages v` and `towns t`.
+    static let gridInfoColumns = """
+        g.code, g.name, g.village_code, v.name AS village_name, g.town_code, t.name AS town_name, g.worker_name, g.worker_phone, g.area_m2
+        """
+
+    /// A grid from a row of `gridInfoColumns`.
     static func gridInfo(_ row: Row) -> GridInfo {
-        GridInfo(code: row[0], name: row[1], villageCode: row[2], villageName: row[3], townCode: row[4], townName: row[5],
-                 workerName: row[6], workerPhone: row[7], areaSquareMetres: row[8])
+        GridInfo(code: row["code"], name: row["name"], villageCode: row["village_code"], villageName: row["village_name"],
+                 townCode: row["town_code"], townName: row["town_name"], workerName: row["worker_name"], workerPhone: row["worker_phone"],
+                 areaSquareMetres: row["area_m2"])
     }
 
     /// Households assigned to a grid in the active generation, optionally with a tag.
@@ -169,9 +178,11 @@ public final class GridStore: Sendable {
                       FROM a JOIN incidents x ON x.id = a.feature_id WHERE a.layer = 'incident' GROUP BY a.grid_code),
                 e AS (SELECT grid_code, sum(runner_up IS NOT NULL) AS near, sum(method = 'nearest') AS nearest
                       FROM a GROUP BY grid_code)
-                SELECT \(codeColumn), \(nameColumn), count(*),
-                       sum(coalesce(h.n, 0)), sum(coalesce(h.residents, 0)), sum(coalesce(c.n, 0)), sum(coalesce(c.online, 0)),
-                       sum(coalesce(i.n, 0)), sum(coalesce(i.open, 0)), sum(coalesce(e.near, 0)), sum(coalesce(e.nearest, 0))
+                SELECT \(codeColumn) AS code, \(nameColumn) AS name, count(*) AS grids,
+                       sum(coalesce(h.n, 0)) AS households, sum(coalesce(h.residents, 0)) AS residents,
+                       sum(coalesce(c.n, 0)) AS cameras, sum(coalesce(c.online, 0)) AS cameras_online,
+                       sum(coalesce(i.n, 0)) AS incidents, sum(coalesce(i.open, 0)) AS open_incidents,
+                       sum(coalesce(e.near, 0)) AS near_boundary, sum(coalesce(e.nearest, 0)) AS nearest
                 FROM grids g \(nameJoin)
                 LEFT JOIN h ON h.grid_code = g.code LEFT JOIN c ON c.grid_code = g.code
                 LEFT JOIN i ON i.grid_code = g.code LEFT JOIN e ON e.grid_code = g.code
@@ -179,8 +190,10 @@ public final class GridStore: Sendable {
                 GROUP BY \(codeColumn) ORDER BY \(codeColumn)
                 """, arguments: grid == nil ? [generation] : [generation, grid])
             return rows.map { row in
-                AreaStatistics(code: row[0], name: row[1], grids: row[2], households: row[3], residents: row[4], cameras: row[5],
-                               camerasOnline: row[6], incidents: row[7], openIncidents: row[8], nearBoundary: row[9], nearest: row[10])
+                AreaStatistics(code: row["code"], name: row["name"], grids: row["grids"], households: row["households"],
+                               residents: row["residents"], cameras: row["cameras"], camerasOnline: row["cameras_online"],
+                               incidents: row["incidents"], openIncidents: row["open_incidents"], nearBoundary: row["near_boundary"],
+                               nearest: row["nearest"])
             }
         }
     }

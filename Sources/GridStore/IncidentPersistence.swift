@@ -21,40 +21,36 @@ public struct IncidentFilter: Sendable {
 }
 
 extension GridStore {
-    /// A time as people type it: a day (2026-11-01, midnight in China) or ISO 8601.
-    public static func parseTime(_ text: String) -> Date? {
-        if let date = ISO8601DateFormatter().date(from: text) { return date }
-        let day = DateFormatter()
-        day.locale = Locale(identifier: "en_US_POSIX")
-        day.timeZone = TimeZone(identifier: "Asia/Shanghai")
-        day.dateFormat = "yyyy-MM-dd"
-        return day.date(from: text)
-    }
+    /// A time as people type it: ISO 8601 with any offset, or a day (2026-11-01, midnight)
+    /// or a minute (2026-11-01 08:30) in the display zone (see `TimePolicy.parse`).
+    public static func parseTime(_ text: String) -> Date? { timePolicy.parse(text) }
 
     static let incidentColumns = """
-        id, category, channel, severity, status, reported_at, description, reporter, satisfaction, X(geom), Y(geom),
+        id, category, channel, severity, status, reported_at, description, reporter, satisfaction, X(geom) AS lon, Y(geom) AS lat,
         grid_code, village_code, town_code, level, unit, department, deadline, version, attempts, escalations, reopenings,
         closed_at, duplicate_of
         """
 
-    /// An incident from a row of `incidentColumns`; `now` is a stored-form time (see `time`),
-    /// formatted once by the caller rather than once a row.
+    /// An incident from a row of `incidentColumns`, times in the stored form (see `time`; a query
+    /// shows them with `displayed()`); `now` is a stored-form time, formatted once by the caller rather than once a row.
     static func incidentRecord(_ row: Row, now: String) -> IncidentRecord {
-        let status = IncidentStatus(rawValue: row[4]) ?? .reported
-        let deadline: String? = row[17]
+        let status = IncidentStatus(rawValue: row["status"]) ?? .reported
+        let deadline: String? = row["deadline"]
         return IncidentRecord(
-            id: row[0], category: row[1], channel: row[2], severity: row[3], status: status, reportedAt: row[5],
-            description: row[6], reporter: row[7], satisfaction: row[8], lon: row[9], lat: row[10],
-            grid: row[11], village: row[12], town: row[13], level: (row[14] as String?).flatMap(HandlingLevel.init(rawValue:)),
-            unit: row[15], department: row[16], deadline: deadline,
+            id: row["id"], category: row["category"], channel: row["channel"], severity: row["severity"], status: status,
+            reportedAt: row["reported_at"], description: row["description"], reporter: row["reporter"], satisfaction: row["satisfaction"],
+            lon: row["lon"], lat: row["lat"], grid: row["grid_code"], village: row["village_code"], town: row["town_code"],
+            level: (row["level"] as String?).flatMap(HandlingLevel.init(rawValue:)),
+            unit: row["unit"], department: row["department"], deadline: deadline,
             overdue: status.isOpen && deadline.map { $0 < now } == true,
-            version: row[18], attempts: row[19], escalations: row[20], reopenings: row[21], closedAt: row[22], duplicateOf: row[23])
+            version: row["version"], attempts: row["attempts"], escalations: row["escalations"], reopenings: row["reopenings"],
+            closedAt: row["closed_at"], duplicateOf: row["duplicate_of"])
     }
 
     /// Grids of a generation with their hierarchy, inside a transaction already open.
     static func gridInfos(_ db: Database, generation: Int64, code: String? = nil) throws -> [GridInfo] {
         try Row.fetchAll(db, sql: """
-            SELECT g.code, g.name, g.village_code, v.name, g.town_code, t.name, g.worker_name, g.worker_phone, g.area_m2
+            SELECT \(gridInfoColumns)
             FROM grids g
             JOIN villages v ON v.generation_id = g.generation_id AND v.code = g.village_code
             JOIN towns t ON t.generation_id = g.generation_id AND t.code = g.town_code
@@ -84,7 +80,7 @@ extension GridStore {
             """, arguments: [incident.id, event, time(at), level.rawValue, unit, reason, incident.grid, incident.village, incident.town])
     }
 
-    /// One incident with its history and notifications.
+    /// One incident with its history and notifications, times in the display zone.
     public func incident(id: String, now: Date = Date()) throws -> IncidentRecord {
         try database.pool.read { db in try Self.incident(db, id: id, now: now) }
     }
@@ -98,22 +94,23 @@ extension GridStore {
             SELECT seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail
             FROM incident_events WHERE incident_id = ? ORDER BY seq
             """, arguments: [id]).map { row in
-            let detail = (row[10] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
-            return IncidentEvent(seq: row[0], at: row[1], actor: row[2], action: IncidentAction(rawValue: row[3]) ?? .report,
-                                 fromStatus: (row[4] as String?).flatMap(IncidentStatus.init(rawValue:)),
-                                 toStatus: IncidentStatus(rawValue: row[5]) ?? .reported,
-                                 level: (row[6] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row[7], grid: row[8],
-                                 note: row[9], detail: detail)
+            let detail = (row["detail"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+            return IncidentEvent(seq: row["seq"], at: row["at"], actor: row["actor"], action: IncidentAction(rawValue: row["action"]) ?? .report,
+                                 fromStatus: (row["from_status"] as String?).flatMap(IncidentStatus.init(rawValue:)),
+                                 toStatus: IncidentStatus(rawValue: row["to_status"]) ?? .reported,
+                                 level: (row["level"] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row["unit"],
+                                 grid: row["grid_code"], note: row["note"], detail: detail)
         }
         record.notifications = try Row.fetchAll(db, sql: """
             SELECT id, incident_id, at, level, unit, reason FROM notifications WHERE incident_id = ? ORDER BY id
             """, arguments: [id]).map(Self.notification)
-        return record
+        return record.displayed()
     }
 
+    /// A notification from a row of `id, incident_id, at, level, unit, reason`, its time in the stored form.
     static func notification(_ row: Row) -> IncidentNotification {
-        IncidentNotification(id: row[0], incidentID: row[1], at: row[2], level: HandlingLevel(rawValue: row[3]) ?? .county,
-                             unit: row[4], reason: row[5])
+        IncidentNotification(id: row["id"], incidentID: row["incident_id"], at: row["at"],
+                             level: HandlingLevel(rawValue: row["level"]) ?? .county, unit: row["unit"], reason: row["reason"])
     }
 
     /// Notifications for a unit (or all), newest first. With `grids`, only
@@ -141,11 +138,11 @@ extension GridStore {
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, incident_id, at, level, unit, reason FROM notifications \(whereClause) ORDER BY id DESC LIMIT ?
-                """, arguments: StatementArguments(arguments + [limit])).map(Self.notification)
+                """, arguments: StatementArguments(arguments + [limit])).map { Self.notification($0).displayed() }
         }
     }
 
-    /// Incidents matching a filter, newest first.
+    /// Incidents matching a filter, newest first, times in the display zone.
     public func incidents(_ filter: IncidentFilter, now: Date = Date()) throws -> [IncidentRecord] {
         let nowText = Self.time(now)
         var conditions: [String] = []
@@ -171,7 +168,7 @@ extension GridStore {
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT \(Self.incidentColumns) FROM incidents \(whereClause) ORDER BY reported_at DESC, id DESC LIMIT ? OFFSET ?
-                """, arguments: StatementArguments(arguments)).map { Self.incidentRecord($0, now: nowText) }
+                """, arguments: StatementArguments(arguments)).map { Self.incidentRecord($0, now: nowText).displayed() }
         }
     }
 
@@ -243,7 +240,7 @@ extension GridStore {
             for row in rows {
                 let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
-                let note = "overdue: the deadline \(record.deadline ?? "?") passed"
+                let note = "overdue: the deadline \(record.deadline.map { Self.timePolicy.displayed(stored: $0) } ?? "?") passed"
                 if IncidentTransitions.levelAbove(level) != nil {
                     var change = IncidentChange(.escalate, actor: actor, note: note)
                     change.expectedVersion = record.version
@@ -278,7 +275,7 @@ extension GridStore {
             """, arguments: [generation])
         for row in rows {
             var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")
-            change.expectedVersion = row[18]
+            change.expectedVersion = row["version"]
             try changeIncident(db, incidentRecord(row, now: nowText), by: change, at: now, rules: rules, generation: generation)
         }
         return rows.count

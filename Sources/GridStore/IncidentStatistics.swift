@@ -49,26 +49,26 @@ extension GridStore {
         for row in rows {
             let key: String? = switch grouping {
             case .county: "county"
-            case .grid: row[0]
-            case .village: row[1]
-            case .town: row[2]
-            case .category: row[3]
-            case .channel: row[4]
+            case .grid: row["grid_code"]
+            case .village: row["village_code"]
+            case .town: row["town_code"]
+            case .category: row["category"]
+            case .channel: row["channel"]
             }
             groups[key ?? "(none)", default: []].append(row)
         }
         return groups.keys.sorted().map { key in
             let rows = groups[key]!
-            let statuses = rows.map { IncidentStatus(rawValue: $0[5]) ?? .reported }
+            let statuses = rows.map { IncidentStatus(rawValue: $0["status"]) ?? .reported }
             let closed = rows.indices.filter { statuses[$0] == .closed }
             let open = rows.indices.filter { statuses[$0].isOpen }
-            let overdue = open.filter { (rows[$0][6] as String?).map { $0 < nowText } == true }
-            let oneTime = closed.filter { (rows[$0][11] as Int) == 0 && (rows[$0][12] as Int) == 0 }
-            let rated = closed.compactMap { rows[$0][8] as Int? }
-            let villageLevel = closed.filter { ["grid", "village"].contains(rows[$0][7] as String? ?? "") }
+            let overdue = open.filter { (rows[$0]["deadline"] as String?).map { $0 < nowText } == true }
+            let oneTime = closed.filter { (rows[$0]["escalations"] as Int) == 0 && (rows[$0]["reopenings"] as Int) == 0 }
+            let rated = closed.compactMap { rows[$0]["satisfaction"] as Int? }
+            let villageLevel = closed.filter { ["grid", "village"].contains(rows[$0]["level"] as String? ?? "") }
             let hours = closed.compactMap { i -> Double? in
-                guard let from = (rows[i][9] as String?).flatMap(Self.storedDate),
-                      let to = (rows[i][10] as String?).flatMap(Self.storedDate) else { return nil }
+                guard let from = (rows[i]["reported_at"] as String?).flatMap(Self.storedDate),
+                      let to = (rows[i]["closed_at"] as String?).flatMap(Self.storedDate) else { return nil }
                 return to.timeIntervalSince(from) / 3600
             }
             func rate(_ part: Int, _ whole: Int) -> Double? { whole > 0 ? Double(part) / Double(whole) : nil }

@@ -46,14 +46,13 @@ public struct IncidentReport: Sendable {
 }
 
 extension GridStore {
-    /// Incident times as stored: ISO 8601 in China Standard Time
-    /// (2026-11-01T08:30:00+08:00), all in one form so that they compare as text.
-    /// A value type, shared by every thread, unlike a formatter made per call.
-    static let storedTime = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "Asia/Shanghai")!).timeZoneSeparator(.colon)
+    /// How the store writes, reads and shows times (UTC stored, China Standard Time shown).
+    public static let timePolicy = TimePolicy.standard
 
-    static func time(_ date: Date) -> String { storedTime.format(date) }
+    /// A time as stored (see `TimePolicy`): UTC, one form, so that times compare as text.
+    static func time(_ date: Date) -> String { timePolicy.stored(date) }
 
-    static func storedDate(_ text: String) -> Date? { try? storedTime.parse(text) }
+    static func storedDate(_ text: String) -> Date? { timePolicy.date(iso8601: text) }
 
     /// Incidents of a category in the box around `position` that holds every
     /// point within `radiusMeters` (through the spatial index), with their
@@ -63,13 +62,13 @@ extension GridStore {
         let dLat = radiusMeters / 110_000 * 1.05, dLon = radiusMeters / (111_000 * cos(position.lat * .pi / 180)) * 1.05
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, X(geom), Y(geom), reported_at FROM incidents
+                SELECT id, X(geom) AS lon, Y(geom) AS lat, reported_at FROM incidents
                 WHERE category = ? AND reported_at IS NOT NULL AND ROWID IN (
                     SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'incidents' AND search_frame = BuildMbr(?, ?, ?, ?, 4326))
                 """, arguments: [category, position.lon - dLon, position.lat - dLat, position.lon + dLon, position.lat + dLat])
                 .compactMap { row -> (id: String, distanceMeters: Double, reportedAt: Date)? in
-                    guard let at = Self.storedDate(row[3]) else { return nil }
-                    return (row[0], Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row[1], lat2: row[2]), at)
+                    guard let at = Self.storedDate(row["reported_at"]) else { return nil }
+                    return (row["id"], Geodesic.distance(lon1: position.lon, lat1: position.lat, lon2: row["lon"], lat2: row["lat"]), at)
                 }
         }
     }
@@ -156,12 +155,12 @@ extension GridStore {
             """)
         for id in ids {
             guard let row = try Row.fetchOne(read, arguments: [generation, id]) else { continue }
-            let category: String = row[0] ?? ""
-            let level = rules.level(for: row[1])
+            let category: String = row["category"] ?? ""
+            let level = rules.level(for: row["severity"])
             let department = rules.department(for: category)
-            let status = IncidentStatus(rawValue: row[2]) ?? .reported
-            let reportedAt = (row[3] as String?).flatMap(storedDate)
-            let grid = (row[4] as String?).flatMap { grids[$0] }
+            let status = IncidentStatus(rawValue: row["status"]) ?? .reported
+            let reportedAt = (row["reported_at"] as String?).flatMap(storedDate)
+            let grid = (row["grid_code"] as String?).flatMap { grids[$0] }
             let unit = grid.map { Dispatcher.unit(at: level, grid: $0, department: department) } ?? (level == .county ? department : nil)
             try update.execute(arguments: [grid?.code, grid?.villageCode, grid?.townCode, level.rawValue, unit, department,
                                            reportedAt.map { time(rules.deadline(from: $0, at: level)) }, id])

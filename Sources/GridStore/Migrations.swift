@@ -194,6 +194,20 @@ extension SpatiaLiteDatabase {
                     town_code = (SELECT i.town_code FROM incidents i WHERE i.id = notifications.incident_id);
                 """)
         }
+        // Incident times were written in China Standard Time (+08:00) while
+        // tokens, the audit log and generations were in UTC: all UTC now (see
+        // `TimePolicy`), one form that compares as text in SQL. Text that is
+        // no time SQLite reads is left as it was rather than lost.
+        migrator.registerMigration("incident-times-in-utc") { db in
+            let columns = [("incidents", "reported_at"), ("incidents", "deadline"), ("incidents", "updated_at"), ("incidents", "closed_at"),
+                           ("incident_events", "at"), ("notifications", "at")]
+            for (table, column) in columns {
+                try db.execute(sql: """
+                    UPDATE \(table) SET \(column) = strftime('%Y-%m-%dT%H:%M:%SZ', \(column))
+                    WHERE \(column) GLOB '*[+-][0-9][0-9]:[0-9][0-9]' AND strftime('%Y-%m-%dT%H:%M:%SZ', \(column)) IS NOT NULL
+                    """)
+            }
+        }
         return migrator
     }
 

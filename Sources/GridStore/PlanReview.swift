@@ -30,8 +30,8 @@ extension GridStore {
         let (points, before) = try database.pool.read { db in try Self.impactPoints(db, generation: base) }
         let (gridsBefore, gridsAfter, shapes) = try database.pool.read { db in
             (try Self.gridInfos(db, generation: base), try Self.gridInfos(db, generation: draft),
-             try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) FROM grids WHERE generation_id = ? ORDER BY code", arguments: [draft])
-                .map { GridShape(code: $0[0], wkb: [UInt8]($0[1] as Data)) })
+             try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) AS wkb FROM grids WHERE generation_id = ? ORDER BY code", arguments: [draft])
+                .map { GridShape(code: $0["code"], wkb: [UInt8]($0["wkb"] as Data)) })
         }
         lap("read \(points.count) points and their grids")
         // The bulk index builds in about 0.2 s for a county and decides most points with one lookup.
@@ -51,18 +51,18 @@ extension GridStore {
         var points: [ImpactPoint] = []
         var grids: [String?] = []
         let queries: [(PointLayer, String)] = [
-            (.households, "members, 0"),
-            (.cameras, "0, 0"),
-            (.incidents, "0, status NOT IN ('resolved', 'closed')"),
+            (.households, "members, 0 AS is_open"),
+            (.cameras, "0 AS members, 0 AS is_open"),
+            (.incidents, "0 AS members, status NOT IN ('resolved', 'closed') AS is_open"),
         ]
         for (layer, extra) in queries {
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT X(p.geom), Y(p.geom), \(extra), a.grid_code FROM \(layer.table) p
+                SELECT X(p.geom) AS lon, Y(p.geom) AS lat, \(extra), a.grid_code FROM \(layer.table) p
                 LEFT JOIN assignments a ON a.generation_id = ? AND a.layer = ? AND a.feature_id = p.id
                 """, arguments: [generation, layer.rawValue])
             while let row = try rows.next() {
-                points.append(ImpactPoint(layer: layer, position: LonLat(row[0], row[1]), members: row[2], isOpen: row[3]))
-                grids.append(row[4])
+                points.append(ImpactPoint(layer: layer, position: LonLat(row["lon"], row["lat"]), members: row["members"], isOpen: row["is_open"]))
+                grids.append(row["grid_code"])
             }
         }
         return (points, grids)
@@ -110,12 +110,12 @@ extension GridStore {
         let source = try source ?? activeGeneration()
         let households = try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT a.grid_code, X(h.geom), Y(h.geom) FROM households h
+                SELECT a.grid_code, X(h.geom) AS lon, Y(h.geom) AS lat FROM households h
                 JOIN assignments a ON a.generation_id = ? AND a.layer = 'household' AND a.feature_id = h.id
                 WHERE a.grid_code IS NOT NULL ORDER BY a.grid_code, h.id
                 """, arguments: [source])
         }
-        let byGrid = Dictionary(grouping: households, by: { $0[0] as String }).mapValues { rows in rows.map { LonLat($0[1], $0[2]) } }
+        let byGrid = Dictionary(grouping: households, by: { $0["grid_code"] as String }).mapValues { rows in rows.map { LonLat($0["lon"], $0["lat"]) } }
         let overloaded = byGrid.filter { $0.value.count > maxHouseholds }.map { ($0.key, $0.value.count) }.sorted { $0.0 < $1.0 }
         let draft = try createDraft(from: source, name: name)
         do {

@@ -146,7 +146,7 @@ extension GridStore {
         var problems = ProblemList(source: source)
         for record in records {
             guard let row = try Row.fetchOne(stored, arguments: [record.id]) else { continue }
-            problems.add("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(row[1] as String), version \(row[0] as Int)); "
+            problems.add("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(row["status"] as String), version \(row["version"] as Int)); "
                          + "its workflow is kept, not imported again: change it with `wangge incident …`")
         }
         try problems.throwIfAny()
@@ -227,16 +227,16 @@ extension GridStore {
                     try FieldCheck.number(f, "range_m", range: 0...10_000),
                     try FieldCheck.oneOf(f, "status", Self.cameraStatuses) ?? "online"]
         case .incidents:
-            // Times are stored in one form (+08:00) so that they compare as text.
+            // Times are stored in one form (UTC) so that they compare as text.
             func time(_ name: String) throws -> String? {
                 guard let text = try FieldCheck.text(f, name) else { return nil }
-                guard let date = ISO8601DateFormatter().date(from: text) else {
+                guard let date = Self.timePolicy.date(iso8601: text) else {
                     throw StoreError("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
                 }
                 return Self.time(date)
             }
             let reportedAt = try time("reported_at"), closedAt = try time("closed_at")
-            // Both in the stored form (one offset): they compare as text.
+            // Both in the stored form (UTC): they compare as text.
             if let reportedAt, let closedAt, closedAt < reportedAt {
                 throw StoreError("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)")
             }

@@ -188,6 +188,8 @@ public struct PointGenerator {
         formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
         formatter.dateFormat = "yyyy-MM-dd"
         let end = formatter.date(from: Self.periodEnd)!
+        // Built once per file. Not `TimePolicy`: its style cuts some times to a different second than
+        // this formatter (ICU), and the sample files stay byte for byte as they were.
         let iso = ISO8601DateFormatter()
         iso.timeZone = TimeZone(identifier: "Asia/Shanghai")
         iso.formatOptions = [.withInternetDateTime]
@@ -214,21 +216,15 @@ public struct PointGenerator {
             }
             let closedAt = status == "closed" ? iso.string(from: min(end, reported.addingTimeInterval(random.uniform(closingHours) * 3600))) : ""
             let place = try villageAndTown(p)
-            var row = [
-                String(format: "E%05d", n), "", "", category.0, channel, severity, status, iso.string(from: reported),
-                "\(place.village)\(category.2)", channel == "网格员上报" ? "网格员" : Names.personName(&random), satisfaction,
-                closedAt,
+            // WeChat's reports come in GCJ-02, the others in WGS84.
+            let position = channel == "码上办" ? ChineseCoordinates.wgs84ToGCJ02(lon: p.lon, lat: p.lat) : (lon: p.lon, lat: p.lat)
+            let fields = [
+                "id": String(format: "E%05d", n), "lon": String(format: "%.7f", position.lon), "lat": String(format: "%.7f", position.lat),
+                "category": category.0, "channel": channel, "severity": severity, "status": status, "reported_at": iso.string(from: reported),
+                "description": "\(place.village)\(category.2)", "reporter": channel == "网格员上报" ? "网格员" : Names.personName(&random),
+                "satisfaction": satisfaction, "closed_at": closedAt,
             ]
-            if channel == "码上办" {
-                let g = ChineseCoordinates.wgs84ToGCJ02(lon: p.lon, lat: p.lat)
-                row[1] = String(format: "%.7f", g.lon)
-                row[2] = String(format: "%.7f", g.lat)
-                try wechat.write(row: row)
-            } else {
-                row[1] = String(format: "%.7f", p.lon)
-                row[2] = String(format: "%.7f", p.lat)
-                try plain.write(row: row)
-            }
+            try (channel == "码上办" ? wechat : plain).write(row: header.map { fields[$0] ?? "" })
         }
         plain.stream.close()
         wechat.stream.close()
