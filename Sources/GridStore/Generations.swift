@@ -65,7 +65,7 @@ extension GridStore {
 
     public func generation(_ id: Int64) throws -> GenerationSummary {
         guard let found = try database.pool.read({ db in try Self.generationSummaries(db, id: id).first }) else {
-            throw StoreError("no generation \(id) (see `wangge plan list`)")
+            throw WanggeError.notFound("no generation \(id)")
         }
         return found
     }
@@ -86,17 +86,17 @@ extension GridStore {
     }
 
     /// The draft to work on: `id`, or the only draft there is.
-    public func draft(_ id: Int64?, for purpose: String = "edited (start one with `wangge plan new`)") throws -> Int64 {
+    public func draft(_ id: Int64?, for purpose: String = "edited") throws -> Int64 {
         if let id {
             let generation = try generation(id)
             guard generation.status == .draft else {
-                throw StoreError("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)")
+                throw WanggeError.invalid("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)")
             }
             return id
         }
         let drafts = try generations().filter { $0.status == .draft }
         guard drafts.count == 1 else {
-            throw StoreError(drafts.isEmpty ? "no draft: start one with `wangge plan new --from active --name …`"
+            throw WanggeError.invalid(drafts.isEmpty ? "no draft: start one (a copy of the active generation) first"
                              : "\(drafts.count) drafts (\(drafts.map { String($0.id) }.joined(separator: ", "))): name one")
         }
         return drafts[0].id
@@ -210,10 +210,8 @@ extension GridStore {
             let edits: [PlanEdit]
             do {
                 edits = try body(editor)
-            } catch let error as PlanError {
-                throw StoreError(error.message)
             } catch let error as GeoError {
-                throw StoreError(error.message)
+                throw WanggeError.invalid(error.message)
             }
             let after = editor.plan
             let touched = Set(edits.flatMap { $0.changed.map(\.info.code) })
@@ -221,7 +219,7 @@ extension GridStore {
             let problems = try PlanValidator(thresholds: thresholds).problems(in: after, focus: (touched, region))
             let errors = problems.errors
             guard errors.isEmpty else {
-                throw StoreError((["the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:"]
+                throw WanggeError.refused((["the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:"]
                                   + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
             }
             try Self.writeChanges(db, generation: draft, from: before, to: after)
@@ -301,10 +299,10 @@ extension GridStore {
     /// is refused. A crash at any point leaves the previous generation active
     /// and everything whole.
     public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
-        let draft = try draft(id, for: "activated (`wangge plan rollback` re-activates the last retired one)")
+        let draft = try draft(id, for: "activated (a rollback re-activates the last retired one)")
         let errors = try validate(draft, thresholds: thresholds).errors
         guard errors.isEmpty else {
-            throw StoreError((["generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (wangge plan validate \(draft)):"]
+            throw WanggeError.refused((["generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (validating the draft lists them):"]
                               + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
         }
         return try reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: dispatch, at: now)
@@ -318,7 +316,7 @@ extension GridStore {
                 ORDER BY coalesce(retired_at, activated_at, created_at) DESC, id DESC LIMIT 1
                 """)
         }
-        guard let target else { throw StoreError("no retired generation to roll back to") }
+        guard let target else { throw WanggeError.notFound("no retired generation to roll back to") }
         return try reactivate(target, expecting: .retired, actor: "plan rollback", dispatch: dispatch, at: now)
     }
 
@@ -329,7 +327,7 @@ extension GridStore {
         for attempt in 1...3 {
             let generation = try generation(id)
             guard generation.status == status else {
-                throw StoreError("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)")
+                throw WanggeError.invalid("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)")
             }
             let shapes = try gridShapes(generation: id)
             let assigner = try GridAssigner(shapes: shapes, rules: rules)
@@ -355,10 +353,10 @@ extension GridStore {
                 for a in assignments { report.assigned[a.method, default: 0] += 1 }
                 return report
             } catch is ActivationRace {
-                if attempt == 3 { throw StoreError("generation \(id) was edited or changed status during activation; try again") }
+                if attempt == 3 { throw WanggeError.invalid("generation \(id) was edited or changed status during activation; try again") }
             }
         }
-        throw StoreError("activation of generation \(id) did not finish")
+        throw WanggeError.invalid("activation of generation \(id) did not finish")
     }
 
     /// Inside a write transaction: retires the active generation, activates
@@ -399,7 +397,7 @@ extension GridStore {
     public func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)] {
         try database.pool.read { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(layer.table) WHERE id = ?)", arguments: [id]) == true else {
-                throw StoreError("no \(layer.rawValue) \(id)")
+                throw WanggeError.notFound("no \(layer.rawValue) \(id)")
             }
             let summaries = try Self.generationSummaries(db, id: nil).filter { $0.status != .draft }
             return try summaries.compactMap { generation in

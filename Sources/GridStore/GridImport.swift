@@ -68,7 +68,7 @@ struct ProblemList {
         var text = messages.map { "\(source): \($0)" }.joined(separator: "\n")
         if total > messages.count { text += "\n… and \(total - messages.count) more problems" }
         text += "\nnothing was imported"
-        throw StoreError(text)
+        throw WanggeError.invalid(text)
     }
 }
 
@@ -128,8 +128,8 @@ extension GridStore {
     static func refuseMostlyUnassigned(_ assignments: [PointAssignment], source: String) throws {
         let unassigned = assignments.count { $0.method == .none }
         guard unassigned * 2 > assignments.count else { return }
-        throw StoreError("\(source): the new grids would leave \(unassigned) of the \(assignments.count) stored households, cameras and incidents "
-                         + "(\(unassigned * 100 / assignments.count)%) outside every grid; nothing was imported (give --force if that is intended)")
+        throw WanggeError.invalid("\(source): the new grids would leave \(unassigned) of the \(assignments.count) stored households, cameras and incidents "
+                         + "(\(unassigned * 100 / assignments.count)%) outside every grid; nothing was imported (force the import if that is intended)")
     }
 
     /// Reads and validates a grid file: the grids (sorted by code), their
@@ -141,7 +141,7 @@ extension GridStore {
         do {
             document = try GeoJSONDocument(contentsOf: path)
         } catch let error as GeoError {
-            throw StoreError(error.message)
+            throw WanggeError.invalid(error.message)
         }
         progress?("read \(document.features.count) features")
         var report = ImportReport(file: path, imported: 0)
@@ -220,7 +220,7 @@ extension GridStore {
                     report.repaired.append("\(label): \(reason)")
                     geometry = repaired
                 } else {
-                    problems.add("\(label): invalid polygon: \(reason) (use --make-valid to repair)")
+                    problems.add("\(label): invalid polygon: \(reason) (make-valid repairs it)")
                     continue
                 }
             }

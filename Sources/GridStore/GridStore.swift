@@ -8,7 +8,7 @@ public final class GridStore: Sendable {
     public let database: SpatiaLiteDatabase
     public let rules: AssignmentRules
 
-    /// Without `create`, a path with no database is an error (`StoreError`), not a new file.
+    /// Without `create`, a path with no database is an error (`WanggeError`), not a new file.
     /// `busyTimeout`: how long a write waits for another process's write (an import) before failing as busy.
     public init(path: String, rules: AssignmentRules = AssignmentRules(), create: Bool = true, busyTimeout: TimeInterval = 10) throws {
         database = try SpatiaLiteDatabase(path: path, create: create, busyTimeout: busyTimeout)
@@ -60,8 +60,8 @@ public final class GridStore: Sendable {
     public func activeGeneration() throws -> Int64 {
         do {
             return try database.pool.read(Self.activeGeneration)
-        } catch let error as StoreError {
-            throw StoreError("\(database.path): \(error.message)")
+        } catch let error as WanggeError {
+            throw error.prefixed(database.path)
         }
     }
 
@@ -223,25 +223,10 @@ public final class GridStore: Sendable {
     }
 }
 
-/// A grid, village or town filter that names none of the active generation's.
-public struct UnknownAreaError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let level: AreaLevel
-    public let value: String
-    /// nil: the active generation.
-    public let generation: Int64?
-    /// The closest code or name, when one is close.
-    public let suggestion: String?
-
-    public var description: String {
-        "no \(level.rawValue) \(TextLimits.shown(value)) in \(generation.map { "generation \($0)" } ?? "the active generation")"
-            + (suggestion.map { " (did you mean \"\($0)\"?)" } ?? "")
-    }
-}
-
 extension GridStore {
     /// The code of the grid (by code), village or town (by code or name) of a
     /// generation (default: the active one) that `value` names, for a filter: a
-    /// mistyped one is an `UnknownAreaError` with the closest match, not an empty answer.
+    /// mistyped one is a not-found error naming the level, with the closest match, not an empty answer.
     public func areaCode(_ level: AreaLevel, named value: String, generation: Int64? = nil) throws -> String {
         let grids = try grids(generation: generation)
         let candidates: [(code: String, name: String?)] = switch level {
@@ -255,7 +240,10 @@ extension GridStore {
         let closest = value.count > TextLimits.code ? nil
             : words.map { (word: $0, distance: Self.editDistance($0, value)) }.min { ($0.distance, $0.word) < ($1.distance, $1.word) }
         let suggestion = closest.flatMap { $0.distance <= max(2, value.count / 3) ? $0.word : nil }
-        throw UnknownAreaError(level: level, value: value, generation: generation, suggestion: suggestion)
+        throw WanggeError(.notFound,
+            "no \(level.rawValue) \(TextLimits.shown(value)) in \(generation.map { "generation \($0)" } ?? "the active generation")"
+                + (suggestion.map { " (did you mean \"\($0)\"?)" } ?? ""),
+            field: level.rawValue, value: value, allowed: suggestion.map { [$0] })
     }
 
     /// Levenshtein distance in characters.

@@ -87,7 +87,7 @@ extension GridStore {
 
     static func incident(_ db: Database, id: String, now: Date) throws -> IncidentRecord {
         guard let row = try Row.fetchOne(db, sql: "SELECT \(incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
-            throw IncidentError.notFound(id)
+            throw WanggeError.incidentNotFound(id)
         }
         var record = incidentRecord(row, now: time(now))
         record.history = try Row.fetchAll(db, sql: """
@@ -180,7 +180,7 @@ extension GridStore {
                       placement: Placement? = nil) throws -> IncidentRecord {
         if let problem = TextLimits.firstProblem([("note", change.note, TextLimits.text), ("actor", change.actor, TextLimits.name),
                                                   ("grid", change.grid, TextLimits.code), ("category", change.category, TextLimits.name)]) {
-            throw IncidentError.invalid("\(change.action.rawValue): \(problem)")
+            throw WanggeError.invalid("\(change.action.rawValue): \(problem)")
         }
         // A move is located before the write lock is taken, with a placement
         // that may be older than the active generation: the write checks.
@@ -188,7 +188,7 @@ extension GridStore {
         for _ in 1...3 {
             let located: LocatedPlace?
             if change.action == .move {
-                guard let position = change.position else { throw IncidentError.invalid("move: the new place (lon, lat) is missing") }
+                guard let position = change.position else { throw WanggeError.invalid("move: the new place (lon, lat) is missing") }
                 let current = try placement ?? self.placement()
                 located = (current.generation, current.codes, try current.locate(position))
             } else {
@@ -199,11 +199,11 @@ extension GridStore {
                     let active = try Self.activeGeneration(db)
                     if let located, located.generation != active { throw GenerationChanged() }
                     guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
-                        throw IncidentError.notFound(id)
+                        throw WanggeError.incidentNotFound(id)
                     }
                     let before = Self.incidentRecord(row, now: Self.time(now))
                     if let expected = change.expectedVersion, expected != before.version {
-                        throw IncidentError.conflict(id: id, expected: expected, actual: before.version)
+                        throw WanggeError.staleVersion(id: id, expected: expected, actual: before.version)
                     }
                     try Self.changeIncident(db, before, by: change, at: now, rules: rules, generation: active, located: located)
                     return try Self.incident(db, id: id, now: now)
@@ -212,12 +212,12 @@ extension GridStore {
                 placement = try self.placement()
             }
         }
-        throw StoreError("the active generation kept changing while incident \(id) was moved; try again")
+        throw WanggeError.invalid("the active generation kept changing while incident \(id) was moved; try again")
     }
 
     static func activeGeneration(_ db: Database) throws -> Int64 {
         guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") else {
-            throw StoreError("no grids yet: run `wangge import grids FILE.geojson` first")
+            throw WanggeError.notFound("no grids yet: import a grid file first")
         }
         return id
     }
@@ -324,7 +324,7 @@ extension GridStore {
                              record.escalations, record.reopenings, record.closedAt, time(now), record.id, before.version])
         guard db.changesCount == 1 else {
             let actual = try Int.fetchOne(db, sql: "SELECT version FROM incidents WHERE id = ?", arguments: [record.id]) ?? -1
-            throw IncidentError.conflict(id: record.id, expected: before.version, actual: actual)
+            throw WanggeError.staleVersion(id: record.id, expected: before.version, actual: actual)
         }
         if change.action == .move, let located, let position = change.position, let source = change.source {
             try db.execute(sql: "UPDATE incidents SET geom = MakePoint(?, ?, 4326), source_crs = ?, source_x = ?, source_y = ? WHERE id = ?",

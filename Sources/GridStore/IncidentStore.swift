@@ -87,7 +87,7 @@ extension GridStore {
     public func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement? = nil) throws -> (id: String, routing: Routing) {
         try rules.checkReport(category: report.category, channel: report.channel, severity: report.severity)
         if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name)]) {
-            throw IncidentError.invalid(problem)
+            throw WanggeError.invalid(problem)
         }
         var placement = try placement ?? self.placement()
         // The placement (the server's index) may belong to a generation retired
@@ -100,7 +100,7 @@ extension GridStore {
                 placement = try self.placement()
             }
         }
-        throw StoreError("the active generation kept changing while the report was stored; send it again")
+        throw WanggeError.invalid("the active generation kept changing while the report was stored; send it again")
     }
 
     private func locateAndStore(_ report: IncidentReport, rules: DispatchRules, placement: Placement) throws -> (id: String, routing: Routing) {

@@ -23,15 +23,15 @@ enum PointFile {
         let lower = path.lowercased()
         if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") { return try readGeoJSON(path: path) }
         if lower.hasSuffix(".csv") || lower.hasSuffix(".txt") { return try readCSV(path: path) }
-        throw StoreError("\(path): unknown file type: use .csv or .geojson")
+        throw WanggeError.invalid("\(path): unknown file type: use .csv or .geojson")
     }
 
     static func readCSV(path: String) throws -> [PointInput] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw StoreError("\(path): cannot read file")
+            throw WanggeError.invalid("\(path): cannot read file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw StoreError("\(path): not UTF-8 text (save the CSV as UTF-8)")
+            throw WanggeError.invalid("\(path): not UTF-8 text (save the CSV as UTF-8)")
         }
         // The reader takes an unclosed quote to run to the end of the file, and a
         // quoted field can span lines: find where each record starts first.
@@ -40,26 +40,26 @@ enum PointFile {
         do {
             reader = try CSVReader(string: text, hasHeaderRow: true, trimFields: true)
         } catch {
-            throw StoreError("\(path): malformed CSV header: \(error)")
+            throw WanggeError.invalid("\(path): malformed CSV header: \(error)")
         }
-        guard let rawHeader = reader.headerRow, !rawHeader.isEmpty else { throw StoreError("\(path): empty file, expected a header row") }
+        guard let rawHeader = reader.headerRow, !rawHeader.isEmpty else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
         // A UTF-8 byte order mark (Excel writes one) is not part of the first name.
         let header = rawHeader.enumerated().map { $0.offset == 0 ? $0.element.replacingOccurrences(of: "\u{FEFF}", with: "") : $0.element }
             .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         if let problem = layout.problem {
             let field = problem.record > 0 && problem.field < header.count ? "field \(header[problem.field])" : "column \(problem.field + 1)"
-            throw StoreError("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
+            throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
         }
         var firstColumnOfName: [String: Int] = [:]
         for (index, name) in header.enumerated() {
             if let first = firstColumnOfName[name] {
-                throw StoreError("\(path): line 1: column \"\(name)\" appears twice (columns \(first + 1) and \(index + 1))")
+                throw WanggeError.invalid("\(path): line 1: column \"\(name)\" appears twice (columns \(first + 1) and \(index + 1))")
             }
             firstColumnOfName[name] = index
         }
-        guard header.contains("id") else { throw StoreError("\(path): line 1: no \"id\" column (header: \(header.joined(separator: ",")))") }
+        guard header.contains("id") else { throw WanggeError.invalid("\(path): line 1: no \"id\" column (header: \(header.joined(separator: ",")))") }
         guard let xColumn = xColumns.first(where: header.contains), let yColumn = yColumns.first(where: header.contains) else {
-            throw StoreError("\(path): line 1: no coordinate columns: expected lon,lat (or x,y)")
+            throw WanggeError.invalid("\(path): line 1: no coordinate columns: expected lon,lat (or x,y)")
         }
         var rows: [PointInput] = []
         var record = 0
@@ -68,13 +68,13 @@ enum PointFile {
             let line = record < layout.recordLines.count ? layout.recordLines[record] : record + 1
             if row.count == 1 && row[0].isEmpty { continue } // blank line
             guard row.count == header.count else {
-                throw StoreError("\(path): line \(line): \(row.count) fields, but the header has \(header.count)")
+                throw WanggeError.invalid("\(path): line \(line): \(row.count) fields, but the header has \(header.count)")
             }
             var fields: [String: String] = [:]
             for (name, value) in zip(header, row) { fields[name] = value }
             rows.append(PointInput(location: "line \(line)", id: fields["id"], x: fields[xColumn], y: fields[yColumn], fields: fields))
         }
-        if let error = reader.error { throw StoreError("\(path): line \(record + 2): malformed CSV: \(error)") }
+        if let error = reader.error { throw WanggeError.invalid("\(path): line \(record + 2): malformed CSV: \(error)") }
         return rows
     }
 
@@ -83,7 +83,7 @@ enum PointFile {
         do {
             document = try GeoJSONDocument(contentsOf: path)
         } catch let error as GeoError {
-            throw StoreError(error.message)
+            throw WanggeError.invalid(error.message)
         }
         return try document.features.map { feature in
             let location = "feature \(feature.index + 1)"
@@ -91,13 +91,13 @@ enum PointFile {
             for (key, value) in feature.properties { if let text = value.text { fields[key.lowercased()] = text } }
             guard let json = feature.geometryJSONOrNil,
                   let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-                throw StoreError("\(path): \(location): no geometry")
+                throw WanggeError.invalid("\(path): \(location): no geometry")
             }
             guard object["type"] as? String == "Point" else {
-                throw StoreError("\(path): \(location): geometry is \(object["type"] ?? "?"), expected Point")
+                throw WanggeError.invalid("\(path): \(location): geometry is \(object["type"] ?? "?"), expected Point")
             }
             guard let coordinates = object["coordinates"] as? [Any], coordinates.count >= 2 else {
-                throw StoreError("\(path): \(location): Point without two coordinates")
+                throw WanggeError.invalid("\(path): \(location): Point without two coordinates")
             }
             let id = fields["id"] ?? feature.id
             // A JSON number, not a string or a boolean (which would read as 1 or 0).
@@ -105,7 +105,7 @@ enum PointFile {
                 let value = PropertyValue(json: coordinates[index])
                 guard case .number(let n) = value else {
                     let shown = if case .string(let text) = value { "the string \"\(text)\"" } else { value.text ?? "null" }
-                    throw StoreError("\(path): \(location)\(id.map { " (id \($0))" } ?? ""): field coordinates[\(index)]: \(shown) is not a number")
+                    throw WanggeError.invalid("\(path): \(location)\(id.map { " (id \($0))" } ?? ""): field coordinates[\(index)]: \(shown) is not a number")
                 }
                 return String(n)
             }

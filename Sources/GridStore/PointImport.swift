@@ -55,23 +55,23 @@ enum FieldCheck {
 
     static func number(_ fields: [String: String], _ name: String, range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = decimal(text) else { throw StoreError("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)") }
+        guard let value = decimal(text) else { throw WanggeError.invalid("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)") }
         if let range, !range.contains(value) {
-            throw StoreError("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)")
+            throw WanggeError.invalid("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)")
         }
         return value
     }
 
     static func integer(_ fields: [String: String], _ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = Int(text) else { throw StoreError("field \(name): \"\(text)\" is not a whole number") }
-        guard range.contains(value) else { throw StoreError("field \(name): \(value) is outside \(range.lowerBound)…\(range.upperBound)") }
+        guard let value = Int(text) else { throw WanggeError.invalid("field \(name): \"\(text)\" is not a whole number") }
+        guard range.contains(value) else { throw WanggeError.invalid("field \(name): \(value) is outside \(range.lowerBound)…\(range.upperBound)") }
         return value
     }
 
     static func oneOf(_ fields: [String: String], _ name: String, _ allowed: [String]) throws -> String? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard allowed.contains(text) else { throw StoreError("field \(name): \"\(text)\" is not one of \(allowed.joined(separator: ", "))") }
+        guard allowed.contains(text) else { throw WanggeError.invalid("field \(name): \"\(text)\" is not one of \(allowed.joined(separator: ", "))") }
         return text
     }
 
@@ -79,7 +79,7 @@ enum FieldCheck {
     static func text(_ fields: [String: String], _ name: String, limit: Int = TextLimits.name, multiline: Bool = false) throws -> String? {
         guard let text = fields[name], !text.isEmpty else { return nil }
         if let problem = TextLimits.problem(text, limit: limit, multiline: multiline) {
-            throw StoreError("field \(name): \(TextLimits.shown(text)) \(problem)")
+            throw WanggeError.invalid("field \(name): \(TextLimits.shown(text)) \(problem)")
         }
         return text
     }
@@ -111,7 +111,7 @@ extension GridStore {
         try database.pool.write { db in
             // The assignments were computed for this generation: refuse if another became active meanwhile.
             guard try Self.activeGeneration(db) == generation else {
-                throw StoreError("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
+                throw WanggeError.invalid("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
             }
             if layer == .incidents { try Self.refuseStoredIncidents(db, records, source: path) }
             // An UPDATE, not INSERT OR REPLACE: REPLACE's hidden delete skips SpatiaLite's
@@ -166,7 +166,7 @@ extension GridStore {
         do {
             converter = try WGS84Converter(from: crs, context: proj)
         } catch let error as GeoError {
-            throw StoreError("\(source): --crs \(crs): \(error.message)")
+            throw WanggeError.invalid("\(source): crs \(crs): \(error.message)")
         }
         var problems = ProblemList(source: source)
         var firstLocationOfID: [String: String] = [:]
@@ -204,7 +204,7 @@ extension GridStore {
                 records.append(PointRecord(location: input.location, id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
             } catch let error as GeoError {
                 problems.add("\(input.location) (id \(id)): \(error.message)")
-            } catch let error as StoreError {
+            } catch let error as WanggeError {
                 problems.add("\(input.location) (id \(id)): \(error.message)")
             }
         }
@@ -231,22 +231,22 @@ extension GridStore {
             func time(_ name: String) throws -> String? {
                 guard let text = try FieldCheck.text(f, name) else { return nil }
                 guard let date = Self.timePolicy.date(iso8601: text) else {
-                    throw StoreError("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
+                    throw WanggeError.invalid("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
                 }
                 return Self.time(date)
             }
             let reportedAt = try time("reported_at"), closedAt = try time("closed_at")
             // Both in the stored form (UTC): they compare as text.
             if let reportedAt, let closedAt, closedAt < reportedAt {
-                throw StoreError("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)")
+                throw WanggeError.invalid("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)")
             }
             // The same words as a report: anything else would route with the defaults.
-            func word(_ field: VocabularyError.Field) throws -> String? {
+            func word(_ field: VocabularyField) throws -> String? {
                 guard let text = try FieldCheck.text(f, field.rawValue) else { return nil }
                 do {
                     try dispatch.check(field, text)
-                } catch let error as VocabularyError {
-                    throw StoreError("field \(error)")
+                } catch let error as WanggeError {
+                    throw WanggeError.invalid("field \(error)")
                 }
                 return text
             }

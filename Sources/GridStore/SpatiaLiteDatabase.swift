@@ -4,13 +4,6 @@ import GRDB
 import GeoKit
 import GridCore
 
-/// An error of the store, for the user: names the file, line or field.
-public struct StoreError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// The SpatiaLite file: one `DatabasePool` (WAL, concurrent readers), with
 /// mod_spatialite loaded into every connection and the schema migrated.
 /// The spatial layers are registered with `AddGeometryColumn` and have
@@ -25,7 +18,7 @@ public final class SpatiaLiteDatabase: Sendable {
     public init(path: String, create: Bool = true, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         guard create || FileManager.default.fileExists(atPath: path) else {
-            throw StoreError("no database at \(path) (check --db or `database` in the configuration; `wangge import grids` creates one)")
+            throw WanggeError.notFound("no database at \(path) (check the path, or `database` in the configuration; importing grids creates one)")
         }
         let directory = (path as NSString).deletingLastPathComponent
         if create, !directory.isEmpty {
@@ -33,23 +26,23 @@ public final class SpatiaLiteDatabase: Sendable {
         }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            guard let connection = db.sqliteConnection else { throw StoreError("no SQLite connection") }
+            guard let connection = db.sqliteConnection else { throw WanggeError.notFound("no SQLite connection") }
             var message: UnsafeMutablePointer<CChar>?
             let status = wangge_load_spatialite(connection, &message)
             defer { if let message { sqlite3_free(message) } }
             guard status == SQLITE_OK else {
                 let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
-                throw StoreError("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
+                throw WanggeError.invalid("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
             }
             // Loading mod_spatialite sets a busy timeout of its own (5 s): ours again.
             let milliseconds = Int32(clamping: Int((busyTimeout * 1000).rounded()))
-            guard sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else { throw StoreError("cannot set the busy timeout") }
+            guard sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else { throw WanggeError.invalid("cannot set the busy timeout") }
         }
         configuration.busyMode = .timeout(busyTimeout)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw StoreError("\(path): cannot open the database: \(error.message ?? error.description)")
+            throw WanggeError.invalid("\(path): cannot open the database: \(error.message ?? error.description)")
         }
         try Self.migrator.migrate(pool)
     }

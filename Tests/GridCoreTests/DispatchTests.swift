@@ -36,7 +36,7 @@ import Testing
     @Test func wordsOutsideTheVocabularyAreRefusedWithTheAllowedOnes() throws {
         #expect(rules.severities == ["简单", "一般", "疑难"])
         #expect { try rules.checkReport(category: "环境卫生", channel: "12345", severity: "紧急") } throws: { error in
-            (error as? VocabularyError) == VocabularyError(field: .severity, value: "紧急", allowed: ["简单", "一般", "疑难"])
+            (error as? WanggeError) == WanggeError.vocabulary(.severity, value: "紧急", allowed: ["简单", "一般", "疑难"])
                 && "\(error)" == "severity: \"紧急\" is not one of 简单, 一般, 疑难 (dispatch.severity_levels in the configuration)"
         }
         #expect { try rules.checkReport(category: "环境", channel: "12345", severity: nil) } throws: { "\($0)".contains("category: \"环境\" is not one of 矛盾纠纷, 环境卫生") }
@@ -54,7 +54,7 @@ import Testing
 
     @Test func outsideEveryGridIsRefusedWithTheNearest() {
         let outside = PointAssignment(grid: -1, method: .none, distanceMeters: 812, nearestGrid: 1)
-        #expect(throws: RoutingRefusal(nearestGrid: "G2", distanceMeters: 812)) { try route(outside) }
+        #expect(throws: WanggeError.outsideEveryGrid(nearestGrid: "G2", distanceMeters: 812)) { try route(outside) }
     }
 
     @Test func duplicatesWithinTheRadiusAndWindow() throws {
@@ -92,7 +92,7 @@ import Testing
                 let expected = Self.legal[action]?[status]
                 #expect(IncidentTransitions.target(of: action, from: status) == expected, "\(action.rawValue) from \(status.rawValue)")
                 if expected == nil {
-                    #expect(throws: IllegalTransition(action: action, status: status)) { try IncidentTransitions.transition(action, from: status) }
+                    #expect(throws: WanggeError.illegal(IllegalTransition(action: action, status: status))) { try IncidentTransitions.transition(action, from: status) }
                 }
             }
         }

@@ -58,7 +58,7 @@ import Testing
                     #expect(outcome.record.version == 3, "the store bumps the version, not the lifecycle")
                 case .failure(let error):
                     #expect(expected == nil, "\(context): \(error)")
-                    #expect(error as? IncidentError == .illegal(IllegalTransition(action: action, status: status)), context)
+                    #expect(error as? WanggeError == .illegal(IllegalTransition(action: action, status: status)), context)
                 }
             }
         }
@@ -91,7 +91,7 @@ import Testing
         }
         o = try apply(.mediate, to: o.record, hours: 16) { $0.settled = true }
         #expect(o.record.status == .resolved && o.record.attempts == 11 && o.events.first?.detail?["result"] == "settled")
-        #expect(throws: IncidentError.invalid("mediate: the result (settled or failed) is required")) {
+        #expect(throws: WanggeError.invalid("mediate: the result (settled or failed) is required")) {
             try apply(.mediate, to: incident(.accepted), hours: 1)
         }
     }
@@ -124,7 +124,7 @@ import Testing
         let reopened = try apply(.reopen, to: closed.record, hours: 6, rules: rules)
         #expect(reopened.record.deadline == Self.time(Self.at(hours: 6 + 20)))
         // At the county there is nothing above: escalating is refused, whatever the table says.
-        #expect(throws: IncidentError.illegal(IllegalTransition(action: .escalate, status: .accepted))) {
+        #expect(throws: WanggeError.illegal(IllegalTransition(action: .escalate, status: .accepted))) {
             try apply(.escalate, to: incident(.accepted, level: .county), hours: 7, rules: rules)
         }
     }
@@ -133,7 +133,7 @@ import Testing
         var closed = incident(.closed, attempts: 1)
         closed.satisfaction = 2
         closed.closedAt = Self.time(Self.at(hours: 10))
-        #expect(throws: IncidentError.invalid("reopen: a note is required (why the reporter is not satisfied)")) {
+        #expect(throws: WanggeError.invalid("reopen: a note is required (why the reporter is not satisfied)")) {
             try apply(.reopen, to: closed, hours: 20, note: " ")
         }
         let o = try apply(.reopen, to: closed, hours: 20, note: "当事人不认可调解结果")
@@ -150,7 +150,7 @@ import Testing
         var rules = Self.rules
         rules.defaultDepartment = "县社会治理中心"
         let atTown = incident(.accepted, level: .town)
-        #expect(throws: IncidentError.invalid("return: a note is required (why it is not this unit's)")) {
+        #expect(throws: WanggeError.invalid("return: a note is required (why it is not this unit's)")) {
             try apply(.return, to: atTown, hours: 1, rules: rules, note: nil)
         }
         let o = try apply(.return, to: atTown, hours: 1, rules: rules, note: "不属于本镇")
@@ -169,10 +169,10 @@ import Testing
         #expect(o.record.deadline == Self.time(Self.at(hours: 2 + 72)))
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "from_unit": "琼湖街道", "from_level": "town"])
         #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: "rerouted")])
-        #expect(throws: IncidentError.invalid("reroute: no grid G9 in the active generation")) {
+        #expect(throws: WanggeError.invalid("reroute: no grid G9 in the active generation")) {
             try apply(.reroute, to: incident(), hours: 2) { $0.grid = "G9" }
         }
-        #expect(throws: IncidentError.invalid("reroute: give the grid and/or the level to send it to")) {
+        #expect(throws: WanggeError.invalid("reroute: give the grid and/or the level to send it to")) {
             try apply(.reroute, to: incident(), hours: 2)
         }
     }
@@ -190,13 +190,13 @@ import Testing
             $0.position = LonLat(112.356, 28.843)
         }
         #expect(sameGrid.record.grid == "G1" && sameGrid.notifications.isEmpty, "a move within the grid tells nobody")
-        #expect(throws: IncidentError.invalid("move: the point is outside every grid: the nearest is G2, 812 m away")) {
+        #expect(throws: WanggeError.outsideEveryGrid(nearestGrid: "G2", distanceMeters: 812).prefixed("move")) {
             try apply(.move, to: incident(), hours: 1,
                       located: (codes, PointAssignment(grid: -1, method: .none, distanceMeters: 812, nearestGrid: 1))) {
                 $0.position = LonLat(113.5, 29.9)
             }
         }
-        #expect(throws: IncidentError.invalid("move: the new place is missing")) { try apply(.move, to: incident(), hours: 1) }
+        #expect(throws: WanggeError.invalid("move: the new place is missing")) { try apply(.move, to: incident(), hours: 1) }
     }
 
     @Test func recategorizeChangesTheDepartmentAndTellsTheCountyOne() throws {
@@ -208,7 +208,7 @@ import Testing
         let atVillage = try apply(.recategorize, to: incident(.accepted), hours: 1) { $0.category = "环境卫生" }
         #expect(atVillage.record.department == "城管局" && atVillage.record.unit == "新桥社区居委会" && atVillage.notifications.isEmpty,
                 "the village keeps it: only the department behind it changed")
-        #expect(throws: IncidentError.invalid("recategorize: the new category is missing")) {
+        #expect(throws: WanggeError.invalid("recategorize: the new category is missing")) {
             try apply(.recategorize, to: incident(), hours: 1) { $0.category = "  " }
         }
         #expect { try apply(.recategorize, to: incident(), hours: 1) { $0.category = "环境" } } throws: {
@@ -221,7 +221,7 @@ import Testing
         #expect(o.record.status == .inProgress && o.record.grid == "G2" && o.record.town == "T2" && o.record.unit == "草尾镇")
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "generation": "7"])
         #expect(o.notifications == [.init(event: 0, level: .town, unit: "草尾镇", reason: "boundary redraw")])
-        #expect(throws: IncidentError.invalid("regrid: R0000001 is in no grid of generation 7")) {
+        #expect(throws: WanggeError.invalid("regrid: R0000001 is in no grid of generation 7")) {
             try apply(.regrid, to: incident(), hours: 1)
         }
     }

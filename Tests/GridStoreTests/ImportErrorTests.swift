@@ -34,7 +34,7 @@ import GridCore
         do {
             try body()
             Issue.record("the import succeeded but should have failed with \(parts)")
-        } catch let error as StoreError {
+        } catch let error as WanggeError {
             message = error.message
         }
         for part in parts { #expect(message.contains(part), "message \"\(message)\" lacks \"\(part)\"") }
@@ -51,7 +51,7 @@ import GridCore
     @Test func invalidPolygonIsNamedAndRepairedOnRequest() throws {
         let t = try populated()
         let path = try t.file("bad.geojson", Self.collection([Self.feature("X-1", Self.square), Self.feature("X-2", Self.bowTie)]))
-        try expectFailure(t, containing: [path, "feature 2 (grid X-2)", "invalid polygon: Self-intersection at lon 112.0150000, lat 28.0050000", "--make-valid"]) {
+        try expectFailure(t, containing: [path, "feature 2 (grid X-2)", "invalid polygon: Self-intersection at lon 112.0150000, lat 28.0050000", "make-valid repairs it"]) {
             _ = try t.store.importGrids(path: path)
         }
         // The grids lie far from the stored households: that takes `force`.
@@ -78,7 +78,7 @@ import GridCore
         let t = try populated()
         let path = try t.file("one.geojson", Self.collection([Self.feature("X-1", Self.square)]))
         try expectFailure(t, containing: [path, "would leave 2 of the 2 stored households, cameras and incidents (100%) outside every grid",
-                                          "--force"]) {
+                                          "force the import if that is intended"]) {
             _ = try t.store.importGrids(path: path)
         }
         #expect(try t.store.importGrids(path: path, force: true).imported == 1)
@@ -114,7 +114,7 @@ import GridCore
                                     severity: nil, description: description, reporter: nil, reportedAt: Date())
         let before = try t.snapshot()
         #expect { _ = try t.store.report(report, rules: DispatchRules()) } throws: {
-            ($0 as? IncidentError).map { "\($0)".hasPrefix("description: ") && "\($0)".hasSuffix("is 2001 characters long; at most 2000 are allowed") } == true
+            ($0 as? WanggeError).map { "\($0)".hasPrefix("description: ") && "\($0)".hasSuffix("is 2001 characters long; at most 2000 are allowed") } == true
         }
         #expect(try t.snapshot() == before)
         // Codes with spaces between words, dots and dashes are fine (North Carolina's "New Hanover").
@@ -177,7 +177,7 @@ import GridCore
     @Test func unknownCRS() throws {
         let t = try populated()
         let path = try t.file("ok2.csv", "id,lon,lat\nH9,112.4,28.9\n")
-        try expectFailure(t, containing: ["--crs EPSG:999999", "crs not found"]) {
+        try expectFailure(t, containing: ["crs EPSG:999999", "crs not found"]) {
             _ = try t.store.importPoints(.households, path: path, crs: .epsg(999_999))
         }
     }
@@ -185,7 +185,7 @@ import GridCore
     @Test func geocentricCRSIsRefused() throws {
         let t = try populated()
         let path = try t.file("ecef.csv", "id,x,y\nH9,-2300000,5400000\n")
-        try expectFailure(t, containing: [path, "--crs EPSG:4978: EPSG:4978 (WGS 84): it is a geocentric CRS"]) {
+        try expectFailure(t, containing: [path, "crs EPSG:4978: EPSG:4978 (WGS 84): it is a geocentric CRS"]) {
             _ = try t.store.importPoints(.households, path: path, crs: .epsg(4978))
         }
     }
@@ -285,7 +285,7 @@ import GridCore
         let report = IncidentReport(position: LonLat(112.355, 28.842), source: (112.355, 28.842, .wgs84), category: "环境卫生", channel: "12345",
                                     severity: "紧急", description: nil, reporter: nil, reportedAt: Date())
         let before = try t.snapshot()
-        #expect(throws: VocabularyError(field: .severity, value: "紧急", allowed: ["简单", "一般", "疑难"])) {
+        #expect(throws: WanggeError.vocabulary(.severity, value: "紧急", allowed: ["简单", "一般", "疑难"])) {
             _ = try t.store.report(report, rules: DispatchRules())
         }
         #expect(try t.snapshot() == before)
@@ -330,7 +330,7 @@ import GridCore
         }
         let kept = try t.store.incident(id: "E1")
         #expect(kept.status == .accepted && kept.version == 2 && kept.history?.count == 2)
-        #expect(throws: IncidentError.conflict(id: "E1", expected: 1, actual: 2)) {
+        #expect(throws: WanggeError.staleVersion(id: "E1", expected: 1, actual: 2)) {
             _ = try t.store.apply(IncidentChange(.start, actor: "王网格", expectedVersion: 1), to: "E1", rules: DispatchRules())
         }
     }
@@ -345,6 +345,6 @@ import GridCore
     @Test func pointsBeforeGridsAreRefused() throws {
         let t = try TemporaryStore()
         let path = try t.file("early.csv", "id,lon,lat\nH1,112.4,28.9\n")
-        try expectFailure(t, containing: ["no grids yet", "wangge import grids"]) { _ = try t.store.importPoints(.households, path: path) }
+        try expectFailure(t, containing: ["no grids yet", "import a grid file first"]) { _ = try t.store.importPoints(.households, path: path) }
     }
 }

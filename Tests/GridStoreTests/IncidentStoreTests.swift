@@ -43,7 +43,7 @@ import GridCore
         #expect(grid == first.routing.grid)
         // Outside the county: refused, nothing stored.
         let before = try t.snapshot()
-        #expect(throws: RoutingRefusal.self) { _ = try report(LonLat(113.5, 28.8)) }
+        #expect { _ = try report(LonLat(113.5, 28.8)) } throws: { ($0 as? WanggeError)?.kind == .refused && "\($0)".hasPrefix("the point is outside every grid") }
         #expect(try t.snapshot() == before)
     }
 }

@@ -75,7 +75,7 @@ import GridCore
         }
         r = try act(id, .mediate, hours: 10, by: "司法局") { $0.settled = true }
         #expect(r.status == .resolved)
-        #expect(throws: IncidentError.illegal(IllegalTransition(action: .escalate, status: .resolved))) {
+        #expect(throws: WanggeError.illegal(IllegalTransition(action: .escalate, status: .resolved))) {
             try act(id, .escalate, hours: 11)
         }
         r = try act(id, .close, hours: 12, by: "调度员") { $0.satisfaction = 4 }
@@ -122,17 +122,17 @@ import GridCore
     @Test func illegalChangesAreRefusedAndChangeNothing() throws {
         let id = try report()
         let before = try t.store.incident(id: id)
-        #expect(throws: IncidentError.illegal(IllegalTransition(action: .start, status: .reported))) { try act(id, .start, hours: 1) }
-        #expect(throws: IncidentError.illegal(IllegalTransition(action: .close, status: .reported))) {
+        #expect(throws: WanggeError.illegal(IllegalTransition(action: .start, status: .reported))) { try act(id, .start, hours: 1) }
+        #expect(throws: WanggeError.illegal(IllegalTransition(action: .close, status: .reported))) {
             try act(id, .close, hours: 1) { $0.satisfaction = 5 }
         }
         try act(id, .accept, hours: 1)
-        #expect(throws: IncidentError.invalid("resolve: a note is required (how it was settled)")) { try act(id, .resolve, hours: 2, note: nil) }
+        #expect(throws: WanggeError.invalid("resolve: a note is required (how it was settled)")) { try act(id, .resolve, hours: 2, note: nil) }
         try act(id, .resolve, hours: 2)
-        #expect(throws: IncidentError.invalid("close: the reporter's satisfaction (1–5) is required")) {
+        #expect(throws: WanggeError.invalid("close: the reporter's satisfaction (1–5) is required")) {
             try act(id, .close, hours: 3) { $0.satisfaction = 6 }
         }
-        #expect(throws: IncidentError.notFound("R9999999")) { try act("R9999999", .accept, hours: 1) }
+        #expect(throws: WanggeError.incidentNotFound("R9999999")) { try act("R9999999", .accept, hours: 1) }
         let after = try t.store.incident(id: id)
         #expect(after.version == before.version + 2 && after.history?.count == 3)
         #expect(IllegalTransition(action: .start, status: .reported).description == "cannot start an incident that is reported (only when accepted)")
@@ -153,7 +153,7 @@ import GridCore
         let winners = all.compactMap { try? $0.get() }
         #expect(winners.count == 1)
         let conflicts = all.filter {
-            if case .failure(IncidentError.conflict(id, version, version + 1)) = $0 { return true }
+            if case .failure(let error) = $0 { return error as? WanggeError == .staleVersion(id: id, expected: version, actual: version + 1) }
             return false
         }
         #expect(conflicts.count == 7)
@@ -181,7 +181,7 @@ import GridCore
         }
         #expect(assigned == targetGrid.code)
         // Outside the county: refused, unchanged.
-        #expect(throws: IncidentError.self) {
+        #expect(throws: WanggeError.self) {
             try act(id, .move, hours: 2) {
                 $0.position = LonLat(113.6, 28.8)
                 $0.source = (113.6, 28.8, .wgs84)
@@ -194,7 +194,7 @@ import GridCore
         #expect(r.level == .county && r.unit == "司法局")
         // A category outside the vocabulary is refused, and changes nothing.
         #expect { try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境" } } throws: { error in
-            (error as? IncidentError) == .invalid("recategorize: category: \"环境\" is not one of \(DispatchRules.standardCategories.joined(separator: ", ")) (dispatch.categories in the configuration)")
+            (error as? WanggeError) == .invalid("recategorize: category: \"环境\" is not one of \(DispatchRules.standardCategories.joined(separator: ", ")) (dispatch.categories in the configuration)")
         }
         #expect(try t.store.incident(id: id).version == r.version)
         r = try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境卫生" }
@@ -205,10 +205,10 @@ import GridCore
 
     @Test func returnedIncidentsAreReroutedByTheDispatcher() throws {
         let id = try report()
-        #expect(throws: IncidentError.invalid("return: a note is required (why it is not this unit's)")) { try act(id, .return, hours: 1, note: nil) }
+        #expect(throws: WanggeError.invalid("return: a note is required (why it is not this unit's)")) { try act(id, .return, hours: 1, note: nil) }
         var r = try act(id, .return, hours: 1, note: "系邻村事务")
         #expect(r.status == .returned && r.notifications?.last?.unit == "综治中心" && r.notifications?.last?.reason == "returned")
-        #expect(throws: IncidentError.illegal(IllegalTransition(action: .accept, status: .returned))) { try act(id, .accept, hours: 2) }
+        #expect(throws: WanggeError.illegal(IllegalTransition(action: .accept, status: .returned))) { try act(id, .accept, hours: 2) }
         let other = try #require(try t.store.grids().first { $0.townCode == "430981-006" })
         r = try act(id, .reroute, hours: 2, by: "调度员", note: "转草尾镇") {
             $0.grid = other.code
@@ -283,6 +283,6 @@ import GridCore
         let h3 = try t.store.incident(id: "H3")
         #expect(h3.grid == nil && h3.deadline == nil, "outside every grid and without a time: no routing")
         let bad = try t.file("bad.csv", "id,lon,lat,category,closed_at\nB1,112.355,28.842,其他,yesterday\n")
-        #expect(throws: StoreError.self) { _ = try t.store.importPoints(.incidents, path: bad) }
+        #expect(throws: WanggeError.self) { _ = try t.store.importPoints(.incidents, path: bad) }
     }
 }

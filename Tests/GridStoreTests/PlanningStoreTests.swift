@@ -80,7 +80,7 @@ extension GEOSContext {
         #expect(generations.map(\.status) == [.active, .draft] && generations[1].parent == 1 && generations[1].grids == 271)
         #expect(try f.store.validate(draft, thresholds: PlanThresholds()).errors.isEmpty)
         #expect { try f.store.editDraft(1, thresholds: PlanThresholds()) { _ in [] } } throws: {
-            "\($0)" == "generation 1 is active, not a draft: only drafts can be edited (start one with `wangge plan new`)"
+            "\($0)" == "generation 1 is active, not a draft: only drafts can be edited"
         }
     }
 
@@ -220,7 +220,7 @@ extension GEOSContext {
         let area = try f.store.grids(generation: 1).first { $0.code == "430981-001-017-003" }!.areaSquareMetres!
         #expect(abs(gap.areaSquareMetres! - area) / area < 1e-4)
         #expect { try f.store.activate(2, thresholds: PlanThresholds(), dispatch: DispatchRules()) } throws: {
-            "\($0)".hasPrefix("generation 2 has 1 coverage problem; fix them first (wangge plan validate 2):\n  error: no grid covers this part of the county")
+            "\($0)".hasPrefix("generation 2 has 1 coverage problem; fix them first (validating the draft lists them):\n  error: no grid covers this part of the county")
         }
         #expect(try f.store.activeGeneration() == 1)
     }

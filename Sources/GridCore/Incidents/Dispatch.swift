@@ -77,13 +77,13 @@ public struct DispatchRules: Sendable, Equatable {
 
     /// Refuses a category, channel or severity outside the configured words
     /// (a typo would otherwise route with the defaults: `紧急` to the village with 72 h).
-    public func check(_ field: VocabularyError.Field, _ value: String) throws {
+    public func check(_ field: VocabularyField, _ value: String) throws {
         let allowed = switch field {
         case .category: categories
         case .channel: channels
         case .severity: severities
         }
-        guard allowed.contains(value) else { throw VocabularyError(field: field, value: value, allowed: allowed) }
+        guard allowed.contains(value) else { throw WanggeError.vocabulary(field, value: value, allowed: allowed) }
     }
 
     /// Checks the words of a new report.
@@ -99,28 +99,8 @@ public struct DispatchRules: Sendable, Equatable {
     }
 }
 
-/// A category, channel or severity that is not in the configuration's vocabulary.
-public struct VocabularyError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Field: String, Sendable { case category, channel, severity }
-    public var field: Field
-    public var value: String
-    public var allowed: [String]
-
-    public init(field: Field, value: String, allowed: [String]) {
-        self.field = field
-        self.value = value
-        self.allowed = allowed
-    }
-
-    public var description: String {
-        let key = switch field {
-        case .category: "categories"
-        case .channel: "channels"
-        case .severity: "severity_levels"
-        }
-        return "\(field.rawValue): \"\(value)\" is not one of \(allowed.joined(separator: ", ")) (dispatch.\(key) in the configuration)"
-    }
-}
+/// The fields whose words the configuration lists (dispatch.categories, channels, severity_levels).
+public enum VocabularyField: String, Sendable { case category, channel, severity }
 
 /// Where a report goes: the grid and people responsible, the level and unit
 /// that handle it, the department for its category, and the deadline.
@@ -146,20 +126,6 @@ public struct Routing: Sendable, Equatable, Encodable {
     public var duplicateOf: String?
 }
 
-/// A report that cannot be routed: outside every grid, with the nearest one.
-public struct RoutingRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-    public var nearestGrid: String?
-    public var distanceMeters: Double?
-    public init(nearestGrid: String?, distanceMeters: Double?) {
-        self.nearestGrid = nearestGrid
-        self.distanceMeters = distanceMeters
-    }
-    public var description: String {
-        guard let nearestGrid, let distanceMeters else { return "the point is outside every grid" }
-        return String(format: "the point is outside every grid: the nearest is %@, %.0f m away", nearestGrid, distanceMeters)
-    }
-}
-
 public enum Dispatcher {
     /// Routes a located report. `earlier` are incidents of the same category
     /// nearby, with their distance in metres and time: those within the
@@ -168,7 +134,7 @@ public enum Dispatcher {
                              severity: String?, reportedAt: Date, earlier: [(id: String, distanceMeters: Double, reportedAt: Date)],
                              rules: DispatchRules) throws -> Routing {
         guard a.grid >= 0, let grid = grids[codes[Int(a.grid)]] else {
-            throw RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters)
+            throw WanggeError.outsideEveryGrid(nearestGrid: a.nearestGrid >= 0 ? codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters)
         }
         let level = rules.level(for: severity)
         let department = rules.department(for: category)

@@ -27,7 +27,7 @@ public enum IncidentAction: String, Sendable, Codable, CaseIterable {
 }
 
 /// An action that the incident's status does not allow (HTTP 409).
-public struct IllegalTransition: Error, Sendable, Equatable, CustomStringConvertible {
+public struct IllegalTransition: Sendable, Equatable, CustomStringConvertible {
     public let action: IncidentAction
     public let status: IncidentStatus
     public init(action: IncidentAction, status: IncidentStatus) {
@@ -65,7 +65,7 @@ public enum IncidentTransitions {
     }
 
     public static func transition(_ action: IncidentAction, from status: IncidentStatus) throws -> IncidentStatus {
-        guard let next = target(of: action, from: status) else { throw IllegalTransition(action: action, status: status) }
+        guard let next = target(of: action, from: status) else { throw WanggeError.illegal(IllegalTransition(action: action, status: status)) }
         return next
     }
 
@@ -161,7 +161,7 @@ private struct LifecycleStep {
 
     private func requireNote(_ what: String) throws -> String {
         guard let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty else {
-            throw IncidentError.invalid("\(change.action.rawValue): a note is required (\(what))")
+            throw WanggeError.invalid("\(change.action.rawValue): a note is required (\(what))")
         }
         return note
     }
@@ -199,11 +199,7 @@ private struct LifecycleStep {
         let action = change.action
         let from = record.status
         var to: IncidentStatus
-        do {
-            to = try IncidentTransitions.transition(action, from: from)
-        } catch let illegal as IllegalTransition {
-            throw IncidentError.illegal(illegal)
-        }
+        to = try IncidentTransitions.transition(action, from: from)
         var detail: [String: String] = [:]
         var notifyReason: String?
         var note = change.note
@@ -216,7 +212,7 @@ private struct LifecycleStep {
             note = try requireNote("how it was settled")
         case .close:
             guard let satisfaction = change.satisfaction, (1...5).contains(satisfaction) else {
-                throw IncidentError.invalid("close: the reporter's satisfaction (1–5) is required")
+                throw WanggeError.invalid("close: the reporter's satisfaction (1–5) is required")
             }
             record.satisfaction = satisfaction
             record.closedAt = time(now)
@@ -230,7 +226,7 @@ private struct LifecycleStep {
             record.deadline = time(rules.deadline(from: now, at: currentLevel))
             notifyReason = "reopened"
         case .mediate:
-            guard let settled = change.settled else { throw IncidentError.invalid("mediate: the result (settled or failed) is required") }
+            guard let settled = change.settled else { throw WanggeError.invalid("mediate: the result (settled or failed) is required") }
             let attempt = record.attempts + 1
             detail = ["attempt": String(attempt), "result": settled ? "settled" : "failed", "level": currentLevel.rawValue]
             if settled {
@@ -248,7 +244,7 @@ private struct LifecycleStep {
             }
         case .escalate:
             guard let above = IncidentTransitions.levelAbove(currentLevel) else {
-                throw IncidentError.illegal(IllegalTransition(action: .escalate, status: from))
+                throw WanggeError.illegal(IllegalTransition(action: .escalate, status: from))
             }
             escalate(to: above, from: from, note: note)
             return
@@ -259,10 +255,10 @@ private struct LifecycleStep {
         case .reroute:
             note = try requireNote("why it goes elsewhere")
             guard change.grid != nil || change.level != nil else {
-                throw IncidentError.invalid("reroute: give the grid and/or the level to send it to")
+                throw WanggeError.invalid("reroute: give the grid and/or the level to send it to")
             }
             let target = grid(change.grid ?? record.grid)
-            if let code = change.grid, target == nil { throw IncidentError.invalid("reroute: no grid \(code) in the active generation") }
+            if let code = change.grid, target == nil { throw WanggeError.invalid("reroute: no grid \(code) in the active generation") }
             let level = change.level ?? currentLevel
             detail = ["from_grid": record.grid ?? "", "to_grid": target?.code ?? record.grid ?? "",
                       "from_unit": record.unit ?? "", "from_level": currentLevel.rawValue]
@@ -271,10 +267,10 @@ private struct LifecycleStep {
             record.deadline = time(rules.deadline(from: now, at: level))
             notifyReason = "rerouted"
         case .move:
-            guard let located = grids.located, let position = change.position else { throw IncidentError.invalid("move: the new place is missing") }
+            guard let located = grids.located, let position = change.position else { throw WanggeError.invalid("move: the new place is missing") }
             let a = located.assignment
             guard a.grid >= 0, let target = grid(located.codes[Int(a.grid)]) else {
-                throw IncidentError.invalid("move: \(RoutingRefusal(nearestGrid: a.nearestGrid >= 0 ? located.codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters))")
+                throw WanggeError.outsideEveryGrid(nearestGrid: a.nearestGrid >= 0 ? located.codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters).prefixed("move")
             }
             detail = ["from_grid": record.grid ?? "", "to_grid": target.code,
                       "from_place": String(format: "%.6f,%.6f", record.lon, record.lat),
@@ -285,12 +281,12 @@ private struct LifecycleStep {
             record.lat = position.lat
         case .recategorize:
             guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
-                throw IncidentError.invalid("recategorize: the new category is missing")
+                throw WanggeError.invalid("recategorize: the new category is missing")
             }
             do {
                 try rules.check(.category, category)
-            } catch let error as VocabularyError {
-                throw IncidentError.invalid("recategorize: \(error)")
+            } catch let error as WanggeError {
+                throw error.prefixed("recategorize")
             }
             detail = ["from_category": record.category ?? "", "to_category": category,
                       "from_department": record.department ?? "", "to_department": rules.department(for: category)]
@@ -300,7 +296,7 @@ private struct LifecycleStep {
             if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = "recategorized" }
         case .regrid:
             guard let target = grid(grids.regridInto) else {
-                throw IncidentError.invalid("regrid: \(record.id) is in no grid of generation \(grids.generation)")
+                throw WanggeError.invalid("regrid: \(record.id) is in no grid of generation \(grids.generation)")
             }
             detail = ["from_grid": record.grid ?? "", "to_grid": target.code, "generation": String(grids.generation)]
             route(to: target, level: currentLevel)

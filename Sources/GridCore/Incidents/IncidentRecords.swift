@@ -117,25 +117,6 @@ public struct IncidentRecord: Sendable, Encodable, Equatable {
     }
 }
 
-/// Why a change to an incident was refused.
-public enum IncidentError: Error, Sendable, Equatable, CustomStringConvertible {
-    case notFound(String)
-    case illegal(IllegalTransition)
-    /// Someone else changed it first: the caller's version is stale.
-    case conflict(id: String, expected: Int, actual: Int)
-    case invalid(String)
-
-    public var description: String {
-        switch self {
-        case .notFound(let id): "no incident \(id)"
-        case .illegal(let t): t.description
-        case .conflict(let id, let expected, let actual):
-            "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again"
-        case .invalid(let message): message
-        }
-    }
-}
-
 /// A change asked of an incident. Only the fields its action needs are read.
 public struct IncidentChange: Sendable {
     public var action: IncidentAction

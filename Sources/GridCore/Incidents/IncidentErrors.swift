@@ -1,0 +1,37 @@
+import Foundation
+
+/// The incident side's errors, each a `WanggeError` with the incident's words.
+extension WanggeError {
+    public static func incidentNotFound(_ id: String) -> WanggeError {
+        .notFound("no incident \(TextLimits.shown(id))")
+    }
+
+    /// An action the incident's status does not allow (HTTP 409).
+    public static func illegal(_ transition: IllegalTransition) -> WanggeError {
+        WanggeError(.conflict, transition.description, field: "action", value: transition.action.rawValue)
+    }
+
+    /// Someone else changed it first: the caller's version is stale.
+    public static func staleVersion(id: String, expected: Int, actual: Int) -> WanggeError {
+        WanggeError(.conflict, "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again",
+                    field: "version", value: String(expected))
+    }
+
+    /// A category, channel or severity that is not in the configuration's vocabulary.
+    public static func vocabulary(_ field: VocabularyField, value: String, allowed: [String]) -> WanggeError {
+        let key = switch field {
+        case .category: "categories"
+        case .channel: "channels"
+        case .severity: "severity_levels"
+        }
+        return WanggeError(.invalid, "\(field.rawValue): \"\(value)\" is not one of \(allowed.joined(separator: ", ")) (dispatch.\(key) in the configuration)",
+                           field: field.rawValue, value: value, allowed: allowed)
+    }
+
+    /// A report or a move that cannot be routed: outside every grid, with the nearest one.
+    public static func outsideEveryGrid(nearestGrid: String?, distanceMeters: Double?) -> WanggeError {
+        guard let nearestGrid, let distanceMeters else { return WanggeError(.refused, "the point is outside every grid", field: "lon") }
+        return WanggeError(.refused, String(format: "the point is outside every grid: the nearest is %@, %.0f m away", nearestGrid, distanceMeters),
+                           field: "lon")
+    }
+}
