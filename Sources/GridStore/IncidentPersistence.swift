@@ -63,7 +63,7 @@ extension GridStore {
     static func recordEvent(_ db: Database, incident: String, at: Date, actor: String, action: IncidentAction,
                             from: IncidentStatus?, to: IncidentStatus, level: HandlingLevel?, unit: String?, grid: String?,
                             note: String?, detail: [String: String]? = nil) throws -> Int64 {
-        let detailJSON = try detail.map { String(decoding: try JSONEncoder.sorted.encode($0), as: UTF8.self) }
+        let detailJSON = try detail.map { try WanggeJSON.text($0) }
         try db.execute(sql: """
             INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -344,11 +344,3 @@ extension GridStore {
     }
 }
 
-extension JSONEncoder {
-    /// Keys sorted, slashes and CJK left as they are: stable, readable JSON.
-    static var sorted: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-}

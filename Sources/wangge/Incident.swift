@@ -38,7 +38,7 @@ extension Wangge {
                     print(try jsonText(result))
                     return
                 }
-                let deadline = ISO8601DateFormatter.string(from: r.deadline, timeZone: TimeZone(identifier: "Asia/Shanghai")!, formatOptions: [.withInternetDateTime])
+                let deadline = TimePolicy.standard.displayed(r.deadline)
                 print("incident  \(result.id)  \(category) via \(channel)")
                 print("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))")
                 print("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")")

@@ -20,14 +20,10 @@ extension IncidentStatus: ExpressibleByArgument {}
 extension HandlingLevel: ExpressibleByArgument {}
 extension IncidentGrouping: ExpressibleByArgument {}
 
-/// A time as the centre reads it: China Standard Time, to the minute.
+/// A time as the centre reads it: the display zone, to the minute.
 func localTime(_ text: String?) -> String {
-    guard let text, let date = ISO8601DateFormatter().date(from: text) else { return text ?? "-" }
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone(identifier: "Asia/Shanghai")
-    f.dateFormat = "yyyy-MM-dd HH:mm"
-    return f.string(from: date)
+    guard let text, let date = TimePolicy.standard.date(iso8601: text) else { return text ?? "-" }
+    return TimePolicy.standard.minute(date)
 }
 
 /// An incident with its history, for the terminal.

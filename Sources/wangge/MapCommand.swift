@@ -111,11 +111,7 @@ extension Wangge {
         }
 
         static func today() -> String {
-            let formatter = DateFormatter()
-            formatter.locale = Locale(identifier: "en_US_POSIX")
-            formatter.timeZone = TimeZone(identifier: "Asia/Shanghai")
-            formatter.dateFormat = "yyyy-MM-dd"
-            return formatter.string(from: Date())
+            TimePolicy.standard.day(Date())
         }
     }
 }

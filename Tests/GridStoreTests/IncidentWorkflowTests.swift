@@ -194,7 +194,7 @@ import GridCore
         #expect(r.level == .county && r.unit == "司法局")
         // A category outside the vocabulary is refused, and changes nothing.
         #expect { try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境" } } throws: { error in
-            (error as? WanggeError) == .invalid("recategorize: category: \"环境\" is not one of \(DispatchRules.standardCategories.joined(separator: ", ")) (dispatch.categories in the configuration)")
+            (error as? WanggeError) == WanggeError.vocabulary(.category, value: "环境", allowed: DispatchRules.standardCategories).prefixed("recategorize")
         }
         #expect(try t.store.incident(id: id).version == r.version)
         r = try act(id, .recategorize, hours: 4, by: "调度员") { $0.category = "环境卫生" }

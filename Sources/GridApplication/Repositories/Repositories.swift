@@ -11,6 +11,9 @@ import GridStore
 public protocol GridRepository: Sendable {
     /// The rules points were assigned with (the configuration's, unless a generation recorded its own).
     var rules: AssignmentRules { get }
+    /// Where the data is and what keeps it, for summaries: a file path and "SpatiaLite 5.0.1", say.
+    var location: String { get }
+    func engine() throws -> String
     func activeGeneration() throws -> Int64
     func generation(_ id: Int64) throws -> GenerationSummary
     func generations() throws -> [GenerationSummary]
@@ -39,6 +42,8 @@ public protocol GridRepository: Sendable {
 
 /// Households, cameras and incidents as points, their assignments and counts.
 public protocol PointRepository: Sendable {
+    func pointCounts() throws -> [PointLayer: Int]
+    func unassignedCounts(generation: Int64?) throws -> [PointLayer: Int]
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules,
                       progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
@@ -77,4 +82,7 @@ public protocol AccessRepository: Sendable {
 /// Everything the use cases read and write.
 public typealias Repositories = GridRepository & PointRepository & IncidentRepository & AccessRepository
 
-extension GridStore: GridRepository, PointRepository, IncidentRepository, AccessRepository {}
+extension GridStore: GridRepository, PointRepository, IncidentRepository, AccessRepository {
+    public var location: String { database.path }
+    public func engine() throws -> String { "SpatiaLite \(try database.spatialiteVersion())" }
+}

@@ -34,6 +34,15 @@ public struct TimePolicy: Sendable {
     /// The form people see: the display zone with its offset, to the second.
     public func displayed(_ date: Date) -> String { displayStyle.format(date) }
 
+    /// To the minute in the display zone (`2026-11-26 21:00`), as tables on a terminal show times.
+    public func minute(_ date: Date) -> String {
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(format: "%04d-%02d-%02d %02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0)
+    }
+
+    /// The day in the display zone (`2026-11-26`).
+    public func day(_ date: Date) -> String { String(minute(date).prefix(10)) }
+
     /// A stored time as people see it; text that is no ISO 8601 time is left as it is.
     public func displayed(stored text: String) -> String { date(iso8601: text).map(displayed) ?? text }
 
