@@ -148,6 +148,14 @@ import TestSupport
                     }
                 }
             }
+            // So is a category or channel outside the configuration's vocabulary.
+            for (parameter, value) in [("category", "nothing"), ("channel", "pigeon")] {
+                try await client.execute(uri: "/v1/incidents?\(parameter)=\(value)", method: .get, headers: fixture.headers(.viewer)) { response in
+                    #expect(response.status == .badRequest, "\(parameter)")
+                    let problem = try #require(try json(response) as? [String: Any])
+                    #expect((problem["detail"] as? String)?.hasPrefix("\(parameter): \"\(value)\" is not one of") == true, "\(problem)")
+                }
+            }
             try await client.execute(uri: "/v1/stats/incidents?by=grid", method: .get, headers: fixture.headers(.viewer)) { response in
                 let rows = try #require(try json(response) as? [[String: Any]])
                 let mine = try #require(rows.first { $0["key"] as? String == ServerFixture.workerGrid })

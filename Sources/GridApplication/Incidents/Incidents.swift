@@ -104,6 +104,9 @@ extension GridService {
         filter.overdueOnly = query.overdueOnly
         filter.since = query.since
         filter.until = query.until
+        // A filter outside the vocabulary would answer "none" for a typo: say so instead.
+        if let category = query.category { try dispatchRules.check(.category, category) }
+        if let channel = query.channel { try dispatchRules.check(.channel, channel) }
         filter.category = query.category
         filter.channel = query.channel
         filter.limit = query.limit.map { $0 + 1 }
