@@ -399,7 +399,9 @@ func json(_ response: TestResponse) throws -> Any {
             try await client.execute(uri: "/v1/grids/\(ServerFixture.workerGrid)/households", method: .get, headers: [.authorization: "Bearer \(token)"]) {
                 #expect($0.status == .ok)
             }
-            for (bad, field) in [(#"{"role": "king"}"#, "role"), (#"{"role": "grid_worker"}"#, ""), (#"{"role": "viewer", "expires": "soon"}"#, "")] {
+            let longName = String(repeating: "名", count: 201)
+            for (bad, field) in [(#"{"role": "king"}"#, "role"), (#"{"role": "grid_worker"}"#, ""), (#"{"role": "viewer", "expires": "soon"}"#, ""),
+                                 (#"{"role": "viewer", "name": "a\u0000b"}"#, "name"), (#"{"role": "viewer", "name": "\#(longName)"}"#, "name")] {
                 try await client.execute(uri: "/v1/tokens", method: .post, headers: fixture.headers(.admin), body: ByteBuffer(string: bad)) { response in
                     #expect(response.status == .unprocessableContent, "\(bad): \(String(buffer: response.body))")
                     let problem = try json(response) as? [String: Any]

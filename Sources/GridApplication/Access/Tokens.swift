@@ -82,8 +82,8 @@ extension GridService {
                                       field: "role", value: request.role, allowed: Role.allCases.map(\.rawValue))
         }
         let name = request.name?.trimmingCharacters(in: .whitespaces) ?? ""
-        guard name.count <= TextLimits.name else {
-            throw WanggeError.invalid("name: \(name.count) characters, at most \(TextLimits.name)", field: "name")
+        if let problem = TextLimits.firstProblem([("name", name, TextLimits.name)]) {
+            throw WanggeError.invalid(problem, field: "name", value: name)
         }
         return try translatingErrors {
             let scope = TokenScope(grids: request.grids ?? [], villages: request.villages ?? [], towns: request.towns ?? [])

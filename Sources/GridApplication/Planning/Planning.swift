@@ -122,8 +122,9 @@ extension GridService {
     /// Starts a draft: a copy of a generation's grids, villages and towns.
     public func createDraft(from source: Int64, name: String) throws -> GenerationSummary {
         let name = name.trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty, name.count <= TextLimits.name else {
-            throw WanggeError.invalid("name: give a name of 1 to \(TextLimits.name) characters", field: "name")
+        if name.isEmpty { throw WanggeError.invalid("name: a draft needs a name", field: "name") }
+        if let problem = TextLimits.firstProblem([("name", name, TextLimits.name)]) {
+            throw WanggeError.invalid(problem, field: "name", value: name)
         }
         return try translatingErrors { try store.generation(try store.createDraft(from: source, name: name)) }
     }
@@ -172,6 +173,9 @@ extension GridService {
         -> (draft: Int64, report: PlanEditReport, overloaded: [(code: String, households: Int)]) {
         guard maxHouseholds >= 1 else {
             throw WanggeError.invalid("max_households: \(maxHouseholds) is below 1", field: "max_households", value: String(maxHouseholds))
+        }
+        if let problem = TextLimits.firstProblem([("name", name, TextLimits.name)]) {
+            throw WanggeError.invalid(problem, field: "name", value: name)
         }
         return try translatingErrors {
             try store.suggestDraft(from: source, maxHouseholds: maxHouseholds, name: name ?? "suggested split at \(maxHouseholds) households",
