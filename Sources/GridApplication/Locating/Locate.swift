@@ -25,6 +25,8 @@ public struct LocatedPoint: Sendable, Encodable {
 extension GridService {
     /// Converts a point given in `crs` to WGS84 with a cached converter; the error names `field`.
     public static func wgs84(x: Double, y: Double, crs: CoordinateSystem, field: String = "lon") throws -> LonLat {
+        // Most points come in WGS84 already: no converter to check out (out-of-range ones get its message below).
+        if crs == .wgs84, (-180...180).contains(x), (-90...90).contains(y) { return LonLat(x, y) }
         do {
             let p = try WGS84ConverterCache.shared.withConverter(from: crs) { try $0.toWGS84(x: x, y: y) }
             return LonLat(p.lon, p.lat)
