@@ -224,16 +224,11 @@ struct RowParser {
     let columns: Columns
     let converter: WGS84Converter
     private let needed: Int
-    /// Start and end of the first `needed` fields of the current line.
-    private var starts: [Int]
-    private var ends: [Int]
 
     init(columns: Columns, crs: CoordinateSystem) throws {
         self.columns = columns
         converter = try WGS84Converter(from: crs, context: try PROJContext())
         needed = max(columns.id, columns.x, columns.y) + 1
-        starts = [Int](repeating: 0, count: needed)
-        ends = [Int](repeating: 0, count: needed)
     }
 
     /// Calls `body` with the id's byte range and the WGS84 point of every
@@ -246,43 +241,37 @@ struct RowParser {
             var contentEnd = end
             if contentEnd > lineStart && bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
             if contentEnd > lineStart {
-                let fieldCount = split(bytes, lineStart, contentEnd)
+                // The three fields' ranges, kept in locals while the line is split (no array written per field).
+                var fieldCount = 0
+                var id = (0, 0), x = (0, 0), y = (0, 0)
+                Self.forEachField(bytes, lineStart, contentEnd) { fieldStart, fieldEnd in
+                    if fieldCount == columns.id { id = (fieldStart, fieldEnd) }
+                    if fieldCount == columns.x { x = (fieldStart, fieldEnd) }
+                    if fieldCount == columns.y { y = (fieldStart, fieldEnd) }
+                    fieldCount += 1
+                }
                 guard fieldCount >= needed else {
                     throw RowError(offset: lineStart, message: "\(fieldCount) fields, expected id,lon,lat")
                 }
-                func text(_ i: Int) -> String {
-                    String(decoding: UnsafeBufferPointer(rebasing: bytes[starts[i]..<ends[i]]), as: UTF8.self)
+                func text(_ field: (Int, Int)) -> String {
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[field.0..<field.1]), as: UTF8.self)
                 }
-                guard let x = Self.parseDouble(bytes, starts[columns.x], ends[columns.x]) else {
-                    throw RowError(offset: lineStart, message: "field lon: \"\(text(columns.x))\" is not a number")
+                guard let lon = Self.parseDouble(bytes, x.0, x.1) else {
+                    throw RowError(offset: lineStart, message: "field lon: \"\(text(x))\" is not a number")
                 }
-                guard let y = Self.parseDouble(bytes, starts[columns.y], ends[columns.y]) else {
-                    throw RowError(offset: lineStart, message: "field lat: \"\(text(columns.y))\" is not a number")
+                guard let lat = Self.parseDouble(bytes, y.0, y.1) else {
+                    throw RowError(offset: lineStart, message: "field lat: \"\(text(y))\" is not a number")
                 }
                 let p: (lon: Double, lat: Double)
                 do {
-                    p = try converter.toWGS84(x: x, y: y)
+                    p = try converter.toWGS84(x: lon, y: lat)
                 } catch let error as GeoError {
                     throw RowError(offset: lineStart, message: error.message)
                 }
-                try body(starts[columns.id], ends[columns.id], p.lon, p.lat)
+                try body(id.0, id.1, p.lon, p.lat)
             }
             lineStart = end + 1
         }
-    }
-
-    /// Splits a line, keeping the first `needed` fields; returns how many fields the line has.
-    @inline(__always)
-    private mutating func split(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
-        var count = 0
-        Self.forEachField(bytes, start, end) { fieldStart, fieldEnd in
-            if count < needed {
-                starts[count] = fieldStart
-                ends[count] = fieldEnd
-            }
-            count += 1
-        }
-        return count
     }
 
     /// Field ranges of one line (the header's).
