@@ -97,6 +97,31 @@ import GeoKit
                                   "North Carolina, edges", maximumGEOSShare: 0.5)
     }
 
+    /// The raster's rows are scanned in parallel bands whose records are
+    /// joined afterwards: any number of bands gives the one-band raster,
+    /// cell for cell and record for record.
+    @Test func rasterInBandsEqualsOneScan() throws {
+        for (shapes, label) in [(try Fixtures.shapes(Fixtures.sampleGrids), "sample county"),
+                                (try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME"), "North Carolina")] {
+            let sorted = shapes.sorted { $0.code < $1.code }
+            let locator = try GridLocator(shapes: sorted, rules: AssignmentRules())
+            let reference = try GridAssigner(shapes: shapes).index.raster
+            let builder = try OwnershipRasterBuilder(rings: try locator.rings(), gridCount: sorted.count, extent: locator.envelope,
+                                                     margin: reference.margin, cellSize: reference.cellSize)
+            func contents(_ raster: OwnershipRaster) -> ([Int32], [UInt32], [Int]) {
+                (Array(UnsafeBufferPointer(start: raster.cells.base, count: raster.cells.count)),
+                 Array(UnsafeBufferPointer(start: raster.records.base, count: raster.records.count)),
+                 [raster.deepCells, raster.edgeCells, raster.geosCells])
+            }
+            let one = contents(try builder.build(bands: 1))
+            #expect(one.1.count > 1000 && one.2[1] > 100, "\(label): edge cells with records")
+            for bands in [2, 7, 64] {
+                let banded = contents(try builder.build(bands: bands))
+                #expect(banded.0 == one.0 && banded.1 == one.1 && banded.2 == one.2, "\(label): \(bands) bands")
+            }
+        }
+    }
+
     /// Points exactly on raster cell centres and corners, where the
     /// crossing test's reference point sits.
     @Test func rasterCentresAndCorners() throws {

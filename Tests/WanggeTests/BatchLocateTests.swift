@@ -87,8 +87,9 @@ import GridCore
         return chunks.map { String(decoding: $0.bytes, as: UTF8.self) }.joined()
     }
 
-    @Test func chunkedOutputEqualsRowByRow() throws {
-        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+    /// 5,000 rows around the sample county: columns in another order, a
+    /// BOM, CRLF, quoted ids, blank lines, an extra column.
+    static func mixedFile(around assigner: GridAssigner) -> (text: String, ids: [String], points: [LonLat]) {
         var random = SeededRandom(seed: 16)
         let region = assigner.index.envelope.expanded(by: 0.3)
         var ids: [String] = [], points: [LonLat] = []
@@ -103,6 +104,12 @@ import GridCore
             text += "\(quotedId),\(lat),\(p.lon),x" + (i % 3 == 0 ? "\r\n" : "\n")
             if i % 500 == 0 { text += "\n" }
         }
+        return (text, ids, points)
+    }
+
+    @Test func chunkedOutputEqualsRowByRow() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let (text, ids, points) = Self.mixedFile(around: assigner)
         let expected = try Self.referenceOutput(ids: ids, points: points, assigner: assigner)
         let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
         for chunkBytes in [1, 100, 4096, 1 << 20] {
@@ -142,6 +149,53 @@ import GridCore
         }
         #expect { _ = try Self.run("", assigner: assigner, chunkBytes: 64) } throws: { error in
             "\(error)" == "points.csv: empty file, expected the header id,lon,lat"
+        }
+    }
+
+    /// The rows parsed while the index is being built are kept and located
+    /// afterwards: chunk by chunk, the same lines as parsing and locating at once.
+    @Test func rowsParsedBeforeTheIndexGiveTheSameLines() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let (text, ids, points) = Self.mixedFile(around: assigner)
+        let expected = try Self.referenceOutput(ids: ids, points: points, assigner: assigner)
+        let bytes = Array(text.utf8)
+        for chunkBytes in [1, 100, 1 << 20] {
+            let got = try bytes.withUnsafeBufferPointer { bytes -> String in
+                let (columns, bodyStart) = try BatchLocate.readHeader(bytes, path: "points.csv")
+                let boundaries = BatchLocate.chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
+                var parser = try RowParser(columns: columns, crs: .wgs84)
+                let parsed = try zip(boundaries, boundaries.dropFirst()).map { start, end in
+                    var rows = ParsedRows()
+                    try rows.parse(bytes, start..<end, parser: &parser)
+                    return rows
+                }
+                var located = ChunkLocator(assigner)
+                var text = ""
+                // Last chunk first, as kept chunks may come.
+                for rows in parsed.reversed() {
+                    text = String(decoding: try located.locate(rows, in: bytes).bytes, as: UTF8.self) + text
+                }
+                return text
+            }
+            #expect(BatchLocate.header + got == expected, "chunks of \(chunkBytes) bytes")
+        }
+    }
+
+    /// The index is built while the rows are read: when the grids cannot be
+    /// loaded, that is the error, not a bad row found meanwhile.
+    @Test func gridsThatCannotBeLoadedComeBeforeBadRows() throws {
+        let text = "id,lon,lat\nA,112.5,28.9\nbad,112.x,28.9\n"
+        let bytes = Array(text.utf8)
+        for chunkBytes in [4, 1 << 20] {
+            #expect {
+                _ = try bytes.withUnsafeBufferPointer {
+                    try BatchLocate.locate($0, path: "points.csv", crs: .wgs84,
+                                           assigner: PendingAssigner { throw WanggeError.invalid("no active generation") },
+                                           chunkBytes: chunkBytes)
+                }
+            } throws: { error in
+                "\(error)" == "\(WanggeError.invalid("no active generation"))"
+            }
         }
     }
 }

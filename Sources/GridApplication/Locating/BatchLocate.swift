@@ -36,46 +36,75 @@ public struct BatchLocate {
     /// Locates every row of the file at `path` and writes the CSV answer to `descriptor` (standard output by default).
     public func run(path: String, to descriptor: Int32 = STDOUT_FILENO) throws {
         let file = try MappedFile(path: path)
-        let assigner = try service.loaded(generation: generation).assigner
-        let chunks = try Self.locate(file.bytes, path: path, crs: crs, assigner: assigner)
+        let (service, generation) = (service, generation)
+        let chunks = try Self.locate(file.bytes, path: path, crs: crs,
+                                     assigner: PendingAssigner { try service.loaded(generation: generation).assigner })
         try Self.writeAll(chunks, to: descriptor)
     }
 
-    /// The CSV output of every row, in chunks in input order, the header first.
+    /// `locate` with an assigner at hand.
     static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
                        assigner: GridAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
+        try locate(bytes, path: path, crs: crs, assigner: PendingAssigner { assigner }, chunkBytes: chunkBytes)
+    }
+
+    /// The CSV output of every row, in chunks in input order, the header first.
+    ///
+    /// Building the assigner's index takes a few hundredths of a second on
+    /// one core: the first worker builds it while the others parse chunks
+    /// and keep their rows. Once it is ready, each chunk is parsed, assigned
+    /// and formatted, and the kept rows are assigned last.
+    static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
+                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
         let (columns, bodyStart) = try readHeader(bytes, path: path)
         let boundaries = chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
-        let table = OutputTable(codes: assigner.codes)
         let chunkCount = boundaries.count - 1
         let outputs = ChunkOutputs(count: chunkCount)
+        let parsed = ParsedChunks()
         let failure = FirstRowError()
         let counter = SliceCounter(total: chunkCount, sliceLength: 1)
         let input = SendableBytes(bytes)
-        DispatchQueue.concurrentPerform(iterations: min(GridAssigner.coreCount, max(chunkCount, 1))) { _ in
+        /// The next chunk to work on, unless a row before it failed (a row in an earlier chunk may fail first).
+        @Sendable func nextChunk() -> Int? {
+            while let slice = counter.next() {
+                if !failure.precedes(chunk: slice.lowerBound) { return slice.lowerBound }
+            }
+            return nil
+        }
+        DispatchQueue.concurrentPerform(iterations: min(GridAssigner.coreCount, max(chunkCount, 1))) { worker in
             do {
+                if worker == 0 { _ = try pending.value() }
                 var parser = try RowParser(columns: columns, crs: crs)
-                var fast = assigner.makeFastAssigner()
-                while let slice = counter.next() {
-                    let chunk = slice.lowerBound
-                    // A row before an earlier failure may fail first: only later chunks are skipped.
-                    if failure.precedes(chunk: chunk) { continue }
-                    let range = boundaries[chunk]..<boundaries[chunk + 1]
-                    let out = OutputBuffer(capacity: range.count + range.count / 2 + 256)
+                while !pending.isSettled, let chunk = nextChunk() {
                     do {
-                        try parser.forEachRow(input.base, range) { idStart, idEnd, lon, lat in
-                            let a = try fast.assign(lon: lon, lat: lat)
-                            table.append(row: a, id: input.base.baseAddress! + idStart, idLength: idEnd - idStart, to: out)
-                        }
-                        outputs.set(chunk, out)
+                        var kept = ParsedRows()
+                        try kept.parse(input.base, boundaries[chunk]..<boundaries[chunk + 1], parser: &parser)
+                        parsed.add(chunk, kept)
                     } catch let error as RowError {
                         failure.record(chunk: chunk, offset: error.offset, message: error.message)
                     }
+                }
+                let assigner = try pending.value()
+                var located = ChunkLocator(assigner)
+                var rows = ParsedRows()
+                while let chunk = nextChunk() {
+                    do {
+                        try rows.parse(input.base, boundaries[chunk]..<boundaries[chunk + 1], parser: &parser)
+                        outputs.set(chunk, try located.locate(rows, in: input.base))
+                    } catch let error as RowError {
+                        failure.record(chunk: chunk, offset: error.offset, message: error.message)
+                    }
+                }
+                while let (chunk, kept) = parsed.next() {
+                    if failure.precedes(chunk: chunk) { continue }
+                    outputs.set(chunk, try located.locate(kept, in: input.base))
                 }
             } catch {
                 failure.record(chunk: -1, offset: 0, message: "\(error)")
             }
         }
+        // Grids that cannot be loaded: that error, not a row's.
+        _ = try pending.value()
         if let (offset, message) = failure.first {
             if offset < 0 { throw WanggeError.invalid("\(path): \(message)") }
             throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: offset)): \(message)")
@@ -195,16 +224,11 @@ struct RowParser {
     let columns: Columns
     let converter: WGS84Converter
     private let needed: Int
-    /// Start and end of the first `needed` fields of the current line.
-    private var starts: [Int]
-    private var ends: [Int]
 
     init(columns: Columns, crs: CoordinateSystem) throws {
         self.columns = columns
         converter = try WGS84Converter(from: crs, context: try PROJContext())
         needed = max(columns.id, columns.x, columns.y) + 1
-        starts = [Int](repeating: 0, count: needed)
-        ends = [Int](repeating: 0, count: needed)
     }
 
     /// Calls `body` with the id's byte range and the WGS84 point of every
@@ -217,43 +241,37 @@ struct RowParser {
             var contentEnd = end
             if contentEnd > lineStart && bytes[contentEnd - 1] == 0x0D { contentEnd -= 1 }
             if contentEnd > lineStart {
-                let fieldCount = split(bytes, lineStart, contentEnd)
+                // The three fields' ranges, kept in locals while the line is split (no array written per field).
+                var fieldCount = 0
+                var id = (0, 0), x = (0, 0), y = (0, 0)
+                Self.forEachField(bytes, lineStart, contentEnd) { fieldStart, fieldEnd in
+                    if fieldCount == columns.id { id = (fieldStart, fieldEnd) }
+                    if fieldCount == columns.x { x = (fieldStart, fieldEnd) }
+                    if fieldCount == columns.y { y = (fieldStart, fieldEnd) }
+                    fieldCount += 1
+                }
                 guard fieldCount >= needed else {
                     throw RowError(offset: lineStart, message: "\(fieldCount) fields, expected id,lon,lat")
                 }
-                func text(_ i: Int) -> String {
-                    String(decoding: UnsafeBufferPointer(rebasing: bytes[starts[i]..<ends[i]]), as: UTF8.self)
+                func text(_ field: (Int, Int)) -> String {
+                    String(decoding: UnsafeBufferPointer(rebasing: bytes[field.0..<field.1]), as: UTF8.self)
                 }
-                guard let x = Self.parseDouble(bytes, starts[columns.x], ends[columns.x]) else {
-                    throw RowError(offset: lineStart, message: "field lon: \"\(text(columns.x))\" is not a number")
+                guard let lon = Self.parseDouble(bytes, x.0, x.1) else {
+                    throw RowError(offset: lineStart, message: "field lon: \"\(text(x))\" is not a number")
                 }
-                guard let y = Self.parseDouble(bytes, starts[columns.y], ends[columns.y]) else {
-                    throw RowError(offset: lineStart, message: "field lat: \"\(text(columns.y))\" is not a number")
+                guard let lat = Self.parseDouble(bytes, y.0, y.1) else {
+                    throw RowError(offset: lineStart, message: "field lat: \"\(text(y))\" is not a number")
                 }
                 let p: (lon: Double, lat: Double)
                 do {
-                    p = try converter.toWGS84(x: x, y: y)
+                    p = try converter.toWGS84(x: lon, y: lat)
                 } catch let error as GeoError {
                     throw RowError(offset: lineStart, message: error.message)
                 }
-                try body(starts[columns.id], ends[columns.id], p.lon, p.lat)
+                try body(id.0, id.1, p.lon, p.lat)
             }
             lineStart = end + 1
         }
-    }
-
-    /// Splits a line, keeping the first `needed` fields; returns how many fields the line has.
-    @inline(__always)
-    private mutating func split(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int {
-        var count = 0
-        Self.forEachField(bytes, start, end) { fieldStart, fieldEnd in
-            if count < needed {
-                starts[count] = fieldStart
-                ends[count] = fieldEnd
-            }
-            count += 1
-        }
-        return count
     }
 
     /// Field ranges of one line (the header's).
@@ -343,24 +361,27 @@ struct RowParser {
 }
 
 /// The bytes each answer is written with: grid codes and method names,
-/// prepared once.
-struct OutputTable: Sendable {
-    private let codeBytes: [UInt8]
-    private let codeStart: [Int]
-    private let methodNames: [[UInt8]]
+/// prepared once in one block read through a pointer (no array retained
+/// per line).
+final class OutputTable: Sendable {
+    /// The codes, then the method names, back to back.
+    private let text: FrozenBuffer<UInt8>
+    /// Where each code (then each method name) starts in `text`, and the end.
+    private let starts: FrozenBuffer<Int>
+    private let codeCount: Int
     let longestCode: Int
 
     init(codes: [String]) {
-        var bytes: [UInt8] = []
-        var start = [0]
-        for code in codes {
-            bytes += Array(code.utf8)
+        let words = codes.map { Array($0.utf8) } + AssignmentMethod.allCases.map { Array($0.rawValue.utf8) }
+        var bytes: [UInt8] = [], start = [0]
+        for word in words {
+            bytes += word
             start.append(bytes.count)
         }
-        codeBytes = bytes
-        codeStart = start
-        methodNames = AssignmentMethod.allCases.map { Array($0.rawValue.utf8) }
-        longestCode = zip(start, start.dropFirst()).map { $1 - $0 }.max() ?? 0
+        text = FrozenBuffer(bytes)
+        starts = FrozenBuffer(start)
+        codeCount = codes.count
+        longestCode = codes.map(\.utf8.count).max() ?? 0
     }
 
     /// One output line: id,grid,method,distance_m,runner_up.
@@ -369,24 +390,20 @@ struct OutputTable: Sendable {
         out.reserve(idLength + 2 * longestCode + 48)
         out.append(id, idLength)
         out.append(0x2C)
-        appendCode(a.grid, to: out)
+        if a.grid >= 0 { appendWord(Int(a.grid)) }
         out.append(0x2C)
         let method = a.method
-        methodNames[method == .inside ? 0 : method == .boundary ? 1 : method == .nearest ? 2 : 3].withUnsafeBufferPointer {
-            out.append($0.baseAddress!, $0.count)
-        }
+        appendWord(codeCount + (method == .inside ? 0 : method == .boundary ? 1 : method == .nearest ? 2 : 3))
         out.append(0x2C)
         if let d = a.distanceMeters { Self.appendCentimetres(d, to: out) }
         out.append(0x2C)
-        appendCode(a.runnerUp, to: out)
+        if a.runnerUp >= 0 { appendWord(Int(a.runnerUp)) }
         out.append(0x0A)
-    }
 
-    @inline(__always)
-    private func appendCode(_ grid: Int32, to out: OutputBuffer) {
-        guard grid >= 0 else { return }
-        let start = codeStart[Int(grid)], end = codeStart[Int(grid) + 1]
-        codeBytes.withUnsafeBufferPointer { out.append($0.baseAddress! + start, end - start) }
+        @inline(__always)
+        func appendWord(_ word: Int) {
+            out.append(text.base + starts.base[word], starts.base[word + 1] - starts.base[word])
+        }
     }
 
     /// `d` as `String(format: "%.2f", d)` writes it: rounded to the nearest
@@ -528,6 +545,111 @@ final class FirstRowError: @unchecked Sendable {
         defer { lock.unlock() }
         return stored
     }
+}
+
+/// The assigner, made once by the first worker that asks for it; the
+/// others wait for it only once they have nothing else to do.
+final class PendingAssigner: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var make: (() throws -> GridAssigner)?
+    private var result: Result<GridAssigner, any Error>?
+
+    init(_ make: @escaping @Sendable () throws -> GridAssigner) { self.make = make }
+
+    /// Whether it is made (or failed).
+    var isSettled: Bool { condition.withLock { result != nil } }
+
+    /// The assigner: made here if no worker is making it, else waited for.
+    func value() throws -> GridAssigner {
+        condition.lock()
+        if let result {
+            condition.unlock()
+            return try result.get()
+        }
+        if let make {
+            self.make = nil
+            condition.unlock()
+            let made = Result { try make() }
+            condition.withLock {
+                result = made
+                condition.broadcast()
+            }
+            return try made.get()
+        }
+        while result == nil { condition.wait() }
+        let settled = result!
+        condition.unlock()
+        return try settled.get()
+    }
+}
+
+/// One chunk's rows: each id's byte range in the file and the WGS84 point.
+struct ParsedRows: Sendable {
+    /// Start and end of each id, interleaved.
+    private(set) var idBounds: [Int] = []
+    /// lon, lat interleaved.
+    private(set) var points: [Double] = []
+    var count: Int { points.count / 2 }
+
+    /// Replaces the rows with those of `range` (keeping the arrays' room).
+    mutating func parse(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, parser: inout RowParser) throws {
+        var idBounds = self.idBounds, points = self.points
+        self.idBounds = []
+        self.points = []
+        idBounds.removeAll(keepingCapacity: true)
+        points.removeAll(keepingCapacity: true)
+        // About 32 bytes a row in the sample files.
+        idBounds.reserveCapacity(range.count / 16)
+        points.reserveCapacity(range.count / 16)
+        try parser.forEachRow(bytes, range) { idStart, idEnd, lon, lat in
+            idBounds.append(idStart)
+            idBounds.append(idEnd)
+            points.append(lon)
+            points.append(lat)
+        }
+        self.idBounds = idBounds
+        self.points = points
+    }
+}
+
+/// One worker's means to locate parsed rows: its fast assigner, the
+/// output table and room for a chunk's assignments.
+struct ChunkLocator: ~Copyable {
+    private var fast: FastAssigner
+    private let table: OutputTable
+    private var results: [PointAssignment] = []
+
+    init(_ assigner: GridAssigner) {
+        fast = assigner.makeFastAssigner()
+        table = OutputTable(codes: assigner.codes)
+    }
+
+    /// The output lines of the rows.
+    mutating func locate(_ rows: ParsedRows, in bytes: UnsafeBufferPointer<UInt8>) throws -> OutputBuffer {
+        let count = rows.count
+        if results.count < count { results = Array(repeating: PointAssignment(grid: -1, method: .none), count: count) }
+        let out = OutputBuffer(capacity: count * 48 + 256)
+        guard count > 0 else { return out }
+        try results.withUnsafeMutableBufferPointer { results in
+            try rows.points.withUnsafeBufferPointer { try fast.assign($0.baseAddress!, count: count, into: results.baseAddress!) }
+            rows.idBounds.withUnsafeBufferPointer { idBounds in
+                for row in 0..<count {
+                    table.append(row: results[row], id: bytes.baseAddress! + idBounds[2 * row], idLength: idBounds[2 * row + 1] - idBounds[2 * row], to: out)
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// The chunks parsed while the assigner was being built, waiting for it.
+final class ParsedChunks: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting: [(chunk: Int, rows: ParsedRows)] = []
+
+    func add(_ chunk: Int, _ rows: ParsedRows) { lock.withLock { waiting.append((chunk, rows)) } }
+
+    func next() -> (chunk: Int, rows: ParsedRows)? { lock.withLock { waiting.popLast() } }
 }
 
 struct SendableBytes: @unchecked Sendable {

@@ -64,14 +64,14 @@ enum ExactArithmetic {
 /// so sharing it between threads is safe. Large buffers are placed on
 /// 2 MiB boundaries and offered 2 MiB pages: random lookups into a table of
 /// tens of megabytes then rarely miss the TLB.
-final class FrozenBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
+public final class FrozenBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
-    let count: Int
-    let base: UnsafePointer<Element>
+    public let count: Int
+    public let base: UnsafePointer<Element>
 
     static var hugePage: Int { 2 << 20 }
 
-    init(_ values: [Element]) {
+    public init(_ values: [Element]) {
         count = values.count
         let bytes = max(values.count, 1) * MemoryLayout<Element>.stride
         if bytes >= Self.hugePage {

@@ -95,6 +95,38 @@ public struct FastAssigner: ~Copyable {
         return try assignInEdgeCell(lon, lat, code: code, column: column, row: row)
     }
 
+    /// How many points `assign(_:count:into:)` looks up at once.
+    static let lookupRun = 64
+
+    /// The assignments of `count` points (lon, lat interleaved), as `assign`
+    /// gives them one by one. The raster cells of a run of points are read
+    /// first, all of them: points in random order miss the cache at nearly
+    /// every lookup, and independent reads let those misses overlap.
+    public mutating func assign(_ points: UnsafePointer<Double>, count: Int, into results: UnsafeMutablePointer<PointAssignment>) throws {
+        try withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.lookupRun) { codes in
+            var start = 0
+            while start < count {
+                let run = min(Self.lookupRun, count - start)
+                for i in 0..<run {
+                    let x = (points[2 * (start + i)] - originX) * inverseCellSize
+                    let y = (points[2 * (start + i) + 1] - originY) * inverseCellSize
+                    // Beyond the raster (or NaN): not a deep cell, so `assign` decides it below.
+                    codes[i] = x >= 0 && y >= 0 && x < columnLimit && y < rowLimit ? cells[Int(y) * columns + Int(x)] : OwnershipRaster.outsideCell
+                }
+                for i in 0..<run {
+                    let code = codes[i]
+                    if code >= 0 {
+                        counts.deepCell += 1
+                        results[start + i] = PointAssignment(grid: code, method: .inside)
+                    } else {
+                        results[start + i] = try assign(lon: points[2 * (start + i)], lat: points[2 * (start + i) + 1])
+                    }
+                }
+                start += run
+            }
+        }
+    }
+
     private mutating func assignInEdgeCell(_ lon: Double, _ lat: Double, code: Int32, column: Int, row: Int) throws -> PointAssignment {
         if code == OwnershipRaster.outsideCell { return try assignOutside(lon, lat, column: column, row: row) }
         if code == OwnershipRaster.geosCell { return try geos(lon, lat) }

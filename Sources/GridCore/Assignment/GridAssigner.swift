@@ -83,8 +83,10 @@ public final class GridAssigner: Sendable {
         let total = CountsTotal()
         let results = try assignInParallel(points) { [self] input, output, range in
             var assigner = makeFastAssigner()
-            for i in range {
-                output[i] = try assigner.assign(lon: input[i].lon, lat: input[i].lat)
+            guard let first = input.baseAddress?.advanced(by: range.lowerBound), let results = output.baseAddress else { return }
+            // LonLat is two doubles, lon then lat.
+            try first.withMemoryRebound(to: Double.self, capacity: 2 * range.count) {
+                try assigner.assign($0, count: range.count, into: results + range.lowerBound)
             }
             total.add(assigner.counts)
         }

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import GeoKit
 
 /// A raster over the grids' envelope (WGS84 degrees). Each cell is one of:
@@ -85,14 +87,71 @@ struct OwnershipRasterBuilder {
                         cells: FrozenBuffer([]), records: FrozenBuffer([]), deepCells: 0, edgeCells: 0, geosCells: 0)
     }
 
-    func build() throws -> OwnershipRaster {
+    /// Rows per band of the parallel scan: enough bands that a core given
+    /// the rows with many edges does not hold the others up.
+    static let bandsPerCore = 4
+
+    /// - Parameter bands: how many bands of rows to scan in parallel (nil: a few per core); any count gives the same raster.
+    func build(bands requested: Int? = nil) throws -> OwnershipRaster {
         let (cellStart, cellSegments) = segmentsByCell()
-        let (rowStart, crossingX, crossingSegment) = crossingsByRow()
+        let crossings = crossingsByRow()
         let vertexGrid = rings.vertexGrids()
-        let reference = shape
         var cells = [Int32](repeating: OwnershipRaster.outsideCell, count: columns * rows)
+        // Bands of rows are scanned in parallel, each with its own records;
+        // the records are then joined and the bands' record codes shifted.
+        let bandCount = max(1, min(rows, requested ?? GridAssigner.coreCount * Self.bandsPerCore))
+        let bands = BandResults(count: bandCount)
+        let failure = FirstError()
+        cells.withUnsafeMutableBufferPointer { buffer in
+            let output = SendableBuffer(buffer)
+            DispatchQueue.concurrentPerform(iterations: bandCount) { band in
+                let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
+                do {
+                    bands.set(band, try scan(rows: rowRange, into: output.base, cellStart: cellStart, cellSegments: cellSegments,
+                                             crossings: crossings, vertexGrid: vertexGrid))
+                } catch {
+                    failure.record(error)
+                }
+            }
+        }
+        if let error = failure.error { throw error }
         var records: [UInt32] = []
         var deep = 0, edge = 0, geos = 0
+        for band in 0..<bandCount {
+            let scanned = bands.get(band)
+            let base = records.count
+            guard base + scanned.records.count < Int(Int32.max) - 3 else {
+                throw GeoError("ownership raster records exceed 2^31 words; use larger cells")
+            }
+            if base > 0 {
+                let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
+                for cell in (rowRange.lowerBound * columns)..<(rowRange.upperBound * columns) where cells[cell] <= OwnershipRaster.recordCode(0) {
+                    cells[cell] = OwnershipRaster.recordCode(OwnershipRaster.recordOffset(cells[cell]) + base)
+                }
+            }
+            records += scanned.records
+            deep += scanned.deep
+            edge += scanned.edge
+            geos += scanned.geos
+        }
+        return OwnershipRaster(originX: originX, originY: originY, cellSize: cellSize, columns: columns, rows: rows, margin: margin,
+                               cells: FrozenBuffer(cells), records: FrozenBuffer(records),
+                               deepCells: deep, edgeCells: edge, geosCells: geos)
+    }
+
+    /// One band's records (offsets from the band's first record) and cell counts.
+    struct ScannedBand {
+        var records: [UInt32] = []
+        var deep = 0, edge = 0, geos = 0
+    }
+
+    /// Classifies the cells of `rows` (writing them into `cells`), with a
+    /// scan line through each row's cell centres.
+    private func scan(rows rowRange: Range<Int>, into cells: UnsafeMutableBufferPointer<Int32>, cellStart: [UInt32], cellSegments: [UInt32],
+                      crossings: (start: [UInt32], x: [Double], segment: [UInt32]), vertexGrid: [Int32]) throws -> ScannedBand {
+        let (rowStart, crossingX, crossingSegment) = crossings
+        let reference = shape
+        var result = ScannedBand()
         let xy = rings.degreeXY
         // Per-row scan state: parity per grid and the grids the scan point is inside.
         var parity = [Bool](repeating: false, count: gridCount)
@@ -108,7 +167,7 @@ struct OwnershipRasterBuilder {
                 insideGrids.remove(at: at)
             }
         }
-        for row in 0..<rows {
+        for row in rowRange {
             for grid in insideGrids { parity[Int(grid)] = false }
             insideGrids.removeAll(keepingCapacity: true)
             let centerY = reference.centerY(row)
@@ -127,10 +186,10 @@ struct OwnershipRasterBuilder {
                     case 0: cells[cell] = OwnershipRaster.outsideCell
                     case 1:
                         cells[cell] = insideGrids[0]
-                        deep += 1
+                        result.deep += 1
                     default:
                         cells[cell] = OwnershipRaster.geosCell
-                        geos += 1
+                        result.geos += 1
                     }
                     continue
                 }
@@ -154,7 +213,7 @@ struct OwnershipRasterBuilder {
                 }
                 if centreOnEdge {
                     cells[cell] = OwnershipRaster.geosCell
-                    geos += 1
+                    result.geos += 1
                     continue
                 }
                 candidates.removeAll(keepingCapacity: true)
@@ -164,14 +223,14 @@ struct OwnershipRasterBuilder {
                     if candidates.last != grid && !candidates.contains(grid) { candidates.append(grid) }
                 }
                 candidates.sort()
-                let offset = records.count
+                let offset = result.records.count
                 guard offset < Int(Int32.max) - 3 else { throw GeoError("ownership raster records exceed 2^31 words; use larger cells") }
-                records.append(UInt32(candidates.count))
+                result.records.append(UInt32(candidates.count))
                 for grid in candidates {
                     let inside = parity[Int(grid)] != (flipped.filter { $0 == grid }.count % 2 == 1)
-                    records.append(UInt32(grid) | (inside ? OwnershipRaster.insideBit : 0))
-                    let runCountSlot = records.count
-                    records.append(0)
+                    result.records.append(UInt32(grid) | (inside ? OwnershipRaster.insideBit : 0))
+                    let runCountSlot = result.records.count
+                    result.records.append(0)
                     var runs: UInt32 = 0
                     var entry = entries.lowerBound
                     while entry < entries.upperBound {
@@ -184,20 +243,18 @@ struct OwnershipRasterBuilder {
                         while entry + count < entries.upperBound && Int(cellSegments[entry + count]) == first + count {
                             count += 1
                         }
-                        records.append(UInt32(first))
-                        records.append(UInt32(count))
+                        result.records.append(UInt32(first))
+                        result.records.append(UInt32(count))
                         runs += 1
                         entry += count
                     }
-                    records[runCountSlot] = runs
+                    result.records[runCountSlot] = runs
                 }
                 cells[cell] = OwnershipRaster.recordCode(offset)
-                edge += 1
+                result.edge += 1
             }
         }
-        return OwnershipRaster(originX: originX, originY: originY, cellSize: cellSize, columns: columns, rows: rows, margin: margin,
-                               cells: FrozenBuffer(cells), records: FrozenBuffer(records),
-                               deepCells: deep, edgeCells: edge, geosCells: geos)
+        return result
     }
 
     /// For each cell, the segments within `margin` of it (a superset: the
@@ -301,4 +358,16 @@ struct OwnershipRasterBuilder {
         }
         return (start, sorted)
     }
+}
+
+/// Each band's scan, set by whichever thread made it.
+final class BandResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var bands: [OwnershipRasterBuilder.ScannedBand?]
+
+    init(count: Int) { bands = Array(repeating: nil, count: count) }
+
+    func set(_ band: Int, _ result: OwnershipRasterBuilder.ScannedBand) { lock.withLock { bands[band] = result } }
+
+    func get(_ band: Int) -> OwnershipRasterBuilder.ScannedBand { lock.withLock { bands[band]! } }
 }
