@@ -36,7 +36,7 @@ struct IncidentRoutes {
     func list(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let q = Query(request: request)
-        var query = IncidentQuery()
+        var query = IncidentFilter()
         query.grid = q.string("grid")
         query.village = q.string("village")
         query.town = q.string("town")

@@ -3,7 +3,7 @@ import GRDB
 import GeoKit
 import GridCore
 
-/// Which incidents a listing wants.
+/// Which incidents a listing wants. The store takes area codes; `GridService.incidents` also takes names.
 public struct IncidentFilter: Sendable {
     public var grid: String?
     public var village: String?

@@ -239,7 +239,7 @@ extension Wangge {
         }
 
         func run() throws {
-            var query = IncidentQuery()
+            var query = IncidentFilter()
             query.grid = grid
             query.village = village
             query.town = town

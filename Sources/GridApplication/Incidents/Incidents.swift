@@ -34,23 +34,6 @@ public struct ReportedIncident: Sendable, Encodable {
     public let routing: Routing
 }
 
-/// Which incidents to list, with areas by code or name.
-public struct IncidentQuery: Sendable {
-    public var grid: String?
-    public var village: String?
-    public var town: String?
-    public var statuses: [IncidentStatus] = []
-    public var overdueOnly = false
-    public var since: Date?
-    public var until: Date?
-    public var category: String?
-    public var channel: String?
-    public var limit: Int?
-    public var offset = 0
-
-    public init() {}
-}
-
 /// A page of incidents; `nextOffset` is set when more follow.
 public struct IncidentPage: Sendable, Encodable {
     public let items: [IncidentRecord]
@@ -94,33 +77,29 @@ extension GridService {
         return try shown(record, to: caller, action: action)
     }
 
-    /// Incidents matching the query, newest first; a page of `limit` with the offset of the next.
-    public func incidents(_ query: IncidentQuery, for caller: Caller? = nil, action: String = "incidents") throws -> IncidentPage {
-        var filter = IncidentFilter()
+    /// Incidents matching the filter (its grid, village and town by code or name), newest first;
+    /// a page of `limit` with the offset of the next.
+    public func incidents(_ query: IncidentFilter, for caller: Caller? = nil, action: String = "incidents") throws -> IncidentPage {
+        var filter = query
         filter.grid = try areaCode(.grid, query.grid)
         filter.village = try areaCode(.village, query.village)
         filter.town = try areaCode(.town, query.town)
-        filter.statuses = query.statuses
-        filter.overdueOnly = query.overdueOnly
-        filter.since = query.since
-        filter.until = query.until
         // A filter outside the vocabulary would answer "none" for a typo: say so instead.
         if let category = query.category { try dispatchRules.check(.category, category) }
         if let channel = query.channel { try dispatchRules.check(.channel, channel) }
-        filter.category = query.category
-        filter.channel = query.channel
         filter.limit = query.limit.map { $0 + 1 }
-        filter.offset = query.offset
         let found = try translatingErrors { try store.incidents(filter, now: Date()) }
         let limit = query.limit ?? found.count
-        guard let caller else { return IncidentPage(items: Array(found.prefix(limit)), nextOffset: found.count > limit ? query.offset + limit : nil) }
-        var unmasked = 0
-        let items = found.prefix(limit).map { record in
-            let (shown, revealsIdentity) = visible(record, to: caller)
-            if revealsIdentity { unmasked += 1 }
-            return shown
+        var items = Array(found.prefix(limit))
+        if let caller {
+            var unmasked = 0
+            items = items.map { record in
+                let (shown, revealsIdentity) = visible(record, to: caller)
+                if revealsIdentity { unmasked += 1 }
+                return shown
+            }
+            if unmasked > 0 { try translatingErrors { try store.audit(caller, action: action, grid: filter.grid, records: unmasked) } }
         }
-        if unmasked > 0 { try translatingErrors { try store.audit(caller, action: action, grid: filter.grid, records: unmasked) } }
         return IncidentPage(items: items, nextOffset: found.count > limit ? query.offset + limit : nil)
     }
 

@@ -99,9 +99,11 @@ public final class GridService: @unchecked Sendable {
     public var privacy: PrivacyPolicy { config.privacy }
 
     /// Reloads the active generation if another one became active (an import or an activation).
+    /// Nothing loaded yet (a command that never located): nothing to reload.
     public func refreshIfNeeded() throws {
+        guard let loaded = lock.withLock({ current }) else { return }
         let activeNow = try translatingErrors { try store.activeGeneration() }
-        guard activeNow != (try active()).generation else { return }
+        guard activeNow != loaded.generation else { return }
         let fresh = try translatingErrors { try LoadedGeneration(store: store) }
         lock.withLock { current = fresh }
     }
