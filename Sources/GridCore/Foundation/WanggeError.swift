@@ -52,10 +52,6 @@ public struct WanggeError: Error, Sendable, Equatable, CustomStringConvertible {
         WanggeError(.refused, message, field: field)
     }
 
-    public static func conflict(_ message: String, field: String? = nil) -> WanggeError {
-        WanggeError(.conflict, message, field: field)
-    }
-
     public static func unauthorized(_ message: String) -> WanggeError {
         WanggeError(.unauthorized, message)
     }
