@@ -40,7 +40,6 @@ let package = Package(
             dependencies: [
                 "GeoKit", "GridCore", "CSpatiaLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "CSV", package: "CSV.swift"),
             ]),
         .target(name: "GridMap"),
         // The use cases every front end calls (locate, imports, incidents, planning, statistics, tokens), and the configuration.
@@ -93,6 +92,7 @@ let package = Package(
             dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
-            dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "CSV", package: "CSV.swift")]),
     ]
 )

@@ -345,8 +345,10 @@ extension GridStore {
                         points = stored
                         assignments = try assigner.assign(points.map(\.position))
                     }
-                    return try Self.activate(db, generation: id, assigner: assigner, points: points, assignments: assignments,
-                                             rules: rules, actor: actor, dispatch: dispatch, at: now)
+                    return try Self.withBulkWriteCache(db) {
+                        try Self.activate(db, generation: id, assigner: assigner, points: points, assignments: assignments,
+                                          rules: rules, actor: actor, dispatch: dispatch, at: now)
+                    }
                 }
                 var report = ActivationReport(generation: id, name: generation.name, retired: retired, assigned: [:], rerouted: rerouted,
                                               tokens: tokens, seconds: Date().timeIntervalSince(start))

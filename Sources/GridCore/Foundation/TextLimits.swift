@@ -13,10 +13,26 @@ public enum TextLimits {
     /// What is wrong with a text of at most `limit` characters, without control
     /// characters (line breaks, tabs) unless `multiline`; nil when it is fine.
     public static func problem(_ value: String, limit: Int, multiline: Bool = false) -> String? {
-        let length = value.unicodeScalars.count
+        // One pass over the UTF-8 bytes (imports check millions of fields): a scalar
+        // starts at every byte that is not a continuation byte, and the control
+        // characters (Cc) are U+0000–U+001F and U+007F–U+009F, the last as C2 80–C2 9F.
+        var length = 0
+        var control: UInt32?
+        var previous: UInt8 = 0
+        for byte in value.utf8 {
+            if byte & 0xC0 != 0x80 { length += 1 }
+            if control == nil {
+                if byte < 0x20 || byte == 0x7F {
+                    if !(multiline && (byte == 0x0A || byte == 0x0D || byte == 0x09)) { control = UInt32(byte) }
+                } else if previous == 0xC2, (0x80...0x9F).contains(byte) {
+                    control = UInt32(byte)
+                }
+            }
+            previous = byte
+        }
         if length > limit { return "is \(length) characters long; at most \(limit) are allowed" }
-        if let bad = value.unicodeScalars.first(where: { $0.properties.generalCategory == .control && !(multiline && ($0 == "\n" || $0 == "\r" || $0 == "\t")) }) {
-            return "contains the control character U+\(String(bad.value, radix: 16, uppercase: true).leftPadded(to: 4))"
+        if let control {
+            return "contains the control character U+\(String(control, radix: 16, uppercase: true).leftPadded(to: 4))"
         }
         return nil
     }

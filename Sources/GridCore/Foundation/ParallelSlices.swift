@@ -1,0 +1,35 @@
+import Foundation
+
+/// Runs `work` over consecutive slices of `0..<count` on every core and returns
+/// the slices' results in slice order, as a loop over them would. Slices are
+/// handed out one at a time, so a busy core takes fewer. The first error thrown
+/// (by slice order) is rethrown after all workers stop.
+public func mapSlicesInParallel<Result: Sendable>(count: Int, sliceLength: Int,
+                                                  _ work: @Sendable (Range<Int>) throws -> Result) throws -> [Result] {
+    let slices = SliceCounter(total: count, sliceLength: max(1, sliceLength))
+    let results = SliceResults<Result>(count: slices.sliceCount)
+    DispatchQueue.concurrentPerform(iterations: min(GridAssigner.coreCount, max(slices.sliceCount, 1))) { _ in
+        while let range = slices.next() {
+            let index = range.lowerBound / slices.sliceLength
+            do {
+                results.set(index, .success(try work(range)))
+            } catch {
+                results.set(index, .failure(error))
+            }
+        }
+    }
+    return try results.values.map { try $0!.get() }
+}
+
+private final class SliceResults<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [Swift.Result<Value, any Error>?]
+
+    init(count: Int) { stored = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Swift.Result<Value, any Error>) {
+        lock.withLock { stored[index] = value }
+    }
+
+    var values: [Swift.Result<Value, any Error>?] { lock.withLock { stored } }
+}

@@ -1,0 +1,229 @@
+import CSV
+import Foundation
+import GRDB
+import Testing
+import TestSupport
+import GeoKit
+import GridCore
+@testable import GridStore
+
+/// The bulk path of a point import (SpatiaLite's per-row triggers dropped, the
+/// spatial index packed afresh, rows bound through SQLite's C API) against the
+/// row-by-row path and SQLite's own checks.
+@Suite struct BulkImportTests {
+    /// `count` households at seeded places over the county's extent and a little beyond
+    /// (some outside every grid), with Chinese text, quotes and empty fields.
+    static func households(_ count: Int, seed: UInt64, shift: Double = 0) -> String {
+        var random = SeededRandom(seed: seed)
+        var lines = ["id,lon,lat,address,head,phone,members,tags"]
+        for index in 0..<count {
+            let lon = random.uniform(112.20...112.98) + shift, lat = random.uniform(28.68...29.22) + shift
+            let address = random.chance(0.1) ? "\"琼湖街道 \(index)号, \"\"东门\"\"\"" : random.chance(0.1) ? "" : "南大膳镇\(index % 97)组"
+            lines.append(String(format: "H%06d,%.6f,%.6f,%@,户主%d,,%d,%@", index, lon, lat, address, index % 13, index % 7,
+                                random.chance(0.2) ? "低保;独居" : ""))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Everything an import writes, in a comparable form.
+    static func contents(_ store: GridStore) throws -> [String] {
+        try store.database.pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id || '|' || ifnull(address, 'NULL') || '|' || ifnull(head, 'NULL') || '|' || ifnull(phone, 'NULL') || '|'
+                    || members || '|' || tags || '|' || AsText(geom) || '|' || ROWID FROM households ORDER BY id
+                """)
+            + String.fetchAll(db, sql: """
+                SELECT feature_id || '|' || ifnull(grid_code, '') || '|' || method || '|' || ifnull(distance_m, '') || '|'
+                    || ifnull(runner_up, '') || '|' || ifnull(nearest_grid, '') FROM assignments ORDER BY layer, feature_id
+                """)
+        }
+    }
+
+    static func indexCells(_ store: GridStore) throws -> [String] {
+        try store.database.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT pkid || ' ' || xmin || ' ' || xmax || ' ' || ymin || ' ' || ymax FROM idx_households_geom ORDER BY pkid")
+        }
+    }
+
+    static func triggers(_ store: GridStore) throws -> [String] {
+        try store.database.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT name || ': ' || sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'households' ORDER BY name")
+        }
+    }
+
+    static func indexCheck(_ store: GridStore) throws -> String {
+        try store.database.pool.read { db in try String.fetchOne(db, sql: "SELECT rtreecheck('idx_households_geom')") ?? "" }
+    }
+
+    func importHouseholds(_ t: TemporaryStore, _ name: String, _ text: String, bulk: Bool) throws {
+        _ = try t.store.importPoints(.households, path: try t.file(name, text), crs: .wgs84, dispatch: DispatchRules(),
+                                     bulkLoadFrom: bulk ? 0 : .max, progress: nil)
+    }
+
+    @Test func aBulkImportStoresWhatTheRowByRowImportStores() throws {
+        let text = Self.households(3_000, seed: 7)
+        let byRow = try TemporaryStore(), bulk = try TemporaryStore()
+        for t in [byRow, bulk] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
+        try importHouseholds(byRow, "h.csv", text, bulk: false)
+        try importHouseholds(bulk, "h.csv", text, bulk: true)
+
+        #expect(try Self.contents(bulk.store) == Self.contents(byRow.store))
+        // The packed index holds the cells the R*Tree stores row by row, and passes SQLite's own check.
+        #expect(try Self.indexCells(bulk.store) == Self.indexCells(byRow.store))
+        #expect(try Self.indexCells(bulk.store).count == 3_000)
+        #expect(try Self.indexCheck(bulk.store) == "ok")
+        #expect(try Self.triggers(bulk.store) == Self.triggers(byRow.store))
+        #expect(try Self.triggers(bulk.store).count == 8)
+        let stamped = try bulk.store.database.pool.read { db in
+            try String.fetchOne(db, sql: "SELECT last_insert FROM geometry_columns_time WHERE f_table_name = 'households'")
+        }
+        #expect(stamped?.hasPrefix("0000") == false)
+
+        // A window search through the index finds exactly the rows inside the window.
+        let (inWindow, throughIndex) = try bulk.store.database.pool.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM households WHERE X(geom) BETWEEN 112.4 AND 112.6 AND Y(geom) BETWEEN 28.8 AND 29.0") ?? -1,
+             try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM households WHERE ROWID IN (SELECT ROWID FROM SpatialIndex WHERE f_table_name = 'households'
+                    AND search_frame = BuildMbr(112.4, 28.8, 112.6, 29.0, 4326)) AND X(geom) BETWEEN 112.4 AND 112.6 AND Y(geom) BETWEEN 28.8 AND 29.0
+                """) ?? -2)
+        }
+        #expect(inWindow > 100 && throughIndex == inWindow)
+
+        // The triggers are back and keep the index right: a small import, row by row, and a removal.
+        try importHouseholds(bulk, "more.csv", "id,lon,lat\nH000001,112.5,28.9\nX1,112.36,28.84\n", bulk: false)
+        try bulk.store.database.pool.write { db in try db.execute(sql: "DELETE FROM households WHERE id = 'H000002'") }
+        #expect(try Self.indexCheck(bulk.store) == "ok")
+        #expect(try Self.indexCells(bulk.store).count == 3_000)
+    }
+
+    @Test func aBulkReimportMovesEveryPointInTheIndex() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        try importHouseholds(t, "a.csv", Self.households(2_500, seed: 3), bulk: true)
+        try importHouseholds(t, "b.csv", Self.households(2_500, seed: 3, shift: 0.01), bulk: true)
+        #expect(try Self.indexCheck(t.store) == "ok")
+        let misplaced = try t.store.database.pool.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT count(*) FROM households h LEFT JOIN idx_households_geom i ON i.pkid = h.ROWID
+                WHERE i.pkid IS NULL OR NOT (X(h.geom) BETWEEN i.xmin AND i.xmax AND Y(h.geom) BETWEEN i.ymin AND i.ymax)
+                """)
+        }
+        #expect(misplaced == 0)
+        #expect(try Self.indexCells(t.store).count == 2_500)
+    }
+
+    @Test func aFailedBulkWriteLeavesTheTriggersAndTheIndex() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        try importHouseholds(t, "a.csv", Self.households(100, seed: 5), bulk: false)
+        let (triggers, cells) = (try Self.triggers(t.store), try Self.indexCells(t.store))
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try t.store.database.pool.write { db in
+                try GridStore.withSpatialTriggersSuspended(db, table: "households", when: true) {
+                    try db.execute(sql: "DELETE FROM households")
+                    throw Stop()
+                }
+            }
+        }
+        #expect(try Self.triggers(t.store) == triggers)
+        #expect(try Self.indexCells(t.store) == cells)
+    }
+
+    @Test func rowsBoundThroughTheCAPIKeepEveryValueInEveryBatch() throws {
+        let t = try TemporaryStore()
+        for count in [0, 1, 63, 64, 65, 130] {
+            let rows = (0..<count).map { i -> (Int64, String?, Double?, String) in
+                let text: String? = i % 3 == 0 ? nil : "值\(i)"
+                let number: Double? = i % 5 == 0 ? nil : Double(i) / 7
+                return (Int64(i), text, number, i % 2 == 0 ? "" : "x")
+            }
+            let stored = try t.store.database.pool.write { db in
+                try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS bulk (n INTEGER, t TEXT, d REAL, e TEXT)")
+                try db.execute(sql: "DELETE FROM bulk")
+                try BulkInsert(db, head: "INSERT INTO bulk (n, t, d, e)", row: "(?, ?, ?, ?)").insert(rows) { row, value in
+                    row.bind(value.0)
+                    row.bind(value.1)
+                    row.bind(value.2)
+                    row.bind(value.3)
+                }
+                return try Row.fetchAll(db, sql: "SELECT n, t, d, e, typeof(e) AS kind FROM bulk ORDER BY n")
+            }
+            #expect(stored.count == count)
+            for (row, value) in zip(stored, rows) {
+                #expect(row["n"] as Int64 == value.0)
+                #expect(row["t"] as String? == value.1)
+                #expect(row["d"] as Double? == value.2)
+                // An empty text is text, not NULL.
+                #expect(row["e"] as String == value.3 && row["kind"] as String == "text")
+            }
+        }
+    }
+
+    @Test func problemsFoundOnSeveralCoresAreListedInFileOrder() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        var lines = Self.households(20_000, seed: 11).split(separator: "\n").map(String.init)
+        lines[19_001] = "H018999,112.5,28.9,,,,1,"  // line 19002: the id of line 19001 again, checked across slices
+        lines[15_000] = "H014999,112.5,abc,,,,1,"   // line 15001
+        lines[3] = "H000002,112.5,28.9,,,,101,"     // line 4: members out of range
+        let path = try t.file("bad.csv", lines.joined(separator: "\n"))
+        var message = ""
+        do {
+            _ = try t.store.importPoints(.households, path: path)
+        } catch let error as WanggeError {
+            message = error.message
+        }
+        let order = ["line 4 (id H000002): field members", "line 15001 (id H014999): field lat/y", "line 19002: field id: duplicate id H018999, also at line 19001"]
+        let positions = order.map { message.range(of: $0)?.lowerBound }
+        #expect(positions.allSatisfy { $0 != nil }, "\(message)")
+        #expect(positions.compactMap { $0 } == positions.compactMap { $0 }.sorted())
+        #expect(try t.snapshot()["households"] == 0)
+    }
+}
+
+/// The CSV reader against CSV.swift's reader on many generated texts: the same
+/// records and fields wherever the text is well formed.
+@Suite struct CSVRecordsTests {
+    @Test func recordsAgreeWithAnIndependentReader() throws {
+        let pieces = ["a", "中文", " ", "\t", "\u{3000}", "\u{00A0}", "\u{2007}", "\u{200B}", "\"", "\"\"", ",", "\n", "\r\n", "\r", "x y", "é"]
+        var random = SeededRandom(seed: 2026)
+        var compared = 0
+        for _ in 0..<4_000 {
+            let text = (0..<random.int(0...14)).map { _ in random.pick(pieces) }.joined()
+            var mine: [[String]] = []
+            do {
+                try CSVRecords.parse(text) { _, fields in mine.append(fields) }
+            } catch is CSVRecords.Problem {
+                continue // unclosed quotes and text after a closing quote are errors here, not guesses
+            }
+            let reader = try CSVReader(string: text, hasHeaderRow: false, trimFields: true)
+            var theirs: [[String]] = []
+            while let row = reader.next() { theirs.append(row) }
+            #expect(mine == theirs, "\(text.debugDescription)")
+            compared += 1
+        }
+        #expect(compared > 1_000)
+    }
+
+    @Test func recordsStartOnTheirLines() throws {
+        var starts: [Int] = []
+        try CSVRecords.parse("\u{FEFF}id,text\n1,\"two\nlines\"\r\n2,x\r3,y\n\n4,z") { position, fields in
+            starts.append(position.number)
+            if position.record == 0 { #expect(fields == ["id", "text"]) }
+        }
+        #expect(starts == [1, 2, 4, 5, 6, 7])
+    }
+
+    @Test func theSpacesTrimmedAreFoundationsWhitespaces() {
+        for value in 0...0x10FFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            var bytes = Array(String(scalar).utf8)
+            let length = bytes.count
+            bytes.append(0x41)
+            let measured = bytes.withUnsafeBufferPointer { CSVRecords.spaceLength($0, 0) }
+            let expected = CharacterSet.whitespaces.contains(scalar) && scalar != "," ? length : 0
+            #expect(measured == expected, "U+\(String(value, radix: 16))")
+        }
+    }
+}
