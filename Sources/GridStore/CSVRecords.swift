@@ -28,9 +28,11 @@ enum CSVRecords {
         try text.withUTF8 { try parse(bytes: $0, body) }
     }
 
+    /// The same over bytes that may not be UTF-8: a field that is not is a `Problem`.
+
     private static let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
 
-    private static func parse(bytes: UnsafeBufferPointer<UInt8>, _ body: (Position, [String]) throws -> Void) throws {
+    static func parse(bytes: UnsafeBufferPointer<UInt8>, _ body: (Position, [String]) throws -> Void) throws {
         let n = bytes.count
         var i = n >= 3 && bytes[0] == 0xEF && bytes[1] == 0xBB && bytes[2] == 0xBF ? 3 : 0
         var line = 1, record = 0
@@ -64,7 +66,9 @@ enum CSVRecords {
                         throw Problem(line: opened, record: record, field: fields.count,
                                       message: "a quote opens this field and never closes (the rest of the file would be read into it)")
                     }
-                    var value = String(decoding: UnsafeBufferPointer(rebasing: bytes[contentStart..<i]), as: UTF8.self)
+                    guard var value = String(validating: UnsafeBufferPointer(rebasing: bytes[contentStart..<i]), as: UTF8.self) else {
+                        throw notUTF8(line: opened, record: record, field: fields.count)
+                    }
                     if escaped { value = value.replacingOccurrences(of: "\"\"", with: "\"") }
                     fields.append(value)
                     i += 1
@@ -88,7 +92,10 @@ enum CSVRecords {
                             if space == 0 { valueEnd = i }
                         }
                     }
-                    fields.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self))
+                    guard let value = String(validating: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self) else {
+                        throw notUTF8(line: line, record: record, field: fields.count)
+                    }
+                    fields.append(value)
                 }
                 // After the field: a comma, a line break or the end.
                 if i >= n {
@@ -106,6 +113,11 @@ enum CSVRecords {
             try body(start, fields)
             record += 1
         }
+    }
+
+    private static func notUTF8(line: Int, record: Int, field: Int) -> Problem {
+        Problem(line: line, record: record, field: field,
+                message: "not UTF-8 text (save the CSV as UTF-8: in Excel, 另存为 \"CSV UTF-8（逗号分隔）\")")
     }
 
     /// The byte length of the space character at `i` that fields are trimmed of

@@ -34,56 +34,75 @@ enum PointFile {
     static let xColumns = ["lon", "lng", "longitude", "x"]
     static let yColumns = ["lat", "latitude", "y"]
 
-    static func read(path: String) throws -> [PointFileRecord] {
+    /// Calls `body` with the file's records in file order, at most `size` at a time;
+    /// `isLast` is set on the last call (which may have no records).
+    static func forEachBatch(path: String, size: Int, _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
         let lower = path.lowercased()
-        if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") { return try readGeoJSON(path: path) }
-        if lower.hasSuffix(".csv") || lower.hasSuffix(".txt") { return try readCSV(path: path) }
-        throw WanggeError.invalid("\(path): unknown file type: use .csv or .geojson")
+        if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
+            let records = try readGeoJSON(path: path)
+            for start in stride(from: 0, to: records.count, by: size) {
+                let end = min(start + size, records.count)
+                try body(Array(records[start..<end]), end == records.count)
+            }
+            if records.isEmpty { try body([], true) }
+            return
+        }
+        guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
+            throw WanggeError.invalid("\(path): unknown file type: use .csv or .geojson")
+        }
+        try readCSV(path: path, batchSize: size, body)
     }
 
-    static func readCSV(path: String) throws -> [PointFileRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else {
+    /// The CSV is mapped, not read: only a batch of records is in memory at a time.
+    private static func readCSV(path: String, batchSize: Int, _ body: ([PointFileRecord], Bool) throws -> Void) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+        } catch {
             throw WanggeError.invalid("\(path): cannot read file")
-        }
-        guard let text = String(validating: data, as: UTF8.self) else {
-            throw WanggeError.invalid("\(path): not UTF-8 text (save the CSV as UTF-8)")
         }
         var header: [String] = []
         var columns: [String: Int] = [:]
         var xColumn = 0, yColumn = 0, idColumn = 0
-        var rows: [PointFileRecord] = []
+        var batch: [PointFileRecord] = []
         do {
-            try CSVRecords.parse(text) { line, fields in
-                if line.record == 0 {
-                    header = fields.map { $0.lowercased() }
-                    for (index, name) in header.enumerated() {
-                        if let first = columns[name] {
-                            throw WanggeError.invalid("\(path): line 1: column \"\(name)\" appears twice (columns \(first + 1) and \(index + 1))")
+            try data.withUnsafeBytes { raw in
+                try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
+                    if line.record == 0 {
+                        header = fields.map { $0.lowercased() }
+                        for (index, name) in header.enumerated() {
+                            if let first = columns[name] {
+                                throw WanggeError.invalid("\(path): line 1: column \"\(name)\" appears twice (columns \(first + 1) and \(index + 1))")
+                            }
+                            columns[name] = index
                         }
-                        columns[name] = index
+                        guard let id = columns["id"] else {
+                            throw WanggeError.invalid("\(path): line 1: no \"id\" column (header: \(header.joined(separator: ",")))")
+                        }
+                        guard let x = xColumns.lazy.compactMap({ columns[$0] }).first, let y = yColumns.lazy.compactMap({ columns[$0] }).first else {
+                            throw WanggeError.invalid("\(path): line 1: no coordinate columns: expected lon,lat (or x,y)")
+                        }
+                        (idColumn, xColumn, yColumn) = (id, x, y)
+                        return
                     }
-                    guard let id = columns["id"] else {
-                        throw WanggeError.invalid("\(path): line 1: no \"id\" column (header: \(header.joined(separator: ",")))")
+                    if fields.count == 1 && fields[0].isEmpty { return } // blank line
+                    guard fields.count == header.count else {
+                        throw WanggeError.invalid("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.count)")
                     }
-                    guard let x = xColumns.lazy.compactMap({ columns[$0] }).first, let y = yColumns.lazy.compactMap({ columns[$0] }).first else {
-                        throw WanggeError.invalid("\(path): line 1: no coordinate columns: expected lon,lat (or x,y)")
+                    batch.append(PointFileRecord(location: RecordLocation(unit: .line, number: line.number), id: fields[idColumn],
+                                                 x: fields[xColumn], y: fields[yColumn], fields: PointFields(columns: columns, values: fields)))
+                    if batch.count == batchSize {
+                        try body(batch, false)
+                        batch.removeAll(keepingCapacity: true)
                     }
-                    (idColumn, xColumn, yColumn) = (id, x, y)
-                    return
                 }
-                if fields.count == 1 && fields[0].isEmpty { return } // blank line
-                guard fields.count == header.count else {
-                    throw WanggeError.invalid("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.count)")
-                }
-                rows.append(PointFileRecord(location: RecordLocation(unit: .line, number: line.number), id: fields[idColumn],
-                                            x: fields[xColumn], y: fields[yColumn], fields: PointFields(columns: columns, values: fields)))
             }
         } catch let problem as CSVRecords.Problem {
             let field = problem.record > 0 && problem.field < header.count ? "field \(header[problem.field])" : "column \(problem.field + 1)"
             throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
         }
         guard !header.isEmpty else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
-        return rows
+        try body(batch, true)
     }
 
     static func readGeoJSON(path: String) throws -> [PointFileRecord] {

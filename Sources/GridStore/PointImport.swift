@@ -100,37 +100,50 @@ extension GridStore {
     /// Any bad record fails the whole import and nothing changes.
     public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, dispatch: DispatchRules = DispatchRules(),
                              progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try importPoints(layer, path: path, crs: crs, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords, progress: progress)
+        try importPoints(layer, path: path, crs: crs, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords, batchSize: Self.importBatch,
+                         progress: progress)
     }
 
     /// From how many records an import suspends SpatiaLite's per-row triggers and packs the
-    /// spatial index afresh (`withSpatialTriggersSuspended`): below it the triggers cost less than the rebuild.
+    /// spatial index afresh (`SuspendedSpatialTriggers`): below it the triggers cost less than the rebuild.
     static let bulkLoadRecords = 5_000
 
-    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules, bulkLoadFrom: Int,
+    /// Records read, checked, assigned and written at a time: the file is streamed,
+    /// so memory does not grow with it (695,000 households stay under 500 MB).
+    static let importBatch = 65_536
+
+    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules, bulkLoadFrom: Int, batchSize: Int,
                       progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
         let start = Date()
         let generation = try activeGeneration()
-        let inputs = try PointFile.read(path: path)
-        progress?("read \(inputs.count) \(layer.table) from \(path)")
-        let records = try Self.validate(inputs, layer: layer, crs: crs, source: path, dispatch: dispatch)
-        let shapes = try gridShapes(generation: generation)
-        let assigner = try GridAssigner(shapes: shapes, rules: rules)
-        let assignments = try assigner.assign(records.map(\.position))
-        progress?("assigned \(records.count) \(layer.table); writing")
+        let assigner = try GridAssigner(shapes: try gridShapes(generation: generation), rules: rules)
+        var validator = try PointValidator(layer: layer, crs: crs, source: path, dispatch: dispatch)
+        var report = ImportReport(file: path, imported: 0)
+        report.generation = generation
         let columns = ["id"] + layer.attributeColumns + ["source_crs", "source_x", "source_y", "geom"]
         let placeholders = Array(repeating: "?", count: columns.count - 1).joined(separator: ", ") + ", MakePoint(?, ?, 4326)"
+        // An UPDATE, not INSERT OR REPLACE: REPLACE's hidden delete skips SpatiaLite's
+        // index triggers and leaves the old point in the spatial index.
+        let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        let source = crs.description
         try database.pool.write { db in try Self.withBulkWriteCache(db) {
-            // The assignments were computed for this generation: refuse if another became active meanwhile.
+            // The assignments are computed for this generation: refuse if another became active meanwhile.
             guard try Self.activeGeneration(db) == generation else {
                 throw WanggeError.invalid("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
             }
-            if layer == .incidents { try Self.refuseStoredIncidents(db, records, source: path) }
-            // An UPDATE, not INSERT OR REPLACE: REPLACE's hidden delete skips SpatiaLite's
-            // index triggers and leaves the old point in the spatial index.
-            let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
-            try Self.withSpatialTriggersSuspended(db, table: layer.table, when: records.count >= bulkLoadFrom) {
-                let source = crs.description
+            var suspendedTriggers: SuspendedSpatialTriggers?
+            var decided = false
+            try PointFile.forEachBatch(path: path, size: batchSize) { inputs, isLast in
+                if !decided {
+                    decided = true
+                    // More batches to come means far more records than the triggers are worth.
+                    if (isLast ? inputs.count : .max) >= bulkLoadFrom { suspendedTriggers = try SuspendedSpatialTriggers(db, table: layer.table) }
+                }
+                let records = try validator.validate(inputs)
+                // After a bad record nothing more is written: the rest is only read for its problems.
+                guard validator.isClean, !records.isEmpty else { return }
+                if layer == .incidents { try Self.refuseStoredIncidents(db, records, source: path) }
+                let assignments = try assigner.assign(records.map(\.position))
                 try BulkInsert(db, head: "INSERT INTO \(layer.table) (\(columns.joined(separator: ", ")))", row: "(\(placeholders))",
                                tail: "ON CONFLICT (id) DO UPDATE SET \(updates)").insert(records) { row, record in
                     row.bind(record.id)
@@ -141,41 +154,53 @@ extension GridStore {
                     row.bind(record.position.lon)
                     row.bind(record.position.lat)
                 }
+                let stored = records.map { StoredPoint(layer: layer, id: $0.id, position: $0.position) }
+                try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: stored, assignments: assignments)
+                if layer == .incidents {
+                    try Self.routeImportedIncidents(db, ids: records.map(\.id), generation: generation, rules: dispatch, source: path)
+                }
+                report.imported += records.count
+                tally(assignments, into: &report)
+                progress?("\(report.imported) \(layer.table) read, checked, assigned and written")
             }
-            let stored = records.map { StoredPoint(layer: layer, id: $0.id, position: $0.position) }
-            try Self.writeAssignments(db, generation: generation, codes: assigner.codes, points: stored, assignments: assignments)
-            if layer == .incidents {
-                try Self.routeImportedIncidents(db, ids: records.map(\.id), generation: generation, rules: dispatch, source: path)
-            }
+            try validator.finish()
+            try suspendedTriggers?.restore()
         } }
-        var report = ImportReport(file: path, imported: records.count)
-        report.generation = generation
         report.seconds = Date().timeIntervalSince(start)
-        tally(assignments, into: &report)
         return report
     }
 
-    /// Runs `body` (inserts and updates of `table`'s rows) with SpatiaLite's per-row
-    /// triggers on the table's geometry dropped when `suspended`, then packs the
-    /// spatial index from the whole table, stamps the layer's last change once and
-    /// puts the triggers back as they were. Per row they check the geometry's type and
-    /// SRID, stamp the time and insert into the R*Tree: about 30 µs, 7 s of a county's
-    /// 216,000 households. The body writes points made by MakePoint(x, y, 4326) from
-    /// finite numbers only, which the type check would always pass. All of this is
-    /// inside the caller's transaction: an error or a crash leaves the triggers in place.
-    static func withSpatialTriggersSuspended(_ db: Database, table: String, when suspended: Bool, _ body: () throws -> Void) throws {
-        guard suspended else { return try body() }
-        let perRow = ["ggi", "ggu", "tmi", "tmu", "gii", "giu"].map { "\($0)_\(table)_geom" }
-        let triggers = try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (\(databaseQuestionMarks(count: perRow.count)))",
-                                        arguments: StatementArguments([table] + perRow))
-        for trigger in triggers { try db.execute(sql: "DROP TRIGGER \"\(trigger["name"] as String)\"") }
-        try body()
-        try PackedSpatialIndex.rebuild(db, table: table)
-        try db.execute(sql: """
-            UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), last_update = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-            WHERE lower(f_table_name) = lower(?) AND lower(f_geometry_column) = 'geom'
-            """, arguments: [table])
-        for trigger in triggers { try db.execute(sql: trigger["sql"]) }
+    /// SpatiaLite's per-row triggers on a point table's geometry, dropped for a
+    /// bulk write inside the caller's transaction. Per row they check the geometry's
+    /// type and SRID, stamp the time and insert into the R*Tree: about 30 µs, 7 s
+    /// of a county's 216,000 households. Meanwhile only points made by
+    /// MakePoint(x, y, 4326) from finite numbers are written, which the type check
+    /// would always pass. `restore` packs the spatial index from the whole table,
+    /// stamps the layer's last change once and puts the triggers back as they were;
+    /// an error before it rolls the transaction back, triggers and all.
+    struct SuspendedSpatialTriggers {
+        private let db: Database
+        private let table: String
+        private let triggers: [(name: String, sql: String)]
+
+        init(_ db: Database, table: String) throws {
+            self.db = db
+            self.table = table
+            let perRow = ["ggi", "ggu", "tmi", "tmu", "gii", "giu"].map { "\($0)_\(table)_geom" }
+            triggers = try Row.fetchAll(db, sql: """
+                SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? AND name IN (\(databaseQuestionMarks(count: perRow.count)))
+                """, arguments: StatementArguments([table] + perRow)).map { ($0["name"], $0["sql"]) }
+            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \"\(trigger.name)\"") }
+        }
+
+        func restore() throws {
+            try PackedSpatialIndex.rebuild(db, table: table)
+            try db.execute(sql: """
+                UPDATE geometry_columns_time SET last_insert = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), last_update = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                WHERE lower(f_table_name) = lower(?) AND lower(f_geometry_column) = 'geom'
+                """, arguments: [table])
+            for trigger in triggers { try db.execute(sql: trigger.sql) }
+        }
     }
 
     /// Refuses incidents already stored: their status, version and history are the workflow's, not a file's to reset.
@@ -195,78 +220,14 @@ extension GridStore {
     /// import would give. (The fuzz harness feeds it hostile files.)
     public static func checkPointFile(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84,
                                       dispatch: DispatchRules = DispatchRules()) throws -> Int {
-        try validate(try PointFile.read(path: path), layer: layer, crs: crs, source: path, dispatch: dispatch).count
+        var validator = try PointValidator(layer: layer, crs: crs, source: path, dispatch: dispatch)
+        var count = 0
+        try PointFile.forEachBatch(path: path, size: importBatch) { inputs, _ in count += try validator.validate(inputs).count }
+        try validator.finish()
+        return count
     }
 
-    static func validate(_ inputs: [PointFileRecord], layer: PointLayer, crs: CoordinateSystem, source: String, dispatch: DispatchRules) throws -> [PointRecord] {
-        // Converters are built per thread below; build one here so that a bad CRS fails once, plainly.
-        do {
-            _ = try WGS84Converter(from: crs, context: try PROJContext())
-        } catch let error as GeoError {
-            throw WanggeError.invalid("\(source): crs \(crs): \(error.message)")
-        }
-        // Ids first, in file order: a duplicate is one whatever the slice it falls in.
-        var problems: [(index: Int, message: String)] = []
-        var firstLocationOfID: [String: RecordLocation] = Dictionary(minimumCapacity: inputs.count)
-        var idIsFine = [Bool](repeating: false, count: inputs.count)
-        for (index, input) in inputs.enumerated() {
-            guard let id = input.id, !id.isEmpty else {
-                problems.append((index, "\(input.location): field id: missing"))
-                continue
-            }
-            if let problem = TextLimits.problem(id, limit: TextLimits.code) {
-                problems.append((index, "\(input.location): field id: \(TextLimits.shown(id)) \(problem)"))
-                continue
-            }
-            if let first = firstLocationOfID[id] {
-                problems.append((index, "\(input.location): field id: duplicate id \(id), also at \(first)"))
-                continue
-            }
-            firstLocationOfID[id] = input.location
-            idIsFine[index] = true
-        }
-        // The rest of each record on every core (a county's households: 0.9 s on one core).
-        let checked = idIsFine
-        let slices = try mapSlicesInParallel(count: inputs.count, sliceLength: 8_192) { range in
-            let converter = try WGS84Converter(from: crs, context: try PROJContext())
-            var records: [PointRecord] = []
-            var problems: [(index: Int, message: String)] = []
-            records.reserveCapacity(range.count)
-            for index in range where checked[index] {
-                let input = inputs[index]
-                let id = input.id ?? ""
-                guard let xText = input.x, !xText.isEmpty, let yText = input.y, !yText.isEmpty else {
-                    problems.append((index, "\(input.location) (id \(id)): missing coordinate"))
-                    continue
-                }
-                guard let x = FieldCheck.decimal(xText) else {
-                    problems.append((index, "\(input.location) (id \(id)): field lon/x: \(TextLimits.shown(xText)) is not a number (write it in decimal, e.g. 112.36)"))
-                    continue
-                }
-                guard let y = FieldCheck.decimal(yText) else {
-                    problems.append((index, "\(input.location) (id \(id)): field lat/y: \(TextLimits.shown(yText)) is not a number (write it in decimal, e.g. 28.84)"))
-                    continue
-                }
-                do {
-                    let p = try converter.toWGS84(x: x, y: y)
-                    let values = try attributes(layer, input.fields, dispatch: dispatch)
-                    records.append(PointRecord(location: input.location, id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
-                } catch let error as GeoError {
-                    problems.append((index, "\(input.location) (id \(id)): \(error.message)"))
-                } catch let error as WanggeError {
-                    problems.append((index, "\(input.location) (id \(id)): \(error.message)"))
-                }
-            }
-            return (records, problems)
-        }
-        var list = ProblemList(source: source)
-        for problem in (problems + slices.flatMap(\.1)).sorted(by: { $0.index < $1.index }) { list.add(problem.message) }
-        if inputs.isEmpty { list.add("no records") }
-        try list.throwIfAny()
-        return slices.flatMap(\.0)
-    }
-
-    private static func stored(_ values: [(any DatabaseValueConvertible)?]) -> [DatabaseValue] {
+    static func stored(_ values: [(any DatabaseValueConvertible)?]) -> [DatabaseValue] {
         values.map { $0?.databaseValue ?? .null }
     }
 

@@ -55,19 +55,23 @@ import GridCore
         try store.database.pool.read { db in try String.fetchOne(db, sql: "SELECT rtreecheck('idx_households_geom')") ?? "" }
     }
 
-    func importHouseholds(_ t: TemporaryStore, _ name: String, _ text: String, bulk: Bool) throws {
+    func importHouseholds(_ t: TemporaryStore, _ name: String, _ text: String, bulk: Bool, batchSize: Int = GridStore.importBatch) throws {
         _ = try t.store.importPoints(.households, path: try t.file(name, text), crs: .wgs84, dispatch: DispatchRules(),
-                                     bulkLoadFrom: bulk ? 0 : .max, progress: nil)
+                                     bulkLoadFrom: bulk ? 0 : .max, batchSize: batchSize, progress: nil)
     }
 
     @Test func aBulkImportStoresWhatTheRowByRowImportStores() throws {
         let text = Self.households(3_000, seed: 7)
-        let byRow = try TemporaryStore(), bulk = try TemporaryStore()
-        for t in [byRow, bulk] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
+        let byRow = try TemporaryStore(), bulk = try TemporaryStore(), batched = try TemporaryStore()
+        for t in [byRow, bulk, batched] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
         try importHouseholds(byRow, "h.csv", text, bulk: false)
         try importHouseholds(bulk, "h.csv", text, bulk: true)
+        // Streamed in batches of 700 (the last one short): the same rows, assignments and index.
+        try importHouseholds(batched, "h.csv", text, bulk: true, batchSize: 700)
 
         #expect(try Self.contents(bulk.store) == Self.contents(byRow.store))
+        #expect(try Self.contents(batched.store) == Self.contents(byRow.store))
+        #expect(try Self.indexCells(batched.store) == Self.indexCells(byRow.store))
         // The packed index holds the cells the R*Tree stores row by row, and passes SQLite's own check.
         #expect(try Self.indexCells(bulk.store) == Self.indexCells(byRow.store))
         #expect(try Self.indexCells(bulk.store).count == 3_000)
@@ -120,14 +124,32 @@ import GridCore
         struct Stop: Error {}
         #expect(throws: Stop.self) {
             try t.store.database.pool.write { db in
-                try GridStore.withSpatialTriggersSuspended(db, table: "households", when: true) {
-                    try db.execute(sql: "DELETE FROM households")
-                    throw Stop()
-                }
+                _ = try GridStore.SuspendedSpatialTriggers(db, table: "households")
+                try db.execute(sql: "DELETE FROM households")
+                throw Stop()
             }
         }
         #expect(try Self.triggers(t.store) == triggers)
         #expect(try Self.indexCells(t.store) == cells)
+    }
+
+    @Test func aFileThatIsNotUTF8IsNamedByLineAndField() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        // 琼湖 in GBK, as Excel on Chinese Windows saves a CSV.
+        var bytes = Array("id,lon,lat,address\nH1,112.5,28.9,ok\nH2,112.5,28.9,".utf8)
+        bytes += [0xC7, 0xED, 0xBA, 0xFE, 0x0A]
+        let path = Fixtures.temporaryPath("gbk.csv")
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var message = ""
+        do {
+            _ = try t.store.importPoints(.households, path: path)
+        } catch let error as WanggeError {
+            message = error.message
+        }
+        #expect(message.hasPrefix("\(path): line 3: field address: not UTF-8 text"), "\(message)")
+        #expect(try t.snapshot()["households"] == 0)
     }
 
     @Test func rowsBoundThroughTheCAPIKeepEveryValueInEveryBatch() throws {
@@ -170,7 +192,8 @@ import GridCore
         let path = try t.file("bad.csv", lines.joined(separator: "\n"))
         var message = ""
         do {
-            _ = try t.store.importPoints(.households, path: path)
+            // Batches of 5,000: the problems fall in different batches, and different slices of them.
+            _ = try t.store.importPoints(.households, path: path, crs: .wgs84, dispatch: DispatchRules(), bulkLoadFrom: 0, batchSize: 5_000, progress: nil)
         } catch let error as WanggeError {
             message = error.message
         }
