@@ -214,14 +214,19 @@ extension GridStore {
     public func extent() throws -> Envelope {
         let generation = try activeGeneration()
         return try database.pool.read { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT min(MbrMinX(geom)) AS min_x, min(MbrMinY(geom)) AS min_y, max(MbrMaxX(geom)) AS max_x, max(MbrMaxY(geom)) AS max_y FROM (
-                    SELECT geom FROM towns WHERE generation_id = ? UNION ALL
-                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM households UNION ALL
-                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM cameras UNION ALL
-                    SELECT BuildMbr(min(X(geom)), min(Y(geom)), max(X(geom)), max(Y(geom)), 4326) FROM incidents)
-                """, arguments: [generation])
-            return Envelope(minX: row?["min_x"] ?? -180, minY: row?["min_y"] ?? -90, maxX: row?["max_x"] ?? 180, maxY: row?["max_y"] ?? 90)
+            // The points' extents from their spatial indexes' root nodes: scanning
+            // 216,000 households for it took 0.1–0.2 s of every command that locates.
+            var boxes = try PointLayer.allCases.compactMap { try PackedSpatialIndex.bounds(db, table: $0.table) }
+            if let row = try Row.fetchOne(db, sql: """
+                SELECT min(MbrMinX(geom)) AS min_x, min(MbrMinY(geom)) AS min_y, max(MbrMaxX(geom)) AS max_x, max(MbrMaxY(geom)) AS max_y
+                FROM towns WHERE generation_id = ?
+                """, arguments: [generation]), let minX = row["min_x"] as Double? {
+                boxes.append(Envelope(minX: minX, minY: row["min_y"], maxX: row["max_x"], maxY: row["max_y"]))
+            }
+            guard let first = boxes.first else { return Envelope(minX: -180, minY: -90, maxX: 180, maxY: 90) }
+            return boxes.dropFirst().reduce(first) { union, box in
+                Envelope(minX: min(union.minX, box.minX), minY: min(union.minY, box.minY), maxX: max(union.maxX, box.maxX), maxY: max(union.maxY, box.maxY))
+            }
         }
     }
 

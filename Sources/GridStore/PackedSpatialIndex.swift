@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GeoKit
 import GridCore
 
 /// Rebuilds a table's SpatiaLite spatial index (an SQLite R*Tree) in one pass:
@@ -90,6 +91,29 @@ enum PackedSpatialIndex {
             row.bind(link.child)
             row.bind(link.parent)
         }
+    }
+
+    /// The box around every entry of `idx_<table>_geom`: the union of its root
+    /// node's cells, as stored (rounded outwards to 32-bit floats, so it holds
+    /// every point); nil when the index is empty.
+    static func bounds(_ db: Database, table: String) throws -> Envelope? {
+        guard let root = try Data.fetchOne(db, sql: "SELECT data FROM \"idx_\(table)_geom_node\" WHERE nodeno = 1"), root.count >= 4 else {
+            return nil
+        }
+        let bytes = [UInt8](root)
+        func integer<I: FixedWidthInteger>(_ type: I.Type, at offset: Int) -> I {
+            bytes[offset..<offset + MemoryLayout<I>.size].reduce(0) { $0 << 8 | I($1) }
+        }
+        func coordinate(at offset: Int) -> Double { Double(Float(bitPattern: integer(UInt32.self, at: offset))) }
+        let count = Int(integer(UInt16.self, at: 2))
+        guard count > 0, 4 + count * cellSize <= bytes.count else { return nil }
+        var box = Envelope(minX: .infinity, minY: .infinity, maxX: -.infinity, maxY: -.infinity)
+        for cell in 0..<count {
+            let offset = 4 + cell * cellSize + 8
+            box = Envelope(minX: min(box.minX, coordinate(at: offset)), minY: min(box.minY, coordinate(at: offset + 8)),
+                           maxX: max(box.maxX, coordinate(at: offset + 4)), maxY: max(box.maxY, coordinate(at: offset + 12)))
+        }
+        return box
     }
 
     /// Sort-tile-recursive: vertical slices by x, each sorted by y, cut into full nodes.

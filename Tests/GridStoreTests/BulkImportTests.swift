@@ -100,6 +100,28 @@ import GridCore
         #expect(try Self.indexCells(bulk.store).count == 3_000)
     }
 
+    @Test func theExtentFromTheIndexesHoldsEveryPointAndFitsClosely() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        let towns = try t.store.extent()
+        // Households well beyond the towns on every side, some through the triggers, most in bulk.
+        try importHouseholds(t, "a.csv", Self.households(6_000, seed: 9, shift: 0.3), bulk: true)
+        try importHouseholds(t, "b.csv", "id,lon,lat\nW1,111.9,28.5\n", bulk: false)
+        let scanned = try t.store.database.pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT min(X(geom)) AS min_x, min(Y(geom)) AS min_y, max(X(geom)) AS max_x, max(Y(geom)) AS max_y FROM households")!
+        }
+        let extent = try t.store.extent()
+        let exact = (minX: min(towns.minX, scanned["min_x"] as Double), minY: min(towns.minY, scanned["min_y"] as Double),
+                     maxX: max(towns.maxX, scanned["max_x"] as Double), maxY: max(towns.maxY, scanned["max_y"] as Double))
+        #expect(exact.minX == 111.9 && exact.minY == 28.5 && exact.maxX > towns.maxX && exact.maxY > towns.maxY)
+        #expect(extent.minX <= exact.minX && extent.minY <= exact.minY && extent.maxX >= exact.maxX && extent.maxY >= exact.maxY)
+        // The R*Tree rounds a box outwards by up to two 32-bit steps: 1.5e-5° at longitude 112.
+        #expect(exact.minX - extent.minX < 3e-5 && exact.minY - extent.minY < 3e-5 && extent.maxX - exact.maxX < 3e-5 && extent.maxY - exact.maxY < 3e-5,
+                "\(extent) \(exact)")
+        try t.store.database.pool.write { db in try db.execute(sql: "DELETE FROM households") }
+        #expect(try t.store.extent() == towns)
+    }
+
     @Test func aBulkReimportMovesEveryPointInTheIndex() throws {
         let t = try TemporaryStore()
         _ = try t.store.importGrids(path: Fixtures.sampleGrids)
