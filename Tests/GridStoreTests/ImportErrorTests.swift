@@ -55,7 +55,7 @@ import GridCore
             _ = try t.store.importGrids(path: path)
         }
         // The grids lie far from the stored households: that takes `force`.
-        let report = try t.store.importGrids(path: path, makeValid: true, force: true)
+        let report = try t.store.importGrids(path: path, GridFileOptions(makeValid: true), force: true)
         #expect(report.repaired.count == 1 && report.repaired[0].contains("feature 2 (grid X-2): Self-intersection"))
         #expect(try t.store.grids().count == 2)
     }
@@ -143,7 +143,7 @@ import GridCore
         let projected = try t.file("projected.geojson", Self.collection([Self.feature("X-1", "[[[500000,3300000],[501000,3300000],[501000,3301000],[500000,3300000]]]")]))
         try expectFailure(t, containing: ["coordinates outside longitude", "--crs"]) { _ = try t.store.importGrids(path: projected) }
         // The same file in its real CRS imports.
-        _ = try t.store.importGrids(path: projected, crs: .epsg(4547), force: true)
+        _ = try t.store.importGrids(path: projected, GridFileOptions(crs: .epsg(4547)), force: true)
         let grid = try #require(try t.store.grids().first)
         #expect(abs((grid.areaSquareMetres ?? 0) - 500_000) < 1_000)
     }
