@@ -382,7 +382,14 @@ struct GridFileSource {
 
     init(path: String, _ file: GridFileOptions, report: inout ImportReport) throws {
         do {
-            let dataset = try VectorDataset(path: path, encoding: file.encoding)
+            let dataset: VectorDataset
+            do {
+                dataset = try VectorDataset(path: path, encoding: file.encoding)
+            } catch let error as GeoError where ["geojson", "json"].contains((path as NSString).pathExtension.lowercased()) {
+                // GDAL says only "Failed to read GeoJSON data"; the GeoJSON parser says where and what.
+                _ = try GeoJSONDocument(contentsOf: path)
+                throw error
+            }
             let layer = try dataset.polygonLayer(named: file.layer)
             let layerCount = try dataset.layers().count
             label = layer.label
