@@ -9,7 +9,7 @@ import GeoKit
     static func fixture(_ name: String) -> String { Fixtures.path("Tests/Fixtures/grids/\(name)") }
 
     static let files = ["town002.geojson", "town002_gbk.shp", "town002_utf8.shp", "town002_gk111.shp", "town002_local.shp",
-                        "town002.kml", "town002.kmz", "town002_ovital.kml", "town002.gpkg", "town002.dxf", "points.shp", "nullgeom.gpkg"]
+                        "town002.kml", "town002.kmz", "town002_ovital.kml", "town002.gpkg", "town002.dxf", "town002_lines.dxf", "points.shp", "nullgeom.gpkg"]
 
     /// "Feature Count: N" of each layer, as `ogrinfo -so -al` prints them (gdal-bin is installed by scripts/setup.sh).
     static func ogrinfoCounts(_ path: String) throws -> [String: Int] {

@@ -99,8 +99,10 @@ import GridCore
     }
 
     /// The DXF has no attribute table: each grid's code is its CAD layer, and it states no CRS.
-    @Test func aDXFReadsWithItsLayerAsTheCodeAndAGivenCRS() throws {
-        let path = Self.fixture("town002.dxf")
+    /// A closed polyline (as CAD draws an area) is read as the polygon it outlines.
+    @Test(arguments: ["town002.dxf", "town002_lines.dxf"])
+    func aDXFReadsWithItsLayerAsTheCodeAndAGivenCRS(_ file: String) throws {
+        let path = Self.fixture(file)
         var mapping = GridFieldMapping()
         mapping.code = "Layer"
         #expect { _ = try Self.imported(path, GridFileOptions(mapping: mapping)) } throws: {

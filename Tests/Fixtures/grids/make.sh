@@ -28,6 +28,8 @@ ogr2ogr -f GPKG -update town002.gpkg town002.geojson -nln villages -dialect sqli
     -sql "SELECT village_code AS code, village_name AS name, ST_Union(geometry) AS geometry FROM town002 GROUP BY village_code" -nlt MULTIPOLYGON
 # DXF: CAD keeps no attribute table; each grid on a CAD layer named by its code.
 ogr2ogr -f DXF town002.dxf town002.geojson -sql "SELECT code AS Layer FROM town002"
+# DXF as CAD draws areas: each grid's outline a polyline (first point repeated at the end), on a CAD layer named by its code.
+ogr2ogr -f DXF town002_lines.dxf town002.geojson -dialect sqlite -sql "SELECT code AS Layer, ST_ExteriorRing(ST_GeometryN(geometry, 1)) AS geometry FROM town002"
 # Bad input: points instead of polygons, and a grid whose geometry is null.
 ogr2ogr -f "ESRI Shapefile" points.shp town002.geojson -dialect sqlite -sql "SELECT code, ST_PointOnSurface(geometry) AS geometry FROM town002" -lco ENCODING=UTF-8
 ogr2ogr -f GPKG nullgeom.gpkg town002.geojson -dialect sqlite -nln grids \
