@@ -122,24 +122,30 @@ public final class VectorLayer {
     /// of polygons made a MultiPolygon; as ISO WKB, nil when empty.
     static func linearWKB(_ geometry: UnsafeMutableRawPointer, closedLinesArePolygons: Bool, where place: String) throws -> [UInt8]? {
         guard OGR_G_IsEmpty(geometry) == 0 else { return nil }
-        guard var copy = OGR_G_Clone(geometry) else { throw gdalError("\(place): cannot copy the geometry") }
-        defer { OGR_G_DestroyGeometry(copy) }
+        guard let clone = OGR_G_Clone(geometry) else { throw gdalError("\(place): cannot copy the geometry") }
+        // The one geometry this function owns; OGR_G_ForceTo* take theirs and return the result.
+        var owned: UnsafeMutableRawPointer? = clone
+        defer { if let owned { OGR_G_DestroyGeometry(owned) } }
+        var copy = clone
+        func replace(_ what: String, _ convert: (UnsafeMutableRawPointer) -> UnsafeMutableRawPointer?, consuming: Bool) throws {
+            if consuming { owned = nil }
+            guard let result = convert(copy) else { throw gdalError("\(place): \(what)") }
+            if !consuming { OGR_G_DestroyGeometry(copy) }
+            owned = result
+            copy = result
+        }
         if OGR_G_HasCurveGeometry(copy, 1) != 0 {
-            guard let linear = OGR_G_GetLinearGeometry(copy, 0, nil) else { throw gdalError("\(place): cannot approximate the curves") }
-            OGR_G_DestroyGeometry(copy)
-            copy = linear
+            try replace("cannot approximate the curves", { OGR_G_GetLinearGeometry($0, 0, nil) }, consuming: false)
         }
         OGR_G_FlattenTo2D(copy)
         switch OGR_GT_Flatten(OGR_G_GetGeometryType(copy)) {
         case wkbGeometryCollection:
             // Returns the same geometry when a part is not a polygon; the type check then names it.
-            guard let multi = OGR_G_ForceToMultiPolygon(copy) else { throw gdalError("\(place): cannot read the collection") }
-            copy = multi
+            try replace("cannot read the collection", { OGR_G_ForceToMultiPolygon($0) }, consuming: true)
         case wkbLineString where closedLinesArePolygons:
             let points = OGR_G_GetPointCount(copy)
             if points >= 4, OGR_G_GetX(copy, 0) == OGR_G_GetX(copy, points - 1), OGR_G_GetY(copy, 0) == OGR_G_GetY(copy, points - 1) {
-                guard let polygon = OGR_G_ForceTo(copy, wkbPolygon, nil) else { throw gdalError("\(place): cannot make the closed line a polygon") }
-                copy = polygon
+                try replace("cannot make the closed line a polygon", { OGR_G_ForceTo($0, wkbPolygon, nil) }, consuming: true)
             }
         default: break
         }

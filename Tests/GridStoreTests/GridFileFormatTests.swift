@@ -89,6 +89,16 @@ import GridCore
         #expect(gpkg.contains("read layer grids of GPKG"))
     }
 
+    /// --crs overrides the file's CRS: the same Shapefile read as GCJ-02 moves by hundreds of metres.
+    @Test func aGivenCRSOverridesTheFiles() throws {
+        let path = Self.fixture("town002_gbk.shp")
+        let got = try Self.imported(path, GridFileOptions(crs: .gcj02))
+        #expect(got.report.description.contains("CRS gcj02 (as given)"))
+        let reference = try Self.imported(Self.fixture("town002.geojson"))
+        let difference = try Self.largestVertexDifference(got.shapes[0].wkb, reference.shapes[0].wkb)
+        #expect(difference > 1e-3 && difference < 1e-2)
+    }
+
     /// The same import through the draft path.
     @Test func aDraftCanStartFromAShapefile() throws {
         let t = try TemporaryStore()
