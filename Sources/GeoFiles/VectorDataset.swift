@@ -111,11 +111,16 @@ public final class VectorDataset {
 
     deinit { GDALClose(handle) }
 
+    /// The drivers a grid file may be read with. Others stay closed: a VRT or CSV
+    /// could point GDAL at other files or at the network.
+    public static let drivers = ["ESRI Shapefile", "LIBKML", "KML", "GPKG", "DXF", "GeoJSON"]
+
     static func open(_ path: String, options: [String]) throws -> UnsafeMutableRawPointer {
         let list = CStringList(options)
+        let allowed = CStringList(drivers)
         CPLErrorReset()
         let flags = UInt32(GDAL_OF_VECTOR | GDAL_OF_READONLY | GDAL_OF_VERBOSE_ERROR)
-        guard let handle = GDALOpenEx(path, flags, nil, list.constPointer, nil) else {
+        guard let handle = GDALOpenEx(path, flags, allowed.constPointer, list.constPointer, nil) else {
             throw gdalError("\(path): GDAL cannot open it as a vector file (Shapefile, KML, KMZ, GeoPackage, DXF or GeoJSON)")
         }
         return handle

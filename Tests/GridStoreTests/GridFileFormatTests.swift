@@ -209,6 +209,11 @@ import GridCore
         let t = try populated()
         let path = try t.file("grids.kml", "这不是 KML")
         try expectRefusal(t, path, containing: [path, "GDAL cannot open it as a vector file"])
+        // Only the grid formats' drivers open files: a VRT could make GDAL read other files or the network.
+        let vrt = try t.file("grids.vrt", "<OGRVRTDataSource><OGRVRTLayer name=\"g\"><SrcDataSource>\(Self.fixture("town002.geojson"))</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>")
+        try expectRefusal(t, vrt, containing: [vrt, "GDAL cannot open it as a vector file"])
+        let csv = try t.file("grids.csv", "code,WKT\nX-1,\"POLYGON((112 28,112.01 28,112.01 28.01,112 28))\"\n")
+        try expectRefusal(t, csv, containing: [csv, "GDAL cannot open it as a vector file"])
         let missing = Fixtures.temporaryPath("missing.shp")
         try expectRefusal(t, missing, containing: [missing, "no such file"])
     }
