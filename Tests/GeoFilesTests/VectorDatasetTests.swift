@@ -37,6 +37,20 @@ import GeoKit
         #expect(counts == expected)
     }
 
+    /// GeoJSON goes through GDAL as every other format does: for the whole sample county it
+    /// gives exactly the shapes (bit for bit) and properties the GeoJSON parser and GEOS give.
+    @Test func geoJSONThroughGDALIsWhatTheGeoJSONParserReads() throws {
+        let context = try GEOSContext()
+        let document = try GeoJSONDocument(contentsOf: Fixtures.sampleGrids)
+        let features = try VectorDataset(path: Fixtures.sampleGrids).layers()[0].features()
+        #expect(features.count == document.features.count)
+        for (feature, expected) in zip(features, document.features) {
+            let wkb = try #require(feature.wkb)
+            #expect(try Geometry(wkb: wkb, context: context).wkb() == Geometry(geoJSON: expected.geometryJSON, context: context).wkb())
+            #expect(feature.values == expected.properties.compactMapValues(\.text))
+        }
+    }
+
     @Test func aShapefilesEncodingComesFromItsCpgOrItsBytes() throws {
         let gbk = try VectorDataset(path: Self.fixture("town002_gbk.shp"))
         #expect(gbk.encodingNote == "GBK (no .cpg; the text is not valid UTF-8)")
