@@ -65,7 +65,8 @@ public final class WGS84Converter {
                                + "e.g. EPSG:4326 (lon, lat) or EPSG:4547 (CGCS2000 / 3-degree Gauss-Krüger CM 114E)")
             }
             transformer = try CoordinateTransformer(from: "EPSG:\(code)", to: "EPSG:4326", context: context)
-        case .definition(let name, let text):
+        case .definition(_, let text):
+            // The reason names the CRS as PROJ reads it.
             if let reason = context.notTwoDimensionalReason(text, label: "the file's CRS") {
                 throw GeoError("\(reason); give a geographic or projected 2D CRS with --crs")
             }
