@@ -31,14 +31,19 @@ let package = Package(
             name: "CPROJ", pkgConfig: "proj",
             providers: [.apt(["libproj-dev"])]),
         .systemLibrary(
+            name: "CGDAL", pkgConfig: "gdal",
+            providers: [.apt(["libgdal-dev"])]),
+        .systemLibrary(
             name: "CSpatiaLite", pkgConfig: "sqlite3",
             providers: [.apt(["libspatialite-dev", "libsqlite3-mod-spatialite", "libsqlite3-dev"])]),
         .target(name: "GeoKit", dependencies: ["CGEOS", "CPROJ"]),
+        // Vector files through GDAL (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON), read into GeoKit's types.
+        .target(name: "GeoFiles", dependencies: ["GeoKit", "CGDAL"]),
         .target(name: "GridCore", dependencies: ["GeoKit"]),
         .target(
             name: "GridStore",
             dependencies: [
-                "GeoKit", "GridCore", "CSpatiaLite",
+                "GeoKit", "GeoFiles", "GridCore", "CSpatiaLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .target(name: "GridMap"),
@@ -67,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "wangge",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridApplication", "GridMap", "GridServer", "SampleCounty",
+                "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridApplication", "GridMap", "GridServer", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -77,6 +82,7 @@ let package = Package(
         .executableTarget(name: "WanggeFuzz", dependencies: ["GeoKit", "GridStore", "GridApplication", "CLibFuzzer"]),
         .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
+        .testTarget(name: "GeoFilesTests", dependencies: ["GeoFiles", "GeoKit", "TestSupport"]),
         .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
         .testTarget(name: "GridMapTests", dependencies: ["GridMap"]),
         .testTarget(
@@ -92,7 +98,7 @@ let package = Package(
             dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
-            dependencies: ["GridStore", "GridCore", "GeoKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["GridStore", "GridCore", "GeoKit", "GeoFiles", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "CSV", package: "CSV.swift")]),
     ]
 )

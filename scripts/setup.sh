@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the C libraries Wangge needs (Debian 12), only when missing: safe to run again.
 set -euo pipefail
-packages=(libgeos-dev libproj-dev proj-data libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev pkg-config spatialite-bin tmux gdal-bin wrk curl)
+packages=(libgeos-dev libproj-dev proj-data libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev libgdal-dev pkg-config spatialite-bin tmux gdal-bin wrk curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,11 +1,14 @@
 import Foundation
 
 /// The coordinate system of incoming coordinates: any EPSG CRS that PROJ
-/// knows, or one of the Chinese systems PROJ does not know.
+/// knows, one of the Chinese systems PROJ does not know, or a CRS a file
+/// describes without an EPSG code (a .prj's WKT, as PROJ reads it).
 public enum CoordinateSystem: Hashable, Sendable, CustomStringConvertible {
     case epsg(Int)
     case gcj02
     case bd09
+    /// A CRS definition PROJ accepts (WKT, PROJJSON or a PROJ string), named for messages.
+    case definition(name: String, text: String)
 
     public static let wgs84 = CoordinateSystem.epsg(4326)
 
@@ -31,6 +34,7 @@ public enum CoordinateSystem: Hashable, Sendable, CustomStringConvertible {
         case .epsg(let code): "EPSG:\(code)"
         case .gcj02: "gcj02"
         case .bd09: "bd09"
+        case .definition(let name, _): name
         }
     }
 
@@ -61,6 +65,12 @@ public final class WGS84Converter {
                                + "e.g. EPSG:4326 (lon, lat) or EPSG:4547 (CGCS2000 / 3-degree Gauss-Krüger CM 114E)")
             }
             transformer = try CoordinateTransformer(from: "EPSG:\(code)", to: "EPSG:4326", context: context)
+        case .definition(_, let text):
+            // The reason names the CRS as PROJ reads it.
+            if let reason = context.notTwoDimensionalReason(text, label: "the file's CRS") {
+                throw GeoError("\(reason); give a geographic or projected 2D CRS with --crs")
+            }
+            transformer = try CoordinateTransformer(from: text, to: "EPSG:4326", context: context)
         }
     }
 
@@ -78,7 +88,7 @@ public final class WGS84Converter {
         case .bd09:
             try Self.checkLonLat(x, y, crs: source)
             return ChineseCoordinates.bd09ToWGS84(lon: x, lat: y)
-        case .epsg:
+        case .epsg, .definition:
             guard let transformer else { throw GeoError("no transformer for \(source)") }
             if source.isGeographicWGS84Like { try Self.checkLonLat(x, y, crs: source) }
             let out: (x: Double, y: Double)

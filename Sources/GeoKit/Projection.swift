@@ -96,10 +96,11 @@ public struct AreaOfUse: Sendable, Equatable {
 extension PROJContext {
     /// Why `crs` cannot take x, y input (see `PROJObject.notTwoDimensionalReason`), with its name;
     /// nil when it can, or when PROJ does not know it (the transformation then says so).
-    func notTwoDimensionalReason(_ crs: String) -> String? {
+    /// `label` names the CRS in the message (default: `crs` itself, e.g. EPSG:4979).
+    func notTwoDimensionalReason(_ crs: String, label: String? = nil) -> String? {
         guard let pointer = proj_create(self.pointer, crs) else { return nil }
         let object = PROJObject(pointer, context: self)
-        return object.notTwoDimensionalReason.map { "\(crs)\(object.name.map { " (\($0))" } ?? ""): \($0)" }
+        return object.notTwoDimensionalReason.map { "\(label ?? crs)\(object.name.map { " (\($0))" } ?? ""): \($0)" }
     }
 }
 

@@ -127,13 +127,12 @@ extension GridStore {
         }
     }
 
-    /// A draft from a GeoJSON file, read and validated as `import grids` does.
+    /// A draft from a grid file, read and validated as `import grids` does.
     /// Its county is the active generation's (when there is one), so the
     /// coverage check tells where the file's grids leave gaps or spill over.
-    public func importDraft(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
-                            makeValid: Bool = false, name: String? = nil) throws -> ImportReport {
+    public func importDraft(path: String, _ file: GridFileOptions = GridFileOptions(), name: String? = nil) throws -> ImportReport {
         let start = Date()
-        let (features, hierarchy, shapes, report) = try readGridFile(path: path, mapping: mapping, crs: crs, makeValid: makeValid)
+        let (features, hierarchy, shapes, report) = try readGridFile(path: path, file)
         let active = try database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") }
         let county = try active.map(countyBoundary) ?? Self.union(shapes.map(\.wkb))
         let draft = try database.pool.write { db -> Int64 in

@@ -1,9 +1,15 @@
 import Foundation
 import GRDB
+import GeoFiles
 import GeoKit
 import GridCore
 
-/// Which GeoJSON properties hold a grid's code, name, parents and worker.
+/// Which fields of a grid file hold a grid's code, name, parents and worker.
+/// A role left at its built-in name also takes the common Chinese column
+/// names (`chineseNames`); a name set in the config or on the command line is
+/// the only one looked for. A Shapefile keeps 10 bytes of a field name, so a
+/// name also matches its cut form (village_code as village_co; 网格编码 in a
+/// UTF-8 .dbf as 网格编).
 public struct GridFieldMapping: Sendable, Equatable, Codable {
     public var code = "code"
     public var name = "name"
@@ -20,6 +26,104 @@ public struct GridFieldMapping: Sendable, Equatable, Codable {
         case code, name, villageCode = "village_code", villageName = "village_name", townCode = "town_code"
         case townName = "town_name", workerName = "worker_name", workerPhone = "worker_phone"
     }
+
+    /// The parts of a grid a field can give, named as in `grid_fields`.
+    public enum Role: String, CaseIterable, Sendable {
+        case code, name, villageCode = "village_code", villageName = "village_name", townCode = "town_code"
+        case townName = "town_name", workerName = "worker_name", workerPhone = "worker_phone"
+    }
+
+    /// Column names Chinese bureaus and surveyors use, in the order they are looked for.
+    public static let chineseNames: [Role: [String]] = [
+        .code: ["网格编码", "网格代码", "网格编号"],
+        .name: ["网格名称", "网格名"],
+        .villageCode: ["村编码", "社区编码", "村社区编码", "村代码"],
+        .villageName: ["村名称", "社区名称", "村(社区)", "村（社区）", "村社区", "村名"],
+        .townCode: ["乡镇编码", "街道编码", "乡镇代码"],
+        .townName: ["乡镇名称", "街道名称", "乡镇(街道)", "乡镇（街道）", "乡镇"],
+        .workerName: ["网格员", "网格员姓名"],
+        .workerPhone: ["联系电话", "网格员电话", "手机号码", "电话"],
+    ]
+
+    public subscript(role: Role) -> String {
+        get {
+            switch role {
+            case .code: code
+            case .name: name
+            case .villageCode: villageCode
+            case .villageName: villageName
+            case .townCode: townCode
+            case .townName: townName
+            case .workerName: workerName
+            case .workerPhone: workerPhone
+            }
+        }
+        set {
+            switch role {
+            case .code: code = newValue
+            case .name: name = newValue
+            case .villageCode: villageCode = newValue
+            case .villageName: villageName = newValue
+            case .townCode: townCode = newValue
+            case .townName: townName = newValue
+            case .workerName: workerName = newValue
+            case .workerPhone: workerPhone = newValue
+            }
+        }
+    }
+
+    /// The names looked for, in order.
+    public func candidates(for role: Role) -> [String] {
+        let configured = self[role]
+        return configured == GridFieldMapping()[role] ? [configured] + (Self.chineseNames[role] ?? []) : [configured]
+    }
+
+    /// Which of `fields` gives each role: for each candidate in order, the field
+    /// of that name, else one differing only in letter case, else (with a
+    /// `byteLimit`) the name cut to that many bytes in GBK or UTF-8.
+    public func resolve(fields: [String], byteLimit: Int?) -> [Role: String] {
+        var resolved: [Role: String] = [:]
+        for role in Role.allCases {
+            for wanted in candidates(for: role) {
+                let cut = byteLimit.map { limit in [Self.cut(wanted, bytes: limit) { $0.isASCII ? 1 : 2 }, Self.cut(wanted, bytes: limit) { $0.utf8.count }] } ?? []
+                if let field = fields.first(where: { $0 == wanted })
+                    ?? fields.first(where: { $0.lowercased() == wanted.lowercased() })
+                    ?? fields.first(where: { field in cut.contains { $0 != wanted && $0.lowercased() == field.lowercased() } }) {
+                    resolved[role] = field
+                    break
+                }
+            }
+        }
+        return resolved
+    }
+
+    /// The longest prefix of `name` whose encoding takes at most `bytes` bytes.
+    static func cut(_ name: String, bytes: Int, cost: (Character) -> Int) -> String {
+        var used = 0
+        return String(name.prefix { character in
+            used += cost(character)
+            return used <= bytes
+        })
+    }
+}
+
+/// How a grid file is read: its CRS (nil: the file's own), the field mapping,
+/// repairs, the layer (nil: the only polygon layer) and a Shapefile's text encoding (nil: its .cpg, else detected).
+public struct GridFileOptions: Sendable {
+    public var mapping: GridFieldMapping
+    public var crs: CoordinateSystem?
+    public var makeValid: Bool
+    public var layer: String?
+    public var encoding: TextEncoding?
+
+    public init(mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem? = nil, makeValid: Bool = false,
+                layer: String? = nil, encoding: TextEncoding? = nil) {
+        self.mapping = mapping
+        self.crs = crs
+        self.makeValid = makeValid
+        self.layer = layer
+        self.encoding = encoding
+    }
 }
 
 /// A grid read from a file, validated and in WGS84.
@@ -32,6 +136,8 @@ struct GridFeature {
 public struct ImportReport: Sendable, CustomStringConvertible {
     public var file: String
     public var imported: Int
+    /// How the file was read: layer, format, encoding, CRS, which field gave what.
+    public var notes: [String] = []
     public var repaired: [String] = []
     public var methods: [AssignmentMethod: Int] = [:]
     public var nearBoundary = 0
@@ -46,6 +152,7 @@ public struct ImportReport: Sendable, CustomStringConvertible {
         lines.append("\(file): imported \(imported)" + (generation.map { " into generation \($0)" } ?? "")
                      + (methodText.isEmpty ? "" : "; assigned: \(methodText); near a boundary: \(nearBoundary)")
                      + String(format: " (%.1f s)", seconds))
+        lines.append(contentsOf: notes.map { "  \($0)" })
         lines.append(contentsOf: repaired.map { "  repaired: \($0)" })
         return lines.joined(separator: "\n") + TokenScopeChange.report(tokens)
     }
@@ -73,19 +180,18 @@ struct ProblemList {
 }
 
 extension GridStore {
-    /// Imports a GeoJSON file of Polygon/MultiPolygon grids as a new active
+    /// Imports a file of Polygon/MultiPolygon grids (any format `GridFileReader` reads) as a new active
     /// generation (the previous one is retired, its assignments kept), assigns
     /// every stored point to the new grids and re-routes open incidents whose
     /// grid changes (`dispatch` decides the new unit). All or nothing.
     /// Refused when the grids fail the coverage check of `wangge plan validate`
     /// (overlaps above `thresholds`, hierarchy, codes), and, unless `force`,
     /// when they would leave most stored points outside every grid.
-    public func importGrids(path: String, mapping: GridFieldMapping = GridFieldMapping(), crs: CoordinateSystem = .wgs84,
-                            makeValid: Bool = false, generationName: String? = nil, dispatch: DispatchRules = DispatchRules(),
+    public func importGrids(path: String, _ file: GridFileOptions = GridFileOptions(), generationName: String? = nil, dispatch: DispatchRules = DispatchRules(),
                             thresholds: PlanThresholds = PlanThresholds(), force: Bool = false,
                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let start = Date()
-        let (features, hierarchy, shapes, read) = try readGridFile(path: path, mapping: mapping, crs: crs, makeValid: makeValid, progress: progress)
+        let (features, hierarchy, shapes, read) = try readGridFile(path: path, file, progress: progress)
         var report = read
         // The generation's county is the union of its grids, as `plan validate` sees it.
         let county = try Self.union(shapes.map(\.wkb))
@@ -134,40 +240,40 @@ extension GridStore {
 
     /// Reads and validates a grid file: the grids (sorted by code), their
     /// villages and towns, their shapes as WKB, and the repairs made.
-    func readGridFile(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool,
-                      progress: (@Sendable (String) -> Void)? = nil) throws
+    func readGridFile(path: String, _ file: GridFileOptions, progress: (@Sendable (String) -> Void)? = nil) throws
         -> (features: [GridFeature], hierarchy: (villages: [PlanArea], towns: [PlanArea]), shapes: [GridShape], report: ImportReport) {
-        let document: GeoJSONDocument
-        do {
-            document = try GeoJSONDocument(contentsOf: path)
-        } catch let error as GeoError {
-            throw WanggeError.invalid(error.message)
-        }
-        progress?("read \(document.features.count) features")
         var report = ImportReport(file: path, imported: 0)
-        let features = try readGridFeatures(document, mapping: mapping, crs: crs, makeValid: makeValid, report: &report)
-        let hierarchy = try buildHierarchy(features, source: path)
+        let source = try GridFileSource(path: path, file, report: &report)
+        progress?("read \(source.features.count) features from \(source.label)")
+        let features = try readGridFeatures(source, makeValid: file.makeValid, report: &report)
+        let hierarchy = try buildHierarchy(features, source: source.label)
         progress?("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns")
         let shapes = try features.map { GridShape(code: $0.info.code, wkb: try $0.geometry.wkb()) }
         return (features, hierarchy, shapes, report)
     }
 
-    func readGridFeatures(_ document: GeoJSONDocument, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool,
-                          report: inout ImportReport) throws -> [GridFeature] {
+    func readGridFeatures(_ source: GridFileSource, makeValid: Bool, report: inout ImportReport) throws -> [GridFeature] {
         let geos = try GEOSContext()
         let proj = try PROJContext()
-        let converter = try WGS84Converter(from: crs, context: proj)
-        var problems = ProblemList(source: document.source)
+        let crs = source.crs
+        let converter: WGS84Converter
+        do {
+            converter = try WGS84Converter(from: crs, context: proj)
+        } catch let error as GeoError {
+            throw WanggeError.invalid("\(source.label): CRS \(crs): \(error.message)")
+        }
+        let fields = source.fields
+        var problems = ProblemList(source: source.label)
         var features: [GridFeature] = []
         var firstFeatureOfCode: [String: Int] = [:]
-        for feature in document.features {
-            let number = feature.index + 1
-            guard let code = feature.properties[mapping.code]?.text?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
-                problems.add("feature \(number): no grid code in property \"\(mapping.code)\" (choose it with --code-field)")
+        for feature in source.features {
+            let number = feature.number
+            guard let code = feature.values[fields.code]?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
+                problems.add("feature \(number): no grid code in field \"\(fields.code)\" (choose the field with --code-field)")
                 continue
             }
             if let problem = TextLimits.codeProblem(code) {
-                problems.add("feature \(number): field \(mapping.code): grid code \(TextLimits.shown(code)) \(problem)")
+                problems.add("feature \(number): field \(fields.code): grid code \(TextLimits.shown(code)) \(problem)")
                 continue
             }
             let label = "feature \(number) (grid \(code))"
@@ -176,13 +282,13 @@ extension GridStore {
                 continue
             }
             firstFeatureOfCode[code] = number
-            guard let json = feature.geometryJSONOrNil else {
-                problems.add("\(label): no geometry")
+            guard let wkb = feature.wkb else {
+                problems.add("\(label): no geometry (the feature's geometry is null or empty)")
                 continue
             }
             var geometry: Geometry
             do {
-                geometry = try Geometry(geoJSON: json, context: geos)
+                geometry = try Geometry(wkb: wkb, context: geos)
                 let type = try geometry.type
                 guard type == .polygon || type == .multiPolygon else {
                     problems.add("\(label): geometry is a \(type.name), expected Polygon or MultiPolygon")
@@ -227,21 +333,21 @@ extension GridStore {
             geometry = try geometry.asMultiPolygon()
             let parents = GridCodes.parents(of: code)
             var fieldProblems: [String] = []
-            /// A property's text, its length (and for a code its form) checked.
-            func text(_ key: String, code: Bool = false, limit: Int = TextLimits.name) -> String? {
-                guard let value = feature.properties[key]?.text, !value.isEmpty else { return nil }
+            /// A field's text, its length (and for a code its form) checked.
+            func text(_ role: GridFieldMapping.Role, code: Bool = false, limit: Int = TextLimits.name) -> String? {
+                guard let key = fields.resolved[role], let value = feature.values[key], !value.isEmpty else { return nil }
                 if let problem = code ? TextLimits.codeProblem(value) : TextLimits.problem(value, limit: limit) {
                     fieldProblems.append("\(label): field \(key): \(TextLimits.shown(value)) \(problem)")
                 }
                 return value
             }
             let info = GridInfo(
-                code: code, name: text(mapping.name) ?? code,
-                villageCode: text(mapping.villageCode, code: true) ?? parents.village,
-                villageName: text(mapping.villageName) ?? text(mapping.villageCode) ?? parents.village,
-                townCode: text(mapping.townCode, code: true) ?? parents.town,
-                townName: text(mapping.townName) ?? text(mapping.townCode) ?? parents.town,
-                workerName: text(mapping.workerName), workerPhone: text(mapping.workerPhone, limit: TextLimits.code),
+                code: code, name: text(.name) ?? code,
+                villageCode: text(.villageCode, code: true) ?? parents.village,
+                villageName: text(.villageName) ?? text(.villageCode) ?? parents.village,
+                townCode: text(.townCode, code: true) ?? parents.town,
+                townName: text(.townName) ?? text(.townCode) ?? parents.town,
+                workerName: text(.workerName), workerPhone: text(.workerPhone, limit: TextLimits.code),
                 areaSquareMetres: try Geodesic.area(of: geometry))
             guard fieldProblems.isEmpty else {
                 for problem in Set(fieldProblems).sorted() { problems.add(problem) }
@@ -249,7 +355,7 @@ extension GridStore {
             }
             features.append(GridFeature(info: info, geometry: geometry))
         }
-        if document.features.isEmpty { problems.add("no features") }
+        if source.features.isEmpty { problems.add("no features") }
         try problems.throwIfAny()
         return features.sorted { $0.info.code < $1.info.code }
     }
@@ -262,5 +368,60 @@ extension GridStore {
         for problem in areas.problems { problems.add(problem) }
         try problems.throwIfAny()
         return (areas.villages, areas.towns)
+    }
+}
+
+/// A grid file opened with GDAL: the chosen layer's features, its CRS (the
+/// file's unless one is given) and which fields give the grid's parts.
+struct GridFileSource {
+    /// "FILE, layer NAME": where messages say the problem is.
+    let label: String
+    let crs: CoordinateSystem
+    let fields: (code: String, resolved: [GridFieldMapping.Role: String])
+    let features: [VectorFeature]
+
+    init(path: String, _ file: GridFileOptions, report: inout ImportReport) throws {
+        do {
+            let dataset: VectorDataset
+            do {
+                dataset = try VectorDataset(path: path, encoding: file.encoding)
+            } catch let error as GeoError where ["geojson", "json"].contains((path as NSString).pathExtension.lowercased()) {
+                // GDAL says only "Failed to read GeoJSON data"; the GeoJSON parser says where and what.
+                _ = try GeoJSONDocument(contentsOf: path)
+                throw error
+            }
+            let layer = try dataset.polygonLayer(named: file.layer)
+            let layerCount = try dataset.layers().count
+            label = layer.label
+            if !layer.mayHoldPolygons {
+                throw GeoError("\(label): the layer holds \(layer.geometryTypeName) geometries, not polygons"
+                               + (layerCount > 1 ? "" : " (a grid file holds Polygon or MultiPolygon features)"))
+            }
+            if let given = file.crs {
+                crs = given
+            } else if let stated = try layer.coordinateSystem() {
+                crs = stated
+            } else {
+                throw GeoError("\(path): the file states no CRS"
+                               + (VectorDataset.isShapefile(path) ? " (its .prj is missing)" : "")
+                               + "; give it with --crs, e.g. --crs EPSG:4490 (CGCS2000) or EPSG:4546 (CGCS2000 / 3-degree Gauss-Krüger CM 111E)")
+            }
+            let resolved = file.mapping.resolve(fields: layer.fieldNames, byteLimit: dataset.driver == "ESRI Shapefile" ? 10 : nil)
+            guard let code = resolved[.code] else {
+                throw GeoError("\(label): no grid-code field: looked for \(file.mapping.candidates(for: .code).joined(separator: ", ")); "
+                               + "the fields are: \(layer.fieldNames.isEmpty ? "none" : layer.fieldNames.joined(separator: ", ")) "
+                               + "(choose one with --code-field or grid_fields.code)")
+            }
+            fields = (code, resolved)
+            features = try layer.features(closedLinesArePolygons: dataset.driver == "DXF")
+            var read = "read \(layerCount > 1 ? "layer \(layer.name) of " : "")\(dataset.driver)"
+            if let note = dataset.encodingNote { read += ", text \(note)" }
+            read += ", CRS \(crs)" + (file.crs == nil ? " (the file's)" : " (as given)")
+            report.notes.append(read)
+            let used = GridFieldMapping.Role.allCases.compactMap { role in resolved[role].flatMap { $0 == role.rawValue ? nil : "\($0) → \(role.rawValue)" } }
+            if !used.isEmpty { report.notes.append("fields: " + used.joined(separator: ", ")) }
+        } catch let error as GeoError {
+            throw WanggeError.invalid("\(error.message); nothing was imported")
+        }
     }
 }

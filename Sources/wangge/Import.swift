@@ -2,6 +2,7 @@ import GridApplication
 import ArgumentParser
 import Foundation
 import GeoKit
+import GeoFiles
 import GridCore
 import GridStore
 
@@ -30,20 +31,11 @@ extension Wangge {
         struct Grids: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "grids",
-                abstract: "Import grid polygons from GeoJSON as the new active generation and re-assign every stored point.")
+                abstract: "Import grid polygons (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON) as the new active generation and re-assign every stored point.")
 
             @OptionGroup var store: StoreOptions
 
-            @Argument(help: "A GeoJSON file of Polygon/MultiPolygon features.")
-            var file: String
-
-            @Option(help: "CRS of the file: EPSG:<code>, gcj02 or bd09.")
-            var crs: CoordinateSystem = .wgs84
-
-            @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).")
-            var makeValid = false
-
-            @OptionGroup var fields: GridFieldOptions
+            @OptionGroup var file: GridFileArguments
 
             @Option(help: "A name for the new generation.")
             var generationName: String?
@@ -53,8 +45,7 @@ extension Wangge {
 
             func run() throws {
                 let service = try store.openService(creating: true)
-                let options = GridFileOptions(mapping: fields.mapping(service.config.gridFields), crs: crs, makeValid: makeValid)
-                let report = try service.importGrids(path: file, options, generationName: generationName, force: force, progress: progressPrinter())
+                let report = try service.importGrids(path: file.file, file.options(service.config.gridFields), generationName: generationName, force: force, progress: progressPrinter())
                 print(report)
             }
         }
@@ -82,16 +73,47 @@ extension Wangge {
     }
 }
 
-/// Which GeoJSON properties hold a grid's code, name, parents and worker, over the config's `grid_fields`.
+extension TextEncoding: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let value = try? TextEncoding(parsing: argument) else { return nil }
+        self = value
+    }
+}
+
+/// A grid file and how to read it, for `import grids` and `plan import`.
+struct GridFileArguments: ParsableArguments {
+    @Argument(help: "A file of Polygon/MultiPolygon grids: .shp (with its .shx and .dbf), .kml, .kmz, .gpkg, .dxf or .geojson.")
+    var file: String
+
+    @Option(help: "CRS of the file (default: the one the file states): EPSG:<code> (4326, 4490, 4513–4554, …), gcj02 or bd09.")
+    var crs: CoordinateSystem?
+
+    @Option(help: "The layer to read, for files with several (GeoPackage, KML folders).")
+    var layer: String?
+
+    @Option(help: "Text encoding of a Shapefile's .dbf: gbk or utf-8 (default: its .cpg, else detected).")
+    var encoding: TextEncoding?
+
+    @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).")
+    var makeValid = false
+
+    @OptionGroup var fields: GridFieldOptions
+
+    func options(_ configured: GridFieldMapping) -> GridFileOptions {
+        GridFileOptions(mapping: fields.mapping(configured), crs: crs, makeValid: makeValid, layer: layer, encoding: encoding)
+    }
+}
+
+/// Which fields hold a grid's code, name, parents and worker, over the config's `grid_fields`.
 struct GridFieldOptions: ParsableArguments {
-    @Option(help: "Property holding the grid code.") var codeField: String?
-    @Option(help: "Property holding the grid name.") var nameField: String?
-    @Option(help: "Property holding the village code.") var villageCodeField: String?
-    @Option(help: "Property holding the village name.") var villageNameField: String?
-    @Option(help: "Property holding the town code.") var townCodeField: String?
-    @Option(help: "Property holding the town name.") var townNameField: String?
-    @Option(help: "Property holding the grid worker's name.") var workerNameField: String?
-    @Option(help: "Property holding the grid worker's phone.") var workerPhoneField: String?
+    @Option(help: "Field holding the grid code.") var codeField: String?
+    @Option(help: "Field holding the grid name.") var nameField: String?
+    @Option(help: "Field holding the village code.") var villageCodeField: String?
+    @Option(help: "Field holding the village name.") var villageNameField: String?
+    @Option(help: "Field holding the town code.") var townCodeField: String?
+    @Option(help: "Field holding the town name.") var townNameField: String?
+    @Option(help: "Field holding the grid worker's name.") var workerNameField: String?
+    @Option(help: "Field holding the grid worker's phone.") var workerPhoneField: String?
 
     func mapping(_ configured: GridFieldMapping) -> GridFieldMapping {
         var mapping = configured

@@ -73,18 +73,14 @@ extension Wangge.Plan {
     struct ImportDraft: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Start a draft from a GeoJSON file of grids (read and validated as `import grids` does).")
+            abstract: "Start a draft from a file of grids (read and validated as `import grids` does).")
         @OptionGroup var store: StoreOptions
-        @Argument(help: "A GeoJSON file of Polygon/MultiPolygon features.") var file: String
-        @Option(help: "CRS of the file: EPSG:<code>, gcj02 or bd09.") var crs: CoordinateSystem = .wgs84
-        @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).") var makeValid = false
-        @OptionGroup var fields: GridFieldOptions
+        @OptionGroup var file: GridFileArguments
         @Option(help: "The draft's name.") var name: String?
 
         func run() throws {
             let service = try store.openService(creating: true)
-            let options = GridFileOptions(mapping: fields.mapping(service.config.gridFields), crs: crs, makeValid: makeValid)
-            let (report, problems) = try service.importDraft(path: file, options, name: name)
+            let (report, problems) = try service.importDraft(path: file.file, file.options(service.config.gridFields), name: name)
             print(report.description.replacingOccurrences(of: "into generation", with: "into draft"))
             printProblems(problems, generation: report.generation!)
         }

@@ -55,7 +55,7 @@ import GridCore
             _ = try t.store.importGrids(path: path)
         }
         // The grids lie far from the stored households: that takes `force`.
-        let report = try t.store.importGrids(path: path, makeValid: true, force: true)
+        let report = try t.store.importGrids(path: path, GridFileOptions(makeValid: true), force: true)
         #expect(report.repaired.count == 1 && report.repaired[0].contains("feature 2 (grid X-2): Self-intersection"))
         #expect(try t.store.grids().count == 2)
     }
@@ -135,15 +135,22 @@ import GridCore
         let broken = try t.file("broken.geojson", "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\"")
         try expectFailure(t, containing: [broken, "malformed JSON"]) { _ = try t.store.importGrids(path: broken) }
         let line = try t.file("line.geojson", Self.collection([Self.feature("X-1", "[[112,28],[113,29]]", type: "LineString")]))
-        try expectFailure(t, containing: ["feature 1 (grid X-1): geometry is a LineString, expected Polygon or MultiPolygon"]) {
+        try expectFailure(t, containing: [line, "the layer holds Line String geometries, not polygons"]) {
             _ = try t.store.importGrids(path: line)
         }
         let noCode = try t.file("nocode.geojson", "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{\"NAME\":\"a\"},\"geometry\":null}]}")
-        try expectFailure(t, containing: ["feature 1: no grid code in property \"code\""]) { _ = try t.store.importGrids(path: noCode) }
+        try expectFailure(t, containing: [noCode, "no grid-code field: looked for code, 网格编码", "the fields are: NAME", "--code-field"]) {
+            _ = try t.store.importGrids(path: noCode)
+        }
+        // A feature of a mixed file that is not a polygon is named.
+        let mixed = try t.file("mixed.geojson", Self.collection([Self.feature("X-1", Self.square), Self.feature("X-2", "[[112,28],[113,29]]", type: "LineString")]))
+        try expectFailure(t, containing: ["feature 2 (grid X-2): geometry is a LineString, expected Polygon or MultiPolygon"]) {
+            _ = try t.store.importGrids(path: mixed)
+        }
         let projected = try t.file("projected.geojson", Self.collection([Self.feature("X-1", "[[[500000,3300000],[501000,3300000],[501000,3301000],[500000,3300000]]]")]))
         try expectFailure(t, containing: ["coordinates outside longitude", "--crs"]) { _ = try t.store.importGrids(path: projected) }
         // The same file in its real CRS imports.
-        _ = try t.store.importGrids(path: projected, crs: .epsg(4547), force: true)
+        _ = try t.store.importGrids(path: projected, GridFileOptions(crs: .epsg(4547)), force: true)
         let grid = try #require(try t.store.grids().first)
         #expect(abs((grid.areaSquareMetres ?? 0) - 500_000) < 1_000)
     }

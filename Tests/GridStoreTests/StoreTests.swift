@@ -168,10 +168,10 @@ final class TemporaryStore {
         _ = try t.store.importPoints(.cameras, path: try t.file("c.csv", "id,lon,lat,type,status\nC1,112.355,28.842,天网,online\nC2,112.6,29.0,雪亮,offline\n"))
         // Every stored point ends up outside North Carolina's counties: that takes --force.
         let mapping = { var m = GridFieldMapping(); m.code = "NAME"; return m }()
-        #expect { _ = try t.store.importGrids(path: Fixtures.northCarolina, mapping: mapping) } throws: {
+        #expect { _ = try t.store.importGrids(path: Fixtures.northCarolina, GridFileOptions(mapping: mapping)) } throws: {
             "\($0)".contains("would leave 2 of the 2 stored households, cameras and incidents (100%) outside every grid")
         }
-        let second = try t.store.importGrids(path: Fixtures.northCarolina, mapping: mapping, force: true)
+        let second = try t.store.importGrids(path: Fixtures.northCarolina, GridFileOptions(mapping: mapping), force: true)
         #expect(second.generation == 2)
         let rows = try t.store.database.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT generation_id, method FROM assignments WHERE feature_id = 'C1' ORDER BY generation_id").map { "\($0[0] as Int):\($0[1] as String)" }

@@ -51,7 +51,7 @@ import GridCore
         // Another county entirely: nothing overlaps the old grid, and its village is gone.
         var mapping = GridFieldMapping()
         mapping.code = "NAME"
-        let report = try f.store.importGrids(path: Fixtures.northCarolina, mapping: mapping, force: true)
+        let report = try f.store.importGrids(path: Fixtures.northCarolina, GridFileOptions(mapping: mapping), force: true)
         #expect(report.tokens == [
             TokenScopeChange(id: worker, name: "w", gridsBefore: [PlanningFixture.splitGrid], gridsAfter: [], missingAreas: []),
             TokenScopeChange(id: village, name: "v", gridsBefore: [], gridsAfter: [], missingAreas: ["village \(Self.village)"]),

@@ -3,27 +3,12 @@ import GeoKit
 import GridCore
 import GridStore
 
-/// How a grid file is read: its CRS, the field mapping, repairs, and whether to
-/// import grids that leave most stored points outside every grid.
-public struct GridFileOptions: Sendable {
-    public var mapping: GridFieldMapping
-    public var crs: CoordinateSystem
-    public var makeValid: Bool
-
-    public init(mapping: GridFieldMapping, crs: CoordinateSystem = .wgs84, makeValid: Bool = false) {
-        self.mapping = mapping
-        self.crs = crs
-        self.makeValid = makeValid
-    }
-}
-
 extension GridService {
     /// Imports a file of grids as the new active generation (one transaction): every stored point is assigned again.
     public func importGrids(path: String, _ options: GridFileOptions, generationName: String? = nil, force: Bool = false,
                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let report = try translatingErrors {
-            try store.importGrids(path: path, mapping: options.mapping, crs: options.crs, makeValid: options.makeValid,
-                                  generationName: generationName, dispatch: dispatchRules, thresholds: config.planning, force: force,
+            try store.importGrids(path: path, options, generationName: generationName, dispatch: dispatchRules, thresholds: config.planning, force: force,
                                   progress: progress)
         }
         try refreshIfNeeded()
@@ -33,7 +18,7 @@ extension GridService {
     /// Starts a draft from a file of grids (read and validated as an import is), with its coverage problems.
     public func importDraft(path: String, _ options: GridFileOptions, name: String? = nil) throws -> (report: ImportReport, problems: [PlanProblem]) {
         try translatingErrors {
-            let report = try store.importDraft(path: path, mapping: options.mapping, crs: options.crs, makeValid: options.makeValid, name: name)
+            let report = try store.importDraft(path: path, options, name: name)
             guard let draft = report.generation else { return (report, []) }
             return (report, try store.validate(draft, thresholds: config.planning))
         }

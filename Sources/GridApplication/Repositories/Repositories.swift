@@ -24,9 +24,9 @@ public protocol GridRepository: Sendable {
     func areas(_ level: AreaLevel, town: String?) throws -> [(code: String, name: String, town: String?, grids: Int)]
     func areaCode(_ level: AreaLevel, named value: String, generation: Int64?) throws -> String
     func extent() throws -> Envelope
-    func importGrids(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool, generationName: String?,
+    func importGrids(path: String, _ file: GridFileOptions, generationName: String?,
                      dispatch: DispatchRules, thresholds: PlanThresholds, force: Bool, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
-    func importDraft(path: String, mapping: GridFieldMapping, crs: CoordinateSystem, makeValid: Bool, name: String?) throws -> ImportReport
+    func importDraft(path: String, _ file: GridFileOptions, name: String?) throws -> ImportReport
     func draft(_ id: Int64?, for purpose: String) throws -> Int64
     func createDraft(from source: Int64?, name: String) throws -> Int64
     func deleteDraft(_ id: Int64) throws
