@@ -31,7 +31,8 @@ fuzz: setup
 	scripts/test-crash.py --rounds 25
 
 # Not a test: prints assignment throughput, peak memory, map frame times and
-# locate --input end to end beside DuckDB spatial and GeoPandas (see README).
+# locate --input end to end beside DuckDB spatial and GeoPandas, and household
+# imports beside ogr2ogr (see README).
 bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
@@ -39,3 +40,4 @@ bench: build
 	.build/release/wangge bench coverage
 	scripts/bench-server.sh
 	scripts/bench-locate.sh
+	scripts/bench-import.sh
