@@ -51,7 +51,7 @@ let package = Package(
         .target(
             name: "GridApplication",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridMap",
+                "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridMap",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),

@@ -1,4 +1,5 @@
 import Foundation
+import GeoFiles
 import GeoKit
 import GridCore
 
@@ -34,9 +35,29 @@ enum PointFile {
     static let xColumns = ["lon", "lng", "longitude", "x"]
     static let yColumns = ["lat", "latitude", "y"]
 
+    /// Column names as county centres write them, and the layer column each fills.
+    static let chineseColumns: [String: String] = [
+        "编号": "id", "编码": "id", "户编号": "id", "户号": "id", "设备编号": "id", "事件编号": "id",
+        "经度": "lon", "纬度": "lat",
+        "地址": "address", "住址": "address", "家庭住址": "address", "户主": "head", "户主姓名": "head",
+        "电话": "phone", "联系电话": "phone", "手机号": "phone", "身份证号": "id_number", "身份证号码": "id_number",
+        "人口数": "members", "人数": "members", "家庭人口": "members", "常住人口": "members", "标签": "tags",
+        "类型": "type", "设备类型": "type", "名称": "name", "设备名称": "name", "朝向": "heading_deg", "视角": "fov_deg",
+        "视距": "range_m", "距离": "range_m", "状态": "status",
+        "类别": "category", "事件类别": "category", "渠道": "channel", "来源": "channel", "等级": "severity", "紧急程度": "severity",
+        "上报时间": "reported_at", "发生时间": "reported_at", "描述": "description", "事件描述": "description",
+        "上报人": "reporter", "满意度": "satisfaction", "办结时间": "closed_at",
+    ]
+
     /// Calls `body` with the file's records in file order, at most `size` at a time;
     /// `isLast` is set on the last call (which may have no records).
-    static func forEachBatch(path: String, size: Int, _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
+    /// How a CSV was read, for the import's report: its encoding and the Chinese columns it named.
+    struct Reading {
+        var notes: [String] = []
+    }
+
+    static func forEachBatch(path: String, size: Int, encoding: TextEncoding? = nil, reading: inout Reading,
+                             _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
         let lower = path.lowercased()
         if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
             let records = try readGeoJSON(path: path)
@@ -50,17 +71,28 @@ enum PointFile {
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
             throw WanggeError.invalid("\(path): unknown file type: use .csv or .geojson")
         }
-        try readCSV(path: path, batchSize: size, body)
+        try readCSV(path: path, batchSize: size, encoding: encoding, reading: &reading, body)
     }
 
     /// The CSV is mapped, not read: only a batch of records is in memory at a time.
-    private static func readCSV(path: String, batchSize: Int, _ body: ([PointFileRecord], Bool) throws -> Void) throws {
-        let data: Data
+    private static func readCSV(path: String, batchSize: Int, encoding: TextEncoding?, reading: inout Reading,
+                                _ body: ([PointFileRecord], Bool) throws -> Void) throws {
+        var data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
             throw WanggeError.invalid("\(path): cannot read file")
         }
+        // UTF-8 unless it is not (or --encoding says GBK): then GB18030, which holds GBK.
+        let isUTF8 = encoding == .utf8 || (encoding == nil && data.withUnsafeBytes { TextDecoding.isUTF8($0.bindMemory(to: UInt8.self)) })
+        if !isUTF8 {
+            guard let decoded = data.withUnsafeBytes({ TextDecoding.utf8(fromGB18030: $0.bindMemory(to: UInt8.self)) }) else {
+                throw WanggeError.invalid("\(path): neither UTF-8 nor GBK text: save the CSV from Excel as \"CSV UTF-8（逗号分隔）\" or give --encoding")
+            }
+            data = Data(decoded)
+            reading.notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
+        }
+        var columnNotes: [String] = []
         var header: [String] = []
         var columns: [String: Int] = [:]
         var xColumn = 0, yColumn = 0, idColumn = 0
@@ -69,10 +101,15 @@ enum PointFile {
             try data.withUnsafeBytes { raw in
                 try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
                     if line.record == 0 {
-                        header = fields.map { $0.lowercased() }
+                        header = fields.map { name in
+                            guard let column = chineseColumns[name] else { return name.lowercased() }
+                            columnNotes.append("\(name) → \(column)")
+                            return column
+                        }
                         for (index, name) in header.enumerated() {
                             if let first = columns[name] {
-                                throw WanggeError.invalid("\(path): line 1: column \"\(name)\" appears twice (columns \(first + 1) and \(index + 1))")
+                                let named = fields[first].lowercased() == fields[index].lowercased() ? "column \"\(name)\"" : "columns \"\(fields[first])\" and \"\(fields[index])\" both give \(name), so it"
+                                throw WanggeError.invalid("\(path): line 1: \(named) appears twice (columns \(first + 1) and \(index + 1))")
                             }
                             columns[name] = index
                         }
@@ -102,6 +139,7 @@ enum PointFile {
             throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
         }
         guard !header.isEmpty else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
+        if !columnNotes.isEmpty { reading.notes.append("columns: " + columnNotes.joined(separator: ", ")) }
         try body(batch, true)
     }
 

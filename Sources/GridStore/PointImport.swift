@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GeoFiles
 import GeoKit
 import GridCore
 
@@ -98,10 +99,11 @@ extension GridStore {
     /// are updated in place; incidents already stored are refused (their status,
     /// version and history belong to the workflow, not to a file).
     /// Any bad record fails the whole import and nothing changes.
-    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, dispatch: DispatchRules = DispatchRules(),
-                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try importPoints(layer, path: path, crs: crs, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords, batchSize: Self.importBatch,
-                         progress: progress)
+    /// A CSV is read as UTF-8, or as GBK (GB18030) when it is not UTF-8 or `encoding` says so.
+    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, encoding: TextEncoding? = nil,
+                             dispatch: DispatchRules = DispatchRules(), progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
+        try importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords,
+                         batchSize: Self.importBatch, progress: progress)
     }
 
     /// From how many records an import suspends SpatiaLite's per-row triggers and packs the
@@ -112,8 +114,8 @@ extension GridStore {
     /// so memory does not grow with it (695,000 households stay under 500 MB).
     static let importBatch = 65_536
 
-    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules, bulkLoadFrom: Int, batchSize: Int,
-                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
+    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding? = nil, dispatch: DispatchRules,
+                      bulkLoadFrom: Int, batchSize: Int, progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
         let start = Date()
         let generation = try activeGeneration()
         let assigner = try GridAssigner(shapes: try gridShapes(generation: generation), rules: rules)
@@ -133,7 +135,9 @@ extension GridStore {
             }
             var suspendedTriggers: SuspendedSpatialTriggers?
             var decided = false
-            try PointFile.forEachBatch(path: path, size: batchSize) { inputs, isLast in
+            var reading = PointFile.Reading()
+            defer { report.notes = reading.notes }
+            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, reading: &reading) { inputs, isLast in
                 if !decided {
                     decided = true
                     // More batches to come means far more records than the triggers are worth.
@@ -222,7 +226,8 @@ extension GridStore {
                                       dispatch: DispatchRules = DispatchRules()) throws -> Int {
         var validator = try PointValidator(layer: layer, crs: crs, source: path, dispatch: dispatch)
         var count = 0
-        try PointFile.forEachBatch(path: path, size: importBatch) { inputs, _ in count += try validator.validate(inputs).count }
+        var reading = PointFile.Reading()
+        try PointFile.forEachBatch(path: path, size: importBatch, reading: &reading) { inputs, _ in count += try validator.validate(inputs).count }
         try validator.finish()
         return count
     }

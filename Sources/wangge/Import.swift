@@ -139,9 +139,12 @@ struct PointImportOptions: ParsableArguments {
     @Option(help: "CRS of the coordinates: EPSG:<code> (4326, 4490, 3857, 4513–4554, …), gcj02 or bd09.")
     var crs: CoordinateSystem = .wgs84
 
+    @Option(help: "Text encoding of a CSV: utf-8 or gbk (default: UTF-8, or GBK when the file is not UTF-8, as Excel on Chinese Windows saves it).")
+    var encoding: TextEncoding?
+
     func run(_ layer: PointLayer) throws {
         // Points need grids: a path with no database is a mistake, not a new one.
-        let report = try store.openService().importPoints(layer, path: file, crs: crs, progress: progressPrinter())
+        let report = try store.openService().importPoints(layer, path: file, crs: crs, encoding: encoding, progress: progressPrinter())
         print(report)
     }
 }

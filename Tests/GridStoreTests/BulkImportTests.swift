@@ -166,12 +166,16 @@ import GridCore
         defer { try? FileManager.default.removeItem(atPath: path) }
         var message = ""
         do {
-            _ = try t.store.importPoints(.households, path: path)
+            _ = try t.store.importPoints(.households, path: path, encoding: .utf8)
         } catch let error as WanggeError {
             message = error.message
         }
         #expect(message.hasPrefix("\(path): line 3: field address: not UTF-8 text"), "\(message)")
         #expect(try t.snapshot()["households"] == 0)
+        // Without --encoding the file is taken for what it is: GBK.
+        _ = try t.store.importPoints(.households, path: path)
+        let address = try t.store.database.pool.read { db in try String.fetchOne(db, sql: "SELECT address FROM households WHERE id = 'H2'") }
+        #expect(address == "琼湖")
     }
 
     @Test func rowsBoundThroughTheCAPIKeepEveryValueInEveryBatch() throws {
@@ -269,6 +273,67 @@ import GridCore
             let measured = bytes.withUnsafeBufferPointer { CSVRecords.spaceLength($0, 0) }
             let expected = CharacterSet.whitespaces.contains(scalar) && scalar != "," ? length : 0
             #expect(measured == expected, "U+\(String(value, radix: 16))")
+        }
+    }
+}
+
+/// Point files as Excel on Chinese Windows saves them (`Tests/Fixtures/points`, written by Python's codecs).
+@Suite struct PointFileEncodingTests {
+    static let gbk = Fixtures.path("Tests/Fixtures/points/households_gbk.csv")
+    static let utf8 = Fixtures.path("Tests/Fixtures/points/households_utf8_bom.csv")
+
+    static func households(_ store: GridStore) throws -> [String] {
+        try store.database.pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT id || '|' || address || '|' || head || '|' || ifnull(phone, '') || '|' || ifnull(id_number, '') || '|' || members || '|' || tags
+                    || '|' || AsText(geom) FROM households ORDER BY id
+                """)
+        }
+    }
+
+    @Test func aGBKFileWithChineseColumnsImportsAsItsUTF8Twin() throws {
+        let fromGBK = try TemporaryStore(), fromUTF8 = try TemporaryStore()
+        for t in [fromGBK, fromUTF8] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
+        let report = try fromGBK.store.importPoints(.households, path: Self.gbk)
+        _ = try fromUTF8.store.importPoints(.households, path: Self.utf8)
+        let stored = try Self.households(fromGBK.store)
+        #expect(stored == (try Self.households(fromUTF8.store)))
+        #expect(stored.count == 4)
+        #expect(stored[2] == "HH003|草尾镇 “乐园”小区, 8栋|罗志强|0737-2221234||2|退役军人|POINT(112.2987 28.7702)")
+        #expect(stored[3].contains("|留守儿童;残疾|"))
+        #expect(report.notes.contains("encoding: GBK (GB18030), as the file is not UTF-8"), "\(report.notes)")
+        #expect(report.notes.contains { $0.hasPrefix("columns: 户编号 → id, 经度 → lon, 纬度 → lat, 地址 → address") }, "\(report.notes)")
+    }
+
+    @Test func theEncodingGivenWinsAndTextThatIsNeitherIsRefused() throws {
+        let t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+        var message = ""
+        do {
+            _ = try t.store.importPoints(.households, path: Self.gbk, encoding: .utf8)
+        } catch let error as WanggeError {
+            message = error.message
+        }
+        #expect(message.hasPrefix("\(Self.gbk): line 1: column 1: not UTF-8 text"), "\(message)")
+        let neither = try t.file("neither.csv", "")
+        try Data([0x69, 0x64, 0x2C, 0xFF, 0xFE, 0x0A]).write(to: URL(fileURLWithPath: neither))
+        do {
+            _ = try t.store.importPoints(.households, path: neither)
+        } catch let error as WanggeError {
+            message = error.message
+        }
+        #expect(message.hasPrefix("\(neither): neither UTF-8 nor GBK text"), "\(message)")
+        #expect(try t.snapshot()["households"] == 0)
+    }
+
+    @Test func theUTF8CheckAgreesWithTheStandardLibrary() {
+        var random = SeededRandom(seed: 18030)
+        let pieces: [[UInt8]] = [[0x41], [0xC2, 0xA0], [0xE4, 0xB8, 0xAD], [0xF0, 0x9F, 0x98, 0x80], [0x80], [0xC0, 0x80], [0xED, 0xA0, 0x80],
+                                 [0xF4, 0x90, 0x80, 0x80], [0xE0, 0x80, 0xAF], [0xFF], [0xC2], [0xE4, 0xB8], Array("12345678,".utf8)]
+        for _ in 0..<20_000 {
+            let bytes = (0..<random.int(0...12)).flatMap { _ in random.pick(pieces) }
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            #expect(bytes.withUnsafeBufferPointer(TextDecoding.isUTF8) == expected, "\(bytes)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GeoFiles
 import GeoKit
 import GridCore
 import GridStore
@@ -25,8 +26,8 @@ extension GridService {
     }
 
     /// Imports households, cameras or incidents from a CSV file, each assigned to its grid.
-    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84,
+    public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, encoding: TextEncoding? = nil,
                              progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try translatingErrors { try store.importPoints(layer, path: path, crs: crs, dispatch: dispatchRules, progress: progress) }
+        try translatingErrors { try store.importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatchRules, progress: progress) }
     }
 }

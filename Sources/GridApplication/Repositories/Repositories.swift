@@ -1,4 +1,5 @@
 import Foundation
+import GeoFiles
 import GeoKit
 import GridCore
 import GridStore
@@ -44,7 +45,7 @@ public protocol GridRepository: Sendable {
 public protocol PointRepository: Sendable {
     func pointCounts() throws -> [PointLayer: Int]
     func unassignedCounts(generation: Int64?) throws -> [PointLayer: Int]
-    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, dispatch: DispatchRules,
+    func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding?, dispatch: DispatchRules,
                       progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
     func households(grid: String, tag: String?, generation: Int64?) throws -> [HouseholdRecord]
