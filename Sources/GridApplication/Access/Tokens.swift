@@ -16,7 +16,7 @@ public enum Tokens {
 
     static func digest(_ token: String) -> SHA256Digest {
         var token = token
-        return token.withUTF8 { SHA256.hash(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
     }
 }
 
