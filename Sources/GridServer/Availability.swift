@@ -91,6 +91,11 @@ final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
 
     init(maximum: Int) { self.maximum = maximum }
 
+    /// Whether the calling thread is one of these (a thread's name is not a
+    /// sure sign: on Linux a new thread inherits its creator's).
+    static var isCurrentThread: Bool { Thread.current.threadDictionary[threadMark] != nil }
+    private static let threadMark = "wangge-blocking"
+
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
@@ -107,6 +112,7 @@ final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func work() {
+        Thread.current.threadDictionary[Self.threadMark] = true
         condition.lock()
         while true {
             while jobs.isEmpty {

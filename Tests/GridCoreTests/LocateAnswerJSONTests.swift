@@ -20,7 +20,7 @@ import GeoKit
     /// Doubles whose spelling is easy to get wrong: integers, exponents both
     /// ways, negative zero, the extremes, and centimetre rounding's edges.
     static let oddDoubles: [Double] = [0, -0.0, 1, -1, 112.355, 28.842, 0.1, 1e-5, 1e-7, 2.5e-7, 0.0001, 1e15, 1e16, 1e17, 1.5e300,
-                                       -1e-300, 123456789012345678, 12345678.9, 0.005, 0.015, 2.675, 99.995, 1234.565,
+                                       -1e-300, 123456789012345680, 12345678.9, 0.005, 0.015, 2.675, 99.995, 1234.565,
                                        .leastNonzeroMagnitude, .greatestFiniteMagnitude, .ulpOfOne, 3_500_000.25, 39_517.123]
 
     /// Names with quotes, backslashes, slashes, every control character, CJK,

@@ -16,14 +16,14 @@ final class ManualClock: Sendable {
     func advance(_ seconds: TimeInterval) { time.withLock { $0 += seconds } }
 }
 
-/// Tokens as a test sees them: one valid token, and the name of each thread
-/// that read the tokens table.
+/// Tokens as a test sees them: one valid token, and for each read of the
+/// tokens table whether it ran on a blocking-work thread.
 final class RecordingAccess: AccessRepository, Sendable {
     static let token = "wg_recorded", caller = Caller(tokenID: 7, name: "记录", role: .dispatcher, grids: [])
-    let readers = Mutex<[String]>([])
+    let readsOnBlockingThreads = Mutex<[Bool]>([])
 
     func caller(tokenHash: String, now: Date) throws -> Caller? {
-        readers.withLock { $0.append(Thread.current.name ?? "") }
+        readsOnBlockingThreads.withLock { $0.append(BlockingWorkExecutor.isCurrentThread) }
         return tokenHash == Tokens.hash(Self.token) ? Self.caller : nil
     }
 
@@ -102,7 +102,7 @@ final class RecordingAccess: AccessRepository, Sendable {
                 }
             }
         }
-        #expect(access.readers.withLock { $0 } == ["wangge-blocking", "wangge-blocking"])
+        #expect(access.readsOnBlockingThreads.withLock { $0 } == [true, true])
     }
 
     /// Handlers run on blocking-work threads, except a locate answered from memory.
@@ -110,10 +110,10 @@ final class RecordingAccess: AccessRepository, Sendable {
         let fixture = try ServerFixture.shared.get()
         _ = try fixture.service.active()
         let router = buildRouter(service: fixture.service, baseURL: "http://127.0.0.1")
-        router.get("/v1/thread") { _, _ in Thread.current.name ?? "" }
+        router.get("/v1/thread") { _, _ in String(BlockingWorkExecutor.isCurrentThread) }
         try await Application(router: router).test(.router) { client in
             try await client.execute(uri: "/v1/thread", method: .get, headers: fixture.headers(.viewer)) {
-                #expect(String(buffer: $0.body) == "wangge-blocking")
+                #expect(String(buffer: $0.body) == "true")
             }
         }
         func request(_ method: HTTPRequest.Method, _ path: String) -> Request {

@@ -67,6 +67,12 @@ struct JSONBytes {
     mutating func string(_ value: String?) {
         guard let value else { return key("null") }
         bytes.append(UInt8(ascii: "\""))
+        // Names and codes rarely need escaping: then they go in whole.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
