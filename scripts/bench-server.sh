@@ -56,19 +56,28 @@ script inside "Bearer $token"
 script outside "Bearer $token"
 script unauthorized ""
 
-# wrk's requests/s and p99 for one run, and its socket errors if any.
+# The server's CPU time so far, in clock ticks (user + system).
+server_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+
+# wrk's requests/s and p99 for one run, the server's CPU time per request
+# (a figure that other load on the machine disturbs less), and wrk's socket errors if any.
 run() { # SCRIPT CONNECTIONS [EXPECTED-STATUS]
+    local before after
+    before=$(server_ticks)
     wrk -t1 -c"$2" -d"${duration}s" --latency -s "$work/$1.lua" "http://127.0.0.1:$port" > "$work/wrk.txt"
+    after=$(server_ticks)
     if [[ ${3:-200} == 200 ]] && grep -q "Non-2xx" "$work/wrk.txt"; then echo "some requests failed:"; cat "$work/wrk.txt"; exit 1; fi
     local errors
     errors=$(awk '/Socket errors/ {gsub(",", ""); print "socket errors: connect " $4 ", read " $6 ", write " $8 ", timeout " $10}' "$work/wrk.txt")
-    printf '%10.0f %8s %s' "$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")" "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" "$errors"
+    printf '%10.0f %8s %8.0f %s' "$(awk '/^Requests\/sec/ {print $2}' "$work/wrk.txt")" "$(awk '$1 == "99%" {print $2}' "$work/wrk.txt")" \
+        "$(awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '/requests in/ {print ticks * 1e6 / hz / $1}' "$work/wrk.txt")" "$errors"
 }
 
 wrk -t1 -c8 -d3s -s "$work/inside.lua" "http://127.0.0.1:$port" >/dev/null # warm up
 wrk -t1 -c8 -d3s -s "$work/outside.lua" "http://127.0.0.1:$port" >/dev/null
-echo "wrk -t1, ${duration} s a run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
-printf '%-44s %5s %10s %8s\n' "GET /v1/locate" "conns" "req/s" "p99"
+echo "wrk -t1, ${duration} s a run, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;"
+echo "CPU µs: the server's CPU time (user + system) per request"
+printf '%-44s %5s %10s %8s %8s\n' "GET /v1/locate" "conns" "req/s" "p99" "CPU µs"
 for c in $connections; do
     printf '%-44s %5s %s\n' "dispatcher token, near the county seat" "$c" "$(run inside "$c")"
     printf '%-44s %5s %s\n' "dispatcher token, 30-40 km outside" "$c" "$(run outside "$c")"
