@@ -4,13 +4,19 @@ import GeoKit
 import GridCore
 import GridStore
 import Hummingbird
+import HummingbirdCore
 
 /// Query parameters, parsed with errors that name the parameter (400).
 struct Query {
-    let request: Request
+    /// Split once: `URI.queryParameters` splits the query again at every use.
+    let parameters: FlatDictionary<Substring, Substring>
+
+    init(request: Request) {
+        parameters = request.uri.queryParameters
+    }
 
     func string(_ name: String) -> String? {
-        request.uri.queryParameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     func double(_ name: String, required: Bool = false, range: ClosedRange<Double>? = nil) throws -> Double? {
@@ -161,7 +167,7 @@ struct APIRoutes {
             guard (-180...180).contains(x) else { throw APIError.badParameter("lon", "\(x) is outside -180…180") }
             guard (-90...90).contains(y) else { throw APIError.badParameter("lat", "\(y) is outside -90…90") }
         }
-        return try JSON.response(try service.locate(x: x, y: y, crs: crs, generation: try q.generation(service)))
+        return JSON.response(bytes: try service.locate(x: x, y: y, crs: crs, generation: try q.generation(service)).json())
     }
 
     struct BatchBody: Decodable {

@@ -12,6 +12,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     let router = Router(context: WanggeContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: AuthMiddleware(tokens: service.tokens))
+    router.add(middleware: BlockingWorkMiddleware(service: service))
     router.get("/openapi.json") { _, _ in
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
               let text = try? String(contentsOf: url, encoding: .utf8) else {

@@ -91,6 +91,11 @@ final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
 
     init(maximum: Int) { self.maximum = maximum }
 
+    /// Whether the calling thread is one of these (a thread's name is not a
+    /// sure sign: on Linux a new thread inherits its creator's).
+    static var isCurrentThread: Bool { Thread.current.threadDictionary[threadMark] != nil }
+    private static let threadMark = "wangge-blocking"
+
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
@@ -107,6 +112,7 @@ final class BlockingWorkExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     private func work() {
+        Thread.current.threadDictionary[Self.threadMark] = true
         condition.lock()
         while true {
             while jobs.isEmpty {
@@ -150,8 +156,37 @@ public final class ServerStarted: Sendable {
     }
 }
 
-/// The outermost middleware. Runs the handlers on `BlockingWorkExecutor`,
-/// and answers every error as an RFC 9457 problem: unknown paths 404,
+/// Runs the handlers on `BlockingWorkExecutor`, except GET /v1/locate when
+/// its answer is in memory: the hop to another thread and back would cost
+/// more than the answer (a table lookup, mostly).
+struct BlockingWorkMiddleware: RouterMiddleware {
+    typealias Context = WanggeContext
+    let service: GridService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.answersFromMemory(request, service: service) { return try await next(request, context) }
+        return try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try await next(request, context) }
+    }
+
+    /// GET /v1/locate in the active generation once it is loaded, in WGS84:
+    /// another generation may have to be read, and another CRS's converter
+    /// opens PROJ's database when none is free.
+    static func answersFromMemory(_ request: Request, service: GridService) -> Bool {
+        guard request.method == .get, request.uri.path == "/v1/locate", service.isActiveLoaded else { return false }
+        return !names(request.uri.query ?? "", anyOf: ["generation", "crs"])
+    }
+
+    /// Whether a query string has a parameter of one of these names (as
+    /// `URI.queryParameters` reads them: names are not percent-decoded).
+    static func names(_ query: String, anyOf names: [String]) -> Bool {
+        query.utf8.split(separator: UInt8(ascii: "&")).contains { pair in
+            let name = pair.prefix { $0 != UInt8(ascii: "=") }
+            return names.contains { name.elementsEqual($0.utf8) }
+        }
+    }
+}
+
+/// The outermost middleware. Answers every error as an RFC 9457 problem: unknown paths 404,
 /// known paths with another method 405 with `Allow`, a database locked by
 /// another writer 503 with `Retry-After`, anything else 500. Every 5xx is
 /// logged with its cause; the client sees no internals.
@@ -161,7 +196,7 @@ struct ProblemMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            let response = try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try await next(request, context) }
+            let response = try await next(request, context)
             if response.status.code >= 500 {
                 context.logger.error("\(request.method) \(request.uri.path) answered \(response.status.code)")
             }

@@ -71,6 +71,11 @@ enum JSON {
         Response(status: status, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(bytes: try encode(value))))
     }
 
+    /// A response from JSON already written as bytes (GET /v1/locate's answer).
+    static func response(bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     /// A response from JSON text already built (GeoJSON pieces from SpatiaLite).
     static func raw(_ text: String, contentType: String = "application/json") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -78,7 +83,9 @@ enum JSON {
 }
 
 /// Authenticates `Authorization: Bearer …`; the landing page, /healthz and
-/// /openapi.json are open, everything else needs a valid token.
+/// /openapi.json are open, everything else needs a valid token. A token the
+/// cache knows is answered on the request's own thread; any other is read
+/// from the database on `BlockingWorkExecutor`.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = WanggeContext
     let tokens: TokenCache
@@ -88,7 +95,7 @@ struct AuthMiddleware: RouterMiddleware {
         var context = context
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
-            guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try tokens.caller(for: String(parts[1])) else {
+            guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try await caller(for: String(parts[1])) else {
                 throw APIError(.unauthorized, "the bearer token is not valid, has expired or has been revoked")
             }
             context.caller = caller
@@ -96,5 +103,13 @@ struct AuthMiddleware: RouterMiddleware {
             throw APIError.unauthorized()
         }
         return try await next(request, context)
+    }
+
+    func caller(for token: String) async throws -> Caller? {
+        switch tokens.cached(token) {
+        case .valid(let caller): caller
+        case .refused: nil
+        case .unknown: try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try tokens.caller(for: token) }
+        }
     }
 }

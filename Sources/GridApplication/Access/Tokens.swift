@@ -7,12 +7,25 @@ import GridStore
 public enum Tokens {
     public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
-        return "wg_" + (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return "wg_" + (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.lowercaseHex
     }
 
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        digest(token).lowercaseHex
     }
+
+    static func digest(_ token: String) -> SHA256Digest {
+        var token = token
+        return token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// What the token cache knows of a token without reading the database.
+public enum CachedToken: Sendable, Equatable {
+    case valid(Caller)
+    case refused
+    /// Never seen, or seen longer ago than the cache's lifetime: only the database can tell.
+    case unknown
 }
 
 /// Resolves bearer tokens to callers, caching each for a few seconds so that
@@ -20,25 +33,47 @@ public enum Tokens {
 public final class TokenCache: @unchecked Sendable {
     private let store: any AccessRepository
     private let lock = NSLock()
-    private var entries: [String: (caller: Caller?, expires: Date)] = [:]
-    private let lifetime: TimeInterval = 5
+    /// By the token's SHA-256 digest: its hex form is only needed to read the database.
+    private var entries: [SHA256Digest: (caller: Caller?, expires: Date)] = [:]
+    /// How long an answer is kept: a revoked token is refused at most this long after its revocation.
+    public static let lifetime: TimeInterval = 5
+    private let clock: @Sendable () -> Date
 
-    init(store: any AccessRepository) { self.store = store }
+    /// `clock` lets tests move time on instead of waiting.
+    public init(store: any AccessRepository, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.clock = clock
+    }
 
-    public func caller(for token: String) throws -> Caller? {
-        let hash = Tokens.hash(token)
-        lock.lock()
-        if let entry = entries[hash], entry.expires > Date() {
-            lock.unlock()
-            return entry.caller
+    /// The cache's answer, without touching the database: for callers that
+    /// must not block (the server reads the database on other threads).
+    public func cached(_ token: String) -> CachedToken {
+        cached(digest: Tokens.digest(token))
+    }
+
+    private func cached(digest: SHA256Digest) -> CachedToken {
+        let now = clock()
+        return lock.withLock {
+            guard let entry = entries[digest], entry.expires > now else { return .unknown }
+            return entry.caller.map(CachedToken.valid) ?? .refused
         }
-        lock.unlock()
-        let caller = try store.caller(tokenHash: hash, now: Date())
-        lock.lock()
-        if entries.count > 10_000 { entries.removeAll() }
-        // An expiring token is not cached past its expiry.
-        entries[hash] = (caller, min(Date().addingTimeInterval(lifetime), caller?.expiresAt ?? .distantFuture))
-        lock.unlock()
+    }
+
+    /// The caller of a token: the cache's answer, or the database's (blocking), cached.
+    public func caller(for token: String) throws -> Caller? {
+        let digest = Tokens.digest(token)
+        switch cached(digest: digest) {
+        case .valid(let caller): return caller
+        case .refused: return nil
+        case .unknown: break
+        }
+        let caller = try store.caller(tokenHash: digest.lowercaseHex, now: clock())
+        let now = clock()
+        lock.withLock {
+            if entries.count > 10_000 { entries.removeAll() }
+            // An expiring token is not cached past its expiry.
+            entries[digest] = (caller, min(now.addingTimeInterval(Self.lifetime), caller?.expiresAt ?? .distantFuture))
+        }
         return caller
     }
 }

@@ -70,6 +70,9 @@ public final class GridService: @unchecked Sendable {
         return lock.withLock { current! }
     }
 
+    /// Whether the active generation is in memory: locating in it then reads nothing from the database.
+    public var isActiveLoaded: Bool { lock.withLock { current != nil } }
+
     /// A generation (nil: the active one), loaded on first use and kept.
     public func loaded(generation: Int64?) throws -> LoadedGeneration {
         let active = try active()
