@@ -26,17 +26,12 @@ public final class SpatiaLiteDatabase: Sendable {
         }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            guard let connection = db.sqliteConnection else { throw WanggeError.notFound("no SQLite connection") }
-            var message: UnsafeMutablePointer<CChar>?
-            let status = wangge_load_spatialite(connection, &message)
-            defer { if let message { sqlite3_free(message) } }
-            guard status == SQLITE_OK else {
-                let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
-                throw WanggeError.invalid("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
-            }
+            try Self.loadSpatiaLite(db)
             // Loading mod_spatialite sets a busy timeout of its own (5 s): ours again.
             let milliseconds = Int32(clamping: Int((busyTimeout * 1000).rounded()))
-            guard sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else { throw WanggeError.invalid("cannot set the busy timeout") }
+            guard let connection = db.sqliteConnection, sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else {
+                throw WanggeError.invalid("cannot set the busy timeout")
+            }
         }
         configuration.busyMode = .timeout(busyTimeout)
         do {
@@ -52,6 +47,45 @@ public final class SpatiaLiteDatabase: Sendable {
     public static func isBusy(_ error: any Error) -> Bool {
         guard let error = error as? DatabaseError else { return false }
         return error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+    }
+
+    /// Loads mod_spatialite into a connection (see `wangge_load_spatialite`).
+    static func loadSpatiaLite(_ db: Database) throws {
+        guard let connection = db.sqliteConnection else { throw WanggeError.notFound("no SQLite connection") }
+        var message: UnsafeMutablePointer<CChar>?
+        let status = wangge_load_spatialite(connection, &message)
+        defer { if let message { sqlite3_free(message) } }
+        guard status == SQLITE_OK else {
+            let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
+            throw WanggeError.invalid("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
+        }
+    }
+
+    /// The schema steps this build knows, oldest first (a database made by it has run them all).
+    public static var knownMigrations: [String] { migrator.migrations }
+
+    /// The schema steps a database has run, read without opening it for writing (and so without migrating it).
+    public static func appliedMigrations(path: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: path) else { throw WanggeError.notFound("no database at \(path)") }
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            return try DatabaseQueue(path: path, configuration: configuration).read { db in
+                guard try db.tableExists("grdb_migrations") else { return [] }
+                return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
+            }
+        } catch let error as DatabaseError {
+            throw WanggeError.invalid("\(path): cannot read the database: \(error.message ?? error.description)")
+        }
+    }
+
+    /// SQLite's and SpatiaLite's versions as this process loads them, from a connection in memory.
+    public static func libraryVersions() throws -> (sqlite: String, spatialite: String) {
+        var configuration = Configuration()
+        configuration.prepareDatabase(Self.loadSpatiaLite)
+        return try DatabaseQueue(configuration: configuration).read { db in
+            (try String.fetchOne(db, sql: "SELECT sqlite_version()") ?? "?", try String.fetchOne(db, sql: "SELECT spatialite_version()") ?? "?")
+        }
     }
 
     /// The SpatiaLite version the connections run.

@@ -17,7 +17,7 @@ struct Wangge: AsyncParsableCommand {
             """,
         subcommands: [
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
-            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self,
+            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self, Version.self,
         ])
 
     static func main() async {
@@ -59,6 +59,8 @@ enum CommandLineRewriter {
     static let locateOptionsWithValues: Set<String> = ["--db", "--config", "--crs", "--input"]
 
     static func rewrite(_ arguments: [String]) -> [String] {
+        // `wangge --version [--db PATH]` is `wangge version [--db PATH]`.
+        if arguments.first == "--version" { return ["version"] + arguments.dropFirst() }
         var leading: [String] = []
         var rest = arguments[...]
         while let first = rest.first {

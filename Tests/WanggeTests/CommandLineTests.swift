@@ -42,6 +42,24 @@ import GridStore
         #expect(abs(back.lon - 112.5) < 1e-9 && abs(back.lat - 28.9) < 1e-9)
     }
 
+    /// `wangge --version` names the libraries, and a database's schema without migrating it.
+    @Test func versionNamesTheLibrariesAndADatabasesSchemaWithoutChangingIt() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let old = Fixtures.temporaryPath("old.sqlite")
+        defer { Fixtures.removeDatabase(old) }
+        try FileManager.default.copyItem(atPath: Fixtures.path("Tests/Fixtures/databases/release-ded8b41.sqlite"), toPath: old)
+        let before = try Data(contentsOf: URL(fileURLWithPath: old))
+        let text = try Fixtures.run(binary, ["--version", "--db", old])
+        for name in ["wangge", "GEOS", "PROJ", "GDAL", "SQLite", "SpatiaLite", "schema", "database"] {
+            #expect(text.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "no \(name) line in \(text)")
+        }
+        #expect(text.contains("GEOS        \(GEOSContext.version)"))
+        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last incident-times-in-utc"))
+        #expect(text.contains("\(old): 7 schema steps, 1 step behind"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: old)) == before)
+        #expect(try Fixtures.run(binary, ["version"]) == text.split(separator: "\n").dropLast().joined(separator: "\n") + "\n")
+    }
+
     /// The whole tool as a user runs it: import, locate (single, JSON, batch), stats.
     @Test func endToEndThroughTheExecutable() throws {
         let binary = try #require(Fixtures.executable("wangge"))

@@ -1,10 +1,35 @@
 import Foundation
+import GeoFiles
 import GeoKit
+import GridStore
 import GridCore
 
 /// The versions of the geometry libraries, for summaries and benchmark headers.
 public enum LibraryVersions {
+    /// This build of wangge.
+    public static let wangge = "0.9.0 (2026-11)"
+
     public static var geometry: String { "GEOS \(GEOSContext.version) · PROJ \(PROJContext.version)" }
+
+    /// What `wangge --version` prints: wangge, the C libraries it runs with, the schema
+    /// it writes and, given a database, the schema that database has.
+    public static func report(database: String?) throws -> [(name: String, value: String)] {
+        let (sqlite, spatialite) = try SpatiaLiteDatabase.libraryVersions()
+        let known = SpatiaLiteDatabase.knownMigrations
+        var lines: [(String, String)] = [
+            ("wangge", wangge), ("GEOS", GEOSContext.version), ("PROJ", PROJContext.version), ("GDAL", VectorDataset.gdalVersion),
+            ("SQLite", sqlite), ("SpatiaLite", spatialite), ("schema", "\(known.count) steps, the last \(known.last ?? "?")"),
+        ]
+        if let database {
+            let applied = try SpatiaLiteDatabase.appliedMigrations(path: database)
+            let missing = known.filter { !applied.contains($0) }
+            let unknown = applied.filter { !known.contains($0) }
+            let state = unknown.isEmpty ? missing.isEmpty ? "up to date" : "\(missing.count) step\(missing.count == 1 ? "" : "s") behind (the next command that opens it brings it up to date)"
+                : "made by a newer wangge (\(unknown.joined(separator: ", ")))"
+            lines.append(("database", "\(database): \(applied.count) schema steps, \(state)"))
+        }
+        return lines
+    }
 }
 
 /// Plain GEOS work the benchmarks measure or compare with.
