@@ -115,7 +115,19 @@ public final class VectorDataset {
     /// could point GDAL at other files or at the network.
     public static let drivers = ["ESRI Shapefile", "LIBKML", "KML", "GPKG", "DXF", "GeoJSON"]
 
-    static func open(_ path: String, options: [String]) throws -> UnsafeMutableRawPointer {
+    /// Opens an Excel workbook (.xlsx) read-only: each sheet a layer, the first row its column names.
+    public init(spreadsheet path: String) throws {
+        _ = gdalReady
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw GeoError("\(path): no such file") }
+        // The first row holds the column names (GDAL 3.6's XLSX driver takes this as a configuration option, not an open option).
+        CPLSetConfigOption("OGR_XLSX_HEADERS", "FORCE")
+        handle = try Self.open(path, options: [], drivers: ["XLSX"])
+        driver = "XLSX"
+        encodingNote = nil
+    }
+
+    static func open(_ path: String, options: [String], drivers: [String] = drivers) throws -> UnsafeMutableRawPointer {
         let list = CStringList(options)
         let allowed = CStringList(drivers)
         CPLErrorReset()

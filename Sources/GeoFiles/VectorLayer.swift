@@ -6,6 +6,8 @@ import GeoKit
 /// its set fields as UTF-8 text, and its geometry as 2D linear ISO WKB.
 public struct VectorFeature: Sendable {
     public let number: Int
+    /// The file's own id of the feature: in a spreadsheet, its row number.
+    public let fid: Int64
     public let values: [String: String]
     /// nil when the feature has no geometry (or an empty one).
     public let wkb: [UInt8]?
@@ -108,7 +110,7 @@ public final class VectorLayer {
             let wkb = try OGR_F_GetGeometryRef(feature).flatMap {
                 try Self.linearWKB($0, closedLinesArePolygons: closedLinesArePolygons, where: "\(label): feature \(number)")
             }
-            features.append(VectorFeature(number: number, values: values, wkb: wkb))
+            features.append(VectorFeature(number: number, fid: OGR_F_GetFID(feature), values: values, wkb: wkb))
         }
         // GetNextFeature returns NULL at the end and on a read error alike.
         if CPLGetLastErrorType() == CE_Failure || CPLGetLastErrorType() == CE_Fatal {

@@ -3,13 +3,58 @@ import GeoFiles
 import GeoKit
 import GridCore
 
-/// Where a record is in its file, as the user finds it: "line 12" (CSV) or "feature 3" (GeoJSON).
+/// Where a record is in its file, as the user finds it: "line 12" (CSV),
+/// "feature 3" (GeoJSON) or "sheet 户籍, row 5" (Excel).
 struct RecordLocation: CustomStringConvertible, Sendable {
-    enum Unit: String, Sendable { case line, feature }
+    enum Unit: String, Sendable { case line, feature, row }
     let unit: Unit
     let number: Int
+    var sheet: String?
 
-    var description: String { "\(unit.rawValue) \(number)" }
+    init(unit: Unit, number: Int, sheet: String? = nil) {
+        (self.unit, self.number, self.sheet) = (unit, number, sheet)
+    }
+
+    var description: String { (sheet.map { "sheet \($0), " } ?? "") + "\(unit.rawValue) \(number)" }
+}
+
+/// A file's column names as the import uses them, and where id and coordinates are.
+struct PointColumns {
+    let names: [String]
+    let index: [String: Int]
+    let id: Int, x: Int, y: Int
+    /// The Chinese names taken for layer columns ("经度 → lon").
+    let renamed: [String]
+
+    /// `place` says where the names are in the file ("line 1", "sheet 户籍, row 1").
+    init(_ given: [String], path: String, place: String) throws {
+        var renamed: [String] = []
+        names = given.map { name in
+            guard let column = PointFile.chineseColumns[name] else { return name.lowercased() }
+            renamed.append("\(name) → \(column)")
+            return column
+        }
+        var index: [String: Int] = [:]
+        for (position, name) in names.enumerated() {
+            if let first = index[name] {
+                let named = given[first].lowercased() == given[position].lowercased() ? "column \"\(name)\""
+                    : "columns \"\(given[first])\" and \"\(given[position])\" both give \(name), so it"
+                throw WanggeError.invalid("\(path): \(place): \(named) appears twice (columns \(first + 1) and \(position + 1))")
+            }
+            index[name] = position
+        }
+        guard let id = index["id"] else {
+            throw WanggeError.invalid("\(path): \(place): no \"id\" column (header: \(names.joined(separator: ",")))")
+        }
+        guard let x = PointFile.xColumns.lazy.compactMap({ index[$0] }).first, let y = PointFile.yColumns.lazy.compactMap({ index[$0] }).first else {
+            throw WanggeError.invalid("\(path): \(place): no coordinate columns: expected lon,lat (or x,y)")
+        }
+        (self.index, self.id, self.x, self.y, self.renamed) = (index, id, x, y, renamed)
+    }
+
+    func record(_ values: [String], at location: RecordLocation) -> PointFileRecord {
+        PointFileRecord(location: location, id: values[id], x: values[x], y: values[y], fields: PointFields(columns: index, values: values))
+    }
 }
 
 /// A record's values by column name; the records of one file share its column index.
@@ -60,18 +105,24 @@ enum PointFile {
                              _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
         let lower = path.lowercased()
         if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
-            let records = try readGeoJSON(path: path)
-            for start in stride(from: 0, to: records.count, by: size) {
-                let end = min(start + size, records.count)
-                try body(Array(records[start..<end]), end == records.count)
-            }
-            if records.isEmpty { try body([], true) }
-            return
+            return try inBatches(try readGeoJSON(path: path), size: size, body)
+        }
+        if lower.hasSuffix(".xlsx") {
+            return try inBatches(try readWorkbook(path: path, reading: &reading), size: size, body)
         }
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
-            throw WanggeError.invalid("\(path): unknown file type: use .csv or .geojson")
+            throw WanggeError.invalid("\(path): unknown file type: use .csv, .xlsx or .geojson")
         }
         try readCSV(path: path, batchSize: size, encoding: encoding, reading: &reading, body)
+    }
+
+    /// Records read whole (GeoJSON, a workbook) handed on as `forEachBatch` does.
+    private static func inBatches(_ records: [PointFileRecord], size: Int, _ body: ([PointFileRecord], Bool) throws -> Void) throws {
+        for start in stride(from: 0, to: records.count, by: size) {
+            let end = min(start + size, records.count)
+            try body(Array(records[start..<end]), end == records.count)
+        }
+        if records.isEmpty { try body([], true) }
     }
 
     /// The CSV is mapped, not read: only a batch of records is in memory at a time.
@@ -92,42 +143,20 @@ enum PointFile {
             data = Data(decoded)
             reading.notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
         }
-        var columnNotes: [String] = []
-        var header: [String] = []
-        var columns: [String: Int] = [:]
-        var xColumn = 0, yColumn = 0, idColumn = 0
+        var columns: PointColumns?
         var batch: [PointFileRecord] = []
         do {
             try data.withUnsafeBytes { raw in
                 try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
-                    if line.record == 0 {
-                        header = fields.map { name in
-                            guard let column = chineseColumns[name] else { return name.lowercased() }
-                            columnNotes.append("\(name) → \(column)")
-                            return column
-                        }
-                        for (index, name) in header.enumerated() {
-                            if let first = columns[name] {
-                                let named = fields[first].lowercased() == fields[index].lowercased() ? "column \"\(name)\"" : "columns \"\(fields[first])\" and \"\(fields[index])\" both give \(name), so it"
-                                throw WanggeError.invalid("\(path): line 1: \(named) appears twice (columns \(first + 1) and \(index + 1))")
-                            }
-                            columns[name] = index
-                        }
-                        guard let id = columns["id"] else {
-                            throw WanggeError.invalid("\(path): line 1: no \"id\" column (header: \(header.joined(separator: ",")))")
-                        }
-                        guard let x = xColumns.lazy.compactMap({ columns[$0] }).first, let y = yColumns.lazy.compactMap({ columns[$0] }).first else {
-                            throw WanggeError.invalid("\(path): line 1: no coordinate columns: expected lon,lat (or x,y)")
-                        }
-                        (idColumn, xColumn, yColumn) = (id, x, y)
+                    guard let header = columns else {
+                        columns = try PointColumns(fields, path: path, place: "line 1")
                         return
                     }
                     if fields.count == 1 && fields[0].isEmpty { return } // blank line
-                    guard fields.count == header.count else {
-                        throw WanggeError.invalid("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.count)")
+                    guard fields.count == header.names.count else {
+                        throw WanggeError.invalid("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)")
                     }
-                    batch.append(PointFileRecord(location: RecordLocation(unit: .line, number: line.number), id: fields[idColumn],
-                                                 x: fields[xColumn], y: fields[yColumn], fields: PointFields(columns: columns, values: fields)))
+                    batch.append(header.record(fields, at: RecordLocation(unit: .line, number: line.number)))
                     if batch.count == batchSize {
                         try body(batch, false)
                         batch.removeAll(keepingCapacity: true)
@@ -135,12 +164,36 @@ enum PointFile {
                 }
             }
         } catch let problem as CSVRecords.Problem {
-            let field = problem.record > 0 && problem.field < header.count ? "field \(header[problem.field])" : "column \(problem.field + 1)"
+            let names = columns?.names ?? []
+            let field = problem.record > 0 && problem.field < names.count ? "field \(names[problem.field])" : "column \(problem.field + 1)"
             throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
         }
-        guard !header.isEmpty else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
-        if !columnNotes.isEmpty { reading.notes.append("columns: " + columnNotes.joined(separator: ", ")) }
+        guard let columns else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
+        if !columns.renamed.isEmpty { reading.notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
         try body(batch, true)
+    }
+
+    /// An Excel workbook: the first sheet with rows (GDAL's XLSX driver, read only),
+    /// its first row the column names; rows are named by the sheet's own numbers.
+    private static func readWorkbook(path: String, reading: inout Reading) throws -> [PointFileRecord] {
+        do {
+            let workbook = try VectorDataset(spreadsheet: path)
+            let sheets = try workbook.layers()
+            guard let sheet = sheets.first(where: { ($0.featureCount ?? 1) > 0 }) ?? sheets.first else {
+                throw WanggeError.invalid("\(path): the workbook has no sheets")
+            }
+            let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1")
+            reading.notes.append("sheet: \(sheet.name)" + (sheets.count > 1 ? " (the first with rows of \(sheets.count))" : ""))
+            if !columns.renamed.isEmpty { reading.notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
+            return try sheet.features().compactMap { feature in
+                let values = sheet.fieldNames.map { feature.values[$0] ?? "" }
+                if values.allSatisfy(\.isEmpty) { return nil } // an empty row
+                return columns.record(values.map { $0.trimmingCharacters(in: .whitespaces) },
+                                      at: RecordLocation(unit: .row, number: Int(feature.fid), sheet: sheet.name))
+            }
+        } catch let error as GeoError {
+            throw WanggeError.invalid(error.message)
+        }
     }
 
     static func readGeoJSON(path: String) throws -> [PointFileRecord] {

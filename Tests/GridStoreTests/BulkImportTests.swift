@@ -305,6 +305,23 @@ import GridCore
         #expect(report.notes.contains { $0.hasPrefix("columns: 户编号 → id, 经度 → lon, 纬度 → lat, 地址 → address") }, "\(report.notes)")
     }
 
+    @Test func anExcelWorkbookImportsAsTheCSVAndNamesItsRows() throws {
+        let fromExcel = try TemporaryStore(), fromCSV = try TemporaryStore()
+        for t in [fromExcel, fromCSV] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
+        let report = try fromExcel.store.importPoints(.households, path: Fixtures.path("Tests/Fixtures/points/households.xlsx"))
+        _ = try fromCSV.store.importPoints(.households, path: Self.utf8)
+        #expect(try Self.households(fromExcel.store) == (try Self.households(fromCSV.store)))
+        #expect(report.notes.first == "sheet: 户籍", "\(report.notes)")
+        let bad = Fixtures.path("Tests/Fixtures/points/households_bad.xlsx")
+        var message = ""
+        do {
+            _ = try fromCSV.store.importPoints(.households, path: bad)
+        } catch let error as WanggeError {
+            message = error.message
+        }
+        #expect(message.hasPrefix("\(bad): sheet 户籍, row 4 (id HH003): field lat/y: \"北纬28.77\" is not a number"), "\(message)")
+    }
+
     @Test func theEncodingGivenWinsAndTextThatIsNeitherIsRefused() throws {
         let t = try TemporaryStore()
         _ = try t.store.importGrids(path: Fixtures.sampleGrids)
