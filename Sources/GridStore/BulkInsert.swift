@@ -27,12 +27,13 @@ struct BulkInsert {
         while start != rows.endIndex {
             let end = rows.index(start, offsetBy: rowsPerStatement, limitedBy: rows.endIndex) ?? rows.endIndex
             let chunk = rows[start..<end]
+            // Full chunks share one statement; the last, shorter one gets its own.
             let statement: Statement
-            if chunk.count == rowsPerStatement {
-                if full == nil { full = try prepare(rows: rowsPerStatement) }
-                statement = full!
+            if chunk.count == rowsPerStatement, let prepared = full {
+                statement = prepared
             } else {
                 statement = try prepare(rows: chunk.count)
+                if chunk.count == rowsPerStatement { full = statement }
             }
             var binder = Binder(handle: statement.sqliteStatement)
             for element in chunk { bind(&binder, element) }

@@ -22,13 +22,8 @@ enum CSVRecords {
         let message: String
     }
 
-    /// Calls `body` with each record's position and fields, in file order.
-    static func parse(_ text: String, _ body: (Position, [String]) throws -> Void) throws {
-        var text = text
-        try text.withUTF8 { try parse(bytes: $0, body) }
-    }
-
-    /// The same over bytes that may not be UTF-8: a field that is not is a `Problem`.
+    /// Calls `body` with each record's position and fields, in file order. A field
+    /// that is not UTF-8 is a `Problem` (the caller decides the encoding first).
 
     private static let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
 

@@ -224,9 +224,7 @@ extension GridStore {
                 boxes.append(Envelope(minX: minX, minY: row["min_y"], maxX: row["max_x"], maxY: row["max_y"]))
             }
             guard let first = boxes.first else { return Envelope(minX: -180, minY: -90, maxX: 180, maxY: 90) }
-            return boxes.dropFirst().reduce(first) { union, box in
-                Envelope(minX: min(union.minX, box.minX), minY: min(union.minY, box.minY), maxX: max(union.maxX, box.maxX), maxY: max(union.maxY, box.maxY))
-            }
+            return boxes.dropFirst().reduce(first) { $0.union($1) }
         }
     }
 

@@ -107,13 +107,10 @@ enum PackedSpatialIndex {
         func coordinate(at offset: Int) -> Double { Double(Float(bitPattern: integer(UInt32.self, at: offset))) }
         let count = Int(integer(UInt16.self, at: 2))
         guard count > 0, 4 + count * cellSize <= bytes.count else { return nil }
-        var box = Envelope(minX: .infinity, minY: .infinity, maxX: -.infinity, maxY: -.infinity)
-        for cell in 0..<count {
+        return (0..<count).map { cell in
             let offset = 4 + cell * cellSize + 8
-            box = Envelope(minX: min(box.minX, coordinate(at: offset)), minY: min(box.minY, coordinate(at: offset + 8)),
-                           maxX: max(box.maxX, coordinate(at: offset + 4)), maxY: max(box.maxY, coordinate(at: offset + 12)))
-        }
-        return box
+            return Envelope(minX: coordinate(at: offset), minY: coordinate(at: offset + 8), maxX: coordinate(at: offset + 4), maxY: coordinate(at: offset + 12))
+        }.reduce(nil) { union, box in union?.union(box) ?? box }
     }
 
     /// Sort-tile-recursive: vertical slices by x, each sorted by y, cut into full nodes.

@@ -95,25 +95,21 @@ enum PointFile {
     ]
 
     /// Calls `body` with the file's records in file order, at most `size` at a time;
-    /// `isLast` is set on the last call (which may have no records).
-    /// How a CSV was read, for the import's report: its encoding and the Chinese columns it named.
-    struct Reading {
-        var notes: [String] = []
-    }
-
-    static func forEachBatch(path: String, size: Int, encoding: TextEncoding? = nil, reading: inout Reading,
+    /// `isLast` is set on the last call (which may have no records). `notes` gets
+    /// how the file was read: a CSV's encoding, a workbook's sheet, renamed columns.
+    static func forEachBatch(path: String, size: Int, encoding: TextEncoding? = nil, notes: inout [String],
                              _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
         let lower = path.lowercased()
         if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
             return try inBatches(try readGeoJSON(path: path), size: size, body)
         }
         if lower.hasSuffix(".xlsx") {
-            return try inBatches(try readWorkbook(path: path, reading: &reading), size: size, body)
+            return try inBatches(try readWorkbook(path: path, notes: &notes), size: size, body)
         }
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
             throw WanggeError.invalid("\(path): unknown file type: use .csv, .xlsx or .geojson")
         }
-        try readCSV(path: path, batchSize: size, encoding: encoding, reading: &reading, body)
+        try readCSV(path: path, batchSize: size, encoding: encoding, notes: &notes, body)
     }
 
     /// Records read whole (GeoJSON, a workbook) handed on as `forEachBatch` does.
@@ -126,7 +122,7 @@ enum PointFile {
     }
 
     /// The CSV is mapped, not read: only a batch of records is in memory at a time.
-    private static func readCSV(path: String, batchSize: Int, encoding: TextEncoding?, reading: inout Reading,
+    private static func readCSV(path: String, batchSize: Int, encoding: TextEncoding?, notes: inout [String],
                                 _ body: ([PointFileRecord], Bool) throws -> Void) throws {
         var data: Data
         do {
@@ -141,7 +137,7 @@ enum PointFile {
                 throw WanggeError.invalid("\(path): neither UTF-8 nor GBK text: save the CSV from Excel as \"CSV UTF-8（逗号分隔）\" or give --encoding")
             }
             data = Data(decoded)
-            reading.notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
+            notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
         }
         var columns: PointColumns?
         var batch: [PointFileRecord] = []
@@ -169,13 +165,13 @@ enum PointFile {
             throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
         }
         guard let columns else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
-        if !columns.renamed.isEmpty { reading.notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
+        if !columns.renamed.isEmpty { notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
         try body(batch, true)
     }
 
     /// An Excel workbook: the first sheet with rows (GDAL's XLSX driver, read only),
     /// its first row the column names; rows are named by the sheet's own numbers.
-    private static func readWorkbook(path: String, reading: inout Reading) throws -> [PointFileRecord] {
+    private static func readWorkbook(path: String, notes: inout [String]) throws -> [PointFileRecord] {
         do {
             let workbook = try VectorDataset(spreadsheet: path)
             let sheets = try workbook.layers()
@@ -183,8 +179,8 @@ enum PointFile {
                 throw WanggeError.invalid("\(path): the workbook has no sheets")
             }
             let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1")
-            reading.notes.append("sheet: \(sheet.name)" + (sheets.count > 1 ? " (the first with rows of \(sheets.count))" : ""))
-            if !columns.renamed.isEmpty { reading.notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
+            notes.append("sheet: \(sheet.name)" + (sheets.count > 1 ? " (the first with rows of \(sheets.count))" : ""))
+            if !columns.renamed.isEmpty { notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
             return try sheet.features().compactMap { feature in
                 let values = sheet.fieldNames.map { feature.values[$0] ?? "" }
                 if values.allSatisfy(\.isEmpty) { return nil } // an empty row

@@ -135,9 +135,8 @@ extension GridStore {
             }
             var suspendedTriggers: SuspendedSpatialTriggers?
             var decided = false
-            var reading = PointFile.Reading()
-            defer { report.notes = reading.notes }
-            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, reading: &reading) { inputs, isLast in
+            var notes: [String] = []
+            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, notes: &notes) { inputs, isLast in
                 if !decided {
                     decided = true
                     // More batches to come means far more records than the triggers are worth.
@@ -167,6 +166,7 @@ extension GridStore {
                 tally(assignments, into: &report)
                 progress?("\(report.imported) \(layer.table) read, checked, assigned and written")
             }
+            report.notes = notes
             try validator.finish()
             try suspendedTriggers?.restore()
         } }
@@ -226,13 +226,13 @@ extension GridStore {
                                       dispatch: DispatchRules = DispatchRules()) throws -> Int {
         var validator = try PointValidator(layer: layer, crs: crs, source: path, dispatch: dispatch)
         var count = 0
-        var reading = PointFile.Reading()
-        try PointFile.forEachBatch(path: path, size: importBatch, reading: &reading) { inputs, _ in count += try validator.validate(inputs).count }
+        var notes: [String] = []
+        try PointFile.forEachBatch(path: path, size: importBatch, notes: &notes) { inputs, _ in count += try validator.validate(inputs).count }
         try validator.finish()
         return count
     }
 
-    static func stored(_ values: [(any DatabaseValueConvertible)?]) -> [DatabaseValue] {
+    private static func stored(_ values: [(any DatabaseValueConvertible)?]) -> [DatabaseValue] {
         values.map { $0?.databaseValue ?? .null }
     }
 

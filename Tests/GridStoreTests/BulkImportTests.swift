@@ -231,6 +231,13 @@ import GridCore
     }
 }
 
+extension CSVRecords {
+    static func parse(_ text: String, _ body: (Position, [String]) throws -> Void) throws {
+        var text = text
+        try text.withUTF8 { try parse(bytes: $0, body) }
+    }
+}
+
 /// The CSV reader against CSV.swift's reader on many generated texts: the same
 /// records and fields wherever the text is well formed.
 @Suite struct CSVRecordsTests {
