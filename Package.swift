@@ -36,22 +36,24 @@ let package = Package(
         .systemLibrary(
             name: "CSpatiaLite", pkgConfig: "sqlite3",
             providers: [.apt(["libspatialite-dev", "libsqlite3-mod-spatialite", "libsqlite3-dev"])]),
-        .target(name: "GeoKit", dependencies: ["CGEOS", "CPROJ"]),
+        // Every text a user reads, in Chinese or English: the message catalogue and the reader's language.
+        .target(name: "Localization"),
+        .target(name: "GeoKit", dependencies: ["Localization", "CGEOS", "CPROJ"]),
         // Vector files through GDAL (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON), read into GeoKit's types.
-        .target(name: "GeoFiles", dependencies: ["GeoKit", "CGDAL"]),
-        .target(name: "GridCore", dependencies: ["GeoKit"]),
+        .target(name: "GeoFiles", dependencies: ["Localization", "GeoKit", "CGDAL"]),
+        .target(name: "GridCore", dependencies: ["Localization", "GeoKit"]),
         .target(
             name: "GridStore",
             dependencies: [
-                "GeoKit", "GeoFiles", "GridCore", "CSpatiaLite",
+                "Localization", "GeoKit", "GeoFiles", "GridCore", "CSpatiaLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
-        .target(name: "GridMap"),
+        .target(name: "GridMap", dependencies: ["Localization"]),
         // The use cases every front end calls (locate, imports, incidents, planning, statistics, tokens), and the configuration.
         .target(
             name: "GridApplication",
             dependencies: [
-                "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridMap",
+                "Localization", "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridMap",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -59,7 +61,7 @@ let package = Package(
         .target(
             name: "GridServer",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridApplication",
+                "Localization", "GeoKit", "GridCore", "GridStore", "GridApplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -68,37 +70,38 @@ let package = Package(
             resources: [.copy("openapi.json")]),
         .target(
             name: "SampleCounty",
-            dependencies: ["GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),
+            dependencies: ["Localization", "GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),
         .executableTarget(
             name: "wangge",
             dependencies: [
-                "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridApplication", "GridMap", "GridServer", "SampleCounty",
+                "Localization", "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridApplication", "GridMap", "GridServer", "SampleCounty",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "CSV", package: "CSV.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(name: "CLibFuzzer"),
-        .executableTarget(name: "WanggeFuzz", dependencies: ["GeoKit", "GridStore", "GridApplication", "CLibFuzzer"]),
-        .target(name: "TestSupport", dependencies: ["GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
+        .executableTarget(name: "WanggeFuzz", dependencies: ["Localization", "GeoKit", "GridStore", "GridApplication", "CLibFuzzer"]),
+        .target(name: "TestSupport", dependencies: ["Localization", "GeoKit", "GridCore", "SampleCounty"], path: "Tests/Support"),
+        .testTarget(name: "LocalizationTests", dependencies: ["Localization"]),
         .testTarget(name: "GeoKitTests", dependencies: ["GeoKit", "TestSupport"]),
         .testTarget(name: "GeoFilesTests", dependencies: ["GeoFiles", "GeoKit", "TestSupport"]),
-        .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "GeoKit", "SampleCounty", "TestSupport"]),
+        .testTarget(name: "GridCoreTests", dependencies: ["GridCore", "Localization", "GeoKit", "SampleCounty", "TestSupport"]),
         .testTarget(name: "GridMapTests", dependencies: ["GridMap"]),
         .testTarget(
             name: "GridServerTests",
             dependencies: [
-                "GridServer", "GridStore", "GridApplication", "TestSupport",
+                "GridServer", "Localization", "GridStore", "GridApplication", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(
             name: "WanggeTests",
-            dependencies: ["wangge", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["wangge", "Localization", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "GridStoreTests",
-            dependencies: ["GridStore", "GridCore", "GeoKit", "GeoFiles", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["GridStore", "Localization", "GridCore", "GeoKit", "GeoFiles", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "CSV", package: "CSV.swift")]),
     ]
 )

@@ -1,6 +1,7 @@
 import CGDAL
 import Foundation
 import GeoKit
+import Localization
 
 /// GDAL is set up once per process: every driver registered, its messages
 /// kept off stderr (each failed call is reported by the error it throws
@@ -16,7 +17,7 @@ private let gdalReady: Void = {
 func gdalError(_ what: String) -> GeoError {
     let message = CPLGetLastErrorMsg().map { String(cString: $0) } ?? ""
     CPLErrorReset()
-    return GeoError(message.isEmpty ? what : "\(what): \(message)")
+    return GeoError(message.isEmpty ? .verbatim(what) : tr("\(what): \(message)"))
 }
 
 /// The text encoding of a Shapefile's .dbf.
@@ -29,7 +30,7 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         switch text.lowercased().replacingOccurrences(of: "-", with: "").replacingOccurrences(of: "_", with: "") {
         case "gbk", "gb2312", "gb18030", "cp936", "936": self = .gbk
         case "utf8": self = .utf8
-        default: throw GeoError("unknown encoding '\(text)': use gbk or utf-8")
+        default: throw GeoError(tr("unknown encoding '\(text)': use gbk or utf-8"))
         }
     }
 
@@ -76,11 +77,11 @@ public final class VectorDataset {
     public init(path: String, encoding: TextEncoding? = nil) throws {
         _ = gdalReady
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw GeoError("\(path): no such file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
         let isShapefile = Self.isShapefile(path)
         if isShapefile { try Self.checkShapefileParts(path) }
         guard encoding == nil || isShapefile else {
-            throw GeoError("\(path): --encoding applies to Shapefiles (their .dbf); this file states its own encoding")
+            throw GeoError(tr("\(path): --encoding applies to Shapefiles (their .dbf); this file states its own encoding"))
         }
         var note: String?
         var chosen: UnsafeMutableRawPointer
@@ -119,7 +120,7 @@ public final class VectorDataset {
     public init(spreadsheet path: String) throws {
         _ = gdalReady
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw GeoError("\(path): no such file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
         // The first row holds the column names (GDAL 3.6's XLSX driver takes this as a configuration option, not an open option).
         CPLSetConfigOption("OGR_XLSX_HEADERS", "FORCE")
         handle = try Self.open(path, options: [], drivers: ["XLSX"])
@@ -150,8 +151,7 @@ public final class VectorDataset {
     /// GDAL opens a .shp without its .dbf (the fields silently missing); say which part is missing instead.
     static func checkShapefileParts(_ path: String) throws {
         for (ext, role) in [("shx", "index"), ("dbf", "attribute table")] where sibling(of: path, extension: ext) == nil {
-            throw GeoError("\(path): the Shapefile's .\(ext) (its \(role)) is missing: a Shapefile is the .shp, .shx and .dbf "
-                           + "files together, with .prj for its CRS and .cpg for its encoding")
+            throw GeoError(tr("\(path): the Shapefile's .\(ext) (its \(role)) is missing: a Shapefile is the .shp, .shx and .dbf files together, with .prj for its CRS and .cpg for its encoding"))
         }
     }
 
@@ -194,16 +194,15 @@ public final class VectorDataset {
         let listing = all.map { "\($0.name) (\($0.geometryTypeName), \($0.featureCount.map(String.init) ?? "?") features)" }.joined(separator: ", ")
         if let name {
             guard let layer = all.first(where: { $0.name == name }) else {
-                throw GeoError("\(path): no layer \"\(name)\"; its layers are: \(listing)")
+                throw GeoError(tr("\(path): no layer \"\(name)\"; its layers are: \(listing)"))
             }
             return layer
         }
-        guard !all.isEmpty else { throw GeoError("\(path): the file has no layers") }
+        guard !all.isEmpty else { throw GeoError(tr("\(path): the file has no layers")) }
         if all.count == 1 { return all[0] }
         let candidates = all.filter { $0.mayHoldPolygons && $0.featureCount != 0 }
         guard candidates.count == 1 else {
-            throw GeoError("\(path): \(candidates.isEmpty ? "no layer holds polygons" : "more than one layer may hold polygons"); "
-                           + "choose one with --layer NAME; the layers are: \(listing)")
+            throw GeoError(tr("\(path): \(candidates.isEmpty ? "no layer holds polygons" : "more than one layer may hold polygons"); choose one with --layer NAME; the layers are: \(listing)"))
         }
         return candidates[0]
     }

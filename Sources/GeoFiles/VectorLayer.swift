@@ -1,6 +1,7 @@
 import CGDAL
 import Foundation
 import GeoKit
+import Localization
 
 /// One feature as read: its number in read order (1-based, as users count),
 /// its set fields as UTF-8 text, and its geometry as 2D linear ISO WKB.
@@ -38,7 +39,7 @@ public final class VectorLayer {
                 throw gdalError("\(dataset.path): field \(index + 1)")
             }
             guard let text = UTF8Text.decode(name, allowingCutEnd: true) else {
-                throw GeoError("\(dataset.path), layer \(layerName): field \(index + 1): its name is not valid UTF-8 (give the encoding, e.g. --encoding gbk)")
+                throw GeoError(tr("\(dataset.path), layer \(layerName): field \(index + 1): its name is not valid UTF-8 (give the encoding, e.g. --encoding gbk)"))
             }
             return text
         }
@@ -103,7 +104,7 @@ public final class VectorLayer {
                 let field = fieldNames[Int(index)]
                 guard let pointer = OGR_F_GetFieldAsString(feature, index) else { throw gdalError("\(label): feature \(number): field \(field)") }
                 guard let text = UTF8Text.decode(pointer) else {
-                    throw GeoError("\(label): feature \(number): field \(field): the text is not valid UTF-8 (give the encoding, e.g. --encoding gbk)")
+                    throw GeoError(tr("\(label): feature \(number): field \(field): the text is not valid UTF-8 (give the encoding, e.g. --encoding gbk)"))
                 }
                 values[field] = text
             }

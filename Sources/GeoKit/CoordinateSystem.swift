@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// The coordinate system of incoming coordinates: any EPSG CRS that PROJ
 /// knows, one of the Chinese systems PROJ does not know, or a CRS a file
@@ -23,7 +24,7 @@ public enum CoordinateSystem: Hashable, Sendable, CustomStringConvertible {
         default:
             let digits = key.hasPrefix("epsg:") ? String(key.dropFirst(5)) : key
             guard let code = Int(digits), code > 0 else {
-                throw GeoError("unknown CRS '\(text)': use EPSG:<code>, gcj02 or bd09")
+                throw GeoError(tr("unknown CRS '\(text)': use EPSG:<code>, gcj02 or bd09"))
             }
             self = .epsg(code)
         }
@@ -61,14 +62,13 @@ public final class WGS84Converter {
             transformer = nil
         case .epsg(let code):
             if let reason = context.notTwoDimensionalReason("EPSG:\(code)") {
-                throw GeoError("\(reason); give a geographic or projected 2D CRS, "
-                               + "e.g. EPSG:4326 (lon, lat) or EPSG:4547 (CGCS2000 / 3-degree Gauss-Krüger CM 114E)")
+                throw GeoError(tr("\(reason); give a geographic or projected 2D CRS, e.g. EPSG:4326 (lon, lat) or EPSG:4547 (CGCS2000 / 3-degree Gauss-Krüger CM 114E)"))
             }
             transformer = try CoordinateTransformer(from: "EPSG:\(code)", to: "EPSG:4326", context: context)
         case .definition(_, let text):
             // The reason names the CRS as PROJ reads it.
             if let reason = context.notTwoDimensionalReason(text, label: "the file's CRS") {
-                throw GeoError("\(reason); give a geographic or projected 2D CRS with --crs")
+                throw GeoError(tr("\(reason); give a geographic or projected 2D CRS with --crs"))
             }
             transformer = try CoordinateTransformer(from: text, to: "EPSG:4326", context: context)
         }
@@ -77,7 +77,7 @@ public final class WGS84Converter {
     /// The WGS84 lon/lat of (x, y) given in the source system, or an error
     /// that says which value is out of range.
     public func toWGS84(x: Double, y: Double) throws -> (lon: Double, lat: Double) {
-        guard x.isFinite, y.isFinite else { throw GeoError("coordinate is not a finite number") }
+        guard x.isFinite, y.isFinite else { throw GeoError(tr("coordinate is not a finite number")) }
         switch source {
         case .epsg(4326):
             try Self.checkLonLat(x, y, crs: source)
@@ -89,26 +89,27 @@ public final class WGS84Converter {
             try Self.checkLonLat(x, y, crs: source)
             return ChineseCoordinates.bd09ToWGS84(lon: x, lat: y)
         case .epsg, .definition:
-            guard let transformer else { throw GeoError("no transformer for \(source)") }
+            guard let transformer else { throw GeoError(tr("no transformer for \(source)")) }
             if source.isGeographicWGS84Like { try Self.checkLonLat(x, y, crs: source) }
             let out: (x: Double, y: Double)
             do {
                 out = try transformer.transform(x: x, y: y)
             } catch let error as GeoError {
-                throw GeoError("(\(x), \(y)) is outside the valid range of \(source): \(error.message)")
+                throw GeoError(tr("(\(x), \(y)) is outside the valid range of \(source): \(error.text)"))
             }
             try Self.checkLonLat(out.x, out.y, crs: source)
             if let area = transformer.sourceAreaOfUse, !area.contains(lon: out.x, lat: out.y) {
-                throw GeoError(String(format: "(%.3f, %.3f) in %@ falls at lon %.5f, lat %.5f, outside the CRS's area of use (%@: lon %.2f…%.2f, lat %.2f…%.2f)",
-                                      x, y, source.description, out.x, out.y, area.name, area.west, area.east, area.south, area.north))
+                let point = String(format: "(%.3f, %.3f)", x, y), lonLat = String(format: "lon %.5f, lat %.5f", out.x, out.y)
+                let bounds = String(format: "lon %.2f…%.2f, lat %.2f…%.2f", area.west, area.east, area.south, area.north)
+                throw GeoError(tr("\(point) in \(source.description) falls at \(lonLat), outside the CRS's area of use (\(area.name): \(bounds))"))
             }
             return (out.x, out.y)
         }
     }
 
     static func checkLonLat(_ lon: Double, _ lat: Double, crs: CoordinateSystem) throws {
-        guard (-180...180).contains(lon) else { throw GeoError("longitude \(lon) is outside -180…180 (\(crs))") }
-        guard (-90...90).contains(lat) else { throw GeoError("latitude \(lat) is outside -90…90 (\(crs))") }
+        guard (-180...180).contains(lon) else { throw GeoError(tr("longitude \(lon) is outside -180…180 (\(crs))")) }
+        guard (-90...90).contains(lat) else { throw GeoError(tr("latitude \(lat) is outside -90…90 (\(crs))")) }
     }
 }
 

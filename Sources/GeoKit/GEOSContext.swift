@@ -1,9 +1,12 @@
 import CGEOS
+import Localization
 
 /// An error reported by GEOS or PROJ, or a geometry that cannot be used.
-public struct GeoError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
+public struct GeoError: Error, CustomStringConvertible, LocalizedConvertible, Equatable, Sendable {
+    public let text: Localized
+    public init(_ text: Localized) { self.text = text }
+    /// In English: logs and tests.
+    public var message: String { text.rendered(in: .en) }
     public var description: String { message }
 }
 
@@ -23,7 +26,7 @@ public final class GEOSContext {
     private let messagesPointer: UnsafeMutableRawPointer
 
     public init() throws {
-        guard let handle = GEOS_init_r() else { throw GeoError("GEOS_init_r failed") }
+        guard let handle = GEOS_init_r() else { throw GeoError(tr("GEOS_init_r failed")) }
         self.handle = handle
         messages = GEOSMessageBox()
         messagesPointer = Unmanaged.passUnretained(messages).toOpaque()
@@ -44,8 +47,8 @@ public final class GEOSContext {
     /// The error GEOS reported for the call that just failed, cleared on read.
     func takeError(_ operation: String) -> GeoError {
         defer { messages.lastError = nil }
-        if let message = messages.lastError { return GeoError("\(operation): \(message)") }
-        return GeoError("\(operation) failed")
+        if let message = messages.lastError { return GeoError(tr("\(operation): \(message)")) }
+        return GeoError(tr("\(operation) failed"))
     }
 
     /// Wraps a GEOS call returning a new geometry that the caller owns.

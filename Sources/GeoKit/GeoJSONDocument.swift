@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// A property value of a GeoJSON feature or a CSV cell.
 public enum PropertyValue: Sendable, Equatable, Encodable {
@@ -48,7 +49,7 @@ public struct GeoJSONDocument: Sendable {
 
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw GeoError("\(path): cannot read file")
+            throw GeoError(tr("\(path): cannot read file"))
         }
         try self.init(data: data, source: path)
     }
@@ -63,15 +64,15 @@ public struct GeoJSONDocument: Sendable {
         do {
             root = try JSONSerialization.jsonObject(with: data, options: [])
         } catch {
-            throw GeoError("\(source): malformed JSON: \(Self.describe(error))")
+            throw GeoError(tr("\(source): malformed JSON: \(Self.describe(error))"))
         }
         guard let object = root as? [String: Any], let type = object["type"] as? String else {
-            throw GeoError("\(source): not GeoJSON: the top level must be an object with a \"type\"")
+            throw GeoError(tr("\(source): not GeoJSON: the top level must be an object with a \"type\""))
         }
         switch type {
         case "FeatureCollection":
             guard let list = object["features"] as? [Any] else {
-                throw GeoError("\(source): FeatureCollection without a \"features\" array")
+                throw GeoError(tr("\(source): FeatureCollection without a \"features\" array"))
             }
             features = try list.enumerated().map { try Self.feature($1, index: $0, source: source) }
         case "Feature":
@@ -79,26 +80,26 @@ public struct GeoJSONDocument: Sendable {
         case "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection":
             features = [GeoJSONFeature(index: 0, id: nil, properties: [:], geometryJSONOrNil: try Self.json(object))]
         default:
-            throw GeoError("\(source): unknown GeoJSON type \"\(type)\"")
+            throw GeoError(tr("\(source): unknown GeoJSON type \"\(type)\""))
         }
     }
 
     static func feature(_ value: Any, index: Int, source: String) throws -> GeoJSONFeature {
         guard let object = value as? [String: Any], object["type"] as? String == "Feature" else {
-            throw GeoError("\(source): feature \(index + 1): not a GeoJSON Feature object")
+            throw GeoError(tr("\(source): feature \(index + 1): not a GeoJSON Feature object"))
         }
         var properties: [String: PropertyValue] = [:]
         if let raw = object["properties"] as? [String: Any] {
             for (key, value) in raw { properties[key] = PropertyValue(json: value) }
         } else if let raw = object["properties"], !(raw is NSNull) {
-            throw GeoError("\(source): feature \(index + 1): \"properties\" must be an object or null")
+            throw GeoError(tr("\(source): feature \(index + 1): \"properties\" must be an object or null"))
         }
         var id: String?
         if let raw = object["id"] { id = PropertyValue(json: raw).text }
         var geometry: String?
         if let raw = object["geometry"], !(raw is NSNull) {
             guard let g = raw as? [String: Any], g["type"] is String else {
-                throw GeoError("\(source): feature \(index + 1): \"geometry\" must be a GeoJSON geometry object")
+                throw GeoError(tr("\(source): feature \(index + 1): \"geometry\" must be a GeoJSON geometry object"))
             }
             geometry = try json(g)
         }

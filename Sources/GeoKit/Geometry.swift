@@ -1,4 +1,5 @@
 import CGEOS
+import Localization
 
 public enum GeometryType: Int32, Sendable {
     case point = 0, lineString, linearRing, polygon, multiPoint, multiLineString, multiPolygon, geometryCollection
@@ -96,7 +97,7 @@ public final class Geometry {
 
     /// A polygon from an exterior ring and holes, each ring closed (first == last).
     public static func polygon(_ rings: [[(Double, Double)]], context: GEOSContext) throws -> Geometry {
-        guard let exteriorCoordinates = rings.first else { throw GeoError("a polygon needs an exterior ring") }
+        guard let exteriorCoordinates = rings.first else { throw GeoError(tr("a polygon needs an exterior ring")) }
         func ring(_ coordinates: [(Double, Double)]) throws -> OpaquePointer {
             let sequence = try coordinateSequence(coordinates, context: context)
             guard let ring = GEOSGeom_createLinearRing_r(context.handle, sequence) else {

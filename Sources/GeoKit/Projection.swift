@@ -1,5 +1,6 @@
 import CPROJ
 import Foundation
+import Localization
 
 /// Collects PROJ's log messages so that a failed call throws PROJ's own words.
 final class PROJMessageBox {
@@ -13,7 +14,7 @@ public final class PROJContext {
     private let log: PROJMessageBox
 
     public init() throws {
-        guard let context = proj_context_create() else { throw GeoError("proj_context_create failed") }
+        guard let context = proj_context_create() else { throw GeoError(tr("proj_context_create failed")) }
         pointer = context
         log = PROJMessageBox()
         proj_log_func(context, Unmanaged.passUnretained(log).toOpaque()) { userData, level, message in
@@ -38,7 +39,7 @@ public final class PROJContext {
         if code != 0, let text = proj_context_errno_string(pointer, code) { parts.append(String(cString: text)) }
         parts.append(contentsOf: log.messages)
         log.messages.removeAll()
-        return GeoError(parts.isEmpty ? "\(operation) failed" : "\(operation): \(parts.joined(separator: "; "))")
+        return GeoError(parts.isEmpty ? tr("\(operation) failed") : tr("\(operation): \(parts.joined(separator: "; "))"))
     }
 
     func clearLog() { log.messages.removeAll() }
@@ -194,7 +195,7 @@ public final class CoordinateTransformer {
         try geometry.mapCoordinates { xy in
             transformInPlace(&xy)
             if let bad = stride(from: 0, to: xy.count, by: 2).first(where: { !xy[$0].isFinite || !xy[$0 + 1].isFinite || abs(xy[$0]) == .infinity }) {
-                throw GeoError("cannot transform coordinate \(bad / 2) from \(source) to \(target)")
+                throw GeoError(tr("cannot transform coordinate \(bad / 2) from \(source) to \(target)"))
             }
         }
     }

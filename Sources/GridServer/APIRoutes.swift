@@ -5,6 +5,7 @@ import GridCore
 import GridStore
 import Hummingbird
 import HummingbirdCore
+import Localization
 
 /// Query parameters, parsed with errors that name the parameter (400).
 struct Query {
@@ -21,38 +22,38 @@ struct Query {
 
     func double(_ name: String, required: Bool = false, range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let text = string(name) else {
-            if required { throw APIError.badParameter(name, "missing") }
+            if required { throw APIError.badParameter(name, tr("missing")) }
             return nil
         }
-        guard let value = Double(text), value.isFinite else { throw APIError.badParameter(name, "\"\(text)\" is not a number") }
+        guard let value = Double(text), value.isFinite else { throw APIError.badParameter(name, tr("\"\(text)\" is not a number")) }
         if let range, !range.contains(value) {
-            throw APIError.badParameter(name, "\(text) is outside \(range.lowerBound)…\(range.upperBound)")
+            throw APIError.badParameter(name, tr("\(text) is outside \(range.lowerBound)…\(range.upperBound)"))
         }
         return value
     }
 
     func int(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text = string(name) else { return value }
-        guard let n = Int(text) else { throw APIError.badParameter(name, "\"\(text)\" is not a whole number") }
-        guard range.contains(n) else { throw APIError.badParameter(name, "\(n) is outside \(range.lowerBound)…\(range.upperBound)") }
+        guard let n = Int(text) else { throw APIError.badParameter(name, tr("\"\(text)\" is not a whole number")) }
+        guard range.contains(n) else { throw APIError.badParameter(name, tr("\(n) is outside \(range.lowerBound)…\(range.upperBound)")) }
         return n
     }
 
     func crs() throws -> CoordinateSystem {
         guard let text = string("crs") else { return .wgs84 }
-        do { return try CoordinateSystem(parsing: text) } catch let error as GeoError { throw APIError.badParameter("crs", error.message) }
+        do { return try CoordinateSystem(parsing: text) } catch let error as GeoError { throw APIError.badParameter("crs", error.text) }
     }
 
     func bool(_ name: String) throws -> Bool? {
         guard let text = string(name) else { return nil }
-        guard let flag = Bool(text) else { throw APIError.badParameter(name, "\"\(text)\" is not true or false") }
+        guard let flag = Bool(text) else { throw APIError.badParameter(name, tr("\"\(text)\" is not true or false")) }
         return flag
     }
 
     /// `by=town|village|grid`.
     func areaLevel(_ name: String) throws -> AreaLevel? {
         guard let text = string(name) else { return nil }
-        guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter(name, "\"\(text)\" is not grid, village or town") }
+        guard let level = AreaLevel(rawValue: text) else { throw APIError.badParameter(name, tr("\"\(text)\" is not grid, village or town")) }
         return level
     }
 
@@ -64,7 +65,7 @@ struct Query {
     /// `generation=N`: a stored generation (400 naming the parameter otherwise); nil for the active one.
     func generation(_ service: GridService) throws -> Int64? {
         guard let text = string("generation") else { return nil }
-        guard let id = Int64(text) else { throw APIError.badParameter("generation", "\"\(text)\" is not a generation id") }
+        guard let id = Int64(text) else { throw APIError.badParameter("generation", tr("\"\(text)\" is not a generation id")) }
         return try service.checkedGeneration(id)
     }
 
@@ -73,30 +74,30 @@ struct Query {
         guard let text = string("bbox") else { return nil }
         let parts = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard parts.count == 4, let a = parts[0], let b = parts[1], let c = parts[2], let d = parts[3] else {
-            throw APIError.badParameter("bbox", "\"\(text)\" is not four numbers minLon,minLat,maxLon,maxLat")
+            throw APIError.badParameter("bbox", tr("\"\(text)\" is not four numbers minLon,minLat,maxLon,maxLat"))
         }
         guard (-180...180).contains(a), (-180...180).contains(c), (-90...90).contains(b), (-90...90).contains(d) else {
-            throw APIError.badParameter("bbox", "\"\(text)\" is outside longitude -180…180 / latitude -90…90")
+            throw APIError.badParameter("bbox", tr("\"\(text)\" is outside longitude -180…180 / latitude -90…90"))
         }
-        guard a <= c, b <= d else { throw APIError.badParameter("bbox", "\"\(text)\": the minimum is above the maximum") }
+        guard a <= c, b <= d else { throw APIError.badParameter("bbox", tr("\"\(text)\": the minimum is above the maximum")) }
         return BoundingBox(minLon: a, minLat: b, maxLon: c, maxLat: d)
     }
 }
 
 /// The CRS a body names (default WGS84), or 400 naming `crs`.
 func bodyCRS(_ text: String?) throws -> CoordinateSystem {
-    do { return try CoordinateSystem(parsing: text ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.message) }
+    do { return try CoordinateSystem(parsing: text ?? "EPSG:4326") } catch let e as GeoError { throw APIError.badParameter("crs", e.text) }
 }
 
 /// A small JSON body (64 KiB at most), decoded; `shape` tells the caller what was expected.
 func jsonBody<T: Decodable>(_ type: T.Type, of request: Request, shape: String) async throws -> T {
     var request = request
     let buffer: ByteBuffer
-    do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch { throw APIError(.contentTooLarge, "the body is over 64 KiB") }
+    do { buffer = try await request.collectBody(upTo: 64 * 1024) } catch { throw APIError(.contentTooLarge, tr("the body is over 64 KiB")) }
     do {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     } catch {
-        throw APIError(.badRequest, "the body must be \(shape): \(error)", parameter: "body")
+        throw APIError(.badRequest, tr("the body must be \(shape): \(error)"), parameter: "body")
     }
 }
 
@@ -152,7 +153,7 @@ struct APIRoutes {
         v1.post("incidents") { request, context in try await reportIncident(request, context) }
         v1.get("audit") { request, context in
             let caller = try context.requireCaller()
-            guard caller.role == .admin else { throw APIError(.forbidden, "the audit log is for the admin role; you are \(caller.role.rawValue)") }
+            guard caller.role == .admin else { throw APIError(.forbidden, tr("the audit log is for the admin role; you are \(caller.role.rawValue)")) }
             let limit = try Query(request: request).int("limit", default: 100, range: 1...10_000)
             return try JSON.response(try service.auditLog(limit: limit))
         }
@@ -164,8 +165,8 @@ struct APIRoutes {
         let crs = try q.crs()
         let x = try q.double("lon", required: true)!, y = try q.double("lat", required: true)!
         if crs.isGeographicWGS84Like {
-            guard (-180...180).contains(x) else { throw APIError.badParameter("lon", "\(x) is outside -180…180") }
-            guard (-90...90).contains(y) else { throw APIError.badParameter("lat", "\(y) is outside -90…90") }
+            guard (-180...180).contains(x) else { throw APIError.badParameter("lon", tr("\(x) is outside -180…180")) }
+            guard (-90...90).contains(y) else { throw APIError.badParameter("lat", tr("\(y) is outside -90…90")) }
         }
         return JSON.response(bytes: try service.locate(x: x, y: y, crs: crs, generation: try q.generation(service)).json())
     }
@@ -182,16 +183,16 @@ struct APIRoutes {
         do {
             buffer = try await request.collectBody(upTo: Self.maxBodyBytes)
         } catch {
-            throw APIError(.contentTooLarge, "the body is over \(Self.maxBodyBytes) bytes: send at most \(Self.maxBatchPoints) points")
+            throw APIError(.contentTooLarge, tr("the body is over \(Self.maxBodyBytes) bytes: send at most \(Self.maxBatchPoints) points"))
         }
         let body: BatchBody
         do {
             body = try JSONDecoder().decode(BatchBody.self, from: Data(buffer.readableBytesView))
         } catch {
-            throw APIError(.badRequest, "the body must be {\"crs\": …, \"points\": [{\"id\": …, \"lon\": …, \"lat\": …}, …]}: \(error)", parameter: "body")
+            throw APIError(.badRequest, tr("the body must be {\"crs\": …, \"points\": [{\"id\": …, \"lon\": …, \"lat\": …}, …]}: \(error)"), parameter: "body")
         }
         guard body.points.count <= Self.maxBatchPoints else {
-            throw APIError(.contentTooLarge, "\(body.points.count) points: at most \(Self.maxBatchPoints) in one request")
+            throw APIError(.contentTooLarge, tr("\(body.points.count) points: at most \(Self.maxBatchPoints) in one request"))
         }
         let crs = try bodyCRS(body.crs)
         return try JSON.response(["results": try service.locate(body.points, crs: crs)])
@@ -206,7 +207,7 @@ struct APIRoutes {
     func reportIncident(_ request: Request, _ context: WanggeContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard GridService.mayReport(caller) else {
-            throw APIError(.forbidden, "reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)")
+            throw APIError(.forbidden, tr("reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)"))
         }
         let body = try await jsonBody(IncidentBody.self, of: request,
                                       shape: "{\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}")
@@ -247,7 +248,7 @@ struct APIRoutes {
         if let cursor = q.string("cursor") {
             guard let data = Data(base64Encoded: cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")),
                   let id = String(data: data, encoding: .utf8), !id.isEmpty else {
-                throw APIError.badParameter("cursor", "not a cursor from a previous page")
+                throw APIError.badParameter("cursor", tr("not a cursor from a previous page"))
             }
             after = id
         }

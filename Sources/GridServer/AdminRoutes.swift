@@ -3,6 +3,7 @@ import Foundation
 import GridCore
 import GridStore
 import Hummingbird
+import Localization
 
 /// Tokens over HTTP, for the admin role: what `wangge token create/list/revoke` does.
 struct AdminRoutes {
@@ -23,7 +24,7 @@ struct AdminRoutes {
         v1.delete("tokens/{id}") { _, context in
             try requireAdmin(context)
             let text = try context.parameters.require("id")
-            guard let id = Int64(text) else { throw APIError.notFound("no token \(TextLimits.shown(text))") }
+            guard let id = Int64(text) else { throw APIError.notFound(tr("no token \(TextLimits.shown(text))")) }
             try service.revokeToken(id: id)
             return Response(status: .noContent)
         }
@@ -31,6 +32,6 @@ struct AdminRoutes {
 
     func requireAdmin(_ context: WanggeContext) throws {
         let caller = try context.requireCaller()
-        guard caller.role == .admin else { throw APIError(.forbidden, "tokens are for the admin role; you are \(caller.role.rawValue)") }
+        guard caller.role == .admin else { throw APIError(.forbidden, tr("tokens are for the admin role; you are \(caller.role.rawValue)")) }
     }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import ServiceLifecycle
+import Localization
 
 /// The router with every route: /healthz and /openapi.json, /v1, and OGC API - Features.
 /// `baseURL` (scheme, host and port) begins every OGC link.
@@ -16,7 +17,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     router.get("/openapi.json") { _, _ in
         guard let url = Bundle.module.url(forResource: "openapi", withExtension: "json"),
               let text = try? String(contentsOf: url, encoding: .utf8) else {
-            throw APIError(.internalServerError, "the OpenAPI document is missing from the build")
+            throw APIError(.internalServerError, tr("the OpenAPI document is missing from the build"))
         }
         return JSON.raw(text)
     }

@@ -3,6 +3,7 @@ import Foundation
 import GridCore
 import GridStore
 import Hummingbird
+import Localization
 import HummingbirdCore
 import Logging
 import NIOCore
@@ -195,6 +196,15 @@ struct ProblemMiddleware: RouterMiddleware {
     static let retryAfterSeconds = 5
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // Texts in JSON answers (plan problems, reports) follow the request's
+        // Accept-Language; without one they are in the server's language.
+        guard request.headers[.acceptLanguage] != nil else { return try await answer(request, context: context, next: next) }
+        return try await Language.$ofTask.withValue(ReaderLanguage.of(request)) {
+            try await answer(request, context: context, next: next)
+        }
+    }
+
+    private func answer(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             let response = try await next(request, context)
             if response.status.code >= 500 {
@@ -230,8 +240,8 @@ struct ProblemMiddleware: RouterMiddleware {
         case .unavailable: .serviceUnavailable
         }
         // A parameter's fault names the parameter first, as the server's own parsing does.
-        let detail = status == .badRequest ? error.field.map { error.message.hasPrefix($0 + ":") ? error.message : "\($0): \(error.message)" } : nil
-        return APIError(status, detail ?? error.message, parameter: error.field)
+        let detail = status == .badRequest ? error.field.map { error.message.hasPrefix($0 + ":") ? error.text : tr("\($0): \(error.text)") } : nil
+        return APIError(status, detail ?? error.text, parameter: error.field)
     }
 
     static func problem(for error: any Error, request: Request) -> APIError {
@@ -240,14 +250,14 @@ struct ProblemMiddleware: RouterMiddleware {
             return error
         case let error as HTTPError where error.status == .notFound:
             if let allowed = Routes.shared.methods(for: request.uri.path), !allowed.contains(request.method) {
-                return APIError(.methodNotAllowed, "\(request.uri.path) answers \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method)")
+                return APIError(.methodNotAllowed, tr("\(request.uri.path) answers \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method)"))
             }
-            return APIError(.notFound, "no such path: \(request.uri.path) (the API is described at /openapi.json)")
+            return APIError(.notFound, tr("no such path: \(request.uri.path) (the API is described at /openapi.json)"))
         case let error as HTTPError:
-            return APIError(error.status, error.body ?? error.status.reasonPhrase)
+            return APIError(error.status, error.body.map(Localized.verbatim) ?? APIError.title(for: error.status))
         case let error:
             guard let known = WanggeError.from(error) else {
-                return APIError(.internalServerError, "the server failed to answer; the cause is logged")
+                return APIError(.internalServerError, tr("the server failed to answer; the cause is logged"))
             }
             return problem(for: known, request: request)
         }

@@ -3,6 +3,7 @@ import Foundation
 import GridCore
 import GridStore
 import Hummingbird
+import Localization
 
 /// The request context: Hummingbird's core storage plus the authenticated caller.
 public struct WanggeContext: RequestContext {
@@ -20,30 +21,55 @@ public struct WanggeContext: RequestContext {
     }
 }
 
-/// Errors as RFC 9457 problem details (application/problem+json).
+/// Errors as RFC 9457 problem details (application/problem+json), in the
+/// language the request's `Accept-Language` asks for (else the server's).
 public struct APIError: HTTPResponseError, Sendable {
     public let status: HTTPResponse.Status
-    public let title: String
-    public let detail: String
+    public let detail: Localized
     /// The query parameter or field at fault, for 400s.
     public let parameter: String?
 
-    public init(_ status: HTTPResponse.Status, _ detail: String, parameter: String? = nil) {
+    public init(_ status: HTTPResponse.Status, _ detail: Localized, parameter: String? = nil) {
         self.status = status
-        title = status.reasonPhrase
         self.detail = detail
         self.parameter = parameter
     }
 
-    public static func badParameter(_ name: String, _ detail: String) -> APIError {
-        APIError(.badRequest, "\(name): \(detail)", parameter: name)
+    public static func badParameter(_ name: String, _ detail: Localized) -> APIError {
+        APIError(.badRequest, tr("\(name): \(detail)"), parameter: name)
     }
 
     public static func unauthorized() -> APIError {
-        APIError(.unauthorized, "a bearer token is required: Authorization: Bearer <token> (an admin creates one: POST /v1/tokens)")
+        APIError(.unauthorized, tr("a bearer token is required: Authorization: Bearer <token> (an admin creates one: POST /v1/tokens)"))
     }
 
-    public static func notFound(_ what: String) -> APIError { APIError(.notFound, what) }
+    public static func notFound(_ what: Localized) -> APIError { APIError(.notFound, what) }
+
+    /// The problem's `title`: the status's reason phrase in the reader's language.
+    var title: Localized { Self.title(for: status) }
+
+    static func title(for status: HTTPResponse.Status) -> Localized {
+        switch status.code {
+        case 400: tr("Bad Request")
+        case 401: tr("Unauthorized")
+        case 403: tr("Forbidden")
+        case 404: tr("Not Found")
+        case 405: tr("Method Not Allowed")
+        case 406: tr("Not Acceptable")
+        case 408: tr("Request Timeout")
+        case 409: tr("Conflict")
+        case 412: tr("Precondition Failed")
+        case 413: tr("Content Too Large")
+        case 415: tr("Unsupported Media Type")
+        case 422: tr("Unprocessable Content")
+        case 428: tr("Precondition Required")
+        case 429: tr("Too Many Requests")
+        case 431: tr("Request Header Fields Too Large")
+        case 500: tr("Internal Server Error")
+        case 503: tr("Service Unavailable")
+        default: .verbatim(status.reasonPhrase)
+        }
+    }
 
     struct ProblemBody: Encodable {
         let type: String, title: String, status: Int, detail: String, instance: String
@@ -55,11 +81,23 @@ public struct APIError: HTTPResponseError, Sendable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = ProblemBody(type: "about:blank", title: title, status: status.code, detail: detail, instance: request.uri.path,
-                        invalidParams: parameter.map { [.init(name: $0, reason: detail)] })
-        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        let language = ReaderLanguage.of(request)
+        let detail = detail.rendered(in: language)
+        let body = ProblemBody(type: "about:blank", title: title.rendered(in: language), status: status.code, detail: detail,
+                               instance: request.uri.path, invalidParams: parameter.map { [.init(name: $0, reason: detail)] })
+        var headers: HTTPFields = [.contentType: "application/problem+json", .contentLanguage: language.rawValue, .vary: "Accept-Language"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"wangge\"" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSON.encode(body))))
+    }
+}
+
+/// The language a request is answered in: the one its `Accept-Language` prefers
+/// among those Wangge speaks, else the server's own (`language:` in the configuration).
+enum ReaderLanguage {
+    static func of(_ request: Request) -> Language {
+        let fallback = ProcessLanguage.current
+        guard let header = request.headers[.acceptLanguage] else { return fallback }
+        return Language.preferred(acceptLanguage: header, fallback: fallback) ?? fallback
     }
 }
 
@@ -96,7 +134,7 @@ struct AuthMiddleware: RouterMiddleware {
         if let header = request.headers[.authorization] {
             let parts = header.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, parts[0].lowercased() == "bearer", let caller = try await caller(for: String(parts[1])) else {
-                throw APIError(.unauthorized, "the bearer token is not valid, has expired or has been revoked")
+                throw APIError(.unauthorized, tr("the bearer token is not valid, has expired or has been revoked"))
             }
             context.caller = caller
         } else if !Self.openPaths.contains(request.uri.path) {

@@ -4,6 +4,7 @@ import GridCore
 import GridApplication
 import GridStore
 import Hummingbird
+import Localization
 
 /// The incident workflow over HTTP: listing, one incident with its history,
 /// actions with optimistic concurrency, statistics and notifications.
@@ -27,7 +28,7 @@ struct IncidentRoutes {
     func time(_ q: Query, _ name: String) throws -> Date? {
         guard let text = q.string(name) else { return nil }
         guard let date = GridStore.parseTime(text) else {
-            throw APIError.badParameter(name, "\"\(text)\" is not a day (2026-11-01) or an ISO 8601 time")
+            throw APIError.badParameter(name, tr("\"\(text)\" is not a day (2026-11-01) or an ISO 8601 time"))
         }
         return date
     }
@@ -43,7 +44,7 @@ struct IncidentRoutes {
         if let text = q.string("status") {
             query.statuses = try text.split(separator: ",").map { part in
                 guard let status = IncidentStatus(rawValue: String(part)) else {
-                    throw APIError.badParameter("status", "\"\(part)\" is not one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw APIError.badParameter("status", tr("\"\(part)\" is not one of \(IncidentStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
                 }
                 return status
             }
@@ -86,24 +87,24 @@ struct IncidentRoutes {
         let body = try await jsonBody(ActionBody.self, of: request, shape: "a JSON object with \"action\" and \"version\"")
         guard let action = IncidentAction(rawValue: body.action), action != .report, action != .regrid else {
             let names = IncidentAction.allCases.filter { $0 != .report && $0 != .regrid }.map(\.rawValue)
-            throw APIError.badParameter("action", "\"\(body.action)\" is not one of \(names.joined(separator: ", "))")
+            throw APIError.badParameter("action", tr("\"\(body.action)\" is not one of \(names.joined(separator: ", "))"))
         }
         guard GridService.mayTake(action, caller.role) else {
-            throw APIError(.forbidden, "\(caller.role.rawValue) may not \(action.rawValue) incidents")
+            throw APIError(.forbidden, tr("\(caller.role.rawValue) may not \(action.rawValue) incidents"))
         }
         let ifMatch = request.headers[.ifMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")) }
         guard let version = body.version ?? ifMatch.flatMap({ Int($0) }) else {
-            throw APIError(.preconditionRequired, "give the version you saw, as \"version\" or an If-Match header (the ETag of GET /v1/incidents/\(id))",
+            throw APIError(.preconditionRequired, tr("give the version you saw, as \"version\" or an If-Match header (the ETag of GET /v1/incidents/\(id))"),
                            parameter: "version")
         }
         var change = IncidentChange(action, actor: caller.name, note: body.note, expectedVersion: version)
         change.satisfaction = body.satisfaction
         if let result = body.result {
-            guard result == "settled" || result == "failed" else { throw APIError.badParameter("result", "\"\(result)\" is not settled or failed") }
+            guard result == "settled" || result == "failed" else { throw APIError.badParameter("result", tr("\"\(result)\" is not settled or failed")) }
             change.settled = result == "settled"
         }
         if action == .move {
-            guard let lon = body.lon, let lat = body.lat else { throw APIError.badParameter("lon", "move needs lon and lat") }
+            guard let lon = body.lon, let lat = body.lat else { throw APIError.badParameter("lon", tr("move needs lon and lat")) }
             let crs = try bodyCRS(body.crs)
             change.position = try GridService.wgs84(x: lon, y: lat, crs: crs)
             change.source = (lon, lat, crs)
@@ -111,7 +112,7 @@ struct IncidentRoutes {
         change.category = body.category
         change.grid = body.grid
         if let text = body.level {
-            guard let level = HandlingLevel(rawValue: text) else { throw APIError.badParameter("level", "\"\(text)\" is not grid, village, town or county") }
+            guard let level = HandlingLevel(rawValue: text) else { throw APIError.badParameter("level", tr("\"\(text)\" is not grid, village, town or county")) }
             change.level = level
         }
         return try withETag(try service.act(on: id, change, by: caller, action: "\(request.method) \(request.uri.path)"))
@@ -130,7 +131,7 @@ struct IncidentRoutes {
         let q = Query(request: request)
         let text = q.string("by") ?? "town"
         guard let grouping = IncidentGrouping(rawValue: text) else {
-            throw APIError.badParameter("by", "\"\(text)\" is not one of \(IncidentGrouping.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw APIError.badParameter("by", tr("\"\(text)\" is not one of \(IncidentGrouping.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         return try JSON.response(try service.incidentStatistics(by: grouping, since: try time(q, "since"), until: try time(q, "until")))
     }

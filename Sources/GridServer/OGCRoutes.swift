@@ -4,6 +4,7 @@ import GridCore
 import GridApplication
 import GridStore
 import Hummingbird
+import Localization
 
 /// OGC API - Features, Part 1 (Core, GeoJSON): landing page, conformance,
 /// collections, items with bbox / limit / offset paging, single items.
@@ -46,7 +47,7 @@ struct OGCRoutes {
     func collection(_ context: WanggeContext) throws -> Collection {
         let id = try context.parameters.require("id")
         guard let collection = Collection(rawValue: id) else {
-            throw APIError.notFound("no collection \(id): the collections are \(Collection.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw APIError.notFound(tr("no collection \(id): the collections are \(Collection.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         return collection
     }

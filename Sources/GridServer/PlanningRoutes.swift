@@ -4,6 +4,7 @@ import GeoKit
 import GridCore
 import GridStore
 import Hummingbird
+import Localization
 
 /// Boundary planning over HTTP, for the planner and admin roles: what
 /// `wangge plan …` does, draft by draft.
@@ -80,20 +81,20 @@ struct PlanningRoutes {
     func requirePlanner(_ context: WanggeContext) throws {
         let caller = try context.requireCaller()
         guard [.admin, .planner].contains(caller.role) else {
-            throw APIError(.forbidden, "planning is for the planner and admin roles; you are \(caller.role.rawValue)")
+            throw APIError(.forbidden, tr("planning is for the planner and admin roles; you are \(caller.role.rawValue)"))
         }
     }
 
     func generationID(_ context: WanggeContext) throws -> Int64 {
         let text = try context.parameters.require("id")
-        guard let id = Int64(text) else { throw APIError.notFound("no generation \(TextLimits.shown(text))") }
+        guard let id = Int64(text) else { throw APIError.notFound(tr("no generation \(TextLimits.shown(text))")) }
         return id
     }
 
     /// The edit a body asks for, each field named when it is missing.
     func edit(_ body: EditBody) throws -> PlanEditRequest {
         func required<T>(_ value: T?, _ name: String) throws -> T {
-            guard let value else { throw APIError(.unprocessableContent, "\(name): \(body.op) needs it", parameter: name) }
+            guard let value else { throw APIError(.unprocessableContent, tr("\(name): \(body.op) needs it"), parameter: name) }
             return value
         }
         func shape(_ text: String?, _ name: String) throws -> [UInt8] {
@@ -106,7 +107,7 @@ struct PlanningRoutes {
         case "move": return .move(grid: try required(body.grid, "grid"), village: try required(body.village, "village"))
         case "worker": return .worker(grid: try required(body.grid, "grid"), name: body.name, phone: body.phone)
         default:
-            throw APIError(.unprocessableContent, "op: \"\(TextLimits.shown(body.op))\" is not split, merge, reshape, move or worker", parameter: "op")
+            throw APIError(.unprocessableContent, tr("op: \"\(TextLimits.shown(body.op))\" is not split, merge, reshape, move or worker"), parameter: "op")
         }
     }
 }

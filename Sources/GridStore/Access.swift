@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GridCore
+import Localization
 
 /// Who may do and see what; which personal fields each role sees is the
 /// `PrivacyPolicy` (the `privacy:` section of the configuration).
@@ -140,9 +141,9 @@ public enum TokenExpiry {
         } else if let time = GridStore.parseTime(trimmed) {
             date = time
         } else {
-            throw WanggeError.invalid("expires: \"\(text)\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time")
+            throw WanggeError.invalid(tr("expires: \"\(text)\" is not a duration (90d, 12h), a day (2026-12-31) or an ISO 8601 time"))
         }
-        guard date > now else { throw WanggeError.invalid("expires: \(text) is already past") }
+        guard date > now else { throw WanggeError.invalid(tr("expires: \(text) is already past")) }
         return date
     }
 }
@@ -152,14 +153,14 @@ extension GridStore {
     public func createToken(name: String, role: Role, grids: [String], villages: [String] = [], towns: [String] = [],
                             expiresAt: Date? = nil, hash: String) throws -> Int64 {
         let scope = TokenScope(grids: grids, villages: villages, towns: towns)
-        if role == .gridWorker && scope.isEmpty { throw WanggeError.invalid("a grid_worker token needs grids, villages or towns (codes)") }
-        if role != .gridWorker && !scope.isEmpty { throw WanggeError.invalid("grids, villages and towns are for grid_worker tokens; a \(role.rawValue) is not scoped") }
+        if role == .gridWorker && scope.isEmpty { throw WanggeError.invalid(tr("a grid_worker token needs grids, villages or towns (codes)")) }
+        if role != .gridWorker && !scope.isEmpty { throw WanggeError.invalid(tr("grids, villages and towns are for grid_worker tokens; a \(role.rawValue) is not scoped")) }
         let generation = try activeGeneration()
         return try database.pool.write { db in
             for (option, table, codes) in [("grids", "grids", grids), ("villages", "villages", villages), ("towns", "towns", towns)] {
                 let known = try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation])
                 if let unknown = codes.first(where: { !known.contains($0) }) {
-                    throw WanggeError.invalid("\(option): no \(table.dropLast()) \(unknown) in the active generation")
+                    throw WanggeError.invalid(tr("\(option): no \(table.dropLast()) \(unknown) in the active generation"))
                 }
             }
             try db.execute(sql: "INSERT INTO tokens (name, role, grids, villages, towns, expires_at, hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// Draft, active (exactly one) or retired.
 public enum GenerationStatus: String, Sendable, Codable {
@@ -65,7 +66,7 @@ extension GridStore {
 
     public func generation(_ id: Int64) throws -> GenerationSummary {
         guard let found = try database.pool.read({ db in try Self.generationSummaries(db, id: id).first }) else {
-            throw WanggeError.notFound("no generation \(id)")
+            throw WanggeError.notFound(tr("no generation \(id)"))
         }
         return found
     }
@@ -90,14 +91,14 @@ extension GridStore {
         if let id {
             let generation = try generation(id)
             guard generation.status == .draft else {
-                throw WanggeError.invalid("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)")
+                throw WanggeError.invalid(tr("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)"))
             }
             return id
         }
         let drafts = try generations().filter { $0.status == .draft }
         guard drafts.count == 1 else {
-            throw WanggeError.invalid(drafts.isEmpty ? "no draft: start one (a copy of the active generation) first"
-                             : "\(drafts.count) drafts (\(drafts.map { String($0.id) }.joined(separator: ", "))): name one")
+            throw WanggeError.invalid(drafts.isEmpty ? tr("no draft: start one (a copy of the active generation) first")
+                             : tr("\(drafts.count) drafts (\(drafts.map { String($0.id) }.joined(separator: ", "))): name one"))
         }
         return drafts[0].id
     }
@@ -210,7 +211,7 @@ extension GridStore {
             do {
                 edits = try body(editor)
             } catch let error as GeoError {
-                throw WanggeError.invalid(error.message)
+                throw WanggeError.invalid(error.text)
             }
             let after = editor.plan
             let touched = Set(edits.flatMap { $0.changed.map(\.info.code) })
@@ -218,8 +219,8 @@ extension GridStore {
             let problems = try PlanValidator(thresholds: thresholds).problems(in: after, focus: (touched, region))
             let errors = problems.errors
             guard errors.isEmpty else {
-                throw WanggeError.refused((["the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:"]
-                                  + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
+                throw WanggeError.refused(.joined([tr("the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:")]
+                                  + errors.prefix(20).map { tr("  \($0.text)") }, separator: "\n"))
             }
             try Self.writeChanges(db, generation: draft, from: before, to: after)
             return PlanEditReport(generation: draft, edits: edits, warnings: problems)
@@ -301,8 +302,8 @@ extension GridStore {
         let draft = try draft(id, for: "activated (a rollback re-activates the last retired one)")
         let errors = try validate(draft, thresholds: thresholds).errors
         guard errors.isEmpty else {
-            throw WanggeError.refused((["generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (validating the draft lists them):"]
-                              + errors.prefix(20).map { "  \($0)" }).joined(separator: "\n"))
+            throw WanggeError.refused(.joined([tr("generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (validating the draft lists them):")]
+                              + errors.prefix(20).map { tr("  \($0.text)") }, separator: "\n"))
         }
         return try reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: dispatch, at: now)
     }
@@ -315,7 +316,7 @@ extension GridStore {
                 ORDER BY coalesce(retired_at, activated_at, created_at) DESC, id DESC LIMIT 1
                 """)
         }
-        guard let target else { throw WanggeError.notFound("no retired generation to roll back to") }
+        guard let target else { throw WanggeError.notFound(tr("no retired generation to roll back to")) }
         return try reactivate(target, expecting: .retired, actor: "plan rollback", dispatch: dispatch, at: now)
     }
 
@@ -326,7 +327,7 @@ extension GridStore {
         for attempt in 1...3 {
             let generation = try generation(id)
             guard generation.status == status else {
-                throw WanggeError.invalid("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)")
+                throw WanggeError.invalid(tr("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)"))
             }
             let shapes = try gridShapes(generation: id)
             let assigner = try GridAssigner(shapes: shapes, rules: rules)
@@ -354,10 +355,10 @@ extension GridStore {
                 for a in assignments { report.assigned[a.method, default: 0] += 1 }
                 return report
             } catch is ActivationRace {
-                if attempt == 3 { throw WanggeError.invalid("generation \(id) was edited or changed status during activation; try again") }
+                if attempt == 3 { throw WanggeError.invalid(tr("generation \(id) was edited or changed status during activation; try again")) }
             }
         }
-        throw WanggeError.invalid("activation of generation \(id) did not finish")
+        throw WanggeError.invalid(tr("activation of generation \(id) did not finish"))
     }
 
     /// Inside a write transaction: retires the active generation, activates
@@ -398,7 +399,7 @@ extension GridStore {
     public func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)] {
         try database.pool.read { db in
             guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(layer.table) WHERE id = ?)", arguments: [id]) == true else {
-                throw WanggeError.notFound("no \(layer.rawValue) \(id)")
+                throw WanggeError.notFound(tr("no \(layer.rawValue) \(id)"))
             }
             let summaries = try Self.generationSummaries(db, id: nil).filter { $0.status != .draft }
             return try summaries.compactMap { generation in

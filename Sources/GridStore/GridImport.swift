@@ -3,6 +3,7 @@ import GRDB
 import GeoFiles
 import GeoKit
 import GridCore
+import Localization
 
 /// Which fields of a grid file hold a grid's code, name, parents and worker.
 /// A role left at its built-in name also takes the common Chinese column
@@ -161,21 +162,21 @@ public struct ImportReport: Sendable, CustomStringConvertible {
 /// Collects bad-input messages, so one failed import lists its first problems together.
 struct ProblemList {
     let source: String
-    private(set) var messages: [String] = []
+    private(set) var messages: [Localized] = []
     private(set) var total = 0
     static let shown = 20
 
-    mutating func add(_ message: String) {
+    mutating func add(_ message: Localized) {
         total += 1
         if messages.count < Self.shown { messages.append(message) }
     }
 
     func throwIfAny() throws {
         guard total > 0 else { return }
-        var text = messages.map { "\(source): \($0)" }.joined(separator: "\n")
-        if total > messages.count { text += "\n… and \(total - messages.count) more problems" }
-        text += "\nnothing was imported"
-        throw WanggeError.invalid(text)
+        var lines = messages.map { tr("\(source): \($0)") }
+        if total > messages.count { lines.append(tr("… and \(total - messages.count) more problems")) }
+        lines.append(tr("nothing was imported"))
+        throw WanggeError.invalid(.joined(lines, separator: "\n"))
     }
 }
 
@@ -198,7 +199,7 @@ extension GridStore {
         let plan = BoundaryPlan(grids: zip(features, shapes).map { PlanGrid(info: $0.info, wkb: $1.wkb) },
                                 villages: hierarchy.villages, towns: hierarchy.towns, county: county, usedCodes: [])
         var problems = ProblemList(source: path)
-        for error in try PlanValidator(thresholds: thresholds).problems(in: plan).errors { problems.add(error.description) }
+        for error in try PlanValidator(thresholds: thresholds).problems(in: plan).errors { problems.add(error.text) }
         try problems.throwIfAny()
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         var points = try database.pool.read(Self.storedPoints)
@@ -234,8 +235,7 @@ extension GridStore {
     static func refuseMostlyUnassigned(_ assignments: [PointAssignment], source: String) throws {
         let unassigned = assignments.count { $0.method == .none }
         guard unassigned * 2 > assignments.count else { return }
-        throw WanggeError.invalid("\(source): the new grids would leave \(unassigned) of the \(assignments.count) stored households, cameras and incidents "
-                         + "(\(unassigned * 100 / assignments.count)%) outside every grid; nothing was imported (force the import if that is intended)")
+        throw WanggeError.invalid(tr("\(source): the new grids would leave \(unassigned) of the \(assignments.count) stored households, cameras and incidents (\(unassigned * 100 / assignments.count)%) outside every grid; nothing was imported (force the import if that is intended)"))
     }
 
     /// Reads and validates a grid file: the grids (sorted by code), their
@@ -260,7 +260,7 @@ extension GridStore {
         do {
             converter = try WGS84Converter(from: crs, context: proj)
         } catch let error as GeoError {
-            throw WanggeError.invalid("\(source.label): CRS \(crs): \(error.message)")
+            throw WanggeError.invalid(tr("\(source.label): CRS \(crs): \(error.text)"))
         }
         let fields = source.fields
         var problems = ProblemList(source: source.label)
@@ -269,21 +269,21 @@ extension GridStore {
         for feature in source.features {
             let number = feature.number
             guard let code = feature.values[fields.code]?.trimmingCharacters(in: .whitespaces), !code.isEmpty else {
-                problems.add("feature \(number): no grid code in field \"\(fields.code)\" (choose the field with --code-field)")
+                problems.add(tr("feature \(number): no grid code in field \"\(fields.code)\" (choose the field with --code-field)"))
                 continue
             }
             if let problem = TextLimits.codeProblem(code) {
-                problems.add("feature \(number): field \(fields.code): grid code \(TextLimits.shown(code)) \(problem)")
+                problems.add(tr("feature \(number): field \(fields.code): grid code \(TextLimits.shown(code)) \(problem)"))
                 continue
             }
             let label = "feature \(number) (grid \(code))"
             if let first = firstFeatureOfCode[code] {
-                problems.add("\(label): duplicate grid code \(code), also feature \(first)")
+                problems.add(tr("\(label): duplicate grid code \(code), also feature \(first)"))
                 continue
             }
             firstFeatureOfCode[code] = number
             guard let wkb = feature.wkb else {
-                problems.add("\(label): no geometry (the feature's geometry is null or empty)")
+                problems.add(tr("\(label): no geometry (the feature's geometry is null or empty)"))
                 continue
             }
             var geometry: Geometry
@@ -291,7 +291,7 @@ extension GridStore {
                 geometry = try Geometry(wkb: wkb, context: geos)
                 let type = try geometry.type
                 guard type == .polygon || type == .multiPolygon else {
-                    problems.add("\(label): geometry is a \(type.name), expected Polygon or MultiPolygon")
+                    problems.add(tr("\(label): geometry is a \(type.name), expected Polygon or MultiPolygon"))
                     continue
                 }
                 if crs != .wgs84 {
@@ -305,12 +305,13 @@ extension GridStore {
                 } else {
                     let e = try geometry.envelope
                     if e.minX < -180 || e.maxX > 180 || e.minY < -90 || e.maxY > 90 {
-                        problems.add(String(format: "\(label): coordinates outside longitude -180…180 / latitude -90…90 (extent %.3f, %.3f – %.3f, %.3f); give the file's CRS with --crs", e.minX, e.minY, e.maxX, e.maxY))
+                        let extent = String(format: "%.3f, %.3f – %.3f, %.3f", e.minX, e.minY, e.maxX, e.maxY)
+                        problems.add(tr("\(label): coordinates outside longitude -180…180 / latitude -90…90 (extent \(extent)); give the file's CRS with --crs"))
                         continue
                     }
                 }
             } catch let error as GeoError {
-                problems.add("\(label): \(error.message)")
+                problems.add(tr("\(label): \(error.message)"))
                 continue
             }
             let validity = try geometry.validity()
@@ -320,24 +321,24 @@ extension GridStore {
                 if makeValid {
                     let repaired = try geometry.makeValid().asMultiPolygon()
                     guard try !repaired.isEmpty else {
-                        problems.add("\(label): invalid polygon (\(reason)) and repair left nothing")
+                        problems.add(tr("\(label): invalid polygon (\(reason)) and repair left nothing"))
                         continue
                     }
                     report.repaired.append("\(label): \(reason)")
                     geometry = repaired
                 } else {
-                    problems.add("\(label): invalid polygon: \(reason) (make-valid repairs it)")
+                    problems.add(tr("\(label): invalid polygon: \(reason) (make-valid repairs it)"))
                     continue
                 }
             }
             geometry = try geometry.asMultiPolygon()
             let parents = GridCodes.parents(of: code)
-            var fieldProblems: [String] = []
+            var fieldProblems: [Localized] = []
             /// A field's text, its length (and for a code its form) checked.
             func text(_ role: GridFieldMapping.Role, code: Bool = false, limit: Int = TextLimits.name) -> String? {
                 guard let key = fields.resolved[role], let value = feature.values[key], !value.isEmpty else { return nil }
                 if let problem = code ? TextLimits.codeProblem(value) : TextLimits.problem(value, limit: limit) {
-                    fieldProblems.append("\(label): field \(key): \(TextLimits.shown(value)) \(problem)")
+                    fieldProblems.append(tr("\(label): field \(key): \(TextLimits.shown(value)) \(problem)"))
                 }
                 return value
             }
@@ -350,12 +351,12 @@ extension GridStore {
                 workerName: text(.workerName), workerPhone: text(.workerPhone, limit: TextLimits.code),
                 areaSquareMetres: try Geodesic.area(of: geometry))
             guard fieldProblems.isEmpty else {
-                for problem in Set(fieldProblems).sorted() { problems.add(problem) }
+                for problem in Set(fieldProblems).sorted(by: { $0.description < $1.description }) { problems.add(problem) }
                 continue
             }
             features.append(GridFeature(info: info, geometry: geometry))
         }
-        if source.features.isEmpty { problems.add("no features") }
+        if source.features.isEmpty { problems.add(tr("no features")) }
         try problems.throwIfAny()
         return features.sorted { $0.info.code < $1.info.code }
     }
@@ -394,23 +395,20 @@ struct GridFileSource {
             let layerCount = try dataset.layers().count
             label = layer.label
             if !layer.mayHoldPolygons {
-                throw GeoError("\(label): the layer holds \(layer.geometryTypeName) geometries, not polygons"
-                               + (layerCount > 1 ? "" : " (a grid file holds Polygon or MultiPolygon features)"))
+                throw GeoError(layerCount > 1 ? tr("\(label): the layer holds \(layer.geometryTypeName) geometries, not polygons")
+                               : tr("\(label): the layer holds \(layer.geometryTypeName) geometries, not polygons (a grid file holds Polygon or MultiPolygon features)"))
             }
             if let given = file.crs {
                 crs = given
             } else if let stated = try layer.coordinateSystem() {
                 crs = stated
             } else {
-                throw GeoError("\(path): the file states no CRS"
-                               + (VectorDataset.isShapefile(path) ? " (its .prj is missing)" : "")
-                               + "; give it with --crs, e.g. --crs EPSG:4490 (CGCS2000) or EPSG:4546 (CGCS2000 / 3-degree Gauss-Krüger CM 111E)")
+                let prjMissing = VectorDataset.isShapefile(path) ? tr(" (its .prj is missing)") : .verbatim("")
+                throw GeoError(tr("\(path): the file states no CRS\(prjMissing); give it with --crs, e.g. --crs EPSG:4490 (CGCS2000) or EPSG:4546 (CGCS2000 / 3-degree Gauss-Krüger CM 111E)"))
             }
             let resolved = file.mapping.resolve(fields: layer.fieldNames, byteLimit: dataset.driver == "ESRI Shapefile" ? 10 : nil)
             guard let code = resolved[.code] else {
-                throw GeoError("\(label): no grid-code field: looked for \(file.mapping.candidates(for: .code).joined(separator: ", ")); "
-                               + "the fields are: \(layer.fieldNames.isEmpty ? "none" : layer.fieldNames.joined(separator: ", ")) "
-                               + "(choose one with --code-field or grid_fields.code)")
+                throw GeoError(tr("\(label): no grid-code field: looked for \(file.mapping.candidates(for: .code).joined(separator: ", ")); the fields are: \(layer.fieldNames.isEmpty ? "none" : layer.fieldNames.joined(separator: ", ")) (choose one with --code-field or grid_fields.code)"))
             }
             fields = (code, resolved)
             features = try layer.features(closedLinesArePolygons: dataset.driver == "DXF")
@@ -421,7 +419,7 @@ struct GridFileSource {
             let used = GridFieldMapping.Role.allCases.compactMap { role in resolved[role].flatMap { $0 == role.rawValue ? nil : "\($0) → \(role.rawValue)" } }
             if !used.isEmpty { report.notes.append("fields: " + used.joined(separator: ", ")) }
         } catch let error as GeoError {
-            throw WanggeError.invalid("\(error.message); nothing was imported")
+            throw WanggeError.invalid(tr("\(error.text); nothing was imported"))
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// The grid store over one SpatiaLite file: imports, assignment, queries.
 public final class GridStore: Sendable {
@@ -257,9 +258,13 @@ extension GridStore {
             : words.map { (word: $0, distance: Self.editDistance($0, value)) }.min { ($0.distance, $0.word) < ($1.distance, $1.word) }
         let suggestion = closest.flatMap { $0.distance <= max(2, value.count / 3) ? $0.word : nil }
         throw WanggeError(.notFound,
-            "no \(level.rawValue) \(TextLimits.shown(value)) in \(generation.map { "generation \($0)" } ?? "the active generation")"
-                + (suggestion.map { " (did you mean \"\($0)\"?)" } ?? ""),
+            suggestion.map { tr("no \(level.rawValue) \(TextLimits.shown(value)) in \(Self.generationWords(generation)) (did you mean \"\($0)\"?)") }
+                ?? tr("no \(level.rawValue) \(TextLimits.shown(value)) in \(Self.generationWords(generation))"),
             field: level.rawValue, value: value, allowed: suggestion.map { [$0] })
+    }
+
+    static func generationWords(_ generation: Int64?) -> Localized {
+        generation.map { tr("generation \($0)") } ?? tr("the active generation")
     }
 
     /// Levenshtein distance in characters.

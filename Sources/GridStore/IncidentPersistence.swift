@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// Which incidents a listing wants. The store takes area codes; `GridService.incidents` also takes names.
 public struct IncidentFilter: Sendable {
@@ -180,7 +181,7 @@ extension GridStore {
                       placement: Placement? = nil) throws -> IncidentRecord {
         if let problem = TextLimits.firstProblem([("note", change.note, TextLimits.text), ("actor", change.actor, TextLimits.name),
                                                   ("grid", change.grid, TextLimits.code), ("category", change.category, TextLimits.name)]) {
-            throw WanggeError.invalid("\(change.action.rawValue): \(problem)")
+            throw WanggeError.invalid(tr("\(change.action.rawValue): \(problem)"))
         }
         // A move is located before the write lock is taken, with a placement
         // that may be older than the active generation: the write checks.
@@ -188,7 +189,7 @@ extension GridStore {
         for _ in 1...3 {
             let located: LocatedPlace?
             if change.action == .move {
-                guard let position = change.position else { throw WanggeError.invalid("move: the new place (lon, lat) is missing") }
+                guard let position = change.position else { throw WanggeError.invalid(tr("move: the new place (lon, lat) is missing")) }
                 let current = try placement ?? self.placement()
                 located = (current.generation, current.codes, try current.locate(position))
             } else {
@@ -212,12 +213,12 @@ extension GridStore {
                 placement = try self.placement()
             }
         }
-        throw WanggeError.invalid("the active generation kept changing while incident \(id) was moved; try again")
+        throw WanggeError.invalid(tr("the active generation kept changing while incident \(id) was moved; try again"))
     }
 
     static func activeGeneration(_ db: Database) throws -> Int64 {
         guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") else {
-            throw WanggeError.notFound("no grids yet: import a grid file first")
+            throw WanggeError.notFound(tr("no grids yet: import a grid file first"))
         }
         return id
     }

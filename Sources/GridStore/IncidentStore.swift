@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// A generation's grids ready to locate places: its id, the grid codes in
 /// the order assignments refer to them, and the rule's answer for a point.
@@ -100,7 +101,7 @@ extension GridStore {
                 placement = try self.placement()
             }
         }
-        throw WanggeError.invalid("the active generation kept changing while the report was stored; send it again")
+        throw WanggeError.invalid(tr("the active generation kept changing while the report was stored; send it again"))
     }
 
     private func locateAndStore(_ report: IncidentReport, rules: DispatchRules, placement: Placement) throws -> (id: String, routing: Routing) {

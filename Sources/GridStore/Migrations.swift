@@ -1,5 +1,6 @@
 import GRDB
 import GridCore
+import Localization
 
 /// The schema, every change in the order it was made, in one place. A
 /// migration's identifier and SQL never change once released: databases
@@ -215,6 +216,6 @@ extension SpatiaLiteDatabase {
     /// SpatiaLite's administrative functions report failure as 0, not as an SQL error.
     static func requireOne(_ db: Database, _ sql: String, what: String) throws {
         let result = try Int.fetchOne(db, sql: sql)
-        guard result == 1 else { throw WanggeError.invalid("\(what) failed (returned \(result.map(String.init) ?? "NULL"))") }
+        guard result == 1 else { throw WanggeError.invalid(tr("\(what) failed (returned \(result.map(String.init) ?? "NULL"))")) }
     }
 }

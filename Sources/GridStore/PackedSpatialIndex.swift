@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// Rebuilds a table's SpatiaLite spatial index (an SQLite R*Tree) in one pass:
 /// packed bottom-up by sort-tile-recursive and written straight into the
@@ -34,11 +35,11 @@ enum PackedSpatialIndex {
         let declaration = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = ?", arguments: [index]) ?? ""
         // SpatiaLite declares a 2-D float R*Tree; anything else is not a layout this writer knows.
         guard declaration.replacingOccurrences(of: " ", with: "").lowercased().hasSuffix("usingrtree(pkid,xmin,xmax,ymin,ymax)") else {
-            throw WanggeError.invalid("\(index) is not SpatiaLite's two-dimensional R*Tree (\(declaration))")
+            throw WanggeError.invalid(tr("\(index) is not SpatiaLite's two-dimensional R*Tree (\(declaration))"))
         }
         guard let nodeSize = try Int.fetchOne(db, sql: "SELECT length(data) FROM \"\(index)_node\" WHERE nodeno = 1"),
               (nodeSize - 4) / cellSize >= 2 else {
-            throw WanggeError.invalid("\(index) has no root node")
+            throw WanggeError.invalid(tr("\(index) has no root node"))
         }
         let capacity = (nodeSize - 4) / cellSize
 

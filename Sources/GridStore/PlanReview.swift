@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// The impact preview of a draft, with how long each step took.
 public struct PlanImpactReport: Sendable {
@@ -106,7 +107,7 @@ extension GridStore {
     /// planner to review and edit. Grids that cannot be split stay and are named.
     public func suggestDraft(from source: Int64? = nil, maxHouseholds: Int, name: String, thresholds: PlanThresholds)
         throws -> (draft: Int64, report: PlanEditReport, overloaded: [(code: String, households: Int)]) {
-        guard maxHouseholds > 0 else { throw WanggeError.invalid("max_households: must be at least 1") }
+        guard maxHouseholds > 0 else { throw WanggeError.invalid(tr("max_households: must be at least 1")) }
         let source = try source ?? activeGeneration()
         let households = try database.pool.read { db in
             try Row.fetchAll(db, sql: """

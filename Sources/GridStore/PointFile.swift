@@ -2,10 +2,11 @@ import Foundation
 import GeoFiles
 import GeoKit
 import GridCore
+import Localization
 
 /// Where a record is in its file, as the user finds it: "line 12" (CSV),
 /// "feature 3" (GeoJSON) or "sheet 户籍, row 5" (Excel).
-struct RecordLocation: CustomStringConvertible, Sendable {
+struct RecordLocation: CustomStringConvertible, LocalizedConvertible, Sendable {
     enum Unit: String, Sendable { case line, feature, row }
     let unit: Unit
     let number: Int
@@ -15,7 +16,16 @@ struct RecordLocation: CustomStringConvertible, Sendable {
         (self.unit, self.number, self.sheet) = (unit, number, sheet)
     }
 
-    var description: String { (sheet.map { "sheet \($0), " } ?? "") + "\(unit.rawValue) \(number)" }
+    var text: Localized {
+        let place = switch unit {
+        case .line: tr("line \(number)")
+        case .feature: tr("feature \(number)")
+        case .row: tr("row \(number)")
+        }
+        return sheet.map { tr("sheet \($0), \(place)") } ?? place
+    }
+
+    var description: String { text.description }
 }
 
 /// A file's column names as the import uses them, and where id and coordinates are.
@@ -39,15 +49,15 @@ struct PointColumns {
             if let first = index[name] {
                 let named = given[first].lowercased() == given[position].lowercased() ? "column \"\(name)\""
                     : "columns \"\(given[first])\" and \"\(given[position])\" both give \(name), so it"
-                throw WanggeError.invalid("\(path): \(place): \(named) appears twice (columns \(first + 1) and \(position + 1))")
+                throw WanggeError.invalid(tr("\(path): \(place): \(named) appears twice (columns \(first + 1) and \(position + 1))"))
             }
             index[name] = position
         }
         guard let id = index["id"] else {
-            throw WanggeError.invalid("\(path): \(place): no \"id\" column (header: \(names.joined(separator: ",")))")
+            throw WanggeError.invalid(tr("\(path): \(place): no \"id\" column (header: \(names.joined(separator: ",")))"))
         }
         guard let x = PointFile.xColumns.lazy.compactMap({ index[$0] }).first, let y = PointFile.yColumns.lazy.compactMap({ index[$0] }).first else {
-            throw WanggeError.invalid("\(path): \(place): no coordinate columns: expected lon,lat (or x,y)")
+            throw WanggeError.invalid(tr("\(path): \(place): no coordinate columns: expected lon,lat (or x,y)"))
         }
         (self.index, self.id, self.x, self.y, self.renamed) = (index, id, x, y, renamed)
     }
@@ -107,7 +117,7 @@ enum PointFile {
             return try inBatches(try readWorkbook(path: path, notes: &notes), size: size, body)
         }
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
-            throw WanggeError.invalid("\(path): unknown file type: use .csv, .xlsx or .geojson")
+            throw WanggeError.invalid(tr("\(path): unknown file type: use .csv, .xlsx or .geojson"))
         }
         try readCSV(path: path, batchSize: size, encoding: encoding, notes: &notes, body)
     }
@@ -128,13 +138,13 @@ enum PointFile {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         } catch {
-            throw WanggeError.invalid("\(path): cannot read file")
+            throw WanggeError.invalid(tr("\(path): cannot read file"))
         }
         // UTF-8 unless it is not (or --encoding says GBK): then GB18030, which holds GBK.
         let isUTF8 = encoding == .utf8 || (encoding == nil && data.withUnsafeBytes { TextDecoding.isUTF8($0.bindMemory(to: UInt8.self)) })
         if !isUTF8 {
             guard let decoded = data.withUnsafeBytes({ TextDecoding.utf8(fromGB18030: $0.bindMemory(to: UInt8.self)) }) else {
-                throw WanggeError.invalid("\(path): neither UTF-8 nor GBK text: save the CSV from Excel as \"CSV UTF-8（逗号分隔）\" or give --encoding")
+                throw WanggeError.invalid(tr("\(path): neither UTF-8 nor GBK text: save the CSV from Excel as \"CSV UTF-8（逗号分隔）\" or give --encoding"))
             }
             data = Data(decoded)
             notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
@@ -150,7 +160,7 @@ enum PointFile {
                     }
                     if fields.count == 1 && fields[0].isEmpty { return } // blank line
                     guard fields.count == header.names.count else {
-                        throw WanggeError.invalid("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)")
+                        throw WanggeError.invalid(tr("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)"))
                     }
                     batch.append(header.record(fields, at: RecordLocation(unit: .line, number: line.number)))
                     if batch.count == batchSize {
@@ -162,9 +172,9 @@ enum PointFile {
         } catch let problem as CSVRecords.Problem {
             let names = columns?.names ?? []
             let field = problem.record > 0 && problem.field < names.count ? "field \(names[problem.field])" : "column \(problem.field + 1)"
-            throw WanggeError.invalid("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported")
+            throw WanggeError.invalid(tr("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported"))
         }
-        guard let columns else { throw WanggeError.invalid("\(path): empty file, expected a header row") }
+        guard let columns else { throw WanggeError.invalid(tr("\(path): empty file, expected a header row")) }
         if !columns.renamed.isEmpty { notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
         try body(batch, true)
     }
@@ -176,7 +186,7 @@ enum PointFile {
             let workbook = try VectorDataset(spreadsheet: path)
             let sheets = try workbook.layers()
             guard let sheet = sheets.first(where: { ($0.featureCount ?? 1) > 0 }) ?? sheets.first else {
-                throw WanggeError.invalid("\(path): the workbook has no sheets")
+                throw WanggeError.invalid(tr("\(path): the workbook has no sheets"))
             }
             let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1")
             notes.append("sheet: \(sheet.name)" + (sheets.count > 1 ? " (the first with rows of \(sheets.count))" : ""))
@@ -188,7 +198,7 @@ enum PointFile {
                                       at: RecordLocation(unit: .row, number: Int(feature.fid), sheet: sheet.name))
             }
         } catch let error as GeoError {
-            throw WanggeError.invalid(error.message)
+            throw WanggeError.invalid(error.text)
         }
     }
 
@@ -197,7 +207,7 @@ enum PointFile {
         do {
             document = try GeoJSONDocument(contentsOf: path)
         } catch let error as GeoError {
-            throw WanggeError.invalid(error.message)
+            throw WanggeError.invalid(error.text)
         }
         return try document.features.map { feature in
             let location = RecordLocation(unit: .feature, number: feature.index + 1)
@@ -215,13 +225,13 @@ enum PointFile {
             let fields = PointFields(columns: columns, values: values)
             guard let json = feature.geometryJSONOrNil,
                   let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
-                throw WanggeError.invalid("\(path): \(location): no geometry")
+                throw WanggeError.invalid(tr("\(path): \(location): no geometry"))
             }
             guard object["type"] as? String == "Point" else {
-                throw WanggeError.invalid("\(path): \(location): geometry is \(object["type"] ?? "?"), expected Point")
+                throw WanggeError.invalid(tr("\(path): \(location): geometry is \(object["type"] ?? "?"), expected Point"))
             }
             guard let coordinates = object["coordinates"] as? [Any], coordinates.count >= 2 else {
-                throw WanggeError.invalid("\(path): \(location): Point without two coordinates")
+                throw WanggeError.invalid(tr("\(path): \(location): Point without two coordinates"))
             }
             let id = (fields["id"] ?? feature.id)?.trimmingCharacters(in: .whitespaces)
             // A JSON number, not a string or a boolean (which would read as 1 or 0).
@@ -229,7 +239,7 @@ enum PointFile {
                 let value = PropertyValue(json: coordinates[index])
                 guard case .number(let n) = value else {
                     let shown = if case .string(let text) = value { "the string \"\(text)\"" } else { value.text ?? "null" }
-                    throw WanggeError.invalid("\(path): \(location)\(id.map { " (id \($0))" } ?? ""): field coordinates[\(index)]: \(shown) is not a number")
+                    throw WanggeError.invalid(tr("\(path): \(location)\(id.map { " (id \($0))" } ?? ""): field coordinates[\(index)]: \(shown) is not a number"))
                 }
                 return String(n)
             }

@@ -3,6 +3,7 @@ import GRDB
 import GeoFiles
 import GeoKit
 import GridCore
+import Localization
 
 /// A validated point record ready to store.
 struct PointRecord: Sendable {
@@ -59,23 +60,23 @@ enum FieldCheck {
 
     static func number(_ fields: PointFields, _ name: String, range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = decimal(text) else { throw WanggeError.invalid("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)") }
+        guard let value = decimal(text) else { throw WanggeError.invalid(tr("field \(name): \(TextLimits.shown(text)) is not a number (write it in decimal, e.g. 12.5)")) }
         if let range, !range.contains(value) {
-            throw WanggeError.invalid("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)")
+            throw WanggeError.invalid(tr("field \(name): \(text) is outside \(range.lowerBound)…\(range.upperBound)"))
         }
         return value
     }
 
     static func integer(_ fields: PointFields, _ name: String, range: ClosedRange<Int>) throws -> Int? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard let value = Int(text) else { throw WanggeError.invalid("field \(name): \"\(text)\" is not a whole number") }
-        guard range.contains(value) else { throw WanggeError.invalid("field \(name): \(value) is outside \(range.lowerBound)…\(range.upperBound)") }
+        guard let value = Int(text) else { throw WanggeError.invalid(tr("field \(name): \"\(text)\" is not a whole number")) }
+        guard range.contains(value) else { throw WanggeError.invalid(tr("field \(name): \(value) is outside \(range.lowerBound)…\(range.upperBound)")) }
         return value
     }
 
     static func oneOf(_ fields: PointFields, _ name: String, _ allowed: [String]) throws -> String? {
         guard let text = fields[name], !text.isEmpty else { return nil }
-        guard allowed.contains(text) else { throw WanggeError.invalid("field \(name): \"\(text)\" is not one of \(allowed.joined(separator: ", "))") }
+        guard allowed.contains(text) else { throw WanggeError.invalid(tr("field \(name): \"\(text)\" is not one of \(allowed.joined(separator: ", "))")) }
         return text
     }
 
@@ -83,7 +84,7 @@ enum FieldCheck {
     static func text(_ fields: PointFields, _ name: String, limit: Int = TextLimits.name, multiline: Bool = false) throws -> String? {
         guard let text = fields[name], !text.isEmpty else { return nil }
         if let problem = TextLimits.problem(text, limit: limit, multiline: multiline) {
-            throw WanggeError.invalid("field \(name): \(TextLimits.shown(text)) \(problem)")
+            throw WanggeError.invalid(tr("field \(name): \(TextLimits.shown(text)) \(problem)"))
         }
         return text
     }
@@ -131,7 +132,7 @@ extension GridStore {
         try database.pool.write { db in try Self.withBulkWriteCache(db) {
             // The assignments are computed for this generation: refuse if another became active meanwhile.
             guard try Self.activeGeneration(db) == generation else {
-                throw WanggeError.invalid("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again")
+                throw WanggeError.invalid(tr("\(path): the active generation changed during the import (a plan was activated); nothing was imported, run it again"))
             }
             var suspendedTriggers: SuspendedSpatialTriggers?
             var decided = false
@@ -213,8 +214,8 @@ extension GridStore {
         var problems = ProblemList(source: source)
         for record in records {
             guard let row = try Row.fetchOne(stored, arguments: [record.id]) else { continue }
-            problems.add("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(row["status"] as String), version \(row["version"] as Int)); "
-                         + "its workflow is kept, not imported again: change it with `wangge incident …`")
+            let (status, version): (String, Int) = (row["status"], row["version"])
+            problems.add(tr("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(status), version \(version)); its workflow is kept, not imported again: change it with `wangge incident …`"))
         }
         try problems.throwIfAny()
     }
@@ -254,14 +255,14 @@ extension GridStore {
             func time(_ name: String) throws -> String? {
                 guard let text = try FieldCheck.text(f, name) else { return nil }
                 guard let date = Self.timePolicy.date(iso8601: text) else {
-                    throw WanggeError.invalid("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00")
+                    throw WanggeError.invalid(tr("field \(name): \"\(text)\" is not an ISO 8601 time such as 2026-05-01T08:30:00+08:00"))
                 }
                 return Self.time(date)
             }
             let reportedAt = try time("reported_at"), closedAt = try time("closed_at")
             // Both in the stored form (UTC): they compare as text.
             if let reportedAt, let closedAt, closedAt < reportedAt {
-                throw WanggeError.invalid("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)")
+                throw WanggeError.invalid(tr("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)"))
             }
             // The same words as a report: anything else would route with the defaults.
             func word(_ field: VocabularyField) throws -> String? {
@@ -269,7 +270,7 @@ extension GridStore {
                 do {
                     try dispatch.check(field, text)
                 } catch let error as WanggeError {
-                    throw WanggeError.invalid("field \(error)")
+                    throw WanggeError.invalid(tr("field \(error)"))
                 }
                 return text
             }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// Checks point records batch by batch as an import reads them: ids across the
 /// whole file (a duplicate is one whatever batch it falls in), everything else
@@ -23,7 +24,7 @@ struct PointValidator {
         do {
             _ = try WGS84Converter(from: crs, context: try PROJContext())
         } catch let error as GeoError {
-            throw WanggeError.invalid("\(source): crs \(crs): \(error.message)")
+            throw WanggeError.invalid(tr("\(source): crs \(crs): \(error.text)"))
         }
     }
 
@@ -33,19 +34,19 @@ struct PointValidator {
     /// The batch's good records, in file order; its problems are kept for `finish`.
     mutating func validate(_ inputs: [PointFileRecord]) throws -> [PointRecord] {
         seen += inputs.count
-        var found: [(index: Int, message: String)] = []
+        var found: [(index: Int, message: Localized)] = []
         var idIsFine = [Bool](repeating: false, count: inputs.count)
         for (index, input) in inputs.enumerated() {
             guard let id = input.id, !id.isEmpty else {
-                found.append((index, "\(input.location): field id: missing"))
+                found.append((index, tr("\(input.location): field id: missing")))
                 continue
             }
             if let problem = TextLimits.problem(id, limit: TextLimits.code) {
-                found.append((index, "\(input.location): field id: \(TextLimits.shown(id)) \(problem)"))
+                found.append((index, tr("\(input.location): field id: \(TextLimits.shown(id)) \(problem)")))
                 continue
             }
             if let first = firstLocationOfID[id] {
-                found.append((index, "\(input.location): field id: duplicate id \(id), also at \(first)"))
+                found.append((index, tr("\(input.location): field id: duplicate id \(id), also at \(first)")))
                 continue
             }
             firstLocationOfID[id] = input.location
@@ -55,7 +56,7 @@ struct PointValidator {
         let slices = try mapSlicesInParallel(count: inputs.count, sliceLength: 8_192) { range in
             let converter = try WGS84Converter(from: crs, context: try PROJContext())
             var records: [PointRecord] = []
-            var found: [(index: Int, message: String)] = []
+            var found: [(index: Int, message: Localized)] = []
             records.reserveCapacity(range.count)
             for index in range where checked[index] {
                 switch Self.record(inputs[index], layer: layer, converter: converter, dispatch: dispatch) {
@@ -71,35 +72,35 @@ struct PointValidator {
 
     /// Throws the problems found in the whole file, if any.
     mutating func finish() throws {
-        if seen == 0 { problems.add("no records") }
+        if seen == 0 { problems.add(tr("no records")) }
         try problems.throwIfAny()
     }
 
-    private struct Problem: Error { let message: String }
+    private struct Problem: Error { let message: Localized }
 
     /// One record with an id already checked: its coordinates and attributes.
     private static func record(_ input: PointFileRecord, layer: PointLayer, converter: WGS84Converter,
                                dispatch: DispatchRules) -> Result<PointRecord, Problem> {
         let id = input.id ?? ""
         guard let xText = input.x, !xText.isEmpty, let yText = input.y, !yText.isEmpty else {
-            return .failure(Problem(message: "\(input.location) (id \(id)): missing coordinate"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): missing coordinate")))
         }
         guard let x = FieldCheck.decimal(xText) else {
-            return .failure(Problem(message: "\(input.location) (id \(id)): field lon/x: \(TextLimits.shown(xText)) is not a number (write it in decimal, e.g. 112.36)"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): field lon/x: \(TextLimits.shown(xText)) is not a number (write it in decimal, e.g. 112.36)")))
         }
         guard let y = FieldCheck.decimal(yText) else {
-            return .failure(Problem(message: "\(input.location) (id \(id)): field lat/y: \(TextLimits.shown(yText)) is not a number (write it in decimal, e.g. 28.84)"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): field lat/y: \(TextLimits.shown(yText)) is not a number (write it in decimal, e.g. 28.84)")))
         }
         do {
             let p = try converter.toWGS84(x: x, y: y)
             let values = try GridStore.attributes(layer, input.fields, dispatch: dispatch)
             return .success(PointRecord(location: input.location, id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
         } catch let error as GeoError {
-            return .failure(Problem(message: "\(input.location) (id \(id)): \(error.message)"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.message)")))
         } catch let error as WanggeError {
-            return .failure(Problem(message: "\(input.location) (id \(id)): \(error.message)"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.message)")))
         } catch {
-            return .failure(Problem(message: "\(input.location) (id \(id)): \(error)"))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error)")))
         }
     }
 }

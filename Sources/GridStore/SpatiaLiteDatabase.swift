@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import GeoKit
 import GridCore
+import Localization
 
 /// The SpatiaLite file: one `DatabasePool` (WAL, concurrent readers), with
 /// mod_spatialite loaded into every connection and the schema migrated.
@@ -18,7 +19,7 @@ public final class SpatiaLiteDatabase: Sendable {
     public init(path: String, create: Bool = true, busyTimeout: TimeInterval = 10) throws {
         self.path = path
         guard create || FileManager.default.fileExists(atPath: path) else {
-            throw WanggeError.notFound("no database at \(path) (check the path, or `database` in the configuration; importing grids creates one)")
+            throw WanggeError.notFound(tr("no database at \(path) (check the path, or `database` in the configuration; importing grids creates one)"))
         }
         let directory = (path as NSString).deletingLastPathComponent
         if create, !directory.isEmpty {
@@ -30,14 +31,14 @@ public final class SpatiaLiteDatabase: Sendable {
             // Loading mod_spatialite sets a busy timeout of its own (5 s): ours again.
             let milliseconds = Int32(clamping: Int((busyTimeout * 1000).rounded()))
             guard let connection = db.sqliteConnection, sqlite3_busy_timeout(connection, milliseconds) == SQLITE_OK else {
-                throw WanggeError.invalid("cannot set the busy timeout")
+                throw WanggeError.invalid(tr("cannot set the busy timeout"))
             }
         }
         configuration.busyMode = .timeout(busyTimeout)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch let error as DatabaseError {
-            throw WanggeError.invalid("\(path): cannot open the database: \(error.message ?? error.description)")
+            throw WanggeError.invalid(tr("\(path): cannot open the database: \(error.message ?? error.description)"))
         }
         try Self.migrator.migrate(pool)
     }
@@ -51,13 +52,13 @@ public final class SpatiaLiteDatabase: Sendable {
 
     /// Loads mod_spatialite into a connection (see `wangge_load_spatialite`).
     static func loadSpatiaLite(_ db: Database) throws {
-        guard let connection = db.sqliteConnection else { throw WanggeError.notFound("no SQLite connection") }
+        guard let connection = db.sqliteConnection else { throw WanggeError.notFound(tr("no SQLite connection")) }
         var message: UnsafeMutablePointer<CChar>?
         let status = wangge_load_spatialite(connection, &message)
         defer { if let message { sqlite3_free(message) } }
         guard status == SQLITE_OK else {
             let detail = message.map { String(cString: $0) } ?? "SQLite error \(status)"
-            throw WanggeError.invalid("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)")
+            throw WanggeError.invalid(tr("cannot load the SpatiaLite extension mod_spatialite (install libsqlite3-mod-spatialite): \(detail)"))
         }
     }
 
@@ -66,7 +67,7 @@ public final class SpatiaLiteDatabase: Sendable {
 
     /// The schema steps a database has run, read without opening it for writing (and so without migrating it).
     public static func appliedMigrations(path: String) throws -> [String] {
-        guard FileManager.default.fileExists(atPath: path) else { throw WanggeError.notFound("no database at \(path)") }
+        guard FileManager.default.fileExists(atPath: path) else { throw WanggeError.notFound(tr("no database at \(path)")) }
         var configuration = Configuration()
         configuration.readonly = true
         do {
@@ -75,7 +76,7 @@ public final class SpatiaLiteDatabase: Sendable {
                 return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
             }
         } catch let error as DatabaseError {
-            throw WanggeError.invalid("\(path): cannot read the database: \(error.message ?? error.description)")
+            throw WanggeError.invalid(tr("\(path): cannot read the database: \(error.message ?? error.description)"))
         }
     }
 

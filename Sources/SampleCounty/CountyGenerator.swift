@@ -1,6 +1,7 @@
 import Foundation
 import GeoKit
 import GridCore
+import Localization
 
 /// The sample county: settlements, 271 grids tiling the real 沅江市 boundary,
 /// grouped into towns and villages. Everything follows from one seed.
@@ -51,7 +52,7 @@ public struct CountyGenerator {
 
     static func readCounty(_ text: String, context: GEOSContext) throws -> Geometry {
         let collection = try GeoJSONDocument(text: text, source: "county boundary")
-        guard let first = collection.features.first else { throw GeoError("county boundary file has no feature") }
+        guard let first = collection.features.first else { throw GeoError(tr("county boundary file has no feature")) }
         return try Geometry(geoJSON: first.geometryJSON, context: context)
     }
 
@@ -186,7 +187,7 @@ public struct CountyGenerator {
             toPlane: { x, y in LonLat(x * xScale, y) },
             fromPlane: { xy in for i in stride(from: 0, to: xy.count, by: 2) { xy[i] /= xScale } })
         return try parts.enumerated().map { index, faces in
-            guard !faces.isEmpty else { throw GeoError("grid seed \(index) has no face inside the county") }
+            guard !faces.isEmpty else { throw GeoError(tr("grid seed \(index) has no face inside the county")) }
             if faces.count == 1 { return faces[0] }
             return try Geometry.collection(.multiPolygon, faces, context: geos).unaryUnion()
         }

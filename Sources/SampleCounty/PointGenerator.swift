@@ -2,6 +2,7 @@ import CSV
 import Foundation
 import GeoKit
 import GridCore
+import Localization
 
 /// Households, cameras and incidents of the sample county, written as CSV.
 /// Positions follow the county's settlements; addresses name the village
@@ -29,7 +30,7 @@ public struct PointGenerator {
         var shapes: [GridShape] = []
         var info: [String: (String, String)] = [:]
         for feature in grids.features {
-            guard let code = feature.properties["code"]?.text else { throw GeoError("\(grids.source): feature \(feature.index + 1) has no code") }
+            guard let code = feature.properties["code"]?.text else { throw GeoError(tr("\(grids.source): feature \(feature.index + 1) has no code")) }
             shapes.append(GridShape(code: code, wkb: try Geometry(geoJSON: feature.geometryJSON, context: geos).wkb()))
             info[code] = (feature.properties["village_name"]?.text ?? "", feature.properties["town_name"]?.text ?? "")
         }
@@ -54,7 +55,7 @@ public struct PointGenerator {
     }
 
     static func openWriter(_ path: String, header: [String]) throws -> CSVWriter {
-        guard let stream = OutputStream(toFileAtPath: path, append: false) else { throw GeoError("\(path): cannot open for writing") }
+        guard let stream = OutputStream(toFileAtPath: path, append: false) else { throw GeoError(tr("\(path): cannot open for writing")) }
         let writer = try CSVWriter(stream: stream)
         try writer.write(row: header)
         return writer

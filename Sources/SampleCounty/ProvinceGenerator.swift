@@ -1,6 +1,7 @@
 import Foundation
 import GeoKit
 import GridCore
+import Localization
 
 /// A province-sized tiling for benchmarks: `gridCount` grids over a region
 /// the size of Hunan, denser around a few cities, with edges densified (and
@@ -50,7 +51,7 @@ public struct ProvinceGenerator {
             cells[owner] = try cell.rings().map { ring in try ring.coordinates().map { (x: $0.x / xScale, y: $0.y) } }
         }
         let rings = try cells.enumerated().map { index, cell in
-            guard let cell else { throw GeoError("province seed \(index) has no Voronoi cell") }
+            guard let cell else { throw GeoError(tr("province seed \(index) has no Voronoi cell")) }
             return cell
         }
         let spacing = densifySpacing(rings)

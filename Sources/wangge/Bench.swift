@@ -7,6 +7,7 @@ import GridCore
 import GridStore
 import SampleCounty
 import GridMap
+import Localization
 
 extension Wangge {
     struct Bench: ParsableCommand {
@@ -96,7 +97,7 @@ extension Wangge.Bench {
             let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
             guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
                   let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
-                throw WanggeError.invalid("no VmRSS in /proc/self/status")
+                throw WanggeError.invalid(tr("no VmRSS in /proc/self/status"))
             }
             return kib * 1024
         }

@@ -3,6 +3,7 @@ import Foundation
 import GridCore
 import GridMap
 import GridStore
+import Localization
 
 /// The terminal state to restore, reachable from a signal handler.
 nonisolated(unsafe) private var savedTerminal = termios()
@@ -33,12 +34,12 @@ struct InteractiveMap {
     static let layerCycle: [Set<MapPoint.Layer>] = [[], [.cameras], [.incidents], [.cameras, .incidents], [.households]]
 
     func run() throws {
-        guard isatty(0) == 1, isatty(1) == 1 else { throw WanggeError.invalid("map -i needs a terminal on standard input and output") }
-        guard tcgetattr(0, &savedTerminal) == 0 else { throw WanggeError.invalid("cannot read the terminal mode") }
+        guard isatty(0) == 1, isatty(1) == 1 else { throw WanggeError.invalid(tr("map -i needs a terminal on standard input and output")) }
+        guard tcgetattr(0, &savedTerminal) == 0 else { throw WanggeError.invalid(tr("cannot read the terminal mode")) }
         var raw = savedTerminal
         raw.c_lflag &= ~tcflag_t(ECHO | ICANON | ISIG | IEXTEN)
         raw.c_iflag &= ~tcflag_t(IXON | ICRNL | BRKINT | INPCK | ISTRIP)
-        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw WanggeError.invalid("cannot switch the terminal to raw mode") }
+        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw WanggeError.invalid(tr("cannot switch the terminal to raw mode")) }
         terminalIsRaw = true
         for sig in [SIGTERM, SIGHUP, SIGQUIT] {
             signal(sig) { number in

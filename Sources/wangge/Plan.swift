@@ -5,6 +5,7 @@ import GeoKit
 import GridCore
 import GridMap
 import GridStore
+import Localization
 
 /// `--generation N`: which generation a query reads (default: the active one).
 struct GenerationOption: ParsableArguments {
@@ -357,11 +358,11 @@ func printProblems(_ problems: [PlanProblem], generation: Int64) {
 enum ShapeOption {
     static func read(_ value: String, option: String, crs: CoordinateSystem) throws -> [UInt8] {
         if FileManager.default.fileExists(atPath: value) {
-            guard let data = FileManager.default.contents(atPath: value) else { throw WanggeError.invalid("\(value): cannot read the file") }
+            guard let data = FileManager.default.contents(atPath: value) else { throw WanggeError.invalid(tr("\(value): cannot read the file")) }
             return try ShapeInput.wkb(text: String(decoding: data, as: UTF8.self), source: value, crs: crs)
         }
         if value.contains("/") || [".geojson", ".json", ".wkt"].contains(where: { value.lowercased().hasSuffix($0) }) {
-            throw WanggeError.invalid("\(option) \(value): no such file (give a file of WKT or GeoJSON, or WKT itself)")
+            throw WanggeError.invalid(tr("\(option) \(value): no such file (give a file of WKT or GeoJSON, or WKT itself)"))
         }
         return try ShapeInput.wkb(text: value, source: option, crs: crs)
     }

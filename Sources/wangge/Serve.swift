@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import GridServer
 import GridStore
+import Localization
 import Logging
 import Synchronization
 
@@ -17,6 +18,7 @@ extension Wangge {
 
         func run() async throws {
             let service = try store.openService()
+            ProcessLanguage.current = WanggeConfig.outputLanguage(configured: service.config.language, environment: [:])
             // Load the active generation now: a database without grids fails here, not on the first request.
             _ = try service.active()
             var logger = Logger(label: "wangge")

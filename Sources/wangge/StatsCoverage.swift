@@ -5,6 +5,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// Which grids a statistics command covers, and how it groups them.
 struct AreaOptions: ParsableArguments {
@@ -29,7 +30,7 @@ func printCSV(_ header: [String], _ rows: [[String]]) throws {
     try writer.write(row: header)
     for row in rows { try writer.write(row: row) }
     writer.stream.close()
-    guard let data = writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data else { throw WanggeError.invalid("CSV output failed") }
+    guard let data = writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data else { throw WanggeError.invalid(tr("CSV output failed")) }
     print(String(decoding: data, as: UTF8.self))
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 @main
 struct Wangge: AsyncParsableCommand {
@@ -22,6 +23,10 @@ struct Wangge: AsyncParsableCommand {
 
     static func main() async {
         let arguments = CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()))
+        // Before parsing, so that help and parse errors are in the reader's language too;
+        // a configuration that does not load is reported by the command itself.
+        let configured = try? WanggeConfig.load(explicitPath: CommandLineRewriter.configPath(in: arguments))
+        ProcessLanguage.current = WanggeConfig.outputLanguage(configured: configured?.language)
         do {
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -31,17 +36,19 @@ struct Wangge: AsyncParsableCommand {
             }
         } catch {
             guard let known = WanggeError.from(error) else { exit(withError: error) }
-            printError("Error: " + Self.message(known))
+            printError(tr("Error: \(Self.message(known))").rendered)
             Foundation.exit(Self.exitCode(known))
         }
     }
 
     /// The application's error as the command line says it: a field becomes its option (`--town: …`).
     static func message(_ error: WanggeError) -> String {
-        guard let field = error.field, field.allSatisfy({ $0.isLetter || $0 == "_" }) else { return error.message }
+        let message = error.text.rendered
+        guard let field = error.field, field.allSatisfy({ $0.isLetter || $0 == "_" }) else { return message }
         let option = "--" + field.replacingOccurrences(of: "_", with: "-")
-        if error.message.hasPrefix(field + ":") { return option + error.message.dropFirst(field.count) }
-        return error.message.hasPrefix(option) ? error.message : "\(option): \(error.message)"
+        if message.hasPrefix(field + ":") { return option + message.dropFirst(field.count) }
+        if message.hasPrefix(field + "：") { return option + "：" + message.dropFirst(field.count + 1) }
+        return message.hasPrefix(option) ? message : tr("\(option): \(message)").rendered
     }
 
     /// 75 (EX_TEMPFAIL) when trying again later may work; 1 for everything else the user can fix.
@@ -57,6 +64,15 @@ struct Wangge: AsyncParsableCommand {
 enum CommandLineRewriter {
     static let globalOptions: Set<String> = ["--db", "--config"]
     static let locateOptionsWithValues: Set<String> = ["--db", "--config", "--crs", "--input"]
+
+    /// The value of --config, wherever it stands.
+    static func configPath(in arguments: [String]) -> String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
+        }
+        return nil
+    }
 
     static func rewrite(_ arguments: [String]) -> [String] {
         // `wangge --version [--db PATH]` is `wangge version [--db PATH]`.

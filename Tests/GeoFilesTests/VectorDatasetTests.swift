@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Localization
 import TestSupport
 import GeoKit
 @testable import GeoFiles
@@ -113,7 +114,7 @@ import GeoKit
         #expect(try TextEncoding(parsing: "gb18030") == .gbk)
         #expect(try TextEncoding(parsing: "UTF8") == .utf8)
         #expect(try TextEncoding(parsing: "utf-8") == .utf8)
-        #expect(throws: GeoError("unknown encoding 'big5': use gbk or utf-8")) { try TextEncoding(parsing: "big5") }
+        #expect(throws: GeoError(.verbatim("unknown encoding 'big5': use gbk or utf-8"))) { try TextEncoding(parsing: "big5") }
     }
 
     @Test func aCutLastCharacterIsDroppedOnlyWhereAllowed() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Localization
 @testable import GridCore
 
 /// The lifecycle as a pure function: a record, a change, the rules, a clock
@@ -91,7 +92,7 @@ import Testing
         }
         o = try apply(.mediate, to: o.record, hours: 16) { $0.settled = true }
         #expect(o.record.status == .resolved && o.record.attempts == 11 && o.events.first?.detail?["result"] == "settled")
-        #expect(throws: WanggeError.invalid("mediate: the result (settled or failed) is required")) {
+        #expect(throws: WanggeError.invalid(.verbatim("mediate: the result (settled or failed) is required"))) {
             try apply(.mediate, to: incident(.accepted), hours: 1)
         }
     }
@@ -133,7 +134,7 @@ import Testing
         var closed = incident(.closed, attempts: 1)
         closed.satisfaction = 2
         closed.closedAt = Self.time(Self.at(hours: 10))
-        #expect(throws: WanggeError.invalid("reopen: a note is required (why the reporter is not satisfied)")) {
+        #expect(throws: WanggeError.invalid(.verbatim("reopen: a note is required (why the reporter is not satisfied)"))) {
             try apply(.reopen, to: closed, hours: 20, note: " ")
         }
         let o = try apply(.reopen, to: closed, hours: 20, note: "当事人不认可调解结果")
@@ -150,7 +151,7 @@ import Testing
         var rules = Self.rules
         rules.defaultDepartment = "县社会治理中心"
         let atTown = incident(.accepted, level: .town)
-        #expect(throws: WanggeError.invalid("return: a note is required (why it is not this unit's)")) {
+        #expect(throws: WanggeError.invalid(.verbatim("return: a note is required (why it is not this unit's)"))) {
             try apply(.return, to: atTown, hours: 1, rules: rules, note: nil)
         }
         let o = try apply(.return, to: atTown, hours: 1, rules: rules, note: "不属于本镇")
@@ -169,10 +170,10 @@ import Testing
         #expect(o.record.deadline == Self.time(Self.at(hours: 2 + 72)))
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "from_unit": "琼湖街道", "from_level": "town"])
         #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: "rerouted")])
-        #expect(throws: WanggeError.invalid("reroute: no grid G9 in the active generation")) {
+        #expect(throws: WanggeError.invalid(.verbatim("reroute: no grid G9 in the active generation"))) {
             try apply(.reroute, to: incident(), hours: 2) { $0.grid = "G9" }
         }
-        #expect(throws: WanggeError.invalid("reroute: give the grid and/or the level to send it to")) {
+        #expect(throws: WanggeError.invalid(.verbatim("reroute: give the grid and/or the level to send it to"))) {
             try apply(.reroute, to: incident(), hours: 2)
         }
     }
@@ -196,7 +197,7 @@ import Testing
                 $0.position = LonLat(113.5, 29.9)
             }
         }
-        #expect(throws: WanggeError.invalid("move: the new place is missing")) { try apply(.move, to: incident(), hours: 1) }
+        #expect(throws: WanggeError.invalid(.verbatim("move: the new place is missing"))) { try apply(.move, to: incident(), hours: 1) }
     }
 
     @Test func recategorizeChangesTheDepartmentAndTellsTheCountyOne() throws {
@@ -208,7 +209,7 @@ import Testing
         let atVillage = try apply(.recategorize, to: incident(.accepted), hours: 1) { $0.category = "环境卫生" }
         #expect(atVillage.record.department == "城管局" && atVillage.record.unit == "新桥社区居委会" && atVillage.notifications.isEmpty,
                 "the village keeps it: only the department behind it changed")
-        #expect(throws: WanggeError.invalid("recategorize: the new category is missing")) {
+        #expect(throws: WanggeError.invalid(.verbatim("recategorize: the new category is missing"))) {
             try apply(.recategorize, to: incident(), hours: 1) { $0.category = "  " }
         }
         #expect { try apply(.recategorize, to: incident(), hours: 1) { $0.category = "环境" } } throws: {
@@ -221,7 +222,7 @@ import Testing
         #expect(o.record.status == .inProgress && o.record.grid == "G2" && o.record.town == "T2" && o.record.unit == "草尾镇")
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "generation": "7"])
         #expect(o.notifications == [.init(event: 0, level: .town, unit: "草尾镇", reason: "boundary redraw")])
-        #expect(throws: WanggeError.invalid("regrid: R0000001 is in no grid of generation 7")) {
+        #expect(throws: WanggeError.invalid(.verbatim("regrid: R0000001 is in no grid of generation 7"))) {
             try apply(.regrid, to: incident(), hours: 1)
         }
     }

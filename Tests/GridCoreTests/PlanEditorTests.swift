@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import Testing
+import Localization
 import TestSupport
 
 /// Nine square grids of 0.01° in three villages (rows, south to north) of one
@@ -112,17 +113,17 @@ enum SquareCounty {
     @Test func splitRefusesLinesThatDoNotCutAcross() throws {
         let editor = try PlanEditor(plan: try SquareCounty.plan())
         let centre = SquareCounty.code(1, 1)
-        #expect(throws: WanggeError.refused("split \(centre): the line does not cut grid \(centre) from edge to edge (it must cross the grid's boundary on both sides)")) {
+        #expect(throws: WanggeError.refused(.verbatim("split \(centre): the line does not cut grid \(centre) from edge to edge (it must cross the grid's boundary on both sides)"))) {
             try editor.split(centre, along: try SquareCounty.wkb("LINESTRING(112.415 28.805, 112.415 28.815)"))
         }
-        #expect(throws: WanggeError.refused("split \(centre): the line does not cross grid \(centre)")) {
+        #expect(throws: WanggeError.refused(.verbatim("split \(centre): the line does not cross grid \(centre)"))) {
             try editor.split(centre, along: try SquareCounty.wkb("LINESTRING(112.45 28.805, 112.45 28.825)"))
         }
         // A zig-zag crossing the grid twice makes three pieces.
-        #expect(throws: WanggeError.refused("split \(centre): the line cuts grid \(centre) into 3 pieces; a split makes two: draw a line that crosses the grid once")) {
+        #expect(throws: WanggeError.refused(.verbatim("split \(centre): the line cuts grid \(centre) into 3 pieces; a split makes two: draw a line that crosses the grid once"))) {
             try editor.split(centre, along: try SquareCounty.wkb("LINESTRING(112.412 28.805, 112.412 28.825, 112.418 28.825, 112.418 28.805)"))
         }
-        #expect(throws: WanggeError.refused("split \(centre): the cut must be a LineString or MultiLineString, not a Polygon")) {
+        #expect(throws: WanggeError.refused(.verbatim("split \(centre): the cut must be a LineString or MultiLineString, not a Polygon"))) {
             try editor.split(centre, along: try SquareCounty.wkb("POLYGON((112.41 28.81, 112.42 28.81, 112.42 28.82, 112.41 28.81))"))
         }
     }
@@ -146,7 +147,7 @@ enum SquareCounty {
     @Test func workerNamesAndPhonesAreBounded() throws {
         let editor = try PlanEditor(plan: try SquareCounty.plan())
         let code = SquareCounty.code(0, 0)
-        #expect(throws: WanggeError.refused("worker \(code): phone: \"1380000000\u{0}\" contains the control character U+0000")) {
+        #expect(throws: WanggeError.refused(.verbatim("worker \(code): phone: \"1380000000\u{0}\" contains the control character U+0000"))) {
             try editor.setWorker(code, name: "李四", phone: "1380000000\u{0}")
         }
         #expect { try editor.setWorker(code, name: String(repeating: "李", count: 201), phone: nil) } throws: {
@@ -157,13 +158,13 @@ enum SquareCounty {
 
     @Test func mergeRefusesOtherVillagesAndGridsApart() throws {
         let editor = try PlanEditor(plan: try SquareCounty.plan())
-        #expect(throws: WanggeError.refused("merge: grid 430981-001-002-001 is in village 430981-001-002, grid 430981-001-001-001 in 430981-001-001; only grids of one village merge (move 430981-001-002-001 to village 430981-001-001 first)")) {
+        #expect(throws: WanggeError.refused(.verbatim("merge: grid 430981-001-002-001 is in village 430981-001-002, grid 430981-001-001-001 in 430981-001-001; only grids of one village merge (move 430981-001-002-001 to village 430981-001-001 first)"))) {
             try editor.merge([SquareCounty.code(0, 0), SquareCounty.code(0, 1)])
         }
-        #expect(throws: WanggeError.refused("merge: grid 430981-001-001-003 shares no border with the other grids; merged grids must form one piece")) {
+        #expect(throws: WanggeError.refused(.verbatim("merge: grid 430981-001-001-003 shares no border with the other grids; merged grids must form one piece"))) {
             try editor.merge([SquareCounty.code(0, 0), SquareCounty.code(2, 0)])
         }
-        #expect(throws: WanggeError.refused("no grid 430981-001-009-009 in the draft")) { try editor.merge([SquareCounty.code(0, 0), "430981-001-009-009"]) }
+        #expect(throws: WanggeError.refused(.verbatim("no grid 430981-001-009-009 in the draft"))) { try editor.merge([SquareCounty.code(0, 0), "430981-001-009-009"]) }
     }
 
     @Test func reshapeTakesAreaFromNeighbours() throws {
@@ -206,7 +207,7 @@ enum SquareCounty {
             throws: { error in
                 "\(error)".hasPrefix("reshape \(corner): the grid would give up 0.04") && "\(error)".contains("that borders no other grid, leaving a gap")
             }
-        #expect(throws: WanggeError.refused("reshape \(corner): the new shape covers all of grid \(SquareCounty.code(1, 0)); merge the grids instead")) {
+        #expect(throws: WanggeError.refused(.verbatim("reshape \(corner): the new shape covers all of grid \(SquareCounty.code(1, 0)); merge the grids instead"))) {
             try editor.reshape(corner, to: try SquareCounty.wkb("POLYGON((112.40 28.80, 112.42 28.80, 112.42 28.81, 112.40 28.81, 112.40 28.80))"))
         }
         #expect { try editor.reshape(corner, to: try SquareCounty.wkb("POLYGON((112.40 28.80, 112.41 28.81, 112.41 28.80, 112.40 28.81, 112.40 28.80))")) }
@@ -230,7 +231,7 @@ enum SquareCounty {
         #expect(edit.changed[0].info.workerName == "worker 2,1")
         let after = try applyClean(editor, edit)
         #expect(after.villages["430981-001-002"] != nil && after.grids.filter { $0.info.villageCode == "430981-001-001" }.count == 4)
-        #expect(throws: WanggeError.refused("move 430981-001-001-001: no village 430981-001-009 in the draft")) {
+        #expect(throws: WanggeError.refused(.verbatim("move 430981-001-001-001: no village 430981-001-009 in the draft"))) {
             try editor.move(SquareCounty.code(0, 0), toVillage: "430981-001-009")
         }
     }

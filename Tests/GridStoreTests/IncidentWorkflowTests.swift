@@ -5,6 +5,7 @@ import Testing
 import TestSupport
 import GeoKit
 import GridCore
+import Localization
 @testable import GridStore
 
 /// The incident lifecycle on the sample county with an injected clock: every
@@ -127,9 +128,9 @@ import GridCore
             try act(id, .close, hours: 1) { $0.satisfaction = 5 }
         }
         try act(id, .accept, hours: 1)
-        #expect(throws: WanggeError.invalid("resolve: a note is required (how it was settled)")) { try act(id, .resolve, hours: 2, note: nil) }
+        #expect(throws: WanggeError.invalid(.verbatim("resolve: a note is required (how it was settled)"))) { try act(id, .resolve, hours: 2, note: nil) }
         try act(id, .resolve, hours: 2)
-        #expect(throws: WanggeError.invalid("close: the reporter's satisfaction (1–5) is required")) {
+        #expect(throws: WanggeError.invalid(.verbatim("close: the reporter's satisfaction (1–5) is required"))) {
             try act(id, .close, hours: 3) { $0.satisfaction = 6 }
         }
         #expect(throws: WanggeError.incidentNotFound("R9999999")) { try act("R9999999", .accept, hours: 1) }
@@ -205,7 +206,7 @@ import GridCore
 
     @Test func returnedIncidentsAreReroutedByTheDispatcher() throws {
         let id = try report()
-        #expect(throws: WanggeError.invalid("return: a note is required (why it is not this unit's)")) { try act(id, .return, hours: 1, note: nil) }
+        #expect(throws: WanggeError.invalid(.verbatim("return: a note is required (why it is not this unit's)"))) { try act(id, .return, hours: 1, note: nil) }
         var r = try act(id, .return, hours: 1, note: "系邻村事务")
         #expect(r.status == .returned && r.notifications?.last?.unit == "综治中心" && r.notifications?.last?.reason == "returned")
         #expect(throws: WanggeError.illegal(IllegalTransition(action: .accept, status: .returned))) { try act(id, .accept, hours: 2) }

@@ -1,5 +1,6 @@
 import Foundation
 import GeoKit
+import Localization
 @_exported import SampleCounty
 // SeededRandom lives in GridCore; tests of every target use it.
 @_exported import GridCore
@@ -67,7 +68,7 @@ public enum Fixtures {
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw GeoError("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))")
+            throw GeoError(.verbatim("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))"))
         }
         return String(decoding: data, as: UTF8.self)
     }

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import GeoKit
 import GridCore
+import Localization
 @testable import wangge
 @testable import GridApplication
 
@@ -190,11 +191,11 @@ import GridCore
             #expect {
                 _ = try bytes.withUnsafeBufferPointer {
                     try BatchLocate.locate($0, path: "points.csv", crs: .wgs84,
-                                           assigner: PendingAssigner { throw WanggeError.invalid("no active generation") },
+                                           assigner: PendingAssigner { throw WanggeError.invalid(.verbatim("no active generation")) },
                                            chunkBytes: chunkBytes)
                 }
             } throws: { error in
-                "\(error)" == "\(WanggeError.invalid("no active generation"))"
+                "\(error)" == "\(WanggeError.invalid(.verbatim("no active generation")))"
             }
         }
     }

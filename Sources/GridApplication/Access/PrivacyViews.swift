@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A household as the API shows it: each personal field as the caller's privacy rules say.
 public struct HouseholdView: Encodable, Sendable {
@@ -34,8 +35,7 @@ extension GridService {
     /// 403 unless the caller's role may read household records (a viewer, by default, sees counts only).
     public func requireHouseholdRecords(_ caller: Caller) throws {
         guard privacy.role(caller.role).households == .records else {
-            throw WanggeError.unauthorized("the \(caller.role.rawValue) role sees household counts only (statistics, grid details); "
-                                           + "the configuration's privacy.\(caller.role.rawValue).households says so")
+            throw WanggeError.unauthorized(tr("the \(caller.role.rawValue) role sees household counts only (statistics, grid details); the configuration's privacy.\(caller.role.rawValue).households says so"))
         }
     }
 

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GridCore
 import GridStore
+import Localization
 
 /// Tokens: `wg_` and 32 random bytes in hex; only their SHA-256 is stored.
 public enum Tokens {
@@ -113,7 +114,7 @@ extension GridService {
     /// Creates a token (admin's work): checks the role, the scope's codes and the expiry, stores only the hash.
     public func createToken(_ request: TokenRequest) throws -> CreatedToken {
         guard let role = Role(rawValue: request.role) else {
-            throw WanggeError.invalid("role: unknown role \"\(TextLimits.shown(request.role))\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))",
+            throw WanggeError.invalid(tr("role: unknown role \"\(TextLimits.shown(request.role))\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"),
                                       field: "role", value: request.role, allowed: Role.allCases.map(\.rawValue))
         }
         let name = request.name?.trimmingCharacters(in: .whitespaces) ?? ""
@@ -140,7 +141,7 @@ extension GridService {
     /// Revokes a token; servers stop accepting it within the cache's lifetime (5 s).
     public func revokeToken(id: Int64) throws {
         guard try translatingErrors({ try store.revokeToken(id: id) }) else {
-            throw WanggeError.notFound("no active token \(id)", field: "id", value: String(id))
+            throw WanggeError.notFound(tr("no active token \(id)"), field: "id", value: String(id))
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GridCore
 import GridStore
+import Localization
 
 /// Which part of the county a question is about: the county, a town, a
 /// village (each by code or name) or a grid (by code), and how to group the answer.
@@ -55,7 +56,7 @@ extension GridService {
     /// One grid of a generation, or not found.
     public func grid(code: String, generation: Int64? = nil) throws -> GridInfo {
         guard let grid = try translatingErrors({ try store.grid(code: code, generation: generation) }) else {
-            throw WanggeError.notFound("no grid \(TextLimits.shown(code)) in \(generation.map { "generation \($0)" } ?? "the active generation")")
+            throw WanggeError.notFound(tr("no grid \(TextLimits.shown(code)) in \(generation.map { "generation \($0)" } ?? "the active generation")"))
         }
         return grid
     }

@@ -3,6 +3,7 @@ import GeoFiles
 import GeoKit
 import GridStore
 import GridCore
+import Localization
 
 /// The versions of the geometry libraries, for summaries and benchmark headers.
 public enum LibraryVersions {
@@ -45,7 +46,7 @@ public enum GEOSBaseline {
                     let box = try Geometry.box(Envelope(minX: x, minY: 0, maxX: x + 1, maxY: 1), context: context)
                     let prepared = try PreparedGeometry(box)
                     let point = try Geometry.point(x: x + 0.5, y: 0.5, context: context)
-                    guard try prepared.contains(point) else { throw WanggeError.invalid("prepared contains failed") }
+                    guard try prepared.contains(point) else { throw WanggeError.invalid(tr("prepared contains failed")) }
                     let union = try box.clone().union(point)
                     _ = try Geometry(wkb: union.wkb(), context: context).wkt()
                     _ = try box.validityReason()

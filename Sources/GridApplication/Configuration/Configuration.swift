@@ -2,10 +2,14 @@ import Foundation
 import GridCore
 import GridStore
 import Yams
+import Localization
 
 /// The configuration file (Config/wangge.yaml), documented line by line there.
 public struct WanggeConfig: Decodable {
     public var database = "var/wangge.sqlite"
+    /// The language of the command line's output and of API answers whose request
+    /// has no `Accept-Language`; nil follows the locale (see `Language.resolve`).
+    public var language: Language?
     public var rules = AssignmentRules()
     public var gridFields = GridFieldMapping()
     public var coverage = CoverageSettings()
@@ -29,7 +33,7 @@ public struct WanggeConfig: Decodable {
     /// A number of seconds above 0, at most a day.
     static func positiveSeconds(_ value: Double?, _ key: String) throws -> Duration? {
         guard let value else { return nil }
-        guard value > 0, value <= 86_400 else { throw WanggeError.invalid("\(key) must be a number of seconds above 0 and at most 86400") }
+        guard value > 0, value <= 86_400 else { throw WanggeError.invalid(tr("\(key) must be a number of seconds above 0 and at most 86400")) }
         return .milliseconds(Int64((value * 1000).rounded()))
     }
 
@@ -61,13 +65,13 @@ public struct WanggeConfig: Decodable {
 
     /// A distance or area that must not be negative.
     static func nonNegative(_ value: Double?, _ key: String) throws -> Double? {
-        if let value, !(value >= 0) { throw WanggeError.invalid("\(key) must be ≥ 0") }
+        if let value, !(value >= 0) { throw WanggeError.invalid(tr("\(key) must be ≥ 0")) }
         return value
     }
 
     static func level(_ text: String, _ key: String) throws -> HandlingLevel {
         guard let level = HandlingLevel(rawValue: text) else {
-            throw WanggeError.invalid("\(key): \"\(text)\" is not one of \(HandlingLevel.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw WanggeError.invalid(tr("\(key): \"\(text)\" is not one of \(HandlingLevel.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
         return level
     }
@@ -115,7 +119,7 @@ public struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server, privacy
+        case database, language, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server, privacy
     }
 
     /// Any key, so that a misspelt key in the privacy section is an error rather than a silent default.
@@ -134,7 +138,7 @@ public struct WanggeConfig: Decodable {
             let roles = try decoder.container(keyedBy: AnyKey.self)
             for roleKey in roles.allKeys {
                 guard let role = Role(rawValue: roleKey.stringValue) else {
-                    throw WanggeError.invalid("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw WanggeError.invalid(tr("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"))
                 }
                 let path = "privacy.\(role.rawValue)"
                 let section = try roles.nestedContainer(keyedBy: AnyKey.self, forKey: roleKey)
@@ -149,11 +153,11 @@ public struct WanggeConfig: Decodable {
                     case "fields":
                         settings.fields = try Self.fields(try section.decode([String: String].self, forKey: key), over: settings.fields, "\(path).fields")
                     case "own_grids":
-                        guard role == .gridWorker else { throw WanggeError.invalid("\(path).own_grids: only grid_worker has own grids") }
+                        guard role == .gridWorker else { throw WanggeError.invalid(tr("\(path).own_grids: only grid_worker has own grids")) }
                         settings.ownGrids = try Self.fields(try section.decode([String: String].self, forKey: key),
                                                             over: settings.ownGrids ?? settings.fields, "\(path).own_grids")
                     default:
-                        throw WanggeError.invalid("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))")
+                        throw WanggeError.invalid(tr("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))"))
                     }
                 }
                 policy.roles[role] = settings
@@ -162,7 +166,7 @@ public struct WanggeConfig: Decodable {
 
         static func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ key: String) throws -> T where T.RawValue == String {
             guard let value = T(rawValue: text) else {
-                throw WanggeError.invalid("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw WanggeError.invalid(tr("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
             }
             return value
         }
@@ -171,11 +175,11 @@ public struct WanggeConfig: Decodable {
             var rules = base
             for (name, text) in entries {
                 guard let field = PersonalField(rawValue: name) else {
-                    throw WanggeError.invalid("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    throw WanggeError.invalid(tr("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))"))
                 }
                 let access: FieldAccess = try choice(text, "\(key).\(name)")
                 guard field.possibleAccess.contains(access) else {
-                    throw WanggeError.invalid("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))")
+                    throw WanggeError.invalid(tr("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))"))
                 }
                 rules.access[field] = access
             }
@@ -186,6 +190,12 @@ public struct WanggeConfig: Decodable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
+        if let tag = try c.decodeIfPresent(String.self, forKey: .language) {
+            guard let chosen = Language(tag: tag) else {
+                throw WanggeError.invalid(tr("language: \"\(tag)\" is not zh or en"), field: "language", value: tag, allowed: ["zh", "en"])
+            }
+            language = chosen
+        }
         if let section = try c.decodeIfPresent(AssignmentSection.self, forKey: .assignment) {
             if let m = try Self.nonNegative(section.nearestToleranceM, "assignment.nearest_tolerance_m") { rules.nearestToleranceMeters = m }
             if let m = try Self.nonNegative(section.nearBoundaryM, "assignment.near_boundary_m") { rules.nearBoundaryMeters = m }
@@ -202,21 +212,21 @@ public struct WanggeConfig: Decodable {
                 case "town_name": mapping.townName = value
                 case "worker_name": mapping.workerName = value
                 case "worker_phone": mapping.workerPhone = value
-                default: throw WanggeError.invalid("grid_fields: unknown key \"\(key)\"")
+                default: throw WanggeError.invalid(tr("grid_fields: unknown key \"\(key)\""))
                 }
             }
             gridFields = mapping
         }
         if let section = try c.decodeIfPresent(CoverageSection.self, forKey: .coverage) {
             if let t = section.blindSpotThreshold {
-                guard (0...1).contains(t) else { throw WanggeError.invalid("coverage.blind_spot_threshold must be between 0 and 1") }
+                guard (0...1).contains(t) else { throw WanggeError.invalid(tr("coverage.blind_spot_threshold must be between 0 and 1")) }
                 coverage.blindSpotThreshold = t
             }
             if let n = section.patches { coverage.patchesPerGrid = max(0, n) }
             if let m = section.minPatchM2 { coverage.minimumPatchSquareMetres = m }
             for (type, entry) in section.cameraDefaults ?? [:] {
                 guard (0...360).contains(entry.fovDeg), entry.rangeM > 0 else {
-                    throw WanggeError.invalid("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0")
+                    throw WanggeError.invalid(tr("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0"))
                 }
                 let defaults = CameraDefaults(fieldOfViewDegrees: entry.fovDeg, rangeMeters: entry.rangeM)
                 if type == "default" { coverage.fallback = defaults } else { coverage.defaults[type] = defaults }
@@ -224,7 +234,7 @@ public struct WanggeConfig: Decodable {
         }
         if let section = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) {
             if let n = section.workersPerGrid {
-                guard n >= 1 else { throw WanggeError.invalid("workload.workers_per_grid must be at least 1") }
+                guard n >= 1 else { throw WanggeError.invalid(tr("workload.workers_per_grid must be at least 1")) }
                 workload.workersPerGrid = n
             }
             if let u = section.urban { workload.urban = u.standard }
@@ -233,7 +243,7 @@ public struct WanggeConfig: Decodable {
             for (village, entry) in section.villages ?? [:] { workload.villages[village] = entry.standard }
             for (key, standard) in [("urban", workload.urban), ("rural", workload.rural)] + workload.villages.map({ ("villages.\($0.key)", $0.value) })
             where standard.minHouseholds > standard.maxHouseholds {
-                throw WanggeError.invalid("workload.\(key): min_households is above max_households")
+                throw WanggeError.invalid(tr("workload.\(key): min_households is above max_households"))
             }
         }
         if let section = try c.decodeIfPresent(DispatchSection.self, forKey: .dispatch) {
@@ -242,33 +252,33 @@ public struct WanggeConfig: Decodable {
             }
             if let text = section.defaultLevel { dispatch.defaultLevel = try Self.level(text, "dispatch.default_level") }
             for (text, hours) in section.timeLimitsHours ?? [:] {
-                guard hours > 0 else { throw WanggeError.invalid("dispatch.time_limits_hours.\(text) must be above 0") }
+                guard hours > 0 else { throw WanggeError.invalid(tr("dispatch.time_limits_hours.\(text) must be above 0")) }
                 dispatch.timeLimitHours[try Self.level(text, "dispatch.time_limits_hours")] = hours
             }
             if let departments = section.departments { dispatch.departments = departments }
             if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
             for (key, list) in [("categories", section.categories), ("channels", section.channels)] {
                 if let list, list.isEmpty || list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
-                    throw WanggeError.invalid("dispatch.\(key) must list at least one word, none of them empty")
+                    throw WanggeError.invalid(tr("dispatch.\(key) must list at least one word, none of them empty"))
                 }
             }
             if let categories = section.categories { dispatch.categories = categories }
             if let channels = section.channels { dispatch.channels = channels }
             if let stray = dispatch.departments.keys.sorted().first(where: { !dispatch.categories.contains($0) }) {
-                throw WanggeError.invalid("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories")
+                throw WanggeError.invalid(tr("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories"))
             }
             if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
             if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
             if let attempts = section.mediationAttempts {
                 var ladder: [HandlingLevel: Int] = [:]
                 for (text, count) in attempts {
-                    guard count >= 1 else { throw WanggeError.invalid("dispatch.mediation_attempts.\(text) must be at least 1") }
+                    guard count >= 1 else { throw WanggeError.invalid(tr("dispatch.mediation_attempts.\(text) must be at least 1")) }
                     ladder[try Self.level(text, "dispatch.mediation_attempts")] = count
                 }
                 dispatch.ladder = MediationLadder(attempts: ladder)
             }
             if let seconds = section.escalationScanSeconds {
-                guard seconds >= 0 else { throw WanggeError.invalid("dispatch.escalation_scan_seconds must be 0 (off) or more") }
+                guard seconds >= 0 else { throw WanggeError.invalid(tr("dispatch.escalation_scan_seconds must be 0 (off) or more")) }
                 dispatch.escalationScanSeconds = seconds
             }
         }
@@ -281,14 +291,14 @@ public struct WanggeConfig: Decodable {
             if let text = section.publicURL {
                 guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                       url.query == nil, url.fragment == nil else {
-                    throw WanggeError.invalid("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn")
+                    throw WanggeError.invalid(tr("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn"))
                 }
                 server.publicURL = text
             }
             if let d = try Self.positiveSeconds(section.idleTimeoutS, "server.idle_timeout_s") { server.idleTimeout = d }
             if let d = try Self.positiveSeconds(section.requestTimeoutS, "server.request_timeout_s") { server.requestTimeout = d }
             if let n = section.maxConnections {
-                guard n >= 1 else { throw WanggeError.invalid("server.max_connections must be at least 1") }
+                guard n >= 1 else { throw WanggeError.invalid(tr("server.max_connections must be at least 1")) }
                 server.maxConnections = n
             }
         }
@@ -305,11 +315,17 @@ public struct WanggeConfig: Decodable {
             ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
     }
 
+    /// The language output is written in: $WANGGE_LANGUAGE, else `language:` in
+    /// the configuration, else the locale's (LC_ALL, LC_MESSAGES, LANG), else English.
+    public static func outputLanguage(configured: Language?, environment: [String: String] = ProcessInfo.processInfo.environment) -> Language {
+        environment["WANGGE_LANGUAGE"].flatMap(Language.init(tag:)) ?? configured ?? Language.fromLocale(environment: environment) ?? .en
+    }
+
     /// The explicit file, else $WANGGE_CONFIG, else Config/wangge.yaml if it exists, else built-in defaults.
     public static func load(explicitPath: String?) throws -> WanggeConfig {
         guard let path = resolvedPath(explicitPath: explicitPath) else { return WanggeConfig() }
         guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
-            throw WanggeError.invalid("\(path): cannot read the configuration file")
+            throw WanggeError.invalid(tr("\(path): cannot read the configuration file"))
         }
         return try decode(yaml: text, source: path)
     }
@@ -319,15 +335,15 @@ public struct WanggeConfig: Decodable {
         do {
             return try YAMLDecoder().decode(WanggeConfig.self, from: text.isEmpty ? "{}" : text)
         } catch let error as WanggeError {
-            throw WanggeError.invalid("\(path): \(error.description)")
+            throw WanggeError.invalid(tr("\(path): \(error.description)"))
         } catch let error as DecodingError {
             // Yams wraps errors thrown by our own checks; show those as they are.
             if case .dataCorrupted(let context) = error, let inner = context.underlyingError as? WanggeError {
-                throw WanggeError.invalid("\(path): \(inner.description)")
+                throw WanggeError.invalid(tr("\(path): \(inner.description)"))
             }
-            throw WanggeError.invalid("\(path): \(describe(error))")
+            throw WanggeError.invalid(tr("\(path): \(describe(error))"))
         } catch {
-            throw WanggeError.invalid("\(path): \(error)")
+            throw WanggeError.invalid(tr("\(path): \(error)"))
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 extension WanggeError {
     /// Any error a use case lets through, as the one error users see; nil for
@@ -12,9 +13,9 @@ extension WanggeError {
         case let error as WanggeError:
             return error
         case let error as GeoError:
-            return WanggeError(.invalid, error.message)
+            return WanggeError(.invalid, error.text)
         case let error where SpatiaLiteDatabase.isBusy(error):
-            return WanggeError(.unavailable, "the database is busy with another writer (an import or an activation); try again in a few seconds",
+            return WanggeError(.unavailable, tr("the database is busy with another writer (an import or an activation); try again in a few seconds"),
                                cause: "\(error)")
         default:
             return nil

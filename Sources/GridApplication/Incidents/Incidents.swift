@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A report as a front end receives it: the place in any CRS and what happened.
 public struct IncidentInput: Sendable {
@@ -59,7 +60,7 @@ extension GridService {
     /// The reporter defaults to the caller's name.
     public func reportIncident(_ input: IncidentInput, by caller: Caller? = nil) throws -> ReportedIncident {
         if let caller, !Self.mayReport(caller) {
-            throw WanggeError.unauthorized("reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)")
+            throw WanggeError.unauthorized(tr("reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)"))
         }
         let p = try Self.wgs84(x: input.x, y: input.y, crs: input.crs)
         let report = IncidentReport(position: p, source: (input.x, input.y, input.crs), category: input.category, channel: input.channel,
@@ -108,12 +109,12 @@ extension GridService {
                     action: String = "incident action") throws -> IncidentRecord {
         if let caller {
             guard Self.mayTake(change.action, caller.role) else {
-                throw WanggeError.unauthorized("\(caller.role.rawValue) may not \(change.action.rawValue) incidents")
+                throw WanggeError.unauthorized(tr("\(caller.role.rawValue) may not \(change.action.rawValue) incidents"))
             }
             if caller.role == .gridWorker {
                 let current = try translatingErrors { try store.incident(id: id, now: Date()) }
                 guard let grid = current.grid, caller.grids.contains(grid) else {
-                    throw WanggeError.unauthorized("incident \(id) is not in your grids")
+                    throw WanggeError.unauthorized(tr("incident \(id) is not in your grids"))
                 }
             }
         }
@@ -131,8 +132,7 @@ extension GridService {
             case .all: grids = nil
             case .own: grids = caller.grids
             case .none:
-                throw WanggeError.unauthorized("notifications are for the units that handle incidents; the \(caller.role.rawValue) role reads none "
-                                               + "(privacy.\(caller.role.rawValue).notifications); incident statistics give the counts")
+                throw WanggeError.unauthorized(tr("notifications are for the units that handle incidents; the \(caller.role.rawValue) role reads none (privacy.\(caller.role.rawValue).notifications); incident statistics give the counts"))
             }
         }
         return try translatingErrors { try store.notifications(unit: unit, limit: limit, forGrids: grids) }

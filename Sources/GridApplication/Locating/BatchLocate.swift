@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// `wangge locate --input`: reads id,lon,lat rows, assigns them in bulk on
 /// every core, and writes id,grid,method,distance_m,runner_up in input order.
@@ -81,7 +82,7 @@ public struct BatchLocate {
                         try kept.parse(input.base, boundaries[chunk]..<boundaries[chunk + 1], parser: &parser)
                         parsed.add(chunk, kept)
                     } catch let error as RowError {
-                        failure.record(chunk: chunk, offset: error.offset, message: error.message)
+                        failure.record(chunk: chunk, offset: error.offset, message: error.text)
                     }
                 }
                 let assigner = try pending.value()
@@ -92,7 +93,7 @@ public struct BatchLocate {
                         try rows.parse(input.base, boundaries[chunk]..<boundaries[chunk + 1], parser: &parser)
                         outputs.set(chunk, try located.locate(rows, in: input.base))
                     } catch let error as RowError {
-                        failure.record(chunk: chunk, offset: error.offset, message: error.message)
+                        failure.record(chunk: chunk, offset: error.offset, message: error.text)
                     }
                 }
                 while let (chunk, kept) = parsed.next() {
@@ -100,14 +101,14 @@ public struct BatchLocate {
                     outputs.set(chunk, try located.locate(kept, in: input.base))
                 }
             } catch {
-                failure.record(chunk: -1, offset: 0, message: "\(error)")
+                failure.record(chunk: -1, offset: 0, message: (error as? LocalizedConvertible)?.text ?? .verbatim("\(error)"))
             }
         }
         // Grids that cannot be loaded: that error, not a row's.
         _ = try pending.value()
         if let (offset, message) = failure.first {
-            if offset < 0 { throw WanggeError.invalid("\(path): \(message)") }
-            throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: offset)): \(message)")
+            if offset < 0 { throw WanggeError.invalid(tr("\(path): \(message)")) }
+            throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: offset)): \(message)"))
         }
         let head = OutputBuffer(capacity: header.utf8.count)
         head.append(header)
@@ -127,7 +128,7 @@ public struct BatchLocate {
                 rows.points.append(LonLat(lon, lat))
             }
         } catch let error as RowError {
-            throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: error.offset)): \(error.message)")
+            throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: error.offset)): \(error.text)"))
         }
         return rows
     }
@@ -151,11 +152,11 @@ public struct BatchLocate {
             guard let id = names.firstIndex(of: "id"),
                   let x = names.firstIndex(where: { ["lon", "lng", "longitude", "x"].contains($0) }),
                   let y = names.firstIndex(where: { ["lat", "latitude", "y"].contains($0) }) else {
-                throw WanggeError.invalid("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))")
+                throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))"))
             }
             return (RowParser.Columns(id: id, x: x, y: y), end + 1)
         }
-        throw WanggeError.invalid("\(path): empty file, expected the header id,lon,lat")
+        throw WanggeError.invalid(tr("\(path): empty file, expected the header id,lon,lat"))
     }
 
     /// The offset of the line feed ending the line at `start`, or the end of the bytes.
@@ -198,7 +199,7 @@ public struct BatchLocate {
                 let n = write(descriptor, chunk.base + written, chunk.count - written)
                 if n < 0 {
                     if errno == EINTR { continue }
-                    throw WanggeError.invalid("cannot write the output: \(String(cString: strerror(errno)))")
+                    throw WanggeError.invalid(tr("cannot write the output: \(String(cString: strerror(errno)))"))
                 }
                 written += n
             }
@@ -209,7 +210,7 @@ public struct BatchLocate {
 /// A row the reader refuses, at the byte offset of its line.
 struct RowError: Error {
     let offset: Int
-    let message: String
+    let text: Localized
 }
 
 /// Parses the rows of one range of the file: fields split on commas (a field
@@ -251,22 +252,22 @@ struct RowParser {
                     fieldCount += 1
                 }
                 guard fieldCount >= needed else {
-                    throw RowError(offset: lineStart, message: "\(fieldCount) fields, expected id,lon,lat")
+                    throw RowError(offset: lineStart, text: tr("\(fieldCount) fields, expected id,lon,lat"))
                 }
                 func text(_ field: (Int, Int)) -> String {
                     String(decoding: UnsafeBufferPointer(rebasing: bytes[field.0..<field.1]), as: UTF8.self)
                 }
                 guard let lon = Self.parseDouble(bytes, x.0, x.1) else {
-                    throw RowError(offset: lineStart, message: "field lon: \"\(text(x))\" is not a number")
+                    throw RowError(offset: lineStart, text: tr("field lon: \"\(text(x))\" is not a number"))
                 }
                 guard let lat = Self.parseDouble(bytes, y.0, y.1) else {
-                    throw RowError(offset: lineStart, message: "field lat: \"\(text(y))\" is not a number")
+                    throw RowError(offset: lineStart, text: tr("field lat: \"\(text(y))\" is not a number"))
                 }
                 let p: (lon: Double, lat: Double)
                 do {
                     p = try converter.toWGS84(x: lon, y: lat)
                 } catch let error as GeoError {
-                    throw RowError(offset: lineStart, message: error.message)
+                    throw RowError(offset: lineStart, text: error.text)
                 }
                 try body(id.0, id.1, p.lon, p.lat)
             }
@@ -521,10 +522,10 @@ final class ChunkOutputs: @unchecked Sendable {
 final class FirstRowError: @unchecked Sendable {
     private let lock = NSLock()
     private var chunk = Int.max
-    private var stored: (offset: Int, message: String)?
+    private var stored: (offset: Int, message: Localized)?
 
     /// `chunk` -1: a failure before any row (offset -1 is reported without a line).
-    func record(chunk: Int, offset: Int, message: String) {
+    func record(chunk: Int, offset: Int, message: Localized) {
         lock.lock()
         if chunk < self.chunk {
             self.chunk = chunk
@@ -540,7 +541,7 @@ final class FirstRowError: @unchecked Sendable {
         return self.chunk < chunk
     }
 
-    var first: (Int, String)? {
+    var first: (Int, Localized)? {
         lock.lock()
         defer { lock.unlock() }
         return stored
@@ -666,14 +667,14 @@ final class MappedFile {
 
     init(path: String) throws {
         let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw WanggeError.invalid("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        guard descriptor >= 0 else { throw WanggeError.invalid(tr("\(path): cannot read file (\(String(cString: strerror(errno))))")) }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw WanggeError.invalid("\(path): cannot read file (\(String(cString: strerror(errno))))") }
+        guard fstat(descriptor, &status) == 0 else { throw WanggeError.invalid(tr("\(path): cannot read file (\(String(cString: strerror(errno))))")) }
         let size = Int(status.st_size)
         guard status.st_mode & S_IFMT == S_IFREG else {
             // A pipe or a device (`--input /dev/stdin`): read it whole.
-            guard let data = FileManager.default.contents(atPath: path) else { throw WanggeError.invalid("\(path): cannot read file") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw WanggeError.invalid(tr("\(path): cannot read file")) }
             let copy = UnsafeMutableRawPointer.allocate(byteCount: max(data.count, 1), alignment: 16)
             data.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: data.count)
             mapping = nil
@@ -687,7 +688,7 @@ final class MappedFile {
             return
         }
         guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0), mapped != MAP_FAILED else {
-            throw WanggeError.invalid("\(path): cannot map file (\(String(cString: strerror(errno))))")
+            throw WanggeError.invalid(tr("\(path): cannot map file (\(String(cString: strerror(errno))))"))
         }
         // Read front to back: let the kernel read ahead.
         _ = madvise(mapped, size, MADV_SEQUENTIAL)

@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// One point of a batch, as given: its id and coordinates in the batch's CRS.
 public struct PointInput: Sendable, Decodable {
@@ -31,7 +32,7 @@ extension GridService {
             let p = try WGS84ConverterCache.shared.withConverter(from: crs) { try $0.toWGS84(x: x, y: y) }
             return LonLat(p.lon, p.lat)
         } catch let error as GeoError {
-            throw WanggeError.invalid("(\(x), \(y)) in \(crs): \(error.message)", field: field)
+            throw WanggeError.invalid(tr("(\(x), \(y)) in \(crs): \(error.text)"), field: field)
         }
     }
 
@@ -55,12 +56,12 @@ extension GridService {
                         let p = try converter.toWGS84(x: point.lon, y: point.lat)
                         positions.append(LonLat(p.lon, p.lat))
                     } catch let error as GeoError {
-                        throw WanggeError.invalid("points[\(i)]: \(error.message)", field: "points[\(i)]")
+                        throw WanggeError.invalid(tr("points[\(i)]: \(error.text)"), field: "points[\(i)]")
                     }
                 }
             }
         } catch let error as GeoError {
-            throw WanggeError.invalid("crs: \(error.message)", field: "crs")
+            throw WanggeError.invalid(tr("crs: \(error.text)"), field: "crs")
         }
         let loaded = try loaded(generation: generation)
         let assignments = try translatingErrors { try loaded.assigner.assign(positions) }

@@ -3,6 +3,7 @@ import GeoKit
 import GridCore
 import GridMap
 import GridStore
+import Localization
 
 /// The metrics a map can colour grids by.
 public enum MapMetricKind: String, CaseIterable, Sendable {
@@ -82,7 +83,7 @@ public struct MapData: Sendable {
         let shapes = try store.areaShapes(.grid, generation: generation)
         let geometries = try shapes.map { try Geometry(wkb: $0.wkb, context: geos) }
         let extent = try geometries.map { try $0.envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
-        guard let extent else { throw WanggeError.invalid("no grids to draw") }
+        guard let extent else { throw WanggeError.invalid(tr("no grids to draw")) }
         metricCRS = MetricCRS.code(forLongitude: (extent.minX + extent.maxX) / 2, latitude: (extent.minY + extent.maxY) / 2)
         let transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
         func rings(_ geometry: Geometry) throws -> [[MapXY]] {
@@ -126,7 +127,7 @@ public struct MapData: Sendable {
     public func title(_ focus: MapFocus) throws -> String {
         let focused = grids.filter { inFocus($0, focus) }
         guard let first = focused.first else {
-            throw WanggeError.invalid("nothing to show for \(focus): no such town, village or grid in the active generation")
+            throw WanggeError.invalid(tr("nothing to show for \(focus): no such town, village or grid in the active generation"))
         }
         switch focus {
         case .county: return "全域 county · \(Set(grids.map(\.townCode)).count) towns · \(grids.count) grids"

@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// One edit of a draft, as a planner asks for it.
 public enum PlanEditRequest: Sendable {
@@ -114,7 +115,7 @@ extension GridService {
     public func sourceGeneration(_ text: String) throws -> Int64 {
         if text == "active" { return try translatingErrors { try store.activeGeneration() } }
         guard let id = Int64(text) else {
-            throw WanggeError.invalid("from: \"\(TextLimits.shown(text))\" is not active or a generation id", field: "from", value: text)
+            throw WanggeError.invalid(tr("from: \"\(TextLimits.shown(text))\" is not active or a generation id"), field: "from", value: text)
         }
         return try generation(id).id
     }
@@ -122,7 +123,7 @@ extension GridService {
     /// Starts a draft: a copy of a generation's grids, villages and towns.
     public func createDraft(from source: Int64, name: String) throws -> GenerationSummary {
         let name = name.trimmingCharacters(in: .whitespaces)
-        if name.isEmpty { throw WanggeError.invalid("name: a draft needs a name", field: "name") }
+        if name.isEmpty { throw WanggeError.invalid(tr("name: a draft needs a name"), field: "name") }
         if let problem = TextLimits.firstProblem([("name", name, TextLimits.name)]) {
             throw WanggeError.invalid(problem, field: "name", value: name)
         }
@@ -172,7 +173,7 @@ extension GridService {
     public func suggest(from source: Int64, maxHouseholds: Int, name: String?) throws
         -> (draft: Int64, report: PlanEditReport, overloaded: [(code: String, households: Int)]) {
         guard maxHouseholds >= 1 else {
-            throw WanggeError.invalid("max_households: \(maxHouseholds) is below 1", field: "max_households", value: String(maxHouseholds))
+            throw WanggeError.invalid(tr("max_households: \(maxHouseholds) is below 1"), field: "max_households", value: String(maxHouseholds))
         }
         if let problem = TextLimits.firstProblem([("name", name, TextLimits.name)]) {
             throw WanggeError.invalid(problem, field: "name", value: name)

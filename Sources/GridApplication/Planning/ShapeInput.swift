@@ -1,6 +1,7 @@
 import Foundation
 import GeoKit
 import GridCore
+import Localization
 
 /// A line or polygon for a planning edit, as text: WKT, or GeoJSON (a
 /// geometry, a Feature, or a FeatureCollection of one feature), in any CRS.
@@ -14,7 +15,7 @@ public enum ShapeInput {
             if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") {
                 let document = try GeoJSONDocument(text: text, source: source)
                 guard document.features.count == 1, let json = document.features[0].geometryJSONOrNil else {
-                    throw WanggeError.invalid("\(source): expected one geometry, found \(document.features.count) features")
+                    throw WanggeError.invalid(tr("\(source): expected one geometry, found \(document.features.count) features"))
                 }
                 geometry = try Geometry(geoJSON: json, context: geos)
             } else {
@@ -32,7 +33,7 @@ public enum ShapeInput {
             }
             return try geometry.wkb()
         } catch let error as GeoError {
-            throw WanggeError.invalid("\(source): \(error.message)")
+            throw WanggeError.invalid(tr("\(source): \(error.text)"))
         }
     }
 }

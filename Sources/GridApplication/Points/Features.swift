@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A feature as a caller may see it: personal properties and positions masked by the privacy policy.
 public struct VisibleFeature: Sendable {
@@ -31,7 +32,7 @@ extension GridService {
     public func feature(_ collection: Collection, id: String, for caller: Caller, action: String) throws -> VisibleFeature {
         if collection == .households { try requireHouseholdRecords(caller) }
         guard let record = try translatingErrors({ try store.features(collection, bbox: nil, grid: nil, id: id, limit: 1, offset: 0, generation: nil, countLimit: GridStore.matchCountLimit).features.first }) else {
-            throw WanggeError.notFound("no feature \(TextLimits.shown(id)) in \(collection.rawValue)")
+            throw WanggeError.notFound(tr("no feature \(TextLimits.shown(id)) in \(collection.rawValue)"))
         }
         return try visible([record], collection, caller: caller, action: action, grid: record.grid)[0]
     }

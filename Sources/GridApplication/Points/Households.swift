@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A page of a grid's households as the caller may see them.
 public struct HouseholdPage: Sendable, Encodable {
@@ -36,11 +37,11 @@ extension GridService {
         try requireHouseholdRecords(caller)
         let rules = fieldRules(caller, inGrid: code)
         if tag != nil && rules[.tags] != .full {
-            throw WanggeError.unauthorized("tag: household tags are hidden from you (privacy.\(caller.role.rawValue))")
+            throw WanggeError.unauthorized(tr("tag: household tags are hidden from you (privacy.\(caller.role.rawValue))"))
         }
         // A search only looks in what the caller sees in full: a name search would otherwise reveal who lives where.
         if search != nil && rules[.name] != .full && rules[.address] != .full {
-            throw WanggeError.unauthorized("q: you see neither names nor addresses in full here, so you cannot search them")
+            throw WanggeError.unauthorized(tr("q: you see neither names nor addresses in full here, so you cannot search them"))
         }
         let page = try translatingErrors {
             try store.householdPage(grid: code, tag: tag, query: search, searchNames: rules[.name] == .full,

@@ -1,5 +1,6 @@
 import Foundation
 import GeoKit
+import Localization
 
 /// Everything the fast assignment path reads, built once from a
 /// `GridLocator`'s own geometries and shared read-only by every thread:
@@ -88,7 +89,7 @@ public final class AssignmentIndex: Sendable {
         let margin = max(bandDegrees, chordReach / metresPerDegree) * (1 + 1e-6)
         let area = (envelope.width + 4 * margin) * (envelope.height + 4 * margin)
         let size = cellSize ?? max(2 * margin, (area / Double(maximumCells)).squareRoot())
-        guard size > 0, size.isFinite else { throw GeoError("invalid raster cell size \(size)") }
+        guard size > 0, size.isFinite else { throw GeoError(tr("invalid raster cell size \(size)")) }
         raster = try OwnershipRasterBuilder(rings: rings, gridCount: locator.codes.count, extent: envelope, margin: margin, cellSize: size).build()
         steps.lap("raster")
         approximateMetric = TransverseMercator(matching: locator.toMetric,
@@ -159,7 +160,7 @@ public final class AssignmentIndex: Sendable {
             let interiorSide = (area > 0) != rings.ringIsHole[r] ? 1 : -1
             for s in segments {
                 let (x, y) = (middles[2 * s], middles[2 * s + 1])
-                guard x.isFinite, y.isFinite else { throw GeoError("cannot project the middle of an edge to \(transformer.target)") }
+                guard x.isFinite, y.isFinite else { throw GeoError(tr("cannot project the middle of an edge to \(transformer.target)")) }
                 let (ax, ay, bx, by) = (metric[2 * s], metric[2 * s + 1], metric[2 * s + 2], metric[2 * s + 3])
                 let gap = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
                 widest = max(widest, gap)

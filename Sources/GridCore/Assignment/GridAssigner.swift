@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GeoKit
+import Localization
 
 /// Assigns many points at once on every core. Most points are decided by
 /// the `AssignmentIndex` (a raster lookup, an exact crossing test on a few
@@ -26,10 +27,10 @@ public final class GridAssigner: Sendable {
     public init(shapes: [GridShape], rules: AssignmentRules = AssignmentRules(), cellSize: Double? = nil) throws {
         let sorted = shapes.sorted { $0.code < $1.code }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.code == b.code {
-            throw GeoError("duplicate grid code \(a.code)")
+            throw GeoError(tr("duplicate grid code \(a.code)"))
         }
         guard sorted.count < PointAssignment.maximumGridCount else {
-            throw GeoError("\(sorted.count) grids: at most \(PointAssignment.maximumGridCount - 1) can be assigned to")
+            throw GeoError(tr("\(sorted.count) grids: at most \(PointAssignment.maximumGridCount - 1) can be assigned to"))
         }
         self.shapes = sorted
         self.rules = rules

@@ -1,5 +1,6 @@
 import Foundation
 import GeoKit
+import Localization
 
 /// The exact assignment rule, evaluated with GEOS for one point at a time.
 /// Owns its GEOS and PROJ contexts, so it belongs to one thread.
@@ -31,7 +32,7 @@ public final class GridLocator {
     let metresPerDegreeLowerBound: Double
 
     public init(shapes: [GridShape], rules: AssignmentRules) throws {
-        guard !shapes.isEmpty else { throw GeoError("no grids to assign points to") }
+        guard !shapes.isEmpty else { throw GeoError(tr("no grids to assign points to")) }
         precondition(zip(shapes, shapes.dropFirst()).allSatisfy { $0.code < $1.code }, "shapes must be sorted by code")
         geos = try GEOSContext()
         proj = try PROJContext()

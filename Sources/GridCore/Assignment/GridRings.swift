@@ -1,4 +1,5 @@
 import GeoKit
+import Localization
 
 /// Every ring of every grid as flat coordinate tables: WGS84 degrees for
 /// point-in-polygon and the metric CRS for distances, vertex for vertex, in
@@ -40,17 +41,17 @@ extension GridLocator {
         for (index, (grid, metric)) in zip(grids, metricGrids).enumerated() {
             let polygons = try grid.base.polygons(), metricPolygons = try metric.base.polygons()
             guard polygons.count == metricPolygons.count else {
-                throw GeoError("grid \(codes[index]): its metric copy has \(metricPolygons.count) polygons, not \(polygons.count)")
+                throw GeoError(tr("grid \(codes[index]): its metric copy has \(metricPolygons.count) polygons, not \(polygons.count)"))
             }
             for (polygon, metricPolygon) in zip(polygons, metricPolygons) {
                 let rings = try polygon.rings(), metricRings = try metricPolygon.rings()
                 guard rings.count == metricRings.count else {
-                    throw GeoError("grid \(codes[index]): its metric copy has \(metricRings.count) rings, not \(rings.count)")
+                    throw GeoError(tr("grid \(codes[index]): its metric copy has \(metricRings.count) rings, not \(rings.count)"))
                 }
                 for (ringIndex, (ring, metricRing)) in zip(rings, metricRings).enumerated() {
                     let coordinates = try ring.coordinates(), metricCoordinates = try metricRing.coordinates()
                     guard coordinates.count == metricCoordinates.count else {
-                        throw GeoError("grid \(codes[index]): a metric ring has \(metricCoordinates.count) vertices, not \(coordinates.count)")
+                        throw GeoError(tr("grid \(codes[index]): a metric ring has \(metricCoordinates.count) vertices, not \(coordinates.count)"))
                     }
                     guard coordinates.count >= 2 else { continue }
                     for (point, metricPoint) in zip(coordinates, metricCoordinates) {

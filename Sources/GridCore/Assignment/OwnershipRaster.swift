@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import GeoKit
+import Localization
 
 /// A raster over the grids' envelope (WGS84 degrees). Each cell is one of:
 ///
@@ -78,7 +79,7 @@ struct OwnershipRasterBuilder {
         columns = Int(((extent.width + 2 * padding) / cellSize).rounded(.up)) + 1
         rows = Int(((extent.height + 2 * padding) / cellSize).rounded(.up)) + 1
         guard columns > 0, rows > 0, columns.multipliedReportingOverflow(by: rows).partialValue < Int(Int32.max) else {
-            throw GeoError("ownership raster of \(columns) × \(rows) cells is too large; use larger cells")
+            throw GeoError(tr("ownership raster of \(columns) × \(rows) cells is too large; use larger cells"))
         }
     }
 
@@ -121,7 +122,7 @@ struct OwnershipRasterBuilder {
             let scanned = bands.get(band)
             let base = records.count
             guard base + scanned.records.count < Int(Int32.max) - 3 else {
-                throw GeoError("ownership raster records exceed 2^31 words; use larger cells")
+                throw GeoError(tr("ownership raster records exceed 2^31 words; use larger cells"))
             }
             if base > 0 {
                 let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
@@ -224,7 +225,7 @@ struct OwnershipRasterBuilder {
                 }
                 candidates.sort()
                 let offset = result.records.count
-                guard offset < Int(Int32.max) - 3 else { throw GeoError("ownership raster records exceed 2^31 words; use larger cells") }
+                guard offset < Int(Int32.max) - 3 else { throw GeoError(tr("ownership raster records exceed 2^31 words; use larger cells")) }
                 result.records.append(UInt32(candidates.count))
                 for grid in candidates {
                     let inside = parity[Int(grid)] != (flipped.filter { $0 == grid }.count % 2 == 1)

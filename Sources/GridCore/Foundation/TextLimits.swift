@@ -1,3 +1,4 @@
+import Localization
 /// Bounds on the text that imports, reports and the API accept (documented in
 /// README, "Limits"). Unbounded text is a way to fill the disk: a
 /// 100,000-character grid code once filled 21 GB of write-ahead log.
@@ -12,7 +13,7 @@ public enum TextLimits {
 
     /// What is wrong with a text of at most `limit` characters, without control
     /// characters (line breaks, tabs) unless `multiline`; nil when it is fine.
-    public static func problem(_ value: String, limit: Int, multiline: Bool = false) -> String? {
+    public static func problem(_ value: String, limit: Int, multiline: Bool = false) -> Localized? {
         // One pass over the UTF-8 bytes (imports check millions of fields): a scalar
         // starts at every byte that is not a continuation byte, and the control
         // characters (Cc) are U+0000–U+001F and U+007F–U+009F, the last as C2 80–C2 9F.
@@ -30,9 +31,9 @@ public enum TextLimits {
             }
             previous = byte
         }
-        if length > limit { return "is \(length) characters long; at most \(limit) are allowed" }
+        if length > limit { return tr("is \(length) characters long; at most \(limit) are allowed") }
         if let control {
-            return "contains the control character U+\(String(control, radix: 16, uppercase: true).leftPadded(to: 4))"
+            return tr("contains the control character U+\(String(control, radix: 16, uppercase: true).leftPadded(to: 4))")
         }
         return nil
     }
@@ -40,19 +41,19 @@ public enum TextLimits {
     /// What is wrong with a grid, village or town code: at most 64 characters
     /// of A–Z, a–z, 0–9, `_`, `-` and `.`, with single spaces between words
     /// (as in county names used as codes, e.g. "New Hanover"); nil when it is fine.
-    public static func codeProblem(_ code: String) -> String? {
+    public static func codeProblem(_ code: String) -> Localized? {
         if let problem = problem(code, limit: Self.code) { return problem }
         let allowed = code.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-. ".unicodeScalars.contains($0)) }
         guard allowed, !code.hasPrefix(" "), !code.hasSuffix(" "), !code.contains("  ") else {
-            return "may hold only letters A–Z and a–z, digits, \"_\", \"-\", \".\" and single spaces between words"
+            return tr("may hold only letters A–Z and a–z, digits, \"_\", \"-\", \".\" and single spaces between words")
         }
         return nil
     }
 
     /// The first problem among named free-text values (`name: "…" is … long`), nil when all are fine.
-    public static func firstProblem(_ values: [(name: String, value: String?, limit: Int)]) -> String? {
+    public static func firstProblem(_ values: [(name: String, value: String?, limit: Int)]) -> Localized? {
         for (name, value, limit) in values {
-            if let value, let problem = problem(value, limit: limit, multiline: limit == Self.text) { return "\(name): \(shown(value)) \(problem)" }
+            if let value, let problem = problem(value, limit: limit, multiline: limit == Self.text) { return tr("\(name): \(shown(value)) \(problem)") }
         }
         return nil
     }

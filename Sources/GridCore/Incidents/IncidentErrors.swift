@@ -1,19 +1,20 @@
 import Foundation
+import Localization
 
 /// The incident side's errors, each a `WanggeError` with the incident's words.
 extension WanggeError {
     public static func incidentNotFound(_ id: String) -> WanggeError {
-        .notFound("no incident \(TextLimits.shown(id))")
+        .notFound(tr("no incident \(TextLimits.shown(id))"))
     }
 
     /// An action the incident's status does not allow (HTTP 409).
     public static func illegal(_ transition: IllegalTransition) -> WanggeError {
-        WanggeError(.conflict, transition.description, field: "action", value: transition.action.rawValue)
+        WanggeError(.conflict, transition.text, field: "action", value: transition.action.rawValue)
     }
 
     /// Someone else changed it first: the caller's version is stale.
     public static func staleVersion(id: String, expected: Int, actual: Int) -> WanggeError {
-        WanggeError(.conflict, "incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again",
+        WanggeError(.conflict, tr("incident \(id) was changed by someone else: you have version \(expected), it is now \(actual); reload and try again"),
                     field: "version", value: String(expected))
     }
 
@@ -24,14 +25,14 @@ extension WanggeError {
         case .channel: "channels"
         case .severity: "severity_levels"
         }
-        return WanggeError(.invalid, "\(field.rawValue): \"\(value)\" is not one of \(allowed.joined(separator: ", ")) (dispatch.\(key) in the configuration)",
+        return WanggeError(.invalid, tr("\(field.rawValue): \"\(value)\" is not one of \(allowed.joined(separator: ", ")) (dispatch.\(key) in the configuration)"),
                            field: field.rawValue, value: value, allowed: allowed)
     }
 
     /// A report or a move that cannot be routed: outside every grid, with the nearest one.
     public static func outsideEveryGrid(nearestGrid: String?, distanceMeters: Double?) -> WanggeError {
-        guard let nearestGrid, let distanceMeters else { return WanggeError(.refused, "the point is outside every grid", field: "lon") }
-        return WanggeError(.refused, String(format: "the point is outside every grid: the nearest is %@, %.0f m away", nearestGrid, distanceMeters),
+        guard let nearestGrid, let distanceMeters else { return WanggeError(.refused, tr("the point is outside every grid"), field: "lon") }
+        return WanggeError(.refused, tr("the point is outside every grid: the nearest is \(nearestGrid), \(String(format: "%.0f", distanceMeters)) m away"),
                            field: "lon")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// Where an incident stands. `resolved` waits for the reporter's verdict;
 /// `closed` carries it. `escalated` and `returned` wait for the next unit or
@@ -27,18 +28,20 @@ public enum IncidentAction: String, Sendable, Codable, CaseIterable {
 }
 
 /// An action that the incident's status does not allow (HTTP 409).
-public struct IllegalTransition: Sendable, Equatable, CustomStringConvertible {
+public struct IllegalTransition: Sendable, Equatable, CustomStringConvertible, LocalizedConvertible {
     public let action: IncidentAction
     public let status: IncidentStatus
     public init(action: IncidentAction, status: IncidentStatus) {
         self.action = action
         self.status = status
     }
-    public var description: String {
+    public var text: Localized {
         let allowed = IncidentStatus.allCases.filter { IncidentTransitions.target(of: action, from: $0) != nil }
-        return "cannot \(action.rawValue) an incident that is \(status.rawValue)"
-            + (allowed.isEmpty ? "" : " (only when \(allowed.map(\.rawValue).joined(separator: ", ")))")
+        return allowed.isEmpty ? tr("cannot \(action.rawValue) an incident that is \(status.rawValue)")
+            : tr("cannot \(action.rawValue) an incident that is \(status.rawValue) (only when \(allowed.map(\.rawValue).joined(separator: ", ")))")
     }
+
+    public var description: String { text.description }
 }
 
 /// The lifecycle: which action is allowed from which status, and where it leads.
@@ -161,7 +164,7 @@ private struct LifecycleStep {
 
     private func requireNote(_ what: String) throws -> String {
         guard let note = change.note?.trimmingCharacters(in: .whitespacesAndNewlines), !note.isEmpty else {
-            throw WanggeError.invalid("\(change.action.rawValue): a note is required (\(what))")
+            throw WanggeError.invalid(tr("\(change.action.rawValue): a note is required (\(what))"))
         }
         return note
     }
@@ -212,7 +215,7 @@ private struct LifecycleStep {
             note = try requireNote("how it was settled")
         case .close:
             guard let satisfaction = change.satisfaction, (1...5).contains(satisfaction) else {
-                throw WanggeError.invalid("close: the reporter's satisfaction (1–5) is required")
+                throw WanggeError.invalid(tr("close: the reporter's satisfaction (1–5) is required"))
             }
             record.satisfaction = satisfaction
             record.closedAt = time(now)
@@ -226,7 +229,7 @@ private struct LifecycleStep {
             record.deadline = time(rules.deadline(from: now, at: currentLevel))
             notifyReason = "reopened"
         case .mediate:
-            guard let settled = change.settled else { throw WanggeError.invalid("mediate: the result (settled or failed) is required") }
+            guard let settled = change.settled else { throw WanggeError.invalid(tr("mediate: the result (settled or failed) is required")) }
             let attempt = record.attempts + 1
             detail = ["attempt": String(attempt), "result": settled ? "settled" : "failed", "level": currentLevel.rawValue]
             if settled {
@@ -255,10 +258,10 @@ private struct LifecycleStep {
         case .reroute:
             note = try requireNote("why it goes elsewhere")
             guard change.grid != nil || change.level != nil else {
-                throw WanggeError.invalid("reroute: give the grid and/or the level to send it to")
+                throw WanggeError.invalid(tr("reroute: give the grid and/or the level to send it to"))
             }
             let target = grid(change.grid ?? record.grid)
-            if let code = change.grid, target == nil { throw WanggeError.invalid("reroute: no grid \(code) in the active generation") }
+            if let code = change.grid, target == nil { throw WanggeError.invalid(tr("reroute: no grid \(code) in the active generation")) }
             let level = change.level ?? currentLevel
             detail = ["from_grid": record.grid ?? "", "to_grid": target?.code ?? record.grid ?? "",
                       "from_unit": record.unit ?? "", "from_level": currentLevel.rawValue]
@@ -267,7 +270,7 @@ private struct LifecycleStep {
             record.deadline = time(rules.deadline(from: now, at: level))
             notifyReason = "rerouted"
         case .move:
-            guard let located = grids.located, let position = change.position else { throw WanggeError.invalid("move: the new place is missing") }
+            guard let located = grids.located, let position = change.position else { throw WanggeError.invalid(tr("move: the new place is missing")) }
             let a = located.assignment
             guard a.grid >= 0, let target = grid(located.codes[Int(a.grid)]) else {
                 throw WanggeError.outsideEveryGrid(nearestGrid: a.nearestGrid >= 0 ? located.codes[Int(a.nearestGrid)] : nil, distanceMeters: a.distanceMeters).prefixed("move")
@@ -281,7 +284,7 @@ private struct LifecycleStep {
             record.lat = position.lat
         case .recategorize:
             guard let category = change.category?.trimmingCharacters(in: .whitespaces), !category.isEmpty else {
-                throw WanggeError.invalid("recategorize: the new category is missing")
+                throw WanggeError.invalid(tr("recategorize: the new category is missing"))
             }
             do {
                 try rules.check(.category, category)
@@ -296,7 +299,7 @@ private struct LifecycleStep {
             if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = "recategorized" }
         case .regrid:
             guard let target = grid(grids.regridInto) else {
-                throw WanggeError.invalid("regrid: \(record.id) is in no grid of generation \(grids.generation)")
+                throw WanggeError.invalid(tr("regrid: \(record.id) is in no grid of generation \(grids.generation)"))
             }
             detail = ["from_grid": record.grid ?? "", "to_grid": target.code, "generation": String(grids.generation)]
             route(to: target, level: currentLevel)

@@ -1,4 +1,5 @@
 import GeoKit
+import Localization
 
 /// A grid of a generation as a planner edits it: its place in the hierarchy,
 /// its worker, and its polygon (MultiPolygon WKB, WGS84 lon/lat).
@@ -100,12 +101,12 @@ public enum Hierarchy {
     /// The villages and towns of `grids`, in code order, with a problem for
     /// each village whose grids name different towns.
     public static func areas(of grids: [(info: GridInfo, geometry: Geometry)], context: GEOSContext) throws
-        -> (villages: [PlanArea], towns: [PlanArea], problems: [String]) {
-        var problems: [String] = []
+        -> (villages: [PlanArea], towns: [PlanArea], problems: [Localized]) {
+        var problems: [Localized] = []
         var villageTown: [String: (town: String, grid: String)] = [:]
         for grid in grids {
             if let first = villageTown[grid.info.villageCode], first.town != grid.info.townCode {
-                problems.append("grid \(grid.info.code): village \(grid.info.villageCode) is in town \(first.town) for grid \(first.grid), but in \(grid.info.townCode) here")
+                problems.append(tr("grid \(grid.info.code): village \(grid.info.villageCode) is in town \(first.town) for grid \(first.grid), but in \(grid.info.townCode) here"))
             } else {
                 villageTown[grid.info.villageCode] = (grid.info.townCode, grid.info.code)
             }

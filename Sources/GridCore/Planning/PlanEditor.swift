@@ -1,5 +1,6 @@
 import Foundation
 import GeoKit
+import Localization
 
 /// Edits a plan's grids with GEOS: split, merge, reshape, move, worker.
 /// Each edit re-tiles the grids around it from one noded partition (the
@@ -47,15 +48,15 @@ public final class PlanEditor {
         let shape = try shape(code)
         let line = try input(lineWKB, as: [.lineString, .multiLineString], "split \(code): the cut")
         let cut = try line.intersection(try shape.buffer(Self.overshootDegrees))
-        guard try !cut.isEmpty else { throw WanggeError.refused("split \(code): the line does not cross grid \(code)") }
+        guard try !cut.isEmpty else { throw WanggeError.refused(tr("split \(code): the line does not cross grid \(code)")) }
         let around = try codes(touching: shape)
         let faces = try faces(of: around, lines: [cut])
         let pieces = faces.filter { $0.owner == code }.map(\.geometry)
         guard pieces.count == 2 else {
             if pieces.count < 2 {
-                throw WanggeError.refused("split \(code): the line does not cut grid \(code) from edge to edge (it must cross the grid's boundary on both sides)")
+                throw WanggeError.refused(tr("split \(code): the line does not cut grid \(code) from edge to edge (it must cross the grid's boundary on both sides)"))
             }
-            throw WanggeError.refused("split \(code): the line cuts grid \(code) into \(pieces.count) pieces; a split makes two: draw a line that crosses the grid once")
+            throw WanggeError.refused(tr("split \(code): the line cuts grid \(code) into \(pieces.count) pieces; a split makes two: draw a line that crosses the grid once"))
         }
         return try divide(code, into: pieces.map { [$0] }, faces: faces, around: around, verb: "split")
     }
@@ -63,14 +64,14 @@ public final class PlanEditor {
     /// Joins grids of one village that border each other into one grid with a
     /// new code; the first grid's worker keeps it.
     public func merge(_ codes: [String]) throws -> PlanEdit {
-        guard codes.count >= 2 else { throw WanggeError.refused("merge: give at least two grids") }
+        guard codes.count >= 2 else { throw WanggeError.refused(tr("merge: give at least two grids")) }
         if let repeated = codes.first(where: { c in codes.filter { $0 == c }.count > 1 }) {
-            throw WanggeError.refused("merge: grid \(repeated) is listed twice")
+            throw WanggeError.refused(tr("merge: grid \(repeated) is listed twice"))
         }
         let grids = try codes.map(requireGrid)
         let village = grids[0].info.villageCode
         if let other = grids.first(where: { $0.info.villageCode != village }) {
-            throw WanggeError.refused("merge: grid \(other.info.code) is in village \(other.info.villageCode), grid \(codes[0]) in \(village); only grids of one village merge (move \(other.info.code) to village \(village) first)")
+            throw WanggeError.refused(tr("merge: grid \(other.info.code) is in village \(other.info.villageCode), grid \(codes[0]) in \(village); only grids of one village merge (move \(other.info.code) to village \(village) first)"))
         }
         let geometries = try codes.map(shape)
         // Every grid must be reachable from the first through shared borders.
@@ -85,7 +86,7 @@ public final class PlanEditor {
             }
         }
         if let apart = geometries.indices.first(where: { !reached.contains($0) }) {
-            throw WanggeError.refused("merge: grid \(codes[apart]) shares no border with the other grids; merged grids must form one piece")
+            throw WanggeError.refused(tr("merge: grid \(codes[apart]) shares no border with the other grids; merged grids must form one piece"))
         }
         let union = try Geometry.collection(.geometryCollection, geometries, context: geos).unaryUnion().asMultiPolygon()
         var info = grids[0].info
@@ -108,10 +109,10 @@ public final class PlanEditor {
         let validity = try target.validity()
         guard validity.isValid else {
             let place = validity.location.map { " at lon \($0.x), lat \($0.y)" } ?? ""
-            throw WanggeError.refused("reshape \(code): the new shape is not a valid polygon: \(validity.reason ?? "invalid")\(place)")
+            throw WanggeError.refused(tr("reshape \(code): the new shape is not a valid polygon: \(validity.reason ?? "invalid")\(place)"))
         }
         guard try target.intersects(before) else {
-            throw WanggeError.refused("reshape \(code): the new shape does not overlap the grid's current shape (wrong place or CRS?)")
+            throw WanggeError.refused(tr("reshape \(code): the new shape does not overlap the grid's current shape (wrong place or CRS?)"))
         }
         let county = try PreparedGeometry(try geometry(wkb: plan.county))
         let preparedTarget = try PreparedGeometry(target)
@@ -136,9 +137,9 @@ public final class PlanEditor {
                 if owner == code { givenUp.append(face.geometry) } else { assigned[owner, default: []].append(face.geometry) }
             }
         }
-        guard assigned[code] != nil else { throw WanggeError.refused("reshape \(code): the new shape lies outside the county") }
+        guard assigned[code] != nil else { throw WanggeError.refused(tr("reshape \(code): the new shape lies outside the county")) }
         if let swallowed = around.first(where: { $0 != code && assigned[$0] == nil }) {
-            throw WanggeError.refused("reshape \(code): the new shape covers all of grid \(swallowed); merge the grids instead")
+            throw WanggeError.refused(tr("reshape \(code): the new shape covers all of grid \(swallowed); merge the grids instead"))
         }
         var notes: [String] = []
         for (other, area) in taken.sorted(by: { $0.key < $1.key }) {
@@ -160,7 +161,7 @@ public final class PlanEditor {
                 }
                 guard let best else {
                     let p = try piece.pointOnSurface().pointCoordinates
-                    throw WanggeError.refused("reshape \(code): the grid would give up \(Self.km2(area)) at lon \(PlanProblem.degrees(p.x)), lat \(PlanProblem.degrees(p.y)) that borders no other grid, leaving a gap; include it in the new shape, or reshape a neighbour to take it")
+                    throw WanggeError.refused(tr("reshape \(code): the grid would give up \(Self.km2(area)) at lon \(PlanProblem.degrees(p.x)), lat \(PlanProblem.degrees(p.y)) that borders no other grid, leaving a gap; include it in the new shape, or reshape a neighbour to take it"))
                 }
                 assigned[best.code]!.append(piece)
                 notes.append("gives \(Self.km2(area)) to \(best.code) (the longest shared border, \(Int(best.length.rounded())) m)" + villageNote(best.code, code))
@@ -188,9 +189,9 @@ public final class PlanEditor {
     public func move(_ code: String, toVillage village: String) throws -> PlanEdit {
         var grid = try requireGrid(code)
         guard let target = plan.villages[village] else {
-            throw WanggeError.refused("move \(code): no village \(village) in the draft")
+            throw WanggeError.refused(tr("move \(code): no village \(village) in the draft"))
         }
-        guard grid.info.villageCode != village else { throw WanggeError.refused("move \(code): the grid is already in village \(village)") }
+        guard grid.info.villageCode != village else { throw WanggeError.refused(tr("move \(code): the grid is already in village \(village)")) }
         grid.info.villageCode = village
         grid.info.villageName = target.name
         grid.info.townCode = target.townCode
@@ -208,7 +209,7 @@ public final class PlanEditor {
     /// Sets a grid's worker (网格员).
     public func setWorker(_ code: String, name: String?, phone: String?) throws -> PlanEdit {
         if let problem = TextLimits.firstProblem([("name", name, TextLimits.name), ("phone", phone, TextLimits.code)]) {
-            throw WanggeError.refused("worker \(code): \(problem)")
+            throw WanggeError.refused(tr("worker \(code): \(problem)"))
         }
         var grid = try requireGrid(code)
         grid.info.workerName = name
@@ -357,13 +358,13 @@ public final class PlanEditor {
         let geometry = try geometry(wkb: wkb)
         let type = try geometry.type
         guard types.contains(type) else {
-            throw WanggeError.refused("\(what) must be a \(types.map(\.name).joined(separator: " or ")), not a \(type.name)")
+            throw WanggeError.refused(tr("\(what) must be a \(types.map(\.name).joined(separator: " or ")), not a \(type.name)"))
         }
         return geometry
     }
 
     func requireGrid(_ code: String) throws -> PlanGrid {
-        guard let grid = plan.grid(code) else { throw WanggeError.refused("no grid \(code) in the draft") }
+        guard let grid = plan.grid(code) else { throw WanggeError.refused(tr("no grid \(code) in the draft")) }
         return grid
     }
 

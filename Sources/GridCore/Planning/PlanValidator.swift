@@ -1,4 +1,5 @@
 import GeoKit
+import Localization
 
 /// How much overlap and gap a plan tolerates (m²). Pieces at or below these
 /// are reported as slivers (warnings); larger ones are errors.
@@ -16,7 +17,7 @@ public struct PlanThresholds: Sendable, Equatable {
 
 /// One thing wrong with a plan, with where (a point inside the piece, lon/lat)
 /// and how big (m², `LocalArea`: what GEOS sees, in metres).
-public struct PlanProblem: Sendable, Equatable, Encodable, CustomStringConvertible {
+public struct PlanProblem: Sendable, Equatable, Encodable, CustomStringConvertible, LocalizedConvertible {
     public enum Severity: String, Sendable, Encodable { case error, warning }
     public enum Kind: String, Sendable, Encodable {
         case invalid, empty, code, hierarchy, overlap, gap
@@ -27,11 +28,11 @@ public struct PlanProblem: Sendable, Equatable, Encodable, CustomStringConvertib
     public var severity: Severity
     public var kind: Kind
     public var grids: [String]
-    public var message: String
+    public var message: Localized
     public var location: LonLat?
     public var areaSquareMetres: Double?
 
-    public init(_ severity: Severity, _ kind: Kind, grids: [String], _ message: String, location: LonLat? = nil, area: Double? = nil) {
+    public init(_ severity: Severity, _ kind: Kind, grids: [String], _ message: Localized, location: LonLat? = nil, area: Double? = nil) {
         self.severity = severity
         self.kind = kind
         self.grids = grids
@@ -40,12 +41,14 @@ public struct PlanProblem: Sendable, Equatable, Encodable, CustomStringConvertib
         areaSquareMetres = area
     }
 
-    public var description: String {
-        var text = "\(severity.rawValue): \(message)"
-        if let areaSquareMetres { text += Self.areaText(areaSquareMetres) }
-        if let location { text += " at lon \(Self.degrees(location.lon)), lat \(Self.degrees(location.lat))" }
-        return text
+    /// The problem as one line: severity, what, how large and where.
+    public var text: Localized {
+        let area = Localized.verbatim(areaSquareMetres.map(Self.areaText) ?? "")
+        let place = location.map { tr(" at lon \(Self.degrees($0.lon)), lat \(Self.degrees($0.lat))") } ?? .verbatim("")
+        return severity == .error ? tr("error: \(message)\(area)\(place)") : tr("warning: \(message)\(area)\(place)")
     }
+
+    public var description: String { text.description }
 
     static func areaText(_ m2: Double) -> String {
         m2 >= 100 ? " (\(Int(m2.rounded())) m²)" : " (\((m2 * 100).rounded() / 100) m²)"
@@ -95,21 +98,21 @@ public final class PlanValidator {
 
         // Codes and the hierarchy.
         for (a, b) in zip(grids, grids.dropFirst()) where a.info.code == b.info.code && inFocus(a.info.code) {
-            problems.append(PlanProblem(.error, .code, grids: [a.info.code], "grid code \(a.info.code) is used twice"))
+            problems.append(PlanProblem(.error, .code, grids: [a.info.code], tr("grid code \(a.info.code) is used twice")))
         }
         for grid in grids where inFocus(grid.info.code) {
             let info = grid.info
             let parents = GridCodes.parents(of: info.code)
             if GridCodes.isSchemeVillage(info.villageCode), parents.village != info.villageCode {
-                problems.append(PlanProblem(.error, .code, grids: [info.code], "grid \(info.code) is in village \(info.villageCode) but its code is not under it"))
+                problems.append(PlanProblem(.error, .code, grids: [info.code], tr("grid \(info.code) is in village \(info.villageCode) but its code is not under it")))
             }
             if GridCodes.isSchemeVillage(info.villageCode), GridCodes.town(ofVillage: info.villageCode) != info.townCode {
-                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], "village \(info.villageCode) of grid \(info.code) is not under its town \(info.townCode)"))
+                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], tr("village \(info.villageCode) of grid \(info.code) is not under its town \(info.townCode)")))
             }
             if plan.villages[info.villageCode] == nil {
-                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], "grid \(info.code): village \(info.villageCode) has no polygon"))
+                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], tr("grid \(info.code): village \(info.villageCode) has no polygon")))
             } else if plan.villages[info.villageCode]?.townCode != info.townCode {
-                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], "grid \(info.code) is in town \(info.townCode), its village \(info.villageCode) in \(plan.villages[info.villageCode]!.townCode)"))
+                problems.append(PlanProblem(.error, .hierarchy, grids: [info.code], tr("grid \(info.code) is in town \(info.townCode), its village \(info.villageCode) in \(plan.villages[info.villageCode]!.townCode)")))
             }
         }
 
@@ -120,24 +123,24 @@ public final class PlanValidator {
             let code = grid.info.code
             let validity = try geometry.validity()
             if !validity.isValid {
-                problems.append(PlanProblem(.error, .invalid, grids: [code], "grid \(code) is not a valid polygon: \(validity.reason ?? "invalid")",
+                problems.append(PlanProblem(.error, .invalid, grids: [code], tr("grid \(code) is not a valid polygon: \(validity.reason ?? "invalid")"),
                                             location: validity.location.map { LonLat($0.x, $0.y) }))
                 continue
             }
             if try geometry.isEmpty || LocalArea.squareMetres(of: geometry) < PlanThresholds.noiseSquareMetres {
-                problems.append(PlanProblem(.error, .empty, grids: [code], "grid \(code) has no area"))
+                problems.append(PlanProblem(.error, .empty, grids: [code], tr("grid \(code) has no area")))
                 continue
             }
             let parts = try geometry.polygons().count
             if parts > 1 {
-                problems.append(PlanProblem(.warning, .parts, grids: [code], "grid \(code) is in \(parts) separate parts", location: try point(in: geometry)))
+                problems.append(PlanProblem(.warning, .parts, grids: [code], tr("grid \(code) is in \(parts) separate parts"), location: try point(in: geometry)))
             }
-            try outside(geometry, of: preparedCounty, kind: .outsideCounty, "grid \(code) extends beyond the county boundary", grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
+            try outside(geometry, of: preparedCounty, kind: .outsideCounty, tr("grid \(code) extends beyond the county boundary"), grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
             if let village = villageShapes[grid.info.villageCode] {
-                try outside(geometry, of: village, kind: .outsideVillage, "grid \(code) extends beyond its village \(grid.info.villageCode)", grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
+                try outside(geometry, of: village, kind: .outsideVillage, tr("grid \(code) extends beyond its village \(grid.info.villageCode)"), grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
             }
             if let town = townShapes[grid.info.townCode] {
-                try outside(geometry, of: town, kind: .outsideTown, "grid \(code) extends beyond its town \(grid.info.townCode)", grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
+                try outside(geometry, of: town, kind: .outsideTown, tr("grid \(code) extends beyond its town \(grid.info.townCode)"), grids: [code], threshold: thresholds.maxGapSquareMetres, into: &problems)
             }
         }
         let focusVillages = Set(grids.filter { inFocus($0.info.code) }.map(\.info.villageCode))
@@ -146,7 +149,7 @@ public final class PlanValidator {
             let parts = try shape.polygons().count
             if parts > 1 {
                 let members = grids.filter { $0.info.villageCode == code }.map(\.info.code)
-                problems.append(PlanProblem(.warning, .parts, grids: members, "village \(code) \(village.name) is in \(parts) separate parts", location: try point(in: shape)))
+                problems.append(PlanProblem(.warning, .parts, grids: members, tr("village \(code) \(village.name) is in \(parts) separate parts"), location: try point(in: shape)))
             }
         }
 
@@ -162,7 +165,7 @@ public final class PlanValidator {
                     let codes = [grids[i].info.code, grids[j].info.code]
                     let large = area > thresholds.maxOverlapSquareMetres
                     problems.append(PlanProblem(large ? .error : .warning, large ? .overlap : .sliver, grids: codes,
-                                                "grids \(codes[0]) and \(codes[1]) overlap", location: try point(in: piece), area: area))
+                                                tr("grids \(codes[0]) and \(codes[1]) overlap"), location: try point(in: piece), area: area))
                 }
             }
         }
@@ -182,7 +185,7 @@ public final class PlanValidator {
             let large = size > thresholds.maxGapSquareMetres
             let around = try nearby.filter { try geometries[$0].intersects(piece) }.map { grids[$0].info.code }
             problems.append(PlanProblem(large ? .error : .warning, large ? .gap : .sliver, grids: around,
-                                        "no grid covers this part of the county" + (around.isEmpty ? "" : " (between \(around.joined(separator: ", ")))"),
+                                        around.isEmpty ? tr("no grid covers this part of the county") : tr("no grid covers this part of the county (between \(around.joined(separator: ", ")))"),
                                         location: try point(in: piece), area: size))
         }
         return problems.sorted {
@@ -191,7 +194,7 @@ public final class PlanValidator {
     }
 
     /// Reports the part of `geometry` outside `container`: an error above the threshold, a sliver below.
-    private func outside(_ geometry: Geometry, of container: PreparedGeometry, kind: PlanProblem.Kind, _ message: String, grids: [String],
+    private func outside(_ geometry: Geometry, of container: PreparedGeometry, kind: PlanProblem.Kind, _ message: Localized, grids: [String],
                          threshold: Double, into problems: inout [PlanProblem]) throws {
         guard try !container.covers(geometry) else { return }
         for piece in try geometry.difference(container.base).polygons() {
