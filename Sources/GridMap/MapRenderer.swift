@@ -1,3 +1,4 @@
+import Localization
 import Foundation
 
 /// What the labels show.
@@ -107,7 +108,10 @@ public enum MapRenderer {
             let swatchWidth = options.color == .none ? 3 : 2
             items.append((swatch + " " + range + " ", swatchWidth + 2 + displayWidth(range)))
         }
-        if items.isEmpty { items.append(("no data ", 8)) }
+        if items.isEmpty {
+            let noData = tr("no data").rendered + " "
+            items.append((noData, displayWidth(noData)))
+        }
         let unit = scene.metric.unit
         items[items.count - 1].text += unit
         items[items.count - 1].width += displayWidth(unit)
@@ -130,7 +134,7 @@ public enum MapRenderer {
         let label = length >= 1000 ? "\(number(length / 1000)) km" : "\(Int(length)) m"
         second += (second.isEmpty ? "" : "  ") + "0 ├" + String(repeating: "─", count: max(0, columns - 2)) + "┤ \(label)"
         let symbols = options.layers.sorted { $0.rawValue < $1.rawValue }.map { layer in
-            "\(ansi.foreground(Palette.symbols[layer]!))⠿\(ansi.reset) \(layer.rawValue)"
+            "\(ansi.foreground(Palette.symbols[layer]!))⠿\(ansi.reset) \(layer.label)"
         }
         if !symbols.isEmpty { second += "   " + symbols.joined(separator: "  ") }
         return [fit(first, width: options.width, ansi: ansi, bold: false), fit(second, width: options.width, ansi: ansi, bold: false)]

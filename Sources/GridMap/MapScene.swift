@@ -1,3 +1,5 @@
+import Localization
+
 /// What a map shows, already projected to a metric CRS (x east, y north, metres).
 public struct MapScene: Sendable {
     public var title: String
@@ -61,6 +63,15 @@ public struct MapArea: Sendable {
 public struct MapPoint: Sendable {
     public enum Layer: String, Sendable, CaseIterable {
         case cameras, incidents, households
+
+        /// The layer's name in the map's legend.
+        public var label: String {
+            switch self {
+            case .cameras: tr("cameras").rendered
+            case .incidents: tr("incidents").rendered
+            case .households: tr("households").rendered
+            }
+        }
     }
 
     public var position: MapXY

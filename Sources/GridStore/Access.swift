@@ -113,17 +113,17 @@ public struct TokenScopeChange: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         var parts: [String] = []
         if gridsAfter.isEmpty && !gridsBefore.isEmpty {
-            parts.append("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing")
+            parts.append(tr("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing").rendered)
         } else if gridsBefore != gridsAfter {
-            parts.append("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))")
+            parts.append(tr("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))").rendered)
         }
-        if !missingAreas.isEmpty { parts.append("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing") }
-        return "token \(id) \(name): " + parts.joined(separator: "; ")
+        if !missingAreas.isEmpty { parts.append(tr("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing").rendered) }
+        return tr("token \(id) \(name): ").rendered + parts.joined(separator: "; ")
     }
 
     /// Lines for an activation's or an import's report ("" when no token changed).
     public static func report(_ changes: [TokenScopeChange]) -> String {
-        changes.isEmpty ? "" : "\ntokens re-scoped to the new grids (see `wangge token list`):"
+        changes.isEmpty ? "" : "\n" + tr("tokens re-scoped to the new grids (see `wangge token list`):").rendered
             + changes.map { "\n  \($0)" }.joined()
     }
 }

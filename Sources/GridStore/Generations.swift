@@ -87,7 +87,7 @@ extension GridStore {
     }
 
     /// The draft to work on: `id`, or the only draft there is.
-    public func draft(_ id: Int64?, for purpose: String = "edited") throws -> Int64 {
+    public func draft(_ id: Int64?, for purpose: Localized = tr("edited")) throws -> Int64 {
         if let id {
             let generation = try generation(id)
             guard generation.status == .draft else {
@@ -151,7 +151,7 @@ extension GridStore {
 
     /// Deletes a draft and its grids.
     public func deleteDraft(_ id: Int64) throws {
-        let id = try draft(id, for: "deleted")
+        let id = try draft(id, for: tr("deleted"))
         try database.pool.write { db in
             for table in ["grids", "villages", "towns", "assignments"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ?", arguments: [id])
@@ -299,7 +299,7 @@ extension GridStore {
     /// is refused. A crash at any point leaves the previous generation active
     /// and everything whole.
     public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
-        let draft = try draft(id, for: "activated (a rollback re-activates the last retired one)")
+        let draft = try draft(id, for: tr("activated (a rollback re-activates the last retired one)"))
         let errors = try validate(draft, thresholds: thresholds).errors
         guard errors.isEmpty else {
             throw WanggeError.refused(.joined([tr("generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (validating the draft lists them):")]

@@ -150,11 +150,12 @@ public struct ImportReport: Sendable, CustomStringConvertible {
     public var description: String {
         var lines: [String] = []
         let methodText = AssignmentMethod.allCases.compactMap { m in methods[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
-        lines.append("\(file): imported \(imported)" + (generation.map { " into generation \($0)" } ?? "")
-                     + (methodText.isEmpty ? "" : "; assigned: \(methodText); near a boundary: \(nearBoundary)")
-                     + String(format: " (%.1f s)", seconds))
+        let took = String(format: "%.1f", seconds)
+        let into = generation.map { tr(" into generation \($0)") } ?? .verbatim("")
+        lines.append((methodText.isEmpty ? tr("\(file): imported \(imported)\(into) (\(took) s)")
+                      : tr("\(file): imported \(imported)\(into); assigned: \(methodText); near a boundary: \(nearBoundary) (\(took) s)")).rendered)
         lines.append(contentsOf: notes.map { "  \($0)" })
-        lines.append(contentsOf: repaired.map { "  repaired: \($0)" })
+        lines.append(contentsOf: repaired.map { tr("  repaired: \($0)").rendered })
         return lines.joined(separator: "\n") + TokenScopeChange.report(tokens)
     }
 }
@@ -203,7 +204,7 @@ extension GridStore {
         try problems.throwIfAny()
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         var points = try database.pool.read(Self.storedPoints)
-        progress?("assigning \(points.count) stored points to the new grids")
+        progress?(tr("assigning \(points.count) stored points to the new grids").rendered)
         var assignments = try assigner.assign(points.map(\.position))
         if !force { try Self.refuseMostlyUnassigned(assignments, source: path) }
         let (generation, tokens) = try database.pool.write { db -> (Int64, [TokenScopeChange]) in
@@ -244,10 +245,10 @@ extension GridStore {
         -> (features: [GridFeature], hierarchy: (villages: [PlanArea], towns: [PlanArea]), shapes: [GridShape], report: ImportReport) {
         var report = ImportReport(file: path, imported: 0)
         let source = try GridFileSource(path: path, file, report: &report)
-        progress?("read \(source.features.count) features from \(source.label)")
+        progress?(tr("read \(source.features.count) features from \(source.label)").rendered)
         let features = try readGridFeatures(source, makeValid: file.makeValid, report: &report)
         let hierarchy = try buildHierarchy(features, source: source.label)
-        progress?("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns")
+        progress?(tr("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns").rendered)
         let shapes = try features.map { GridShape(code: $0.info.code, wkb: try $0.geometry.wkb()) }
         return (features, hierarchy, shapes, report)
     }
@@ -412,12 +413,12 @@ struct GridFileSource {
             }
             fields = (code, resolved)
             features = try layer.features(closedLinesArePolygons: dataset.driver == "DXF")
-            var read = "read \(layerCount > 1 ? "layer \(layer.name) of " : "")\(dataset.driver)"
-            if let note = dataset.encodingNote { read += ", text \(note)" }
-            read += ", CRS \(crs)" + (file.crs == nil ? " (the file's)" : " (as given)")
+            var read = (layerCount > 1 ? tr("read layer \(layer.name) of \(dataset.driver)") : tr("read \(dataset.driver)")).rendered
+            if let note = dataset.encodingNote { read += tr(", text \(note)").rendered }
+            read += tr(", CRS \(crs)").rendered + (file.crs == nil ? tr(" (the file's)").rendered : tr(" (as given)").rendered)
             report.notes.append(read)
             let used = GridFieldMapping.Role.allCases.compactMap { role in resolved[role].flatMap { $0 == role.rawValue ? nil : "\($0) → \(role.rawValue)" } }
-            if !used.isEmpty { report.notes.append("fields: " + used.joined(separator: ", ")) }
+            if !used.isEmpty { report.notes.append(tr("fields: ").rendered + used.joined(separator: ", ")) }
         } catch let error as GeoError {
             throw WanggeError.invalid(tr("\(error.text); nothing was imported"))
         }

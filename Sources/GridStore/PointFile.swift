@@ -147,7 +147,7 @@ enum PointFile {
                 throw WanggeError.invalid(tr("\(path): neither UTF-8 nor GBK text: save the CSV from Excel as \"CSV UTF-8（逗号分隔）\" or give --encoding"))
             }
             data = Data(decoded)
-            notes.append("encoding: GBK (GB18030)" + (encoding == nil ? ", as the file is not UTF-8" : ", as given"))
+            notes.append(tr("encoding: GBK (GB18030)").rendered + (encoding == nil ? tr(", as the file is not UTF-8").rendered : tr(", as given").rendered))
         }
         var columns: PointColumns?
         var batch: [PointFileRecord] = []
@@ -175,7 +175,7 @@ enum PointFile {
             throw WanggeError.invalid(tr("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported"))
         }
         guard let columns else { throw WanggeError.invalid(tr("\(path): empty file, expected a header row")) }
-        if !columns.renamed.isEmpty { notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
+        if !columns.renamed.isEmpty { notes.append(tr("columns: ").rendered + columns.renamed.joined(separator: ", ")) }
         try body(batch, true)
     }
 
@@ -189,8 +189,8 @@ enum PointFile {
                 throw WanggeError.invalid(tr("\(path): the workbook has no sheets"))
             }
             let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1")
-            notes.append("sheet: \(sheet.name)" + (sheets.count > 1 ? " (the first with rows of \(sheets.count))" : ""))
-            if !columns.renamed.isEmpty { notes.append("columns: " + columns.renamed.joined(separator: ", ")) }
+            notes.append(tr("sheet: \(sheet.name)").rendered + (sheets.count > 1 ? tr(" (the first with rows of \(sheets.count))").rendered : ""))
+            if !columns.renamed.isEmpty { notes.append(tr("columns: ").rendered + columns.renamed.joined(separator: ", ")) }
             return try sheet.features().compactMap { feature in
                 let values = sheet.fieldNames.map { feature.values[$0] ?? "" }
                 if values.allSatisfy(\.isEmpty) { return nil } // an empty row

@@ -165,7 +165,7 @@ extension GridStore {
                 }
                 report.imported += records.count
                 tally(assignments, into: &report)
-                progress?("\(report.imported) \(layer.table) read, checked, assigned and written")
+                progress?(tr("\(report.imported) \(layer.table) read, checked, assigned and written").rendered)
             }
             report.notes = notes
             try validator.finish()

@@ -12,7 +12,7 @@ import Localization
 extension Wangge {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmarks: bulk assignment (default) and memory ownership.",
+            abstract: tr("Benchmarks: bulk assignment (default) and memory ownership.").rendered,
             subcommands: [Assign.self, Map.self, Coverage.self, Memory.self], defaultSubcommand: Assign.self)
     }
 }
@@ -20,10 +20,10 @@ extension Wangge {
 extension Wangge.Bench {
     /// Camera coverage of the whole county, timed.
     struct Coverage: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Time camera coverage for the whole county (after make demo).")
+        static let configuration = CommandConfiguration(abstract: tr("Time camera coverage for the whole county (after make demo).").rendered)
 
         @OptionGroup var store: StoreOptions
-        @Option(help: "Runs to time.") var runs = 3
+        @Option(help: ArgumentHelp(tr("Runs to time.").rendered)) var runs = 3
 
         func run() throws {
             let (gridStore, config) = try store.openStore()
@@ -46,12 +46,12 @@ extension Wangge.Bench {
     /// Frame time of the terminal map: the whole county with every grid and the camera layer.
     struct Map: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time map frames of the whole county with the camera layer (after make demo).")
+            abstract: tr("Time map frames of the whole county with the camera layer (after make demo).").rendered)
 
         @OptionGroup var store: StoreOptions
-        @Option(help: "Columns.") var width = 200
-        @Option(help: "Lines.") var height = 60
-        @Option(help: "Frames to time.") var frames = 50
+        @Option(help: ArgumentHelp(tr("Columns.").rendered)) var width = 200
+        @Option(help: ArgumentHelp(tr("Lines.").rendered)) var height = 60
+        @Option(help: ArgumentHelp(tr("Frames to time.").rendered)) var frames = 50
 
         func run() throws {
             let (gridStore, _) = try store.openStore()
@@ -80,9 +80,9 @@ extension Wangge.Bench {
     /// process grew: run in a process of its own, so nothing else allocates.
     struct Memory: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create and free GEOS geometries in a loop and print the resident-memory growth in bytes.")
+            abstract: tr("Create and free GEOS geometries in a loop and print the resident-memory growth in bytes.").rendered)
 
-        @Option(help: "Iterations of the measured loop.")
+        @Option(help: ArgumentHelp(tr("Iterations of the measured loop.").rendered))
         var iterations = 100_000
 
         func run() throws {
@@ -90,7 +90,7 @@ extension Wangge.Bench {
             try churn(20_000) // warm up allocator pools and GEOS's lazy statics
             let before = try Self.residentBytes()
             try churn(iterations)
-            print("resident memory grew by \(try Self.residentBytes() - before) bytes over \(iterations) iterations")
+            print(tr("resident memory grew by \(try Self.residentBytes() - before) bytes over \(iterations) iterations").rendered)
         }
 
         static func residentBytes() throws -> Int {
@@ -105,41 +105,38 @@ extension Wangge.Bench {
 
     struct Assign: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Benchmark bulk assignment (fast path, plain GEOS, SpatiaLite SQL) and print the figures.",
-            discussion: """
-                Points are random with a fixed seed, 1% of them outside the grids. The fast path's answers are \
-                compared with plain GEOS for every point of the plain run. Build with -c release.
-                """)
+            abstract: tr("Benchmark bulk assignment (fast path, plain GEOS, SpatiaLite SQL) and print the figures.").rendered,
+            discussion: tr("Points are random with a fixed seed, 1% of them outside the grids. The fast path's answers are compared with plain GEOS for every point of the plain run. Build with -c release.").rendered)
 
-        @Option(help: "The grids to assign to (GeoJSON).")
+        @Option(help: ArgumentHelp(tr("The grids to assign to (GeoJSON).").rendered))
         var grids = "GeoData/grids.geojson"
 
-        @Flag(help: "Generate a province-sized tiling instead of reading --grids.")
+        @Flag(help: ArgumentHelp(tr("Generate a province-sized tiling instead of reading --grids.").rendered))
         var province = false
 
-        @Option(help: "Grids of the generated province.")
+        @Option(help: ArgumentHelp(tr("Grids of the generated province.").rendered))
         var provinceGrids = 20_000
 
-        @Option(parsing: .upToNextOption, help: "Point counts for the fast-path runs (default 1M and 10M; 1M with --province).")
+        @Option(parsing: .upToNextOption, help: ArgumentHelp(tr("Point counts for the fast-path runs (default 1M and 10M; 1M with --province).").rendered))
         var points: [Int] = []
 
-        @Option(help: "Points for the plain GEOS path (0 to skip).")
+        @Option(help: ArgumentHelp(tr("Points for the plain GEOS path (0 to skip).").rendered))
         var plainPoints = 1_000_000
 
-        @Option(help: "Points for the SpatiaLite SQL join (0 to skip).")
+        @Option(help: ArgumentHelp(tr("Points for the SpatiaLite SQL join (0 to skip).").rendered))
         var sqlPoints = 1_000_000
 
-        @Option(help: "Random seed.")
+        @Option(help: ArgumentHelp(tr("Random seed.").rendered))
         var seed: UInt64 = 20_261_121
 
-        @Option(help: "Raster cell side in metres (default: chosen from the grids).")
+        @Option(help: ArgumentHelp(tr("Raster cell side in metres (default: chosen from the grids).").rendered))
         var cellMetres: Double?
 
-        @Option(help: "Timed runs of each fast-path count (the best and the median are printed).")
+        @Option(help: ArgumentHelp(tr("Timed runs of each fast-path count (the best and the median are printed).").rendered))
         var runs = 3
 
         func run() throws {
-            print("machine: \(GridAssigner.coreCount) cores · \(LibraryVersions.geometry)")
+            print(tr("machine: \(GridAssigner.coreCount) cores · \(LibraryVersions.geometry)").rendered)
             let shapes = try loadShapes()
             let assigner = try GridAssigner(shapes: shapes, cellSize: cellMetres.map { $0 / 110_574 })
             let index = assigner.index, raster = index.raster
@@ -150,7 +147,7 @@ extension Wangge.Bench {
                          raster.columns, raster.rows, raster.cellSize * 110_574,
                          Double(raster.deepCells) * 100 / Double(raster.cellCount), Double(raster.edgeCells) * 100 / Double(raster.cellCount),
                          Double(index.tableBytes) / 1e6, assigner.indexBuildSeconds))
-            print("  build steps: " + assigner.indexBuildSteps.map { String(format: "%@ %.3f s", $0.step, $0.seconds) }.joined(separator: ", "))
+            print(tr("  build steps: ").rendered + assigner.indexBuildSteps.map { String(format: "%@ %.3f s", $0.step, $0.seconds) }.joined(separator: ", "))
             var random = SeededRandom(seed: seed)
             var fastRate = 0.0
             for count in points.isEmpty ? (province ? [1_000_000] : [1_000_000, 10_000_000]) : points {
@@ -172,7 +169,7 @@ extension Wangge.Bench {
                 print(String(format: "fast path: %@ points in %.3f s = %@ points/s (best of %d; median %.3f s) · %.0f ns of CPU a point · %d unassigned · peak memory %@",
                              Self.grouped(count), best.wall, Self.grouped(Int(fastRate)), timings.count, median.wall,
                              best.cpu / Double(count) * 1e9, none, Self.peakMemory()))
-                print("  decided by: \(Self.shares(paths))")
+                print(tr("  decided by: \(Self.shares(paths))").rendered)
             }
             let candidates = index.outsideCandidates
             print(String(format: "outside every grid: %d tiles' lists made on demand, %.1f candidate edges each; metric coordinates first in Swift: %@",
@@ -196,7 +193,7 @@ extension Wangge.Bench {
                 print(String(format: "SpatiaLite SQL (ST_Within + spatial index): %@ points in %.3f s = %@ points/s · fast path %.1f× faster · matched %d (engine: %d inside)",
                              Self.grouped(sqlPoints), seconds, Self.grouped(Int(rate)), fastRate / rate, matched, engine))
             }
-            print("peak memory: \(Self.peakMemory())")
+            print(tr("peak memory: \(Self.peakMemory())").rendered)
         }
 
         func loadShapes() throws -> [GridShape] {

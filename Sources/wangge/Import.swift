@@ -5,6 +5,7 @@ import GeoKit
 import GeoFiles
 import GridCore
 import GridStore
+import Localization
 
 extension CoordinateSystem: ExpressibleByArgument {
     public init?(argument: String) {
@@ -25,22 +26,22 @@ func progressPrinter() -> (@Sendable (String) -> Void)? {
 extension Wangge {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import grids, households, cameras or incidents (all or nothing).",
+            abstract: tr("Import grids, households, cameras or incidents (all or nothing).").rendered,
             subcommands: [Grids.self, Households.self, Cameras.self, Incidents.self])
 
         struct Grids: ParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "grids",
-                abstract: "Import grid polygons (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON) as the new active generation and re-assign every stored point.")
+                abstract: tr("Import grid polygons (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON) as the new active generation and re-assign every stored point.").rendered)
 
             @OptionGroup var store: StoreOptions
 
             @OptionGroup var file: GridFileArguments
 
-            @Option(help: "A name for the new generation.")
+            @Option(help: ArgumentHelp(tr("A name for the new generation.").rendered))
             var generationName: String?
 
-            @Flag(help: "Import even if the new grids leave most stored points outside every grid.")
+            @Flag(help: ArgumentHelp(tr("Import even if the new grids leave most stored points outside every grid.").rendered))
             var force = false
 
             func run() throws {
@@ -52,21 +53,21 @@ extension Wangge {
 
         struct Households: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Import households (columns id, lon, lat, address, head, phone, id_number, members, tags).")
+                abstract: tr("Import households (columns id, lon, lat, address, head, phone, id_number, members, tags).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.households) }
         }
 
         struct Cameras: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Import cameras (columns id, lon, lat, type, name, heading_deg, fov_deg, range_m, status).")
+                abstract: tr("Import cameras (columns id, lon, lat, type, name, heading_deg, fov_deg, range_m, status).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.cameras) }
         }
 
         struct Incidents: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Import incidents (columns id, lon, lat, category, channel, severity, status, reported_at, description, reporter, satisfaction).")
+                abstract: tr("Import incidents (columns id, lon, lat, category, channel, severity, status, reported_at, description, reporter, satisfaction).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.incidents) }
         }
@@ -82,19 +83,19 @@ extension TextEncoding: ExpressibleByArgument {
 
 /// A grid file and how to read it, for `import grids` and `plan import`.
 struct GridFileArguments: ParsableArguments {
-    @Argument(help: "A file of Polygon/MultiPolygon grids: .shp (with its .shx and .dbf), .kml, .kmz, .gpkg, .dxf or .geojson.")
+    @Argument(help: ArgumentHelp(tr("A file of Polygon/MultiPolygon grids: .shp (with its .shx and .dbf), .kml, .kmz, .gpkg, .dxf or .geojson.").rendered))
     var file: String
 
-    @Option(help: "CRS of the file (default: the one the file states): EPSG:<code> (4326, 4490, 4513–4554, …), gcj02 or bd09.")
+    @Option(help: ArgumentHelp(tr("CRS of the file (default: the one the file states): EPSG:<code> (4326, 4490, 4513–4554, …), gcj02 or bd09.").rendered))
     var crs: CoordinateSystem?
 
-    @Option(help: "The layer to read, for files with several (GeoPackage, KML folders).")
+    @Option(help: ArgumentHelp(tr("The layer to read, for files with several (GeoPackage, KML folders).").rendered))
     var layer: String?
 
-    @Option(help: "Text encoding of a Shapefile's .dbf: gbk or utf-8 (default: its .cpg, else detected).")
+    @Option(help: ArgumentHelp(tr("Text encoding of a Shapefile's .dbf: gbk or utf-8 (default: its .cpg, else detected).").rendered))
     var encoding: TextEncoding?
 
-    @Flag(help: "Repair invalid polygons with GEOS MakeValid (each repair is reported).")
+    @Flag(help: ArgumentHelp(tr("Repair invalid polygons with GEOS MakeValid (each repair is reported).").rendered))
     var makeValid = false
 
     @OptionGroup var fields: GridFieldOptions
@@ -106,14 +107,14 @@ struct GridFileArguments: ParsableArguments {
 
 /// Which fields hold a grid's code, name, parents and worker, over the config's `grid_fields`.
 struct GridFieldOptions: ParsableArguments {
-    @Option(help: "Field holding the grid code.") var codeField: String?
-    @Option(help: "Field holding the grid name.") var nameField: String?
-    @Option(help: "Field holding the village code.") var villageCodeField: String?
-    @Option(help: "Field holding the village name.") var villageNameField: String?
-    @Option(help: "Field holding the town code.") var townCodeField: String?
-    @Option(help: "Field holding the town name.") var townNameField: String?
-    @Option(help: "Field holding the grid worker's name.") var workerNameField: String?
-    @Option(help: "Field holding the grid worker's phone.") var workerPhoneField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the grid code.").rendered)) var codeField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the grid name.").rendered)) var nameField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the village code.").rendered)) var villageCodeField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the village name.").rendered)) var villageNameField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the town code.").rendered)) var townCodeField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the town name.").rendered)) var townNameField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the grid worker's name.").rendered)) var workerNameField: String?
+    @Option(help: ArgumentHelp(tr("Field holding the grid worker's phone.").rendered)) var workerPhoneField: String?
 
     func mapping(_ configured: GridFieldMapping) -> GridFieldMapping {
         var mapping = configured
@@ -133,13 +134,13 @@ struct GridFieldOptions: ParsableArguments {
 struct PointImportOptions: ParsableArguments {
     @OptionGroup var store: StoreOptions
 
-    @Argument(help: "A CSV file with a header row (coordinates in lon,lat or x,y) or a GeoJSON file of Point features.")
+    @Argument(help: ArgumentHelp(tr("A CSV file with a header row (coordinates in lon,lat or x,y) or a GeoJSON file of Point features.").rendered))
     var file: String
 
-    @Option(help: "CRS of the coordinates: EPSG:<code> (4326, 4490, 3857, 4513–4554, …), gcj02 or bd09.")
+    @Option(help: ArgumentHelp(tr("CRS of the coordinates: EPSG:<code> (4326, 4490, 3857, 4513–4554, …), gcj02 or bd09.").rendered))
     var crs: CoordinateSystem = .wgs84
 
-    @Option(help: "Text encoding of a CSV: utf-8 or gbk (default: UTF-8, or GBK when the file is not UTF-8, as Excel on Chinese Windows saves it).")
+    @Option(help: ArgumentHelp(tr("Text encoding of a CSV: utf-8 or gbk (default: UTF-8, or GBK when the file is not UTF-8, as Excel on Chinese Windows saves it).").rendered))
     var encoding: TextEncoding?
 
     func run(_ layer: PointLayer) throws {

@@ -4,30 +4,31 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 extension Wangge {
     struct Incident: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Incidents: report and route them, then take them through their lifecycle.",
+            abstract: tr("Incidents: report and route them, then take them through their lifecycle.").rendered,
             subcommands: [Report.self, Show.self, Accept.self, Start.self, Mediate.self, Resolve.self, Close.self, Reopen.self,
                           Escalate.self, Return.self, Reroute.self, Move.self, Recategorize.self, EscalateOverdue.self,
                           Notifications.self])
 
         struct Report: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Report an incident at a place: it is located, routed by the rules in Config/ and stored.",
-                discussion: "Refused (exit 1) when the place is outside every grid, with the nearest grid and its distance.")
+                abstract: tr("Report an incident at a place: it is located, routed by the rules in Config/ and stored.").rendered,
+                discussion: tr("Refused (exit 1) when the place is outside every grid, with the nearest grid and its distance.").rendered)
 
             @OptionGroup var store: StoreOptions
-            @Option(help: "Longitude (or x).") var lon: Double
-            @Option(help: "Latitude (or y).") var lat: Double
-            @Option(help: "CRS of the place: EPSG:<code>, gcj02 (WeChat, AMap) or bd09 (Baidu).") var crs: CoordinateSystem = .wgs84
-            @Option(help: "Category, e.g. 矛盾纠纷, 环境卫生, 安全隐患.") var category: String
-            @Option(help: "Channel: 网格员上报, 12345, 码上办, 来访, …") var channel: String
-            @Option(help: "Severity: 简单, 一般 or 疑难.") var severity: String?
-            @Option(help: "What happened.") var description: String?
-            @Option(help: "Who reported it.") var reporter: String?
-            @Flag(help: "Print JSON.") var json = false
+            @Option(help: ArgumentHelp(tr("Longitude (or x).").rendered)) var lon: Double
+            @Option(help: ArgumentHelp(tr("Latitude (or y).").rendered)) var lat: Double
+            @Option(help: ArgumentHelp(tr("CRS of the place: EPSG:<code>, gcj02 (WeChat, AMap) or bd09 (Baidu).").rendered)) var crs: CoordinateSystem = .wgs84
+            @Option(help: ArgumentHelp(tr("Category, e.g. 矛盾纠纷, 环境卫生, 安全隐患.").rendered)) var category: String
+            @Option(help: ArgumentHelp(tr("Channel: 网格员上报, 12345, 码上办, 来访, …").rendered)) var channel: String
+            @Option(help: ArgumentHelp(tr("Severity: 简单, 一般 or 疑难.").rendered)) var severity: String?
+            @Option(help: ArgumentHelp(tr("What happened.").rendered)) var description: String?
+            @Option(help: ArgumentHelp(tr("Who reported it.").rendered)) var reporter: String?
+            @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
             func run() throws {
                 let input = IncidentInput(x: lon, y: lat, crs: crs, category: category, channel: channel, severity: severity,
@@ -39,13 +40,13 @@ extension Wangge {
                     return
                 }
                 let deadline = TimePolicy.standard.displayed(r.deadline)
-                print("incident  \(result.id)  \(category) via \(channel)")
-                print("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))")
-                print("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")")
-                print("handled   \(r.level.rawValue): \(r.unit)   department: \(r.department)")
-                print("deadline  \(deadline)")
-                if let other = r.confirmWithGrid { print("confirm   near the edge of \(other): the dispatcher confirms the grid") }
-                if let earlier = r.duplicateOf { print("duplicate likely: \(earlier) (same category nearby and recent)") }
+                print(tr("incident  \(result.id)  \(category) via \(channel)").rendered)
+                print(tr("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))").rendered)
+                print(tr("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")").rendered)
+                print(tr("handled   \(r.level.rawValue): \(r.unit)   department: \(r.department)").rendered)
+                print(tr("deadline  \(deadline)").rendered)
+                if let other = r.confirmWithGrid { print(tr("confirm   near the edge of \(other): the dispatcher confirms the grid").rendered) }
+                if let earlier = r.duplicateOf { print(tr("duplicate likely: \(earlier) (same category nearby and recent)").rendered) }
             }
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A time on the command line: a day (2026-11-01, midnight in China) or an
 /// ISO 8601 time (2026-11-01T08:30:00+08:00).
@@ -40,7 +41,7 @@ func incidentText(_ r: IncidentRecord) -> String {
     if let d = r.duplicateOf { lines.append("duplicate  likely of \(d)") }
     if let history = r.history, !history.isEmpty {
         lines.append("history")
-        lines.append(table(["#", "at", "by", "action", "from → to", "level: unit", "grid", "note"], history.map { e in
+        lines.append(table([tr("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
             let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
             return [String(e.seq), localTime(e.at), e.actor, e.action.rawValue, "\(e.fromStatus?.rawValue ?? "·") → \(e.toStatus.rawValue)",
                     "\(e.level?.rawValue ?? "-"): \(e.unit ?? "-")", e.grid ?? "-",
@@ -57,12 +58,12 @@ func incidentText(_ r: IncidentRecord) -> String {
 /// The options every change to an incident takes.
 struct ChangeOptions: ParsableArguments {
     @OptionGroup var store: StoreOptions
-    @Argument(help: "The incident id, e.g. R0000012.") var id: String
-    @Option(help: "Who makes the change (default: $USER).") var by: String?
-    @Option(help: "Why, or what was done.") var note: String?
-    @Option(help: "The version you saw (from `incident show`): refused if someone changed it since.") var version: Int?
-    @Option(help: "When it happened (default: now).") var at: TimeArgument?
-    @Flag(help: "Print JSON.") var json = false
+    @Argument(help: ArgumentHelp(tr("The incident id, e.g. R0000012.").rendered)) var id: String
+    @Option(help: ArgumentHelp(tr("Who makes the change (default: $USER).").rendered)) var by: String?
+    @Option(help: ArgumentHelp(tr("Why, or what was done.").rendered)) var note: String?
+    @Option(help: ArgumentHelp(tr("The version you saw (from `incident show`): refused if someone changed it since.").rendered)) var version: Int?
+    @Option(help: ArgumentHelp(tr("When it happened (default: now).").rendered)) var at: TimeArgument?
+    @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
     /// Applies the action, with `configure` filling in what it needs, and prints the result.
     func apply(_ action: IncidentAction, _ configure: (inout IncidentChange) throws -> Void = { _ in }) throws {
@@ -80,10 +81,10 @@ struct ChangeOptions: ParsableArguments {
 
 extension Wangge.Incident {
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "An incident with its history and notifications.")
+        static let configuration = CommandConfiguration(abstract: tr("An incident with its history and notifications.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The incident id.") var id: String
-        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: ArgumentHelp(tr("The incident id.").rendered)) var id: String
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
         func run() throws {
             let record = try store.openService().incident(id: id)
@@ -92,66 +93,66 @@ extension Wangge.Incident {
     }
 
     struct Accept: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The unit takes the incident on (reported, escalated or reopened → accepted).")
+        static let configuration = CommandConfiguration(abstract: tr("The unit takes the incident on (reported, escalated or reopened → accepted).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.accept) }
     }
 
     struct Start: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Work begins (accepted → in_progress).")
+        static let configuration = CommandConfiguration(abstract: tr("Work begins (accepted → in_progress).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.start) }
     }
 
     struct Mediate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record a mediation attempt and its result (the 2+1+N ladder).",
-            discussion: "A settled attempt resolves the incident. A failed one counts against the level's attempts "
+            abstract: tr("Record a mediation attempt and its result (the 2+1+N ladder).").rendered,
+            discussion: tr("A settled attempt resolves the incident. A failed one counts against the level's attempts ").rendered
                 + "(dispatch.mediation_attempts); when they are used up the incident escalates a level.")
         @OptionGroup var options: ChangeOptions
-        @Flag(help: "Whether the attempt settled the matter.") var result: MediationResult
+        @Flag(help: ArgumentHelp(tr("Whether the attempt settled the matter.").rendered)) var result: MediationResult
         func run() throws { try options.apply(.mediate) { $0.settled = result == .settled } }
     }
 
     enum MediationResult: String, EnumerableFlag { case settled, failed }
 
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The unit has settled it (--note says how); the reporter then closes or reopens.")
+        static let configuration = CommandConfiguration(abstract: tr("The unit has settled it (--note says how); the reporter then closes or reopens.").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.resolve) }
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a resolved incident with the reporter's satisfaction.")
+        static let configuration = CommandConfiguration(abstract: tr("Close a resolved incident with the reporter's satisfaction.").rendered)
         @OptionGroup var options: ChangeOptions
-        @Option(help: "The reporter's satisfaction, 1 (very unhappy) to 5 (very satisfied).") var satisfaction: Int
+        @Option(help: ArgumentHelp(tr("The reporter's satisfaction, 1 (very unhappy) to 5 (very satisfied).").rendered)) var satisfaction: Int
         func run() throws { try options.apply(.close) { $0.satisfaction = satisfaction } }
     }
 
     struct Reopen: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The reporter is not satisfied: back to the unit with a fresh deadline.")
+        static let configuration = CommandConfiguration(abstract: tr("The reporter is not satisfied: back to the unit with a fresh deadline.").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.reopen) }
     }
 
     struct Escalate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send it one level up (grid → village → town → county department).")
+        static let configuration = CommandConfiguration(abstract: tr("Send it one level up (grid → village → town → county department).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.escalate) }
     }
 
     struct Return: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "return", abstract: "Not this unit's: hand it back to the dispatcher with the reason (--note).")
+            commandName: "return", abstract: tr("Not this unit's: hand it back to the dispatcher with the reason (--note).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.return) }
     }
 
     struct Reroute: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The dispatcher sends a returned or new incident to another grid and/or level.")
+        static let configuration = CommandConfiguration(abstract: tr("The dispatcher sends a returned or new incident to another grid and/or level.").rendered)
         @OptionGroup var options: ChangeOptions
-        @Option(help: "The grid to send it to.") var grid: String?
-        @Option(help: "The level to send it to: grid, village, town or county.") var level: HandlingLevel?
+        @Option(help: ArgumentHelp(tr("The grid to send it to.").rendered)) var grid: String?
+        @Option(help: ArgumentHelp(tr("The level to send it to: grid, village, town or county.").rendered)) var level: HandlingLevel?
         func run() throws {
             try options.apply(.reroute) {
                 $0.grid = grid
@@ -161,11 +162,11 @@ extension Wangge.Incident {
     }
 
     struct Move: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Correct the incident's place: it is located and routed again, its old grid kept in the history.")
+        static let configuration = CommandConfiguration(abstract: tr("Correct the incident's place: it is located and routed again, its old grid kept in the history.").rendered)
         @OptionGroup var options: ChangeOptions
-        @Option(help: "Longitude (or x).") var lon: Double
-        @Option(help: "Latitude (or y).") var lat: Double
-        @Option(help: "CRS of the place: EPSG:<code>, gcj02 or bd09.") var crs: CoordinateSystem = .wgs84
+        @Option(help: ArgumentHelp(tr("Longitude (or x).").rendered)) var lon: Double
+        @Option(help: ArgumentHelp(tr("Latitude (or y).").rendered)) var lat: Double
+        @Option(help: ArgumentHelp(tr("CRS of the place: EPSG:<code>, gcj02 or bd09.").rendered)) var crs: CoordinateSystem = .wgs84
         func run() throws {
             let p = try GridService.wgs84(x: lon, y: lat, crs: crs)
             try options.apply(.move) {
@@ -176,32 +177,32 @@ extension Wangge.Incident {
     }
 
     struct Recategorize: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Correct the category: the department (and a county-level unit) follow it.")
+        static let configuration = CommandConfiguration(abstract: tr("Correct the category: the department (and a county-level unit) follow it.").rendered)
         @OptionGroup var options: ChangeOptions
-        @Option(help: "The new category.") var category: String
+        @Option(help: ArgumentHelp(tr("The new category.").rendered)) var category: String
         func run() throws { try options.apply(.recategorize) { $0.category = category } }
     }
 
     struct EscalateOverdue: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "escalate-overdue",
-            abstract: "Escalate every open incident past its deadline one level (for cron; `wangge serve` does it too).")
+            abstract: tr("Escalate every open incident past its deadline one level (for cron; `wangge serve` does it too).").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "The time to check deadlines against (default: now).") var at: TimeArgument?
+        @Option(help: ArgumentHelp(tr("The time to check deadlines against (default: now).").rendered)) var at: TimeArgument?
 
         func run() throws {
             let touched = try store.openService().escalateOverdue(at: at?.date ?? Date(), actor: "scheduler")
             for (id, level) in touched { print("\(id)\t→ \(level.rawValue)") }
-            print("\(touched.count) overdue incident(s) escalated or reported to the county")
+            print(tr("\(touched.count) overdue incident(s) escalated or reported to the county").rendered)
         }
     }
 
     struct Notifications: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Notifications for units: incidents escalated, sent, returned or overdue.")
+        static let configuration = CommandConfiguration(abstract: tr("Notifications for units: incidents escalated, sent, returned or overdue.").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "Only this unit, e.g. 司法局 or 琼湖街道.") var unit: String?
-        @Option(help: "How many, newest first.") var limit = 50
-        @Flag(help: "Print JSON.") var json = false
+        @Option(help: ArgumentHelp(tr("Only this unit, e.g. 司法局 or 琼湖街道.").rendered)) var unit: String?
+        @Option(help: ArgumentHelp(tr("How many, newest first.").rendered)) var limit = 50
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
         func run() throws {
             let notes = try store.openService().notifications(unit: unit, limit: limit)
@@ -209,7 +210,7 @@ extension Wangge.Incident {
                 print(try jsonText(notes))
                 return
             }
-            print(table(["at", "incident", "level", "unit", "reason"], notes.map {
+            print(table([tr("at"), tr("incident"), tr("level"), tr("unit"), tr("reason")], notes.map {
                 [localTime($0.at), $0.incidentID, $0.level.rawValue, $0.unit, $0.reason]
             }))
         }
@@ -218,24 +219,24 @@ extension Wangge.Incident {
 
 extension Wangge {
     struct Incidents: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List incidents by area, status, time and lateness, newest first.")
+        static let configuration = CommandConfiguration(abstract: tr("List incidents by area, status, time and lateness, newest first.").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "Only this grid (code).") var grid: String?
-        @Option(help: "Only this village (code or name).") var village: String?
-        @Option(help: "Only this town (code or name).") var town: String?
-        @Option(parsing: .upToNextOption, help: "Only these statuses.") var status: [IncidentStatus] = []
-        @Flag(help: "Only open incidents past their deadline.") var overdue = false
-        @Option(help: "Reported at or after (2026-11-01 or an ISO 8601 time).") var since: TimeArgument?
-        @Option(help: "Reported before.") var until: TimeArgument?
-        @Option(help: "Only this category.") var category: String?
-        @Option(help: "Only this channel.") var channel: String?
-        @Option(help: "At most this many.") var limit = 100
-        @Flag(help: "Print JSON.") var json = false
-        @Flag(help: "Print CSV.") var csv = false
+        @Option(help: ArgumentHelp(tr("Only this grid (code).").rendered)) var grid: String?
+        @Option(help: ArgumentHelp(tr("Only this village (code or name).").rendered)) var village: String?
+        @Option(help: ArgumentHelp(tr("Only this town (code or name).").rendered)) var town: String?
+        @Option(parsing: .upToNextOption, help: ArgumentHelp(tr("Only these statuses.").rendered)) var status: [IncidentStatus] = []
+        @Flag(help: ArgumentHelp(tr("Only open incidents past their deadline.").rendered)) var overdue = false
+        @Option(help: ArgumentHelp(tr("Reported at or after (2026-11-01 or an ISO 8601 time).").rendered)) var since: TimeArgument?
+        @Option(help: ArgumentHelp(tr("Reported before.").rendered)) var until: TimeArgument?
+        @Option(help: ArgumentHelp(tr("Only this category.").rendered)) var category: String?
+        @Option(help: ArgumentHelp(tr("Only this channel.").rendered)) var channel: String?
+        @Option(help: ArgumentHelp(tr("At most this many.").rendered)) var limit = 100
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
+        @Flag(help: ArgumentHelp(tr("Print CSV.").rendered)) var csv = false
 
         func validate() throws {
-            if json && csv { throw ValidationError("give --json or --csv, not both") }
-            if [grid, village, town].compactMap({ $0 }).count > 1 { throw ValidationError("give at most one of --grid, --village, --town") }
+            if json && csv { throw ValidationError(tr("give --json or --csv, not both").rendered) }
+            if [grid, village, town].compactMap({ $0 }).count > 1 { throw ValidationError(tr("give at most one of --grid, --village, --town").rendered) }
         }
 
         func run() throws {
@@ -255,17 +256,17 @@ extension Wangge {
                 print(try jsonText(records))
                 return
             }
-            let header = ["id", "reported", "category", "channel", "status", "level", "unit", "grid", "deadline", "overdue"]
+            let header: [Localized] = [tr("id"), tr("reported"), tr("category"), tr("channel"), tr("status"), tr("level"), tr("unit"), tr("grid"), tr("deadline"), tr("overdue")]
             let rows = records.map { r in
                 [r.id, localTime(r.reportedAt), r.category ?? "", r.channel ?? "", r.status.rawValue, r.level?.rawValue ?? "",
                  r.unit ?? "", r.grid ?? "", localTime(r.deadline), r.overdue ? "yes" : ""]
             }
             if csv {
-                try printCSV(header, rows)
+                try printCSV(header.map(\.description), rows)
                 return
             }
             print(table(header, rows))
-            print("\(records.count) incident(s)\(records.count == limit ? " (the first \(limit); --limit shows more)" : "")")
+            print(tr("\(records.count) incident(s)\(records.count == limit ? " (the first \(limit); --limit shows more)" : "")").rendered)
         }
     }
 }
@@ -273,22 +274,18 @@ extension Wangge {
 extension Wangge.Stats {
     struct Incidents: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Incident figures per area, category or channel: received, open, overdue, closure, one-time resolution, satisfaction.",
-            discussion: """
-                closure = closed / received (结案率); one-time = closed without escalation or reopening / closed (一次性化解率); \
-                satisfied = satisfaction 4–5 / closed with a satisfaction (满意率); village = closed at grid or village level / \
-                closed (小事不出村); hours = mean time from report to closure.
-                """)
+            abstract: tr("Incident figures per area, category or channel: received, open, overdue, closure, one-time resolution, satisfaction.").rendered,
+            discussion: tr("closure = closed / received (结案率); one-time = closed without escalation or reopening / closed (一次性化解率); satisfied = satisfaction 4–5 / closed with a satisfaction (满意率); village = closed at grid or village level / closed (小事不出村); hours = mean time from report to closure.").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "Group by county, town, village, grid, category or channel.") var by: IncidentGrouping = .town
-        @Option(help: "Reported at or after (2026-11-01 or an ISO 8601 time).") var since: TimeArgument?
-        @Option(help: "Reported before.") var until: TimeArgument?
-        @Option(help: "The time that decides what is overdue (default: now).") var at: TimeArgument?
-        @Flag(help: "Print JSON.") var json = false
-        @Flag(help: "Print CSV.") var csv = false
+        @Option(help: ArgumentHelp(tr("Group by county, town, village, grid, category or channel.").rendered)) var by: IncidentGrouping = .town
+        @Option(help: ArgumentHelp(tr("Reported at or after (2026-11-01 or an ISO 8601 time).").rendered)) var since: TimeArgument?
+        @Option(help: ArgumentHelp(tr("Reported before.").rendered)) var until: TimeArgument?
+        @Option(help: ArgumentHelp(tr("The time that decides what is overdue (default: now).").rendered)) var at: TimeArgument?
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
+        @Flag(help: ArgumentHelp(tr("Print CSV.").rendered)) var csv = false
 
         func validate() throws {
-            if json && csv { throw ValidationError("give --json or --csv, not both") }
+            if json && csv { throw ValidationError(tr("give --json or --csv, not both").rendered) }
         }
 
         func run() throws {
@@ -298,14 +295,14 @@ extension Wangge.Stats {
                 return
             }
             func percent(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
-            let header = [by.rawValue, "name", "received", "open", "overdue", "closed", "closure", "one-time", "satisfied", "village", "hours"]
+            let header: [Localized] = [.verbatim(by.rawValue), tr("name"), tr("received"), tr("open"), tr("overdue"), tr("closed"), tr("closure"), tr("one-time"), tr("satisfied"), tr("village"), tr("hours")]
             let rows = stats.map { s in
                 [s.key, s.name ?? "", String(s.received), String(s.open), String(s.overdue), String(s.closed), percent(s.closureRate),
                  percent(s.oneTimeResolutionRate), percent(s.satisfactionRate), percent(s.villageLevelShare),
                  s.meanHoursToClose.map { String(format: "%.1f", $0) } ?? "-"]
             }
             if csv {
-                try printCSV(header, stats.map { s in
+                try printCSV(header.map(\.description), stats.map { s in
                     [s.key, s.name ?? "", String(s.received), String(s.open), String(s.overdue), String(s.closed)]
                         + [s.closureRate, s.oneTimeResolutionRate, s.satisfactionRate, s.villageLevelShare, s.meanHoursToClose]
                         .map { $0.map { String(format: "%.4f", $0) } ?? "" }

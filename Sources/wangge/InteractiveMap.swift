@@ -118,7 +118,7 @@ struct InteractiveMap {
                 let next = key == .tab ? ((position ?? -1) + 1) % order.count : ((position ?? order.count) - 1 + order.count) % order.count
                 select(order[next])
             case .enter:
-                if let selected { details = detailLines(selected) } else { message = "Tab selects a grid first" }
+                if let selected { details = detailLines(selected) } else { message = tr("Tab selects a grid first").rendered }
             case .character("m"):
                 let all = MapMetricKind.allCases
                 map.metric = all[((all.firstIndex(of: map.metric) ?? 0) + 1) % all.count]
@@ -149,7 +149,7 @@ struct InteractiveMap {
                     let bounds = map.data.gridRings[found].joined().reduce(MapBounds.empty) { $0.including($1) }
                     viewport.center = bounds.center
                 } else {
-                    message = "no grid matches \"\(query)\""
+                    message = tr("no grid matches \"\(query)\"").rendered
                 }
             case .character(let c): search!.append(c)
             default: break
@@ -173,11 +173,11 @@ struct InteractiveMap {
             let s = map.data.statistics[grid.code]
             return [
                 "\(grid.name)  \(grid.code)",
-                "\(grid.townName) \(grid.villageName)   面积 \(String(format: "%.2f", (grid.areaSquareMetres ?? 0) / 1e6)) km²",
-                "网格员 worker: \(grid.workerName ?? "-")  \(grid.workerPhone ?? "")",
-                "户数 households: \(s?.households ?? 0)   人口 residents: \(s?.residents ?? 0)",
-                "摄像头 cameras: \(s?.cameras ?? 0) (\(s?.camerasOnline ?? 0) online)   未结事件 open incidents: \(s?.openIncidents ?? 0) of \(s?.incidents ?? 0)",
-                "(any key closes)",
+                tr("\(grid.townName) \(grid.villageName)   area \(String(format: "%.2f", (grid.areaSquareMetres ?? 0) / 1e6)) km²").rendered,
+                tr("grid worker: \(grid.workerName ?? "-")  \(grid.workerPhone ?? "")").rendered,
+                tr("households: \(s?.households ?? 0)   residents: \(s?.residents ?? 0)").rendered,
+                tr("cameras: \(s?.cameras ?? 0) (\(s?.camerasOnline ?? 0) online)   open incidents: \(s?.openIncidents ?? 0) of \(s?.incidents ?? 0)").rendered,
+                tr("(any key closes)").rendered,
             ]
         }
 
@@ -197,11 +197,11 @@ struct InteractiveMap {
             }
             let status: String
             if let search {
-                status = "/ find grid (code or name): \(search)▏  Enter jump · Esc cancel"
+                status = tr("/ find grid (code or name): \(search)▏  Enter jump · Esc cancel").rendered
             } else if let message {
                 status = message
             } else {
-                status = "←↑↓→ pan  +/- zoom  0 reset  Tab grid  Enter details  m metric  l layers  / find  q quit"
+                status = tr("←↑↓→ pan  +/- zoom  0 reset  Tab grid  Enter details  m metric  l layers  / find  q quit").rendered
             }
             lines.append(ansi.0 + MapRenderer.fitPlain(status, width: options.width) + ansi.1)
             writeOut("\u{1B}[H" + lines.joined(separator: "\u{1B}[K\r\n") + "\u{1B}[J")

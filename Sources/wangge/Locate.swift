@@ -4,39 +4,36 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 extension Wangge {
     struct Locate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Find the grid, village, town and worker for a point, or for every row of a CSV file.",
-            discussion: """
-                Single point: wangge locate LON LAT [--crs gcj02] [--json]
-                Batch: wangge locate --input POINTS.csv [--crs …] reads columns id,lon,lat and writes \
-                id,grid,method,distance_m,runner_up to standard output, one line per input row, in input order.
-                """)
+            abstract: tr("Find the grid, village, town and worker for a point, or for every row of a CSV file.").rendered,
+            discussion: tr("Single point: wangge locate LON LAT [--crs gcj02] [--json]\nBatch: wangge locate --input POINTS.csv [--crs …] reads columns id,lon,lat and writes id,grid,method,distance_m,runner_up to standard output, one line per input row, in input order.").rendered)
 
         @OptionGroup var store: StoreOptions
 
-        @Argument(help: "Longitude (or x in a projected CRS).")
+        @Argument(help: ArgumentHelp(tr("Longitude (or x in a projected CRS).").rendered))
         var lon: Double?
 
-        @Argument(help: "Latitude (or y).")
+        @Argument(help: ArgumentHelp(tr("Latitude (or y).").rendered))
         var lat: Double?
 
-        @Option(help: "CRS of the input: EPSG:<code>, gcj02 or bd09.")
+        @Option(help: ArgumentHelp(tr("CRS of the input: EPSG:<code>, gcj02 or bd09.").rendered))
         var crs: CoordinateSystem = .wgs84
 
-        @Flag(help: "Print one JSON object.")
+        @Flag(help: ArgumentHelp(tr("Print one JSON object.").rendered))
         var json = false
 
-        @Option(help: "A CSV file with columns id,lon,lat for batch location.")
+        @Option(help: ArgumentHelp(tr("A CSV file with columns id,lon,lat for batch location.").rendered))
         var input: String?
 
         @OptionGroup var generationOption: GenerationOption
 
         func validate() throws {
-            if input == nil && (lon == nil || lat == nil) { throw ValidationError("give LON LAT, or --input FILE.csv") }
-            if input != nil && (lon != nil || lat != nil) { throw ValidationError("give either LON LAT or --input, not both") }
+            if input == nil && (lon == nil || lat == nil) { throw ValidationError(tr("give LON LAT, or --input FILE.csv").rendered) }
+            if input != nil && (lon != nil || lat != nil) { throw ValidationError(tr("give either LON LAT or --input, not both").rendered) }
         }
 
         func run() throws {

@@ -4,6 +4,7 @@ import Foundation
 import GridCore
 import GridMap
 import GridStore
+import Localization
 
 extension MapMetricKind: ExpressibleByArgument {}
 extension LabelStyle: ExpressibleByArgument {}
@@ -11,57 +12,52 @@ extension LabelStyle: ExpressibleByArgument {}
 extension Wangge {
     struct Map: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Draw the county, a town, a village or one grid as a choropleth in the terminal.",
-            discussion: """
-                Grids are filled by the metric's class (quantiles, viridis), outlined in braille; town \
-                borders are drawn heavier. With -i the map is interactive: arrows pan, + and - zoom, Tab \
-                steps through grids, Enter shows the selected grid, m cycles metrics, l toggles layers, \
-                / jumps to a grid by code or name, q quits.
-                """)
+            abstract: tr("Draw the county, a town, a village or one grid as a choropleth in the terminal.").rendered,
+            discussion: tr("Grids are filled by the metric's class (quantiles, viridis), outlined in braille; town borders are drawn heavier. With -i the map is interactive: arrows pan, + and - zoom, Tab steps through grids, Enter shows the selected grid, m cycles metrics, l toggles layers, / jumps to a grid by code or name, q quits.").rendered)
 
         @OptionGroup var store: StoreOptions
 
-        @Option(help: "Show one town (code or name).") var town: String?
-        @Option(help: "Show one village (code or name).") var village: String?
-        @Option(help: "Show one grid (code).") var grid: String?
+        @Option(help: ArgumentHelp(tr("Show one town (code or name).").rendered)) var town: String?
+        @Option(help: ArgumentHelp(tr("Show one village (code or name).").rendered)) var village: String?
+        @Option(help: ArgumentHelp(tr("Show one grid (code).").rendered)) var grid: String?
 
-        @Option(help: "households, population, cameras, incidents, load (households per worker) or coverage (% of area).")
+        @Option(help: ArgumentHelp(tr("households, population, cameras, incidents, load (households per worker) or coverage (% of area).").rendered))
         var metric: MapMetricKind = .households
 
-        @Option(help: "Point layers to draw, comma-separated: cameras,incidents,households.")
+        @Option(help: ArgumentHelp(tr("Point layers to draw, comma-separated: cameras,incidents,households.").rendered))
         var layers: String = ""
 
-        @Option(help: "Columns (default: the terminal's width).") var width: Int?
-        @Option(help: "Lines (default: the terminal's height).") var height: Int?
+        @Option(help: ArgumentHelp(tr("Columns (default: the terminal's width).").rendered)) var width: Int?
+        @Option(help: ArgumentHelp(tr("Lines (default: the terminal's height).").rendered)) var height: Int?
 
-        @Option(help: "auto, always or never (NO_COLOR and non-terminal output turn colour off in auto).")
+        @Option(help: ArgumentHelp(tr("auto, always or never (NO_COLOR and non-terminal output turn colour off in auto).").rendered))
         var color: String = "auto"
 
-        @Option(help: "codes, names or none.")
+        @Option(help: ArgumentHelp(tr("codes, names or none.").rendered))
         var labels: LabelStyle = .codes
 
-        @Option(help: "The date in the title (default: today).")
+        @Option(help: ArgumentHelp(tr("The date in the title (default: today).").rendered))
         var date: String?
 
-        @Flag(name: .customShort("i"), help: "Interactive, full screen.")
+        @Flag(name: .customShort("i"), help: ArgumentHelp(tr("Interactive, full screen.").rendered))
         var interactive = false
 
         @OptionGroup var generationOption: GenerationOption
 
-        @Flag(help: "Outline the grids that differ from the active generation (for the active one: from the generation it replaced).")
+        @Flag(help: ArgumentHelp(tr("Outline the grids that differ from the active generation (for the active one: from the generation it replaced).").rendered))
         var highlightChanged = false
 
         func validate() throws {
-            guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+            guard ["auto", "always", "never"].contains(color) else { throw ValidationError(tr("--color must be auto, always or never").rendered) }
             _ = try parsedLayers()
-            if [town, village, grid].compactMap({ $0 }).count > 1 { throw ValidationError("give at most one of --town, --village, --grid") }
+            if [town, village, grid].compactMap({ $0 }).count > 1 { throw ValidationError(tr("give at most one of --town, --village, --grid").rendered) }
         }
 
         func parsedLayers() throws -> Set<MapPoint.Layer> {
             var result = Set<MapPoint.Layer>()
             for name in layers.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
                 guard let layer = MapPoint.Layer(rawValue: name) else {
-                    throw ValidationError("unknown layer '\(name)': use cameras, incidents or households")
+                    throw ValidationError(tr("unknown layer '\(name)': use cameras, incidents or households").rendered)
                 }
                 result.insert(layer)
             }
@@ -81,7 +77,7 @@ extension Wangge {
             let generation = try service.checkedGeneration(generationOption.generation)
             let (statistics, changed) = try service.generationView(generation, highlightChanged: highlightChanged)
             if generation != nil, metric == .coverage || interactive {
-                throw ValidationError("--generation draws the grids of a generation; coverage and -i work on the active generation")
+                throw ValidationError(tr("--generation draws the grids of a generation; coverage and -i work on the active generation").rendered)
             }
             // Interactive mode can toggle every layer and metric, so it loads them all.
             let data = try MapData(service: service, layers: interactive ? Set(MapPoint.Layer.allCases) : chosenLayers,

@@ -9,13 +9,13 @@ import Localization
 
 /// `--generation N`: which generation a query reads (default: the active one).
 struct GenerationOption: ParsableArguments {
-    @Option(help: "The generation to read (default: the active one; see `wangge plan list`).")
+    @Option(help: ArgumentHelp(tr("The generation to read (default: the active one; see `wangge plan list`).").rendered))
     var generation: Int64?
 }
 
 /// Which draft a plan command works on.
 struct DraftOption: ParsableArguments {
-    @Option(help: "The draft (default: the only draft there is).")
+    @Option(help: ArgumentHelp(tr("The draft (default: the only draft there is).").rendered))
     var draft: Int64?
 }
 
@@ -24,13 +24,8 @@ struct DraftOption: ParsableArguments {
 extension Wangge {
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Boundary planning: draft generations, edits, checks, impact preview, activation and history.",
-            discussion: """
-                A draft is a copy of a generation's grids (or a file's) that planners edit: split, merge, \
-                reshape, move, worker. Every edit keeps the draft a clean coverage of the county (checked around \
-                the edit; on a problem nothing changes). `plan diff` shows what activating it would move; \
-                `plan activate` makes it the active generation in one transaction, `plan rollback` goes back.
-                """,
+            abstract: tr("Boundary planning: draft generations, edits, checks, impact preview, activation and history.").rendered,
+            discussion: tr("A draft is a copy of a generation's grids (or a file's) that planners edit: split, merge, reshape, move, worker. Every edit keeps the draft a clean coverage of the county (checked around the edit; on a problem nothing changes). `plan diff` shows what activating it would move; `plan activate` makes it the active generation in one transaction, `plan rollback` goes back.").rendered,
             subcommands: [
                 List.self, New.self, ImportDraft.self, Validate.self, Split.self, Merge.self, Reshape.self, Move.self,
                 Worker.self, Diff.self, Activate.self, Rollback.self, Suggest.self, History.self, Delete.self,
@@ -40,9 +35,9 @@ extension Wangge {
 
 extension Wangge.Plan {
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Every generation: id, name, status, created, activated, retired, grids.")
+        static let configuration = CommandConfiguration(abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
         @OptionGroup var store: StoreOptions
-        @Flag(help: "Print JSON.") var json = false
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
         func run() throws {
             let generations = try store.openService().generations()
@@ -50,7 +45,7 @@ extension Wangge.Plan {
                 print(try jsonText(generations))
                 return
             }
-            print(table(["id", "name", "status", "from", "created", "activated", "retired", "grids"], generations.map {
+            print(table([tr("id"), tr("name"), tr("status"), tr("from"), tr("created"), tr("activated"), tr("retired"), tr("grids")], generations.map {
                 [String($0.id), $0.name, $0.status.rawValue, $0.parent.map { "generation \($0)" } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
                  $0.createdAt, $0.activatedAt ?? "", $0.retiredAt ?? "", String($0.grids)]
             }, rightAligned: [7]))
@@ -58,26 +53,26 @@ extension Wangge.Plan {
     }
 
     struct New: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a draft: a copy of a generation's grids, villages and towns.")
+        static let configuration = CommandConfiguration(abstract: tr("Start a draft: a copy of a generation's grids, villages and towns.").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "The generation to copy: active or its id.") var from: String = "active"
-        @Option(help: "The draft's name, e.g. 2027年网格调整.") var name: String
+        @Option(help: ArgumentHelp(tr("The generation to copy: active or its id.").rendered)) var from: String = "active"
+        @Option(help: ArgumentHelp(tr("The draft's name, e.g. 2027年网格调整.").rendered)) var name: String
 
         func run() throws {
             let service = try store.openService()
             let source = try service.sourceGeneration(from)
             let draft = try service.createDraft(from: source, name: name)
-            print("draft \(draft.id) \(draft.name): a copy of generation \(source) (\(draft.grids) grids)")
+            print(tr("draft \(draft.id) \(draft.name): a copy of generation \(source) (\(draft.grids) grids)").rendered)
         }
     }
 
     struct ImportDraft: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import",
-            abstract: "Start a draft from a file of grids (read and validated as `import grids` does).")
+            abstract: tr("Start a draft from a file of grids (read and validated as `import grids` does).").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var file: GridFileArguments
-        @Option(help: "The draft's name.") var name: String?
+        @Option(help: ArgumentHelp(tr("The draft's name.").rendered)) var name: String?
 
         func run() throws {
             let service = try store.openService(creating: true)
@@ -89,11 +84,11 @@ extension Wangge.Plan {
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a generation's coverage: validity, overlaps, gaps, county, village and town boundaries, codes.",
-            discussion: "Every problem with its location (lon/lat) and area in m². Exit status 1 when there are errors.")
+            abstract: tr("Check a generation's coverage: validity, overlaps, gaps, county, village and town boundaries, codes.").rendered,
+            discussion: tr("Every problem with its location (lon/lat) and area in m². Exit status 1 when there are errors.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The generation (default: the only draft).") var generation: Int64?
-        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: ArgumentHelp(tr("The generation (default: the only draft).").rendered)) var generation: Int64?
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
         func run() throws {
             let service = try store.openService()
@@ -110,13 +105,13 @@ extension Wangge.Plan {
 
     struct Split: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Cut a draft grid in two along a line crossing it from edge to edge.",
-            discussion: "Both pieces get new codes under the grid's village (the next free numbers); the larger keeps the worker.")
+            abstract: tr("Cut a draft grid in two along a line crossing it from edge to edge.").rendered,
+            discussion: tr("Both pieces get new codes under the grid's village (the next free numbers); the larger keeps the worker.").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
-        @Argument(help: "The grid code.") var grid: String
-        @Option(help: "The cut: WKT (LINESTRING(…)), or a GeoJSON or WKT file.") var line: String
-        @Option(help: "CRS of the line's coordinates.") var crs: CoordinateSystem = .wgs84
+        @Argument(help: ArgumentHelp(tr("The grid code.").rendered)) var grid: String
+        @Option(help: ArgumentHelp(tr("The cut: WKT (LINESTRING(…)), or a GeoJSON or WKT file.").rendered)) var line: String
+        @Option(help: ArgumentHelp(tr("CRS of the line's coordinates.").rendered)) var crs: CoordinateSystem = .wgs84
 
         func run() throws {
             let wkb = try ShapeOption.read(line, option: "--line", crs: crs)
@@ -126,10 +121,10 @@ extension Wangge.Plan {
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Join bordering grids of one village into one grid (a new code; the first grid's worker).")
+            abstract: tr("Join bordering grids of one village into one grid (a new code; the first grid's worker).").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
-        @Argument(help: "Two or more grid codes.") var grids: [String]
+        @Argument(help: ArgumentHelp(tr("Two or more grid codes.").rendered)) var grids: [String]
 
         func run() throws {
             try runEdit(store, draft, .merge(grids: grids))
@@ -138,17 +133,13 @@ extension Wangge.Plan {
 
     struct Reshape: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Give a draft grid a new shape, taking area from its neighbours.",
-            discussion: """
-                Area the new shape covers is taken from the grids that had it; area the grid gives up goes, piece \
-                by piece, to the neighbour sharing the longest border with it. A piece no other grid borders would \
-                be a gap: the edit is refused, naming where it is.
-                """)
+            abstract: tr("Give a draft grid a new shape, taking area from its neighbours.").rendered,
+            discussion: tr("Area the new shape covers is taken from the grids that had it; area the grid gives up goes, piece by piece, to the neighbour sharing the longest border with it. A piece no other grid borders would be a gap: the edit is refused, naming where it is.").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
-        @Argument(help: "The grid code.") var grid: String
-        @Option(help: "The new shape: WKT (POLYGON(…)), or a GeoJSON or WKT file.") var polygon: String
-        @Option(help: "CRS of the polygon's coordinates.") var crs: CoordinateSystem = .wgs84
+        @Argument(help: ArgumentHelp(tr("The grid code.").rendered)) var grid: String
+        @Option(help: ArgumentHelp(tr("The new shape: WKT (POLYGON(…)), or a GeoJSON or WKT file.").rendered)) var polygon: String
+        @Option(help: ArgumentHelp(tr("CRS of the polygon's coordinates.").rendered)) var crs: CoordinateSystem = .wgs84
 
         func run() throws {
             let wkb = try ShapeOption.read(polygon, option: "--polygon", crs: crs)
@@ -158,11 +149,11 @@ extension Wangge.Plan {
 
     struct Move: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Move a draft grid to another village (and its town); it gets a code under that village.")
+            abstract: tr("Move a draft grid to another village (and its town); it gets a code under that village.").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
-        @Argument(help: "The grid code.") var grid: String
-        @Option(help: "The village code.") var village: String
+        @Argument(help: ArgumentHelp(tr("The grid code.").rendered)) var grid: String
+        @Option(help: ArgumentHelp(tr("The village code.").rendered)) var village: String
 
         func run() throws {
             try runEdit(store, draft, .move(grid: grid, village: village))
@@ -170,12 +161,12 @@ extension Wangge.Plan {
     }
 
     struct Worker: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a draft grid's worker (网格员).")
+        static let configuration = CommandConfiguration(abstract: tr("Set a draft grid's worker (网格员).").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
-        @Argument(help: "The grid code.") var grid: String
-        @Option(help: "The worker's name (omit for none).") var name: String?
-        @Option(help: "The worker's phone.") var phone: String?
+        @Argument(help: ArgumentHelp(tr("The grid code.").rendered)) var grid: String
+        @Option(help: ArgumentHelp(tr("The worker's name (omit for none).").rendered)) var name: String?
+        @Option(help: ArgumentHelp(tr("The worker's phone.").rendered)) var phone: String?
 
         func run() throws {
             try runEdit(store, draft, .worker(grid: grid, name: name, phone: phone))
@@ -184,16 +175,16 @@ extension Wangge.Plan {
 
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What activating a draft would move: households, residents, cameras and open incidents, grid by grid, and each worker's load.",
-            discussion: "Points are assigned to the draft in memory; nothing is written. --map draws the draft with the changed grids highlighted.")
+            abstract: tr("What activating a draft would move: households, residents, cameras and open incidents, grid by grid, and each worker's load.").rendered,
+            discussion: tr("Points are assigned to the draft in memory; nothing is written. --map draws the draft with the changed grids highlighted.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The draft (default: the only draft).") var draft: Int64?
-        @Flag(help: "Print JSON.") var json = false
-        @Flag(help: "Draw the draft as a map, changed grids highlighted.") var map = false
-        @Flag(help: "Print how long each step took (standard error).") var timing = false
-        @Option(help: "Map columns (default: the terminal's width).") var width: Int?
-        @Option(help: "Map lines (default: the terminal's height).") var height: Int?
-        @Option(help: "auto, always or never.") var color: String = "auto"
+        @Argument(help: ArgumentHelp(tr("The draft (default: the only draft).").rendered)) var draft: Int64?
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
+        @Flag(help: ArgumentHelp(tr("Draw the draft as a map, changed grids highlighted.").rendered)) var map = false
+        @Flag(help: ArgumentHelp(tr("Print how long each step took (standard error).").rendered)) var timing = false
+        @Option(help: ArgumentHelp(tr("Map columns (default: the terminal's width).").rendered)) var width: Int?
+        @Option(help: ArgumentHelp(tr("Map lines (default: the terminal's height).").rendered)) var height: Int?
+        @Option(help: ArgumentHelp(tr("auto, always or never.").rendered)) var color: String = "auto"
 
         func run() throws {
             let service = try store.openService()
@@ -225,7 +216,7 @@ extension Wangge.Plan {
                 lines.append("nothing moves")
             } else {
                 lines.append("moves")
-                lines.append(table(["from", "to", "households", "residents", "cameras", "open incidents"], impact.moves.map { m in
+                lines.append(table([tr("from"), tr("to"), tr("households"), tr("residents"), tr("cameras"), tr("open incidents")], impact.moves.map { m in
                     [m.from ?? "(none)", m.to ?? "(none)", String(m.counts.households), String(m.counts.residents),
                      String(m.counts.cameras), String(m.counts.openIncidents)]
                 }, rightAligned: [2, 3, 4, 5]))
@@ -242,14 +233,14 @@ extension Wangge.Plan {
             lines.append("")
             lines.append("changed grids")
             func change(_ a: Int, _ b: Int) -> String { a == b ? String(a) : "\(a) → \(b)" }
-            lines.append(table(["grid", "name", "change", "worker", "households", "residents", "cameras", "open incidents"], impact.grids.map { g in
+            lines.append(table([tr("grid"), tr("name"), tr("change"), tr("worker"), tr("households"), tr("residents"), tr("cameras"), tr("open incidents")], impact.grids.map { g in
                 [g.code, g.name, g.change.rawValue, g.worker ?? "-", change(g.before.households, g.after.households),
                  change(g.before.residents, g.after.residents), change(g.before.cameras, g.after.cameras),
                  change(g.before.openIncidents, g.after.openIncidents)]
             }, rightAligned: Set(4...7)))
             lines.append("")
             lines.append("workers' load (households)")
-            lines.append(table(["worker", "phone", "grids before", "grids after", "before", "after", "change"], impact.workers.map { w in
+            lines.append(table([tr("worker"), tr("phone"), tr("grids before"), tr("grids after"), tr("before"), tr("after"), tr("change")], impact.workers.map { w in
                 [w.worker ?? "(no worker yet)", w.phone ?? "", w.gridsBefore.joined(separator: " "), w.gridsAfter.joined(separator: " "),
                  String(w.householdsBefore), String(w.householdsAfter), String(format: "%+d", w.householdsAfter - w.householdsBefore)]
             }, rightAligned: [4, 5, 6]))
@@ -259,10 +250,10 @@ extension Wangge.Plan {
 
     struct Activate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a draft the active generation (one transaction); the active one is retired and stays queryable.",
-            discussion: "Every stored point is assigned to the draft's grids and open incidents whose grid changes are re-routed to the new grid's worker, with the move in their history.")
+            abstract: tr("Make a draft the active generation (one transaction); the active one is retired and stays queryable.").rendered,
+            discussion: tr("Every stored point is assigned to the draft's grids and open incidents whose grid changes are re-routed to the new grid's worker, with the move in their history.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The draft.") var draft: Int64
+        @Argument(help: ArgumentHelp(tr("The draft.").rendered)) var draft: Int64
 
         func run() throws {
             print(try store.openService().activate(draft))
@@ -270,7 +261,7 @@ extension Wangge.Plan {
     }
 
     struct Rollback: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Re-activate the most recently retired generation, retiring the active one.")
+        static let configuration = CommandConfiguration(abstract: tr("Re-activate the most recently retired generation, retiring the active one.").rendered)
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -280,32 +271,32 @@ extension Wangge.Plan {
 
     struct Suggest: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Draft a split of every grid over a household limit into compact parts, for review.",
-            discussion: "Each overloaded grid is cut along the Voronoi edges of k-means centres of its households (in the metric CRS).")
+            abstract: tr("Draft a split of every grid over a household limit into compact parts, for review.").rendered,
+            discussion: tr("Each overloaded grid is cut along the Voronoi edges of k-means centres of its households (in the metric CRS).").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: "The most households a grid should hold.") var maxHouseholds: Int
-        @Option(help: "The generation to start from: active or its id.") var from: String = "active"
-        @Option(help: "The draft's name.") var name: String?
+        @Option(help: ArgumentHelp(tr("The most households a grid should hold.").rendered)) var maxHouseholds: Int
+        @Option(help: ArgumentHelp(tr("The generation to start from: active or its id.").rendered)) var from: String = "active"
+        @Option(help: ArgumentHelp(tr("The draft's name.").rendered)) var name: String?
 
         func run() throws {
             let service = try store.openService()
             let source = try service.sourceGeneration(from)
             let result = try service.suggest(from: source, maxHouseholds: maxHouseholds, name: name)
-            print("draft \(result.draft): \(result.overloaded.count) grids over \(maxHouseholds) households in generation \(source)")
+            print(tr("draft \(result.draft): \(result.overloaded.count) grids over \(maxHouseholds) households in generation \(source)").rendered)
             printEdits(result.report)
-            print("review it: wangge plan diff \(result.draft); edit it with plan split/merge/reshape; then wangge plan activate \(result.draft)")
+            print(tr("review it: wangge plan diff \(result.draft); edit it with plan split/merge/reshape; then wangge plan activate \(result.draft)").rendered)
         }
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The grid a household, camera or incident had in each generation.")
+        static let configuration = CommandConfiguration(abstract: tr("The grid a household, camera or incident had in each generation.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "household, camera or incident.") var layer: String
-        @Argument(help: "Its id.") var id: String
-        @Flag(help: "Print JSON.") var json = false
+        @Argument(help: ArgumentHelp(tr("household, camera or incident.").rendered)) var layer: String
+        @Argument(help: ArgumentHelp(tr("Its id.").rendered)) var id: String
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
         func run() throws {
-            guard let layer = PointLayer(rawValue: layer) else { throw ValidationError("the layer must be household, camera or incident") }
+            guard let layer = PointLayer(rawValue: layer) else { throw ValidationError(tr("the layer must be household, camera or incident").rendered) }
             let rows = try store.openService().history(layer, id: id)
             if json {
                 struct Entry: Encodable { let generation: Int64, name: String, status: String, grid: String?, method: String? }
@@ -313,20 +304,20 @@ extension Wangge.Plan {
                                                     grid: $0.grid, method: $0.method?.rawValue) }))
                 return
             }
-            print(table(["generation", "name", "status", "activated", "grid", "method"], rows.map {
+            print(table([tr("generation"), tr("name"), tr("status"), tr("activated"), tr("grid"), tr("method")], rows.map {
                 [String($0.generation.id), $0.generation.name, $0.generation.status.rawValue, $0.generation.activatedAt ?? "", $0.grid ?? "(none)", $0.method?.rawValue ?? ""]
             }))
         }
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Discard a draft.")
+        static let configuration = CommandConfiguration(abstract: tr("Discard a draft.").rendered)
         @OptionGroup var store: StoreOptions
-        @Argument(help: "The draft.") var draft: Int64
+        @Argument(help: ArgumentHelp(tr("The draft.").rendered)) var draft: Int64
 
         func run() throws {
             try store.openService().deleteDraft(draft)
-            print("draft \(draft) deleted")
+            print(tr("draft \(draft) deleted").rendered)
         }
     }
 }
@@ -338,7 +329,7 @@ func runEdit(_ store: StoreOptions, _ draft: DraftOption, _ edit: PlanEditReques
 
 func printEdits(_ report: PlanEditReport) {
     for edit in report.edits {
-        print("draft \(report.generation): \(edit.summary)")
+        print(tr("draft \(report.generation): \(edit.summary)").rendered)
         for note in edit.notes { print("  \(note)") }
     }
     for warning in report.warnings { print("  \(warning)") }
@@ -347,11 +338,11 @@ func printEdits(_ report: PlanEditReport) {
 func printProblems(_ problems: [PlanProblem], generation: Int64) {
     let errors = problems.errors.count
     if problems.isEmpty {
-        print("generation \(generation): a clean coverage of the county (no overlaps, gaps or slivers)")
+        print(tr("generation \(generation): a clean coverage of the county (no overlaps, gaps or slivers)").rendered)
         return
     }
     for problem in problems { print(problem) }
-    print("generation \(generation): \(errors) error\(errors == 1 ? "" : "s"), \(problems.count - errors) warning\(problems.count - errors == 1 ? "" : "s")")
+    print(tr("generation \(generation): \(errors) error\(errors == 1 ? "" : "s"), \(problems.count - errors) warning\(problems.count - errors == 1 ? "" : "s")").rendered)
 }
 
 /// A line or polygon given on the command line: WKT, or a file of WKT or GeoJSON.
@@ -371,7 +362,7 @@ enum ShapeOption {
 /// Draws a generation with the given grids highlighted (outlined, the others dimmed).
 func drawChanges(_ service: GridService, generation: Int64, changed: [String: GridChangeKind], impact: PlanImpact?,
                  width: Int?, height: Int?, color: String) throws {
-    guard ["auto", "always", "never"].contains(color) else { throw ValidationError("--color must be auto, always or never") }
+    guard ["auto", "always", "never"].contains(color) else { throw ValidationError(tr("--color must be auto, always or never").rendered) }
     let data = try MapData(service: service, layers: [], generation: generation,
                            statistics: impact?.statisticsAfter)
     let highlighted = Set(changed.filter { $0.value != .removed }.keys)

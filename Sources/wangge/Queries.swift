@@ -5,12 +5,14 @@ import GeoKit
 import GridCore
 import GridMap
 import GridStore
+import Localization
 
 /// A value as the JSON every front end writes (the HTTP API's bytes).
 func jsonText<T: Encodable>(_ value: T) throws -> String { try WanggeJSON.text(value) }
 
 /// A plain text table whose columns line up with CJK text too.
-func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+func table(_ header: [Localized], _ rows: [[String]], rightAligned: Set<Int> = []) -> String {
+    let header = header.map(\.rendered)
     let all = [header] + rows
     let widths = header.indices.map { c in all.map { displayWidth($0[c]) }.max() ?? 0 }
     func line(_ cells: [String]) -> String {
@@ -25,14 +27,14 @@ func table(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) 
 
 extension Wangge {
     struct Grids: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the active generation's grids with their village, town and worker.")
+        static let configuration = CommandConfiguration(abstract: tr("List the active generation's grids with their village, town and worker.").rendered)
 
         @OptionGroup var store: StoreOptions
 
-        @Option(help: "Only grids of this town (code or name).")
+        @Option(help: ArgumentHelp(tr("Only grids of this town (code or name).").rendered))
         var town: String?
 
-        @Flag(help: "Print JSON.")
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered))
         var json = false
 
         @OptionGroup var generationOption: GenerationOption
@@ -44,26 +46,26 @@ extension Wangge {
                 print(try jsonText(grids))
                 return
             }
-            print(table(["code", "name", "village", "town", "worker", "phone", "km²"], grids.map {
+            print(table([tr("code"), tr("name"), tr("village"), tr("town"), tr("worker"), tr("phone"), tr("km²")], grids.map {
                 [$0.code, $0.name, $0.villageName, $0.townName, $0.workerName ?? "", $0.workerPhone ?? "",
                  String(format: "%.2f", ($0.areaSquareMetres ?? 0) / 1e6)]
             }, rightAligned: [6]))
-            print("\(grids.count) grids")
+            print(tr("\(grids.count) grids").rendered)
         }
     }
 
     struct Households: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List a grid's households, optionally with one tag (e.g. 独居老人).")
+        static let configuration = CommandConfiguration(abstract: tr("List a grid's households, optionally with one tag (e.g. 独居老人).").rendered)
 
         @OptionGroup var store: StoreOptions
 
-        @Option(help: "The grid code.")
+        @Option(help: ArgumentHelp(tr("The grid code.").rendered))
         var grid: String
 
-        @Option(help: "Only households with this tag.")
+        @Option(help: ArgumentHelp(tr("Only households with this tag.").rendered))
         var tag: String?
 
-        @Flag(help: "Print JSON.")
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered))
         var json = false
 
         @OptionGroup var generationOption: GenerationOption
@@ -76,39 +78,39 @@ extension Wangge {
                 print(try jsonText(households))
                 return
             }
-            print(table(["id", "head", "phone", "members", "tags", "address"], households.map {
+            print(table([tr("id"), tr("head"), tr("phone"), tr("members"), tr("tags"), tr("address")], households.map {
                 [$0.id, $0.head ?? "", $0.phone ?? "", String($0.members), $0.tags.joined(separator: ";"), $0.address ?? ""]
             }, rightAligned: [3]))
-            print("\(households.count) households, \(households.reduce(0) { $0 + $1.members }) residents in \(grid)" + (tag.map { " tagged \($0)" } ?? ""))
+            print(tr("\(households.count) households, \(households.reduce(0) { $0 + $1.members }) residents in \(grid)").rendered + (tag.map { " tagged \($0)" } ?? ""))
         }
     }
 
     struct Stats: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Statistics: counts (default), camera coverage, grid worker load and incidents.",
+            abstract: tr("Statistics: counts (default), camera coverage, grid worker load and incidents.").rendered,
             subcommands: [Counts.self, Coverage.self, Workload.self, Incidents.self], defaultSubcommand: Counts.self)
     }
 }
 
 extension Wangge.Stats {
     struct Counts: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Households, residents, cameras and incidents per town, village or grid.")
+        static let configuration = CommandConfiguration(abstract: tr("Households, residents, cameras and incidents per town, village or grid.").rendered)
 
         @OptionGroup var store: StoreOptions
 
-        @Option(help: "Group by town, village or grid.")
+        @Option(help: ArgumentHelp(tr("Group by town, village or grid.").rendered))
         var by: AreaLevel = .town
 
-        @Flag(help: "Print JSON.")
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered))
         var json = false
 
-        @Flag(help: "Print CSV.")
+        @Flag(help: ArgumentHelp(tr("Print CSV.").rendered))
         var csv = false
 
         @OptionGroup var generationOption: GenerationOption
 
         func validate() throws {
-            if json && csv { throw ValidationError("give --json or --csv, not both") }
+            if json && csv { throw ValidationError(tr("give --json or --csv, not both").rendered) }
         }
 
         func run() throws {
@@ -139,8 +141,8 @@ func statisticsTable(_ stats: [AreaStatistics], level: AreaLevel) -> String {
          String(s.incidents), String(s.openIncidents), String(s.nearBoundary), String(s.nearest)]
     }
     func total(_ key: KeyPath<AreaStatistics, Int>) -> String { String(stats.reduce(0) { $0 + $1[keyPath: key] }) }
-    rows.append(["total", "", total(\.grids), total(\.households), total(\.residents), total(\.cameras), total(\.camerasOnline),
+    rows.append([tr("total").rendered, "", total(\.grids), total(\.households), total(\.residents), total(\.cameras), total(\.camerasOnline),
                  total(\.incidents), total(\.openIncidents), total(\.nearBoundary), total(\.nearest)])
-    return table([level.rawValue, "name", "grids", "households", "residents", "cameras", "online", "incidents", "open",
-                  "near edge", "nearest"], rows, rightAligned: Set(2...10))
+    return table([.verbatim(level.rawValue), tr("name"), tr("grids"), tr("households"), tr("residents"), tr("cameras"), tr("online"), tr("incidents"), tr("open"),
+                  tr("near edge"), tr("nearest")], rows, rightAligned: Set(2...10))
 }

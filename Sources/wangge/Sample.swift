@@ -4,20 +4,21 @@ import Foundation
 import GeoKit
 import GridCore
 import SampleCounty
+import Localization
 
 extension Wangge {
     struct Sample: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Generate the sample county (deterministic, fixed seed).",
+            abstract: tr("Generate the sample county (deterministic, fixed seed).").rendered,
             subcommands: [Grids.self, Points.self])
 
         struct Grids: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Generate the 271 grids tiling the real 沅江市 boundary as GeoJSON.")
+                abstract: tr("Generate the 271 grids tiling the real 沅江市 boundary as GeoJSON.").rendered)
 
             @OptionGroup var county: CountyOptions
 
-            @Option(help: "Where to write the grids.")
+            @Option(help: ArgumentHelp(tr("Where to write the grids.").rendered))
             var output = "GeoData/grids.geojson"
 
             func run() throws {
@@ -26,23 +27,23 @@ extension Wangge {
                 try CountyGenerator.geoJSON(grids).write(toFile: output, atomically: true, encoding: .utf8)
                 let towns = Set(grids.map(\.info.townCode)).count
                 let villages = Set(grids.map(\.info.villageCode)).count
-                print("wrote \(grids.count) grids in \(villages) villages and \(towns) towns to \(output)")
+                print(tr("wrote \(grids.count) grids in \(villages) villages and \(towns) towns to \(output)").rendered)
             }
         }
 
         struct Points: ParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Generate households, cameras and incidents as CSV files.")
+                abstract: tr("Generate households, cameras and incidents as CSV files.").rendered)
 
             @OptionGroup var county: CountyOptions
 
-            @Option(help: "The grids the points are addressed by.")
+            @Option(help: ArgumentHelp(tr("The grids the points are addressed by.").rendered))
             var grids = "GeoData/grids.geojson"
 
-            @Option(help: "The folder for the CSV files.")
+            @Option(help: ArgumentHelp(tr("The folder for the CSV files.").rendered))
             var outputDirectory = "GeoData/generated"
 
-            @Option(help: "Number of households.")
+            @Option(help: ArgumentHelp(tr("Number of households.").rendered))
             var households = PointGenerator.defaultHouseholdCount
 
             func run() throws {
@@ -59,10 +60,10 @@ extension Wangge {
 
 /// The county boundary and seed both sample commands start from.
 struct CountyOptions: ParsableArguments {
-    @Option(help: "The county boundary (GeoJSON, WGS84).")
+    @Option(help: ArgumentHelp(tr("The county boundary (GeoJSON, WGS84).").rendered))
     var boundary = "GeoData/yuanjiang_boundary_wgs84.geojson"
 
-    @Option(help: "Random seed.")
+    @Option(help: ArgumentHelp(tr("Random seed.").rendered))
     var seed: UInt64 = CountyGenerator.defaultSeed
 
     func generator() throws -> CountyGenerator {

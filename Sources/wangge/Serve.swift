@@ -10,15 +10,15 @@ import Synchronization
 extension Wangge {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve the query API and OGC API - Features over the SpatiaLite file (Hummingbird).")
+            abstract: tr("Serve the query API and OGC API - Features over the SpatiaLite file (Hummingbird).").rendered)
 
         @OptionGroup var store: StoreOptions
-        @Option(help: "Address to listen on.") var host = "127.0.0.1"
-        @Option(help: "Port to listen on.") var port = 8080
+        @Option(help: ArgumentHelp(tr("Address to listen on.").rendered)) var host = "127.0.0.1"
+        @Option(help: ArgumentHelp(tr("Port to listen on.").rendered)) var port = 8080
 
         func run() async throws {
             let service = try store.openService()
-            ProcessLanguage.current = WanggeConfig.outputLanguage(configured: service.config.language, environment: [:])
+            ProcessLanguage.current = WanggeConfig.outputLanguage(configured: service.config.language)
             // Load the active generation now: a database without grids fails here, not on the first request.
             _ = try service.active()
             var logger = Logger(label: "wangge")
@@ -53,22 +53,22 @@ extension Wangge {
 
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create, list and revoke API tokens.", subcommands: [Create.self, List.self, Revoke.self])
+            abstract: tr("Create, list and revoke API tokens.").rendered, subcommands: [Create.self, List.self, Revoke.self])
 
         struct Create: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create a token; it is printed once and stored only as a hash.")
+            static let configuration = CommandConfiguration(abstract: tr("Create a token; it is printed once and stored only as a hash.").rendered)
             @OptionGroup var store: StoreOptions
-            @Option(help: "admin, planner, dispatcher, grid_worker or viewer.") var role: String
-            @Option(help: "For grid_worker: the grids served, comma-separated (carried over to their successors at every redraw).") var grids: String?
-            @Option(help: "For grid_worker: villages served, comma-separated: all their grids in whatever generation is active.") var villages: String?
-            @Option(help: "For grid_worker: towns served, comma-separated: all their grids in whatever generation is active.") var towns: String?
-            @Option(help: "When the token stops working: 90d, 12h, a day (2026-12-31, valid through it, China time) or an ISO 8601 time.")
+            @Option(help: ArgumentHelp(tr("admin, planner, dispatcher, grid_worker or viewer.").rendered)) var role: String
+            @Option(help: ArgumentHelp(tr("For grid_worker: the grids served, comma-separated (carried over to their successors at every redraw).").rendered)) var grids: String?
+            @Option(help: ArgumentHelp(tr("For grid_worker: villages served, comma-separated: all their grids in whatever generation is active.").rendered)) var villages: String?
+            @Option(help: ArgumentHelp(tr("For grid_worker: towns served, comma-separated: all their grids in whatever generation is active.").rendered)) var towns: String?
+            @Option(help: ArgumentHelp(tr("When the token stops working: 90d, 12h, a day (2026-12-31, valid through it, China time) or an ISO 8601 time.").rendered))
             var expires: String?
-            @Option(help: "Who the token is for (shown in the audit log).") var name: String?
+            @Option(help: ArgumentHelp(tr("Who the token is for (shown in the audit log).").rendered)) var name: String?
 
             func validate() throws {
                 guard Role(rawValue: role) != nil else {
-                    throw ValidationError("unknown role '\(role)': use \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ValidationError(tr("unknown role '\(role)': use \(Role.allCases.map(\.rawValue).joined(separator: ", "))").rendered)
                 }
             }
 
@@ -80,16 +80,16 @@ extension Wangge {
                 let created = try store.openService(creating: true).createToken(
                     TokenRequest(role: role, name: name, grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns), expires: expires))
                 let details = [created.role, created.scope.description, created.expires.map { "expires \($0)" } ?? ""].filter { !$0.isEmpty }
-                printError("token \(created.id) for \(created.name) (\(details.joined(separator: ", "))); keep it: it is not stored")
+                printError(tr("token \(created.id) for \(created.name) (\(details.joined(separator: ", "))); keep it: it is not stored").rendered)
                 print(created.token)
             }
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List tokens (never their values): role, scope, expiry and status.")
+            static let configuration = CommandConfiguration(abstract: tr("List tokens (never their values): role, scope, expiry and status.").rendered)
             @OptionGroup var store: StoreOptions
             func run() throws {
-                print(table(["id", "name", "role", "scope", "created", "expires", "status"], try store.openService().tokenList().map {
+                print(table([tr("id"), tr("name"), tr("role"), tr("scope"), tr("created"), tr("expires"), tr("status")], try store.openService().tokenList().map {
                     [String($0.id), $0.name, $0.role, $0.scope.description, $0.created, $0.expires ?? "never",
                      $0.status + ($0.revoked.map { " \($0)" } ?? "")]
                 }))
@@ -97,12 +97,12 @@ extension Wangge {
         }
 
         struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke a token by id.")
+            static let configuration = CommandConfiguration(abstract: tr("Revoke a token by id.").rendered)
             @OptionGroup var store: StoreOptions
-            @Argument(help: "The token's id (see `wangge token list`).") var id: Int64
+            @Argument(help: ArgumentHelp(tr("The token's id (see `wangge token list`).").rendered)) var id: Int64
             func run() throws {
                 try store.openService().revokeToken(id: id)
-                print("token \(id) revoked (servers stop accepting it within 5 s)")
+                print(tr("token \(id) revoked (servers stop accepting it within 5 s)").rendered)
             }
         }
     }

@@ -9,16 +9,16 @@ import Localization
 
 /// Which grids a statistics command covers, and how it groups them.
 struct AreaOptions: ParsableArguments {
-    @Option(help: "Only this town (code or name).") var town: String?
-    @Option(help: "Only this village (code or name).") var village: String?
-    @Option(help: "Only this grid (code).") var grid: String?
-    @Option(help: "Group by town, village or grid (default: the level below the scope).") var by: AreaLevel?
-    @Flag(help: "Print JSON.") var json = false
-    @Flag(help: "Print CSV.") var csv = false
+    @Option(help: ArgumentHelp(tr("Only this town (code or name).").rendered)) var town: String?
+    @Option(help: ArgumentHelp(tr("Only this village (code or name).").rendered)) var village: String?
+    @Option(help: ArgumentHelp(tr("Only this grid (code).").rendered)) var grid: String?
+    @Option(help: ArgumentHelp(tr("Group by town, village or grid (default: the level below the scope).").rendered)) var by: AreaLevel?
+    @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
+    @Flag(help: ArgumentHelp(tr("Print CSV.").rendered)) var csv = false
 
     func validate() throws {
-        if [town, village, grid].compactMap({ $0 }).count > 1 { throw ValidationError("give at most one of --town, --village, --grid") }
-        if json && csv { throw ValidationError("give --json or --csv, not both") }
+        if [town, village, grid].compactMap({ $0 }).count > 1 { throw ValidationError(tr("give at most one of --town, --village, --grid").rendered) }
+        if json && csv { throw ValidationError(tr("give --json or --csv, not both").rendered) }
     }
 
     var scope: AreaScope { AreaScope(town: town, village: village, grid: grid, groupBy: by) }
@@ -37,7 +37,7 @@ func printCSV(_ header: [String], _ rows: [[String]]) throws {
 extension Wangge.Stats {
     struct Coverage: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Camera coverage: covered area and households, cameras by type, blind spots and the largest uncovered patches.")
+            abstract: tr("Camera coverage: covered area and households, cameras by type, blind spots and the largest uncovered patches.").rendered)
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var scope: AreaOptions
@@ -61,18 +61,18 @@ extension Wangge.Stats {
                  String(r.camerasOnline), String(r.camerasOffline), String(format: "%.1f", r.camerasPerThousandHouseholds),
                  String(r.blindSpotGrids.count), patch(r.largestUncovered.first), types(r.camerasByType)]
             }
-            let header = [level.rawValue, "name", "grids", "km²", "covered km²", "covered %", "households", "hh covered %",
-                          "online", "offline", "cams/1000 hh", "blind grids", "largest uncovered", "cameras by type"]
+            let header: [Localized] = [.verbatim(level.rawValue), tr("name"), tr("grids"), tr("km²"), tr("covered km²"), tr("covered %"), tr("households"), tr("hh covered %"),
+                          tr("online"), tr("offline"), tr("cams/1000 hh"), tr("blind grids"), tr("largest uncovered"), tr("cameras by type")]
             if scope.csv {
-                try printCSV(header, cells)
+                try printCSV(header.map(\.description), cells)
                 return
             }
             print(table(header, cells, rightAligned: Set(2...11)))
             let blind = report.blindSpots
-            print("\nblind spots: \(blind.count) of \(total.grids) grids below \(String(format: "%.0f", report.blindSpotThreshold * 100))% covered"
+            print(tr("\nblind spots: \(blind.count) of \(total.grids) grids below \(String(format: "%.0f", report.blindSpotThreshold * 100))% covered").rendered
                   + (blind.isEmpty ? "" : "; the five largest gaps:"))
             for g in blind.prefix(5) {
-                print("  \(g.code)  \(String(format: "%.1f", g.coveredShare * 100))% covered, largest uncovered \(patch(g.patches.first))")
+                print(tr("  \(g.code)  \(String(format: "%.1f", g.coveredShare * 100))% covered, largest uncovered \(patch(g.patches.first))").rendered)
             }
             printError(String(format: "coverage computed in %.2f s (offline cameras left out)", Date().timeIntervalSince(start)))
         }
@@ -80,12 +80,12 @@ extension Wangge.Stats {
 
     struct Workload: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Households and residents per grid worker against the standard in the config; incidents per 1,000 households.")
+            abstract: tr("Households and residents per grid worker against the standard in the config; incidents per 1,000 households.").rendered)
 
         @OptionGroup var store: StoreOptions
         @OptionGroup var scope: AreaOptions
 
-        @Flag(help: "Only grids outside the standard.") var flaggedOnly = false
+        @Flag(help: ArgumentHelp(tr("Only grids outside the standard.").rendered)) var flaggedOnly = false
 
         func run() throws {
             let report = try store.openService().workload(in: scope.scope, flaggedOnly: flaggedOnly)
@@ -94,18 +94,18 @@ extension Wangge.Stats {
                 print(try jsonText(report))
                 return
             }
-            let header = ["grid", "name", "worker", "kind", "households", "residents", "hh/worker", "standard", "status", "incidents/1000 hh"]
+            let header: [Localized] = [tr("grid"), tr("name"), tr("worker"), tr("kind"), tr("households"), tr("residents"), tr("hh/worker"), tr("standard"), tr("status"), tr("incidents/1000 hh")]
             let cells = loads.map { w in
                 [w.code, w.name, w.worker ?? "", w.urban ? "urban" : "rural", String(w.households), String(w.residents),
                  String(format: "%.0f", w.householdsPerWorker), "\(w.standard.minHouseholds)–\(w.standard.maxHouseholds)",
                  w.status == .within ? "ok" : w.status.rawValue + "loaded", String(format: "%.1f", w.incidentsPerThousandHouseholds)]
             }
             if scope.csv {
-                try printCSV(header, cells)
+                try printCSV(header.map(\.description), cells)
                 return
             }
             print(table(header, cells, rightAligned: [4, 5, 6, 9]))
-            print("\(report.overloaded) grids overloaded, \(report.underloaded) underloaded, \(report.within) within the standard")
+            print(tr("\(report.overloaded) grids overloaded, \(report.underloaded) underloaded, \(report.within) within the standard").rendered)
         }
     }
 }

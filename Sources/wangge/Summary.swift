@@ -4,10 +4,11 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 extension Wangge {
     struct Summary: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The county summary: per-town counts, unassigned and near-boundary points.")
+        static let configuration = CommandConfiguration(abstract: tr("The county summary: per-town counts, unassigned and near-boundary points.").rendered)
 
         @OptionGroup var store: StoreOptions
 
@@ -19,18 +20,18 @@ extension Wangge {
             let summary = try store.openService().summary()
             let (towns, counts, unassigned, rules) = (summary.towns, summary.points, summary.unassigned, summary.assignedWith)
             let grids = towns.reduce(0) { $0 + $1.grids }
-            print("\(summary.location) · generation \(summary.generation) · \(summary.engine) · \(LibraryVersions.geometry)")
-            print("\(towns.count) towns, \(summary.villages) villages, \(grids) grids; "
+            print(tr("\(summary.location) · generation \(summary.generation) · \(summary.engine) · \(LibraryVersions.geometry)").rendered)
+            print(tr("\(towns.count) towns, \(summary.villages) villages, \(grids) grids; ").rendered
                   + "\(counts[.households] ?? 0) households, \(counts[.cameras] ?? 0) cameras, \(counts[.incidents] ?? 0) incidents")
             print("")
             print(statisticsTable(towns, level: .town))
             print("")
             let missing = PointLayer.allCases.map { "\($0.table) \(unassigned[$0] ?? 0)" }.joined(separator: ", ")
-            print("unassigned (farther than \(Self.metres(rules.nearestToleranceMeters)) m from every grid): \(missing)")
-            print("near a boundary (another grid within \(Self.metres(rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })")
+            print(tr("unassigned (farther than \(Self.metres(rules.nearestToleranceMeters)) m from every grid): \(missing)").rendered)
+            print(tr("near a boundary (another grid within \(Self.metres(rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })").rendered)
             let now = summary.configured
             if rules != now {
-                print("(assigned with nearest_tolerance_m \(Self.metres(rules.nearestToleranceMeters)), near_boundary_m \(Self.metres(rules.nearBoundaryMeters)); "
+                print(tr("(assigned with nearest_tolerance_m \(Self.metres(rules.nearestToleranceMeters)), near_boundary_m \(Self.metres(rules.nearBoundaryMeters)); ").rendered
                       + "the config now says \(Self.metres(now.nearestToleranceMeters)) and \(Self.metres(now.nearBoundaryMeters)): re-import the grids or activate a generation to apply it)")
             }
         }

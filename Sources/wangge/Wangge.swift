@@ -10,12 +10,8 @@ import Localization
 struct Wangge: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wangge",
-        abstract: "Grid management (网格化管理) for a county's social-governance centre.",
-        discussion: """
-            Loads grid polygons (county → town → village → grid) into a SpatiaLite file, assigns \
-            households, cameras and incidents to their grid by GEOS point-in-polygon, and answers \
-            queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).
-            """,
+        abstract: tr("Grid management (网格化管理) for a county's social-governance centre.").rendered,
+        discussion: tr("Loads grid polygons (county → town → village → grid) into a SpatiaLite file, assigns households, cameras and incidents to their grid by GEOS point-in-polygon, and answers queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).").rendered,
         subcommands: [
             Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
             Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self, Version.self,
@@ -130,10 +126,10 @@ func printError(_ text: String) {
 var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 /// Options every subcommand that touches the database shares.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "The SpatiaLite database file (default: `database` in the config file).")
+    @Option(help: ArgumentHelp(tr("The SpatiaLite database file (default: `database` in the config file).").rendered))
     var db: String?
 
-    @Option(help: "The configuration file (default: $WANGGE_CONFIG, else Config/wangge.yaml if present).")
+    @Option(help: ArgumentHelp(tr("The configuration file (default: $WANGGE_CONFIG, else Config/wangge.yaml if present).").rendered))
     var config: String?
 
     func loadConfig() throws -> WanggeConfig {

@@ -151,6 +151,39 @@ struct TemplateScanner {
         }
     }
 
+    @Test func noTemplateIsInTwoPartsOfTheChineseCatalogue() {
+        let parts = Catalogue.chineseParts
+        for (index, part) in parts.enumerated() {
+            for later in parts[(index + 1)...] {
+                let both = Set(part.keys).intersection(later.keys)
+                #expect(both.isEmpty, "in two parts of the Chinese catalogue: \(both.sorted())")
+            }
+        }
+    }
+
+    /// What the command line prints, the help it gives and the map it draws go
+    /// through `tr` too: a literal with words in one of these places bypasses the catalogue.
+    @Test func noUserFacingLiteralBypassesTheCatalogue() throws {
+        let places = try NSRegularExpression(pattern: #"(print\(|printError\(|ValidationError\(|abstract: |discussion: |help: |title: |message = |status = )"((?:[^"\\]|\\.)*)""#)
+        let interpolation = try NSRegularExpression(pattern: #"\\\((?:[^()]|\([^()]*\))*\)"#)
+        let words = try NSRegularExpression(pattern: "[A-Za-z]{2,}")
+        var bypassing: [String] = []
+        for file in try TemplateScanner.swiftFiles() where ["wangge", "GridMap", "GridServer"].contains(file.deletingLastPathComponent().lastPathComponent) {
+            for (number, line) in try String(contentsOf: file, encoding: .utf8).components(separatedBy: "\n").enumerated()
+            where !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
+                let range = NSRange(line.startIndex..., in: line)
+                for match in places.matches(in: line, range: range) {
+                    let body = (line as NSString).substring(with: match.range(at: 2))
+                    let plain = interpolation.stringByReplacingMatches(in: body, range: NSRange(body.startIndex..., in: body), withTemplate: "")
+                    if words.firstMatch(in: plain, range: NSRange(plain.startIndex..., in: plain)) != nil {
+                        bypassing.append("\(file.lastPathComponent):\(number + 1): \(line.trimmingCharacters(in: .whitespaces))")
+                    }
+                }
+            }
+        }
+        #expect(bypassing.isEmpty, "user-facing literals outside tr(\"…\"):\n\(bypassing.joined(separator: "\n"))")
+    }
+
     @Test func chineseIsChinese() {
         // A translation left in English is a missing translation; templates with
         // no words (`{1}: {2}`) may stay as they are.

@@ -56,10 +56,13 @@ public enum Fixtures {
     }
 
     /// Runs a program to completion; its standard output, or an error with its standard error.
+    /// `wangge` speaks English here, whatever the shipped configuration says, so
+    /// that tests can read its words (LanguageCommandTests checks the Chinese).
     public static func run(_ program: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["WANGGE_LANGUAGE": "en"]) { _, english in english }
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

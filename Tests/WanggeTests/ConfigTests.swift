@@ -4,6 +4,7 @@ import Testing
 import TestSupport
 import GridCore
 import GridStore
+import Localization
 @testable import wangge
 
 @Suite struct ConfigTests {
@@ -13,6 +14,8 @@ import GridStore
         let shipped = try WanggeConfig.load(explicitPath: Fixtures.path("Config/wangge.yaml"))
         let builtIn = WanggeConfig()
         #expect(shipped.database == builtIn.database)
+        // The one deliberate difference: the shipped file says Chinese; without a file the locale decides.
+        #expect(shipped.language == .zh && builtIn.language == nil)
         #expect(shipped.rules == builtIn.rules)
         #expect(shipped.gridFields == builtIn.gridFields)
         #expect(shipped.coverage == builtIn.coverage)

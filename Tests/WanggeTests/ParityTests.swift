@@ -29,6 +29,7 @@ import TestSupport
         let server = Process()
         server.executableURL = URL(fileURLWithPath: binary)
         server.arguments = ["serve", "--db", db, "--port", String(port)]
+        server.environment = ProcessInfo.processInfo.environment.merging(["WANGGE_LANGUAGE": "en"]) { $1 }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()

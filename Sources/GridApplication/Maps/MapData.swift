@@ -11,13 +11,13 @@ public enum MapMetricKind: String, CaseIterable, Sendable {
 
     public var metric: MapMetric {
         switch self {
-        case .households: MapMetric(key: rawValue, title: "户数 households", unit: "户")
-        case .population: MapMetric(key: rawValue, title: "人口 residents", unit: "人")
-        case .cameras: MapMetric(key: rawValue, title: "摄像头 cameras", unit: "台")
-        case .incidents: MapMetric(key: rawValue, title: "未结事件 open incidents", unit: "件")
-        case .load: MapMetric(key: rawValue, title: "网格员负荷 households per worker", unit: "户/人")
-        case .coverage: MapMetric(key: rawValue, title: "视频覆盖率 camera coverage", unit: "%")
-        case .overdue: MapMetric(key: rawValue, title: "超期事件 overdue incidents", unit: "件")
+        case .households: MapMetric(key: rawValue, title: tr("households").rendered, unit: "户")
+        case .population: MapMetric(key: rawValue, title: tr("residents").rendered, unit: "人")
+        case .cameras: MapMetric(key: rawValue, title: tr("cameras").rendered, unit: "台")
+        case .incidents: MapMetric(key: rawValue, title: tr("open incidents").rendered, unit: "件")
+        case .load: MapMetric(key: rawValue, title: tr("households per worker").rendered, unit: "户/人")
+        case .coverage: MapMetric(key: rawValue, title: tr("camera coverage").rendered, unit: "%")
+        case .overdue: MapMetric(key: rawValue, title: tr("overdue incidents").rendered, unit: "件")
         }
     }
 
@@ -130,10 +130,10 @@ public struct MapData: Sendable {
             throw WanggeError.invalid(tr("nothing to show for \(focus): no such town, village or grid in the active generation"))
         }
         switch focus {
-        case .county: return "全域 county · \(Set(grids.map(\.townCode)).count) towns · \(grids.count) grids"
-        case .town: return "\(first.townName) \(first.townCode) · \(focused.count) grids"
-        case .village: return "\(first.villageName) \(first.villageCode) · \(focused.count) grids"
-        case .grid: return "\(first.name) \(first.code) · 网格员 \(first.workerName ?? "-")"
+        case .county: return tr("county · \(Set(grids.map(\.townCode)).count) towns · \(grids.count) grids").rendered
+        case .town: return tr("\(first.townName) \(first.townCode) · \(focused.count) grids").rendered
+        case .village: return tr("\(first.villageName) \(first.villageCode) · \(focused.count) grids").rendered
+        case .grid: return tr("\(first.name) \(first.code) · grid worker \(first.workerName ?? "-")").rendered
         }
     }
 

@@ -108,7 +108,7 @@ extension GridService {
 
     /// The draft to work on: `id`, or the only draft there is.
     public func draft(_ id: Int64?) throws -> Int64 {
-        try translatingErrors { try store.draft(id, for: "edited") }
+        try translatingErrors { try store.draft(id, for: tr("edited")) }
     }
 
     /// `active` or a generation id, checked to exist.
@@ -152,7 +152,7 @@ extension GridService {
 
     /// What activating a draft would move; nothing is written.
     public func impact(of draft: Int64?) throws -> PlanImpactReport {
-        try translatingErrors { try store.impact(of: try store.draft(draft, for: "compared"), against: nil) }
+        try translatingErrors { try store.impact(of: try store.draft(draft, for: tr("compared")), against: nil) }
     }
 
     /// Makes a draft the active generation in one transaction.

@@ -3,6 +3,7 @@ import GeoFiles
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// What the use cases need from a store, in four parts. SpatiaLite
 /// (`GridStore`) is the embedded implementation; another database adds
@@ -28,7 +29,7 @@ public protocol GridRepository: Sendable {
     func importGrids(path: String, _ file: GridFileOptions, generationName: String?,
                      dispatch: DispatchRules, thresholds: PlanThresholds, force: Bool, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func importDraft(path: String, _ file: GridFileOptions, name: String?) throws -> ImportReport
-    func draft(_ id: Int64?, for purpose: String) throws -> Int64
+    func draft(_ id: Int64?, for purpose: Localized) throws -> Int64
     func createDraft(from source: Int64?, name: String) throws -> Int64
     func deleteDraft(_ id: Int64) throws
     func editDraft(_ id: Int64?, thresholds: PlanThresholds, _ body: (PlanEditor) throws -> [PlanEdit]) throws -> PlanEditReport

@@ -143,10 +143,10 @@ public final class PlanEditor {
         }
         var notes: [String] = []
         for (other, area) in taken.sorted(by: { $0.key < $1.key }) {
-            notes.append("takes \(Self.km2(area)) from \(other)" + villageNote(other, code))
+            notes.append(tr("takes \(Self.km2(area)) from \(other)").rendered + villageNote(other, code))
         }
         if clipped > PlanThresholds.noiseSquareMetres {
-            notes.append("\(Self.km2(clipped)) of the new shape lies outside the county and was left out")
+            notes.append(tr("\(Self.km2(clipped)) of the new shape lies outside the county and was left out").rendered)
         }
         if !givenUp.isEmpty {
             let pieces = try union(givenUp).polygons()
@@ -164,7 +164,7 @@ public final class PlanEditor {
                     throw WanggeError.refused(tr("reshape \(code): the grid would give up \(Self.km2(area)) at lon \(PlanProblem.degrees(p.x)), lat \(PlanProblem.degrees(p.y)) that borders no other grid, leaving a gap; include it in the new shape, or reshape a neighbour to take it"))
                 }
                 assigned[best.code]!.append(piece)
-                notes.append("gives \(Self.km2(area)) to \(best.code) (the longest shared border, \(Int(best.length.rounded())) m)" + villageNote(best.code, code))
+                notes.append(tr("gives \(Self.km2(area)) to \(best.code) (the longest shared border, \(Int(best.length.rounded())) m)").rendered + villageNote(best.code, code))
             }
         }
         var changed: [PlanGrid] = []
@@ -175,7 +175,7 @@ public final class PlanEditor {
             grid.info.areaSquareMetres = try Geodesic.area(of: shape)
             changed.append(grid)
             let parts = try shape.polygons().count
-            if other != code, parts > 1 { notes.append("\(other) is now in \(parts) separate parts") }
+            if other != code, parts > 1 { notes.append(tr("\(other) is now in \(parts) separate parts").rendered) }
         }
         let after = changed.first { $0.info.code == code }
         let region = try before.union(try geometry(wkb: after?.wkb ?? (try before.wkb())))
@@ -200,7 +200,7 @@ public final class PlanEditor {
         grid.info.name = name(code: grid.info.code, villageName: target.name)
         var notes = ["\(grid.info.code) keeps the worker: \(grid.info.workerName ?? "none")"]
         if try Geodesic.sharedBorderLength(try shape(code), try geometry(wkb: target.wkb)) == 0 {
-            notes.append("\(code) does not border village \(village): the village will be in separate parts")
+            notes.append(tr("\(code) does not border village \(village): the village will be in separate parts").rendered)
         }
         return PlanEdit(removed: [code], changed: [grid], region: grid.wkb,
                         summary: "moved \(code) to village \(village) \(target.name) as \(grid.info.code) \(grid.info.name)", notes: notes)
@@ -275,7 +275,7 @@ public final class PlanEditor {
         }
         guard let best else { return nil }
         var edit = try divide(code, into: best.pieces, faces: best.faces, around: around, verb: "split by households")
-        edit.notes.append("largest part: \(best.largest) households (limit \(maxHouseholds))")
+        edit.notes.append(tr("largest part: \(best.largest) households (limit \(maxHouseholds))").rendered)
         return edit
     }
 
@@ -334,7 +334,7 @@ public final class PlanEditor {
         let newCodes = changed.prefix(pieces.count).map { "\($0.info.code) (\(Self.km2($0.info.areaSquareMetres ?? 0)))" }
         var notes = ["\(changed[0].info.code) keeps the worker: \(original.info.workerName ?? "none")"]
         for grid in changed.dropFirst().prefix(pieces.count - 1) {
-            notes.append("\(grid.info.code) has no worker yet: set one (the worker edit)")
+            notes.append(tr("\(grid.info.code) has no worker yet: set one (the worker edit)").rendered)
         }
         return PlanEdit(removed: [code], changed: changed, region: original.wkb,
                         summary: "\(verb) \(code) \(original.info.name) into \(newCodes.joined(separator: ", "))", notes: notes)

@@ -1,0 +1,71 @@
+import Foundation
+import GridApplication
+import GridCore
+import Localization
+import Testing
+import TestSupport
+
+/// The command line speaks the language of `language:` in the configuration,
+/// of $WANGGE_LANGUAGE for one run, else of the locale.
+@Suite struct LanguageCommandTests {
+    /// Runs `wangge` with exactly this environment; its exit status, standard output and standard error.
+    func wangge(_ arguments: [String], environment: [String: String]) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(Fixtures.executable("wangge")))
+        process.arguments = arguments
+        process.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { given, _ in given }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile(), errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    func config(_ text: String) throws -> String {
+        let path = Fixtures.temporaryPath("language.yaml")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static func hasHan(_ text: String) -> Bool { text.unicodeScalars.contains { (0x4E00...0x9FFF).contains($0.value) } }
+
+    @Test func errorsAndHelpFollowTheConfigurationTheEnvironmentAndTheLocale() throws {
+        let missing = Fixtures.temporaryPath("no-such.sqlite")
+        let chinese = try config("language: zh\n")
+        defer { try? FileManager.default.removeItem(atPath: chinese) }
+
+        // The configuration says zh, the locale English: Chinese.
+        let zh = try wangge(["grids", "--db", missing, "--config", chinese], environment: ["LANG": "en_US.UTF-8"])
+        #expect(zh.status == 1)
+        #expect(zh.err.hasPrefix("错误：") && zh.err.contains(missing) && Self.hasHan(String(zh.err.dropFirst(3))), "\(zh.err)")
+
+        // WANGGE_LANGUAGE overrides the configuration for one run.
+        let en = try wangge(["grids", "--db", missing, "--config", chinese], environment: ["WANGGE_LANGUAGE": "en"])
+        #expect(en.err.hasPrefix("Error: no database at \(missing)"), "\(en.err)")
+
+        // No language in the configuration: the locale decides.
+        let plain = try config("database: x.sqlite\n")
+        let byLocale = try wangge(["grids", "--db", missing, "--config", plain], environment: ["LANG": "zh_CN.UTF-8"])
+        #expect(byLocale.err.hasPrefix("错误："), "\(byLocale.err)")
+        let cLocale = try wangge(["grids", "--db", missing, "--config", plain], environment: ["LANG": "C.UTF-8"])
+        #expect(cLocale.err.hasPrefix("Error: "), "\(cLocale.err)")
+
+        // Help and a table header in Chinese.
+        let help = try wangge(["grids", "--help", "--config", chinese], environment: [:])
+        #expect(help.out.contains("列出") || Self.hasHan(help.out.components(separatedBy: "\n").first ?? ""), "\(help.out)")
+    }
+
+    @Test func anUnknownLanguageIsRefusedByName() throws {
+        #expect {
+            _ = try WanggeConfig.decode(yaml: "language: fr\n", source: "c.yaml")
+        } throws: { error in
+            "\(error)" == "c.yaml: language: \"fr\" is not zh or en"
+        }
+        #expect(try WanggeConfig.decode(yaml: "language: zh-CN\n", source: "c.yaml").language == .zh)
+        #expect(WanggeConfig.outputLanguage(configured: .zh, environment: ["WANGGE_LANGUAGE": "en"]) == .en)
+        #expect(WanggeConfig.outputLanguage(configured: nil, environment: ["LC_ALL": "zh_TW.UTF-8", "LANG": "en_US"]) == .zh)
+        #expect(WanggeConfig.outputLanguage(configured: nil, environment: [:]) == .en)
+    }
+}
