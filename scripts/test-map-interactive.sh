@@ -2,6 +2,7 @@
 # Drives `wangge map -i` in tmux as a user would (send-keys, capture-pane) and
 # checks what the screen shows, that resize redraws, and that q and Ctrl-C
 # leave the terminal exactly as it was. Run by `make test` after swift test.
+# The map speaks Chinese, as the shipped configuration says (language: zh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wangge=${WANGGE:-.build/debug/wangge}
@@ -44,31 +45,31 @@ start() {
 }
 
 start
-check "the county map and the key help appear" "Tab grid  Enter details"
-check "the title names the county view and metric" "271 grids · 户数 households"
+check "the county map and the key help appear" "Tab 网格  Enter 详情"
+check "the title names the county view and metric" "全域 · 13 个乡镇 · 271 个网格 · 户数"
 tmux send-keys -t "$session" Tab Enter
-check "Tab then Enter shows the selected grid's worker" "网格员 worker:"
+check "Tab then Enter shows the selected grid's worker" "网格员："
 tmux send-keys -t "$session" Escape m
-check "m switches the metric to residents" "人口 residents"
+check "m switches the metric to residents" "271 个网格 · 常住人口"
 tmux send-keys -t "$session" /
-check "/ opens the search prompt" "find grid (code or name)"
+check "/ opens the search prompt" "查找网格（编码或名称）"
 tmux send-keys -t "$session" "平华村第二网格" Enter
 tmux send-keys -t "$session" Enter
 check "search jumps to a grid by its Chinese name" "平华村第二网格  430981-005-004-002"
 tmux send-keys -t "$session" Escape l
-check "l shows the camera layer in the legend" "cameras"
+check "l shows the camera layer in the legend" "⠿ 摄像头"
 tmux resize-window -t "$session" -x 80 -y 24
 sleep 1
-if [[ $(tmux capture-pane -p -t "$session" | sed -n 24p | grep -c "pan") -eq 1 ]]; then
+if [[ $(tmux capture-pane -p -t "$session" | sed -n 24p | grep -c "平移") -eq 1 ]]; then
     passed=$((passed + 1)); echo "ok: a resize redraws the map at the new size"
 else
-    check "a resize redraws the map at the new size" "pan"
+    check "a resize redraws the map at the new size" "平移"
 fi
 tmux send-keys -t "$session" q
 same_terminal "q quits and restores the terminal mode"
 
 start
-check "the map starts again" "Tab grid"
+check "the map starts again" "Tab 网格"
 tmux send-keys -t "$session" C-c
 same_terminal "Ctrl-C quits and restores the terminal mode"
 

@@ -149,7 +149,7 @@ public struct ImportReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         var lines: [String] = []
-        let methodText = AssignmentMethod.allCases.compactMap { m in methods[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
+        let methodText = AssignmentMethod.allCases.compactMap { m in methods[m].map { "\(m.text.rendered) \($0)" } }.joined(separator: ", ")
         let took = String(format: "%.1f", seconds)
         let into = generation.map { tr(" into generation \($0)") } ?? .verbatim("")
         lines.append((methodText.isEmpty ? tr("\(file): imported \(imported)\(into) (\(took) s)")

@@ -48,34 +48,36 @@ extension Wangge {
         }
 
         static func text(_ a: LocateAnswer) -> String {
-            var lines: [String] = []
+            var rows: [(label: Localized, value: String)] = []
             let place = String(format: "%.7f, %.7f", a.wgs84[0], a.wgs84[1])
-            lines.append("point     \(place) (WGS84)" + (a.input.crs == "EPSG:4326" ? "" : "  from \(a.input.x), \(a.input.y) in \(a.input.crs)"))
+            rows.append((tr("point"), (a.input.crs == "EPSG:4326" ? tr("\(place) (WGS84)")
+                                       : tr("\(place) (WGS84)  from \(a.input.x), \(a.input.y) in \(a.input.crs)")).rendered))
             if let grid = a.grid {
-                lines.append("grid      \(grid)  \(a.gridName ?? "")")
-                lines.append("village   \(a.village ?? "")  \(a.villageName ?? "")")
-                lines.append("town      \(a.town ?? "")  \(a.townName ?? "")")
-                lines.append("worker    \(a.worker?.name ?? "-")  \(a.worker?.phone ?? "")")
+                rows.append((tr("grid"), "\(grid)  \(a.gridName ?? "")"))
+                rows.append((tr("village"), "\(a.village ?? "")  \(a.villageName ?? "")"))
+                rows.append((tr("town"), "\(a.town ?? "")  \(a.townName ?? "")"))
+                rows.append((tr("worker"), "\(a.worker?.name ?? "-")  \(a.worker?.phone ?? "")"))
             } else {
-                lines.append("grid      none: outside every grid")
+                rows.append((tr("grid"), tr("none: outside every grid").rendered))
             }
-            lines.append("method    \(a.method.rawValue)")
+            rows.append((tr("method"), "\(a.method.rawValue) (\(a.method.text.rendered))"))
+            let metres = { (value: Double) in String(format: "%.1f", value) }
             switch a.method {
             case .inside:
-                lines.append("distance  " + (a.distanceM.map { String(format: "%.1f m inside the edge", $0) } ?? "deeper inside than the near-boundary distance"))
+                rows.append((tr("distance"), (a.distanceM.map { tr("\(metres($0)) m inside the edge") } ?? tr("deeper inside than the near-boundary distance")).rendered))
             case .boundary:
-                lines.append("distance  0 m: exactly on the edge")
+                rows.append((tr("distance"), tr("0 m: exactly on the edge").rendered))
             case .nearest:
-                lines.append("distance  " + String(format: "%.1f m outside the grid", a.distanceM ?? 0))
+                rows.append((tr("distance"), tr("\(metres(a.distanceM ?? 0)) m outside the grid").rendered))
             case .none:
                 if let nearest = a.nearestGrid, let d = a.distanceM {
-                    lines.append("nearest   \(nearest) at " + String(format: "%.1f m", d))
+                    rows.append((tr("nearest"), tr("\(nearest) at \(metres(d)) m").rendered))
                 }
             }
             if let runnerUp = a.runnerUp {
-                lines.append("runner-up \(runnerUp) at " + String(format: "%.1f m", a.runnerUpDistanceM ?? 0) + ": confirm the grid")
+                rows.append((tr("runner-up"), tr("\(runnerUp) at \(metres(a.runnerUpDistanceM ?? 0)) m: confirm the grid").rendered))
             }
-            return lines.joined(separator: "\n")
+            return labelledLines(rows)
         }
     }
 }

@@ -25,6 +25,15 @@ func table(_ header: [Localized], _ rows: [[String]], rightAligned: Set<Int> = [
         .joined(separator: "\n")
 }
 
+/// "label  value" lines with the values lined up, in the reader's language.
+func labelledLines(_ rows: [(label: Localized, value: String)]) -> String {
+    let labels = rows.map(\.label.rendered)
+    let width = labels.map(displayWidth).max() ?? 0
+    return zip(labels, rows).map { label, row in
+        label + String(repeating: " ", count: width - displayWidth(label) + 2) + row.value
+    }.joined(separator: "\n")
+}
+
 extension Wangge {
     struct Grids: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: tr("List the active generation's grids with their village, town and worker.").rendered)

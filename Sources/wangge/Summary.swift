@@ -21,18 +21,16 @@ extension Wangge {
             let (towns, counts, unassigned, rules) = (summary.towns, summary.points, summary.unassigned, summary.assignedWith)
             let grids = towns.reduce(0) { $0 + $1.grids }
             print(tr("\(summary.location) · generation \(summary.generation) · \(summary.engine) · \(LibraryVersions.geometry)").rendered)
-            print(tr("\(towns.count) towns, \(summary.villages) villages, \(grids) grids; ").rendered
-                  + "\(counts[.households] ?? 0) households, \(counts[.cameras] ?? 0) cameras, \(counts[.incidents] ?? 0) incidents")
+            print(tr("\(towns.count) towns, \(summary.villages) villages, \(grids) grids; \(counts[.households] ?? 0) households, \(counts[.cameras] ?? 0) cameras, \(counts[.incidents] ?? 0) incidents").rendered)
             print("")
             print(statisticsTable(towns, level: .town))
             print("")
-            let missing = PointLayer.allCases.map { "\($0.table) \(unassigned[$0] ?? 0)" }.joined(separator: ", ")
+            let missing = tr("households \(unassigned[.households] ?? 0), cameras \(unassigned[.cameras] ?? 0), incidents \(unassigned[.incidents] ?? 0)")
             print(tr("unassigned (farther than \(Self.metres(rules.nearestToleranceMeters)) m from every grid): \(missing)").rendered)
             print(tr("near a boundary (another grid within \(Self.metres(rules.nearBoundaryMeters)) m, dispatcher to confirm): \(towns.reduce(0) { $0 + $1.nearBoundary })").rendered)
             let now = summary.configured
             if rules != now {
-                print(tr("(assigned with nearest_tolerance_m \(Self.metres(rules.nearestToleranceMeters)), near_boundary_m \(Self.metres(rules.nearBoundaryMeters)); ").rendered
-                      + "the config now says \(Self.metres(now.nearestToleranceMeters)) and \(Self.metres(now.nearBoundaryMeters)): re-import the grids or activate a generation to apply it)")
+                print(tr("(assigned with nearest_tolerance_m \(Self.metres(rules.nearestToleranceMeters)), near_boundary_m \(Self.metres(rules.nearBoundaryMeters)); the config now says \(Self.metres(now.nearestToleranceMeters)) and \(Self.metres(now.nearBoundaryMeters)): re-import the grids or activate a generation to apply it)").rendered)
             }
         }
     }

@@ -1,3 +1,4 @@
+import Localization
 import GeoKit
 
 /// How a point was given its grid. See `GridLocator` for the rule.
@@ -10,6 +11,18 @@ public enum AssignmentMethod: String, Sendable, Codable, CaseIterable {
     case nearest
     /// Farther than the tolerance from every grid: unassigned.
     case none
+}
+
+extension AssignmentMethod: LocalizedConvertible {
+    /// The method as people read it; `rawValue` stays the code in JSON and CSV.
+    public var text: Localized {
+        switch self {
+        case .inside: tr("inside")
+        case .boundary: tr("on the edge")
+        case .nearest: tr("nearest")
+        case .none: tr("unassigned")
+        }
+    }
 }
 
 /// The distances that govern assignment, in metres.
