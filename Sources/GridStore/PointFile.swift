@@ -90,7 +90,7 @@ enum PointFile {
         "类型": "type", "设备类型": "type", "名称": "name", "设备名称": "name", "朝向": "heading_deg", "视角": "fov_deg",
         "视距": "range_m", "距离": "range_m", "状态": "status",
         "类别": "category", "事件类别": "category", "渠道": "channel", "来源": "channel", "等级": "severity", "紧急程度": "severity",
-        "上报时间": "reported_at", "发生时间": "reported_at", "描述": "description", "事件描述": "description",
+        "上报时间": "reported_at", "受理时间": "reported_at", "发生时间": "occurred_at", "工单号": "external_id", "工单编号": "external_id", "描述": "description", "事件描述": "description",
         "上报人": "reporter", "满意度": "satisfaction", "办结时间": "closed_at",
     ]
 

@@ -27,11 +27,19 @@ extension Wangge {
             @Option(help: "Severity: 简单, 一般 or 疑难.") var severity: String?
             @Option(help: "What happened.") var description: String?
             @Option(help: "Who reported it.") var reporter: String?
+            @Option(help: "When it happened (2026-11-01 08:30, China time, or ISO 8601); not after now.") var occurredAt: String?
+            @Option(name: .customLong("external-id"), help: "The channel's ticket number (the 12345 hotline's): the same ticket twice is refused.") var externalID: String?
             @Flag(help: "Print JSON.") var json = false
 
             func run() throws {
+                let occurred = try occurredAt.map { text in
+                    guard let date = GridStore.parseTime(text) else {
+                        throw WanggeError.invalid("\"\(text)\" is not a day (2026-11-01), a minute (2026-11-01 08:30) or an ISO 8601 time", field: "occurred_at")
+                    }
+                    return date
+                }
                 let input = IncidentInput(x: lon, y: lat, crs: crs, category: category, channel: channel, severity: severity,
-                                          description: description, reporter: reporter)
+                                          description: description, reporter: reporter, occurredAt: occurred, externalID: externalID)
                 let result = try store.openService().reportIncident(input)
                 let r = result.routing
                 if json {

@@ -280,7 +280,11 @@ extension Wangge.Stats {
                 closed (小事不出村); hours = mean time from report to closure.
                 """)
         @OptionGroup var store: StoreOptions
-        @Option(help: "Group by county, town, village, grid, category or channel.") var by: IncidentGrouping = .town
+        @Option(help: "Group by county, town, village, grid, category or channel; month gives the trend (received, closed, overdue, escalated, median hours to close per month, China time).")
+        var by: IncidentGrouping = .town
+        @Option(help: "With --by month: only this town (code or name).") var town: String?
+        @Option(help: "With --by month: only this village (code or name).") var village: String?
+        @Option(help: "With --by month: only this category.") var category: String?
         @Option(help: "Reported at or after (2026-11-01 or an ISO 8601 time).") var since: TimeArgument?
         @Option(help: "Reported before.") var until: TimeArgument?
         @Option(help: "The time that decides what is overdue (default: now).") var at: TimeArgument?
@@ -289,9 +293,13 @@ extension Wangge.Stats {
 
         func validate() throws {
             if json && csv { throw ValidationError("give --json or --csv, not both") }
+            if by != .month, town != nil || village != nil || category != nil {
+                throw ValidationError("--town, --village and --category filter the trend: use them with --by month")
+            }
         }
 
         func run() throws {
+            if by == .month { return try printTrend() }
             let stats = try store.openService().incidentStatistics(by: by, since: since?.date, until: until?.date, now: at?.date ?? Date())
             if json {
                 print(try jsonText(stats))
@@ -313,6 +321,19 @@ extension Wangge.Stats {
                 return
             }
             print(table(header, rows, rightAligned: Set(2..<header.count)))
+        }
+
+        func printTrend() throws {
+            let months = try store.openService().monthlyIncidentStatistics(town: town, village: village, category: category, since: since?.date,
+                                                                          until: until?.date, now: at?.date ?? Date())
+            if json { return print(try jsonText(months)) }
+            let header = ["month", "received", "closed", "overdue", "escalated", "median hours"]
+            let rows = months.map { m in
+                [m.month, String(m.received), String(m.closed), String(m.overdue), String(m.escalated),
+                 m.medianHoursToClose.map { String(format: csv ? "%.4f" : "%.1f", $0) } ?? (csv ? "" : "-")]
+            }
+            if csv { return try printCSV(header, rows) }
+            print(table(header, rows, rightAligned: Set(1..<header.count)))
         }
     }
 }
