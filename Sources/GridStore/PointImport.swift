@@ -100,10 +100,12 @@ extension GridStore {
     /// version and history belong to the workflow, not to a file).
     /// Any bad record fails the whole import and nothing changes.
     /// A CSV is read as UTF-8, or as GBK (GB18030) when it is not UTF-8 or `encoding` says so.
+    /// `columnNames` are the configuration's names for columns (`point_columns:`), besides the built-in ones.
     public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, encoding: TextEncoding? = nil,
-                             dispatch: DispatchRules = DispatchRules(), progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords,
-                         batchSize: Self.importBatch, progress: progress)
+                             dispatch: DispatchRules = DispatchRules(), columnNames: PointColumnNames = PointColumnNames(),
+                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
+        try importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatch, columnNames: columnNames,
+                         bulkLoadFrom: Self.bulkLoadRecords, batchSize: Self.importBatch, progress: progress)
     }
 
     /// From how many records an import suspends SpatiaLite's per-row triggers and packs the
@@ -115,7 +117,8 @@ extension GridStore {
     static let importBatch = 65_536
 
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding? = nil, dispatch: DispatchRules,
-                      bulkLoadFrom: Int, batchSize: Int, progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
+                      columnNames: PointColumnNames = PointColumnNames(), bulkLoadFrom: Int, batchSize: Int,
+                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
         let start = Date()
         let generation = try activeGeneration()
         let assigner = try GridAssigner(shapes: try gridShapes(generation: generation), rules: rules)
@@ -139,7 +142,7 @@ extension GridStore {
             var decided = false
             var tickets: [String: RecordLocation] = [:]
             var notes: [String] = []
-            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, notes: &notes) { inputs, isLast in
+            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, columnNames: columnNames, notes: &notes) { inputs, isLast in
                 if !decided {
                     decided = true
                     // More batches to come means far more records than the triggers are worth.

@@ -46,7 +46,7 @@ public protocol PointRepository: Sendable {
     func pointCounts() throws -> [PointLayer: Int]
     func unassignedCounts(generation: Int64?) throws -> [PointLayer: Int]
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding?, dispatch: DispatchRules,
-                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport
+                      columnNames: PointColumnNames, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
     func households(grid: String, tag: String?, generation: Int64?) throws -> [HouseholdRecord]
     func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool, limit: Int?,
