@@ -201,6 +201,10 @@ struct APIRoutes {
     struct IncidentBody: Decodable {
         let lon: Double, lat: Double, crs: String?, category: String, channel: String
         let severity: String?, description: String?, reporter: String?
+        let occurredAt: String?, externalID: String?
+        enum CodingKeys: String, CodingKey {
+            case lon, lat, crs, category, channel, severity, description, reporter, occurredAt = "occurred_at", externalID = "external_id"
+        }
     }
 
     /// POST /v1/incidents: dispatchers and grid workers report; the answer is the routing.
@@ -210,9 +214,17 @@ struct APIRoutes {
             throw APIError(.forbidden, tr("reporting incidents is for dispatchers and grid workers; you are \(caller.role.rawValue)"))
         }
         let body = try await jsonBody(IncidentBody.self, of: request,
-                                      shape: "{\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?}")
+                                      shape: "{\"lon\", \"lat\", \"crs\"?, \"category\", \"channel\", \"severity\"?, \"description\"?, \"reporter\"?, "
+                                          + "\"occurred_at\"?, \"external_id\"?}")
+        let occurredAt = try body.occurredAt.map { text in
+            guard let date = GridStore.parseTime(text) else {
+                throw APIError.badParameter("occurred_at", tr("\"\(text)\" is not a day (2026-11-01), a minute (2026-11-01 08:30) or an ISO 8601 time"))
+            }
+            return date
+        }
         let input = IncidentInput(x: body.lon, y: body.lat, crs: try bodyCRS(body.crs), category: body.category, channel: body.channel,
-                                  severity: body.severity, description: body.description, reporter: body.reporter)
+                                  severity: body.severity, description: body.description, reporter: body.reporter, occurredAt: occurredAt,
+                                  externalID: body.externalID)
         return try JSON.response(try service.reportIncident(input, by: caller), status: .created)
     }
 

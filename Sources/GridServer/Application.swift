@@ -24,6 +24,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     APIRoutes(service: service).add(to: router)
     OGCRoutes(service: service, baseURL: baseURL).add(to: router)
     IncidentRoutes(service: service).add(to: router)
+    HouseholdRoutes(service: service).add(to: router)
     AdminRoutes(service: service).add(to: router)
     PlanningRoutes(service: service).add(to: router)
     return router

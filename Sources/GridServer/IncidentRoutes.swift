@@ -125,13 +125,21 @@ struct IncidentRoutes {
         return response
     }
 
-    /// GET /v1/stats/incidents?by=town&since=&until=
+    /// GET /v1/stats/incidents?by=town&since=&until=; by=month also takes town, village and category.
     func statistics(_ request: Request, _ context: WanggeContext) throws -> Response {
         _ = try context.requireCaller()
         let q = Query(request: request)
         let text = q.string("by") ?? "town"
         guard let grouping = IncidentGrouping(rawValue: text) else {
             throw APIError.badParameter("by", tr("\"\(text)\" is not one of \(IncidentGrouping.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        if grouping == .month {
+            return try JSON.response(try service.monthlyIncidentStatistics(town: q.string("town"), village: q.string("village"),
+                                                                           category: q.string("category"), since: try time(q, "since"),
+                                                                           until: try time(q, "until")))
+        }
+        for name in ["town", "village", "category"] where q.string(name) != nil {
+            throw APIError.badParameter(name, tr("filters only the trend: use it with by=month"))
         }
         return try JSON.response(try service.incidentStatistics(by: grouping, since: try time(q, "since"), until: try time(q, "until")))
     }

@@ -85,7 +85,7 @@ extension GridStore {
                                         ("range_m", "t.range_m"), ("status", "t.status")])
         case .incidents: point(.incidents, [("category", "t.category"), ("channel", "t.channel"), ("severity", "t.severity"), ("status", "t.status"),
                                             ("reported_at", "t.reported_at"), ("description", "t.description"), ("reporter", "t.reporter"),
-                                            ("satisfaction", "t.satisfaction")])
+                                            ("satisfaction", "t.satisfaction"), ("occurred_at", "t.occurred_at"), ("external_id", "t.external_id")])
         }
         let (from, gridColumn, idColumn) = (spec.from, spec.grid, spec.id)
         // Each column named for how it is read: the three a feature has, then its properties by name.
@@ -177,7 +177,7 @@ extension GridStore {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             var sql = """
-                SELECT h.id, X(h.geom) AS lon, Y(h.geom) AS lat, h.address, h.head, h.phone, h.id_number, h.members, h.tags, a.grid_code, a.method
+                SELECT \(Self.householdColumns)
                 FROM assignments a JOIN households h ON h.id = a.feature_id
                 WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
                 """
@@ -200,13 +200,7 @@ extension GridStore {
                 sql += " LIMIT ?"
                 arguments += [limit]
             }
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                let tags: String = row["tags"]
-                return HouseholdRecord(
-                    id: row["id"], lon: row["lon"], lat: row["lat"], address: row["address"], head: row["head"], phone: row["phone"],
-                    idNumber: row["id_number"], members: row["members"], tags: tags.split(separator: ";").map(String.init),
-                    grid: row["grid_code"], method: (row["method"] as String?).flatMap(AssignmentMethod.init(rawValue:)))
-            }
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.householdRecord)
         }
     }
 

@@ -29,7 +29,7 @@ extension GridStore {
     static let incidentColumns = """
         id, category, channel, severity, status, reported_at, description, reporter, satisfaction, X(geom) AS lon, Y(geom) AS lat,
         grid_code, village_code, town_code, level, unit, department, deadline, version, attempts, escalations, reopenings,
-        closed_at, duplicate_of
+        closed_at, duplicate_of, occurred_at, external_id
         """
 
     /// An incident from a row of `incidentColumns`, times in the stored form (see `time`; a query
@@ -45,7 +45,7 @@ extension GridStore {
             unit: row["unit"], department: row["department"], deadline: deadline,
             overdue: status.isOpen && deadline.map { $0 < now } == true,
             version: row["version"], attempts: row["attempts"], escalations: row["escalations"], reopenings: row["reopenings"],
-            closedAt: row["closed_at"], duplicateOf: row["duplicate_of"])
+            closedAt: row["closed_at"], duplicateOf: row["duplicate_of"], occurredAt: row["occurred_at"], externalID: row["external_id"])
     }
 
     /// Grids of a generation with their hierarchy, inside a transaction already open.

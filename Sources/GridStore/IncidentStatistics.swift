@@ -1,10 +1,47 @@
 import Foundation
 import GRDB
 import GridCore
+import Localization
 
 /// How incidents are grouped for statistics.
 public enum IncidentGrouping: String, Sendable, CaseIterable, Codable {
     case county, town, village, grid, category, channel
+    /// The month received, in China Standard Time (`monthlyIncidentStatistics` gives the trend's own figures).
+    case month
+}
+
+/// One month of the incident trend, in China Standard Time (the month an
+/// incident was received, closed or escalated in is its month there).
+public struct MonthlyIncidentStatistics: Sendable, Encodable, Equatable {
+    /// "2026-11".
+    public var month: String
+    /// Received (reported) in the month.
+    public var received: Int
+    /// Closed (办结) in the month.
+    public var closed: Int
+    /// Whose deadline fell in the month and was missed (超期): still open after it, or closed after it.
+    public var overdue: Int
+    /// Escalated (上报) in the month, each incident once.
+    public var escalated: Int
+    /// The median hours from report to closure of those closed in the month.
+    public var medianHoursToClose: Double?
+}
+
+/// Which incidents a trend counts: codes of a town or village, a category, and the period.
+public struct IncidentTrendFilter: Sendable {
+    public var town: String?
+    public var village: String?
+    public var category: String?
+    public var since: Date?
+    public var until: Date?
+
+    public init(town: String? = nil, village: String? = nil, category: String? = nil, since: Date? = nil, until: Date? = nil) {
+        self.town = town
+        self.village = village
+        self.category = category
+        self.since = since
+        self.until = until
+    }
 }
 
 /// The centre's figures for one group of incidents over a period.
@@ -54,6 +91,7 @@ extension GridStore {
             case .town: row["town_code"]
             case .category: row["category"]
             case .channel: row["channel"]
+            case .month: (row["reported_at"] as String?).flatMap(Self.storedDate).map(Self.month)
             }
             groups[key ?? "(none)", default: []].append(row)
         }
@@ -88,8 +126,96 @@ extension GridStore {
         case .town: grids.map { ($0.townCode, $0.townName) }
         case .village: grids.map { ($0.villageCode, $0.villageName) }
         case .grid: grids.map { ($0.code, $0.name) }
-        case .county, .category, .channel: []
+        case .county, .category, .channel, .month: []
         }
         return Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// "2026-11": the month of a time in China Standard Time.
+    static func month(_ date: Date) -> String { String(timePolicy.day(date).prefix(7)) }
+
+    /// The longest trend asked for at once: 50 years of months.
+    public static let maximumTrendMonths = 600
+
+    /// Incident figures per month from the month of `since` (default: the first
+    /// incident's) to the month of `until` (exclusive; default: now's), every
+    /// month listed, those with nothing as zeros. `now` decides which missed deadlines are past.
+    public func monthlyIncidentStatistics(_ filter: IncidentTrendFilter, now: Date = Date()) throws -> [MonthlyIncidentStatistics] {
+        var conditions = ["1"]
+        var arguments: [DatabaseValueConvertible?] = []
+        for (column, value) in [("town_code", filter.town), ("village_code", filter.village), ("category", filter.category)] {
+            guard let value else { continue }
+            conditions.append("i.\(column) = ?")
+            arguments.append(value)
+        }
+        let whereClause = conditions.joined(separator: " AND ")
+        let (rows, escalations) = try database.pool.read { db in
+            (try Row.fetchAll(db, sql: "SELECT status, reported_at, closed_at, deadline FROM incidents i WHERE \(whereClause)",
+                              arguments: StatementArguments(arguments)),
+             try Row.fetchAll(db, sql: """
+                SELECT DISTINCT e.incident_id, e.at FROM incident_events e JOIN incidents i ON i.id = e.incident_id
+                WHERE e.action = 'escalate' AND \(whereClause)
+                """, arguments: StatementArguments(arguments)))
+        }
+        let (since, until) = (filter.since.map(Self.time), filter.until.map(Self.time))
+        // A time counts in its month when it is in [since, until).
+        func monthOf(_ stored: String?) -> String? {
+            guard let stored, since.map({ stored >= $0 }) ?? true, until.map({ stored < $0 }) ?? true,
+                  let date = Self.storedDate(stored) else { return nil }
+            return Self.month(date)
+        }
+        var months: [String: MonthlyIncidentStatistics] = [:]
+        func add(_ month: String?, _ change: (inout MonthlyIncidentStatistics) -> Void) {
+            guard let month else { return }
+            change(&months[month, default: MonthlyIncidentStatistics(month: month, received: 0, closed: 0, overdue: 0, escalated: 0)])
+        }
+        let nowText = Self.time(now)
+        var hours: [String: [Double]] = [:]
+        for row in rows {
+            let status = IncidentStatus(rawValue: row["status"]) ?? .reported
+            let reported: String? = row["reported_at"], closed: String? = row["closed_at"], deadline: String? = row["deadline"]
+            add(monthOf(reported)) { $0.received += 1 }
+            if status == .closed, let month = monthOf(closed) {
+                add(month) { $0.closed += 1 }
+                if let from = reported.flatMap(Self.storedDate), let to = closed.flatMap(Self.storedDate) {
+                    hours[month, default: []].append(to.timeIntervalSince(from) / 3600)
+                }
+            }
+            if let deadline, deadline < nowText, status.isOpen || (closed.map { $0 > deadline } ?? false) {
+                add(monthOf(deadline)) { $0.overdue += 1 }
+            }
+        }
+        var escalatedIn: [String: Set<String>] = [:]
+        for row in escalations {
+            if let month = monthOf(row["at"]) { escalatedIn[month, default: []].insert(row["incident_id"]) }
+        }
+        for (month, ids) in escalatedIn { add(month) { $0.escalated = ids.count } }
+        for (month, values) in hours { add(month) { $0.medianHoursToClose = Self.median(values) } }
+        // Every month of the period, the empty ones too.
+        guard let first = filter.since.map(Self.month) ?? months.keys.min() else { return [] }
+        let last = filter.until.map { Self.month($0.addingTimeInterval(-1)) } ?? max(Self.month(now), months.keys.max() ?? first)
+        var result: [MonthlyIncidentStatistics] = []
+        var month = first
+        while month <= last {
+            guard result.count < Self.maximumTrendMonths else {
+                throw WanggeError.invalid(tr("since: the period from \(first) to \(last) is over \(Self.maximumTrendMonths) months; give a later since"),
+                                          field: "since")
+            }
+            result.append(months[month] ?? MonthlyIncidentStatistics(month: month, received: 0, closed: 0, overdue: 0, escalated: 0))
+            month = Self.month(after: month)
+        }
+        return result
+    }
+
+    /// The month after "2026-11" ("2026-12"; after "2026-12", "2027-01").
+    static func month(after month: String) -> String {
+        let year = Int(month.prefix(4)) ?? 0, number = Int(month.suffix(2)) ?? 0
+        return number == 12 ? String(format: "%04d-01", year + 1) : String(format: "%04d-%02d", year, number + 1)
+    }
+
+    static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted(), middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 }

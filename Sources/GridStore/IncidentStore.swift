@@ -32,9 +32,13 @@ public struct IncidentReport: Sendable {
     public var description: String?
     public var reporter: String?
     public var reportedAt: Date
+    /// When it happened (not after `reportedAt`); nil when the reporter did not say.
+    public var occurredAt: Date?
+    /// The channel's ticket number: one incident per ticket and channel.
+    public var externalID: String?
 
     public init(position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem), category: String, channel: String,
-                severity: String?, description: String?, reporter: String?, reportedAt: Date) {
+                severity: String?, description: String?, reporter: String?, reportedAt: Date, occurredAt: Date? = nil, externalID: String? = nil) {
         self.position = position
         self.source = source
         self.category = category
@@ -43,6 +47,8 @@ public struct IncidentReport: Sendable {
         self.description = description
         self.reporter = reporter
         self.reportedAt = reportedAt
+        self.occurredAt = occurredAt
+        self.externalID = externalID
     }
 }
 
@@ -87,8 +93,13 @@ extension GridStore {
     /// a description or reporter longer than `TextLimits` too (`IncidentError.invalid`).
     public func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement? = nil) throws -> (id: String, routing: Routing) {
         try rules.checkReport(category: report.category, channel: report.channel, severity: report.severity)
-        if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name)]) {
+        if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name),
+                                                  ("external_id", report.externalID, TextLimits.code)]) {
             throw WanggeError.invalid(problem)
+        }
+        if report.externalID?.isEmpty == true { throw WanggeError.invalid(tr("external_id: empty (leave it out when there is no ticket)"), field: "external_id") }
+        if let occurred = report.occurredAt, occurred > report.reportedAt {
+            throw WanggeError.occurredAfter(Self.timePolicy.displayed(occurred), "the time it was received, \(Self.timePolicy.displayed(report.reportedAt))")
         }
         var placement = try placement ?? self.placement()
         // The placement (the server's index) may belong to a generation retired
@@ -113,24 +124,28 @@ extension GridStore {
                                            severity: report.severity, reportedAt: report.reportedAt, earlier: earlier, rules: rules)
         let id = try database.pool.write { db -> String in
             guard try Self.activeGeneration(db) == generation else { throw GenerationChanged() }
+            if let ticket = report.externalID, let existing = try Self.incident(db, channel: report.channel, ticket: ticket) {
+                throw WanggeError.duplicateTicket(ticket, channel: report.channel, incident: existing)
+            }
             let next = (try Int.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'incident_sequence'") ?? 0) + 1
             try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('incident_sequence', ?)", arguments: [String(next)])
             let id = String(format: "R%07d", next)
             try db.execute(sql: """
                 INSERT INTO incidents (id, category, channel, severity, status, reported_at, description, reporter,
                     source_crs, source_x, source_y, level, unit, department, deadline, duplicate_of,
-                    grid_code, village_code, town_code, updated_at, geom)
-                VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
+                    grid_code, village_code, town_code, updated_at, occurred_at, external_id, geom)
+                VALUES (?, ?, ?, ?, 'reported', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, MakePoint(?, ?, 4326))
                 """, arguments: [id, report.category, report.channel, report.severity, Self.time(report.reportedAt),
                                  report.description, report.reporter, report.source.crs.description, report.source.x, report.source.y,
                                  routing.level.rawValue, routing.unit, routing.department, Self.time(routing.deadline),
                                  routing.duplicateOf, routing.grid, routing.village, routing.town, Self.time(report.reportedAt),
-                                 report.position.lon, report.position.lat])
+                                 report.occurredAt.map(Self.time), report.externalID, report.position.lon, report.position.lat])
             try Self.writeAssignments(db, generation: generation, codes: placement.codes,
                                       points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
             var detail = ["channel": report.channel, "method": routing.method.rawValue]
             if let other = routing.confirmWithGrid { detail["confirm_with_grid"] = other }
             if let earlier = routing.duplicateOf { detail["duplicate_of"] = earlier }
+            if let ticket = report.externalID { detail["external_id"] = ticket }
             try Self.recordEvent(db, incident: id, at: report.reportedAt, actor: report.reporter ?? report.channel, action: .report,
                                  from: nil, to: .reported, level: routing.level, unit: routing.unit, grid: routing.grid,
                                  note: report.description, detail: detail)
@@ -141,6 +156,11 @@ extension GridStore {
 }
 
 extension GridStore {
+    /// The incident a channel's ticket already is, if any.
+    static func incident(_ db: Database, channel: String, ticket: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT id FROM incidents WHERE channel = ? AND external_id = ?", arguments: [channel, ticket])
+    }
+
     /// Routes incidents just imported (in the import's transaction): each in a
     /// grid gets its grid, village, town, level, unit, department and
     /// deadline by the rules, and a first event naming the file.

@@ -11,6 +11,7 @@ extension IncidentRecord {
         shown.reportedAt = reportedAt.map { policy.displayed(stored: $0) }
         shown.deadline = deadline.map { policy.displayed(stored: $0) }
         shown.closedAt = closedAt.map { policy.displayed(stored: $0) }
+        shown.occurredAt = occurredAt.map { policy.displayed(stored: $0) }
         shown.history = history?.map { $0.displayed(policy) }
         shown.notifications = notifications?.map { $0.displayed(policy) }
         return shown

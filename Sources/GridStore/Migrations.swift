@@ -210,6 +210,35 @@ extension SpatiaLiteDatabase {
                     """)
             }
         }
+        migrator.registerMigration("household-upkeep") { db in
+            try db.execute(sql: """
+                -- Optimistic concurrency for edits by grid workers: every change checks and bumps it.
+                ALTER TABLE households ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+                ALTER TABLE households ADD COLUMN updated_at TEXT;
+                -- Every add, edit, move and removal: who, when, each field before and after (JSON),
+                -- and the grids it left and entered. No foreign key: a removed household's history stays.
+                CREATE TABLE household_events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    household_id TEXT NOT NULL,
+                    at TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL CHECK (action IN ('add', 'edit', 'move', 'remove')),
+                    version INTEGER NOT NULL,
+                    from_grid TEXT,
+                    to_grid TEXT,
+                    changes TEXT NOT NULL);
+                CREATE INDEX household_events_by_household ON household_events(household_id, seq);
+                """)
+        }
+        migrator.registerMigration("incident-occurrence-and-ticket") { db in
+            try db.execute(sql: """
+                -- When it happened, as the reporter says (reported_at is when the centre received it).
+                ALTER TABLE incidents ADD COLUMN occurred_at TEXT;
+                -- The ticket number of the channel it came by (the 12345 hotline's, say): one incident per ticket.
+                ALTER TABLE incidents ADD COLUMN external_id TEXT;
+                CREATE UNIQUE INDEX incidents_by_ticket ON incidents(channel, external_id) WHERE external_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 

@@ -28,6 +28,39 @@ struct RecordLocation: CustomStringConvertible, LocalizedConvertible, Sendable {
     var description: String { text.description }
 }
 
+/// Column names a county's files use, beyond the built-in English and
+/// Chinese ones: the `point_columns:` section of the configuration, each
+/// name taken for the layer column it fills.
+public struct PointColumnNames: Sendable, Equatable {
+    /// By name as it appears in a file: the column it fills.
+    public private(set) var columns: [String: String] = [:]
+
+    public init() {}
+
+    /// The columns a name can fill: id, coordinates, and every layer's attributes.
+    public static var known: [String] {
+        ["id", "lon", "lat"] + PointLayer.allCases.flatMap(\.attributeColumns).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    }
+
+    /// Adds names for a column; `section` names where they came from in messages ("point_columns").
+    public mutating func add(_ names: [String], for column: String, section: String) throws {
+        guard Self.known.contains(column) else {
+            throw WanggeError.invalid(tr("\(section): unknown column \"\(column)\" (one of \(Self.known.joined(separator: ", ")))"), field: section)
+        }
+        for name in names {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else { throw WanggeError.invalid(tr("\(section).\(column): an empty name"), field: section) }
+            if let other = columns[trimmed], other != column {
+                throw WanggeError.invalid(tr("\(section): \"\(trimmed)\" is given for both \(other) and \(column)"), field: section)
+            }
+            columns[trimmed] = column
+        }
+    }
+
+    /// The column a file's header name fills, if the configuration names it (as written, or in lower case).
+    func column(for name: String) -> String? { columns[name] ?? columns[name.lowercased()] }
+}
+
 /// A file's column names as the import uses them, and where id and coordinates are.
 struct PointColumns {
     let names: [String]
@@ -36,11 +69,12 @@ struct PointColumns {
     /// The Chinese names taken for layer columns ("经度 → lon").
     let renamed: [String]
 
-    /// `place` says where the names are in the file ("line 1", "sheet 户籍, row 1").
-    init(_ given: [String], path: String, place: String) throws {
+    /// `place` says where the names are in the file ("line 1", "sheet 户籍, row 1");
+    /// `configured` names come before the built-in Chinese ones.
+    init(_ given: [String], path: String, place: String, configured: PointColumnNames = PointColumnNames()) throws {
         var renamed: [String] = []
         names = given.map { name in
-            guard let column = PointFile.chineseColumns[name] else { return name.lowercased() }
+            guard let column = configured.column(for: name) ?? PointFile.chineseColumns[name] else { return name.lowercased() }
             renamed.append("\(name) → \(column)")
             return column
         }
@@ -100,26 +134,26 @@ enum PointFile {
         "类型": "type", "设备类型": "type", "名称": "name", "设备名称": "name", "朝向": "heading_deg", "视角": "fov_deg",
         "视距": "range_m", "距离": "range_m", "状态": "status",
         "类别": "category", "事件类别": "category", "渠道": "channel", "来源": "channel", "等级": "severity", "紧急程度": "severity",
-        "上报时间": "reported_at", "发生时间": "reported_at", "描述": "description", "事件描述": "description",
+        "上报时间": "reported_at", "受理时间": "reported_at", "发生时间": "occurred_at", "工单号": "external_id", "工单编号": "external_id", "描述": "description", "事件描述": "description",
         "上报人": "reporter", "满意度": "satisfaction", "办结时间": "closed_at",
     ]
 
     /// Calls `body` with the file's records in file order, at most `size` at a time;
     /// `isLast` is set on the last call (which may have no records). `notes` gets
     /// how the file was read: a CSV's encoding, a workbook's sheet, renamed columns.
-    static func forEachBatch(path: String, size: Int, encoding: TextEncoding? = nil, notes: inout [String],
-                             _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
+    static func forEachBatch(path: String, size: Int, encoding: TextEncoding? = nil, columnNames: PointColumnNames = PointColumnNames(),
+                             notes: inout [String], _ body: (_ records: [PointFileRecord], _ isLast: Bool) throws -> Void) throws {
         let lower = path.lowercased()
         if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
             return try inBatches(try readGeoJSON(path: path), size: size, body)
         }
         if lower.hasSuffix(".xlsx") {
-            return try inBatches(try readWorkbook(path: path, notes: &notes), size: size, body)
+            return try inBatches(try readWorkbook(path: path, columnNames: columnNames, notes: &notes), size: size, body)
         }
         guard lower.hasSuffix(".csv") || lower.hasSuffix(".txt") else {
             throw WanggeError.invalid(tr("\(path): unknown file type: use .csv, .xlsx or .geojson"))
         }
-        try readCSV(path: path, batchSize: size, encoding: encoding, notes: &notes, body)
+        try readCSV(path: path, batchSize: size, encoding: encoding, columnNames: columnNames, notes: &notes, body)
     }
 
     /// Records read whole (GeoJSON, a workbook) handed on as `forEachBatch` does.
@@ -132,7 +166,7 @@ enum PointFile {
     }
 
     /// The CSV is mapped, not read: only a batch of records is in memory at a time.
-    private static func readCSV(path: String, batchSize: Int, encoding: TextEncoding?, notes: inout [String],
+    private static func readCSV(path: String, batchSize: Int, encoding: TextEncoding?, columnNames: PointColumnNames, notes: inout [String],
                                 _ body: ([PointFileRecord], Bool) throws -> Void) throws {
         var data: Data
         do {
@@ -155,7 +189,7 @@ enum PointFile {
             try data.withUnsafeBytes { raw in
                 try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
                     guard let header = columns else {
-                        columns = try PointColumns(fields, path: path, place: "line 1")
+                        columns = try PointColumns(fields, path: path, place: "line 1", configured: columnNames)
                         return
                     }
                     if fields.count == 1 && fields[0].isEmpty { return } // blank line
@@ -181,14 +215,14 @@ enum PointFile {
 
     /// An Excel workbook: the first sheet with rows (GDAL's XLSX driver, read only),
     /// its first row the column names; rows are named by the sheet's own numbers.
-    private static func readWorkbook(path: String, notes: inout [String]) throws -> [PointFileRecord] {
+    private static func readWorkbook(path: String, columnNames: PointColumnNames, notes: inout [String]) throws -> [PointFileRecord] {
         do {
             let workbook = try VectorDataset(spreadsheet: path)
             let sheets = try workbook.layers()
             guard let sheet = sheets.first(where: { ($0.featureCount ?? 1) > 0 }) ?? sheets.first else {
                 throw WanggeError.invalid(tr("\(path): the workbook has no sheets"))
             }
-            let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1")
+            let columns = try PointColumns(sheet.fieldNames, path: path, place: "sheet \(sheet.name), row 1", configured: columnNames)
             notes.append(tr("sheet: \(sheet.name)").rendered + (sheets.count > 1 ? tr(" (the first with rows of \(sheets.count))").rendered : ""))
             if !columns.renamed.isEmpty { notes.append(tr("columns: ").rendered + columns.renamed.joined(separator: ", ")) }
             return try sheet.features().compactMap { feature in

@@ -21,7 +21,7 @@ extension PointLayer {
         case .households: ["address", "head", "phone", "id_number", "members", "tags"]
         case .cameras: ["type", "name", "heading_deg", "fov_deg", "range_m", "status"]
         case .incidents: ["category", "channel", "severity", "status", "reported_at", "description", "reporter", "satisfaction",
-                           "closed_at"]
+                           "closed_at", "occurred_at", "external_id"]
         }
     }
 }
@@ -101,10 +101,12 @@ extension GridStore {
     /// version and history belong to the workflow, not to a file).
     /// Any bad record fails the whole import and nothing changes.
     /// A CSV is read as UTF-8, or as GBK (GB18030) when it is not UTF-8 or `encoding` says so.
+    /// `columnNames` are the configuration's names for columns (`point_columns:`), besides the built-in ones.
     public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, encoding: TextEncoding? = nil,
-                             dispatch: DispatchRules = DispatchRules(), progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatch, bulkLoadFrom: Self.bulkLoadRecords,
-                         batchSize: Self.importBatch, progress: progress)
+                             dispatch: DispatchRules = DispatchRules(), columnNames: PointColumnNames = PointColumnNames(),
+                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
+        try importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatch, columnNames: columnNames,
+                         bulkLoadFrom: Self.bulkLoadRecords, batchSize: Self.importBatch, progress: progress)
     }
 
     /// From how many records an import suspends SpatiaLite's per-row triggers and packs the
@@ -116,7 +118,8 @@ extension GridStore {
     static let importBatch = 65_536
 
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding? = nil, dispatch: DispatchRules,
-                      bulkLoadFrom: Int, batchSize: Int, progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
+                      columnNames: PointColumnNames = PointColumnNames(), bulkLoadFrom: Int, batchSize: Int,
+                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport {
         let start = Date()
         let generation = try activeGeneration()
         let assigner = try GridAssigner(shapes: try gridShapes(generation: generation), rules: rules)
@@ -127,7 +130,9 @@ extension GridStore {
         let placeholders = Array(repeating: "?", count: columns.count - 1).joined(separator: ", ") + ", MakePoint(?, ?, 4326)"
         // An UPDATE, not INSERT OR REPLACE: REPLACE's hidden delete skips SpatiaLite's
         // index triggers and leaves the old point in the spatial index.
+        // A household imported over one bumps its version: an edit begun before the import is then stale.
         let updates = columns.dropFirst().map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+            + (layer == .households ? ", version = version + 1" : "")
         let source = crs.description
         try database.pool.write { db in try Self.withBulkWriteCache(db) {
             // The assignments are computed for this generation: refuse if another became active meanwhile.
@@ -136,8 +141,9 @@ extension GridStore {
             }
             var suspendedTriggers: SuspendedSpatialTriggers?
             var decided = false
+            var tickets: [String: RecordLocation] = [:]
             var notes: [String] = []
-            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, notes: &notes) { inputs, isLast in
+            try PointFile.forEachBatch(path: path, size: batchSize, encoding: encoding, columnNames: columnNames, notes: &notes) { inputs, isLast in
                 if !decided {
                     decided = true
                     // More batches to come means far more records than the triggers are worth.
@@ -146,7 +152,10 @@ extension GridStore {
                 let records = try validator.validate(inputs)
                 // After a bad record nothing more is written: the rest is only read for its problems.
                 guard validator.isClean, !records.isEmpty else { return }
-                if layer == .incidents { try Self.refuseStoredIncidents(db, records, source: path) }
+                if layer == .incidents {
+                    try Self.refuseStoredIncidents(db, records, source: path)
+                    try Self.refuseRepeatedTickets(db, records, seen: &tickets, source: path)
+                }
                 let assignments = try assigner.assign(records.map(\.position))
                 try BulkInsert(db, head: "INSERT INTO \(layer.table) (\(columns.joined(separator: ", ")))", row: "(\(placeholders))",
                                tail: "ON CONFLICT (id) DO UPDATE SET \(updates)").insert(records) { row, record in
@@ -220,6 +229,27 @@ extension GridStore {
         try problems.throwIfAny()
     }
 
+    /// Refuses a ticket number (external_id) that its channel sent before, in
+    /// this file (`seen`, by channel and ticket) or stored: a hotline that resends a ticket makes no second incident.
+    static func refuseRepeatedTickets(_ db: Database, _ records: [PointRecord], seen: inout [String: RecordLocation], source: String) throws {
+        let columns = PointLayer.incidents.attributeColumns
+        guard let channelIndex = columns.firstIndex(of: "channel"), let ticketIndex = columns.firstIndex(of: "external_id") else { return }
+        var problems = ProblemList(source: source)
+        for record in records {
+            guard let ticket = String.fromDatabaseValue(record.values[ticketIndex]) else { continue }
+            let channel = String.fromDatabaseValue(record.values[channelIndex]) ?? ""
+            let key = channel + "\u{0}" + ticket
+            if let first = seen[key] {
+                problems.add(tr("\(record.location) (id \(record.id)): field external_id: ticket \(ticket) of channel \(channel) is also at \(first)"))
+            } else if let stored = try incident(db, channel: channel, ticket: ticket) {
+                problems.add(tr("\(record.location) (id \(record.id)): field external_id: ticket \(ticket) of channel \(channel) is already incident \(stored)"))
+            } else {
+                seen[key] = record.location
+            }
+        }
+        try problems.throwIfAny()
+    }
+
     /// Reads and checks a point file as `importPoints` does before it writes,
     /// touching no database: the number of records it holds, or the error an
     /// import would give. (The fuzz harness feeds it hostile files.)
@@ -259,10 +289,16 @@ extension GridStore {
                 }
                 return Self.time(date)
             }
-            let reportedAt = try time("reported_at"), closedAt = try time("closed_at")
+            let reportedAt = try time("reported_at"), closedAt = try time("closed_at"), occurredAt = try time("occurred_at")
             // Both in the stored form (UTC): they compare as text.
             if let reportedAt, let closedAt, closedAt < reportedAt {
                 throw WanggeError.invalid(tr("field closed_at: \(f["closed_at"] ?? closedAt) is before reported_at \(f["reported_at"] ?? reportedAt)"))
+            }
+            if let occurredAt {
+                if let reportedAt, reportedAt < occurredAt {
+                    throw WanggeError.occurredAfter(f["occurred_at"] ?? occurredAt, "reported_at \(f["reported_at"] ?? reportedAt)")
+                }
+                if occurredAt > Self.time(Date()) { throw WanggeError.occurredAfter(f["occurred_at"] ?? occurredAt, "now") }
             }
             // The same words as a report: anything else would route with the defaults.
             func word(_ field: VocabularyField) throws -> String? {
@@ -277,7 +313,8 @@ extension GridStore {
             return stored([try word(.category), try word(.channel), try word(.severity),
                     try FieldCheck.oneOf(f, "status", Self.incidentStatuses) ?? "reported", reportedAt,
                     try FieldCheck.text(f, "description", limit: TextLimits.text, multiline: true), try FieldCheck.text(f, "reporter"),
-                    try FieldCheck.integer(f, "satisfaction", range: 1...5), closedAt])
+                    try FieldCheck.integer(f, "satisfaction", range: 1...5), closedAt, occurredAt,
+                    try FieldCheck.text(f, "external_id", limit: TextLimits.code)])
         }
     }
 }

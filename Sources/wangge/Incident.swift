@@ -28,11 +28,19 @@ extension Wangge {
             @Option(help: ArgumentHelp(tr("Severity: 简单, 一般 or 疑难.").rendered)) var severity: String?
             @Option(help: ArgumentHelp(tr("What happened.").rendered)) var description: String?
             @Option(help: ArgumentHelp(tr("Who reported it.").rendered)) var reporter: String?
+            @Option(help: ArgumentHelp(tr("When it happened (2026-11-01 08:30, China time, or ISO 8601); not after now.").rendered)) var occurredAt: String?
+            @Option(name: .customLong("external-id"), help: ArgumentHelp(tr("The channel's ticket number (the 12345 hotline's): the same ticket twice is refused.").rendered)) var externalID: String?
             @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
             func run() throws {
+                let occurred = try occurredAt.map { text in
+                    guard let date = GridStore.parseTime(text) else {
+                        throw WanggeError.invalid(tr("\"\(text)\" is not a day (2026-11-01), a minute (2026-11-01 08:30) or an ISO 8601 time"), field: "occurred_at")
+                    }
+                    return date
+                }
                 let input = IncidentInput(x: lon, y: lat, crs: crs, category: category, channel: channel, severity: severity,
-                                          description: description, reporter: reporter)
+                                          description: description, reporter: reporter, occurredAt: occurred, externalID: externalID)
                 let result = try store.openService().reportIncident(input)
                 let r = result.routing
                 if json {

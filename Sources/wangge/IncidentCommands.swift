@@ -277,7 +277,11 @@ extension Wangge.Stats {
             abstract: tr("Incident figures per area, category or channel: received, open, overdue, closure, one-time resolution, satisfaction.").rendered,
             discussion: tr("closure = closed / received (结案率); one-time = closed without escalation or reopening / closed (一次性化解率); satisfied = satisfaction 4–5 / closed with a satisfaction (满意率); village = closed at grid or village level / closed (小事不出村); hours = mean time from report to closure.").rendered)
         @OptionGroup var store: StoreOptions
-        @Option(help: ArgumentHelp(tr("Group by county, town, village, grid, category or channel.").rendered)) var by: IncidentGrouping = .town
+        @Option(help: ArgumentHelp(tr("Group by county, town, village, grid, category or channel; month gives the trend (received, closed, overdue, escalated, median hours to close per month, China time).").rendered))
+        var by: IncidentGrouping = .town
+        @Option(help: ArgumentHelp(tr("With --by month: only this town (code or name).").rendered)) var town: String?
+        @Option(help: ArgumentHelp(tr("With --by month: only this village (code or name).").rendered)) var village: String?
+        @Option(help: ArgumentHelp(tr("With --by month: only this category.").rendered)) var category: String?
         @Option(help: ArgumentHelp(tr("Reported at or after (2026-11-01 or an ISO 8601 time).").rendered)) var since: TimeArgument?
         @Option(help: ArgumentHelp(tr("Reported before.").rendered)) var until: TimeArgument?
         @Option(help: ArgumentHelp(tr("The time that decides what is overdue (default: now).").rendered)) var at: TimeArgument?
@@ -286,9 +290,13 @@ extension Wangge.Stats {
 
         func validate() throws {
             if json && csv { throw ValidationError(tr("give --json or --csv, not both").rendered) }
+            if by != .month, town != nil || village != nil || category != nil {
+                throw ValidationError(tr("--town, --village and --category filter the trend: use them with --by month").rendered)
+            }
         }
 
         func run() throws {
+            if by == .month { return try printTrend() }
             let stats = try store.openService().incidentStatistics(by: by, since: since?.date, until: until?.date, now: at?.date ?? Date())
             if json {
                 print(try jsonText(stats))
@@ -310,6 +318,19 @@ extension Wangge.Stats {
                 return
             }
             print(table(header, rows, rightAligned: Set(2..<header.count)))
+        }
+
+        func printTrend() throws {
+            let months = try store.openService().monthlyIncidentStatistics(town: town, village: village, category: category, since: since?.date,
+                                                                          until: until?.date, now: at?.date ?? Date())
+            if json { return print(try jsonText(months)) }
+            let header: [Localized] = [tr("month"), tr("received"), tr("closed"), tr("overdue"), tr("escalated"), tr("median hours")]
+            let rows = months.map { m in
+                [m.month, String(m.received), String(m.closed), String(m.overdue), String(m.escalated),
+                 m.medianHoursToClose.map { String(format: csv ? "%.4f" : "%.1f", $0) } ?? (csv ? "" : "-")]
+            }
+            if csv { return try printCSV(header.map(\.description), rows) }
+            print(table(header, rows, rightAligned: Set(1..<header.count)))
         }
     }
 }

@@ -170,4 +170,54 @@ import TestSupport
             }
         }
     }
+
+    /// The hotline's ticket and the time it happened at intake: shown everywhere
+    /// the incident is, and a resent ticket refused with the incident it already is.
+    @Test func ticketsAndOccurrenceTimesAtIntakeAndTheMonthlyTrend() async throws {
+        try await fixture.app().test(.router) { client in
+            let p = fixture.inside[ServerFixture.workerGrid]!
+            let body = "{\"lon\":\(p.lon),\"lat\":\(p.lat),\"category\":\"噪音扰民\",\"channel\":\"12345\",\"external_id\":\"API-77\","
+                + "\"occurred_at\":\"2026-11-20 22:30\"}"
+            let id = try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.dispatcher), body: ByteBuffer(string: body)) {
+                #expect($0.status == .created)
+                return try #require((try json($0) as? [String: Any])?["id"] as? String)
+            }
+            try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.gridWorker), body: ByteBuffer(string: body)) {
+                #expect($0.status == .conflict)
+                let problem = try #require(try json($0) as? [String: Any])
+                #expect(problem["detail"] as? String == "external_id: ticket \"API-77\" of channel 12345 is already incident \(id)")
+            }
+            for (field, bad) in [("occurred_at", "\"occurred_at\":\"yesterday\""), ("occurred_at", "\"occurred_at\":\"2999-01-01\"")] {
+                let body = "{\"lon\":\(p.lon),\"lat\":\(p.lat),\"category\":\"噪音扰民\",\"channel\":\"12345\",\(bad)}"
+                try await client.execute(uri: "/v1/incidents", method: .post, headers: fixture.headers(.dispatcher), body: ByteBuffer(string: body)) {
+                    #expect($0.status == .badRequest || $0.status == .unprocessableContent, "\(bad)")
+                    let detail = try #require((try json($0) as? [String: Any])?["detail"] as? String)
+                    #expect(detail.hasPrefix("\(field): "), "\(bad): \(detail)")
+                }
+            }
+            try await client.execute(uri: "/v1/incidents/\(id)", method: .get, headers: fixture.headers(.viewer)) {
+                let incident = try #require(try json($0) as? [String: Any])
+                #expect(incident["external_id"] as? String == "API-77" && incident["occurred_at"] as? String == "2026-11-20T22:30:00+08:00")
+            }
+            try await client.execute(uri: "/v1/incidents?channel=12345&limit=1000", method: .get, headers: fixture.headers(.viewer)) {
+                let items = try #require((try json($0) as? [String: Any])?["items"] as? [[String: Any]])
+                #expect(items.first { $0["id"] as? String == id }?["external_id"] as? String == "API-77")
+            }
+            try await client.execute(uri: "/collections/incidents/items/\(id)", method: .get, headers: fixture.headers(.viewer)) {
+                let properties = try #require((try json($0) as? [String: Any])?["properties"] as? [String: Any])
+                #expect(properties["external_id"] as? String == "API-77" && properties["occurred_at"] as? String != nil)
+            }
+            // The trend: this month has the report; an empty month in the period is zeros.
+            let month = String(TimePolicy.standard.day(Date()).prefix(7))
+            try await client.execute(uri: "/v1/stats/incidents?by=month&since=2026-01-01&category=噪音扰民", method: .get, headers: fixture.headers(.viewer)) {
+                #expect($0.status == .ok)
+                let months = try #require(try json($0) as? [[String: Any]])
+                #expect(months.first?["month"] as? String == "2026-01" && months.first?["received"] as? Int == 0)
+                #expect((months.first { $0["month"] as? String == month }?["received"] as? Int ?? 0) >= 1)
+            }
+            try await client.execute(uri: "/v1/stats/incidents?by=town&category=噪音扰民", method: .get, headers: fixture.headers(.viewer)) {
+                #expect($0.status == .badRequest)
+            }
+        }
+    }
 }

@@ -3,6 +3,7 @@ import GRDB
 import Testing
 import TestSupport
 import GridCore
+import GeoKit
 @testable import GridStore
 
 /// A database made by the previous release (Tests/Fixtures/databases/README.md)
@@ -104,5 +105,26 @@ import GridCore
     @Test func closureTimesSurviveTheRewrite() throws {
         let statistics = try t.store.incidentStatistics(by: .county, since: GridStore.parseTime("2026-10-01"), until: GridStore.parseTime("2026-10-31"))
         #expect(statistics.first?.meanHoursToClose == 24.75)
+    }
+
+    /// The previous release's households had no version and no history: after
+    /// the migration they can be kept up to date (version 1 from the start), and
+    /// its incidents have no occurrence time and no ticket number.
+    @Test func householdUpkeepAndIncidentIntakeFieldsOnAMigratedDatabase() throws {
+        let applied = try column("SELECT identifier FROM grdb_migrations ORDER BY rowid").compactMap { $0 }
+        #expect(applied.suffix(2) == ["household-upkeep", "incident-occurrence-and-ticket"])
+        #expect(try column("SELECT count(*) FROM incidents WHERE occurred_at IS NOT NULL OR external_id IS NOT NULL") == ["0"])
+        let placement = try t.store.placement()
+        func here(_ lon: Double, _ lat: Double) -> (position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem)) {
+            (LonLat(lon, lat), (lon, lat, .wgs84))
+        }
+        let actor = HouseholdActor(name: "王网格", auditAction: "test")
+        let added = try t.store.addHousehold(id: "M1", HouseholdEdit(fields: [.head: "周大"], place: here(112.357, 28.844)), by: actor,
+                                             placement: placement, permit: { _ in })
+        #expect(added.version == 1 && added.grid != nil)
+        let edited = try t.store.changeHousehold(id: "M1", HouseholdEdit(fields: [.members: "4"], expectedVersion: 1), by: actor,
+                                                 placement: placement, permit: { _, _ in })
+        #expect(edited.version == 2 && edited.members == 4)
+        #expect(try t.store.householdHistory(id: "M1").map(\.action) == [.add, .edit])
     }
 }

@@ -54,8 +54,8 @@ import GridStore
             #expect(text.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "no \(name) line in \(text)")
         }
         #expect(text.contains("GEOS        \(GEOSContext.version)"))
-        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last incident-times-in-utc"))
-        #expect(text.contains("\(old): 7 schema steps, 1 step behind"))
+        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last incident-occurrence-and-ticket"))
+        #expect(text.contains("\(old): 7 schema steps, 3 steps behind"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: old)) == before)
         #expect(try Fixtures.run(binary, ["version"]) == text.split(separator: "\n").dropLast().joined(separator: "\n") + "\n")
     }
@@ -172,5 +172,30 @@ import GridStore
         #expect(stats[1].hasPrefix("county,,1,1,0,0,0.0000,,,,"), "escalated again with a fresh deadline: open, not overdue")
         let map = try wangge("map", "--metric", "overdue", "--width", "80", "--height", "24", "--color", "never")
         #expect(map.contains("overdue incidents"))
+    }
+
+    /// A grid worker's visit from the command line: add, a stale edit refused
+    /// naming the versions, a move re-assigned, the history, a removal.
+    @Test func householdUpkeepFromTheCommandLine() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("upkeep.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        _ = try Fixtures.run(binary, ["import", "grids", Fixtures.sampleGrids, "--db", db])
+        let added = try Fixtures.run(binary, ["household", "add", "V1", "--lon", "112.355", "--lat", "28.842", "--head", "周大", "--members", "3",
+                                              "--by", "王网格", "--db", db, "--json"])
+        #expect(added.contains("\"grid\":\"430981-001-017-002\"") && added.contains("\"version\":1"))
+        _ = try Fixtures.run(binary, ["household", "edit", "V1", "--version", "1", "--phone", "13900001111", "--tags", "独居老人", "--db", db])
+        #expect { _ = try Fixtures.run(binary, ["household", "edit", "V1", "--version", "1", "--members", "4", "--db", db]) } throws: {
+            "\($0)".contains("--version: household V1 was changed by someone else: you have version 1, it is now 2")
+        }
+        #expect { _ = try Fixtures.run(binary, ["household", "edit", "V1", "--version", "2", "--id-number", "430981198503120026", "--db", db]) } throws: {
+            "\($0)".contains("--id-number: \"430981198503120026\" has the check character 6, but its digits give 5")
+        }
+        let moved = try Fixtures.run(binary, ["household", "move", "V1", "--version", "2", "--lon", "112.6", "--lat", "29.0", "--db", db, "--json"])
+        #expect(moved.contains("\"version\":3") && !moved.contains("430981-001-017-002"))
+        let history = try Fixtures.run(binary, ["household", "history", "V1", "--db", db])
+        #expect(history.contains("王网格") && history.contains("phone: · → 13900001111") && history.contains("430981-001-017-002 → "))
+        #expect(try Fixtures.run(binary, ["household", "remove", "V1", "--version", "3", "--db", db]) == "household V1 removed\n")
+        #expect { _ = try Fixtures.run(binary, ["household", "show", "V1", "--db", db]) } throws: { "\($0)".contains("no household \"V1\"") }
     }
 }

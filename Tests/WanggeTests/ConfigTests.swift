@@ -18,6 +18,7 @@ import Localization
         #expect(shipped.language == .zh && builtIn.language == nil)
         #expect(shipped.rules == builtIn.rules)
         #expect(shipped.gridFields == builtIn.gridFields)
+        #expect(shipped.pointColumns == builtIn.pointColumns)
         #expect(shipped.coverage == builtIn.coverage)
         #expect(shipped.workload == builtIn.workload)
         #expect(shipped.planning == builtIn.planning)
@@ -49,5 +50,29 @@ import Localization
         try "dispatch:\n  departments: { 环境卫生: 城管局 }\n  categories: [环境卫生, 其他]\n  channels: [\"12345\"]\n".write(toFile: path, atomically: true, encoding: .utf8)
         let rules = try WanggeConfig.load(explicitPath: path).dispatch
         #expect(rules.categories == ["环境卫生", "其他"] && rules.channels == ["12345"])
+    }
+
+    /// A county whose registers say 东经, 北纬 and 户主名 imports them once
+    /// `point_columns:` names them; the built-in names still work beside them.
+    @Test func pointColumnNamesFromTheConfiguration() throws {
+        let path = Fixtures.temporaryPath("columns.yaml")
+        let database = Fixtures.temporaryPath("columns.sqlite"), csv = Fixtures.temporaryPath("h.csv")
+        defer {
+            for file in [path, csv] { try? FileManager.default.removeItem(atPath: file) }
+            Fixtures.removeDatabase(database)
+        }
+        try "point_columns:\n  lon: 东经\n  lat: [北纬, Y坐标]\n  head: [户主名, 家长]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let config = try WanggeConfig.load(explicitPath: path)
+        let store = try GridStore(path: database)
+        _ = try store.importGrids(path: Fixtures.sampleGrids)
+        try "编号,东经,北纬,家长,电话\nH1,112.355,28.842,周大,13900001111\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let report = try GridService(store: store, config: config).importPoints(.households, path: csv)
+        #expect(report.imported == 1 && report.notes.contains { $0.contains("东经 → lon") && $0.contains("家长 → head") && $0.contains("电话 → phone") })
+        #expect(try store.household(id: "H1").head == "周大")
+        for (yaml, message) in [("point_columns:\n  householder: 户主名\n", "point_columns: unknown column \"householder\""),
+                                ("point_columns:\n  head: 姓名\n  reporter: 姓名\n", "\"姓名\" is given for both head and reporter")] {
+            try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect { _ = try WanggeConfig.load(explicitPath: path) } throws: { "\($0)".contains(message) }
+        }
     }
 }

@@ -6,10 +6,12 @@ import Localization
 
 /// A household as the API shows it: each personal field as the caller's privacy rules say.
 public struct HouseholdView: Encodable, Sendable {
-    let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
-    let members: Int, tags: [String], grid: String?
+    public let id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?
+    public let members: Int, tags: [String], grid: String?
+    /// To send back as If-Match or `version` with a change (absent where a listing does not read it).
+    public let version: Int?
     /// Whether anything was masked or left out.
-    let masked: Bool
+    public let masked: Bool
 
     public init(_ h: HouseholdRecord, rules: FieldRules) {
         id = h.id
@@ -22,6 +24,7 @@ public struct HouseholdView: Encodable, Sendable {
         members = h.members
         tags = rules[.tags] == .full ? h.tags : []
         grid = h.grid
+        version = h.version
         masked = rules != .everything
     }
 }

@@ -12,6 +12,8 @@ public struct WanggeConfig: Decodable {
     public var language: Language?
     public var rules = AssignmentRules()
     public var gridFields = GridFieldMapping()
+    /// Names of point file columns besides the built-in English and Chinese ones (`point_columns:`).
+    public var pointColumns = PointColumnNames()
     public var coverage = CoverageSettings()
     public var workload = WorkloadSettings()
     public var dispatch = DispatchRules()
@@ -119,7 +121,16 @@ public struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, language, assignment, gridFields = "grid_fields", coverage, workload, dispatch, planning, server, privacy
+        case database, language, assignment, gridFields = "grid_fields", pointColumns = "point_columns", coverage, workload, dispatch, planning, server, privacy
+    }
+
+    /// One name or a list of names (`head: 户主名` or `head: [户主名, 家长]`).
+    struct OneOrMore: Decodable {
+        var names: [String]
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let one = try? c.decode(String.self) { names = [one] } else { names = try c.decode([String].self) }
+        }
     }
 
     /// Any key, so that a misspelt key in the privacy section is an error rather than a silent default.
@@ -216,6 +227,11 @@ public struct WanggeConfig: Decodable {
                 }
             }
             gridFields = mapping
+        }
+        if let section = try c.decodeIfPresent([String: OneOrMore].self, forKey: .pointColumns) {
+            var names = PointColumnNames()
+            for (column, given) in section.sorted(by: { $0.key < $1.key }) { try names.add(given.names, for: column, section: "point_columns") }
+            pointColumns = names
         }
         if let section = try c.decodeIfPresent(CoverageSection.self, forKey: .coverage) {
             if let t = section.blindSpotThreshold {

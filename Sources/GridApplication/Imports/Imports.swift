@@ -28,6 +28,9 @@ extension GridService {
     /// Imports households, cameras or incidents from a CSV file, each assigned to its grid.
     public func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem = .wgs84, encoding: TextEncoding? = nil,
                              progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
-        try translatingErrors { try store.importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatchRules, progress: progress) }
+        try translatingErrors {
+            try store.importPoints(layer, path: path, crs: crs, encoding: encoding, dispatch: dispatchRules, columnNames: config.pointColumns,
+                                   progress: progress)
+        }
     }
 }

@@ -14,9 +14,13 @@ public struct IncidentInput: Sendable {
     public var description: String?
     public var reporter: String?
     public var reportedAt: Date
+    /// When it happened, if the reporter says (not after `reportedAt`).
+    public var occurredAt: Date?
+    /// The channel's ticket number (the 12345 hotline's): the same ticket twice is refused.
+    public var externalID: String?
 
     public init(x: Double, y: Double, crs: CoordinateSystem, category: String, channel: String, severity: String? = nil,
-                description: String? = nil, reporter: String? = nil, reportedAt: Date = Date()) {
+                description: String? = nil, reporter: String? = nil, reportedAt: Date = Date(), occurredAt: Date? = nil, externalID: String? = nil) {
         self.x = x
         self.y = y
         self.crs = crs
@@ -26,6 +30,8 @@ public struct IncidentInput: Sendable {
         self.description = description
         self.reporter = reporter
         self.reportedAt = reportedAt
+        self.occurredAt = occurredAt
+        self.externalID = externalID
     }
 }
 
@@ -65,7 +71,7 @@ extension GridService {
         let p = try Self.wgs84(x: input.x, y: input.y, crs: input.crs)
         let report = IncidentReport(position: p, source: (input.x, input.y, input.crs), category: input.category, channel: input.channel,
                                     severity: input.severity, description: input.description, reporter: input.reporter ?? caller?.name,
-                                    reportedAt: input.reportedAt)
+                                    reportedAt: input.reportedAt, occurredAt: input.occurredAt, externalID: input.externalID)
         return try translatingErrors {
             let result = try store.report(report, rules: dispatchRules, placement: try active().placement)
             return ReportedIncident(id: result.id, routing: result.routing)
@@ -147,6 +153,16 @@ extension GridService {
     public func incidentStatistics(by grouping: IncidentGrouping, since: Date? = nil, until: Date? = nil,
                                    now: Date = Date()) throws -> [IncidentStatistics] {
         try translatingErrors { try store.incidentStatistics(by: grouping, since: since, until: until, now: now) }
+    }
+
+    /// The incident trend per month in China Standard Time, optionally for a
+    /// town or village (code or name) and a category; months with nothing are zeros.
+    public func monthlyIncidentStatistics(town: String? = nil, village: String? = nil, category: String? = nil, since: Date? = nil,
+                                          until: Date? = nil, now: Date = Date()) throws -> [MonthlyIncidentStatistics] {
+        if let category { try dispatchRules.check(.category, category) }
+        let filter = IncidentTrendFilter(town: try areaCode(.town, town), village: try areaCode(.village, village), category: category,
+                                         since: since, until: until)
+        return try translatingErrors { try store.monthlyIncidentStatistics(filter, now: now) }
     }
 
     /// The record as the caller may see it; an unmasked read is audited.

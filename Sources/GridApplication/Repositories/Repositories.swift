@@ -47,7 +47,7 @@ public protocol PointRepository: Sendable {
     func pointCounts() throws -> [PointLayer: Int]
     func unassignedCounts(generation: Int64?) throws -> [PointLayer: Int]
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding?, dispatch: DispatchRules,
-                      progress: (@Sendable (String) -> Void)?) throws -> ImportReport
+                      columnNames: PointColumnNames, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
     func households(grid: String, tag: String?, generation: Int64?) throws -> [HouseholdRecord]
     func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool, limit: Int?,
@@ -58,6 +58,14 @@ public protocol PointRepository: Sendable {
     func features(_ collection: Collection, bbox: BoundingBox?, grid: String?, id: String?, limit: Int, offset: Int,
                   generation: Int64?, countLimit: Int) throws -> (matched: Int?, features: [FeatureRecord])
     func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)]
+    func household(id: String) throws -> HouseholdRecord
+    func householdHistory(id: String) throws -> [HouseholdEvent]
+    func addHousehold(id: String, _ edit: HouseholdEdit, by actor: HouseholdActor, placement: Placement?,
+                      permit: (_ grid: String?) throws -> Void, at now: Date) throws -> HouseholdRecord
+    func changeHousehold(id: String, _ edit: HouseholdEdit, by actor: HouseholdActor, placement: Placement?,
+                         permit: (_ from: String?, _ to: String?) throws -> Void, at now: Date) throws -> HouseholdRecord
+    func removeHousehold(id: String, expectedVersion: Int?, by actor: HouseholdActor, permit: (_ grid: String?) throws -> Void,
+                         at now: Date) throws
 }
 
 /// Incidents: intake, the lifecycle's changes, notifications and figures.
@@ -69,6 +77,7 @@ public protocol IncidentRepository: Sendable {
     func escalateOverdue(at now: Date, rules: DispatchRules, actor: String) throws -> [(id: String, level: HandlingLevel)]
     func notifications(unit: String?, limit: Int, forGrids grids: Set<String>?) throws -> [IncidentNotification]
     func incidentStatistics(by grouping: IncidentGrouping, since: Date?, until: Date?, now: Date) throws -> [IncidentStatistics]
+    func monthlyIncidentStatistics(_ filter: IncidentTrendFilter, now: Date) throws -> [MonthlyIncidentStatistics]
 }
 
 /// API tokens and the audit log of personal-data reads.

@@ -53,9 +53,11 @@ public struct HouseholdRecord: Sendable, Equatable, Codable {
     public var tags: [String]
     public var grid: String?
     public var method: AssignmentMethod?
+    /// Bumped by every change (an edit, a move, an import over it); nil where a listing does not read it.
+    public var version: Int?
 
     public init(id: String, lon: Double, lat: Double, address: String?, head: String?, phone: String?, idNumber: String?,
-                members: Int, tags: [String], grid: String? = nil, method: AssignmentMethod? = nil) {
+                members: Int, tags: [String], grid: String? = nil, method: AssignmentMethod? = nil, version: Int? = nil) {
         self.id = id
         self.lon = lon
         self.lat = lat
@@ -67,6 +69,7 @@ public struct HouseholdRecord: Sendable, Equatable, Codable {
         self.tags = tags
         self.grid = grid
         self.method = method
+        self.version = version
     }
 }
 

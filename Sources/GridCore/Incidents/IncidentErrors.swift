@@ -29,6 +29,17 @@ extension WanggeError {
                            field: field.rawValue, value: value, allowed: allowed)
     }
 
+    /// A ticket a channel sent before (a hotline resending it): the incident it already is.
+    public static func duplicateTicket(_ ticket: String, channel: String, incident: String) -> WanggeError {
+        WanggeError(.conflict, tr("external_id: ticket \(TextLimits.shown(ticket)) of channel \(channel) is already incident \(incident)"),
+                    field: "external_id", value: ticket)
+    }
+
+    /// An occurrence time after the report was received, or in the future.
+    public static func occurredAfter(_ occurred: String, _ what: String) -> WanggeError {
+        WanggeError(.invalid, tr("occurred_at: \(occurred) is after \(what): an incident is received after it happens"), field: "occurred_at", value: occurred)
+    }
+
     /// A report or a move that cannot be routed: outside every grid, with the nearest one.
     public static func outsideEveryGrid(nearestGrid: String?, distanceMeters: Double?) -> WanggeError {
         guard let nearestGrid, let distanceMeters else { return WanggeError(.refused, tr("the point is outside every grid"), field: "lon") }

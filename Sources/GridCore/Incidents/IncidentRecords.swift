@@ -79,6 +79,10 @@ public struct IncidentRecord: Sendable, Encodable, Equatable {
     public var reopenings: Int
     public var closedAt: String?
     public var duplicateOf: String?
+    /// When it happened, as the reporter says (`reportedAt` is when it was received).
+    public var occurredAt: String?
+    /// The ticket number of the channel it came by (the 12345 hotline's, say).
+    public var externalID: String?
     public var history: [IncidentEvent]?
     public var notifications: [IncidentNotification]?
 
@@ -86,7 +90,8 @@ public struct IncidentRecord: Sendable, Encodable, Equatable {
                 description: String?, reporter: String?, satisfaction: Int?, lon: Double, lat: Double,
                 grid: String?, village: String?, town: String?, level: HandlingLevel?, unit: String?, department: String?,
                 deadline: String?, overdue: Bool, version: Int, attempts: Int, escalations: Int, reopenings: Int,
-                closedAt: String?, duplicateOf: String?, history: [IncidentEvent]? = nil, notifications: [IncidentNotification]? = nil) {
+                closedAt: String?, duplicateOf: String?, occurredAt: String? = nil, externalID: String? = nil,
+                history: [IncidentEvent]? = nil, notifications: [IncidentNotification]? = nil) {
         self.id = id
         self.category = category
         self.channel = channel
@@ -112,6 +117,8 @@ public struct IncidentRecord: Sendable, Encodable, Equatable {
         self.reopenings = reopenings
         self.closedAt = closedAt
         self.duplicateOf = duplicateOf
+        self.occurredAt = occurredAt
+        self.externalID = externalID
         self.history = history
         self.notifications = notifications
     }
