@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "GridServer",
             dependencies: [
-                "GeoKit", "GridCore", "GridStore", "GridApplication",
+                "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridApplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

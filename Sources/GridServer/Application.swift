@@ -25,6 +25,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     IncidentRoutes(service: service).add(to: router)
     AdminRoutes(service: service).add(to: router)
     PlanningRoutes(service: service).add(to: router)
+    ExportRoutes(service: service).add(to: router)
     return router
 }
 

@@ -16,7 +16,7 @@ struct Wangge: AsyncParsableCommand {
             queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).
             """,
         subcommands: [
-            Import.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
+            Import.self, Export.self, Locate.self, Grids.self, Households.self, Stats.self, Summary.self,
             Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self, Version.self,
         ])
 

@@ -11,6 +11,8 @@ extension WanggeError {
         switch error {
         case let error as WanggeError:
             return error
+        case let error as ExportError:
+            return error.asWanggeError
         case let error as GeoError:
             return WanggeError(.invalid, error.message)
         case let error where SpatiaLiteDatabase.isBusy(error):
