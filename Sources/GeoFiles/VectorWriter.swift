@@ -127,6 +127,8 @@ public final class VectorWriter {
     private var dataset: UnsafeMutableRawPointer?
     private let layer: UnsafeMutableRawPointer
     private let fields: [FieldDefinition]
+    /// Each field's index in the layer as the driver made it (KML keeps the placemark's name apart), -1 for none.
+    private var fieldIndexes: [Int32] = []
     private let geometry: LayerGeometry
     private let transformation: CoordinateTransformation?
     private let inTransaction: Bool
@@ -191,20 +193,27 @@ public final class VectorWriter {
             throw gdalError("\(path): cannot create the layer \(layerName)")
         }
         self.layer = layer
+        guard let layerDefinition = OGR_L_GetLayerDefn(layer) else { throw gdalError("\(path): the layer has no definition") }
+        var indexes: [Int32] = []
         for field in columns {
             let type: OGRFieldType = switch field.kind {
             case .text: OFTString
-            case .integer: OFTInteger64
+            case .integer: OFTInteger
             case .real: OFTReal
             }
             guard let definition = OGR_Fld_Create(field.name, type) else { throw gdalError("\(path): field \(field.name)") }
             defer { OGR_Fld_Destroy(definition) }
             // A Shapefile's text is at most 254 bytes; RESIZE shrinks each field to its longest value.
             if format == .shp, field.kind == .text { OGR_Fld_SetWidth(definition, 254) }
+            let before = OGR_FD_GetFieldCount(layerDefinition)
             guard OGR_L_CreateField(layer, definition, 1) == OGRERR_NONE else {
                 throw gdalError("\(path): cannot create the field \(field.name)")
             }
+            // The new field is the last (a Shapefile may have cut its name); a driver may keep one apart instead (KML's name).
+            let after = OGR_FD_GetFieldCount(layerDefinition)
+            indexes.append(after > before ? after - 1 : OGR_FD_GetFieldIndex(layerDefinition, field.name))
         }
+        fieldIndexes = indexes
         // One transaction for every feature (a GeoPackage would otherwise commit each one); not every driver has them.
         let started = GDALDatasetStartTransaction(dataset, 0)
         guard started == OGRERR_NONE || started == OGRERR_UNSUPPORTED_OPERATION else { throw gdalError("\(path): cannot start a transaction") }
@@ -225,7 +234,7 @@ public final class VectorWriter {
         let place = "\(path): feature \(count + 1)"
         guard let definition = OGR_L_GetLayerDefn(layer), let feature = OGR_F_Create(definition) else { throw gdalError("\(place): cannot make it") }
         defer { OGR_F_Destroy(feature) }
-        var offset: Int32 = 0
+        var offset = 0
         if let geoJSON, geoJSON != "null" {
             guard let parsed = OGR_G_CreateGeometryFromJson(geoJSON) else { throw gdalError("\(place): its geometry cannot be read") }
             // The one geometry owned here until the feature takes it.
@@ -238,8 +247,8 @@ public final class VectorWriter {
             }
             switch geometry {
             case .point where format == .csv || format == .xlsx:
-                OGR_F_SetFieldDouble(feature, 0, OGR_G_GetX(parsed, 0))
-                OGR_F_SetFieldDouble(feature, 1, OGR_G_GetY(parsed, 0))
+                OGR_F_SetFieldDouble(feature, fieldIndexes[0], OGR_G_GetX(parsed, 0))
+                OGR_F_SetFieldDouble(feature, fieldIndexes[1], OGR_G_GetY(parsed, 0))
             case .polygon where format == .xlsx, .none:
                 break
             case .polygon:
@@ -254,8 +263,10 @@ public final class VectorWriter {
             }
         }
         if case .point = geometry, format == .csv || format == .xlsx { offset = 2 }
+        guard values.count + offset == fields.count else { throw GeoError("\(place): \(values.count) values for \(fields.count - offset) fields") }
         for (index, value) in values.enumerated() {
-            let field = Int32(index) + offset
+            let field = fieldIndexes[index + offset]
+            guard field >= 0 else { throw GeoError("\(place): the layer has no field \(fields[index + offset].name)") }
             switch value {
             case nil: OGR_F_SetFieldNull(feature, field)
             case .text(let text)?: OGR_F_SetFieldString(feature, field, text)

@@ -57,7 +57,10 @@ extension Wangge {
             let directory = try ExportDirectory(in: outputDirectory.map { $0.isEmpty ? "." : $0 })
             let zipped = format == .shp && (output?.lowercased().hasSuffix(".zip") ?? false)
             let written = directory.file(dataset.name + "." + (zipped ? "shp.zip" : format.fileExtension))
-            let result = try service.export(request, to: written)
+            let result: ExportResult
+            do { result = try service.export(request, to: written) } catch let error as WanggeError where error.field == "dataset" {
+                throw WanggeError(error.kind, error.message)
+            }
             guard let output else {
                 FileHandle.standardOutput.write(try Data(contentsOf: URL(fileURLWithPath: result.path)))
                 return

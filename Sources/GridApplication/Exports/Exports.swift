@@ -94,14 +94,14 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownDataset(let name):
-            "dataset: unknown \"\(TextLimits.shown(name))\": the datasets are \(ExportDataset.names.joined(separator: ", "))"
+            "dataset: unknown \(TextLimits.shown(name)): the datasets are \(ExportDataset.names.joined(separator: ", "))"
         case .draftNeedsGeneration(let text):
             "dataset: draft needs the draft's generation number (see `wangge plan list`), e.g. draft 2"
-                + (text.map { "; \"\(TextLimits.shown($0))\" is not one" } ?? "")
+                + (text.map { "; \(TextLimits.shown($0)) is not one" } ?? "")
         case .unexpectedGeneration(let name):
             "dataset: only draft takes a generation number, not \(TextLimits.shown(name))"
         case .unknownFormat(let text):
-            "format: unknown \"\(TextLimits.shown(text))\": the formats are \(Self.formats)"
+            "format: unknown \(TextLimits.shown(text)): the formats are \(Self.formats)"
         case .formatUnknownFromOutput(let path):
             "output: \(TextLimits.shown(path)) does not end in a format's extension (.geojson, .csv, .xlsx, .gpkg, .shp, .zip, .kml): give --format"
         case .formatDisagreesWithOutput(let format, let output):
@@ -111,9 +111,9 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
         case .binaryToStandardOutput(let format):
             "output: \(format) is not text: give --output FILE"
         case .unknownCRS(let text):
-            "crs: \"\(TextLimits.shown(text))\" is not a CRS an export can be written in: give EPSG:<code> (e.g. EPSG:4490, EPSG:4547) or metric (the county's Gauss-Krüger zone)"
-        case .crsRefused(let text, let reason):
-            "crs: \(TextLimits.shown(text)): \(reason)"
+            "crs: \(TextLimits.shown(text)) is not a CRS an export can be written in: give EPSG:<code> (e.g. EPSG:4490, EPSG:4547) or metric (the county's Gauss-Krüger zone)"
+        case .crsRefused(_, let reason):
+            "crs: \(reason)"
         case .kmlIsWGS84(let text):
             "crs: KML is always WGS84 longitude and latitude (EPSG:4326), not \(TextLimits.shown(text))"
         }
@@ -272,7 +272,9 @@ extension GridService {
 
     /// A generation that exists, or not found blamed on `field`.
     func checkedGeneration(_ id: Int64, field: String) throws -> Int64 {
-        do { return try checkedGeneration(id) ?? id } catch let error as WanggeError { throw error.blaming(field) }
+        do { return try checkedGeneration(id) ?? id } catch let error as WanggeError {
+            throw WanggeError(error.kind, "\(field): draft \(id): \(error.message)", field: field)
+        }
     }
 
     /// The codes the scope keeps of a collection's areas (its own codes for grids, villages and towns;
