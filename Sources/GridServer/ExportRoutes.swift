@@ -10,6 +10,8 @@ import Hummingbird
 /// a directory of its own, sent in chunks, and removed once sent (or when the client goes away).
 struct ExportRoutes {
     let service: GridService
+    /// Where each export's directory is made (nil: the system's temporary directory).
+    let directory: String?
     static let chunkBytes = 256 * 1024
 
     func add(to router: Router<WanggeContext>) {
@@ -20,9 +22,15 @@ struct ExportRoutes {
         let caller = try context.requireCaller()
         let q = Query(request: request)
         let asked = try exportRequest(request, q, dataset: try context.parameters.require("dataset"))
-        let directory = try ExportDirectory()
+        let directory = try ExportDirectory(in: self.directory)
         let name = asked.fileName(day: GridStore.timePolicy.day(Date()))
-        let result = try service.export(asked, to: directory.file(name.file), for: caller, action: "GET /v1/export/\(asked.dataset.name)")
+        let result: ExportResult
+        do {
+            result = try service.export(asked, to: directory.file(name.file), for: caller, action: "GET /v1/export/\(asked.dataset.name)")
+        } catch let error as WanggeError where error.field == "dataset" {
+            // A draft's generation comes as `generation`.
+            throw error.blaming("generation")
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: result.path)[.size] as? Int) ?? nil
         let path = result.path
         let body = ResponseBody(contentLength: size) { writer in
@@ -54,9 +62,9 @@ struct ExportRoutes {
         } catch let error as ExportError {
             switch error {
             case .unknownDataset: throw APIError.notFound(error.description)
-            case .draftNeedsGeneration, .unexpectedGeneration: throw APIError.badParameter("generation", error.description)
-            case .unknownFormat: throw APIError.badParameter("f", error.description)
-            default: throw APIError.badParameter(error.field, error.description)
+            case .draftNeedsGeneration, .unexpectedGeneration: throw APIError.badParameter("generation", error.reason)
+            case .unknownFormat: throw APIError.badParameter("f", error.reason)
+            default: throw APIError.badParameter(error.field, error.reason)
             }
         }
     }

@@ -59,7 +59,7 @@ extension Wangge {
             let written = directory.file(dataset.name + "." + (zipped ? "shp.zip" : format.fileExtension))
             let result: ExportResult
             do { result = try service.export(request, to: written) } catch let error as WanggeError where error.field == "dataset" {
-                throw WanggeError(error.kind, error.message)
+                throw WanggeError(error.kind, "dataset: " + error.message)
             }
             guard let output else {
                 FileHandle.standardOutput.write(try Data(contentsOf: URL(fileURLWithPath: result.path)))

@@ -76,7 +76,7 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
     case noFormat
     case binaryToStandardOutput(String)
     case unknownCRS(String)
-    case crsRefused(String, reason: String)
+    case crsRefused(reason: String)
     case kmlIsWGS84(String)
 
     /// The option or parameter at fault (CLI `--NAME`, HTTP query parameter).
@@ -91,33 +91,36 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
 
     static let formats = VectorFormat.allCases.map(\.rawValue).joined(separator: ", ")
 
-    public var description: String {
+    /// What is wrong, without the option's name.
+    public var reason: String {
         switch self {
         case .unknownDataset(let name):
-            "dataset: unknown \(TextLimits.shown(name)): the datasets are \(ExportDataset.names.joined(separator: ", "))"
+            "unknown \(TextLimits.shown(name)): the datasets are \(ExportDataset.names.joined(separator: ", "))"
         case .draftNeedsGeneration(let text):
-            "dataset: draft needs the draft's generation number (see `wangge plan list`), e.g. draft 2"
+            "draft needs the draft's generation number (see `wangge plan list`), e.g. draft 2"
                 + (text.map { "; \(TextLimits.shown($0)) is not one" } ?? "")
         case .unexpectedGeneration(let name):
-            "dataset: only draft takes a generation number, not \(TextLimits.shown(name))"
+            "only draft takes a generation number, not \(TextLimits.shown(name))"
         case .unknownFormat(let text):
-            "format: unknown \(TextLimits.shown(text)): the formats are \(Self.formats)"
+            "unknown \(TextLimits.shown(text)): the formats are \(Self.formats)"
         case .formatUnknownFromOutput(let path):
-            "output: \(TextLimits.shown(path)) does not end in a format's extension (.geojson, .csv, .xlsx, .gpkg, .shp, .zip, .kml): give --format"
+            "\(TextLimits.shown(path)) does not end in a format's extension (.geojson, .csv, .xlsx, .gpkg, .shp, .zip, .kml): give --format"
         case .formatDisagreesWithOutput(let format, let output):
-            "format: \(format) does not match the output file \(TextLimits.shown(output))"
+            "\(format) does not match the output file \(TextLimits.shown(output))"
         case .noFormat:
-            "format: give --format (\(Self.formats)) or an --output file whose extension names one"
+            "give --format (\(Self.formats)) or an --output file whose extension names one"
         case .binaryToStandardOutput(let format):
-            "output: \(format) is not text: give --output FILE"
+            "\(format) is not text: give --output FILE"
         case .unknownCRS(let text):
-            "crs: \(TextLimits.shown(text)) is not a CRS an export can be written in: give EPSG:<code> (e.g. EPSG:4490, EPSG:4547) or metric (the county's Gauss-Krüger zone)"
-        case .crsRefused(_, let reason):
-            "crs: \(reason)"
+            "\(TextLimits.shown(text)) is not a CRS an export can be written in: give EPSG:<code> (e.g. EPSG:4490, EPSG:4547) or metric (the county's Gauss-Krüger zone)"
+        case .crsRefused(let reason):
+            reason
         case .kmlIsWGS84(let text):
-            "crs: KML is always WGS84 longitude and latitude (EPSG:4326), not \(TextLimits.shown(text))"
+            "KML is always WGS84 longitude and latitude (EPSG:4326), not \(TextLimits.shown(text))"
         }
     }
+
+    public var description: String { "\(field): \(reason)" }
 
     /// As the application's error, blamed on its option.
     public var asWanggeError: WanggeError {
@@ -238,7 +241,7 @@ extension GridService {
         do {
             return (code, try VectorWriter.isGeographic(epsg: code))
         } catch let error as GeoError {
-            throw ExportError.crsRefused(request.crsText, reason: error.message).asWanggeError
+            throw ExportError.crsRefused(reason: error.message).asWanggeError
         }
     }
 
@@ -273,7 +276,7 @@ extension GridService {
     /// A generation that exists, or not found blamed on `field`.
     func checkedGeneration(_ id: Int64, field: String) throws -> Int64 {
         do { return try checkedGeneration(id) ?? id } catch let error as WanggeError {
-            throw WanggeError(error.kind, "\(field): draft \(id): \(error.message)", field: field)
+            throw WanggeError(error.kind, "draft \(id): \(error.message)", field: field)
         }
     }
 
