@@ -38,7 +38,11 @@ struct ExportRoutes {
             let owner = directory
             guard let file = FileHandle(forReadingAtPath: path) else { throw APIError(.internalServerError, "the export vanished") }
             defer { try? file.close() }
-            while let chunk = try file.read(upToCount: Self.chunkBytes), !chunk.isEmpty {
+            // Disk reads, like every blocking call, off the cooperative threads.
+            func nextChunk() async throws -> Data? {
+                try await withTaskExecutorPreference(BlockingWorkExecutor.shared) { try file.read(upToCount: Self.chunkBytes) }
+            }
+            while let chunk = try await nextChunk(), !chunk.isEmpty {
                 try await writer.write(ByteBuffer(bytes: chunk))
             }
             try await writer.finish(nil)

@@ -25,15 +25,7 @@ import TestSupport
         let path = Fixtures.temporaryPath("download.\(ext)")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(response.body.readableBytesView).write(to: URL(fileURLWithPath: path))
-        let header = ext == "xlsx" ? ["--config", "OGR_XLSX_HEADERS", "FORCE"] : []
-        let output = try Fixtures.run("/usr/bin/ogrinfo", header + ["-ro", "-al", "-so", path])
-        var counts: [String: Int] = [:]
-        var layer = ""
-        for line in output.split(separator: "\n") {
-            if line.hasPrefix("Layer name: ") { layer = String(line.dropFirst("Layer name: ".count)) }
-            if line.hasPrefix("Feature Count: ") { counts[layer] = Int(line.dropFirst("Feature Count: ".count)) }
-        }
-        return counts
+        return try Fixtures.ogrinfoCounts(path)
     }
 
     @Test func everyFormatIsANamedAttachmentGDALReads() async throws {

@@ -41,31 +41,10 @@ import GridStore
 
     /// Runs the executable: its exit status, standard output and standard error.
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile(), err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        try Fixtures.runCapturing(binary, arguments)
     }
 
-    /// The feature count of every layer, as `ogrinfo -al -so` reads the file (a workbook's first row as its header:
-    /// GDAL guesses none when every column is text).
-    func ogrinfo(_ path: String) throws -> [String: Int] {
-        let header = path.hasSuffix(".xlsx") ? ["--config", "OGR_XLSX_HEADERS", "FORCE"] : []
-        let output = try Fixtures.run("/usr/bin/ogrinfo", header + ["-ro", "-al", "-so", path])
-        var counts: [String: Int] = [:]
-        var layer = ""
-        for line in output.split(separator: "\n") {
-            if line.hasPrefix("Layer name: ") { layer = String(line.dropFirst("Layer name: ".count)) }
-            if line.hasPrefix("Feature Count: ") { counts[layer] = Int(line.dropFirst("Feature Count: ".count)) }
-        }
-        return counts
-    }
+    func ogrinfo(_ path: String) throws -> [String: Int] { try Fixtures.ogrinfoCounts(path) }
 
     /// A grid as compared after the round trip: every attribute an import stores, and its outline.
     struct ComparedGrid: Equatable {
