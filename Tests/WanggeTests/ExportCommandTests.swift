@@ -4,6 +4,7 @@ import TestSupport
 import GeoKit
 import GridCore
 import GridStore
+import GridApplication
 
 /// `wangge export` as users run it, on the sample county: what is exported comes back the same
 /// through `wangge import`, GDAL's ogrinfo reads every file, and bad options are named.
@@ -200,5 +201,14 @@ import GridStore
         // Nothing of the attempts is left beside the output either.
         let left = try FileManager.default.contentsOfDirectory(atPath: Fixtures.temporaryDirectory).filter { $0.hasPrefix(".wangge-export-") }
         #expect(left.isEmpty)
+    }
+
+    /// A name an attacker chose cannot break out of the quoted file name or add a header line.
+    @Test func fileNamesKeepLettersDigitsAndDashesOnly() throws {
+        let request = try ExportRequest(dataset: .collection(.households), scope: AreaScope(town: "琼湖\"; x=\r\nSet-Cookie: a/../b"), format: .csv)
+        let name = request.fileName(day: "2026-11-26")
+        #expect(name.file == "households-琼湖___x__Set-Cookie__a____b-2026-11-26.csv")
+        #expect(name.ascii == "households-2026-11-26.csv")
+        #expect(try ExportRequest(dataset: .draft(2), format: .shp).fileName(day: "2026-11-26").file == "draft-2-2026-11-26.shp.zip")
     }
 }
