@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "GridServer",
             dependencies: [
-                "Localization", "GeoKit", "GridCore", "GridStore", "GridApplication",
+                "Localization", "GeoKit", "GeoFiles", "GridCore", "GridStore", "GridApplication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

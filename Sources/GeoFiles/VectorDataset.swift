@@ -7,7 +7,7 @@ import Localization
 /// kept off stderr (each failed call is reported by the error it throws
 /// instead), and KML ExtendedData names kept as written (LIBKML would turn
 /// 网格编码 into underscores).
-private let gdalReady: Void = {
+let gdalReady: Void = {
     CPLSetConfigOption("LIBKML_LAUNDER_FIELD_NAMES", "NO")
     GDALAllRegister()
     _ = CPLSetErrorHandler(CPLQuietErrorHandler)

@@ -8,8 +8,8 @@ import ServiceLifecycle
 import Localization
 
 /// The router with every route: /healthz and /openapi.json, /v1, and OGC API - Features.
-/// `baseURL` (scheme, host and port) begins every OGC link.
-public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeContext> {
+/// `baseURL` (scheme, host and port) begins every OGC link; exports are written under `exportDirectory` (nil: the system's temporary directory).
+public func buildRouter(service: GridService, baseURL: String, exportDirectory: String? = nil) -> Router<WanggeContext> {
     let router = Router(context: WanggeContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: AuthMiddleware(tokens: service.tokens))
@@ -27,6 +27,7 @@ public func buildRouter(service: GridService, baseURL: String) -> Router<WanggeC
     HouseholdRoutes(service: service).add(to: router)
     AdminRoutes(service: service).add(to: router)
     PlanningRoutes(service: service).add(to: router)
+    ExportRoutes(service: service, directory: exportDirectory).add(to: router)
     return router
 }
 
@@ -83,7 +84,7 @@ public func buildApplication(service: GridService, host: String, port: Int, sett
     if logger.logLevel > .info { logger.logLevel = .info }
     let started = ServerStarted()
     return Application(
-        router: buildRouter(service: service, baseURL: settings.baseURL(host: host, port: port)),
+        router: buildRouter(service: service, baseURL: settings.baseURL(host: host, port: port), exportDirectory: settings.exportDirectory),
         server: guardedHTTP1(settings),
         configuration: .init(address: .hostname(host, port: port), serverName: "wangge",
                              availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimit, logger: logger)),

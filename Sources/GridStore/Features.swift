@@ -66,31 +66,8 @@ extension GridStore {
                          limit: Int, offset: Int, generation: Int64? = nil,
                          countLimit: Int = GridStore.matchCountLimit) throws -> (matched: Int?, features: [FeatureRecord]) {
         let generation = try generation ?? activeGeneration()
-        // Each property is (name, SQL expression over `t`, the table, and `a`, its assignment).
-        let polygonal: (String, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { table, properties in
-            ("\(table) t", table == "grids" ? "t.code" : "NULL", "t.code", properties)
-        }
-        let point: (PointLayer, [(String, String)]) -> (from: String, grid: String, id: String, properties: [(String, String)]) = { layer, properties in
-            ("\(layer.table) t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = '\(layer.rawValue)' AND a.feature_id = t.id",
-             "a.grid_code", "t.id", properties)
-        }
-        let spec = switch collection {
-        case .grids: polygonal("grids", [("name", "t.name"), ("village_code", "t.village_code"), ("town_code", "t.town_code"),
-                                         ("worker_name", "t.worker_name"), ("worker_phone", "t.worker_phone"), ("area_m2", "t.area_m2")])
-        case .villages: polygonal("villages", [("name", "t.name"), ("town_code", "t.town_code")])
-        case .towns: polygonal("towns", [("name", "t.name")])
-        case .households: point(.households, [("address", "t.address"), ("head", "t.head"), ("phone", "t.phone"), ("id_number", "t.id_number"),
-                                              ("members", "t.members"), ("tags", "t.tags"), ("method", "a.method")])
-        case .cameras: point(.cameras, [("type", "t.type"), ("name", "t.name"), ("heading_deg", "t.heading_deg"), ("fov_deg", "t.fov_deg"),
-                                        ("range_m", "t.range_m"), ("status", "t.status")])
-        case .incidents: point(.incidents, [("category", "t.category"), ("channel", "t.channel"), ("severity", "t.severity"), ("status", "t.status"),
-                                            ("reported_at", "t.reported_at"), ("description", "t.description"), ("reporter", "t.reporter"),
-                                            ("satisfaction", "t.satisfaction"), ("occurred_at", "t.occurred_at"), ("external_id", "t.external_id")])
-        }
-        let (from, gridColumn, idColumn) = (spec.from, spec.grid, spec.id)
-        // Each column named for how it is read: the three a feature has, then its properties by name.
-        let select = (["\(idColumn) AS feature_id", "AsGeoJSON(t.geom, 7) AS feature_geometry", "\(gridColumn) AS feature_grid"]
-                      + spec.properties.map { "\($0.1) AS \"\($0.0)\"" }).joined(separator: ", ")
+        let spec = Self.featureSpec(collection)
+        let (from, gridColumn, idColumn, select) = (spec.from, spec.grid, spec.id, spec.select)
         let names = spec.properties.map(\.0)
         return try database.pool.read { db in
             var conditions: [String] = []
@@ -138,16 +115,82 @@ extension GridStore {
                     SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?)
                 ORDER BY \(idColumn)
                 """, arguments: StatementArguments(arguments + [limit, offset]))
-            let features = rows.map { row in
-                var properties: [(key: String, value: PropertyValue)] = []
-                for name in names {
-                    let value: DatabaseValue = row[name]
-                    properties.append((name, Self.timeProperties.contains(name) ? Self.displayedTime(value) : Self.propertyValue(value)))
-                }
-                return FeatureRecord(id: row["feature_id"], geometryJSON: row["feature_geometry"] ?? "null", properties: properties,
-                                     grid: row["feature_grid"])
-            }
-            return (counted > countLimit ? nil : counted, features)
+            return (counted > countLimit ? nil : counted, rows.map { Self.featureRecord($0, names: names) })
+        }
+    }
+
+    /// How a collection's features are read: the tables, the columns of its id and its grid, its properties
+    /// (each a name and an SQL expression over `t`, the table, and `a`, its assignment).
+    struct FeatureSpec {
+        let from: String, grid: String, id: String
+        let properties: [(String, String)]
+
+        /// Each column named for how it is read: the three a feature has, then its properties by name.
+        var select: String {
+            (["\(id) AS feature_id", "AsGeoJSON(t.geom, 7) AS feature_geometry", "\(grid) AS feature_grid"]
+             + properties.map { "\($0.1) AS \"\($0.0)\"" }).joined(separator: ", ")
+        }
+    }
+
+    static func featureSpec(_ collection: Collection) -> FeatureSpec {
+        // Each property is (name, SQL expression over `t`, the table, and `a`, its assignment).
+        let polygonal: (String, [(String, String)]) -> FeatureSpec = { table, properties in
+            FeatureSpec(from: "\(table) t", grid: table == "grids" ? "t.code" : "NULL", id: "t.code", properties: properties)
+        }
+        let point: (PointLayer, [(String, String)]) -> FeatureSpec = { layer, properties in
+            FeatureSpec(from: "\(layer.table) t LEFT JOIN assignments a ON a.generation_id = ?1 AND a.layer = '\(layer.rawValue)' AND a.feature_id = t.id",
+                        grid: "a.grid_code", id: "t.id", properties: properties)
+        }
+        return switch collection {
+        case .grids: polygonal("grids", [("name", "t.name"), ("village_code", "t.village_code"),
+                                         ("village_name", "(SELECT v.name FROM villages v WHERE v.generation_id = t.generation_id AND v.code = t.village_code)"),
+                                         ("town_code", "t.town_code"),
+                                         ("town_name", "(SELECT w.name FROM towns w WHERE w.generation_id = t.generation_id AND w.code = t.town_code)"),
+                                         ("worker_name", "t.worker_name"), ("worker_phone", "t.worker_phone"), ("area_m2", "t.area_m2")])
+        case .villages: polygonal("villages", [("name", "t.name"), ("town_code", "t.town_code")])
+        case .towns: polygonal("towns", [("name", "t.name")])
+        case .households: point(.households, [("address", "t.address"), ("head", "t.head"), ("phone", "t.phone"), ("id_number", "t.id_number"),
+                                              ("members", "t.members"), ("tags", "t.tags"), ("method", "a.method")])
+        case .cameras: point(.cameras, [("type", "t.type"), ("name", "t.name"), ("heading_deg", "t.heading_deg"), ("fov_deg", "t.fov_deg"),
+                                        ("range_m", "t.range_m"), ("status", "t.status")])
+        case .incidents: point(.incidents, [("category", "t.category"), ("channel", "t.channel"), ("severity", "t.severity"), ("status", "t.status"),
+                                            ("reported_at", "t.reported_at"), ("description", "t.description"), ("reporter", "t.reporter"),
+                                            ("satisfaction", "t.satisfaction"), ("occurred_at", "t.occurred_at"), ("external_id", "t.external_id")])
+        }
+    }
+
+    /// The names of a collection's properties, in the order features list them.
+    public static func featureProperties(_ collection: Collection) -> [String] { featureSpec(collection).properties.map(\.0) }
+
+    static func featureRecord(_ row: Row, names: [String]) -> FeatureRecord {
+        var properties: [(key: String, value: PropertyValue)] = []
+        for name in names {
+            let value: DatabaseValue = row[name]
+            properties.append((name, timeProperties.contains(name) ? displayedTime(value) : propertyValue(value)))
+        }
+        return FeatureRecord(id: row["feature_id"], geometryJSON: row["feature_geometry"] ?? "null", properties: properties, grid: row["feature_grid"])
+    }
+
+    /// Every feature of a collection in a generation, in id order, handed to `body` one at a time (read
+    /// by a cursor, never all held): an export. With `areas`, only the features whose area is one of
+    /// those codes: a grid's, village's or town's own code, a point's grid (so no unassigned point).
+    public func eachFeature(_ collection: Collection, areas: [String]?, generation: Int64? = nil,
+                            _ body: (FeatureRecord) throws -> Void) throws {
+        let generation = try generation ?? activeGeneration()
+        let spec = Self.featureSpec(collection)
+        let names = spec.properties.map(\.0)
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = [generation]
+        if collection.isPolygon { conditions.append("t.generation_id = ?1") }
+        if let areas {
+            conditions.append("\(collection.isPolygon ? spec.id : spec.grid) IN (SELECT value FROM json_each(?))")
+            arguments.append(String(decoding: try JSONEncoder().encode(areas), as: UTF8.self))
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        try database.pool.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(spec.select) FROM \(spec.from) \(whereClause) ORDER BY \(spec.id)",
+                                           arguments: StatementArguments(arguments))
+            while let row = try rows.next() { try body(Self.featureRecord(row, names: names)) }
         }
     }
 

@@ -13,7 +13,7 @@ struct Wangge: AsyncParsableCommand {
         abstract: tr("Grid management (网格化管理) for a county's social-governance centre.").rendered,
         discussion: tr("Loads grid polygons (county → town → village → grid) into a SpatiaLite file, assigns households, cameras and incidents to their grid by GEOS point-in-polygon, and answers queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).").rendered,
         subcommands: [
-            Import.self, Locate.self, Grids.self, Households.self, Household.self, Stats.self, Summary.self,
+            Import.self, Export.self, Locate.self, Grids.self, Households.self, Household.self, Stats.self, Summary.self,
             Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self, Version.self,
         ])
 

@@ -12,17 +12,7 @@ import GeoKit
     static let files = ["town002.geojson", "town002_gbk.shp", "town002_utf8.shp", "town002_gk111.shp", "town002_local.shp",
                         "town002.kml", "town002.kmz", "town002_ovital.kml", "town002.gpkg", "town002.dxf", "town002_lines.dxf", "points.shp", "nullgeom.gpkg"]
 
-    /// "Feature Count: N" of each layer, as `ogrinfo -so -al` prints them (gdal-bin is installed by scripts/setup.sh).
-    static func ogrinfoCounts(_ path: String) throws -> [String: Int] {
-        let output = try Fixtures.run("/usr/bin/ogrinfo", ["-ro", "-so", "-al", path])
-        var counts: [String: Int] = [:]
-        var layer = ""
-        for line in output.split(separator: "\n") {
-            if line.hasPrefix("Layer name: ") { layer = String(line.dropFirst("Layer name: ".count)) }
-            if line.hasPrefix("Feature Count: ") { counts[layer] = Int(line.dropFirst("Feature Count: ".count)) }
-        }
-        return counts
-    }
+    static func ogrinfoCounts(_ path: String) throws -> [String: Int] { try Fixtures.ogrinfoCounts(path) }
 
     @Test(arguments: files)
     func featureCountsAgreeWithOgrinfo(_ file: String) throws {

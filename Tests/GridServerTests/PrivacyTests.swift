@@ -253,6 +253,16 @@ import TestSupport
                 return incident(storedIncidents[id]!, shown: item, position: (item["lon"], item["lat"]), endpoint: "incident")
             }))
         }
+        // Exports (GeoJSON here; every format is written from the same masked rows): the id is a property.
+        for collection in ["households", "incidents"] {
+            endpoints.append(("/v1/export/\(collection)?f=geojson", collection == "households", { body in
+                ((body as? [String: Any])?["features"] as? [Any] ?? []).flatMap { object in
+                    var exported = object as? [String: Any] ?? [:]
+                    exported["id"] = (exported["properties"] as? [String: Any])?["id"]
+                    return feature(exported, "export of \(collection)")
+                }
+            }))
+        }
         let allEndpoints = endpoints
         try await fixture.app().test(.router) { client in
             for role in Role.allCases {

@@ -94,6 +94,7 @@ func json(_ response: TestResponse) throws -> Any {
         "/v1/grids/\(ServerFixture.workerGrid)/incidents", "/v1/stats", "/v1/incidents", "/v1/incidents/E1", "/v1/stats/incidents",
         "/v1/notifications", "/v1/stats/coverage", "/v1/stats/workload?flagged_only=true", "/conformance", "/collections", "/collections/grids",
         "/collections/households/items", "/collections/grids/items/\(ServerFixture.workerGrid)",
+        "/v1/export/grids?f=csv", "/v1/export/households?f=xlsx",
     ]
 
     @Test func openPathsAndTokenlessRefusals() async throws {
@@ -111,6 +112,8 @@ func json(_ response: TestResponse) throws -> Any {
                         .replacingOccurrences(of: "/collections/households/items", with: "/collections/{id}/items")
                         .replacingOccurrences(of: "/collections/grids", with: "/collections/{id}")
                         .replacingOccurrences(of: "/v1/incidents/E1", with: "/v1/incidents/{id}")
+                        .replacingOccurrences(of: "/v1/export/grids", with: "/v1/export/{dataset}")
+                        .replacingOccurrences(of: "/v1/export/households", with: "/v1/export/{dataset}")
                     #expect(paths[templated] != nil, "OpenAPI lacks \(templated)")
                 }
             }

@@ -55,10 +55,10 @@ public enum Fixtures {
         return nil
     }
 
-    /// Runs a program to completion; its standard output, or an error with its standard error.
+    /// Runs a program to completion: its exit status, standard output and standard error.
     /// `wangge` speaks English here, whatever the shipped configuration says, so
     /// that tests can read its words (LanguageCommandTests checks the Chinese).
-    public static func run(_ program: String, _ arguments: [String]) throws -> String {
+    public static func runCapturing(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
@@ -70,10 +70,30 @@ public enum Fixtures {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw GeoError(.verbatim("\(program) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errorData, as: UTF8.self))"))
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self))
+    }
+
+    /// Runs a program to completion; its standard output, or an error with its standard error.
+    public static func run(_ program: String, _ arguments: [String]) throws -> String {
+        let done = try runCapturing(program, arguments)
+        guard done.status == 0 else {
+            throw GeoError(.verbatim("\(program) \(arguments.joined(separator: " ")) exited \(done.status): \(done.errors)"))
         }
-        return String(decoding: data, as: UTF8.self)
+        return done.output
+    }
+
+    /// "Feature Count: N" of each layer, as `ogrinfo -ro -so -al` prints them (gdal-bin is installed by scripts/setup.sh);
+    /// a workbook's first row read as its header (GDAL guesses none when every column is text).
+    public static func ogrinfoCounts(_ path: String) throws -> [String: Int] {
+        let header = path.hasSuffix(".xlsx") ? ["--config", "OGR_XLSX_HEADERS", "FORCE"] : []
+        let output = try run("/usr/bin/ogrinfo", header + ["-ro", "-so", "-al", path])
+        var counts: [String: Int] = [:]
+        var layer = ""
+        for line in output.split(separator: "\n") {
+            if line.hasPrefix("Layer name: ") { layer = String(line.dropFirst("Layer name: ".count)) }
+            if line.hasPrefix("Feature Count: ") { counts[layer] = Int(line.dropFirst("Feature Count: ".count)) }
+        }
+        return counts
     }
 
     public static func removeDatabase(_ path: String) {

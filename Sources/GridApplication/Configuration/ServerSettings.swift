@@ -14,6 +14,9 @@ public struct ServerSettings: Sendable {
     /// Connections served at once (nil: 1,000, fewer when the open-file limit
     /// is lower); more wait in the listen backlog until one closes.
     public var maxConnections: Int?
+    /// Where exports are written before they are sent, each in a directory of its own removed once sent
+    /// (nil: the system's temporary directory).
+    public var exportDirectory: String?
 
     public init() {}
 

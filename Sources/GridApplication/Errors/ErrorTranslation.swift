@@ -12,6 +12,8 @@ extension WanggeError {
         switch error {
         case let error as WanggeError:
             return error
+        case let error as ExportError:
+            return error.asWanggeError
         case let error as GeoError:
             return WanggeError(.invalid, error.text)
         case let error where SpatiaLiteDatabase.isBusy(error):

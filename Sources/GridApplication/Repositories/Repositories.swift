@@ -57,6 +57,7 @@ public protocol PointRepository: Sendable {
     func positions(_ layer: PointLayer) throws -> [LonLat]
     func features(_ collection: Collection, bbox: BoundingBox?, grid: String?, id: String?, limit: Int, offset: Int,
                   generation: Int64?, countLimit: Int) throws -> (matched: Int?, features: [FeatureRecord])
+    func eachFeature(_ collection: Collection, areas: [String]?, generation: Int64?, _ body: (FeatureRecord) throws -> Void) throws
     func history(_ layer: PointLayer, id: String) throws -> [(generation: GenerationSummary, grid: String?, method: AssignmentMethod?)]
     func household(id: String) throws -> HouseholdRecord
     func householdHistory(id: String) throws -> [HouseholdEvent]
