@@ -29,19 +29,23 @@ func localTime(_ text: String?) -> String {
 
 /// An incident with its history, for the terminal.
 func incidentText(_ r: IncidentRecord) -> String {
-    var lines = [
-        "incident   \(r.id)  \(r.category ?? "-") via \(r.channel ?? "-")  severity \(r.severity ?? "-")",
-        "status     \(r.status.rawValue)  (version \(r.version))",
-        "place      \(String(format: "%.6f, %.6f", r.lon, r.lat))  grid \(r.grid ?? "-")  village \(r.village ?? "-")  town \(r.town ?? "-")",
-        "handled    \(r.level?.rawValue ?? "-"): \(r.unit ?? "-")   department: \(r.department ?? "-")",
-        "deadline   \(localTime(r.deadline))\(r.overdue ? "  OVERDUE" : "")",
-        "ladder     \(r.attempts) failed attempt(s) at this level · \(r.escalations) escalation(s) · \(r.reopenings) reopening(s)",
+    let place = String(format: "%.6f, %.6f", r.lon, r.lat)
+    var rows: [(label: Localized, value: String)] = [
+        (tr("incident"), tr("\(r.id)  \(r.category ?? "-") via \(r.channel ?? "-")  severity \(r.severity ?? "-")").rendered),
+        (tr("status"), tr("\(r.status.rawValue) (\(r.status.text))  (version \(r.version))").rendered),
+        (tr("place"), tr("\(place)  grid \(r.grid ?? "-")  village \(r.village ?? "-")  town \(r.town ?? "-")").rendered),
+        (tr("handled"), tr("\(r.level?.rawValue ?? "-"): \(r.unit ?? "-")   department: \(r.department ?? "-")").rendered),
+        (tr("deadline"), r.overdue ? tr("\(localTime(r.deadline))  OVERDUE").rendered : localTime(r.deadline)),
+        (tr("ladder"), tr("\(r.attempts) failed attempt(s) at this level · \(r.escalations) escalation(s) · \(r.reopenings) reopening(s)").rendered),
     ]
-    if let s = r.satisfaction { lines.append("closed     \(localTime(r.closedAt))  satisfaction \(s)/5") }
-    if let d = r.duplicateOf { lines.append("duplicate  likely of \(d)") }
+    if let occurred = r.occurredAt { rows.append((tr("occurred"), localTime(occurred))) }
+    if let ticket = r.externalID { rows.append((tr("ticket"), ticket)) }
+    if let s = r.satisfaction { rows.append((tr("closed"), tr("\(localTime(r.closedAt))  satisfaction \(s)/5").rendered)) }
+    if let d = r.duplicateOf { rows.append((tr("duplicate"), tr("likely of \(d)").rendered)) }
+    var lines = [labelledLines(rows)]
     if let history = r.history, !history.isEmpty {
-        lines.append("history")
-        lines.append(table([tr("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
+        lines.append(tr("history").rendered)
+        lines.append(table([.verbatim("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
             let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
             return [String(e.seq), localTime(e.at), e.actor, e.action.rawValue, "\(e.fromStatus?.rawValue ?? "·") → \(e.toStatus.rawValue)",
                     "\(e.level?.rawValue ?? "-"): \(e.unit ?? "-")", e.grid ?? "-",
@@ -49,7 +53,7 @@ func incidentText(_ r: IncidentRecord) -> String {
         }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     }
     if let notes = r.notifications, !notes.isEmpty {
-        lines.append("notified")
+        lines.append(tr("notified").rendered)
         lines += notes.map { "  \(localTime($0.at))  \($0.level.rawValue): \($0.unit) — \($0.reason)" }
     }
     return lines.joined(separator: "\n")
@@ -303,7 +307,7 @@ extension Wangge.Stats {
                 return
             }
             func percent(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
-            let header: [Localized] = [.verbatim(by.rawValue), tr("name"), tr("received"), tr("open"), tr("overdue"), tr("closed"), tr("closure"), tr("one-time"), tr("satisfied"), tr("village"), tr("hours")]
+            let header: [Localized] = [groupingHeader(by.rawValue), tr("name"), tr("received"), tr("open"), tr("overdue"), tr("closed"), tr("closure"), tr("one-time"), tr("satisfied"), tr("village"), tr("hours")]
             let rows = stats.map { s in
                 [s.key, s.name ?? "", String(s.received), String(s.open), String(s.overdue), String(s.closed), percent(s.closureRate),
                  percent(s.oneTimeResolutionRate), percent(s.satisfactionRate), percent(s.villageLevelShare),

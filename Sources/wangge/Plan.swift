@@ -77,7 +77,7 @@ extension Wangge.Plan {
         func run() throws {
             let service = try store.openService(creating: true)
             let (report, problems) = try service.importDraft(path: file.file, file.options(service.config.gridFields), name: name)
-            print(report.description.replacingOccurrences(of: "into generation", with: "into draft"))
+            print(report.description)
             printProblems(problems, generation: report.generation!)
         }
     }
@@ -209,15 +209,15 @@ extension Wangge.Plan {
             var lines: [String] = []
             let kinds = Dictionary(grouping: report.changes.values, by: { $0 }).mapValues(\.count)
             let counted = [GridChangeKind.added, .removed, .reshaped, .edited].compactMap { k in kinds[k].map { "\($0) \(k.rawValue)" } }
-            lines.append("draft \(report.draft) \(draftName) against active generation \(report.base): "
-                         + (counted.isEmpty ? "no grid changed" : counted.joined(separator: ", ")))
+            let changed = counted.isEmpty ? tr("no grid changed") : .verbatim(counted.joined(separator: ", "))
+            lines.append(tr("draft \(report.draft) \(draftName) against active generation \(report.base): \(changed)").rendered)
             lines.append("")
             if impact.moves.isEmpty {
-                lines.append("nothing moves")
+                lines.append(tr("nothing moves").rendered)
             } else {
-                lines.append("moves")
+                lines.append(tr("moves").rendered)
                 lines.append(table([tr("from"), tr("to"), tr("households"), tr("residents"), tr("cameras"), tr("open incidents")], impact.moves.map { m in
-                    [m.from ?? "(none)", m.to ?? "(none)", String(m.counts.households), String(m.counts.residents),
+                    [m.from ?? tr("(none)").rendered, m.to ?? tr("(none)").rendered, String(m.counts.households), String(m.counts.residents),
                      String(m.counts.cameras), String(m.counts.openIncidents)]
                 }, rightAligned: [2, 3, 4, 5]))
                 let total = impact.moves.reduce(ImpactCounts()) { sum, m in
@@ -228,10 +228,10 @@ extension Wangge.Plan {
                     s.openIncidents += m.counts.openIncidents
                     return s
                 }
-                lines.append("moving: \(total.households) households, \(total.residents) residents, \(total.cameras) cameras, \(total.openIncidents) open incidents")
+                lines.append(tr("moving: \(total.households) households, \(total.residents) residents, \(total.cameras) cameras, \(total.openIncidents) open incidents").rendered)
             }
             lines.append("")
-            lines.append("changed grids")
+            lines.append(tr("changed grids").rendered)
             func change(_ a: Int, _ b: Int) -> String { a == b ? String(a) : "\(a) → \(b)" }
             lines.append(table([tr("grid"), tr("name"), tr("change"), tr("worker"), tr("households"), tr("residents"), tr("cameras"), tr("open incidents")], impact.grids.map { g in
                 [g.code, g.name, g.change.rawValue, g.worker ?? "-", change(g.before.households, g.after.households),
@@ -239,9 +239,9 @@ extension Wangge.Plan {
                  change(g.before.openIncidents, g.after.openIncidents)]
             }, rightAligned: Set(4...7)))
             lines.append("")
-            lines.append("workers' load (households)")
+            lines.append(tr("workers' load (households)").rendered)
             lines.append(table([tr("worker"), tr("phone"), tr("grids before"), tr("grids after"), tr("before"), tr("after"), tr("change")], impact.workers.map { w in
-                [w.worker ?? "(no worker yet)", w.phone ?? "", w.gridsBefore.joined(separator: " "), w.gridsAfter.joined(separator: " "),
+                [w.worker ?? tr("(no worker yet)").rendered, w.phone ?? "", w.gridsBefore.joined(separator: " "), w.gridsAfter.joined(separator: " "),
                  String(w.householdsBefore), String(w.householdsAfter), String(format: "%+d", w.householdsAfter - w.householdsBefore)]
             }, rightAligned: [4, 5, 6]))
             return lines.joined(separator: "\n")
@@ -376,7 +376,7 @@ func drawChanges(_ service: GridService, generation: Int64, changed: [String: Gr
     if !highlighted.isEmpty {
         for i in scene.areas.indices { scene.areas[i].inFocus = highlighted.contains(scene.areas[i].code) }
     }
-    scene.title = "generation \(generation) · \(highlighted.count) changed grids highlighted"
+    scene.title = tr("generation \(generation) · \(highlighted.count) changed grids highlighted").rendered
     var bounds = data.focusBounds(.county)
     if !highlighted.isEmpty {
         // Zoom to the changes, with their surroundings.

@@ -25,6 +25,20 @@ func table(_ header: [Localized], _ rows: [[String]], rightAligned: Set<Int> = [
         .joined(separator: "\n")
 }
 
+/// A table's first column when it holds areas or groups: its level or grouping, named.
+func groupingHeader(_ code: String) -> Localized {
+    switch code {
+    case "county": tr("county")
+    case "town": tr("town")
+    case "village": tr("village")
+    case "grid": tr("grid")
+    case "category": tr("category")
+    case "channel": tr("channel")
+    case "month": tr("month")
+    default: .verbatim(code)
+    }
+}
+
 /// "label  value" lines with the values lined up, in the reader's language.
 func labelledLines(_ rows: [(label: Localized, value: String)]) -> String {
     let labels = rows.map(\.label.rendered)
@@ -152,6 +166,6 @@ func statisticsTable(_ stats: [AreaStatistics], level: AreaLevel) -> String {
     func total(_ key: KeyPath<AreaStatistics, Int>) -> String { String(stats.reduce(0) { $0 + $1[keyPath: key] }) }
     rows.append([tr("total").rendered, "", total(\.grids), total(\.households), total(\.residents), total(\.cameras), total(\.camerasOnline),
                  total(\.incidents), total(\.openIncidents), total(\.nearBoundary), total(\.nearest)])
-    return table([.verbatim(level.rawValue), tr("name"), tr("grids"), tr("households"), tr("residents"), tr("cameras"), tr("online"), tr("incidents"), tr("open"),
+    return table([groupingHeader(level.rawValue), tr("name"), tr("grids"), tr("households"), tr("residents"), tr("cameras"), tr("online"), tr("incidents"), tr("open"),
                   tr("near edge"), tr("nearest")], rows, rightAligned: Set(2...10))
 }

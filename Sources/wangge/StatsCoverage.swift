@@ -61,7 +61,7 @@ extension Wangge.Stats {
                  String(r.camerasOnline), String(r.camerasOffline), String(format: "%.1f", r.camerasPerThousandHouseholds),
                  String(r.blindSpotGrids.count), patch(r.largestUncovered.first), types(r.camerasByType)]
             }
-            let header: [Localized] = [.verbatim(level.rawValue), tr("name"), tr("grids"), tr("km²"), tr("covered km²"), tr("covered %"), tr("households"), tr("hh covered %"),
+            let header: [Localized] = [groupingHeader(level.rawValue), tr("name"), tr("grids"), tr("km²"), tr("covered km²"), tr("covered %"), tr("households"), tr("hh covered %"),
                           tr("online"), tr("offline"), tr("cams/1000 hh"), tr("blind grids"), tr("largest uncovered"), tr("cameras by type")]
             if scope.csv {
                 try printCSV(header.map(\.description), cells)
@@ -69,12 +69,13 @@ extension Wangge.Stats {
             }
             print(table(header, cells, rightAligned: Set(2...11)))
             let blind = report.blindSpots
-            print(tr("\nblind spots: \(blind.count) of \(total.grids) grids below \(String(format: "%.0f", report.blindSpotThreshold * 100))% covered").rendered
-                  + (blind.isEmpty ? "" : "; the five largest gaps:"))
+            let threshold = String(format: "%.0f", report.blindSpotThreshold * 100)
+            print(blind.isEmpty ? tr("\nblind spots: \(blind.count) of \(total.grids) grids below \(threshold)% covered").rendered
+                  : tr("\nblind spots: \(blind.count) of \(total.grids) grids below \(threshold)% covered; the five largest gaps:").rendered)
             for g in blind.prefix(5) {
                 print(tr("  \(g.code)  \(String(format: "%.1f", g.coveredShare * 100))% covered, largest uncovered \(patch(g.patches.first))").rendered)
             }
-            printError(String(format: "coverage computed in %.2f s (offline cameras left out)", Date().timeIntervalSince(start)))
+            printError(tr("coverage computed in \(String(format: "%.2f", Date().timeIntervalSince(start))) s (offline cameras left out)").rendered)
         }
     }
 

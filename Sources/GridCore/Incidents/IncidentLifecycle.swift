@@ -13,6 +13,22 @@ public enum IncidentStatus: String, Sendable, Codable, CaseIterable {
     public var isOpen: Bool { self != .resolved && self != .closed }
 }
 
+extension IncidentStatus: LocalizedConvertible {
+    /// The status as the centre says it; `rawValue` stays the code in JSON, CSV and options.
+    public var text: Localized {
+        switch self {
+        case .reported: tr("reported")
+        case .accepted: tr("accepted")
+        case .inProgress: tr("in progress")
+        case .resolved: tr("resolved, awaiting the reporter")
+        case .closed: tr("closed")
+        case .escalated: tr("escalated")
+        case .reopened: tr("reopened")
+        case .returned: tr("returned")
+        }
+    }
+}
+
 /// What a unit, a dispatcher or the scheduler does to an incident.
 public enum IncidentAction: String, Sendable, Codable, CaseIterable {
     case report
