@@ -430,4 +430,5 @@ let chineseCommandLine: [String: String] = [
     "generation {1} · {2} changed grids highlighted": "第 {1} 版 · 突出显示 {2} 个有变化的网格",
     "\nblind spots: {1} of {2} grids below {3}% covered; the five largest gaps:": "\n盲区：{2} 个网格中有 {1} 个覆盖率低于 {3}%；最大的五处空白：",
     "coverage computed in {1} s (offline cameras left out)": "覆盖率计算用时 {1} 秒（不含离线摄像头）",
+    "reported, awaiting acceptance": "已上报，待受理",
 ]

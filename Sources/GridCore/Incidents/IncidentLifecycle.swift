@@ -17,7 +17,7 @@ extension IncidentStatus: LocalizedConvertible {
     /// The status as the centre says it; `rawValue` stays the code in JSON, CSV and options.
     public var text: Localized {
         switch self {
-        case .reported: tr("reported")
+        case .reported: tr("reported, awaiting acceptance")
         case .accepted: tr("accepted")
         case .inProgress: tr("in progress")
         case .resolved: tr("resolved, awaiting the reporter")
