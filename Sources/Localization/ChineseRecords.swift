@@ -85,8 +85,6 @@ let chineseRecords: [String: String] = [
     "Resident ID number (18 characters, the check character verified).": "居民身份证号码（18 位，核验校验码）。",
     "Residents (人口数), 0–100.": "人口数，0–100。",
     "Tags separated by ; (e.g. 独居老人;低保户); \"\" clears them.": "标签，用 ; 分隔（如 独居老人;低保户）；\"\" 表示清空标签。",
-    "field": "字段",
-    "value": "值",
     "One household with its grid and version.": "查看一户及其所属网格和版本号。",
     "The household's id.": "户编号。",
     "Who changed a household, when, and each field before and after.": "查看户的修改记录：修改人、修改时间及各字段修改前后的值。",
@@ -111,4 +109,8 @@ let chineseRecords: [String: String] = [
     "month": "月份",
     "escalated": "上报上级",
     "median hours": "用时中位数（小时）",
+    "household id": "户编号",
+    "lon, lat": "经度, 纬度",
+    "head of household": "户主",
+    "ID number": "身份证号",
 ]

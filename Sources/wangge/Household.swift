@@ -40,11 +40,11 @@ extension Wangge {
 
         static func print(_ household: HouseholdView, json: Bool) throws {
             if json { return Swift.print(try jsonText(household)) }
-            Swift.print(table([tr("field"), tr("value")], [
-                ["id", household.id], ["grid", household.grid ?? "-"], ["version", household.version.map(String.init) ?? "-"],
-                ["lon, lat", "\(household.lon), \(household.lat)"], ["head", household.head ?? ""], ["phone", household.phone ?? ""],
-                ["id_number", household.idNumber ?? ""], ["members", String(household.members)], ["tags", household.tags.joined(separator: ";")],
-                ["address", household.address ?? ""],
+            Swift.print(labelledLines([
+                (tr("household id"), household.id), (tr("grid"), household.grid ?? "-"), (tr("version"), household.version.map(String.init) ?? "-"),
+                (tr("lon, lat"), "\(household.lon), \(household.lat)"), (tr("head of household"), household.head ?? ""), (tr("phone"), household.phone ?? ""),
+                (tr("ID number"), household.idNumber ?? ""), (tr("members"), String(household.members)), (tr("tags"), household.tags.joined(separator: ";")),
+                (tr("address"), household.address ?? ""),
             ]))
         }
 

@@ -44,7 +44,7 @@ func labelledLines(_ rows: [(label: Localized, value: String)]) -> String {
     let labels = rows.map(\.label.rendered)
     let width = labels.map(displayWidth).max() ?? 0
     return zip(labels, rows).map { label, row in
-        label + String(repeating: " ", count: width - displayWidth(label) + 2) + row.value
+        row.value.isEmpty ? label : label + String(repeating: " ", count: width - displayWidth(label) + 2) + row.value
     }.joined(separator: "\n")
 }
 
