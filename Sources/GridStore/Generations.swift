@@ -156,6 +156,8 @@ extension GridStore {
             for table in ["grids", "villages", "towns", "assignments"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ?", arguments: [id])
             }
+            // Drafts started from this one now descend from its parent (the foreign key would refuse the delete).
+            try db.execute(sql: "UPDATE generations SET parent_id = (SELECT parent_id FROM generations WHERE id = ?1) WHERE parent_id = ?1", arguments: [id])
             try db.execute(sql: "DELETE FROM generations WHERE id = ? AND status = 'draft'", arguments: [id])
         }
     }

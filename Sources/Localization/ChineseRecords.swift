@@ -113,4 +113,5 @@ let chineseRecords: [String: String] = [
     "lon, lat": "经度, 纬度",
     "head of household": "户主",
     "ID number": "身份证号",
+    "from: {1}": "from（来源版本）：{1}",
 ]

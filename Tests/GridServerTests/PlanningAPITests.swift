@@ -40,6 +40,9 @@ import TestSupport
                 _ = try await call(.post, "/v1/plans/rollback", as: role, expect: .forbidden)
             }
             let draft = try #require(try await call(.post, "/v1/plans", #"{"name": "2027年网格调整", "from": "active"}"#, expect: .created) as? [String: Any])
+            // A source generation that is not there is the body's fault (schemathesis found an undocumented 404).
+            let missing = try #require(try await call(.post, "/v1/plans", #"{"name": "x", "from": "99"}"#, expect: .unprocessableContent) as? [String: Any])
+            #expect(missing["detail"] as? String == "from: no generation 99")
             let id = try #require(draft["id"] as? Int)
             #expect(draft["status"] as? String == "draft" && draft["grids"] as? Int == 271)
             // A cut that crosses the grid from edge to edge (as the GridStore planning tests use).

@@ -84,6 +84,20 @@ extension GEOSContext {
         }
     }
 
+    /// A draft other drafts were started from can be deleted (schemathesis found a 500:
+    /// the children's parent_id kept the foreign key); they then descend from its parent.
+    @Test func aDraftOthersWereStartedFromCanBeDeleted() throws {
+        let f = try PlanningFixture()
+        let first = try f.store.createDraft(name: "一稿")
+        let second = try f.store.createDraft(from: first, name: "二稿")
+        try f.store.deleteDraft(first)
+        let generations = try f.store.generations()
+        #expect(generations.map(\.id) == [1, second] && generations[1].parent == 1)
+        #expect(try f.snapshot(second) == f.snapshot(1))
+        let integrity = try f.store.database.pool.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check") }
+        #expect(integrity.isEmpty)
+    }
+
     @Test func aFailedEditLeavesTheDraftUnchanged() throws {
         let f = try PlanningFixture()
         let draft = try f.store.createDraft(name: "调整")

@@ -117,7 +117,10 @@ extension GridService {
         guard let id = Int64(text) else {
             throw WanggeError.invalid(tr("from: \"\(TextLimits.shown(text))\" is not active or a generation id"), field: "from", value: text)
         }
-        return try generation(id).id
+        // The body names a generation that is not there: the request's content is at fault (422), not its path.
+        do { return try generation(id).id } catch let error as WanggeError where error.kind == .notFound {
+            throw WanggeError.invalid(tr("from: \(error.text)"), field: "from", value: text)
+        }
     }
 
     /// Starts a draft: a copy of a generation's grids, villages and towns.
