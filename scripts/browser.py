@@ -144,7 +144,7 @@ class Browser:
             "--no-pings", "--disable-breakpad",
         ]
         if self.block_non_loopback:
-            args += [f"--proxy-server={DEAD_PROXY}", "--proxy-bypass-list=<-loopback>;localhost;127.0.0.1;[::1]"]
+            args.append(f"--proxy-server={DEAD_PROXY}")  # loopback bypasses proxies implicitly
         if os.geteuid() == 0:
             args.append("--no-sandbox")  # Chromium's sandbox refuses to run as root (CI containers)
         args += list(extra_args)

@@ -22,6 +22,7 @@ import time
 import traceback
 import zlib
 
+sys.dont_write_bytecode = True  # no scripts/__pycache__ left in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from browser import Browser, BrowserError, JavaScriptError, is_loopback_url  # noqa: E402
 
