@@ -16,6 +16,8 @@ test: setup
 	scripts/test-openapi.sh
 	scripts/test-ogc-gdal.sh
 	scripts/test-map-interactive.sh
+	scripts/test-browser-driver.py
+	scripts/test-web-map.py
 	scripts/test-schemathesis.sh
 	scripts/test-crash.py
 	scripts/fuzz.sh 20

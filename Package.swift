@@ -67,7 +67,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            resources: [.copy("openapi.json")]),
+            resources: [.copy("openapi.json"), .copy("Web")]),
         .target(
             name: "SampleCounty",
             dependencies: ["Localization", "GeoKit", "GridCore", .product(name: "CSV", package: "CSV.swift")]),

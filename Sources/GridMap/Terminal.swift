@@ -29,6 +29,11 @@ public struct RGB: Sendable, Equatable, Hashable {
         self.init(UInt8(hex >> 16 & 0xFF), UInt8(hex >> 8 & 0xFF), UInt8(hex & 0xFF))
     }
 
+    /// As CSS writes it: #rrggbb.
+    public var hex: String {
+        "#" + [r, g, b].map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
     /// Relative luminance in 0…1 (sRGB weights, no gamma: enough to pick black or white text).
     public var luminance: Double { (0.2126 * Double(r) + 0.7152 * Double(g) + 0.0722 * Double(b)) / 255 }
 
@@ -62,7 +67,7 @@ public enum Palette {
         return (0..<count).map { viridis[Int((Double($0) / Double(count - 1) * Double(viridis.count - 1)).rounded())] }
     }
 
-    static let noData = RGB(hex: 0x5A5A5A)
+    public static let noData = RGB(hex: 0x5A5A5A)
     static let dimmed = RGB(hex: 0x303030)
     static let highlight = RGB(hex: 0xFF3B30)
     static let symbols: [MapPoint.Layer: RGB] = [

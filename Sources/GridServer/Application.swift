@@ -28,6 +28,7 @@ public func buildRouter(service: GridService, baseURL: String, exportDirectory: 
     AdminRoutes(service: service).add(to: router)
     PlanningRoutes(service: service).add(to: router)
     ExportRoutes(service: service, directory: exportDirectory).add(to: router)
+    WebMapRoutes(service: service).add(to: router)
     return router
 }
 

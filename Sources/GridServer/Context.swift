@@ -120,8 +120,9 @@ enum JSON {
     }
 }
 
-/// Authenticates `Authorization: Bearer …`; the landing page, /healthz and
-/// /openapi.json are open, everything else needs a valid token. A token the
+/// Authenticates `Authorization: Bearer …`; the landing page (or the web map's),
+/// the web map's files under /web/, /healthz and /openapi.json are open,
+/// everything else needs a valid token. A token the
 /// cache knows is answered on the request's own thread; any other is read
 /// from the database on `BlockingWorkExecutor`.
 struct AuthMiddleware: RouterMiddleware {
@@ -137,7 +138,7 @@ struct AuthMiddleware: RouterMiddleware {
                 throw APIError(.unauthorized, tr("the bearer token is not valid, has expired or has been revoked"))
             }
             context.caller = caller
-        } else if !Self.openPaths.contains(request.uri.path) {
+        } else if !Self.openPaths.contains(request.uri.path), !request.uri.path.hasPrefix("/web/") {
             throw APIError.unauthorized()
         }
         return try await next(request, context)

@@ -14,6 +14,16 @@ struct HouseholdRoutes {
     func add(to router: Router<WanggeContext>) {
         let v1 = router.group("v1")
         v1.post("households") { request, context in try await create(request, context, id: nil) }
+        v1.get("households") { request, context in
+            let caller = try context.requireCaller()
+            let q = Query(request: request)
+            guard let search = q.string("q")?.trimmingCharacters(in: .whitespaces), search.count >= 2 else {
+                throw APIError.badParameter("q", tr("give at least 2 characters of an address or a name"))
+            }
+            let limit = try q.int("limit", default: 20, range: 1...100)
+            return try JSON.response(HouseholdSearch(households: try service.searchHouseholds(search, limit: limit, for: caller,
+                                                                                              action: "GET \(request.uri.path)")))
+        }
         v1.get("households/{id}") { request, context in
             let caller = try context.requireCaller()
             return try withETag(try service.household(id: try context.parameters.require("id"), for: caller, action: "GET \(request.uri.path)"))
@@ -26,6 +36,10 @@ struct HouseholdRoutes {
             return try JSON.response(try service.householdHistory(id: try context.parameters.require("id"), for: caller,
                                                                   action: "GET \(request.uri.path)"))
         }
+    }
+
+    struct HouseholdSearch: Encodable {
+        let households: [HouseholdView]
     }
 
     /// A value of a household body: JSON's kinds, told apart (a boolean is no number here).

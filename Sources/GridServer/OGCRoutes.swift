@@ -18,7 +18,8 @@ struct OGCRoutes {
     static let maxLimit = 10_000
 
     func add(to router: Router<WanggeContext>) {
-        router.get("/") { _, _ in try landing() }
+        // A browser asking for the root gets the web map; everyone else the OGC landing page.
+        router.get("/") { request, _ in try WebMapPage.wanted(by: request) ? try WebMapPage.response(service.config.webMap) : try landing() }
         router.get("conformance") { _, context in
             _ = try context.requireCaller()
             return try JSON.response(["conformsTo": [
@@ -97,11 +98,12 @@ struct OGCRoutes {
         let q = Query(request: request)
         let limit = try q.int("limit", default: Self.defaultLimit, range: 1...Self.maxLimit)
         let offset = try q.int("offset", default: 0, range: 0...100_000_000)
-        let (matched, features) = try service.features(collection, bbox: try q.bbox(), limit: limit, offset: offset, for: caller,
-                                                       action: "GET \(request.uri.path)")
+        let generation = try q.generation(service)
+        let (matched, features) = try service.features(collection, bbox: try q.bbox(), limit: limit, offset: offset, generation: generation,
+                                                       for: caller, action: "GET \(request.uri.path)")
         let featureTexts = try features.map(featureJSON)
         let base = baseURL
-        let bboxParameter = q.string("bbox").map { "&bbox=\($0)" } ?? ""
+        let bboxParameter = (q.string("bbox").map { "&bbox=\($0)" } ?? "") + (generation.map { "&generation=\($0)" } ?? "")
         var links: [[String: String]] = [
             ["href": "\(base)/collections/\(collection.rawValue)/items?limit=\(limit)&offset=\(offset)\(bboxParameter)", "rel": "self", "type": "application/geo+json"],
             ["href": "\(base)/collections/\(collection.rawValue)", "rel": "collection", "type": "application/json"],

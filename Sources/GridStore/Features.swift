@@ -215,16 +215,21 @@ extension GridStore {
     /// A grid's households in id order after `cursor` (an id), at most `limit`
     /// (nil: all), with an optional tag and a search `q` on the address when
     /// `searchAddresses`, and on names when `searchNames`.
-    public func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool = true, limit: Int?,
+    /// `grid` nil: the households of every grid.
+    public func householdPage(grid: String?, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool = true, limit: Int?,
                               after cursor: String?, generation: Int64? = nil) throws -> [HouseholdRecord] {
         let generation = try generation ?? activeGeneration()
         return try database.pool.read { db in
             var sql = """
                 SELECT \(Self.householdColumns)
                 FROM assignments a JOIN households h ON h.id = a.feature_id
-                WHERE a.generation_id = ? AND a.layer = 'household' AND a.grid_code = ?
+                WHERE a.generation_id = ? AND a.layer = 'household'
                 """
-            var arguments: StatementArguments = [generation, grid]
+            var arguments: StatementArguments = [generation]
+            if let grid {
+                sql += " AND a.grid_code = ?"
+                arguments += [grid]
+            }
             if let tag {
                 sql += " AND instr(';' || h.tags || ';', ';' || ? || ';') > 0"
                 arguments += [tag]

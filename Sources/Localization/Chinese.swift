@@ -311,4 +311,8 @@ let chinese: [String: String] = [
     "{1} {2}: no such file (give a file of WKT or GeoJSON, or WKT itself)": "{1} {2}：文件不存在（请给出 WKT 或 GeoJSON 文件，或直接给出 WKT 文本）",
     "CSV output failed": "CSV 输出失败",
     "Error: {1}": "错误：{1}",
+    "web_map.base_tiles: \"{1}\" is not an http:// or https:// tile URL with {z}, {x} and {y}, such as http://tiles.intranet/{z}/{x}/{y}.png": "web_map.base_tiles：“{1}”不是含 {z}、{x}、{y} 的 http:// 或 https:// 瓦片地址，应如 http://tiles.intranet/{z}/{x}/{y}.png",
+    "\"{1}\" is not html or json": "“{1}”不是 html 或 json",
+    "the web map's page is missing from the build": "构建中缺少网页地图的页面文件",
+    "give at least 2 characters of an address or a name": "请至少输入地址或姓名中的 2 个字",
 ]

@@ -22,8 +22,19 @@ struct TemplateScanner {
         return (enumerator?.allObjects as? [URL] ?? []).filter { $0.pathExtension == "swift" }.sorted { $0.path < $1.path }
     }
 
+    /// The web map's scripts: their `t("…")` calls are templates too.
+    static func scriptFiles() -> [URL] {
+        let enumerator = FileManager.default.enumerator(at: sourcesRoot, includingPropertiesForKeys: nil)
+        return (enumerator?.allObjects as? [URL] ?? []).filter { $0.pathExtension == "js" }.sorted { $0.path < $1.path }
+    }
+
     static func templates() throws -> [Found] {
         var found: [Found] = []
+        for file in scriptFiles() {
+            for template in ScriptTexts.templates(in: try String(contentsOf: file, encoding: .utf8)) {
+                found.append(Found(template: template, place: file.lastPathComponent))
+            }
+        }
         for file in try swiftFiles() {
             let text = Array(try String(contentsOf: file, encoding: .utf8).unicodeScalars)
             var i = 0
@@ -149,6 +160,30 @@ struct TemplateScanner {
                 #expect(!translation.isEmpty, "\(language): empty translation of \(template)")
             }
         }
+    }
+
+    /// The server reads the script's templates as they stand, so they must be
+    /// plain literals: no escapes, and no `t(` of anything but a literal.
+    @Test func scriptTextsArePlainLiterals() throws {
+        let scripts = TemplateScanner.scriptFiles()
+        #expect(scripts.contains { $0.lastPathComponent == "app.js" })
+        for file in scripts {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for template in ScriptTexts.templates(in: text) {
+                #expect(!template.contains("\\"), "\(file.lastPathComponent): t(\"\(template)\") has a backslash")
+            }
+            let calls = text.components(separatedBy: "t(").dropFirst().enumerated().filter { index, after in
+                let before = text.components(separatedBy: "t(")[index].last
+                let isCall = !(before.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "$" || $0 == "." } ?? false)
+                return isCall && !after.hasPrefix("\"") && !after.hasPrefix("template")
+            }
+            #expect(calls.isEmpty, "\(file.lastPathComponent): t( of something other than a string literal: \(calls.map { String($0.1.prefix(30)) })")
+        }
+    }
+
+    @Test func scriptTemplatesAreFound() {
+        let script = #"const a = t("Log in"); split("x"); x.t("no"); alert(t("{1} grids", n));"#
+        #expect(ScriptTexts.templates(in: script) == ["Log in", "{1} grids"])
     }
 
     @Test func noTemplateIsInTwoPartsOfTheChineseCatalogue() {

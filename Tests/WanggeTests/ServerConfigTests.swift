@@ -31,4 +31,25 @@ import TestSupport
         #expect(shipped.publicURL == nil && shipped.idleTimeout == defaults.idleTimeout && shipped.requestTimeout == defaults.requestTimeout)
         #expect(shipped.maxConnections == 1_000)
     }
+
+    @Test func theWebMapSectionIsReadAndBadValuesAreNamed() throws {
+        let path = Fixtures.temporaryPath("web.yaml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "web_map:\n  leaflet_directory: /opt/leaflet\n  base_tiles: http://tiles.intranet:8080/{z}/{x}/{y}.png\n  base_tiles_attribution: 天地图\n  refresh_s: 5\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let web = try WanggeConfig.load(explicitPath: path).webMap
+        #expect(web.leafletDirectory == "/opt/leaflet" && web.baseTiles == "http://tiles.intranet:8080/{z}/{x}/{y}.png")
+        #expect(web.baseTilesAttribution == "天地图" && web.refresh == .seconds(5))
+        for (line, message) in [
+            ("base_tiles: tiles.intranet/{z}/{x}/{y}.png", "web_map.base_tiles: \"tiles.intranet/{z}/{x}/{y}.png\" is not an http:// or https:// tile URL"),
+            ("base_tiles: http://tiles.intranet/{z}/{x}.png", "web_map.base_tiles: \"http://tiles.intranet/{z}/{x}.png\" is not an http:// or https:// tile URL"),
+            ("refresh_s: 0", "web_map.refresh_s must be a number of seconds above 0"),
+        ] {
+            try "web_map:\n  \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
+            #expect { _ = try WanggeConfig.load(explicitPath: path) } throws: { "\($0)".hasPrefix("\(path): \(message)") }
+        }
+        // The shipped file: Debian's Leaflet, no base tiles (an intranet has no internet), 3 s.
+        let shipped = try WanggeConfig.load(explicitPath: Fixtures.path("Config/wangge.yaml")).webMap
+        #expect(shipped.leafletDirectory == WebMapSettings().leafletDirectory && shipped.baseTiles == nil && shipped.refresh == .seconds(3))
+    }
 }

@@ -19,7 +19,19 @@ public struct WanggeConfig: Decodable {
     public var dispatch = DispatchRules()
     public var planning = PlanThresholds()
     public var server = ServerSettings()
+    public var webMap = WebMapSettings()
     public var privacy = PrivacyPolicy.defaults
+
+    struct WebMapSection: Decodable {
+        var leafletDirectory: String?
+        var baseTiles: String?
+        var baseTilesAttribution: String?
+        var refreshS: Double?
+        enum CodingKeys: String, CodingKey {
+            case leafletDirectory = "leaflet_directory", baseTiles = "base_tiles", baseTilesAttribution = "base_tiles_attribution"
+            case refreshS = "refresh_s"
+        }
+    }
 
     struct ServerSection: Decodable {
         var publicURL: String?
@@ -122,6 +134,7 @@ public struct WanggeConfig: Decodable {
 
     enum CodingKeys: String, CodingKey {
         case database, language, assignment, gridFields = "grid_fields", pointColumns = "point_columns", coverage, workload, dispatch, planning, server, privacy
+        case webMap = "web_map"
     }
 
     /// One name or a list of names (`head: 户主名` or `head: [户主名, 家长]`).
@@ -302,6 +315,19 @@ public struct WanggeConfig: Decodable {
         if let section = try c.decodeIfPresent(PlanningSection.self, forKey: .planning) {
             if let m = try Self.nonNegative(section.maxOverlapM2, "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
             if let m = try Self.nonNegative(section.maxGapM2, "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
+        }
+        if let section = try c.decodeIfPresent(WebMapSection.self, forKey: .webMap) {
+            if let path = section.leafletDirectory { webMap.leafletDirectory = path }
+            if let template = section.baseTiles, !template.isEmpty {
+                guard let url = URL(string: template.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
+                      ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
+                      ["{z}", "{x}", "{y}"].allSatisfy(template.contains) else {
+                    throw WanggeError.invalid(tr("web_map.base_tiles: \"\(template)\" is not an http:// or https:// tile URL with {z}, {x} and {y}, such as http://tiles.intranet/{z}/{x}/{y}.png"))
+                }
+                webMap.baseTiles = template
+            }
+            webMap.baseTilesAttribution = section.baseTilesAttribution
+            if let d = try Self.positiveSeconds(section.refreshS, "web_map.refresh_s") { webMap.refresh = d }
         }
         if let section = try c.decodeIfPresent(ServerSection.self, forKey: .server) {
             if let text = section.publicURL {

@@ -39,3 +39,16 @@ public struct ServerSettings: Sendable {
         return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 }
+
+/// The web map `wangge serve` shows at `/` (the `web_map:` section).
+public struct WebMapSettings: Sendable {
+    /// Where Leaflet's files are: Debian's libjs-leaflet puts them here. Nothing is fetched from the internet.
+    public var leafletDirectory = "/usr/share/javascript/leaflet"
+    /// A tile server on the centre's network drawn under the grids ({z}/{x}/{y} URL); nil: none, the grids alone.
+    public var baseTiles: String?
+    public var baseTilesAttribution: String?
+    /// How often an open page asks for changed incidents.
+    public var refresh: Duration = .seconds(3)
+
+    public init() {}
+}

@@ -81,7 +81,20 @@ extension GridService {
     /// One incident with its history, as the caller may see it; a read that reveals who someone is is audited as `action`.
     public func incident(id: String, for caller: Caller? = nil, action: String = "incident") throws -> IncidentRecord {
         let record = try translatingErrors { try store.incident(id: id, now: Date()) }
-        return try shown(record, to: caller, action: action)
+        var shown = try shown(record, to: caller, action: action)
+        if let caller { shown.allowedActions = Self.allowedActions(on: record, by: caller) }
+        return shown
+    }
+
+    /// The lifecycle steps `caller` may take on `record` now: allowed from its
+    /// status, to their role, and for a grid worker only in their own grids.
+    /// Corrections (move, recategorize) and the system's own steps are left out.
+    public static func allowedActions(on record: IncidentRecord, by caller: Caller) -> [IncidentAction] {
+        if caller.role == .gridWorker, !(record.grid.map(caller.grids.contains) ?? false) { return [] }
+        return IncidentAction.allCases.filter { action in
+            ![.report, .move, .recategorize, .regrid].contains(action) && mayTake(action, caller.role)
+                && IncidentTransitions.target(of: action, from: record.status) != nil
+        }
     }
 
     /// Incidents matching the filter (its grid, village and town by code or name), newest first;

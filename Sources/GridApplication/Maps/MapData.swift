@@ -34,6 +34,31 @@ public enum MapMetricKind: String, CaseIterable, Sendable {
     }
 }
 
+/// The numbers a map colours grids by, per grid code, read once: the
+/// terminal map and the web map's choropleth take their values from here.
+public struct MapValues: Sendable {
+    public let statistics: [String: AreaStatistics]
+    /// Covered share (0…1) per grid, when coverage was asked for.
+    public let coverage: [String: Double]
+    /// Open incidents past their deadline, per responsible grid.
+    public let overdue: [String: Int]
+    public let workersPerGrid: Int
+
+    /// `statistics` replaces the stored counts (a draft has no stored assignments).
+    public init(service: GridService, withCoverage: Bool, generation: Int64? = nil, statistics: [AreaStatistics]? = nil) throws {
+        let store = service.store
+        workersPerGrid = service.config.workload.workersPerGrid
+        coverage = withCoverage ? try service.gridCoverage().mapValues(\.coveredShare) : [:]
+        // Deadlines belong to incidents, not to a generation: overdue counts follow the incidents' current grids.
+        overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid, since: nil, until: nil, now: Date()).map { ($0.key, $0.overdue) })
+        self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation, grid: nil)).map { ($0.code, $0) })
+    }
+
+    public func value(_ metric: MapMetricKind, grid code: String) -> Double? {
+        statistics[code].flatMap { metric.value($0, coverage: coverage[code], overdue: overdue[code] ?? 0, workersPerGrid: workersPerGrid) }
+    }
+}
+
 /// Which part of the county a map shows.
 public enum MapFocus: Equatable, Sendable, CustomStringConvertible {
     case county
@@ -55,29 +80,21 @@ public enum MapFocus: Equatable, Sendable, CustomStringConvertible {
 /// that switching metric, focus or layers only rebuilds the scene.
 public struct MapData: Sendable {
     public let grids: [GridInfo]
-    public let statistics: [String: AreaStatistics]
+    public let values: MapValues
+    public var statistics: [String: AreaStatistics] { values.statistics }
     public let gridRings: [[[MapXY]]]
     public let labelPoints: [MapXY]
     public let towns: [(code: String, name: String, rings: [[MapXY]])]
     public let points: [MapPoint]
     public let metricCRS: String
-    /// Covered share (0…1) per grid, when coverage was asked for.
-    public let coverage: [String: Double]
-    public let workersPerGrid: Int
-    /// Open incidents past their deadline, per responsible grid.
-    public let overdue: [String: Int]
 
     /// The grids of `generation` (default: the active one); `statistics`
     /// replaces the stored counts (a draft has no stored assignments).
     public init(service: GridService, layers: Set<MapPoint.Layer>, withCoverage: Bool = false,
                 generation: Int64? = nil, statistics: [AreaStatistics]? = nil) throws {
         let store = service.store
-        workersPerGrid = service.config.workload.workersPerGrid
-        coverage = withCoverage ? try service.gridCoverage().mapValues(\.coveredShare) : [:]
+        values = try MapValues(service: service, withCoverage: withCoverage, generation: generation, statistics: statistics)
         grids = try store.grids(generation: generation)
-        // Deadlines belong to incidents, not to a generation: overdue counts follow the incidents' current grids.
-        overdue = Dictionary(uniqueKeysWithValues: try store.incidentStatistics(by: .grid, since: nil, until: nil, now: Date()).map { ($0.key, $0.overdue) })
-        self.statistics = Dictionary(uniqueKeysWithValues: try (statistics ?? store.statistics(by: .grid, generation: generation, grid: nil)).map { ($0.code, $0) })
         let geos = try GEOSContext()
         let proj = try PROJContext()
         let shapes = try store.areaShapes(.grid, generation: generation)
@@ -140,8 +157,7 @@ public struct MapData: Sendable {
     public func scene(metric: MapMetricKind, focus: MapFocus) throws -> MapScene {
         let areas = grids.indices.map { i in
             MapArea(code: grids[i].code, name: grids[i].name, rings: gridRings[i],
-                    value: statistics[grids[i].code].flatMap { metric.value($0, coverage: coverage[grids[i].code], overdue: overdue[grids[i].code] ?? 0,
-                                                                                  workersPerGrid: workersPerGrid) },
+                    value: values.value(metric, grid: grids[i].code),
                     labelPoint: labelPoints[i],
                     inFocus: inFocus(grids[i], focus))
         }

@@ -15,7 +15,8 @@ public struct VisibleFeature: Sendable {
 extension GridService {
     /// Features of a collection, optionally in a WGS84 box, paged; masked for
     /// the caller, unmasked reads audited as `action`. `matched` is nil over the count limit.
-    public func features(_ collection: Collection, bbox: BoundingBox?, limit: Int, offset: Int, for caller: Caller,
+    /// `generation` (nil: the active one) is the generation whose areas, and assignments, are read.
+    public func features(_ collection: Collection, bbox: BoundingBox?, limit: Int, offset: Int, generation: Int64? = nil, for caller: Caller,
                          action: String) throws -> (matched: Int?, features: [VisibleFeature]) {
         if collection == .households { try requireHouseholdRecords(caller) }
         var bbox = bbox
@@ -23,7 +24,7 @@ extension GridService {
             // Tiny boxes would find a masked point to any precision: search whole cells of the masking.
             bbox = bbox?.coarsened
         }
-        let (matched, records) = try translatingErrors { try store.features(collection, bbox: bbox, grid: nil, id: nil, limit: limit, offset: offset, generation: nil, countLimit: GridStore.matchCountLimit) }
+        let (matched, records) = try translatingErrors { try store.features(collection, bbox: bbox, grid: nil, id: nil, limit: limit, offset: offset, generation: generation, countLimit: GridStore.matchCountLimit) }
         let shown = try visible(records, collection, caller: caller, action: action, grid: nil)
         return (matched, shown)
     }

@@ -55,6 +55,34 @@ extension GridService {
                              nextCursor: page.count > limit ? shown.last?.id : nil, masked: rules != .everything)
     }
 
+    /// Households anywhere in the county whose address (or head, for callers
+    /// who see names) contains `search`, shown as the caller may see them: the
+    /// dispatcher's "和平路 12 号" when a call comes in. A grid worker searches
+    /// their own grids; a search only looks in what the caller sees in full.
+    public func searchHouseholds(_ search: String, limit: Int, for caller: Caller, action: String) throws -> [HouseholdView] {
+        try requireHouseholdRecords(caller)
+        let areas: [String?] = caller.role == .gridWorker ? caller.grids.sorted() : [nil]
+        var found: [HouseholdView] = []
+        var revealed = 0
+        var searchable = false
+        for grid in areas where found.count < limit {
+            let rules = fieldRules(caller, inGrid: grid)
+            guard rules[.name] == .full || rules[.address] == .full else { continue }
+            searchable = true
+            let page = try translatingErrors {
+                try store.householdPage(grid: grid, tag: nil, query: search, searchNames: rules[.name] == .full,
+                                        searchAddresses: rules[.address] == .full, limit: limit - found.count, after: nil, generation: nil)
+            }
+            if rules.revealsIdentity { revealed += page.count }
+            found += page.map { HouseholdView($0, rules: rules) }
+        }
+        guard searchable else {
+            throw WanggeError.unauthorized(tr("q: you see neither names nor addresses in full here, so you cannot search them"))
+        }
+        if revealed > 0 { try translatingErrors { try store.audit(caller, action: action, grid: nil, records: revealed) } }
+        return found
+    }
+
     /// A page of a grid's cameras or incidents, masked for the caller; unmasked reads audited as `action`.
     public func gridFeatures(_ collection: Collection, grid: String, limit: Int, offset: Int, for caller: Caller,
                              action: String) throws -> GridFeaturePage {

@@ -50,7 +50,7 @@ public protocol PointRepository: Sendable {
                       columnNames: PointColumnNames, progress: (@Sendable (String) -> Void)?) throws -> ImportReport
     func statistics(by level: AreaLevel, generation: Int64?, grid: String?) throws -> [AreaStatistics]
     func households(grid: String, tag: String?, generation: Int64?) throws -> [HouseholdRecord]
-    func householdPage(grid: String, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool, limit: Int?,
+    func householdPage(grid: String?, tag: String?, query: String?, searchNames: Bool, searchAddresses: Bool, limit: Int?,
                        after cursor: String?, generation: Int64?) throws -> [HouseholdRecord]
     func householdGrids(generation: Int64?) throws -> [(position: LonLat, grid: String?)]
     func cameraViews() throws -> [CameraView]

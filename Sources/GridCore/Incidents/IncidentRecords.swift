@@ -85,6 +85,8 @@ public struct IncidentRecord: Sendable, Encodable, Equatable {
     public var externalID: String?
     public var history: [IncidentEvent]?
     public var notifications: [IncidentNotification]?
+    /// What the reader may do to it now (its status and their role allow), when one incident is shown to a caller.
+    public var allowedActions: [IncidentAction]?
 
     public init(id: String, category: String?, channel: String?, severity: String?, status: IncidentStatus, reportedAt: String?,
                 description: String?, reporter: String?, satisfaction: Int?, lon: Double, lat: Double,

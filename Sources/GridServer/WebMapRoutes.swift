@@ -1,0 +1,119 @@
+import Foundation
+import GridApplication
+import GridMap
+import GridStore
+import Hummingbird
+import Localization
+
+/// The web map: its page at `/` (for browsers), its own files under `/web/`,
+/// Leaflet from where Debian's libjs-leaflet puts it under `/web/leaflet/`,
+/// and the two answers only the page needs (`/v1/me`, `/v1/map/choropleth`).
+/// Nothing the page loads comes from outside this server.
+struct WebMapRoutes {
+    let service: GridService
+
+    func add(to router: Router<WanggeContext>) {
+        router.get("web/config.json") { request, _ in try configuration(request) }
+        let v1 = router.group("v1")
+        v1.get("me") { _, context in
+            let caller = try context.requireCaller()
+            return try JSON.response(Me(name: caller.name, role: caller.role.rawValue, grids: caller.role == .gridWorker ? caller.grids.sorted() : nil,
+                                        expiresAt: caller.expiresAt.map(GridStore.timestamp)))
+        }
+        v1.get("map/choropleth") { request, context in
+            _ = try context.requireCaller()
+            let text = Query(request: request).string("metric") ?? MapMetricKind.households.rawValue
+            guard let metric = MapMetricKind(rawValue: text) else {
+                throw APIError.badParameter("metric", tr("\"\(text)\" is not one of \(MapMetricKind.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            return try JSON.response(try service.choropleth(metric))
+        }
+        // Files last: they answer only paths no route took.
+        router.add(middleware: FileMiddleware<WanggeContext, LocalFileSystem>(
+            service.config.webMap.leafletDirectory, urlBasePath: "/web/leaflet", cacheControl: WebMapPage.revalidate))
+        if let directory = WebMapPage.directory {
+            router.add(middleware: FileMiddleware<WanggeContext, LocalFileSystem>(directory, urlBasePath: "/web", cacheControl: WebMapPage.revalidate))
+        }
+    }
+
+    struct Me: Encodable {
+        let name: String
+        let role: String
+        let grids: [String]?
+        let expiresAt: String?
+    }
+
+    /// What the page needs before it logs in: its texts in the reader's
+    /// language, how often to refresh, and the intranet base layer if any.
+    struct PageConfiguration: Encodable {
+        struct BaseTiles: Encodable {
+            let url: String
+            let attribution: String?
+        }
+        let language: String
+        let texts: [String: String]
+        let refreshSeconds: Double
+        let baseTiles: BaseTiles?
+    }
+
+    func configuration(_ request: Request) throws -> Response {
+        let language = ReaderLanguage.of(request)
+        let settings = service.config.webMap
+        let body = PageConfiguration(
+            language: language.rawValue,
+            texts: Catalogue.translations(of: WebMapPage.templates, in: language),
+            refreshSeconds: Double(settings.refresh.components.seconds) + Double(settings.refresh.components.attoseconds) / 1e18,
+            baseTiles: settings.baseTiles.map { .init(url: $0, attribution: settings.baseTilesAttribution) })
+        var response = try JSON.response(body)
+        response.headers[.vary] = "Accept-Language"
+        response.headers[.cacheControl] = "no-cache"
+        return response
+    }
+}
+
+/// The page itself, shipped in the server's resources (Sources/GridServer/Web).
+enum WebMapPage {
+    static let directory: String? = Bundle.module.url(forResource: "Web", withExtension: nil)?.path
+
+    /// Browsers revalidate (ETag) so a new server's files show at once.
+    static let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
+
+    static func file(_ name: String) -> String? {
+        guard let directory else { return nil }
+        return try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)
+    }
+
+    /// The catalogue templates the script uses, read from it once.
+    static let templates: Set<String> = Set(file("app.js").map(ScriptTexts.templates(in:)) ?? [])
+
+    /// `f=html`, or a client that accepts HTML and asks for no format: a browser.
+    static func wanted(by request: Request) throws -> Bool {
+        switch request.uri.queryParameters["f"].map(String.init) {
+        case "html": return true
+        case "json": return false
+        case nil, "": return request.headers[.accept]?.contains("text/html") ?? false
+        case let other?: throw APIError.badParameter("f", tr("\"\(other)\" is not html or json"))
+        }
+    }
+
+    static func response(_ settings: WebMapSettings) throws -> Response {
+        guard let page = file("index.html") else {
+            throw APIError(.internalServerError, tr("the web map's page is missing from the build"))
+        }
+        return Response(status: .ok, headers: [
+            .contentType: "text/html; charset=utf-8",
+            .cacheControl: "no-cache",
+            // The page loads nothing from elsewhere, and says so to the browser.
+            .contentSecurityPolicy: "default-src 'self'; img-src 'self' data: \(origin(of: settings.baseTiles) ?? ""); style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            .xContentTypeOptions: "nosniff",
+            .init("Referrer-Policy")!: "no-referrer",
+        ], body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    /// The scheme, host and port of the intranet tile server the page may load images from.
+    static func origin(of template: String?) -> String? {
+        guard let template, let url = URL(string: template.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
+              let scheme = url.scheme, let host = url.host else { return nil }
+        return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
+    }
+}
