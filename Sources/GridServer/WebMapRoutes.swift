@@ -28,12 +28,28 @@ struct WebMapRoutes {
             }
             return try JSON.response(try service.choropleth(metric))
         }
+        v1.get("map/incidents") { request, context in
+            let caller = try context.requireCaller()
+            // Asked every few seconds by every open page: unchanged answers cost a 304.
+            let body = try JSON.encode(try service.mapIncidents(for: caller))
+            let tag = "\"\(Self.fingerprint(body))\""
+            if request.headers[.ifNoneMatch] == tag { return Response(status: .notModified, headers: [.eTag: tag]) }
+            return Response(status: .ok, headers: [.contentType: "application/json", .eTag: tag, .cacheControl: "no-cache"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
         // Files last: they answer only paths no route took.
         router.add(middleware: FileMiddleware<WanggeContext, LocalFileSystem>(
             service.config.webMap.leafletDirectory, urlBasePath: "/web/leaflet", cacheControl: WebMapPage.revalidate))
         if let directory = WebMapPage.directory {
             router.add(middleware: FileMiddleware<WanggeContext, LocalFileSystem>(directory, urlBasePath: "/web", cacheControl: WebMapPage.revalidate))
         }
+    }
+
+    /// FNV-1a over the answer: an ETag that changes whenever a byte does.
+    static func fingerprint(_ bytes: Data) -> String {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return String(hash, radix: 16)
     }
 
     struct Me: Encodable {

@@ -94,7 +94,7 @@ func json(_ response: TestResponse) throws -> Any {
         "/v1/grids/\(ServerFixture.workerGrid)/incidents", "/v1/stats", "/v1/incidents", "/v1/incidents/E1", "/v1/stats/incidents",
         "/v1/notifications", "/v1/stats/coverage", "/v1/stats/workload?flagged_only=true", "/conformance", "/collections", "/collections/grids",
         "/collections/households/items", "/collections/grids/items/\(ServerFixture.workerGrid)",
-        "/v1/export/grids?f=csv", "/v1/export/households?f=xlsx", "/v1/me", "/v1/map/choropleth?metric=incidents",
+        "/v1/export/grids?f=csv", "/v1/export/households?f=xlsx", "/v1/me", "/v1/map/choropleth?metric=incidents", "/v1/map/incidents",
     ]
 
     @Test func openPathsAndTokenlessRefusals() async throws {

@@ -154,6 +154,32 @@ import TestSupport
         }
     }
 
+    @Test func incidentMarkersCarryNothingPersonalAndCost304WhileUnchanged() async throws {
+        try await fixture.app().test(.router) { client in
+            for role in Role.allCases {
+                let (markers, tag) = try await client.execute(uri: "/v1/map/incidents", method: .get, headers: fixture.headers(role)) { response in
+                    (try #require(try json(response) as? [[String: Any]]), try #require(response.headers[.eTag]))
+                }
+                // E1 is open, E2 closed.
+                #expect(markers.map { $0["id"] as? String } == ["E1"], "\(role.rawValue)")
+                let marker = try #require(markers.first)
+                #expect(Set(marker.keys) == ["id", "lon", "lat", "status", "overdue", "version", "grid", "category"], "\(role.rawValue): \(marker.keys.sorted())")
+                let lon = try #require(marker["lon"] as? Double), stored = try #require(fixture.inside[ServerFixture.workerGrid]).lon
+                // Positions are masked (to 0.001°) only for the viewer, by the shipped policy.
+                #expect(role == .viewer ? (lon * 1000).rounded() / 1000 == lon && lon != stored : lon == stored, "\(role.rawValue) \(lon)")
+                var revalidate = fixture.headers(role)
+                revalidate[.ifNoneMatch] = tag
+                try await client.execute(uri: "/v1/map/incidents", method: .get, headers: revalidate) { response in
+                    #expect(response.status == .notModified && response.body.readableBytes == 0)
+                }
+                revalidate[.ifNoneMatch] = "\"other\""
+                try await client.execute(uri: "/v1/map/incidents", method: .get, headers: revalidate) { response in
+                    #expect(response.status == .ok)
+                }
+            }
+        }
+    }
+
     @Test func theItemsOfADraftGenerationAndAnUnknownOne() async throws {
         try await fixture.app().test(.router) { client in
             try await client.execute(uri: "/collections/grids/items?limit=1&generation=9999", method: .get, headers: fixture.headers(.planner)) { response in

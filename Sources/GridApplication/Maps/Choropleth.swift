@@ -1,5 +1,7 @@
 import Foundation
+import GridCore
 import GridMap
+import GridStore
 import Localization
 
 /// A grid-level choropleth for the web map: each grid's value of one
@@ -55,5 +57,32 @@ extension GridService {
             classes: (0..<classes.count).map { Choropleth.Band(from: classes.lowerBound(ofClass: $0), to: classes.upperBounds[$0], colour: colours[$0].hex) },
             noDataColour: Palette.noData.hex,
             grids: pairs.map { Choropleth.GridValue(code: $0.0, value: $0.1, class: $0.1.map(classes.classIndex(of:))) })
+    }
+}
+
+/// An open incident as a map marker: where, what state, nothing personal,
+/// so the page can ask every few seconds without reading anyone's name.
+public struct MapIncident: Sendable, Encodable, Equatable {
+    public let id: String
+    public let lon: Double
+    public let lat: Double
+    public let status: IncidentStatus
+    public let overdue: Bool
+    public let version: Int
+    public let grid: String?
+    public let category: String?
+}
+
+extension GridService {
+    /// Every open incident as a marker, its place as the caller may see it (rounded where positions are masked).
+    public func mapIncidents(for caller: Caller) throws -> [MapIncident] {
+        var filter = IncidentFilter()
+        filter.statuses = IncidentStatus.allCases.filter(\.isOpen)
+        let records = try translatingErrors { try store.incidents(filter, now: Date()) }
+        return records.map { record in
+            let rules = fieldRules(caller, inGrid: record.grid)
+            return MapIncident(id: record.id, lon: rules.show(coordinate: record.lon), lat: rules.show(coordinate: record.lat),
+                               status: record.status, overdue: record.overdue, version: record.version, grid: record.grid, category: record.category)
+        }
     }
 }
