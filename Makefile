@@ -43,3 +43,4 @@ bench: build
 	scripts/bench-server.sh
 	scripts/bench-locate.sh
 	scripts/bench-import.sh
+	scripts/bench-web.py

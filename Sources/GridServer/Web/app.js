@@ -172,7 +172,9 @@
   async function loadAreas() {
     const probe = await api("/collections/grids/items?limit=1");
     state.gridCount = probe.numberMatched ?? 0;
-    state.tiled = state.gridCount > GEOJSON_GRID_LIMIT;
+    // ?areas=geojson|tiles overrides the choice (the benchmark compares both on a province).
+    const forced = new URLSearchParams(location.search).get("areas");
+    state.tiled = forced ? forced === "tiles" : state.gridCount > GEOJSON_GRID_LIMIT;
     if (state.tiled) return loadTiledAreas();
     const [grids, villages, towns] = await Promise.all(
       ["grids", "villages", "towns"].map((c) => api(`/collections/${c}/items?limit=10000`)));
