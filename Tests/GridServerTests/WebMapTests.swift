@@ -88,6 +88,24 @@ import TestSupport
         }
     }
 
+    /// A centre's intranet tile server: offered to the page, and the only other origin its policy allows (images).
+    @Test func configuredBaseTilesReachThePageAndItsPolicy() async throws {
+        var config = fixture.service.config
+        config.webMap.baseTiles = "http://tiles.intranet:8080/{z}/{x}/{y}.png"
+        config.webMap.baseTilesAttribution = "天地图"
+        let service = try GridService(store: fixture.store, config: config)
+        try await buildApplication(service: service, host: "127.0.0.1", port: 0).test(.router) { client in
+            try await client.execute(uri: "/web/config.json", method: .get) { response in
+                let tiles = try #require((try json(response) as? [String: Any])?["base_tiles"] as? [String: Any])
+                #expect(tiles["url"] as? String == "http://tiles.intranet:8080/{z}/{x}/{y}.png" && tiles["attribution"] as? String == "天地图")
+            }
+            try await client.execute(uri: "/", method: .get, headers: [.accept: "text/html"]) { response in
+                #expect(response.headers[.contentSecurityPolicy]?.contains("img-src 'self' data: http://tiles.intranet:8080;") == true,
+                        "\(response.headers[.contentSecurityPolicy] ?? "-")")
+            }
+        }
+    }
+
     @Test func meNamesTheCallerAndAGridWorkersGrids() async throws {
         try await fixture.app().test(.router) { client in
             for role in Role.allCases {
