@@ -116,7 +116,7 @@ struct TileRoutes {
     func index(_ name: String, _ context: WanggeContext, below limit: Int) throws -> Int {
         let text = try context.parameters.require(name)
         guard let value = Int(text) else { throw APIError.badParameter(name, tr("\"\(TextLimits.shown(text))\" is not a whole number")) }
-        guard (0..<limit).contains(value) else { throw APIError.badParameter(name, tr("\(value) is outside 0…\(limit - 1)")) }
+        guard (0..<limit).contains(value) else { throw APIError.badParameter(name, tr("\(value) is outside \(0)…\(limit - 1)")) }
         return value
     }
 

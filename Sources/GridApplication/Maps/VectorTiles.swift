@@ -152,7 +152,7 @@ extension GridService {
     /// data: codes, names and the codes of the areas above.
     public func vectorTile(_ collection: Collection, at address: TileAddress, generation: Int64?) throws -> EncodedTile {
         guard collection.isPolygon else {
-            throw WanggeError.notFound(tr("\(collection.rawValue) has no tiles: the collections with tiles are \(VectorTiles.collections.map(\.rawValue).joined(separator: ", "))"))
+            throw WanggeError.notFound(tr("no tiles for \(collection.rawValue): the collections with tiles are \(VectorTiles.collections.map(\.rawValue).joined(separator: ", "))"))
         }
         let loaded = try loaded(generation: try checkedGeneration(generation))
         let etag = Self.tileETag(collection, address, loaded)
