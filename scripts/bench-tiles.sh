@@ -2,7 +2,7 @@
 # Benchmark, not a test: OGC API - Tiles of a generated province (release build,
 # one keep-alive connection on loopback, one request at a time as a map's first
 # paint is bounded by its slowest tile). Fetches every grids tile of zoom LOW
-# (default 8) over the province, then a pan at city zoom CITY (default 13): a
+# (default 8) over the province, then a pan at city zoom CITY (default 12): a
 # 4×3-tile viewport stepping one tile east PAN times (default 12); each set cold
 # (first request after the server started), warm (from the tile cache), and
 # revalidated (If-None-Match: 304). Beside them, the GeoJSON items of the same
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 wangge=${WANGGE:-.build/release/wangge}
 grids=${GRIDS:-20000}
 low=${LOW:-8}
-city=${CITY:-13}
+city=${CITY:-12}
 pan=${PAN:-12}
 [[ -x $wangge ]] || { echo "build first: swift build -c release --product wangge"; exit 1; }
 work=var/bench-tiles
@@ -51,10 +51,12 @@ def get(path, headers=None):
     body = response.read()
     return (time.perf_counter() - start) * 1000, response.status, body, response.getheader("ETag")
 
-tileset = json.loads(get("/collections/grids/tiles/WebMercatorQuad")[2])
-limits = {l["tileMatrix"]: l for l in tileset["tileMatrixSetLimits"]}
-template = next(l["href"] for l in tileset["links"] if l["rel"] == "item")
-path_of = lambda z, row, col: "/" + template.split("/", 3)[3].replace("{tileMatrix}", str(z)).replace("{tileRow}", str(row)).replace("{tileCol}", str(col))
+templates = {}
+for collection in ("grids", "towns"):
+    tileset = json.loads(get(f"/collections/{collection}/tiles/WebMercatorQuad")[2])
+    limits = {l["tileMatrix"]: l for l in tileset["tileMatrixSetLimits"]}
+    templates[collection] = "/" + next(l["href"] for l in tileset["links"] if l["rel"] == "item").split("/", 3)[3]
+path_of = lambda collection, z, row, col: templates[collection].replace("{tileMatrix}", str(z)).replace("{tileRow}", str(row)).replace("{tileCol}", str(col))
 
 def tiles_of(z):
     l = limits[str(z)]
@@ -75,19 +77,19 @@ def report(name, samples):
     p95 = times[min(len(times) - 1, int(math.ceil(0.95 * len(times))) - 1)]
     statuses = {}
     for s in samples: statuses[s[1]] = statuses.get(s[1], 0) + 1
-    print(f"{name:<34} {len(samples):>5} {statistics.median(times):>9.1f} {p95:>9.1f} {times[-1]:>9.1f} "
+    print(f"{name:<40} {len(samples):>5} {statistics.median(times):>9.1f} {p95:>9.1f} {times[-1]:>9.1f} "
           f"{statistics.median(sizes):>10.0f} {sizes[-1]:>10} {sum(sizes):>12}  {' '.join(f'{k}×{v}' for k, v in sorted(statuses.items()))}")
 
-def run(name, tiles):
-    cold = [get(path_of(*t)) for t in tiles]
-    warm = [get(path_of(*t)) for t in tiles]
-    again = [get(path_of(*t), {"If-None-Match": w[3]}) for t, w in zip(tiles, warm)]
+def run(name, collection, tiles):
+    cold = [get(path_of(collection, *t)) for t in tiles]
+    warm = [get(path_of(collection, *t)) for t in tiles]
+    again = [get(path_of(collection, *t), {"If-None-Match": w[3]}) for t, w in zip(tiles, warm)]
     report(f"{name} cold", cold); report(f"{name} warm", warm); report(f"{name} revalidated", again)
     return cold
 
-print(f"{'':<34} {'n':>5} {'median ms':>9} {'p95 ms':>9} {'max ms':>9} {'median B':>10} {'max B':>10} {'total B':>12}  statuses")
+print(f"{'':<40} {'n':>5} {'median ms':>9} {'p95 ms':>9} {'max ms':>9} {'median B':>10} {'max B':>10} {'total B':>12}  statuses")
 everything = tiles_of(low)
-run(f"grids tiles z{low} (all)", everything)
+run(f"grids tiles z{low} (all)", "grids", everything)
 l = limits[str(city)]
 centre_row, centre_col = (l["minTileRow"] + l["maxTileRow"]) // 2, (l["minTileCol"] + l["maxTileCol"]) // 2
 viewports = [[(city, row, col) for row in range(centre_row - 1, centre_row + 2) for col in range(centre_col - 2 + step, centre_col + 2 + step)]
@@ -96,8 +98,8 @@ seen, pan_tiles = set(), []
 for viewport in viewports:
     for t in viewport:
         if t not in seen: seen.add(t); pan_tiles.append(t)
-run(f"grids tiles z{city} pan ({pan} steps)", pan_tiles)
-run(f"towns tiles z{low} (all)", [(z, r, c) for z, r, c in everything])
+run(f"grids tiles z{city} pan ({pan} steps)", "grids", pan_tiles)
+run(f"towns tiles z{low} (all)", "towns", everything)
 geojson = [get(f"/collections/grids/items?bbox={bbox(v)}&limit=10000") for v in viewports]
 report(f"GeoJSON items, each pan viewport", geojson)
 report(f"GeoJSON items, z{low} extent", [get(f"/collections/grids/items?bbox={bbox(everything)}&limit=10000")])

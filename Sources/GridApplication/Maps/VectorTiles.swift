@@ -22,10 +22,13 @@ struct TileArea: Sendable {
 
 /// The areas of one collection in one generation's revision, with STRtree
 /// indexes over them: GEOS objects belong to one thread at a time, so each
-/// thread that draws tiles borrows an index of its own from the pool.
+/// thread that draws tiles borrows an index of its own from the pool. At most
+/// one index a core: each holds every area's geometry (a province's grids: tens
+/// of MB), and more threads than cores would not draw faster.
 final class TileLayerSource: Sendable {
     let areas: [TileArea]
     private let indexes = ObjectPool<TileLayerIndex>()
+    private let slots = DispatchSemaphore(value: max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     init(areas: [(code: String, properties: [(String, String)], wkb: [UInt8])]) throws {
         let context = try GEOSContext()
@@ -35,7 +38,10 @@ final class TileLayerSource: Sendable {
         }
     }
 
+    /// Runs `body` with an index of its own; waits while every core's index is in use.
     func withIndex<T>(_ body: (TileLayerIndex) throws -> T) throws -> T {
+        slots.wait()
+        defer { slots.signal() }
         let index = try indexes.take() ?? TileLayerIndex(areas)
         defer { indexes.give(index) }
         return try body(index)
