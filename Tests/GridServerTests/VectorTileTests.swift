@@ -195,7 +195,6 @@ import TestSupport
         let features = try Self.decode(encoded.bytes, tile)["grids"] ?? []
         #expect(features.count > 50)
         #expect(encoded.bytes.count < 100 * features.count, "\(encoded.bytes.count) bytes for \(features.count) grids")
-        print("province tile \(tile): \(encoded.bytes.count) bytes for \(features.count) grids")
         #expect(try Self.decode(try service.vectorTile(.towns, at: tile, generation: nil).bytes, tile)["towns"]?.isEmpty == false)
         // The second time from the cache: the same bytes.
         #expect(try service.vectorTile(.grids, at: tile, generation: nil).bytes == encoded.bytes)
