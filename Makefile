@@ -33,8 +33,8 @@ fuzz: setup
 	scripts/test-crash.py --rounds 25
 
 # Not a test: prints assignment throughput, peak memory, map frame times and
-# locate --input end to end beside DuckDB spatial and GeoPandas, and household
-# imports beside ogr2ogr (see README).
+# locate --input end to end beside DuckDB spatial and GeoPandas, household
+# imports beside ogr2ogr, and vector tiles of a province beside GeoJSON (see README).
 bench: build
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
@@ -44,3 +44,4 @@ bench: build
 	scripts/bench-locate.sh
 	scripts/bench-import.sh
 	scripts/bench-web.py
+	scripts/bench-tiles.sh

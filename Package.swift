@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "GridServerTests",
             dependencies: [
-                "GridServer", "Localization", "GridStore", "GridApplication", "TestSupport",
+                "GridServer", "Localization", "GridStore", "GridApplication", "GeoFiles", "SampleCounty", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),

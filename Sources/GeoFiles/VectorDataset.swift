@@ -128,6 +128,18 @@ public final class VectorDataset {
         encodingNote = nil
     }
 
+    /// Opens one Mapbox Vector Tile read-only with GDAL's MVT driver: named …/z/x/y.pbf,
+    /// its features come in Web Mercator metres. `options` are the driver's open options
+    /// (CLIP=NO keeps the geometry beyond the tile's edge).
+    public init(vectorTile path: String, options: [String] = []) throws {
+        _ = gdalReady
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
+        handle = try Self.open(path, options: options, drivers: ["MVT"])
+        driver = "MVT"
+        encodingNote = nil
+    }
+
     static func open(_ path: String, options: [String], drivers: [String] = drivers) throws -> UnsafeMutableRawPointer {
         let list = CStringList(options)
         let allowed = CStringList(drivers)

@@ -7,7 +7,7 @@ import Logging
 import ServiceLifecycle
 import Localization
 
-/// The router with every route: /healthz and /openapi.json, /v1, and OGC API - Features.
+/// The router with every route: /healthz and /openapi.json, /v1, OGC API - Features and OGC API - Tiles.
 /// `baseURL` (scheme, host and port) begins every OGC link; exports are written under `exportDirectory` (nil: the system's temporary directory).
 public func buildRouter(service: GridService, baseURL: String, exportDirectory: String? = nil) -> Router<WanggeContext> {
     let router = Router(context: WanggeContext.self)
@@ -23,6 +23,7 @@ public func buildRouter(service: GridService, baseURL: String, exportDirectory: 
     }
     APIRoutes(service: service).add(to: router)
     OGCRoutes(service: service, baseURL: baseURL).add(to: router)
+    TileRoutes(service: service, baseURL: baseURL).add(to: router)
     IncidentRoutes(service: service).add(to: router)
     HouseholdRoutes(service: service).add(to: router)
     AdminRoutes(service: service).add(to: router)

@@ -26,7 +26,7 @@ struct OGCRoutes {
                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
                 "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
-            ]])
+            ] + TileRoutes.conformance])
         }
         router.get("collections") { _, context in
             _ = try context.requireCaller()
@@ -74,14 +74,19 @@ struct OGCRoutes {
 
     func collectionObject(_ c: Collection, base: String) throws -> [String: Any] {
         let extent = try service.active().extent
+        var links: [[String: String]] = [
+            ["href": "\(base)/collections/\(c.rawValue)", "rel": "self", "type": "application/json", "title": c.title],
+            ["href": "\(base)/collections/\(c.rawValue)/items", "rel": "items", "type": "application/geo+json", "title": c.title],
+        ]
+        if c.isPolygon {
+            links.append(["href": "\(base)/collections/\(c.rawValue)/tiles", "rel": TileRoutes.tilesetsRelation, "type": "application/json",
+                          "title": "\(c.title), vector tiles"])
+        }
         return [
             "id": c.rawValue, "title": c.title, "itemType": "feature",
             "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
             "extent": ["spatial": ["bbox": [[extent.minX, extent.minY, extent.maxX, extent.maxY]], "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"]],
-            "links": [
-                ["href": "\(base)/collections/\(c.rawValue)", "rel": "self", "type": "application/json", "title": c.title],
-                ["href": "\(base)/collections/\(c.rawValue)/items", "rel": "items", "type": "application/geo+json", "title": c.title],
-            ],
+            "links": links,
         ]
     }
 

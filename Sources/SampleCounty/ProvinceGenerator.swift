@@ -207,3 +207,44 @@ struct SeedBuckets {
 extension Envelope {
     var midLatitude: Double { (minY + maxY) / 2 }
 }
+
+extension ProvinceGenerator {
+    /// Grids a village holds, about; a town holds `villagesPerTownSide`² villages.
+    public static let gridsPerVillage = 25
+    static let villagesPerTownSide = 4
+
+    /// The grids as a GeoJSON FeatureCollection with the fields `wangge import grids`
+    /// reads: villages are the grids whose inner point falls in one square of a lattice
+    /// about `gridsPerVillage` grids big, towns squares of 4×4 villages, so each village
+    /// lies in one town. Codes number the squares in order (T001, T001-V001, …).
+    public func geoJSON(_ shapes: [GridShape]) throws -> String {
+        let geos = try GEOSContext()
+        let xScale = cos(region.midLatitude * .pi / 180)
+        let villageSide = typicalSpacing * Double(Self.gridsPerVillage).squareRoot()
+        let townSide = villageSide * Double(Self.villagesPerTownSide)
+        var places: [(town: [Int], village: [Int], geometry: Geometry)] = []
+        for shape in shapes {
+            let geometry = try Geometry(wkb: shape.wkb, context: geos)
+            let point = try geometry.pointOnSurface().pointCoordinates
+            let x = (point.x - region.minX) * xScale, y = point.y - region.minY
+            places.append(([Int(floor(x / townSide)), Int(floor(y / townSide))],
+                           [Int(floor(x / villageSide)), Int(floor(y / villageSide))], geometry))
+        }
+        let towns = Dictionary(uniqueKeysWithValues: Set(places.map(\.town)).sorted { $0.lexicographicallyPrecedes($1) }
+            .enumerated().map { ($1, String(format: "T%03d", $0 + 1)) })
+        var villages: [[Int]: String] = [:]
+        for town in towns.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let inTown = Set(places.filter { $0.town == town }.map(\.village)).sorted { $0.lexicographicallyPrecedes($1) }
+            for (n, village) in inTown.enumerated() { villages[village] = "\(towns[town]!)-V\(String(format: "%02d", n + 1))" }
+        }
+        var features: [String] = []
+        for (shape, place) in zip(shapes, places) {
+            let town = towns[place.town]!, village = villages[place.village]!
+            let properties = ["code": shape.code, "name": "网格\(shape.code)", "village_code": village, "village_name": "\(village)村",
+                              "town_code": town, "town_name": "\(town)镇"]
+            let propertyJSON = String(decoding: try JSONSerialization.data(withJSONObject: properties, options: [.sortedKeys]), as: UTF8.self)
+            features.append("{\"type\":\"Feature\",\"properties\":\(propertyJSON),\"geometry\":\(try place.geometry.asMultiPolygon().geoJSON())}")
+        }
+        return "{\"type\":\"FeatureCollection\",\"name\":\"province_grids\",\"features\":[\n" + features.joined(separator: ",\n") + "\n]}\n"
+    }
+}

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import GeoKit
 import GridCore
+import GridStore
 import SampleCounty
 import Localization
 
@@ -10,7 +11,7 @@ extension Wangge {
     struct Sample: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: tr("Generate the sample county (deterministic, fixed seed).").rendered,
-            subcommands: [Grids.self, Points.self])
+            subcommands: [Grids.self, Points.self, Province.self])
 
         struct Grids: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -54,6 +55,38 @@ extension Wangge {
                     .write(to: outputDirectory)
                 print(summary)
             }
+        }
+    }
+}
+
+extension Wangge.Sample {
+    struct Province: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: tr("Generate a province of grids (the benchmark's, deterministic) and import it as the active generation, with villages and towns.").rendered)
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: ArgumentHelp(tr("Number of grids.").rendered))
+        var grids = 20_000
+
+        @Option(help: ArgumentHelp(tr("Random seed.").rendered))
+        var seed: UInt64 = ProvinceGenerator.defaultSeed
+
+        func validate() throws {
+            guard (2...200_000).contains(grids) else { throw ValidationError(tr("--grids: \(grids) is outside 2…200000").rendered) }
+        }
+
+        func run() throws {
+            let generator = ProvinceGenerator(gridCount: grids, seed: seed)
+            let shapes = try generator.makeGrids()
+            // Through the grid import, as a file would come: the same checks, villages and towns.
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("wangge-province-\(ProcessInfo.processInfo.processIdentifier).geojson").path
+            try generator.geoJSON(shapes).write(toFile: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let service = try store.openService(creating: true)
+            let report = try service.importGrids(path: file, GridFileOptions(), generationName: tr("province of \(shapes.count) grids").rendered,
+                                                 progress: progressPrinter())
+            print(report)
         }
     }
 }

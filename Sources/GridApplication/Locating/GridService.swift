@@ -42,6 +42,8 @@ public final class GridService: @unchecked Sendable {
     /// The data behind the use cases: SpatiaLite by default (`GridStore`).
     public let store: any Repositories
     public let tokens: TokenCache
+    /// Vector tiles of the areas, drawn on first request and kept.
+    public let vectorTiles = VectorTiles()
     private let lock = NSLock()
     /// Loaded on first use: commands that never locate do not pay for the index.
     private var current: LoadedGeneration?

@@ -462,17 +462,19 @@ public struct FastAssigner: ~Copyable {
 
 /// Idle objects that belong to one thread at a time (GEOS locators, PROJ
 /// projectors), handed out to one caller at a time.
-final class ObjectPool<Object>: @unchecked Sendable {
+public final class ObjectPool<Object>: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [Object] = []
 
-    func take() -> Object? {
+    public init() {}
+
+    public func take() -> Object? {
         lock.lock()
         defer { lock.unlock() }
         return idle.popLast()
     }
 
-    func give(_ object: Object) {
+    public func give(_ object: Object) {
         lock.lock()
         idle.append(object)
         lock.unlock()
