@@ -114,7 +114,6 @@ class Browser:
         self._exceptions = []
         self._requests = []  # {"id", "url", "method", "type"}
         self._urls_by_id = {}
-        self._status_by_id = {}
         self._failed = []  # {"url", "status"} or {"url", "error"}
         self._blocked = []
         self._driver_errors = []  # events the driver could not record
@@ -371,14 +370,9 @@ class Browser:
                                        "method": "GET", "type": "WebSocket"})
             elif method == "Network.responseReceived":
                 response = params["response"]
-                self._status_by_id[params["requestId"]] = response.get("status", 0)
                 if response.get("status", 0) >= 400:
                     self._failed.append({"url": response["url"], "status": response["status"]})
             elif method == "Network.loadingFailed":
-                # Chrome ends a fetch answered 304 (the page's own If-None-Match, nothing cached)
-                # as "canceled" though the page got its 304: not a failure.
-                if params.get("canceled") and self._status_by_id.get(params["requestId"]) == 304:
-                    return
                 url = self._urls_by_id.get(params["requestId"], "?")
                 error = params.get("errorText", "") or params.get("blockedReason", "")
                 if params.get("canceled"):
