@@ -76,7 +76,7 @@ class Server:
 def first_paint(server, query="", done="wangge.state.timings.painted"):
     """Milliseconds from navigation to `done`, and the bytes the page transferred."""
     with Browser(width=1400, height=900, extra_args=["--lang=zh-CN"]) as b:
-        b.navigate(server.base + "/web/config.json")
+        b.navigate(server.base + "/")
         b.set_session_storage({"wangge.token": server.token})
         b.navigate(server.base + "/" + query, timeout=120)
         b.wait_for(done, timeout=300)

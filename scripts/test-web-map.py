@@ -200,6 +200,53 @@ def main():
             check("the page made requests only to this server", all(r.startswith(base) or r.startswith("data:") for r in b.requests()),
                   str([r for r in b.requests() if not r.startswith(base)][:5]))
 
+        # ---- the same county as vector tiles (a province's way), forced with ?areas=tiles ----------
+        with Browser(width=1200, height=800, extra_args=["--lang=zh-CN", "--accept-lang=zh-CN"]) as b:
+            b.navigate(base + "/")  # the page (its icon is inline), so session storage has the origin
+            b.set_session_storage({"wangge.token": secrets["dispatcher"]})
+            b.navigate(base + "/?areas=tiles")
+            b.wait_for("document.body.dataset.ready === 'true' && wangge.state.timings.tilesLoaded", timeout=60)
+            tiles = [r for r in b.requests() if "/collections/grids/tiles/WebMercatorQuad/" in r]
+            check(f"the tiled page drew the grids from {len(tiles)} vector tiles", b.evaluate("wangge.state.tiled") and len(tiles) > 0)
+            # The canvases hold the choropleth's colours (decoded MVT, restyled once the classes arrived).
+            painted = b.evaluate("""(() => {
+                const colours = new Set(wangge.state.choropleth.classes.map(c => c.colour));
+                let hits = 0;
+                for (const canvas of document.querySelectorAll('#map canvas')) {
+                    const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                    for (let i = 0; i < d.length; i += 4 * 97) if (d[i + 3] > 0) hits++;
+                }
+                return hits;
+            })()""")
+            check("the tiles are painted", painted > 100, f"{painted} painted samples")
+            # A place inside a grid, on screen and away from every incident marker.
+            point = located = None
+            b.wait_for("wangge.state.lastRefresh !== null", timeout=10)
+            for code in grid_codes[5::9]:
+                lon, lat = grids_point(dispatcher, code)
+                point = b.evaluate(f"""(() => {{
+                    const map = wangge.state.map, p = map.latLngToContainerPoint([{lat}, {lon}]), size = map.getSize();
+                    if (p.x < 20 || p.y < 20 || p.x > size.x - 20 || p.y > size.y - 20) return null;
+                    for (const known of wangge.state.incidents.values()) {{
+                        if (map.latLngToContainerPoint(known.marker.getLatLng()).distanceTo(p) < 14) return null;
+                    }}
+                    const box = document.getElementById('map').getBoundingClientRect();
+                    return {{x: p.x + box.left, y: p.y + box.top}};
+                }})()""")
+                if point:
+                    located = dispatcher(f"/v1/locate?lon={lon}&lat={lat}")["grid"]
+                    if located:
+                        break
+            click_at(b, point)
+            try:
+                b.wait_for(f"document.querySelector('#panel section.grid[data-grid=\"{located}\"]') !== null", timeout=10)
+                check(f"a click on the tiled map shows the grid there ({located})", True)
+            except TimeoutError:
+                check(f"a click on the tiled map shows the grid there ({located})", False, f"{point}: " + panel_text(b)[:300])
+            time.sleep(0.5)
+            check("the tiled page is clean", b.problems() == [], "\n    ".join(b.problems()))
+            b.screenshot(os.path.join(ARTEFACTS, "web-map-tiles.png"))
+
         # ---- the viewer: names masked ----------------------------------------------
         with Browser(width=1400, height=900, extra_args=["--lang=zh-CN", "--accept-lang=zh-CN"]) as b:
             log_in(b, base, secrets["viewer"])
@@ -249,10 +296,14 @@ def main():
     return 1 if failed else 0
 
 
+GRID_FEATURES = {}
+
+
 def grids_point(api, code):
-    """A point inside the grid: where GET /v1/locate puts it in that grid, from the grid's OGC feature."""
-    feature = api(f"/collections/grids/items?limit=10000")
-    for f in feature["features"]:
+    """A point of the grid's outline's average: usually inside it (callers locate it to be sure)."""
+    if "grids" not in GRID_FEATURES:
+        GRID_FEATURES["grids"] = api("/collections/grids/items?limit=10000")["features"]
+    for f in GRID_FEATURES["grids"]:
         if f["properties"]["grid"] == code:
             ring = f["geometry"]["coordinates"][0] if f["geometry"]["type"] == "Polygon" else f["geometry"]["coordinates"][0][0]
             lon = sum(c[0] for c in ring) / len(ring)

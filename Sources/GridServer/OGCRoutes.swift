@@ -62,12 +62,14 @@ struct OGCRoutes {
         let base = baseURL
         return try jsonObject([
             "title": "Wangge 网格 — grid management",
-            "description": "Grids, villages, towns, households, cameras and incidents of the county, as OGC API - Features. Every path but this page, /healthz and /openapi.json needs Authorization: Bearer <token>.",
+            "description": "Grids, villages, towns, households, cameras and incidents of the county, as OGC API - Features, and the areas as OGC API - Tiles (Mapbox Vector Tiles). Every path but this page, the web map's files (/web/), /healthz and /openapi.json needs Authorization: Bearer <token>.",
             "links": [
                 ["href": "\(base)/", "rel": "self", "type": "application/json", "title": "this document"],
                 ["href": "\(base)/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "the API definition"],
                 ["href": "\(base)/conformance", "rel": "conformance", "type": "application/json", "title": "conformance classes"],
                 ["href": "\(base)/collections", "rel": "data", "type": "application/json", "title": "the collections"],
+                ["href": "\(base)/tileMatrixSets", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "type": "application/json", "title": "tile matrix sets (vector tiles of grids, villages and towns)"],
+                ["href": "\(base)/?f=html", "rel": "alternate", "type": "text/html", "title": "the web map"],
             ],
         ])
     }

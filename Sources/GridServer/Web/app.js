@@ -170,8 +170,8 @@
   }
 
   async function loadAreas() {
-    const probe = await api("/collections/grids/items?limit=1");
-    state.gridCount = probe.numberMatched ?? 0;
+    // /healthz counts the active generation's grids (OGC items stop counting past a limit).
+    state.gridCount = (await api("/healthz")).grids ?? 0;
     // ?areas=geojson|tiles overrides the choice (the benchmark compares both on a province).
     const forced = new URLSearchParams(location.search).get("areas");
     state.tiled = forced ? forced === "tiles" : state.gridCount > GEOJSON_GRID_LIMIT;
@@ -197,8 +197,9 @@
     const collection = await api("/collections/grids");
     const box = collection.extent.spatial.bbox[0];
     state.boundsOfCounty = L.latLngBounds([box[1], box[0]], [box[3], box[2]]);
+    // Below zoom 7 a province's grids are specks: the towns alone, which cost far less to cut.
     const grids = WanggeVectorTiles.layer({
-      url: "/collections/grids/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt", token: () => state.token, pane: "areas",
+      url: "/collections/grids/tiles/WebMercatorQuad/{z}/{y}/{x}?f=mvt", token: () => state.token, pane: "areas", minZoom: 7,
       style: (properties) => gridStyle({ properties: { grid: properties.code } }),
     });
     const towns = WanggeVectorTiles.layer({
@@ -353,7 +354,9 @@
         headers: { Authorization: "Bearer " + state.token, ...(incidentsTag ? { "If-None-Match": incidentsTag } : {}) }, cache: "no-store",
       });
       if (response.status === 401) { logout(t("Your token is no longer valid.")); return; }
-      if (response.status !== 304) {
+      if (response.status === 304) {
+        await response.arrayBuffer(); // read to its (empty) end, so the request ends as loaded, not cancelled
+      } else {
         if (!response.ok) throw new ProblemError(response.status, await response.json().catch(() => null));
         incidentsTag = response.headers.get("ETag");
         showIncidents(await response.json());
@@ -406,11 +409,14 @@
     return element("dl", { class: "facts" }, rows.filter(Boolean).flatMap(([label, value]) => [element("dt", {}, label), element("dd", {}, value ?? "–")]));
   }
 
-  function highlight(code) {
+  async function highlight(code) {
     if (state.selectedOutline) { state.selectedOutline.remove(); state.selectedOutline = null; }
-    const entry = state.grids.get(code);
-    if (!entry) return;
-    state.selectedOutline = L.geoJSON(entry.feature, { pane: "changes", interactive: false, style: { color: "#00e5ff", weight: 4, fill: false } }).addTo(state.map);
+    if (!code) return;
+    // Tiled areas are not kept in the page: the one grid's outline comes from the server.
+    const feature = state.grids.get(code)?.feature ?? await api(`/collections/grids/items/${encodeURIComponent(code)}`).catch(() => null);
+    if (!feature) return;
+    if (state.selectedOutline) state.selectedOutline.remove();
+    state.selectedOutline = L.geoJSON(feature, { pane: "changes", interactive: false, style: { color: "#00e5ff", weight: 4, fill: false } }).addTo(state.map);
   }
 
   async function locateAt(latlng) {

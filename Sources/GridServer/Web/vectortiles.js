@@ -113,7 +113,7 @@ window.WanggeVectorTiles = (() => {
       const url = this.options.url.replace("{z}", coords.z).replace("{x}", coords.x).replace("{y}", coords.y);
       fetch(url, { headers: { Authorization: "Bearer " + this.options.token() } })
         .then((response) => {
-          if (response.status === 204) return new ArrayBuffer(0);
+          // 204 (no area in the tile) is read too: an unread body leaves the request cancelled.
           if (!response.ok) throw new Error(`${url}: ${response.status}`);
           return response.arrayBuffer();
         })
