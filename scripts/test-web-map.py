@@ -117,6 +117,12 @@ def main():
     wangge("import", "grids", "--db", db, "GeoData/grids.geojson")
     for layer in ("households", "cameras", "incidents"):
         wangge("import", layer, "--db", db, os.path.join(work, f"{layer}.csv"))
+    # An incident file from elsewhere whose texts are markup: the page must show them as text.
+    hostile = os.path.join(work, "hostile.csv")
+    with open(hostile, "w") as f:
+        f.write('id,lon,lat,category,channel,severity,status,description,reporter\n'
+                '"<img src=x id=pwn1>",112.36,28.84,矛盾纠纷,12345,一般,reported,"<img src=x id=pwn2>描述",<b id=pwn3>张三</b>\n')
+    wangge("import", "incidents", "--db", db, hostile)
     # A draft that splits the fullest grids, for the planner.
     wangge("plan", "suggest", "--db", db, "--max-households", "45")
     secrets = {role: token(db, role) for role in ("dispatcher", "viewer", "planner")}
@@ -194,6 +200,17 @@ def main():
             b.wait_for("document.getElementById('panel').innerText.includes('已受理')", timeout=10)
             check("accepting from the page changes the incident (API says accepted, the panel 已受理)", True)
             b.screenshot(os.path.join(ARTEFACTS, "web-map-incident.png"))
+
+            # Markup in an imported incident stays text: in its tooltip, its record and its history.
+            hostile_id = "<img src=x id=pwn1>"
+            b.evaluate(f"wangge.state.incidents.get({json.dumps(hostile_id)}).marker.openTooltip() && true")
+            # Its place is crowded with others: the marker's own click, not a click at its pixel.
+            b.evaluate(f"wangge.state.incidents.get({json.dumps(hostile_id)}).marker.fire('click') && true")
+            b.wait_for(f"document.querySelector('#panel section.incident') && document.querySelector('#panel section.incident').dataset.incident === {json.dumps(hostile_id)}", timeout=10)
+            injected = b.evaluate("['pwn1', 'pwn2', 'pwn3'].filter(id => document.getElementById(id) !== null)")
+            shown = panel_text(b) + b.evaluate("[...document.querySelectorAll('.leaflet-tooltip')].map(t => t.textContent).join(' ')")
+            check("markup in an imported incident is shown as text, never made into elements",
+                  injected == [] and "<img src=x id=pwn1>" in shown and "<img src=x id=pwn2>描述" in shown, f"{injected} {shown[:300]}")
             time.sleep(0.5)  # late network events (see browser.py)
             problems = b.problems()
             check("no console errors, failed requests or requests leaving loopback", problems == [], "\n    ".join(problems))

@@ -230,7 +230,7 @@ struct APIRoutes {
 
     func gridDetail(_ request: Request, _ context: WanggeContext) throws -> Response {
         _ = try context.requireCaller()
-        let code = try context.parameters.require("code")
+        let code = try context.pathParameter("code")
         let grid = try service.grid(code: code)
         let counts = try service.statistics(in: AreaScope(grid: code, groupBy: .grid)).first
         var object: [String: Any] = [
@@ -253,7 +253,7 @@ struct APIRoutes {
 
     func households(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
-        let code = try context.parameters.require("code")
+        let code = try context.pathParameter("code")
         let q = Query(request: request)
         let limit = try q.int("limit", default: 50, range: 1...500)
         var after: String?
@@ -278,7 +278,7 @@ struct APIRoutes {
         let q = Query(request: request)
         let limit = try q.int("limit", default: 100, range: 1...1_000)
         let offset = try q.int("offset", default: 0, range: 0...10_000_000)
-        return try JSON.response(try service.gridFeatures(collection, grid: try context.parameters.require("code"), limit: limit, offset: offset,
+        return try JSON.response(try service.gridFeatures(collection, grid: try context.pathParameter("code"), limit: limit, offset: offset,
                                                           for: caller, action: "GET \(request.uri.path)"))
     }
 }

@@ -23,7 +23,7 @@ struct AdminRoutes {
         }
         v1.delete("tokens/{id}") { _, context in
             try requireAdmin(context)
-            let text = try context.parameters.require("id")
+            let text = try context.pathParameter("id")
             guard let id = Int64(text) else { throw APIError.notFound(tr("no token \(TextLimits.shown(text))")) }
             try service.revokeToken(id: id)
             return Response(status: .noContent)

@@ -19,6 +19,16 @@ public struct WanggeContext: RequestContext {
         guard let caller else { throw APIError.unauthorized() }
         return caller
     }
+
+    /// A path parameter as the client meant it: percent-decoded (an id from an
+    /// imported file may hold spaces, Chinese or markup), 400 naming it when the encoding is broken.
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding else {
+            throw APIError.badParameter(name, tr("\"\(TextLimits.shown(raw))\" is not valid percent-encoding"))
+        }
+        return decoded
+    }
 }
 
 /// Errors as RFC 9457 problem details (application/problem+json), in the

@@ -22,7 +22,7 @@ struct ExportRoutes {
     func export(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let q = Query(request: request)
-        let asked = try exportRequest(request, q, dataset: try context.parameters.require("dataset"))
+        let asked = try exportRequest(request, q, dataset: try context.pathParameter("dataset"))
         let directory = try ExportDirectory(in: self.directory)
         let name = asked.fileName(day: GridStore.timePolicy.day(Date()))
         let result: ExportResult

@@ -26,14 +26,14 @@ struct HouseholdRoutes {
         }
         v1.get("households/{id}") { request, context in
             let caller = try context.requireCaller()
-            return try withETag(try service.household(id: try context.parameters.require("id"), for: caller, action: "GET \(request.uri.path)"))
+            return try withETag(try service.household(id: try context.pathParameter("id"), for: caller, action: "GET \(request.uri.path)"))
         }
-        v1.post("households/{id}") { request, context in try await create(request, context, id: try context.parameters.require("id")) }
+        v1.post("households/{id}") { request, context in try await create(request, context, id: try context.pathParameter("id")) }
         v1.patch("households/{id}") { request, context in try await change(request, context) }
         v1.delete("households/{id}") { request, context in try remove(request, context) }
         v1.get("households/{id}/history") { request, context in
             let caller = try context.requireCaller()
-            return try JSON.response(try service.householdHistory(id: try context.parameters.require("id"), for: caller,
+            return try JSON.response(try service.householdHistory(id: try context.pathParameter("id"), for: caller,
                                                                   action: "GET \(request.uri.path)"))
         }
     }
@@ -143,7 +143,7 @@ struct HouseholdRoutes {
     /// PATCH /v1/households/{id}: fields to set (null clears), lon and lat to move it.
     func change(_ request: Request, _ context: WanggeContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard GridService.mayKeepHouseholds(caller) else {
             throw APIError(.forbidden, tr("changing households is for grid workers (in their grids) and admins; you are \(caller.role.rawValue)"))
         }
@@ -155,7 +155,7 @@ struct HouseholdRoutes {
     /// DELETE /v1/households/{id}: the version as If-Match or ?version=; 204.
     func remove(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard GridService.mayKeepHouseholds(caller) else {
             throw APIError(.forbidden, tr("removing households is for grid workers (in their grids) and admins; you are \(caller.role.rawValue)"))
         }

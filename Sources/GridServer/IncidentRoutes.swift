@@ -62,7 +62,7 @@ struct IncidentRoutes {
     /// GET /v1/incidents/{id}: the incident with its history; the ETag is its version.
     func show(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         return try withETag(try service.incident(id: id, for: caller, action: "GET \(request.uri.path)"))
     }
 
@@ -83,7 +83,7 @@ struct IncidentRoutes {
     /// a stale one gets 409 and changes nothing.
     func act(_ request: Request, _ context: WanggeContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         let body = try await jsonBody(ActionBody.self, of: request, shape: "a JSON object with \"action\" and \"version\"")
         guard let action = IncidentAction(rawValue: body.action), action != .report, action != .regrid else {
             let names = IncidentAction.allCases.filter { $0 != .report && $0 != .regrid }.map(\.rawValue)

@@ -46,7 +46,7 @@ struct OGCRoutes {
     }
 
     func collection(_ context: WanggeContext) throws -> Collection {
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard let collection = Collection(rawValue: id) else {
             throw APIError.notFound(tr("no collection \(id): the collections are \(Collection.allCases.map(\.rawValue).joined(separator: ", "))"))
         }
@@ -130,7 +130,7 @@ struct OGCRoutes {
     func item(_ request: Request, _ context: WanggeContext) throws -> Response {
         let caller = try context.requireCaller()
         let collection = try collection(context)
-        let fid = try context.parameters.require("fid")
+        let fid = try context.pathParameter("fid")
         let text = try featureJSON(try service.feature(collection, id: fid, for: caller, action: "GET \(request.uri.path)"))
         return JSON.raw(text, contentType: "application/geo+json")
     }

@@ -86,7 +86,7 @@ struct PlanningRoutes {
     }
 
     func generationID(_ context: WanggeContext) throws -> Int64 {
-        let text = try context.parameters.require("id")
+        let text = try context.pathParameter("id")
         guard let id = Int64(text) else { throw APIError.notFound(tr("no generation \(TextLimits.shown(text))")) }
         return id
     }

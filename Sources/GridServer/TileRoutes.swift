@@ -67,7 +67,7 @@ struct TileRoutes {
     }
 
     func collection(_ context: WanggeContext) throws -> Collection {
-        let id = try context.parameters.require("id")
+        let id = try context.pathParameter("id")
         guard let collection = Collection(rawValue: id), collection.isPolygon else {
             throw APIError.notFound(tr("no tiles for \(TextLimits.shown(id)): the collections with tiles are \(VectorTiles.collections.map(\.rawValue).joined(separator: ", "))"))
         }
@@ -75,7 +75,7 @@ struct TileRoutes {
     }
 
     func tileMatrixSet(_ context: WanggeContext) throws {
-        let id = try context.parameters.require("tileMatrixSetId")
+        let id = try context.pathParameter("tileMatrixSetId")
         guard id == Self.tileMatrixSetID else {
             throw APIError.notFound(tr("no tile matrix set \(TextLimits.shown(id)): the one served is \(Self.tileMatrixSetID)"))
         }
@@ -114,7 +114,7 @@ struct TileRoutes {
 
     /// A path parameter that must be a whole number in 0..<`limit`, else 400 naming it.
     func index(_ name: String, _ context: WanggeContext, below limit: Int) throws -> Int {
-        let text = try context.parameters.require(name)
+        let text = try context.pathParameter(name)
         guard let value = Int(text) else { throw APIError.badParameter(name, tr("\"\(TextLimits.shown(text))\" is not a whole number")) }
         guard (0..<limit).contains(value) else { throw APIError.badParameter(name, tr("\(value) is outside \(0)…\(limit - 1)")) }
         return value

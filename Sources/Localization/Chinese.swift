@@ -318,4 +318,5 @@ let chinese: [String: String] = [
     "\"{1}\" is not html or json": "“{1}”不是 html 或 json",
     "the web map's page is missing from the build": "构建中缺少网页地图的页面文件",
     "give at least 2 characters of an address or a name": "请至少输入地址或姓名中的 2 个字",
+    "\"{1}\" is not valid percent-encoding": "“{1}”不是有效的百分号编码",
 ]

@@ -42,6 +42,24 @@ import TestSupport
 
     func detail(_ answer: [String: Any]) -> String { answer["detail"] as? String ?? "" }
 
+    /// Ids come from the centres' own files: spaces, Chinese, markup. The path carries them percent-encoded.
+    @Test func idsThatNeedPercentEncodingReachTheirRecord() async throws {
+        try await fixture.app().test(.router) { client in
+            let p = place(in: ServerFixture.workerGrid, offset: 0.0002)
+            let id = "户 甲/1 <b>"
+            let path = "/v1/households/" + id.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let added = try await send(client, .post, path, .admin, "{\"lon\":\(p.lon),\"lat\":\(p.lat)}", expect: .created)
+            #expect(added["id"] as? String == id)
+            let read = try await send(client, .get, path, .admin, expect: .ok)
+            #expect(read["id"] as? String == id)
+            let history = try await client.execute(uri: path + "/history", method: .get, headers: fixture.headers(.admin)) { $0.status }
+            #expect(history == .ok)
+            let broken = try await send(client, .get, "/v1/households/%E6%88%B", .admin, expect: .badRequest)
+            #expect(detail(broken).contains("percent-encoding"))
+            try await send(client, .delete, path, .admin, ifMatch: "\"1\"", expect: .noContent)
+        }
+    }
+
     @Test func aWorkerAddsEditsMovesAndRemovesAHouseholdOfTheirGrid() async throws {
         let mine = ServerFixture.workerGrid, theirs = ServerFixture.otherGrid
         try await fixture.app().test(.router) { client in

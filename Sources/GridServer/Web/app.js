@@ -380,7 +380,8 @@
       if (!known) {
         const marker = L.circleMarker([record.lat, record.lon], { ...incidentStyle(record), pane: "markerPane", bubblingMouseEvents: false })
           .on("click", () => showIncident(record.id).catch(showError))
-          .bindTooltip(() => `${record.id} · ${statusName(state.incidents.get(record.id).record.status)}`);
+          // A node, not a string: Leaflet would read a string as HTML, and an imported id is anyone's text.
+          .bindTooltip(() => element("span", {}, `${record.id} · ${statusName(state.incidents.get(record.id).record.status)}`));
         marker.addTo(state.incidentLayer);
         state.incidents.set(record.id, { record, marker });
       } else if (known.record.version !== record.version || known.record.overdue !== record.overdue) {
