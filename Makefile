@@ -1,9 +1,13 @@
 # The two commands of the README: `make demo` (the main job) and `make test`.
 # Both install what is missing first and can be run again.
-.PHONY: setup demo test bench build fuzz
+.PHONY: setup setup-test demo test bench build fuzz
 
 setup:
 	@scripts/setup.sh
+
+# The tests and benchmarks also drive the web map in Debian's headless Chromium.
+setup-test:
+	@scripts/setup.sh test
 
 build: setup
 	swift build -c release --product wangge
@@ -11,7 +15,7 @@ build: setup
 demo: build
 	scripts/demo.sh
 
-test: setup
+test: setup-test
 	swift build --build-tests
 	scripts/test-openapi.sh
 	scripts/test-ogc-gdal.sh
@@ -35,7 +39,7 @@ fuzz: setup
 # Not a test: prints assignment throughput, peak memory, map frame times and
 # locate --input end to end beside DuckDB spatial and GeoPandas, household
 # imports beside ogr2ogr, and vector tiles of a province beside GeoJSON (see README).
-bench: build
+bench: build setup-test
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
 	.build/release/wangge bench map

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs the C libraries Wangge needs (Debian 12), only when missing: safe to run again.
-# libjs-leaflet is the web map's library (served from where Debian puts it); chromium,
-# python3-websocket and fonts-noto-cjk drive and draw the web map in its browser test.
+# libjs-leaflet is the web map's library (served from where Debian puts it).
+# `setup.sh test` adds what the browser tests and benchmarks drive and draw the web
+# map with: chromium, python3-websocket and fonts-noto-cjk.
 set -euo pipefail
 packages=(libgeos-dev libproj-dev proj-data libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev libgdal-dev pkg-config spatialite-bin tmux gdal-bin wrk curl
-          libjs-leaflet chromium python3-websocket fonts-noto-cjk)
+          libjs-leaflet)
+case ${1:-} in
+    test) packages+=(chromium python3-websocket fonts-noto-cjk) ;;
+    "") ;;
+    *) echo "usage: scripts/setup.sh [test]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
