@@ -285,6 +285,8 @@ def main():
             log_in(b, base, secrets["planner"])
             b.evaluate("document.getElementById('view-plan').click()")
             b.wait_for("document.getElementById('draft') !== null", timeout=10)
+            check("planning hides the incidents and their key", b.evaluate(
+                "document.querySelector('#legend .statuses').hidden && !wangge.state.map.hasLayer(wangge.state.incidentLayer)"))
             b.evaluate(f"(() => {{ const s = document.getElementById('draft'); s.value = '{draft['id']}'; s.dispatchEvent(new Event('change')); }})()")
             b.wait_for("document.querySelectorAll('#panel table.impact tr').length > 1", timeout=20)
             rows = b.evaluate("document.querySelectorAll('#panel table.impact tr').length") - 1

@@ -7,7 +7,7 @@ import Localization
 
 /// The web map: its page at `/` (for browsers), its own files under `/web/`,
 /// Leaflet from where Debian's libjs-leaflet puts it under `/web/leaflet/`,
-/// and the two answers only the page needs (`/v1/me`, `/v1/map/choropleth`).
+/// and the answers made for the page (`/v1/me`, `/v1/map/choropleth`, `/v1/map/incidents`).
 /// Nothing the page loads comes from outside this server.
 struct WebMapRoutes {
     let service: GridService
@@ -37,7 +37,7 @@ struct WebMapRoutes {
             return Response(status: .ok, headers: [.contentType: "application/json", .eTag: tag, .cacheControl: "no-cache"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
-        // Files last: they answer only paths no route took.
+        // Files answer only paths no route took (a route's 404 falls through to them).
         router.add(middleware: FileMiddleware<WanggeContext, LocalFileSystem>(
             service.config.webMap.leafletDirectory, urlBasePath: "/web/leaflet", cacheControl: WebMapPage.revalidate))
         if let directory = WebMapPage.directory {

@@ -324,6 +324,8 @@
       statuses.append(element("div", {}, element("span", { class: "dot", style: `background:${STATUS_COLOURS[status]}` }), statusName(status)));
     }
     statuses.append(element("div", {}, element("span", { class: "dot ring", style: `border-color:${OVERDUE_RING}` }), t("overdue")));
+    // Planning hides the incidents, and so their key.
+    statuses.hidden = state.view === "plan";
     box.append(statuses);
   }
 
@@ -716,6 +718,8 @@
       panel(element("p", { class: "hint" }, t("Click the map to find its grid, or an incident to see its history.")));
     }
     if (view === "plan" && state.draftLayer) state.draftLayer.addTo(state.map);
+    const statuses = document.querySelector("#legend .statuses");
+    if (statuses) statuses.hidden = view === "plan";
     restyleGrids();
   }
 
