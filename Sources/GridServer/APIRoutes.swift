@@ -247,8 +247,7 @@ struct APIRoutes {
         if Query(request: request).string("geometry") == "true" {
             object["geometry"] = try service.gridGeometryJSON(code: code).flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) }
         }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return JSON.raw(String(decoding: data, as: UTF8.self))
+        return try JSON.object(object)
     }
 
     func households(_ request: Request, _ context: WanggeContext) throws -> Response {

@@ -124,6 +124,18 @@ enum JSON {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// A response from a JSONSerialization object (the OGC documents built as dictionaries).
+    static func object(_ object: Any, contentType: String = "application/json") throws -> Response {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return raw(String(decoding: data, as: UTF8.self), contentType: contentType)
+    }
+
+    /// Whether the request's If-None-Match names `etag` (one of a list, or `*`): the answer is then a 304.
+    static func notModified(_ request: Request, etag: String) -> Bool {
+        guard let header = request.headers[.ifNoneMatch] else { return false }
+        return header.split(separator: ",").contains { ["*", etag].contains($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
     /// A response from JSON text already built (GeoJSON pieces from SpatiaLite).
     static func raw(_ text: String, contentType: String = "application/json") -> Response {
         Response(status: .ok, headers: [.contentType: contentType], body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -35,11 +35,11 @@ struct OGCRoutes {
                 "links": [["href": "\(base)/collections", "rel": "self", "type": "application/json", "title": "this document"]],
                 "collections": try Collection.allCases.map { try collectionObject($0, base: base) },
             ]
-            return try jsonObject(object)
+            return try JSON.object(object)
         }
         router.get("collections/{id}") { _, context in
             _ = try context.requireCaller()
-            return try jsonObject(try collectionObject(try collection(context), base: baseURL))
+            return try JSON.object(try collectionObject(try collection(context), base: baseURL))
         }
         router.get("collections/{id}/items") { request, context in try items(request, context) }
         router.get("collections/{id}/items/{fid}") { request, context in try item(request, context) }
@@ -53,14 +53,9 @@ struct OGCRoutes {
         return collection
     }
 
-    func jsonObject(_ object: Any, contentType: String = "application/json") throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return JSON.raw(String(decoding: data, as: UTF8.self), contentType: contentType)
-    }
-
     func landing() throws -> Response {
         let base = baseURL
-        return try jsonObject([
+        return try JSON.object([
             "title": "Wangge 网格 — grid management",
             "description": "Grids, villages, towns, households, cameras and incidents of the county, as OGC API - Features, and the areas as OGC API - Tiles (Mapbox Vector Tiles). Every path but this page, the web map's files (/web/), /healthz and /openapi.json needs Authorization: Bearer <token>.",
             "links": [

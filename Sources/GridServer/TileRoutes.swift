@@ -32,7 +32,7 @@ struct TileRoutes {
     func add(to router: Router<WanggeContext>) {
         router.get("tileMatrixSets") { _, context in
             _ = try context.requireCaller()
-            return try json(["tileMatrixSets": [[
+            return try JSON.object(["tileMatrixSets": [[
                 "id": Self.tileMatrixSetID, "title": "Google Maps Compatible for the World", "uri": Self.tileMatrixSetURI,
                 "links": [["href": "\(baseURL)/tileMatrixSets/\(Self.tileMatrixSetID)", "rel": "self", "type": "application/json"]],
             ]]])
@@ -40,12 +40,12 @@ struct TileRoutes {
         router.get("tileMatrixSets/{tileMatrixSetId}") { _, context in
             _ = try context.requireCaller()
             try tileMatrixSet(context)
-            return try json(Self.webMercatorQuad)
+            return try JSON.object(Self.webMercatorQuad)
         }
         router.get("collections/{id}/tiles") { _, context in
             _ = try context.requireCaller()
             let collection = try collection(context)
-            return try json([
+            return try JSON.object([
                 "links": [["href": "\(baseURL)/collections/\(collection.rawValue)/tiles", "rel": "self", "type": "application/json"]],
                 "tilesets": [tilesetSummary(collection)],
             ])
@@ -54,16 +54,11 @@ struct TileRoutes {
             _ = try context.requireCaller()
             let collection = try collection(context)
             try tileMatrixSet(context)
-            return try json(try tileset(collection))
+            return try JSON.object(try tileset(collection))
         }
         router.get("collections/{id}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}") { request, context in
             try tile(request, context)
         }
-    }
-
-    func json(_ object: Any) throws -> Response {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return JSON.raw(String(decoding: data, as: UTF8.self))
     }
 
     func collection(_ context: WanggeContext) throws -> Collection {
@@ -99,7 +94,7 @@ struct TileRoutes {
         let generation = try q.generation(service)
         let headers: HTTPFields = [.cacheControl: "private, no-cache", .vary: "Authorization"]
         let etag = try service.tileETag(collection, at: address, generation: generation)
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+        if JSON.notModified(request, etag: etag) {
             var notModified = headers
             notModified[.eTag] = etag
             return Response(status: .notModified, headers: notModified)

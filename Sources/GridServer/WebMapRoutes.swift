@@ -33,7 +33,7 @@ struct WebMapRoutes {
             // Asked every few seconds by every open page: unchanged answers cost a 304.
             let body = try JSON.encode(try service.mapIncidents(for: caller))
             let tag = "\"\(Self.fingerprint(body))\""
-            if request.headers[.ifNoneMatch] == tag { return Response(status: .notModified, headers: [.eTag: tag]) }
+            if JSON.notModified(request, etag: tag) { return Response(status: .notModified, headers: [.eTag: tag]) }
             return Response(status: .ok, headers: [.contentType: "application/json", .eTag: tag, .cacheControl: "no-cache"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
@@ -112,24 +112,20 @@ enum WebMapPage {
         }
     }
 
+    /// Read once: the page is asked for by every browser that opens the map.
+    static let page = file("index.html")
+
     static func response(_ settings: WebMapSettings) throws -> Response {
-        guard let page = file("index.html") else {
+        guard let page else {
             throw APIError(.internalServerError, tr("the web map's page is missing from the build"))
         }
         return Response(status: .ok, headers: [
             .contentType: "text/html; charset=utf-8",
             .cacheControl: "no-cache",
             // The page loads nothing from elsewhere, and says so to the browser.
-            .contentSecurityPolicy: "default-src 'self'; img-src 'self' data: \(origin(of: settings.baseTiles) ?? ""); style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+            .contentSecurityPolicy: "default-src 'self'; img-src 'self' data: \(settings.baseTiles.flatMap(WebMapSettings.origin(ofTiles:)) ?? ""); style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
             .xContentTypeOptions: "nosniff",
             .init("Referrer-Policy")!: "no-referrer",
         ], body: .init(byteBuffer: ByteBuffer(string: page)))
-    }
-
-    /// The scheme, host and port of the intranet tile server the page may load images from.
-    static func origin(of template: String?) -> String? {
-        guard let template, let url = URL(string: template.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
-              let scheme = url.scheme, let host = url.host else { return nil }
-        return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
     }
 }

@@ -319,9 +319,7 @@ public struct WanggeConfig: Decodable {
         if let section = try c.decodeIfPresent(WebMapSection.self, forKey: .webMap) {
             if let path = section.leafletDirectory { webMap.leafletDirectory = path }
             if let template = section.baseTiles, !template.isEmpty {
-                guard let url = URL(string: template.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
-                      ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
-                      ["{z}", "{x}", "{y}"].allSatisfy(template.contains) else {
+                guard WebMapSettings.origin(ofTiles: template) != nil, ["{z}", "{x}", "{y}"].allSatisfy(template.contains) else {
                     throw WanggeError.invalid(tr("web_map.base_tiles: \"\(template)\" is not an http:// or https:// tile URL with {z}, {x} and {y}, such as http://tiles.intranet/{z}/{x}/{y}.png"))
                 }
                 webMap.baseTiles = template

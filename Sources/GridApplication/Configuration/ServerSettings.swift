@@ -51,4 +51,11 @@ public struct WebMapSettings: Sendable {
     public var refresh: Duration = .seconds(3)
 
     public init() {}
+
+    /// The scheme, host and port of an http(s) tile URL template ({z}/{x}/{y} taken out), or nil when it is none.
+    public static func origin(ofTiles template: String) -> String? {
+        guard let url = URL(string: template.replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")),
+              let scheme = url.scheme, ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty else { return nil }
+        return "\(scheme)://\(host)\(url.port.map { ":\($0)" } ?? "")"
+    }
 }
