@@ -1,5 +1,8 @@
 # The two commands of the README: `make demo` (the main job) and `make test`.
 # Both install what is missing first and can be run again.
+# bash for `time`: each step of the test command prints what it took, so CI's log shows where its minutes go.
+SHELL := /bin/bash
+
 .PHONY: setup setup-test demo test bench build fuzz
 
 setup:
@@ -16,29 +19,31 @@ demo: build
 	scripts/demo.sh
 
 test: setup-test
-	swift build --build-tests
-	scripts/test-openapi.sh
-	scripts/test-ogc-gdal.sh
-	scripts/test-map-interactive.sh
-	scripts/test-browser-driver.py
-	scripts/test-web-map.py
-	scripts/test-schemathesis.sh
-	scripts/test-crash.py
-	scripts/fuzz.sh 20
-	swift test --skip-build --disable-xctest
+	time swift build --build-tests
+	time scripts/test-openapi.sh
+	time scripts/test-ogc-gdal.sh
+	time scripts/test-map-interactive.sh
+	time scripts/test-browser-driver.py
+	time scripts/test-web-map.py
+	time scripts/test-schemathesis.sh
+	time scripts/test-crash.py
+	time scripts/test-postgres.py
+	time scripts/fuzz.sh 20
+	time swift test --skip-build --disable-xctest
 
 # Longer campaigns than the test command's: libFuzzer 10 minutes per parser
 # (new finds merged into Tests/Fixtures/fuzz), schemathesis with 300 cases per
 # operation and role, 25 crash rounds per scenario.
 fuzz: setup
 	swift build --build-tests
-	MERGE=yes scripts/fuzz.sh 600
+	FUZZ_CONFIGURATION=release MERGE=yes scripts/fuzz.sh 600
 	EXAMPLES=300 scripts/test-schemathesis.sh
 	scripts/test-crash.py --rounds 25
 
 # Not a test: prints assignment throughput, peak memory, map frame times and
 # locate --input end to end beside DuckDB spatial and GeoPandas, household
-# imports beside ogr2ogr, and vector tiles of a province beside GeoJSON (see README).
+# imports beside ogr2ogr, vector tiles of a province beside GeoJSON, and PostGIS beside
+# SpatiaLite (imports, two servers on one database) (see README).
 bench: build setup-test
 	.build/release/wangge bench assign
 	.build/release/wangge bench assign --province
@@ -49,3 +54,4 @@ bench: build setup-test
 	scripts/bench-import.sh
 	scripts/bench-web.py
 	scripts/bench-tiles.sh
+	scripts/bench-postgres.sh

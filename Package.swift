@@ -36,6 +36,10 @@ let package = Package(
         .systemLibrary(
             name: "CSpatiaLite", pkgConfig: "sqlite3",
             providers: [.apt(["libspatialite-dev", "libsqlite3-mod-spatialite", "libsqlite3-dev"])]),
+        // PostgreSQL's own client library, for the PostGIS store.
+        .systemLibrary(
+            name: "CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
         // Every text a user reads, in Chinese or English: the message catalogue and the reader's language.
         .target(name: "Localization"),
         .target(name: "GeoKit", dependencies: ["Localization", "CGEOS", "CPROJ"]),
@@ -45,7 +49,7 @@ let package = Package(
         .target(
             name: "GridStore",
             dependencies: [
-                "Localization", "GeoKit", "GeoFiles", "GridCore", "CSpatiaLite",
+                "Localization", "GeoKit", "GeoFiles", "GridCore", "CSpatiaLite", "CLibPQ",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .target(name: "GridMap", dependencies: ["Localization"]),
@@ -99,6 +103,10 @@ let package = Package(
         .testTarget(
             name: "WanggeTests",
             dependencies: ["wangge", "Localization", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The use cases' stores side by side: SpatiaLite and PostgreSQL + PostGIS give the same answers.
+        .testTarget(
+            name: "RepositoryTests",
+            dependencies: ["GridApplication", "GridStore", "GridCore", "GeoKit", "Localization", "TestSupport", "SampleCounty"]),
         .testTarget(
             name: "GridStoreTests",
             dependencies: ["GridStore", "Localization", "GridCore", "GeoKit", "GeoFiles", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),

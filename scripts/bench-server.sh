@@ -83,6 +83,24 @@ for c in $connections; do
     printf '%-44s %5s %s\n' "dispatcher token, 30-40 km outside" "$c" "$(run outside "$c")"
     printf '%-44s %5s %s\n' "no token (401: the ceiling)" "$c" "$(run unauthorized "$c" 401)"
 done
+# The same locates answered by the router (server.locates_on_event_loop: false), in the same run.
+router_config="$work/router.yaml"
+sed 's/^  locates_on_event_loop: true$/  locates_on_event_loop: false/' Config/wangge.yaml >"$router_config"
+grep -q "^  locates_on_event_loop: false" "$router_config" || { echo "Config/wangge.yaml has no server.locates_on_event_loop: true"; exit 1; }
+kill "$server"; wait "$server" 2>/dev/null || true
+"$wangge" serve --db "$work/bench.sqlite" --config "$router_config" --port "$port" >"$work/serve-router.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+wrk -t1 -c8 -d3s -s "$work/inside.lua" "http://127.0.0.1:$port" >/dev/null # warm up
+for c in $connections; do
+    printf '%-44s %5s %s\n' "near the seat, answered by the router" "$c" "$(run inside "$c")"
+    printf '%-44s %5s %s\n' "30-40 km outside, answered by the router" "$c" "$(run outside "$c")"
+done
+kill "$server"; wait "$server" 2>/dev/null || true
+"$wangge" serve --db "$work/bench.sqlite" --port "$port" >>"$work/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.2; done
+
 # While an import writes (WAL: readers do not wait for the writer).
 timed_import() { # writes the import's milliseconds to $work/import.ms
     local start end

@@ -78,6 +78,7 @@ public struct GeoJSONDocument: Sendable {
         case "Feature":
             features = [try Self.feature(object, index: 0, source: source)]
         case "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection":
+            try Self.checkPositions(object, place: source)
             features = [GeoJSONFeature(index: 0, id: nil, properties: [:], geometryJSONOrNil: try Self.json(object))]
         default:
             throw GeoError(tr("\(source): unknown GeoJSON type \"\(type)\""))
@@ -101,9 +102,39 @@ public struct GeoJSONDocument: Sendable {
             guard let g = raw as? [String: Any], g["type"] is String else {
                 throw GeoError(tr("\(source): feature \(index + 1): \"geometry\" must be a GeoJSON geometry object"))
             }
+            try checkPositions(g, place: "\(source): feature \(index + 1)")
             geometry = try json(g)
         }
         return GeoJSONFeature(index: index, id: id, properties: properties, geometryJSONOrNil: geometry)
+    }
+
+    /// How deep the positions sit in each type's "coordinates".
+    static let positionDepth = ["Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3]
+
+    /// Refuses an empty position (`[]`) in a line, ring or multipoint, naming
+    /// `place`: GEOS 3.11's reader dereferences it and crashes the process
+    /// (found by `make fuzz`). An empty Point (`"coordinates": []`) is valid
+    /// GeoJSON and stays; every other malformation is left to GEOS's messages.
+    static func checkPositions(_ geometry: [String: Any], place: String) throws {
+        guard let type = geometry["type"] as? String else { return }
+        if type == "GeometryCollection" {
+            for case let member as [String: Any] in geometry["geometries"] as? [Any] ?? [] {
+                try checkPositions(member, place: place)
+            }
+            return
+        }
+        guard let depth = positionDepth[type], depth > 0, let coordinates = geometry["coordinates"] else { return }
+        func check(_ value: Any, depth: Int) throws {
+            guard let array = value as? [Any] else { return }
+            if depth == 0 {
+                if array.isEmpty {
+                    throw GeoError(tr("\(place): \(type) has an empty position [] in \"coordinates\"; each position is [longitude, latitude]"))
+                }
+                return
+            }
+            for element in array { try check(element, depth: depth - 1) }
+        }
+        try check(coordinates, depth: depth)
     }
 
     static func json(_ object: Any) throws -> String {

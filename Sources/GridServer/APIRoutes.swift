@@ -108,9 +108,13 @@ struct APIRoutes {
 
     func add(to router: Router<WanggeContext>) {
         router.get("/healthz") { _, _ in
-            struct Health: Encodable { let status: String, generation: Int64, grids: Int }
+            struct Health: Encodable { let status: String, generation: Int64, grids: Int, standbyLagS: Double? }
             let active = try service.active()
-            return try JSON.response(Health(status: "ok", generation: active.generation, grids: active.grids.count))
+            let lag = try service.standbyLag()
+            if let lag, lag > service.config.server.maxStandbyLag.inSeconds {
+                throw WanggeError(.unavailable, tr("the standby that serves reads is \(Int(lag)) s behind its primary"), cause: "replication lag")
+            }
+            return try JSON.response(Health(status: "ok", generation: active.generation, grids: active.grids.count, standbyLagS: lag))
         }
         let v1 = router.group("v1")
         v1.get("locate") { request, context in try locate(request, context) }

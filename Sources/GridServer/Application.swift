@@ -76,6 +76,35 @@ public struct PeriodicTask: Service {
     }
 }
 
+/// Listens, on a blocking-work thread, for what other servers on the same database change
+/// (PostgreSQL's NOTIFY), and applies it at once: an activation, a revoked token or a stored
+/// configuration reaches every server within a second, not at the next 5-second check.
+struct ChangeListener: Service {
+    let service: GridService
+    let feed: any ChangeFeed
+    let logger: Logger
+
+    func run() async throws {
+        let (service, feed, logger) = (service, feed, logger)
+        await cancelWhenGracefulShutdown {
+            var failing = false
+            while !Task.isCancelled {
+                do {
+                    try await withTaskExecutorPreference(BlockingWorkExecutor.shared) {
+                        logConfigurationReload(try service.apply(try feed.waitForChanges(timeout: 0.5)), logger: logger)
+                    }
+                    if failing { logger.info("listening for other servers' changes again") }
+                    failing = false
+                } catch {
+                    if !failing { logger.error("listening for other servers' changes failed: \(error)") }
+                    failing = true
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+}
+
 /// The server over one SpatiaLite file. Its periodic work starts once the
 /// port is bound: a server that cannot start writes nothing.
 public func buildApplication(service: GridService, host: String, port: Int, settings: ServerSettings = ServerSettings(),
@@ -85,22 +114,39 @@ public func buildApplication(service: GridService, host: String, port: Int, sett
     var logger = logger ?? Logger(label: "wangge")
     if logger.logLevel > .info { logger.logLevel = .info }
     let started = ServerStarted()
+    let serverName = "wangge"
     return Application(
         router: buildRouter(service: service, baseURL: settings.baseURL(host: host, port: port), exportDirectory: settings.exportDirectory),
-        server: guardedHTTP1(settings),
-        configuration: .init(address: .hostname(host, port: port), serverName: "wangge",
+        server: guardedHTTP1(settings, service: service, serverName: serverName),
+        configuration: .init(address: .hostname(host, port: port), serverName: serverName,
                              availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimit, logger: logger)),
         services: services(service: service, logger: logger, after: started) + extraServices,
         onServerRunning: { _ in started.open() },
         logger: logger)
 }
 
+/// Logs what a look at the database's stored configuration changed (nothing when nothing did).
+public func logConfigurationReload(_ reload: ConfigurationReload, logger: Logger) {
+    switch reload {
+    case .unchanged: break
+    case .applied(let version): logger.info("applied the configuration stored in the database (version \(version)): it overrides the file's")
+    case .cleared(let version): logger.info("the configuration stored in the database was cleared (version \(version)): the file's rules apply again")
+    case .refused(let version, let reason): logger.error("kept the rules in force: the configuration stored in the database (version \(version)) does not load: \(reason)")
+    }
+}
+
 func services(service: GridService, logger: Logger, after started: ServerStarted) -> [any Service] {
     var services: [any Service] = [
-        PeriodicTask(name: "reloading the grids", interval: .seconds(5), logger: logger, immediately: false, after: started) {
+        // SpatiaLite's processes learn of an activation or a stored configuration here (PostGIS's at once, by NOTIFY:
+        // this is their fallback). The stored configuration's check is a one-row read.
+        PeriodicTask(name: "reloading the grids and the stored configuration", interval: .seconds(5), logger: logger, immediately: false, after: started) {
             try service.refreshIfNeeded()
+            logConfigurationReload(try service.reloadStoredConfiguration(), logger: logger)
         },
     ]
+    if let feed = service.store as? any ChangeFeed {
+        services.append(ChangeListener(service: service, feed: feed, logger: logger))
+    }
     let seconds = service.dispatchRules.escalationScanSeconds
     if seconds > 0 {
         services.append(PeriodicTask(name: "escalating overdue incidents", interval: .milliseconds(Int64(seconds * 1000)),

@@ -10,22 +10,35 @@ import NIOCore
 import Synchronization
 
 /// The HTTP/1 server with the settings' limits: Hummingbird's idle timeout,
-/// and a deadline for each request (`RequestDeadlineHandler`).
-func guardedHTTP1(_ settings: ServerSettings) -> HTTPServerBuilder {
+/// and a deadline for each request to arrive (`RequestDeadlineHandler`); and
+/// locates answered on the event loop (`EventLoopLocateHandler`).
+func guardedHTTP1(_ settings: ServerSettings, service: GridService, serverName: String) -> HTTPServerBuilder {
     HTTPServerBuilder { responder in
-        GuardedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(settings.idleTimeout))),
-                            requestTimeout: TimeAmount(settings.requestTimeout))
+        let configuration = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestArrivalSignal()],
+                                                       idleTimeout: TimeAmount(settings.idleTimeout))
+        return GuardedHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration),
+                                   requestTimeout: TimeAmount(settings.requestTimeout),
+                                   locate: settings.locatesOnEventLoop ? (service, serverName) : nil)
     }
 }
 
 struct GuardedHTTP1Channel: ServerChildChannel {
     let base: HTTP1Channel
     let requestTimeout: TimeAmount
+    let locate: (service: GridService, serverName: String)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(RequestDeadlineHandler(timeout: requestTimeout))
-        }.flatMap { base.setup(channel: channel, logger: logger) }
+        }.flatMap { base.setup(channel: channel, logger: logger) }.flatMapThrowing { value in
+            // After Hummingbird's connection state (idle timeout, graceful shutdown), which must see every request.
+            if let locate {
+                let state = try channel.pipeline.syncOperations.handler(type: HTTPConnectionStateHandler.self)
+                try channel.pipeline.syncOperations.addHandler(EventLoopLocateHandler(service: locate.service, serverName: locate.serverName),
+                                                               position: .after(state))
+            }
+            return value
+        }
     }
 
     func handle(value: HTTP1Channel.Value, logger: Logger) async {
@@ -33,11 +46,13 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     }
 }
 
-/// Closes a connection whose request has not arrived whole and been
-/// answered within the timeout, counted from its first byte: a body sent a
-/// byte at a time would otherwise hold the connection for ever (the idle
-/// timeout counts only whole request heads). Works on raw bytes, before HTTP
-/// decoding; the first byte written back ends the wait.
+/// Closes a connection whose request has not arrived whole within the
+/// timeout, counted from its first byte: a body sent a byte at a time would
+/// otherwise hold the connection for ever (the idle timeout counts only whole
+/// request heads). Works on raw bytes, before HTTP decoding. The wait ends
+/// when the request has arrived (`RequestArrivalSignal`) or the first byte is
+/// written back; the server's own work on the request is not the client's
+/// doing, so a slow answer on a loaded machine is never cut off.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -70,9 +85,31 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func handlerRemoved(context: ChannelHandlerContext) { cancel() }
 
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is RequestArrivalSignal.Arrived else {
+            return context.triggerUserOutboundEvent(event, promise: promise)
+        }
+        cancel()
+        promise?.succeed()
+    }
+
     private func cancel() {
         deadline?.cancel()
         deadline = nil
+    }
+}
+
+/// Sits after HTTP decoding and tells `RequestDeadlineHandler` (nearer the
+/// socket) when a request has arrived whole, by an outbound user event.
+final class RequestArrivalSignal: ChannelInboundHandler, RemovableChannelHandler {
+    // HTTP request parts as Hummingbird's pipeline carries them (NIOHTTPTypes' `HTTPRequestPart`).
+    typealias InboundIn = HTTPConnectionStateHandler.InboundIn
+    typealias InboundOut = HTTPConnectionStateHandler.InboundIn
+    struct Arrived {}
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { context.triggerUserOutboundEvent(Arrived(), promise: nil) }
+        context.fireChannelRead(data)
     }
 }
 
@@ -238,6 +275,10 @@ struct ProblemMiddleware: RouterMiddleware {
         case .refused: .unprocessableContent
         case .unauthorized: .forbidden
         case .unavailable: .serviceUnavailable
+        }
+        // Where the database lives (its host and port) is not the client's business: the log has it.
+        if status == .serviceUnavailable, error.cause != nil {
+            return APIError(status, tr("the database is unavailable or busy; try again in a few seconds"))
         }
         // A parameter's fault names the parameter first, as the server's own parsing does.
         let detail = status == .badRequest ? error.field.map { error.message.hasPrefix($0 + ":") ? error.text : tr("\($0): \(error.text)") } : nil

@@ -1,5 +1,6 @@
 import Foundation
 import GridApplication
+import GridCore
 import GridMap
 import GridStore
 import Hummingbird
@@ -78,7 +79,7 @@ struct WebMapRoutes {
         let body = PageConfiguration(
             language: language.rawValue,
             texts: Catalogue.translations(of: WebMapPage.templates, in: language),
-            refreshSeconds: Double(settings.refresh.components.seconds) + Double(settings.refresh.components.attoseconds) / 1e18,
+            refreshSeconds: settings.refresh.inSeconds,
             baseTiles: settings.baseTiles.map { .init(url: $0, attribution: settings.baseTilesAttribution) })
         var response = try JSON.response(body)
         response.headers[.vary] = "Accept-Language"

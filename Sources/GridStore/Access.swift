@@ -86,6 +86,12 @@ public struct TokenScope: Sendable, Equatable, Codable {
     }
 
     static func codes(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }
+
+    /// Grid workers have a scope; no other role has one.
+    func check(for role: Role) throws {
+        if role == .gridWorker && isEmpty { throw WanggeError.invalid(tr("a grid_worker token needs grids, villages or towns (codes)")) }
+        if role != .gridWorker && !isEmpty { throw WanggeError.invalid(tr("grids, villages and towns are for grid_worker tokens; a \(role.rawValue) is not scoped")) }
+    }
 }
 
 /// A token as `wangge token list` shows it (never its value).
@@ -152,9 +158,7 @@ extension GridStore {
     /// Stores a token's hash with its role, scope and expiry; returns the token's id.
     public func createToken(name: String, role: Role, grids: [String], villages: [String] = [], towns: [String] = [],
                             expiresAt: Date? = nil, hash: String) throws -> Int64 {
-        let scope = TokenScope(grids: grids, villages: villages, towns: towns)
-        if role == .gridWorker && scope.isEmpty { throw WanggeError.invalid(tr("a grid_worker token needs grids, villages or towns (codes)")) }
-        if role != .gridWorker && !scope.isEmpty { throw WanggeError.invalid(tr("grids, villages and towns are for grid_worker tokens; a \(role.rawValue) is not scoped")) }
+        try TokenScope(grids: grids, villages: villages, towns: towns).check(for: role)
         let generation = try activeGeneration()
         return try database.pool.write { db in
             for (option, table, codes) in [("grids", "grids", grids), ("villages", "villages", villages), ("towns", "towns", towns)] {
@@ -222,37 +226,59 @@ extension GridStore {
     /// its parts. Returns the tokens whose grids changed or whose villages or
     /// towns the new generation lacks.
     static func rescopeTokens(_ db: Database, from old: Int64?, to generation: Int64) throws -> [TokenScopeChange] {
-        let rows = try Row.fetchAll(db, sql: "SELECT id, name, grids, villages, towns FROM tokens WHERE revoked_at IS NULL ORDER BY id")
-        var changes: [TokenScopeChange] = []
-        var successors: [String: [String]] = [:]
-        func successorsOf(_ code: String) throws -> [String] {
-            if let known = successors[code] { return known }
-            guard let old, old != generation else { return [code] }
+        let tokens = try Row.fetchAll(db, sql: "SELECT id, name, grids, villages, towns FROM tokens WHERE revoked_at IS NULL ORDER BY id")
+            .map { StoredScope(id: $0["id"], name: $0["name"], grids: $0["grids"], villages: $0["villages"], towns: $0["towns"]) }
+        let changes = try rescoped(tokens, from: old, to: generation, successors: { code in
             // Planar areas in degrees: only their ratios matter here.
-            let found = try String.fetchAll(db, sql: """
+            try String.fetchAll(db, sql: """
                 SELECT n.code FROM grids o JOIN grids n ON n.generation_id = ? AND MbrIntersects(o.geom, n.geom)
                 WHERE o.generation_id = ? AND o.code = ?
                 AND (Area(Intersection(o.geom, n.geom)) >= 0.1 * Area(o.geom) OR Area(Intersection(o.geom, n.geom)) >= 0.5 * Area(n.geom))
                 ORDER BY n.code
                 """, arguments: [generation, old, code])
-            successors[code] = found
+        }, codes: { table in try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation]) })
+        for change in changes where !change.gridsAfter.isEmpty {
+            try db.execute(sql: "UPDATE tokens SET grids = ? WHERE id = ?", arguments: [change.gridsAfter.joined(separator: ","), change.id])
+        }
+        return changes
+    }
+
+    /// A token's scope as stored (codes joined by commas).
+    struct StoredScope {
+        var id: Int64
+        var name: String
+        var grids: String
+        var villages: String
+        var towns: String
+    }
+
+    /// The rescoping of either store: each token's grids mapped to their `successors`
+    /// (asked once per code), and its villages and towns checked against the new
+    /// generation's `codes` (by table). The tokens whose scope changed; the caller
+    /// stores each change's `gridsAfter` unless it is empty (the old codes then stay).
+    static func rescoped(_ tokens: [StoredScope], from old: Int64?, to generation: Int64, successors: (String) throws -> [String],
+                         codes: (_ table: String) throws -> Set<String>) throws -> [TokenScopeChange] {
+        var changes: [TokenScopeChange] = []
+        var known: [String: [String]] = [:]
+        func successorsOf(_ code: String) throws -> [String] {
+            if let found = known[code] { return found }
+            guard let old, old != generation else { return [code] }
+            let found = try successors(code)
+            known[code] = found
             return found
         }
-        for row in rows {
-            let before = TokenScope.codes(row["grids"]), villages = TokenScope.codes(row["villages"]), towns = TokenScope.codes(row["towns"])
+        for token in tokens {
+            let before = TokenScope.codes(token.grids), villages = TokenScope.codes(token.villages), towns = TokenScope.codes(token.towns)
             var after: [String] = []
             for code in before { after += try successorsOf(code).filter { !after.contains($0) } }
             after.sort()
             var missing: [String] = []
-            for (kind, table, codes) in [("village", "villages", villages), ("town", "towns", towns)] where !codes.isEmpty {
-                let known = try String.fetchSet(db, sql: "SELECT code FROM \(table) WHERE generation_id = ?", arguments: [generation])
-                missing += codes.filter { !known.contains($0) }.map { "\(kind) \($0)" }
+            for (kind, table, wanted) in [("village", "villages", villages), ("town", "towns", towns)] where !wanted.isEmpty {
+                let present = try codes(table)
+                missing += wanted.filter { !present.contains($0) }.map { "\(kind) \($0)" }
             }
             guard after != before.sorted() || !missing.isEmpty else { continue }
-            if !after.isEmpty {
-                try db.execute(sql: "UPDATE tokens SET grids = ? WHERE id = ?", arguments: [after.joined(separator: ","), row["id"] as Int64])
-            }
-            changes.append(TokenScopeChange(id: row["id"], name: row["name"], gridsBefore: before, gridsAfter: after, missingAreas: missing))
+            changes.append(TokenScopeChange(id: token.id, name: token.name, gridsBefore: before, gridsAfter: after, missingAreas: missing))
         }
         return changes
     }

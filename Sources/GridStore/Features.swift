@@ -106,16 +106,29 @@ extension GridStore {
             }
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             // ?1 is the generation in every statement, used or not.
-            let counted = manyInBox ? countLimit + 1
-                : try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(from) \(whereClause) LIMIT ?)",
-                                   arguments: StatementArguments(arguments + [countLimit + 1])) ?? 0
-            // The page's rows are chosen first, so that only they are turned into GeoJSON.
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(select) FROM \(from) WHERE t.ROWID IN (
-                    SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?)
-                ORDER BY \(idColumn)
-                """, arguments: StatementArguments(arguments + [limit, offset]))
-            return (counted > countLimit ? nil : counted, rows.map { Self.featureRecord($0, names: names) })
+            // Up to countLimit matches, one pass finds them all in id order: their number and the page's rows
+            // (a map's box in a town holds a few thousand households; counting and paging apart read them twice).
+            var matches: [Int64]? = nil
+            if !manyInBox {
+                let found = try Int64.fetchAll(db, sql: "SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ?",
+                                               arguments: StatementArguments(arguments + [countLimit + 1]))
+                if found.count <= countLimit { matches = found }
+            }
+            let rows: [Row]
+            if let matches {
+                let page = matches.dropFirst(min(offset, matches.count)).prefix(limit)
+                rows = page.isEmpty ? [] : try Row.fetchAll(db, sql: """
+                    SELECT \(select) FROM \(from) WHERE t.ROWID IN (\(page.map(String.init).joined(separator: ","))) ORDER BY \(idColumn)
+                    """, arguments: collection.isPolygon ? [] : [generation])
+            } else {
+                // The page's rows are chosen first, so that only they are turned into GeoJSON.
+                rows = try Row.fetchAll(db, sql: """
+                    SELECT \(select) FROM \(from) WHERE t.ROWID IN (
+                        SELECT t.ROWID FROM \(from) \(whereClause) ORDER BY \(idColumn) LIMIT ? OFFSET ?)
+                    ORDER BY \(idColumn)
+                    """, arguments: StatementArguments(arguments + [limit, offset]))
+            }
+            return (matches?.count, rows.map { Self.featureRecord($0, names: names) })
         }
     }
 
@@ -124,10 +137,12 @@ extension GridStore {
     struct FeatureSpec {
         let from: String, grid: String, id: String
         let properties: [(String, String)]
+        /// The geometry as GeoJSON, in the database's own function.
+        var geoJSON = "AsGeoJSON(t.geom, 7)"
 
         /// Each column named for how it is read: the three a feature has, then its properties by name.
         var select: String {
-            (["\(id) AS feature_id", "AsGeoJSON(t.geom, 7) AS feature_geometry", "\(grid) AS feature_grid"]
+            (["\(id) AS feature_id", "\(geoJSON) AS feature_geometry", "\(grid) AS feature_grid"]
              + properties.map { "\($0.1) AS \"\($0.0)\"" }).joined(separator: ", ")
         }
     }

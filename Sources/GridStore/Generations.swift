@@ -88,11 +88,19 @@ extension GridStore {
 
     /// The draft to work on: `id`, or the only draft there is.
     public func draft(_ id: Int64?, for purpose: Localized = tr("edited")) throws -> Int64 {
+        try Self.chooseDraft(id, for: purpose, generation: generation, generations: generations)
+    }
+
+    static func notADraft(_ id: Int64, status: String, purpose: Localized) -> WanggeError {
+        WanggeError.invalid(tr("generation \(id) is \(status), not a draft: only drafts can be \(purpose)"))
+    }
+
+    /// `draft(_:for:)` over either store's generations.
+    static func chooseDraft(_ id: Int64?, for purpose: Localized, generation: (Int64) throws -> GenerationSummary,
+                            generations: () throws -> [GenerationSummary]) throws -> Int64 {
         if let id {
             let generation = try generation(id)
-            guard generation.status == .draft else {
-                throw WanggeError.invalid(tr("generation \(id) is \(generation.status.rawValue), not a draft: only drafts can be \(purpose)"))
-            }
+            guard generation.status == .draft else { throw notADraft(id, status: generation.status.rawValue, purpose: purpose) }
             return id
         }
         let drafts = try generations().filter { $0.status == .draft }
@@ -132,16 +140,28 @@ extension GridStore {
     /// Its county is the active generation's (when there is one), so the
     /// coverage check tells where the file's grids leave gaps or spill over.
     public func importDraft(path: String, _ file: GridFileOptions = GridFileOptions(), name: String? = nil) throws -> ImportReport {
+        try Self.importDraft(path: path, file, name: name,
+                             activeGeneration: { try database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") } },
+                             countyBoundary: countyBoundary) { name, parent, county, features, hierarchy, shapes in
+            try database.pool.write { db in
+                let id = try Self.insertGeneration(db, name: name, status: .draft, source: path, parent: parent, county: county)
+                try Self.insertAreas(db, generation: id, hierarchy: hierarchy, features: features, shapes: shapes)
+                return id
+            }
+        }
+    }
+
+    /// The draft import of either store: the file read and checked, its county the active
+    /// generation's (else its own grids' union), and `write` storing the draft (its id).
+    static func importDraft(path: String, _ file: GridFileOptions, name: String?, activeGeneration: () throws -> Int64?,
+                            countyBoundary: (Int64) throws -> [UInt8],
+                            write: (_ name: String, _ parent: Int64?, _ county: [UInt8], [GridFeature], (villages: [PlanArea], towns: [PlanArea]),
+                                    [GridShape]) throws -> Int64) throws -> ImportReport {
         let start = Date()
         let (features, hierarchy, shapes, report) = try readGridFile(path: path, file)
-        let active = try database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT id FROM generations WHERE status = 'active'") }
-        let county = try active.map(countyBoundary) ?? Self.union(shapes.map(\.wkb))
-        let draft = try database.pool.write { db -> Int64 in
-            let id = try Self.insertGeneration(db, name: name ?? "draft from \((path as NSString).lastPathComponent)", status: .draft,
-                                               source: path, parent: active, county: county)
-            try Self.insertAreas(db, generation: id, hierarchy: hierarchy, features: features, shapes: shapes)
-            return id
-        }
+        let active = try activeGeneration()
+        let county = try active.map(countyBoundary) ?? union(shapes.map(\.wkb))
+        let draft = try write(name ?? "draft from \((path as NSString).lastPathComponent)", active, county, features, hierarchy, shapes)
         var result = report
         result.imported = features.count
         result.generation = draft
@@ -208,44 +228,65 @@ extension GridStore {
         let county = try countyBoundary(of: draft)
         return try database.pool.write { db in
             let before = try Self.plan(db, generation: draft, county: county)
-            let editor = try PlanEditor(plan: before)
-            let edits: [PlanEdit]
-            do {
-                edits = try body(editor)
-            } catch let error as GeoError {
-                throw WanggeError.invalid(error.text)
-            }
-            let after = editor.plan
-            let touched = Set(edits.flatMap { $0.changed.map(\.info.code) })
-            let region = try Self.union(edits.map(\.region))
-            let problems = try PlanValidator(thresholds: thresholds).problems(in: after, focus: (touched, region))
-            let errors = problems.errors
-            guard errors.isEmpty else {
-                throw WanggeError.refused(.joined([tr("the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:")]
-                                  + errors.prefix(20).map { tr("  \($0.text)") }, separator: "\n"))
-            }
+            let (after, edits, problems) = try Self.checkedEdit(of: before, thresholds: thresholds, body)
             try Self.writeChanges(db, generation: draft, from: before, to: after)
             return PlanEditReport(generation: draft, edits: edits, warnings: problems)
         }
     }
 
+    /// Runs an edit on a plan in memory and checks the result around the edited
+    /// grids: the edited plan, the edits and the problems found (warnings only;
+    /// an error there refuses the edit).
+    static func checkedEdit(of before: BoundaryPlan, thresholds: PlanThresholds, _ body: (PlanEditor) throws -> [PlanEdit])
+        throws -> (after: BoundaryPlan, edits: [PlanEdit], problems: [PlanProblem]) {
+        let editor = try PlanEditor(plan: before)
+        let edits: [PlanEdit]
+        do {
+            edits = try body(editor)
+        } catch let error as GeoError {
+            throw WanggeError.invalid(error.text)
+        }
+        let after = editor.plan
+        let touched = Set(edits.flatMap { $0.changed.map(\.info.code) })
+        let region = try union(edits.map(\.region))
+        let problems = try PlanValidator(thresholds: thresholds).problems(in: after, focus: (touched, region))
+        let errors = problems.errors
+        guard errors.isEmpty else {
+            throw WanggeError.refused(.joined([tr("the edit would leave the draft with \(errors.count) problem\(errors.count == 1 ? "" : "s"); nothing was changed:")]
+                              + errors.prefix(20).map { tr("  \($0.text)") }, separator: "\n"))
+        }
+        return (after, edits, problems)
+    }
+
+    /// What differs between two plans of a draft: the grids, villages and towns to delete (by code) and to insert.
+    struct PlanDifferences {
+        var deletedGrids: [String] = []
+        var insertedGrids: [PlanGrid] = []
+        var deletedVillages: [String] = [], insertedVillages: [PlanArea] = []
+        var deletedTowns: [String] = [], insertedTowns: [PlanArea] = []
+
+        init(from before: BoundaryPlan, to after: BoundaryPlan) {
+            let old = Dictionary(uniqueKeysWithValues: before.grids.map { ($0.info.code, $0) })
+            let new = Dictionary(uniqueKeysWithValues: after.grids.map { ($0.info.code, $0) })
+            deletedGrids = old.filter { new[$0.key] != $0.value }.keys.sorted()
+            insertedGrids = new.filter { old[$0.key] != $0.value }.values.sorted { $0.info.code < $1.info.code }
+            deletedVillages = before.villages.filter { after.villages[$0.key] != $0.value }.keys.sorted()
+            insertedVillages = after.villages.filter { before.villages[$0.key] != $0.value }.values.sorted { $0.code < $1.code }
+            deletedTowns = before.towns.filter { after.towns[$0.key] != $0.value }.keys.sorted()
+            insertedTowns = after.towns.filter { before.towns[$0.key] != $0.value }.values.sorted { $0.code < $1.code }
+        }
+    }
+
     /// Writes the grids, villages and towns that differ between two plans of a draft.
     static func writeChanges(_ db: Database, generation: Int64, from before: BoundaryPlan, to after: BoundaryPlan) throws {
-        let old = Dictionary(uniqueKeysWithValues: before.grids.map { ($0.info.code, $0) })
-        let new = Dictionary(uniqueKeysWithValues: after.grids.map { ($0.info.code, $0) })
+        let differences = PlanDifferences(from: before, to: after)
         // Explicit DELETE and INSERT, not REPLACE: SpatiaLite's index triggers must see both.
-        for (code, grid) in old where new[code] != grid {
-            try db.execute(sql: "DELETE FROM grids WHERE generation_id = ? AND code = ?", arguments: [generation, code])
+        for (table, codes) in [("grids", differences.deletedGrids), ("villages", differences.deletedVillages), ("towns", differences.deletedTowns)] {
+            for code in codes { try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ? AND code = ?", arguments: [generation, code]) }
         }
-        for (code, grid) in new where old[code] != grid { try insertGrid(db, generation: generation, grid.info, wkb: grid.wkb) }
-        for (table, oldAreas, newAreas) in [("villages", before.villages, after.villages), ("towns", before.towns, after.towns)] {
-            for (code, area) in oldAreas where newAreas[code] != area {
-                try db.execute(sql: "DELETE FROM \(table) WHERE generation_id = ? AND code = ?", arguments: [generation, code])
-            }
-            for (code, area) in newAreas where oldAreas[code] != area {
-                if table == "villages" { try insertVillage(db, generation: generation, area) } else { try insertTown(db, generation: generation, area) }
-            }
-        }
+        for grid in differences.insertedGrids { try insertGrid(db, generation: generation, grid.info, wkb: grid.wkb) }
+        for village in differences.insertedVillages { try insertVillage(db, generation: generation, village) }
+        for town in differences.insertedTowns { try insertTown(db, generation: generation, town) }
         try db.execute(sql: "UPDATE generations SET revision = revision + 1 WHERE id = ?", arguments: [generation])
     }
 
@@ -301,22 +342,30 @@ extension GridStore {
     /// is refused. A crash at any point leaves the previous generation active
     /// and everything whole.
     public func activate(_ id: Int64, thresholds: PlanThresholds, dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
-        let draft = try draft(id, for: tr("activated (a rollback re-activates the last retired one)"))
-        let errors = try validate(draft, thresholds: thresholds).errors
+        let draft = try draft(id, for: Self.activatedPurpose)
+        try Self.refuseCoverageErrors(of: draft, try validate(draft, thresholds: thresholds).errors)
+        return try reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: dispatch, at: now)
+    }
+
+    static let activatedPurpose = tr("activated (a rollback re-activates the last retired one)")
+
+    static func refuseCoverageErrors(of draft: Int64, _ errors: [PlanProblem]) throws {
         guard errors.isEmpty else {
             throw WanggeError.refused(.joined([tr("generation \(draft) has \(errors.count) coverage problem\(errors.count == 1 ? "" : "s"); fix them first (validating the draft lists them):")]
                               + errors.prefix(20).map { tr("  \($0.text)") }, separator: "\n"))
         }
-        return try reactivate(draft, expecting: .draft, actor: "plan activate", dispatch: dispatch, at: now)
     }
+
+    /// The generation a rollback re-activates: the one retired last.
+    static let rollbackTargetSQL = """
+        SELECT id FROM generations WHERE status = 'retired'
+        ORDER BY coalesce(retired_at, activated_at, created_at) DESC, id DESC LIMIT 1
+        """
 
     /// Re-activates the most recently retired generation, retiring the active one.
     public func rollback(dispatch: DispatchRules, at now: Date = Date()) throws -> ActivationReport {
         let target = try database.pool.read { db in
-            try Int64.fetchOne(db, sql: """
-                SELECT id FROM generations WHERE status = 'retired'
-                ORDER BY coalesce(retired_at, activated_at, created_at) DESC, id DESC LIMIT 1
-                """)
+            try Int64.fetchOne(db, sql: Self.rollbackTargetSQL)
         }
         guard let target else { throw WanggeError.notFound(tr("no retired generation to roll back to")) }
         return try reactivate(target, expecting: .retired, actor: "plan rollback", dispatch: dispatch, at: now)
@@ -325,36 +374,66 @@ extension GridStore {
     /// `afterComputing` runs between the computation and the transaction (tests add points there).
     func reactivate(_ id: Int64, expecting status: GenerationStatus, actor: String, dispatch: DispatchRules, at now: Date,
                     afterComputing: () throws -> Void = {}) throws -> ActivationReport {
+        let rules = rules
+        return try Self.reactivating(id, expecting: status, rules: rules, generation: generation, gridShapes: { try gridShapes(generation: $0) },
+                                     storedPoints: { try database.pool.read(Self.storedPoints) }, afterComputing: afterComputing) { computed in
+            try database.pool.write { db in
+                try computed.recheck(current: try Self.generationSummaries(db, id: id).first, stored: try Self.storedPoints(db))
+                return try Self.withBulkWriteCache(db) {
+                    try Self.activate(db, generation: id, assigner: computed.assigner, points: computed.points, assignments: computed.assignments,
+                                      rules: rules, actor: actor, dispatch: dispatch, at: now)
+                }
+            }
+        }
+    }
+
+    /// An activation's assignments, computed before its transaction from the generation as it was read.
+    final class ComputedActivation {
+        let generation: GenerationSummary
+        let assigner: GridAssigner
+        private(set) var points: [StoredPoint]
+        private(set) var assignments: [PointAssignment]
+
+        init(generation: GenerationSummary, assigner: GridAssigner, points: [StoredPoint]) throws {
+            self.generation = generation
+            self.assigner = assigner
+            self.points = points
+            assignments = try assigner.assign(points.map(\.position))
+        }
+
+        /// Inside the transaction: the grids were read outside it, so an edit of the generation meanwhile
+        /// (or a change of its status) means starting again (`ActivationRace`); points that arrived meanwhile
+        /// (reports come in all the time) are assigned here, with the grids already built.
+        func recheck(current: GenerationSummary?, stored: [StoredPoint]) throws {
+            guard let current, current.revision == generation.revision, current.status == generation.status else { throw ActivationRace() }
+            if stored != points {
+                points = stored
+                assignments = try assigner.assign(points.map(\.position))
+            }
+        }
+    }
+
+    /// The activation of either store: up to three attempts, each computing the assignments
+    /// outside the transaction and writing them in `transaction` (which rechecks them).
+    static func reactivating(_ id: Int64, expecting status: GenerationStatus, rules: AssignmentRules,
+                             generation: (Int64) throws -> GenerationSummary, gridShapes: (Int64) throws -> [GridShape],
+                             storedPoints: () throws -> [StoredPoint], afterComputing: () throws -> Void,
+                             transaction: (ComputedActivation) throws -> (retired: Int64?, rerouted: Int, tokens: [TokenScopeChange]))
+        throws -> ActivationReport {
         let start = Date()
         for attempt in 1...3 {
             let generation = try generation(id)
             guard generation.status == status else {
                 throw WanggeError.invalid(tr("generation \(id) is \(generation.status.rawValue), not \(status.rawValue)"))
             }
-            let shapes = try gridShapes(generation: id)
-            let assigner = try GridAssigner(shapes: shapes, rules: rules)
-            var points = try database.pool.read(Self.storedPoints)
-            var assignments = try assigner.assign(points.map(\.position))
+            let computed = try ComputedActivation(generation: generation, assigner: try GridAssigner(shapes: try gridShapes(id), rules: rules),
+                                                  points: try storedPoints())
             try afterComputing()
             do {
-                let (retired, rerouted, tokens) = try database.pool.write { db in
-                    // The grids were read outside the transaction: an edit of the draft meanwhile means starting again.
-                    guard let current = try Self.generationSummaries(db, id: id).first,
-                          current.revision == generation.revision, current.status == status else { throw ActivationRace() }
-                    // Points that arrived meanwhile (reports come in all the time) are assigned here, with the grids already built.
-                    let stored = try Self.storedPoints(db)
-                    if stored != points {
-                        points = stored
-                        assignments = try assigner.assign(points.map(\.position))
-                    }
-                    return try Self.withBulkWriteCache(db) {
-                        try Self.activate(db, generation: id, assigner: assigner, points: points, assignments: assignments,
-                                          rules: rules, actor: actor, dispatch: dispatch, at: now)
-                    }
-                }
+                let (retired, rerouted, tokens) = try transaction(computed)
                 var report = ActivationReport(generation: id, name: generation.name, retired: retired, assigned: [:], rerouted: rerouted,
                                               tokens: tokens, seconds: Date().timeIntervalSince(start))
-                for a in assignments { report.assigned[a.method, default: 0] += 1 }
+                for a in computed.assignments { report.assigned[a.method, default: 0] += 1 }
                 return report
             } catch is ActivationRace {
                 if attempt == 3 { throw WanggeError.invalid(tr("generation \(id) was edited or changed status during activation; try again")) }

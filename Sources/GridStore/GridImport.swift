@@ -193,15 +193,8 @@ extension GridStore {
                             thresholds: PlanThresholds = PlanThresholds(), force: Bool = false,
                             progress: (@Sendable (String) -> Void)? = nil) throws -> ImportReport {
         let start = Date()
-        let (features, hierarchy, shapes, read) = try readGridFile(path: path, file, progress: progress)
+        let (features, hierarchy, shapes, county, read) = try Self.readValidGrids(path: path, file, thresholds: thresholds, progress: progress)
         var report = read
-        // The generation's county is the union of its grids, as `plan validate` sees it.
-        let county = try Self.union(shapes.map(\.wkb))
-        let plan = BoundaryPlan(grids: zip(features, shapes).map { PlanGrid(info: $0.info, wkb: $1.wkb) },
-                                villages: hierarchy.villages, towns: hierarchy.towns, county: county, usedCodes: [])
-        var problems = ProblemList(source: path)
-        for error in try PlanValidator(thresholds: thresholds).problems(in: plan).errors { problems.add(error.text) }
-        try problems.throwIfAny()
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
         var points = try database.pool.read(Self.storedPoints)
         progress?(tr("assigning \(points.count) stored points to the new grids").rendered)
@@ -227,8 +220,23 @@ extension GridStore {
         report.imported = features.count
         report.generation = generation
         report.seconds = Date().timeIntervalSince(start)
-        tally(assignments, into: &report)
+        Self.tally(assignments, into: &report)
         return report
+    }
+
+    /// A grid file read and refused unless its grids pass the coverage check of
+    /// `wangge plan validate`; with their county, the union of the grids.
+    static func readValidGrids(path: String, _ file: GridFileOptions, thresholds: PlanThresholds, progress: (@Sendable (String) -> Void)?) throws
+        -> (features: [GridFeature], hierarchy: (villages: [PlanArea], towns: [PlanArea]), shapes: [GridShape], county: [UInt8], report: ImportReport) {
+        let (features, hierarchy, shapes, report) = try readGridFile(path: path, file, progress: progress)
+        // The generation's county is the union of its grids, as `plan validate` sees it.
+        let county = try union(shapes.map(\.wkb))
+        let plan = BoundaryPlan(grids: zip(features, shapes).map { PlanGrid(info: $0.info, wkb: $1.wkb) },
+                                villages: hierarchy.villages, towns: hierarchy.towns, county: county, usedCodes: [])
+        var problems = ProblemList(source: path)
+        for error in try PlanValidator(thresholds: thresholds).problems(in: plan).errors { problems.add(error.text) }
+        try problems.throwIfAny()
+        return (features, hierarchy, shapes, county, report)
     }
 
     /// Refuses grids that would leave more than half of the stored points in no
@@ -241,19 +249,19 @@ extension GridStore {
 
     /// Reads and validates a grid file: the grids (sorted by code), their
     /// villages and towns, their shapes as WKB, and the repairs made.
-    func readGridFile(path: String, _ file: GridFileOptions, progress: (@Sendable (String) -> Void)? = nil) throws
+    static func readGridFile(path: String, _ file: GridFileOptions, progress: (@Sendable (String) -> Void)? = nil) throws
         -> (features: [GridFeature], hierarchy: (villages: [PlanArea], towns: [PlanArea]), shapes: [GridShape], report: ImportReport) {
         var report = ImportReport(file: path, imported: 0)
         let source = try GridFileSource(path: path, file, report: &report)
         progress?(tr("read \(source.features.count) features from \(source.label)").rendered)
-        let features = try readGridFeatures(source, makeValid: file.makeValid, report: &report)
-        let hierarchy = try buildHierarchy(features, source: source.label)
+        let features = try Self.readGridFeatures(source, makeValid: file.makeValid, report: &report)
+        let hierarchy = try Self.buildHierarchy(features, source: source.label)
         progress?(tr("validated \(features.count) grids in \(hierarchy.villages.count) villages and \(hierarchy.towns.count) towns").rendered)
         let shapes = try features.map { GridShape(code: $0.info.code, wkb: try $0.geometry.wkb()) }
         return (features, hierarchy, shapes, report)
     }
 
-    func readGridFeatures(_ source: GridFileSource, makeValid: Bool, report: inout ImportReport) throws -> [GridFeature] {
+    static func readGridFeatures(_ source: GridFileSource, makeValid: Bool, report: inout ImportReport) throws -> [GridFeature] {
         let geos = try GEOSContext()
         let proj = try PROJContext()
         let crs = source.crs
@@ -363,7 +371,7 @@ extension GridStore {
     }
 
     /// Villages and towns as unions of whole grids; a village must lie in one town.
-    func buildHierarchy(_ features: [GridFeature], source: String) throws -> (villages: [PlanArea], towns: [PlanArea]) {
+    static func buildHierarchy(_ features: [GridFeature], source: String) throws -> (villages: [PlanArea], towns: [PlanArea]) {
         guard let context = features.first?.geometry.context else { return ([], []) }
         let areas = try Hierarchy.areas(of: features.map { ($0.info, $0.geometry) }, context: context)
         var problems = ProblemList(source: source)

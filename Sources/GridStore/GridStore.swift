@@ -66,7 +66,7 @@ public final class GridStore: Sendable {
         return try body()
     }
 
-    func tally(_ assignments: [PointAssignment], into report: inout ImportReport) {
+    static func tally(_ assignments: [PointAssignment], into report: inout ImportReport) {
         for a in assignments {
             report.methods[a.method, default: 0] += 1
             if a.runnerUp >= 0 { report.nearBoundary += 1 }
@@ -245,7 +245,11 @@ extension GridStore {
     /// generation (default: the active one) that `value` names, for a filter: a
     /// mistyped one is a not-found error naming the level, with the closest match, not an empty answer.
     public func areaCode(_ level: AreaLevel, named value: String, generation: Int64? = nil) throws -> String {
-        let grids = try grids(generation: generation)
+        try Self.areaCode(level, named: value, among: try grids(generation: generation), generation: generation)
+    }
+
+    /// `areaCode` over a generation's grids, whichever database they came from.
+    static func areaCode(_ level: AreaLevel, named value: String, among grids: [GridInfo], generation: Int64?) throws -> String {
         let candidates: [(code: String, name: String?)] = switch level {
         case .grid: grids.map { ($0.code, nil) }
         case .village: grids.map { ($0.villageCode, $0.villageName) }

@@ -179,16 +179,22 @@ extension GridStore {
             try Row.fetchAll(db, sql: """
                 SELECT seq, at, actor, action, version, from_grid, to_grid, changes FROM household_events WHERE household_id = ? ORDER BY seq
                 """, arguments: [id]).map { row in
-                let changes = (try? JSONDecoder().decode([String: FieldChange].self, from: Data((row["changes"] as String).utf8))) ?? [:]
-                return HouseholdEvent(seq: row["seq"], at: Self.timePolicy.displayed(stored: row["at"]), actor: row["actor"],
-                                      action: HouseholdAction(rawValue: row["action"]) ?? .edit, version: row["version"],
-                                      fromGrid: row["from_grid"], toGrid: row["to_grid"], changes: changes)
+                Self.householdEvent(seq: row["seq"], at: row["at"], actor: row["actor"], action: row["action"], version: row["version"],
+                                    fromGrid: row["from_grid"], toGrid: row["to_grid"], changes: row["changes"])
             }
         }
     }
 
+    /// A history entry from its stored columns.
+    static func householdEvent(seq: Int64, at: String, actor: String, action: String, version: Int, fromGrid: String?, toGrid: String?,
+                               changes: String) -> HouseholdEvent {
+        HouseholdEvent(seq: seq, at: timePolicy.displayed(stored: at), actor: actor, action: HouseholdAction(rawValue: action) ?? .edit, version: version,
+                       fromGrid: fromGrid, toGrid: toGrid,
+                       changes: (try? JSONDecoder().decode([String: FieldChange].self, from: Data(changes.utf8))) ?? [:])
+    }
+
     /// The stored values of a household's fields (as `attributes` makes them), by field.
-    private static func texts(_ record: HouseholdRecord?) -> [HouseholdField: String?] {
+    static func texts(_ record: HouseholdRecord?) -> [HouseholdField: String?] {
         guard let record else { return [:] }
         return [.address: record.address, .head: record.head, .phone: record.phone, .idNumber: record.idNumber,
                 .members: String(record.members), .tags: record.tags.isEmpty ? nil : record.tags.joined(separator: ";")]
@@ -217,15 +223,21 @@ extension GridStore {
         }
     }
 
+    /// A new household's id, place and fields, checked before it is located (by either store); its place.
+    static func checkedAddition(id: String, _ edit: HouseholdEdit) throws -> (position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem)) {
+        if id.isEmpty { throw WanggeError.invalid(tr("id: missing"), field: "id") }
+        if let problem = TextLimits.problem(id, limit: TextLimits.code) { throw WanggeError.invalid(tr("id: \(TextLimits.shown(id)) \(problem)"), field: "id") }
+        guard let place = edit.place else { throw WanggeError.invalid(tr("lon: a new household needs its place (lon, lat)"), field: "lon") }
+        try checkedFields(edit.fields)
+        return place
+    }
+
     /// Adds a household at a place: located in the active generation as an
     /// import would (`placement`), stored with version 1 and a first history
     /// entry, in one transaction. `permit` sees the grid it falls in and may refuse.
     public func addHousehold(id: String, _ edit: HouseholdEdit, by actor: HouseholdActor, placement: Placement?,
                              permit: (_ grid: String?) throws -> Void, at now: Date = Date()) throws -> HouseholdRecord {
-        if id.isEmpty { throw WanggeError.invalid(tr("id: missing"), field: "id") }
-        if let problem = TextLimits.problem(id, limit: TextLimits.code) { throw WanggeError.invalid(tr("id: \(TextLimits.shown(id)) \(problem)"), field: "id") }
-        guard let place = edit.place else { throw WanggeError.invalid(tr("lon: a new household needs its place (lon, lat)"), field: "lon") }
-        try Self.checkedFields(edit.fields)
+        let place = try Self.checkedAddition(id: id, edit)
         return try locatingInActiveGeneration(place.position, placement: placement) { db, generation, codes, assignment in
             if let existing = try Self.household(db, id: id) { throw WanggeError.householdExists(id, version: existing.version ?? 1) }
             let grid = assignment.flatMap { $0.grid >= 0 ? codes[Int($0.grid)] : nil }
@@ -291,7 +303,7 @@ extension GridStore {
     }
 
     /// The values of the household columns address…tags, checked as imports check them.
-    private static func storedValues(_ fields: [HouseholdField: String?]) throws -> [DatabaseValue] {
+    static func storedValues(_ fields: [HouseholdField: String?]) throws -> [DatabaseValue] {
         let present = fields.compactMap { field, value in value.map { (field.rawValue, $0) } }
         let columns = Dictionary(uniqueKeysWithValues: present.enumerated().map { ($1.0, $0) })
         return try attributes(.households, PointFields(columns: columns, values: present.map(\.1)), dispatch: DispatchRules())
@@ -305,32 +317,40 @@ extension GridStore {
     /// tolerance (the assignment method `none`), is refused.
     private func locatingInActiveGeneration<T>(_ position: LonLat?, placement: Placement?,
                                                _ body: (Database, Int64, [String], PointAssignment?) throws -> T) throws -> T {
+        try Self.locatingInActiveGeneration(position, placement: placement, current: { try self.placement() }) { current, assignment in
+            try database.pool.write { db in
+                guard try Self.activeGeneration(db) == current.generation else { throw GenerationChanged() }
+                return try body(db, current.generation, current.codes, assignment)
+            }
+        }
+    }
+
+    /// `locatingInActiveGeneration` of either store: `write` throws `GenerationChanged` when
+    /// the active generation is no longer the placement's, and is then run again with a new one.
+    static func locatingInActiveGeneration<T>(_ position: LonLat?, placement: Placement?, current: () throws -> Placement,
+                                              _ write: (Placement, PointAssignment?) throws -> T) throws -> T {
         if let position, ChineseCoordinates.isOutsideChina(lon: position.lon, lat: position.lat) {
             throw WanggeError.householdOutsideChina(lon: position.lon, lat: position.lat)
         }
         var placement = placement
         for _ in 1...3 {
-            let current = try placement ?? self.placement()
+            let current = try placement ?? current()
             let assignment = try position.map { try current.locate($0) }
             if let assignment, assignment.grid < 0 {
                 throw WanggeError.outsideEveryGrid(nearestGrid: assignment.nearestGrid >= 0 ? current.codes[Int(assignment.nearestGrid)] : nil,
                                                    distanceMeters: assignment.distanceMeters)
             }
             do {
-                return try database.pool.write { db in
-                    guard try Self.activeGeneration(db) == current.generation else { throw GenerationChanged() }
-                    return try body(db, current.generation, current.codes, assignment)
-                }
+                return try write(current, assignment)
             } catch is GenerationChanged {
-                placement = try self.placement()
+                placement = nil
             }
         }
         throw WanggeError.invalid(tr("the active generation kept changing while the household was stored; try again"))
     }
 
-    /// Appends a history entry with each field that changed, and audits an API caller's change, in the caller's transaction.
-    private static func record(_ db: Database, id: String, action: HouseholdAction, before: HouseholdRecord?, after: HouseholdRecord?,
-                               by actor: HouseholdActor, at now: Date, version: Int? = nil) throws {
+    /// Each field (and lon, lat) that differs between a household before and after a change.
+    static func eventChanges(before: HouseholdRecord?, after: HouseholdRecord?) -> [String: FieldChange] {
         var changes: [String: FieldChange] = [:]
         let (old, new) = (texts(before), texts(after))
         for field in HouseholdField.allCases {
@@ -341,6 +361,13 @@ extension GridStore {
             let (b, a) = (before.map { String($0[keyPath: value]) }, after.map { String($0[keyPath: value]) })
             if b != a { changes[name] = FieldChange(before: b, after: a) }
         }
+        return changes
+    }
+
+    /// Appends a history entry with each field that changed, and audits an API caller's change, in the caller's transaction.
+    private static func record(_ db: Database, id: String, action: HouseholdAction, before: HouseholdRecord?, after: HouseholdRecord?,
+                               by actor: HouseholdActor, at now: Date, version: Int? = nil) throws {
+        let changes = eventChanges(before: before, after: after)
         try db.execute(sql: """
             INSERT INTO household_events (household_id, at, actor, action, version, from_grid, to_grid, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, time(now), actor.name, action.rawValue, version ?? after?.version ?? 1, before?.grid, after?.grid,

@@ -94,18 +94,21 @@ extension GridStore {
         record.history = try Row.fetchAll(db, sql: """
             SELECT seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail
             FROM incident_events WHERE incident_id = ? ORDER BY seq
-            """, arguments: [id]).map { row in
-            let detail = (row["detail"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
-            return IncidentEvent(seq: row["seq"], at: row["at"], actor: row["actor"], action: IncidentAction(rawValue: row["action"]) ?? .report,
-                                 fromStatus: (row["from_status"] as String?).flatMap(IncidentStatus.init(rawValue:)),
-                                 toStatus: IncidentStatus(rawValue: row["to_status"]) ?? .reported,
-                                 level: (row["level"] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row["unit"],
-                                 grid: row["grid_code"], note: row["note"], detail: detail)
-        }
+            """, arguments: [id]).map(Self.incidentEvent)
         record.notifications = try Row.fetchAll(db, sql: """
             SELECT id, incident_id, at, level, unit, reason FROM notifications WHERE incident_id = ? ORDER BY id
             """, arguments: [id]).map(Self.notification)
         return record.displayed()
+    }
+
+    /// An event from a row of `seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail`, its time in the stored form.
+    static func incidentEvent(_ row: Row) -> IncidentEvent {
+        let detail = (row["detail"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        return IncidentEvent(seq: row["seq"], at: row["at"], actor: row["actor"], action: IncidentAction(rawValue: row["action"]) ?? .report,
+                             fromStatus: (row["from_status"] as String?).flatMap(IncidentStatus.init(rawValue:)),
+                             toStatus: IncidentStatus(rawValue: row["to_status"]) ?? .reported,
+                             level: (row["level"] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row["unit"],
+                             grid: row["grid_code"], note: row["note"], detail: detail)
     }
 
     /// A notification from a row of `id, incident_id, at, level, unit, reason`, its time in the stored form.
@@ -179,41 +182,69 @@ extension GridStore {
     @discardableResult
     public func apply(_ change: IncidentChange, to id: String, at now: Date = Date(), rules: DispatchRules,
                       placement: Placement? = nil) throws -> IncidentRecord {
+        try Self.check(change)
+        return try Self.locatingAgain(from: placement, newest: self.placement, otherwise: Self.generationKeptChanging(moving: id)) { placement in
+            let located = try Self.locate(change, with: placement, newest: self.placement)
+            return try database.pool.write { db in
+                let active = try Self.activeGeneration(db)
+                if let located, located.generation != active { throw GenerationChanged() }
+                guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
+                    throw WanggeError.incidentNotFound(id)
+                }
+                let before = try Self.checkVersion(Self.incidentRecord(row, now: Self.time(now)), change)
+                try Self.changeIncident(db, before, by: change, at: now, rules: rules, generation: active, located: located)
+                return try Self.incident(db, id: id, now: now)
+            }
+        }
+    }
+
+    /// Runs `attempt` with `placement`; when the active generation changed before its write
+    /// (`GenerationChanged`), again with the `newest`, up to three times in all (both stores).
+    static func locatingAgain<P, T>(from placement: P, newest: () throws -> P, otherwise failure: @autoclosure () -> WanggeError,
+                                    _ attempt: (P) throws -> T) throws -> T {
+        var placement = placement
+        for _ in 1...3 {
+            do {
+                return try attempt(placement)
+            } catch is GenerationChanged {
+                placement = try newest()
+            }
+        }
+        throw failure()
+    }
+
+    /// A move's new place, located before the write lock is taken, with a placement
+    /// that may be older than the active generation: the write checks. Nil for other changes.
+    static func locate(_ change: IncidentChange, with placement: Placement?, newest: () throws -> Placement) throws -> LocatedPlace? {
+        guard change.action == .move else { return nil }
+        guard let position = change.position else { throw WanggeError.invalid(tr("move: the new place (lon, lat) is missing")) }
+        let current = try placement ?? newest()
+        return (current.generation, current.codes, try current.locate(position))
+    }
+
+    /// The incident as read, if the change expects its version (or no version): else a stale-version conflict.
+    static func checkVersion(_ before: IncidentRecord, _ change: IncidentChange) throws -> IncidentRecord {
+        if let expected = change.expectedVersion, expected != before.version {
+            throw WanggeError.staleVersion(id: before.id, expected: expected, actual: before.version)
+        }
+        return before
+    }
+
+    static func generationKeptChanging(moving id: String) -> WanggeError {
+        WanggeError.invalid(tr("the active generation kept changing while incident \(id) was moved; try again"))
+    }
+
+    /// A change's texts, checked before anything is read (both stores).
+    static func check(_ change: IncidentChange) throws {
         if let problem = TextLimits.firstProblem([("note", change.note, TextLimits.text), ("actor", change.actor, TextLimits.name),
                                                   ("grid", change.grid, TextLimits.code), ("category", change.category, TextLimits.name)]) {
             throw WanggeError.invalid(tr("\(change.action.rawValue): \(problem)"))
         }
-        // A move is located before the write lock is taken, with a placement
-        // that may be older than the active generation: the write checks.
-        var placement = placement
-        for _ in 1...3 {
-            let located: LocatedPlace?
-            if change.action == .move {
-                guard let position = change.position else { throw WanggeError.invalid(tr("move: the new place (lon, lat) is missing")) }
-                let current = try placement ?? self.placement()
-                located = (current.generation, current.codes, try current.locate(position))
-            } else {
-                located = nil
-            }
-            do {
-                return try database.pool.write { db in
-                    let active = try Self.activeGeneration(db)
-                    if let located, located.generation != active { throw GenerationChanged() }
-                    guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.incidentColumns) FROM incidents WHERE id = ?", arguments: [id]) else {
-                        throw WanggeError.incidentNotFound(id)
-                    }
-                    let before = Self.incidentRecord(row, now: Self.time(now))
-                    if let expected = change.expectedVersion, expected != before.version {
-                        throw WanggeError.staleVersion(id: id, expected: expected, actual: before.version)
-                    }
-                    try Self.changeIncident(db, before, by: change, at: now, rules: rules, generation: active, located: located)
-                    return try Self.incident(db, id: id, now: now)
-                }
-            } catch is GenerationChanged {
-                placement = try self.placement()
-            }
-        }
-        throw WanggeError.invalid(tr("the active generation kept changing while incident \(id) was moved; try again"))
+    }
+
+    /// Why an overdue incident is escalated (or, at the county, the centre told).
+    static func overdueNote(_ record: IncidentRecord) -> String {
+        "overdue: the deadline \(record.deadline.map { timePolicy.displayed(stored: $0) } ?? "?") passed"
     }
 
     static func activeGeneration(_ db: Database) throws -> Int64 {
@@ -233,7 +264,7 @@ extension GridStore {
         try database.pool.write { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT \(Self.incidentColumns) FROM incidents
-                WHERE status NOT IN ('resolved', 'closed', 'returned') AND deadline < ? AND level IS NOT NULL ORDER BY deadline
+                WHERE status NOT IN ('resolved', 'closed', 'returned') AND deadline < ? AND level IS NOT NULL ORDER BY deadline, id
                 """, arguments: [Self.time(now)])
             var touched: [(id: String, level: HandlingLevel)] = []
             let nowText = Self.time(now)
@@ -241,7 +272,7 @@ extension GridStore {
             for row in rows {
                 let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
-                let note = "overdue: the deadline \(record.deadline.map { Self.timePolicy.displayed(stored: $0) } ?? "?") passed"
+                let note = Self.overdueNote(record)
                 if IncidentTransitions.levelAbove(level) != nil {
                     var change = IncidentChange(.escalate, actor: actor, note: note)
                     change.expectedVersion = record.version
@@ -273,14 +304,17 @@ extension GridStore {
                 SELECT i.id FROM incidents i
                 JOIN assignments a ON a.generation_id = ? AND a.layer = 'incident' AND a.feature_id = i.id
                 WHERE i.status NOT IN ('resolved', 'closed') AND a.grid_code IS NOT NULL AND a.grid_code IS NOT i.grid_code)
+            ORDER BY id
             """, arguments: [generation])
         for row in rows {
-            var change = IncidentChange(.regrid, actor: actor, note: "boundary redraw: generation \(generation)")
+            var change = IncidentChange(.regrid, actor: actor, note: regridNote(generation))
             change.expectedVersion = row["version"]
             try changeIncident(db, incidentRecord(row, now: nowText), by: change, at: now, rules: rules, generation: generation)
         }
         return rows.count
     }
+
+    static func regridNote(_ generation: Int64) -> String { "boundary redraw: generation \(generation)" }
 }
 
 extension GridStore {
@@ -296,18 +330,23 @@ extension GridStore {
         let regridInto = change.action == .regrid ? try String.fetchOne(db, sql: """
             SELECT grid_code FROM assignments WHERE generation_id = ? AND layer = 'incident' AND feature_id = ?
             """, arguments: [generation, record.id]) : nil
+        let outcome = try lifecycleOutcome(record, by: change, at: now, rules: rules, generation: generation, located: located,
+                                           regridInto: regridInto) { try gridInfos(db, generation: generation, code: $0).first }
+        try save(db, outcome, before: record, change: change, at: now, located: located)
+        return outcome
+    }
+
+    /// What the lifecycle makes of a change (both stores): `grid` reads a grid of `generation` that the change may route to.
+    static func lifecycleOutcome(_ record: IncidentRecord, by change: IncidentChange, at now: Date, rules: DispatchRules, generation: Int64,
+                                 located: LocatedPlace?, regridInto: String?, grid: (String) throws -> GridInfo?) throws -> IncidentOutcome {
         let movedInto = located.flatMap { $0.assignment.grid >= 0 ? $0.codes[Int($0.assignment.grid)] : nil }
         var grids: [String: GridInfo] = [:]
-        for code in Set([record.grid, change.grid, movedInto, regridInto].compactMap { $0 }) {
-            grids[code] = try gridInfos(db, generation: generation, code: code).first
-        }
-        let outcome = try IncidentLifecycle.apply(
+        for code in Set([record.grid, change.grid, movedInto, regridInto].compactMap { $0 }) { grids[code] = try grid(code) }
+        return try IncidentLifecycle.apply(
             change, to: record, rules: rules, now: now,
             grids: IncidentGrids(generation: generation, grid: { grids[$0] }, located: located.map { ($0.codes, $0.assignment) },
                                  regridInto: regridInto),
             time: time)
-        try save(db, outcome, before: record, change: change, at: now, located: located)
-        return outcome
     }
 
     /// Writes the incident back, bumping its version only if nobody else did

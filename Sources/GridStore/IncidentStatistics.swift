@@ -75,12 +75,19 @@ extension GridStore {
                                    now: Date = Date()) throws -> [IncidentStatistics] {
         let rows = try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT grid_code, village_code, town_code, category, channel, status, deadline, level, satisfaction,
-                       reported_at, closed_at, escalations, reopenings
-                FROM incidents WHERE (? IS NULL OR reported_at >= ?) AND (? IS NULL OR reported_at < ?)
+                SELECT \(Self.incidentStatisticsColumns) FROM incidents WHERE (? IS NULL OR reported_at >= ?) AND (? IS NULL OR reported_at < ?)
                 """, arguments: [since.map(Self.time), since.map(Self.time), until.map(Self.time), until.map(Self.time)])
         }
-        let names = try areaNames(grouping)
+        return Self.incidentStatistics(rows, by: grouping, names: Self.areaNames(grouping, grids: try grids()), now: now)
+    }
+
+    /// What the figures are made of, per incident.
+    static let incidentStatisticsColumns = """
+        grid_code, village_code, town_code, category, channel, status, deadline, level, satisfaction, reported_at, closed_at, escalations, reopenings
+        """
+
+    /// The figures per group from rows of the columns `incidentStatistics` reads (both stores read the same).
+    static func incidentStatistics(_ rows: [Row], by grouping: IncidentGrouping, names: [String: String], now: Date) -> [IncidentStatistics] {
         let nowText = Self.time(now)
         var groups: [String: [Row]] = [:]
         for row in rows {
@@ -119,9 +126,8 @@ extension GridStore {
         }
     }
 
-    /// Names of the towns, villages or grids in the active generation, by code.
-    func areaNames(_ grouping: IncidentGrouping) throws -> [String: String] {
-        let grids = try self.grids()
+    /// Names of the towns, villages or grids (the active generation's), by code.
+    static func areaNames(_ grouping: IncidentGrouping, grids: [GridInfo]) -> [String: String] {
         let pairs: [(String, String)] = switch grouping {
         case .town: grids.map { ($0.townCode, $0.townName) }
         case .village: grids.map { ($0.villageCode, $0.villageName) }
@@ -157,6 +163,12 @@ extension GridStore {
                 WHERE e.action = 'escalate' AND \(whereClause)
                 """, arguments: StatementArguments(arguments)))
         }
+        return try Self.monthlyIncidentStatistics(rows, escalations: escalations, filter, now: now)
+    }
+
+    /// The trend from rows of `status, reported_at, closed_at, deadline` and the escalations' `incident_id, at`
+    /// (both stores read the same).
+    static func monthlyIncidentStatistics(_ rows: [Row], escalations: [Row], _ filter: IncidentTrendFilter, now: Date) throws -> [MonthlyIncidentStatistics] {
         let (since, until) = (filter.since.map(Self.time), filter.until.map(Self.time))
         // A time counts in its month when it is in [since, until).
         func monthOf(_ stored: String?) -> String? {

@@ -84,7 +84,12 @@ extension GridStore {
     /// a `GridLocator`; the server passes the index it already holds.
     public func placement() throws -> Placement {
         let generation = try activeGeneration()
-        let locator = try GridLocator(shapes: try gridShapes(generation: generation), rules: rules)
+        return try Self.placement(generation: generation, shapes: try gridShapes(generation: generation), rules: rules)
+    }
+
+    /// A placement (of either store) locating with a generation's grids.
+    static func placement(generation: Int64, shapes: [GridShape], rules: AssignmentRules) throws -> Placement {
+        let locator = try GridLocator(shapes: shapes, rules: rules)
         return Placement(generation: generation, codes: locator.codes) { try locator.locate(lon: $0.lon, lat: $0.lat) }
     }
 
@@ -92,6 +97,19 @@ extension GridStore {
     /// A category, channel or severity outside the rules' vocabulary is refused (`VocabularyError`),
     /// a description or reporter longer than `TextLimits` too (`IncidentError.invalid`).
     public func report(_ report: IncidentReport, rules: DispatchRules, placement: Placement? = nil) throws -> (id: String, routing: Routing) {
+        try Self.check(report, rules: rules)
+        // The placement (the server's index) may belong to a generation retired
+        // since it was built: the write checks, and a report that lost the race
+        // is located again with the grids now active, never stored under old ones.
+        return try Self.locatingAgain(from: try placement ?? self.placement(), newest: self.placement, otherwise: Self.generationKeptChanging) {
+            try locateAndStore(report, rules: rules, placement: $0)
+        }
+    }
+
+    static var generationKeptChanging: WanggeError { WanggeError.invalid(tr("the active generation kept changing while the report was stored; send it again")) }
+
+    /// A report's words, texts and times, checked before it is located (both stores).
+    static func check(_ report: IncidentReport, rules: DispatchRules) throws {
         try rules.checkReport(category: report.category, channel: report.channel, severity: report.severity)
         if let problem = TextLimits.firstProblem([("description", report.description, TextLimits.text), ("reporter", report.reporter, TextLimits.name),
                                                   ("external_id", report.externalID, TextLimits.code)]) {
@@ -101,18 +119,6 @@ extension GridStore {
         if let occurred = report.occurredAt, occurred > report.reportedAt {
             throw WanggeError.occurredAfter(Self.timePolicy.displayed(occurred), "the time it was received, \(Self.timePolicy.displayed(report.reportedAt))")
         }
-        var placement = try placement ?? self.placement()
-        // The placement (the server's index) may belong to a generation retired
-        // since it was built: the write checks, and a report that lost the race
-        // is located again with the grids now active, never stored under old ones.
-        for _ in 1...3 {
-            do {
-                return try locateAndStore(report, rules: rules, placement: placement)
-            } catch is GenerationChanged {
-                placement = try self.placement()
-            }
-        }
-        throw WanggeError.invalid(tr("the active generation kept changing while the report was stored; send it again"))
     }
 
     private func locateAndStore(_ report: IncidentReport, rules: DispatchRules, placement: Placement) throws -> (id: String, routing: Routing) {
@@ -142,13 +148,9 @@ extension GridStore {
                                  report.occurredAt.map(Self.time), report.externalID, report.position.lon, report.position.lat])
             try Self.writeAssignments(db, generation: generation, codes: placement.codes,
                                       points: [StoredPoint(layer: .incidents, id: id, position: report.position)], assignments: [assignment])
-            var detail = ["channel": report.channel, "method": routing.method.rawValue]
-            if let other = routing.confirmWithGrid { detail["confirm_with_grid"] = other }
-            if let earlier = routing.duplicateOf { detail["duplicate_of"] = earlier }
-            if let ticket = report.externalID { detail["external_id"] = ticket }
             try Self.recordEvent(db, incident: id, at: report.reportedAt, actor: report.reporter ?? report.channel, action: .report,
                                  from: nil, to: .reported, level: routing.level, unit: routing.unit, grid: routing.grid,
-                                 note: report.description, detail: detail)
+                                 note: report.description, detail: Self.reportDetail(report, routing))
             return id
         }
         return (id, routing)
@@ -156,6 +158,15 @@ extension GridStore {
 }
 
 extension GridStore {
+    /// What a report's first event records besides its columns.
+    static func reportDetail(_ report: IncidentReport, _ routing: Routing) -> [String: String] {
+        var detail = ["channel": report.channel, "method": routing.method.rawValue]
+        if let other = routing.confirmWithGrid { detail["confirm_with_grid"] = other }
+        if let earlier = routing.duplicateOf { detail["duplicate_of"] = earlier }
+        if let ticket = report.externalID { detail["external_id"] = ticket }
+        return detail
+    }
+
     /// The incident a channel's ticket already is, if any.
     static func incident(_ db: Database, channel: String, ticket: String) throws -> String? {
         try String.fetchOne(db, sql: "SELECT id FROM incidents WHERE channel = ? AND external_id = ?", arguments: [channel, ticket])
@@ -176,17 +187,25 @@ extension GridStore {
             """)
         for id in ids {
             guard let row = try Row.fetchOne(read, arguments: [generation, id]) else { continue }
-            let category: String = row["category"] ?? ""
-            let level = rules.level(for: row["severity"])
-            let department = rules.department(for: category)
-            let status = IncidentStatus(rawValue: row["status"]) ?? .reported
-            let reportedAt = (row["reported_at"] as String?).flatMap(storedDate)
-            let grid = (row["grid_code"] as String?).flatMap { grids[$0] }
-            let unit = grid.map { Dispatcher.unit(at: level, grid: $0, department: department) } ?? (level == .county ? department : nil)
-            try update.execute(arguments: [grid?.code, grid?.villageCode, grid?.townCode, level.rawValue, unit, department,
-                                           reportedAt.map { time(rules.deadline(from: $0, at: level)) }, id])
-            try recordEvent(db, incident: id, at: reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: status,
-                            level: level, unit: unit, grid: grid?.code, note: "imported from \(source)")
+            let r = importedRouting(row, grids: grids, rules: rules)
+            try update.execute(arguments: [r.grid?.code, r.grid?.villageCode, r.grid?.townCode, r.level.rawValue, r.unit, r.department,
+                                           r.deadline, id])
+            try recordEvent(db, incident: id, at: r.reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: r.status,
+                            level: r.level, unit: r.unit, grid: r.grid?.code, note: "imported from \(source)")
         }
+    }
+
+    /// How an imported incident is routed, from its row (`category, severity, status, reported_at` and its assignment's
+    /// `grid_code`): both stores write this back, with a first event.
+    static func importedRouting(_ row: Row, grids: [String: GridInfo], rules: DispatchRules)
+        -> (grid: GridInfo?, level: HandlingLevel, unit: String?, department: String, deadline: String?, status: IncidentStatus, reportedAt: Date?) {
+        let category: String = row["category"] ?? ""
+        let level = rules.level(for: row["severity"])
+        let department = rules.department(for: category)
+        let reportedAt = (row["reported_at"] as String?).flatMap(storedDate)
+        let grid = (row["grid_code"] as String?).flatMap { grids[$0] }
+        let unit = grid.map { Dispatcher.unit(at: level, grid: $0, department: department) } ?? (level == .county ? department : nil)
+        return (grid, level, unit, department, reportedAt.map { time(rules.deadline(from: $0, at: level)) },
+                IncidentStatus(rawValue: row["status"]) ?? .reported, reportedAt)
     }
 }

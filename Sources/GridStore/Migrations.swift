@@ -239,6 +239,16 @@ extension SpatiaLiteDatabase {
                 CREATE UNIQUE INDEX incidents_by_ticket ON incidents(channel, external_id) WHERE external_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("stored-configuration") { db in
+            try db.execute(sql: """
+                -- The configuration every process on this database follows instead of its file's (`wangge config push`):
+                -- only the latest change is kept; text NULL means it was cleared. AUTOINCREMENT: a version is never reused.
+                CREATE TABLE stored_configuration (
+                    version INTEGER PRIMARY KEY AUTOINCREMENT,
+                    stored_at TEXT NOT NULL,
+                    text TEXT);
+                """)
+        }
         return migrator
     }
 

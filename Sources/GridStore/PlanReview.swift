@@ -22,18 +22,37 @@ extension GridStore {
     /// memory (nothing is written) and compared with their base assignments.
     public func impact(of draft: Int64, against base: Int64? = nil) throws -> PlanImpactReport {
         let base = try base ?? activeGeneration()
+        return try Self.impact(of: draft, against: base, rules: rules, read: {
+            let (points, before) = try database.pool.read { db in try Self.impactPoints(db, generation: base) }
+            let (gridsBefore, gridsAfter, shapes) = try database.pool.read { db in
+                (try Self.gridInfos(db, generation: base), try Self.gridInfos(db, generation: draft),
+                 try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) AS wkb FROM grids WHERE generation_id = ? ORDER BY code", arguments: [draft])
+                    .map { GridShape(code: $0["code"], wkb: [UInt8]($0["wkb"] as Data)) })
+            }
+            return ImpactInputs(points: points, before: before, gridsBefore: gridsBefore, gridsAfter: gridsAfter, shapes: shapes)
+        }, changes: { try gridChanges(from: base, to: draft) })
+    }
+
+    /// What an impact preview reads: every stored point with its grid in the base, both generations' grids, the draft's shapes.
+    struct ImpactInputs {
+        var points: [ImpactPoint]
+        var before: [String?]
+        var gridsBefore: [GridInfo]
+        var gridsAfter: [GridInfo]
+        var shapes: [GridShape]
+    }
+
+    /// The impact preview of either store, timed step by step.
+    static func impact(of draft: Int64, against base: Int64, rules: AssignmentRules, read: () throws -> ImpactInputs,
+                       changes: () throws -> [String: GridChangeKind]) throws -> PlanImpactReport {
         var timing: [(String, Double)] = []
         var clock = Date()
         func lap(_ step: String) {
             timing.append((step, Date().timeIntervalSince(clock)))
             clock = Date()
         }
-        let (points, before) = try database.pool.read { db in try Self.impactPoints(db, generation: base) }
-        let (gridsBefore, gridsAfter, shapes) = try database.pool.read { db in
-            (try Self.gridInfos(db, generation: base), try Self.gridInfos(db, generation: draft),
-             try Row.fetchAll(db, sql: "SELECT code, AsBinary(geom) AS wkb FROM grids WHERE generation_id = ? ORDER BY code", arguments: [draft])
-                .map { GridShape(code: $0["code"], wkb: [UInt8]($0["wkb"] as Data)) })
-        }
+        let inputs = try read()
+        let (points, shapes) = (inputs.points, inputs.shapes)
         lap("read \(points.count) points and their grids")
         // The bulk index builds in about 0.2 s for a county and decides most points with one lookup.
         let assigner = try GridAssigner(shapes: shapes, rules: rules)
@@ -41,8 +60,9 @@ extension GridStore {
         let assignments = try assigner.assign(points.map(\.position))
         let after = assignments.map { $0.grid >= 0 ? assigner.codes[Int($0.grid)] : nil }
         lap("assign to the draft")
-        let changes = try gridChanges(from: base, to: draft)
-        let impact = PlanImpact(points: points, before: before, after: after, gridsBefore: gridsBefore, gridsAfter: gridsAfter, changes: changes)
+        let changes = try changes()
+        let impact = PlanImpact(points: points, before: inputs.before, after: after, gridsBefore: inputs.gridsBefore,
+                                gridsAfter: inputs.gridsAfter, changes: changes)
         lap("compare")
         return PlanImpactReport(draft: draft, base: base, impact: impact, changes: changes, timing: timing, points: points.count)
     }
@@ -74,6 +94,11 @@ extension GridStore {
         let (old, new) = try database.pool.read { db in
             (try Self.plan(db, generation: from, county: []).grids, try Self.plan(db, generation: to, county: []).grids)
         }
+        return try Self.gridChanges(from: old, to: new)
+    }
+
+    /// How each grid of `new` differs from `old`, by code; unchanged grids are left out.
+    static func gridChanges(from old: [PlanGrid], to new: [PlanGrid]) throws -> [String: GridChangeKind] {
         let oldByCode = Dictionary(uniqueKeysWithValues: old.map { ($0.info.code, $0) })
         let newCodes = Set(new.map(\.info.code))
         var changes: [String: GridChangeKind] = [:]
@@ -116,11 +141,21 @@ extension GridStore {
                 WHERE a.grid_code IS NOT NULL ORDER BY a.grid_code, h.id
                 """, arguments: [source])
         }
-        let byGrid = Dictionary(grouping: households, by: { $0["grid_code"] as String }).mapValues { rows in rows.map { LonLat($0["lon"], $0["lat"]) } }
+        return try Self.suggestDraft(households: households.map { ($0["grid_code"], LonLat($0["lon"], $0["lat"])) }, maxHouseholds: maxHouseholds,
+                                     createDraft: { try createDraft(from: source, name: name) },
+                                     editDraft: { try editDraft($0, thresholds: thresholds, $1) }, deleteDraft: { try deleteDraft($0) })
+    }
+
+    /// The suggestion of either store, from the source's households (grid, place; by grid, then id).
+    static func suggestDraft(households: [(grid: String, position: LonLat)], maxHouseholds: Int,
+                             createDraft: () throws -> Int64, editDraft: (Int64, (PlanEditor) throws -> [PlanEdit]) throws -> PlanEditReport,
+                             deleteDraft: (Int64) throws -> Void)
+        throws -> (draft: Int64, report: PlanEditReport, overloaded: [(code: String, households: Int)]) {
+        let byGrid = Dictionary(grouping: households, by: \.grid).mapValues { $0.map(\.position) }
         let overloaded = byGrid.filter { $0.value.count > maxHouseholds }.map { ($0.key, $0.value.count) }.sorted { $0.0 < $1.0 }
-        let draft = try createDraft(from: source, name: name)
+        let draft = try createDraft()
         do {
-            let report = try editDraft(draft, thresholds: thresholds) { editor in
+            let report = try editDraft(draft) { editor in
                 var edits: [PlanEdit] = []
                 for (code, _) in overloaded {
                     guard let edit = try editor.splitByHouseholds(code, households: byGrid[code]!, maxHouseholds: maxHouseholds) else { continue }

@@ -173,7 +173,7 @@ extension GridStore {
                     try Self.routeImportedIncidents(db, ids: records.map(\.id), generation: generation, rules: dispatch, source: path)
                 }
                 report.imported += records.count
-                tally(assignments, into: &report)
+                Self.tally(assignments, into: &report)
                 progress?(tr("\(report.imported) \(layer.table) read, checked, assigned and written").rendered)
             }
             report.notes = notes
@@ -220,10 +220,16 @@ extension GridStore {
     /// Refuses incidents already stored: their status, version and history are the workflow's, not a file's to reset.
     static func refuseStoredIncidents(_ db: Database, _ records: [PointRecord], source: String) throws {
         let stored = try db.makeStatement(sql: "SELECT version, status FROM incidents WHERE id = ?")
+        try refuseStoredIncidents(records, source: source) { id in
+            try Row.fetchOne(stored, arguments: [id]).map { ($0["status"], $0["version"]) }
+        }
+    }
+
+    /// As above, with `stored` giving an incident's status and version if it is stored (both stores).
+    static func refuseStoredIncidents(_ records: [PointRecord], source: String, stored: (String) throws -> (status: String, version: Int)?) throws {
         var problems = ProblemList(source: source)
         for record in records {
-            guard let row = try Row.fetchOne(stored, arguments: [record.id]) else { continue }
-            let (status, version): (String, Int) = (row["status"], row["version"])
+            guard let (status, version) = try stored(record.id) else { continue }
             problems.add(tr("\(record.location) (id \(record.id)): incident \(record.id) is already stored (\(status), version \(version)); its workflow is kept, not imported again: change it with `wangge incident …`"))
         }
         try problems.throwIfAny()
@@ -232,6 +238,12 @@ extension GridStore {
     /// Refuses a ticket number (external_id) that its channel sent before, in
     /// this file (`seen`, by channel and ticket) or stored: a hotline that resends a ticket makes no second incident.
     static func refuseRepeatedTickets(_ db: Database, _ records: [PointRecord], seen: inout [String: RecordLocation], source: String) throws {
+        try refuseRepeatedTickets(records, seen: &seen, source: source) { try incident(db, channel: $0, ticket: $1) }
+    }
+
+    /// As above, with `stored` giving the incident a channel's ticket already is, if any (both stores).
+    static func refuseRepeatedTickets(_ records: [PointRecord], seen: inout [String: RecordLocation], source: String,
+                                      stored: (_ channel: String, _ ticket: String) throws -> String?) throws {
         let columns = PointLayer.incidents.attributeColumns
         guard let channelIndex = columns.firstIndex(of: "channel"), let ticketIndex = columns.firstIndex(of: "external_id") else { return }
         var problems = ProblemList(source: source)
@@ -241,8 +253,8 @@ extension GridStore {
             let key = channel + "\u{0}" + ticket
             if let first = seen[key] {
                 problems.add(tr("\(record.location) (id \(record.id)): field external_id: ticket \(ticket) of channel \(channel) is also at \(first)"))
-            } else if let stored = try incident(db, channel: channel, ticket: ticket) {
-                problems.add(tr("\(record.location) (id \(record.id)): field external_id: ticket \(ticket) of channel \(channel) is already incident \(stored)"))
+            } else if let existing = try stored(channel, ticket) {
+                problems.add(tr("\(record.location) (id \(record.id)): field external_id: ticket \(ticket) of channel \(channel) is already incident \(existing)"))
             } else {
                 seen[key] = record.location
             }

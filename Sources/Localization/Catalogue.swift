@@ -9,7 +9,7 @@ public enum Catalogue {
     }
 
     /// The Chinese messages: the errors and reports of every layer, and the command line's help and tables.
-    static let chineseParts = [chinese, chineseCommandLine, chineseRecords, chineseWebMap]
+    static let chineseParts = [chinese, chineseCommandLine, chineseRecords, chineseWebMap, chinesePostGIS]
     private static let chineseTable = chineseParts.reduce(into: [String: String]()) { table, part in
         table.merge(part) { first, _ in first }
     }

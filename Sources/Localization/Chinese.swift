@@ -31,6 +31,7 @@ let chinese: [String: String] = [
     "{1}: feature {2}: not a GeoJSON Feature object": "{1}：要素 {2}：不是 GeoJSON Feature 对象",
     "{1}: feature {2}: \"properties\" must be an object or null": "{1}：要素 {2}：\"properties\" 必须是对象或 null",
     "{1}: feature {2}: \"geometry\" must be a GeoJSON geometry object": "{1}：要素 {2}：\"geometry\" 必须是 GeoJSON 几何对象",
+    "{1}: {2} has an empty position [] in \"coordinates\"; each position is [longitude, latitude]": "{1}：{2} 的 \"coordinates\" 中有空坐标 []；每个坐标应为 [经度, 纬度]",
     "a polygon needs an exterior ring": "多边形必须有外环",
     "proj_context_create failed": "proj_context_create 失败",
     "cannot transform coordinate {1} from {2} to {3}": "无法将坐标 {1} 从 {2} 转换为 {3}",

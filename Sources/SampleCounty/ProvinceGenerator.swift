@@ -30,6 +30,25 @@ public struct ProvinceGenerator {
         self.seed = seed
     }
 
+    /// Writes `count` households spread evenly over `shapes` (a point drawn in the region and
+    /// kept when a grid takes it) as a CSV a household import reads: id, lon, lat, members.
+    public func writeHouseholds(count: Int, in shapes: [GridShape], to path: String) throws {
+        let assigner = try GridAssigner(shapes: shapes)
+        var random = SeededRandom(seed: seed &+ 7)
+        var text = "id,lon,lat,members\n"
+        var written = 0
+        while written < count {
+            let batch = (0..<min(65_536, 2 * (count - written) + 16)).map { _ in
+                LonLat(random.uniform(region.minX...region.maxX), random.uniform(region.minY...region.maxY))
+            }
+            for (point, assignment) in zip(batch, try assigner.assign(batch)) where assignment.method == .inside && written < count {
+                written += 1
+                text += String(format: "P%08d,%.7f,%.7f,%d\n", written, point.lon, point.lat, random.int(1...6))
+            }
+        }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
     /// The grids, codes `P00001` … in seed order.
     public func makeGrids() throws -> [GridShape] {
         let geos = try GEOSContext()
@@ -209,33 +228,42 @@ extension Envelope {
 }
 
 extension ProvinceGenerator {
-    /// Grids a village holds, about; a town holds `villagesPerTownSide`² villages.
+    /// Grids a village holds, about; a town holds `villagesPerTownSide`² villages and a
+    /// county `townsPerCountySide`² towns (about 50 counties for 20,000 grids).
     public static let gridsPerVillage = 25
-    static let villagesPerTownSide = 4
+    static let villagesPerTownSide = 2
+    static let townsPerCountySide = 2
 
     /// The grids as a GeoJSON FeatureCollection with the fields `wangge import grids`
     /// reads: villages are the grids whose inner point falls in one square of a lattice
-    /// about `gridsPerVillage` grids big, towns squares of 4×4 villages, so each village
-    /// lies in one town. Codes number the squares in order (T001, T001-V001, …).
+    /// about `gridsPerVillage` grids big, towns squares of 2×2 villages and counties of
+    /// 2×2 towns, so each village lies in one town and each town in one county. Codes are
+    /// built as the national ones (GB/T 2260 and the statistical town codes): a county
+    /// 43NNNN, its towns 43NNNN001…, their villages 43NNNN001001…
     public func geoJSON(_ shapes: [GridShape]) throws -> String {
         let geos = try GEOSContext()
         let xScale = cos(region.midLatitude * .pi / 180)
         let villageSide = typicalSpacing * Double(Self.gridsPerVillage).squareRoot()
         let townSide = villageSide * Double(Self.villagesPerTownSide)
-        var places: [(town: [Int], village: [Int], geometry: Geometry)] = []
+        let countySide = townSide * Double(Self.townsPerCountySide)
+        var places: [(county: [Int], town: [Int], village: [Int], geometry: Geometry)] = []
         for shape in shapes {
             let geometry = try Geometry(wkb: shape.wkb, context: geos)
             let point = try geometry.pointOnSurface().pointCoordinates
             let x = (point.x - region.minX) * xScale, y = point.y - region.minY
-            places.append(([Int(floor(x / townSide)), Int(floor(y / townSide))],
-                           [Int(floor(x / villageSide)), Int(floor(y / villageSide))], geometry))
+            func cell(_ side: Double) -> [Int] { [Int(floor(x / side)), Int(floor(y / side))] }
+            places.append((cell(countySide), cell(townSide), cell(villageSide), geometry))
         }
-        let towns = Dictionary(uniqueKeysWithValues: Set(places.map(\.town)).sorted { $0.lexicographicallyPrecedes($1) }
-            .enumerated().map { ($1, String(format: "T%03d", $0 + 1)) })
-        var villages: [[Int]: String] = [:]
-        for town in towns.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            let inTown = Set(places.filter { $0.town == town }.map(\.village)).sorted { $0.lexicographicallyPrecedes($1) }
-            for (n, village) in inTown.enumerated() { villages[village] = "\(towns[town]!)-V\(String(format: "%02d", n + 1))" }
+        func inOrder(_ cells: Set<[Int]>) -> [[Int]] { cells.sorted { $0.lexicographicallyPrecedes($1) } }
+        var towns: [[Int]: String] = [:], villages: [[Int]: String] = [:]
+        for (n, county) in inOrder(Set(places.map(\.county))).enumerated() {
+            let countyCode = String(format: "43%04d", n + 1)
+            for (t, town) in inOrder(Set(places.filter { $0.county == county }.map(\.town))).enumerated() {
+                towns[town] = countyCode + String(format: "%03d", t + 1)
+                for (v, village) in inOrder(Set(places.filter { $0.town == town }.map(\.village))).enumerated() {
+                    villages[village] = towns[town]! + String(format: "%03d", v + 1)
+                }
+            }
         }
         var features: [String] = []
         for (shape, place) in zip(shapes, places) {

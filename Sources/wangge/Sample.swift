@@ -72,8 +72,12 @@ extension Wangge.Sample {
         @Option(help: ArgumentHelp(tr("Random seed.").rendered))
         var seed: UInt64 = ProvinceGenerator.defaultSeed
 
+        @Option(help: ArgumentHelp(tr("Households spread over the province's grids, imported after them (0: none).").rendered))
+        var households = 0
+
         func validate() throws {
             guard (2...200_000).contains(grids) else { throw ValidationError(tr("--grids: \(grids) is outside 2…200000").rendered) }
+            guard (0...50_000_000).contains(households) else { throw ValidationError(tr("--households: \(households) is outside 0…50000000").rendered) }
         }
 
         func run() throws {
@@ -87,6 +91,11 @@ extension Wangge.Sample {
             let report = try service.importGrids(path: file, GridFileOptions(), generationName: tr("province of \(shapes.count) grids").rendered,
                                                  progress: progressPrinter())
             print(report)
+            guard households > 0 else { return }
+            let points = file.replacingOccurrences(of: ".geojson", with: "-households.csv")
+            try generator.writeHouseholds(count: households, in: shapes, to: points)
+            defer { try? FileManager.default.removeItem(atPath: points) }
+            print(try service.importPoints(.households, path: points, progress: progressPrinter()))
         }
     }
 }

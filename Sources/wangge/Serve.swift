@@ -10,19 +10,25 @@ import Synchronization
 extension Wangge {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: tr("Serve the query API and OGC API - Features over the SpatiaLite file (Hummingbird).").rendered)
+            abstract: tr("Serve the query API, OGC API - Features and the web map over the database, SpatiaLite or PostGIS (Hummingbird).").rendered)
 
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp(tr("Address to listen on.").rendered)) var host = "127.0.0.1"
         @Option(help: ArgumentHelp(tr("Port to listen on.").rendered)) var port = 8080
+        @Option(name: .customLong("read-db"),
+                help: ArgumentHelp(tr("A hot standby of the PostgreSQL database for reads (default: `read_database` in the config file); writes, and reads that must see this server's own writes, go to --db.").rendered))
+        var readDb: String?
 
         func run() async throws {
-            let service = try store.openService()
+            let service = try store.openService(readDatabase: readDb, serving: true)
             ProcessLanguage.current = WanggeConfig.outputLanguage(configured: service.config.language)
             // Load the active generation now: a database without grids fails here, not on the first request.
             _ = try service.active()
             var logger = Logger(label: "wangge")
             logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+            if let version = service.storedConfigurationVersion {
+                logger.info("following the configuration stored in the database (version \(version)) instead of the file's")
+            }
             let app = buildApplication(service: service, host: host, port: port, settings: service.config.server, logger: logger,
                                        extraServices: [configWatcher(service: service, logger: logger)].compactMap { $0 })
             try await app.runService()
@@ -31,12 +37,14 @@ extension Wangge {
         /// Reloads the dispatch rules and the privacy policy when the configuration
         /// file changes: a new department, time limit or field rule applies
         /// without a restart. A broken file is logged and the rules in force are kept.
+        /// While the database stores a configuration, that one stays in force (the file's is kept for when it is cleared).
         func configWatcher(service: GridService, logger: Logger) -> PeriodicTask? {
             guard let path = WanggeConfig.resolvedPath(explicitPath: store.config) else { return nil }
             @Sendable func modified() -> Date? { try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date }
             final class LastSeen: Sendable { let date: Mutex<Date?>; init(_ d: Date?) { date = Mutex(d) } }
             let seen = LastSeen(modified())
-            return PeriodicTask(name: "reloading \(path)", interval: .seconds(5), logger: logger, immediately: false) {
+            // A stat a second: a changed rule applies within a second, on every server that reads this file.
+            return PeriodicTask(name: "reloading \(path)", interval: .seconds(1), logger: logger, immediately: false) {
                 let now = modified()
                 guard seen.date.withLock({ previous in
                     defer { previous = now }
@@ -45,8 +53,13 @@ extension Wangge {
                 var config = try WanggeConfig.load(explicitPath: path)
                 // The database stays the one the server opened.
                 config.database = service.config.database
+                config.readDatabase = service.config.readDatabase
                 service.config = config
-                logger.info("reloaded the dispatch rules and the privacy policy from \(path)")
+                if let version = service.storedConfigurationVersion {
+                    logger.info("\(path) changed; the configuration stored in the database (version \(version)) stays in force")
+                } else {
+                    logger.info("reloaded the dispatch rules and the privacy policy from \(path)")
+                }
             }
         }
     }

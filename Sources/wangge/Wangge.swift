@@ -14,14 +14,16 @@ struct Wangge: AsyncParsableCommand {
         discussion: tr("Loads grid polygons (county → town → village → grid) into a SpatiaLite file, assigns households, cameras and incidents to their grid by GEOS point-in-polygon, and answers queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).").rendered,
         subcommands: [
             Import.self, Export.self, Locate.self, Grids.self, Households.self, Household.self, Stats.self, Summary.self,
-            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Sample.self, Bench.self, Version.self,
+            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Config.self, Sample.self, Bench.self, Version.self,
         ])
 
     static func main() async {
         let arguments = CommandLineRewriter.rewrite(Array(CommandLine.arguments.dropFirst()))
         // Before parsing, so that help and parse errors are in the reader's language too;
         // a configuration that does not load is reported by the command itself.
-        let configured = try? WanggeConfig.load(explicitPath: CommandLineRewriter.configPath(in: arguments))
+        let configPath = CommandLineRewriter.configPath(in: arguments)
+        let configured = try? WanggeConfig.load(explicitPath: configPath)
+        if let configured { StartupConfig.keep(configured, explicitPath: configPath) }
         ProcessLanguage.current = WanggeConfig.outputLanguage(configured: configured?.language)
         do {
             var command = try parseAsRoot(arguments)
@@ -124,16 +126,41 @@ func printError(_ text: String) {
 
 /// Whether standard error is a terminal (progress lines go there).
 var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+/// The configuration `main` reads before parsing, kept for the command:
+/// reading and decoding the YAML again cost a tenth of a one-row
+/// `locate --input`.
+enum StartupConfig {
+    /// Written by `main` before the command runs (and by tests), behind a lock.
+    private final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var kept: (explicitPath: String?, config: WanggeConfig)?
+    }
+    private static let box = Box()
+
+    static func keep(_ config: WanggeConfig, explicitPath: String?) {
+        box.lock.withLock { box.kept = (explicitPath, config) }
+    }
+
+    /// The kept configuration if it was read for this --config (nil: none given).
+    static func kept(explicitPath: String?) -> WanggeConfig? {
+        box.lock.withLock { box.kept.flatMap { $0.explicitPath == explicitPath ? $0.config : nil } }
+    }
+
+    static func forget() { box.lock.withLock { box.kept = nil } }
+}
+
 /// Options every subcommand that touches the database shares.
 struct StoreOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(tr("The SpatiaLite database file (default: `database` in the config file).").rendered))
+    @Option(help: ArgumentHelp(tr("The database: a SpatiaLite file, or postgresql://USER@HOST:PORT/DBNAME for PostGIS (default: `database` in the config file).").rendered))
     var db: String?
 
     @Option(help: ArgumentHelp(tr("The configuration file (default: $WANGGE_CONFIG, else Config/wangge.yaml if present).").rendered))
     var config: String?
 
+    /// The configuration `main` read for the language when it came from the
+    /// same --config, else the file read now.
     func loadConfig() throws -> WanggeConfig {
-        try WanggeConfig.load(explicitPath: config)
+        try StartupConfig.kept(explicitPath: config) ?? WanggeConfig.load(explicitPath: config)
     }
 
     func databasePath(_ config: WanggeConfig) -> String { db ?? config.database }
@@ -142,14 +169,28 @@ struct StoreOptions: ParsableArguments {
 extension StoreOptions {
     /// Opens the store named by --db or the configuration. Only commands that
     /// import or create (`creating`) make a new database; others refuse a path without one.
-    func openStore(creating: Bool = false) throws -> (GridStore, WanggeConfig) {
+    /// `serving`: for `wangge serve`, which reads from a hot standby (its `--read-db`, else `read_database` in the
+    /// configuration) and bounds each PostgreSQL statement by `server.database_timeout_s`.
+    func openStore(creating: Bool = false, readDatabase: String? = nil, serving: Bool = false) throws -> (any Repositories, WanggeConfig) {
         let config = try loadConfig()
-        return (try GridService.open(path: databasePath(config), config: config, creating: creating), config)
+        return (try GridService.open(path: databasePath(config), readPath: standby(readDatabase, serving: serving, config), config: config,
+                                     creating: creating, serving: serving), config)
     }
 
-    /// The application over the store named by --db or the configuration.
-    func openService(creating: Bool = false) throws -> GridService {
-        let (store, config) = try openStore(creating: creating)
-        return try GridService(store: store, config: config)
+    /// The hot standby a server reads from: --read-db, else `read_database`; none for other commands.
+    func standby(_ readDatabase: String?, serving: Bool, _ config: WanggeConfig) -> String? {
+        serving ? readDatabase ?? config.readDatabase : nil
+    }
+
+    /// The application over the store named by --db or the configuration, with the rules in
+    /// force there (the configuration stored in the database overrides the file's).
+    func openService(creating: Bool = false, readDatabase: String? = nil, serving: Bool = false) throws -> GridService {
+        let config = try loadConfig()
+        let (service, stored) = try GridService.opening(path: databasePath(config), readPath: standby(readDatabase, serving: serving, config),
+                                                        config: config, creating: creating, serving: serving)
+        if case .refused(let version, let reason) = stored {
+            printError(tr("warning: the configuration stored in the database (version \(version)) does not load, so the file's rules apply: \(reason)").rendered)
+        }
+        return service
     }
 }

@@ -32,6 +32,37 @@ import TestSupport
         }
     }
 
+    /// GEOS 3.11's GeoJSON reader crashes the process on an empty position
+    /// inside a line, ring or multipoint (found by `make fuzz`); the document
+    /// refuses it first, naming the feature, at every nesting depth.
+    @Test func emptyPositionsAreRefusedBeforeGEOSReadsThem() throws {
+        let geometries = [
+            #"{"type":"LineString","coordinates":[[112.3,28.8],[]]}"#,
+            #"{"type":"MultiPoint","coordinates":[[]]}"#,
+            #"{"type":"Polygon","coordinates":[[[112.3,28.8],[],[112.4,28.9],[112.3,28.8]]]}"#,
+            #"{"type":"MultiLineString","coordinates":[[[1,2],[3,4]],[[]]]}"#,
+            #"{"type":"MultiPolygon","coordinates":[[[[0,0],[1,0],[1,1],[0,0]]],[[[]]]]}"#,
+            #"{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1,2]},{"type":"LineString","coordinates":[[]]}]}"#,
+        ]
+        for geometry in geometries {
+            let collection = #"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1,2]}},{"type":"Feature","properties":{},"geometry":\#(geometry)}]}"#
+            #expect(throws: GeoError.self, "\(geometry)") { try GeoJSONDocument(text: collection, source: "grids.geojson") }
+            do {
+                _ = try GeoJSONDocument(text: collection, source: "grids.geojson")
+            } catch let error as GeoError {
+                #expect(error.message.hasPrefix("grids.geojson: feature 2: "), "\(error.message)")
+                #expect(error.message.contains("[]"), "\(error.message)")
+            }
+            #expect(throws: GeoError.self, "\(geometry)") { try GeoJSONDocument(text: geometry, source: "shape") }
+        }
+        // An empty Point, an empty line and an empty polygon are valid GeoJSON and read as empty geometries.
+        let context = try GEOSContext()
+        for empty in [#"{"type":"Point","coordinates":[]}"#, #"{"type":"LineString","coordinates":[]}"#, #"{"type":"Polygon","coordinates":[[]]}"#] {
+            let document = try GeoJSONDocument(text: empty, source: "shape")
+            #expect(try Geometry(geoJSON: document.features[0].geometryJSON, context: context).isEmpty, "\(empty)")
+        }
+    }
+
     @Test func wkbWktAndGeoJSONRoundTrips() throws {
         let context = try GEOSContext()
         let original = try Geometry(wkt: "MULTIPOLYGON (((0 0, 10 0, 10 10, 0 10, 0 0), (2 2, 2 4, 4 4, 4 2, 2 2)), ((20 20, 21 20, 21 21, 20 20)))", context: context)

@@ -20,6 +20,25 @@ import TestSupport
         #expect(abs(try forward.transform(x: 114, y: 30).x - 500_000) < 1e-6)
     }
 
+    /// A copy in another context (another thread's) transforms to the same
+    /// bits as the transformer PROJ searched for, forwards and back.
+    @Test func aCopyTransformsBitForBitLikeTheOriginal() throws {
+        var random = SeededRandom(seed: 41)
+        for (crs, lon, lat) in [("EPSG:4547", 114.0, 28.9), ("EPSG:32617", -79.5, 35.5), ("EPSG:3857", 112.4, 28.8)] {
+            let original = try CoordinateTransformer(from: "EPSG:4326", to: crs, context: try PROJContext())
+            let copy = try original.copy(in: try PROJContext())
+            #expect(copy.source == original.source && copy.target == original.target && copy.sourceName == original.sourceName)
+            #expect(copy.sourceAreaOfUse == original.sourceAreaOfUse && copy.definition == original.definition)
+            for _ in 0..<10_000 {
+                let p = (lon + (random.unit() - 0.5) * 4, lat + (random.unit() - 0.5) * 4)
+                let (a, b) = (try original.transform(x: p.0, y: p.1), try copy.transform(x: p.0, y: p.1))
+                #expect(a.x.bitPattern == b.x.bitPattern && a.y.bitPattern == b.y.bitPattern, "\(crs) at \(p)")
+                let (c, d) = (try original.inverse(x: a.x, y: a.y), try copy.inverse(x: a.x, y: a.y))
+                #expect(c.x.bitPattern == d.x.bitPattern && c.y.bitPattern == d.y.bitPattern, "\(crs) back from \(a)")
+            }
+        }
+    }
+
     @Test func projectedDistanceAgreesWithGeodesic() throws {
         let context = try PROJContext()
         let code = MetricCRS.code(forLongitude: 112.355, latitude: 28.842)

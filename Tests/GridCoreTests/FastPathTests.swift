@@ -212,6 +212,31 @@ import GeoKit
         #expect(counts.outside == far.count && assignments.allSatisfy { $0.method == .none && $0.nearestGrid >= 0 })
         // CGCS2000 / 3-degree Gauss-Krüger: computed in Swift first.
         #expect(assigner.index.projectsInSwift)
+        try Self.expectFewCandidatesRead(assigner, far, "sample county, 1–60 km outside")
+        try Self.expectFewCandidatesRead(assigner, box, "sample county, bounding box")
+    }
+
+    /// Points outside every grid read a few dozen candidates apiece (groups
+    /// of edges and the edges of the groups that can matter), not every edge
+    /// of their tile's or cell's list: hundreds, kilometres out, before the
+    /// lists were grouped.
+    static func expectFewCandidatesRead(_ assigner: GridAssigner, _ points: [LonLat], _ label: String, perPoint: Double = 40) throws {
+        let counts = try assigner.assignCounting(points).counts
+        let mean = Double(counts.outsideCandidatesRead) / Double(max(counts.outside, 1))
+        #expect(counts.outside > 0 && mean <= perPoint, "\(label): \(mean) candidates read per point outside every grid")
+    }
+
+    /// Farther still (60–250 km: a mistyped coordinate, a neighbouring
+    /// province's address): GEOS's answers, on each of the three areas.
+    @Test func hundredsOfKilometresOutside() throws {
+        let region = Envelope(minX: 112.0, minY: 27.0, maxX: 112.6, maxY: 27.5)
+        for (shapes, label) in [(try Fixtures.shapes(Fixtures.sampleGrids), "sample county"),
+                                (try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME"), "North Carolina"),
+                                (try ProvinceGenerator(gridCount: 120, medianVertices: 120, region: region, seed: 7).makeGrids(), "province")] {
+            let assigner = try GridAssigner(shapes: shapes)
+            let far = Self.farPoints(3_000, around: assigner.index.envelope, minimumKm: 60, maximumKm: 250, seed: 250)
+            try Self.expectSameAsGEOS(assigner, far, "\(label), 60–250 km outside", maximumGEOSShare: 0.05)
+        }
     }
 
     /// The Swift projection agrees with PROJ to well within its bound, for
@@ -245,6 +270,7 @@ import GeoKit
         try Self.expectSameAsGEOS(assigner, far, "North Carolina, 1–60 km outside", maximumGEOSShare: 0.05)
         let near = Self.farPoints(3_000, around: assigner.index.envelope, minimumKm: 0, maximumKm: 1.5, seed: 64)
         try Self.expectSameAsGEOS(assigner, near, "North Carolina, just beyond the raster", maximumGEOSShare: 0.05)
+        try Self.expectFewCandidatesRead(assigner, far, "North Carolina, 1–60 km outside")
     }
 
     @Test func generatedProvinceFarOutsideAndBoundingBox() throws {
@@ -255,6 +281,7 @@ import GeoKit
         try Self.expectSameAsGEOS(assigner, far, "province, 1–60 km outside")
         try Self.expectSameAsGEOS(assigner, Self.randomPoints(50_000, in: assigner.index.envelope, seed: 66) + far.prefix(5_000),
                                   "province, bounding box and far mix")
+        try Self.expectFewCandidatesRead(assigner, far, "province, 1–60 km outside")
     }
 
     @Test func singlePointLocateMatchesBulk() throws {

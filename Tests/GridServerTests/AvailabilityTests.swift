@@ -143,6 +143,36 @@ final class LockableCopy: Sendable {
         }
     }
 
+    /// The request deadline times the client's sending, not the server's
+    /// work: a report that arrived whole but waits 3 s for another process's
+    /// write lock, past a 1 s deadline, is still answered.
+    @Test func aSlowAnswerOutlivesTheRequestDeadline() async throws {
+        let copy = try LockableCopy(of: fixture)
+        let service = try GridService(store: try GridStore(path: copy.path, busyTimeout: 120))
+        let lock = LockableCopy.WriteLock()
+        var settings = ServerSettings()
+        settings.requestTimeout = .seconds(1)
+        let w = fixture.inside[ServerFixture.workerGrid]!
+        let report = "{\"lon\":\(w.lon),\"lat\":\(w.lat),\"category\":\"噪音扰民\",\"channel\":\"12345\"}"
+        let token = fixture.tokens[.dispatcher]!
+        try await app(settings, service: service).test(.live) { client in
+            let port = try #require(client.port)
+            let holding = try await lock.take(on: copy.importer)
+            let answer = try await offCooperativeThreads {
+                let connection = try RawConnection(port: port)
+                connection.send("POST /v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n"
+                                + "Content-Type: application/json\r\nContent-Length: \(report.utf8.count)\r\nConnection: close\r\n\r\n\(report)")
+                sleep(3)
+                let stillHeld = lock.held
+                lock.release()
+                return (stillHeld, connection.readToEnd())
+            }
+            try await holding.value
+            #expect(answer.0, "the lock was let go before the deadline passed")
+            #expect(answer.1.hasPrefix("HTTP/1.1 201"), "\(answer.1)")
+        }
+    }
+
     @Test func theConnectionCapStaysUnderTheOpenFileLimit() {
         var limit = rlimit()
         #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)

@@ -8,7 +8,7 @@ import GridCore
 
 @Suite struct FeatureQueryTests {
     /// A bbox page comes from the layer's R*Tree in id order, equal to a plain
-    /// scan of every household's coordinates; the count stops at its limit.
+    /// scan of every household's coordinates, at every offset; the count stops at its limit.
     @Test func bboxPagesMatchAPlainScanAndTheCountIsBounded() throws {
         let f = try PlanningFixture()
         let households = try f.store.database.pool.read { db in
@@ -26,6 +26,12 @@ import GridCore
             #expect(page.matched == nil, "more than 100 matched: the count stops")
             #expect(page.features.map(\.id) == Array(inside[50..<75]))
             #expect(page.features.allSatisfy { $0.geometryJSON.hasPrefix("{\"type\":\"Point\"") })
+            // Counted (under the limit), the matches are found once and paged from them: every page, the last and past the end.
+            for offset in [0, 50, inside.count - 3, inside.count, inside.count + 5] {
+                let counted = try f.store.features(.households, bbox: box, limit: 25, offset: offset)
+                #expect(counted.matched == inside.count)
+                #expect(counted.features.map(\.id) == Array(inside.dropFirst(offset).prefix(25)), "offset \(offset)")
+            }
         }
         #expect(try f.store.features(.households, bbox: BoundingBox(minLon: 100, minLat: 10, maxLon: 100.1, maxLat: 10.1), limit: 10, offset: 0).matched == 0)
     }

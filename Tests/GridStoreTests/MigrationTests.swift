@@ -112,7 +112,7 @@ import GeoKit
     /// its incidents have no occurrence time and no ticket number.
     @Test func householdUpkeepAndIncidentIntakeFieldsOnAMigratedDatabase() throws {
         let applied = try column("SELECT identifier FROM grdb_migrations ORDER BY rowid").compactMap { $0 }
-        #expect(applied.suffix(2) == ["household-upkeep", "incident-occurrence-and-ticket"])
+        #expect(applied.suffix(3) == ["household-upkeep", "incident-occurrence-and-ticket", "stored-configuration"])
         #expect(try column("SELECT count(*) FROM incidents WHERE occurred_at IS NOT NULL OR external_id IS NOT NULL") == ["0"])
         let placement = try t.store.placement()
         func here(_ lon: Double, _ lat: Double) -> (position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem)) {

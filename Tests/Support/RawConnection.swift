@@ -9,7 +9,9 @@ import Glibc
 public final class RawConnection {
     public let fd: Int32
 
-    public init(port: Int, readTimeoutSeconds: Int = 60) throws {
+    /// The read timeout is generous: a router's handlers run on Swift's cooperative threads (as
+    /// many as cores), which other suites' synchronous tests can hold for minutes when all run at once.
+    public init(port: Int, readTimeoutSeconds: Int = 900) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)

@@ -54,8 +54,8 @@ import GridStore
             #expect(text.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "no \(name) line in \(text)")
         }
         #expect(text.contains("GEOS        \(GEOSContext.version)"))
-        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last incident-occurrence-and-ticket"))
-        #expect(text.contains("\(old): 7 schema steps, 3 steps behind"))
+        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last stored-configuration"))
+        #expect(text.contains("\(old): 7 schema steps, 4 steps behind"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: old)) == before)
         #expect(try Fixtures.run(binary, ["version"]) == text.split(separator: "\n").dropLast().joined(separator: "\n") + "\n")
     }
@@ -197,5 +197,34 @@ import GridStore
         #expect(history.contains("王网格") && history.contains("phone: · → 13900001111") && history.contains("430981-001-017-002 → "))
         #expect(try Fixtures.run(binary, ["household", "remove", "V1", "--version", "3", "--db", db]) == "household V1 removed\n")
         #expect { _ = try Fixtures.run(binary, ["household", "show", "V1", "--db", db]) } throws: { "\($0)".contains("no household \"V1\"") }
+    }
+}
+
+/// `wangge config push|show|clear` as a user runs them: a bad file stores nothing and is
+/// named with its line; a good one is stored, shown as a configuration file, and cleared.
+@Suite struct ConfigCommandTests {
+    @Test func pushShowAndClearThroughTheExecutable() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("config.sqlite"), yaml = Fixtures.temporaryPath("pushed.yaml")
+        defer {
+            Fixtures.removeDatabase(db)
+            try? FileManager.default.removeItem(atPath: yaml)
+        }
+        func wangge(_ arguments: String...) throws -> String { try Fixtures.run(binary, arguments + ["--db", db]) }
+        _ = try wangge("import", "grids", Fixtures.sampleGrids)
+        #expect(try wangge("config", "show").contains("no configuration is stored in this database"))
+        try "privacy:\n  dispatcher:\n    fields:\n      phone: [full\n".write(toFile: yaml, atomically: true, encoding: .utf8)
+        #expect { _ = try wangge("config", "push", "--config", yaml) } throws: {
+            "\($0)".contains("exited 1") && "\($0)".contains("\(yaml):") && "\($0)".contains("in line 4, column 14")
+        }
+        #expect(try wangge("config", "show").contains("no configuration is stored in this database"))
+        let good = "privacy:\n  dispatcher:\n    fields:\n      phone: full\n"
+        try good.write(toFile: yaml, atomically: true, encoding: .utf8)
+        #expect(try wangge("config", "push", "--config", yaml).contains("configuration version 1 stored"))
+        let shown = try wangge("config", "show")
+        #expect(shown.hasPrefix("# configuration version 1, stored 20") && shown.hasSuffix("\n" + good), "\(shown)")
+        #expect(try wangge("config", "clear").contains("configuration cleared (version 2)"))
+        #expect(try wangge("config", "clear").contains("nothing to clear"))
+        #expect(try Fixtures.run(binary, ["config", "push", "--help"]).contains("--config"))
     }
 }

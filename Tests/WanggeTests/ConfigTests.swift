@@ -38,6 +38,24 @@ import Localization
         #expect(code.department(for: "矛盾纠纷") == "司法局", "the built-in map routes categories to their departments")
     }
 
+    /// `main` reads the configuration once, for the language, before the
+    /// arguments are parsed; the command takes that one rather than read and
+    /// decode the file again. Another --config is read from its file.
+    @Test func theCommandUsesTheConfigurationReadAtStart() throws {
+        let path = Fixtures.temporaryPath("startup.yaml"), other = Fixtures.temporaryPath("startup-other.yaml")
+        defer {
+            StartupConfig.forget()
+            for file in [path, other] { try? FileManager.default.removeItem(atPath: file) }
+        }
+        try "database: read-at-start.sqlite\n".write(toFile: path, atomically: true, encoding: .utf8)
+        StartupConfig.keep(try WanggeConfig.load(explicitPath: path), explicitPath: path)
+        // Were the command to read the file again, it would see this.
+        try "database: read-again.sqlite\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try StoreOptions.parse(["--config", path]).loadConfig().database == "read-at-start.sqlite")
+        try "database: other.sqlite\n".write(toFile: other, atomically: true, encoding: .utf8)
+        #expect(try StoreOptions.parse(["--config", other]).loadConfig().database == "other.sqlite")
+    }
+
     @Test func vocabulariesMustBeConsistent() throws {
         let path = Fixtures.temporaryPath("vocabulary.yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }

@@ -9,11 +9,12 @@ import TestSupport
     @Test func theServerSectionIsReadAndBadValuesAreNamed() throws {
         let path = Fixtures.temporaryPath("wangge.yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try "server:\n  public_url: https://wangge.example.gov.cn\n  idle_timeout_s: 5\n  request_timeout_s: 12.5\n  max_connections: 200\n"
+        try "server:\n  public_url: https://wangge.example.gov.cn\n  idle_timeout_s: 5\n  request_timeout_s: 12.5\n  max_connections: 200\n  database_timeout_s: 12\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         let server = try WanggeConfig.load(explicitPath: path).server
         #expect(server.publicURL == "https://wangge.example.gov.cn")
         #expect(server.idleTimeout == .seconds(5) && server.requestTimeout == .milliseconds(12_500) && server.maxConnections == 200)
+        #expect(server.databaseTimeout == .seconds(12))
         for (line, message) in [
             ("public_url: evil.example", "server.public_url: \"evil.example\" is not an http:// or https:// URL"),
             ("public_url: ftp://files.example", "server.public_url: \"ftp://files.example\" is not an http:// or https:// URL"),
@@ -21,6 +22,7 @@ import TestSupport
             ("request_timeout_s: -1", "server.request_timeout_s must be a number of seconds above 0"),
             ("request_timeout_s: 1e30", "server.request_timeout_s must be a number of seconds above 0 and at most 86400"),
             ("max_connections: 0", "server.max_connections must be at least 1"),
+            ("database_timeout_s: 0", "server.database_timeout_s must be a number of seconds above 0"),
         ] {
             try "server:\n  \(line)\n".write(toFile: path, atomically: true, encoding: .utf8)
             #expect { _ = try WanggeConfig.load(explicitPath: path) } throws: { "\($0)".hasPrefix("\(path): \(message)") }
@@ -30,6 +32,7 @@ import TestSupport
         let defaults = ServerSettings()
         #expect(shipped.publicURL == nil && shipped.idleTimeout == defaults.idleTimeout && shipped.requestTimeout == defaults.requestTimeout)
         #expect(shipped.maxConnections == 1_000)
+        #expect(shipped.databaseTimeout == defaults.databaseTimeout && defaults.databaseTimeout == .seconds(30))
     }
 
     @Test func theWebMapSectionIsReadAndBadValuesAreNamed() throws {

@@ -60,6 +60,11 @@ public final class TokenCache: @unchecked Sendable {
         }
     }
 
+    /// Forgets every answer: a token revoked by another process is refused from the next request.
+    public func forgetAll() {
+        lock.withLock { entries.removeAll() }
+    }
+
     /// The caller of a token: the cache's answer, or the database's (blocking), cached.
     public func caller(for token: String) throws -> Caller? {
         let digest = Tokens.digest(token)
@@ -138,11 +143,13 @@ extension GridService {
         try translatingErrors { try store.tokens(now: Date()) }
     }
 
-    /// Revokes a token; servers stop accepting it within the cache's lifetime (5 s).
+    /// Revokes a token. This process refuses it from the next request; other servers
+    /// on the database within the cache's lifetime (5 s), or at once when told (PostGIS NOTIFY).
     public func revokeToken(id: Int64) throws {
         guard try translatingErrors({ try store.revokeToken(id: id) }) else {
             throw WanggeError.notFound(tr("no active token \(id)"), field: "id", value: String(id))
         }
+        tokens.forgetAll()
     }
 }
 

@@ -7,6 +7,8 @@ import Localization
 /// The configuration file (Config/wangge.yaml), documented line by line there.
 public struct WanggeConfig: Decodable {
     public var database = "var/wangge.sqlite"
+    /// A hot standby of a PostgreSQL `database` that the server's reads go to (nil: the primary serves them).
+    public var readDatabase: String?
     /// The language of the command line's output and of API answers whose request
     /// has no `Accept-Language`; nil follows the locale (see `Language.resolve`).
     public var language: Language?
@@ -38,9 +40,13 @@ public struct WanggeConfig: Decodable {
         var idleTimeoutS: Double?
         var requestTimeoutS: Double?
         var maxConnections: Int?
+        var maxStandbyLagS: Double?
+        var locatesOnEventLoop: Bool?
+        var databaseTimeoutS: Double?
         enum CodingKeys: String, CodingKey {
             case publicURL = "public_url", idleTimeoutS = "idle_timeout_s", requestTimeoutS = "request_timeout_s"
-            case maxConnections = "max_connections"
+            case maxConnections = "max_connections", maxStandbyLagS = "max_standby_lag_s", locatesOnEventLoop = "locates_on_event_loop"
+            case databaseTimeoutS = "database_timeout_s"
         }
     }
 
@@ -133,7 +139,7 @@ public struct WanggeConfig: Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case database, language, assignment, gridFields = "grid_fields", pointColumns = "point_columns", coverage, workload, dispatch, planning, server, privacy
+        case database, readDatabase = "read_database", language, assignment, gridFields = "grid_fields", pointColumns = "point_columns", coverage, workload, dispatch, planning, server, privacy
         case webMap = "web_map"
     }
 
@@ -214,6 +220,7 @@ public struct WanggeConfig: Decodable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
+        readDatabase = try c.decodeIfPresent(String.self, forKey: .readDatabase)
         if let tag = try c.decodeIfPresent(String.self, forKey: .language) {
             guard let chosen = Language(tag: tag) else {
                 throw WanggeError.invalid(tr("language: \"\(tag)\" is not zh or en"), field: "language", value: tag, allowed: ["zh", "en"])
@@ -341,6 +348,9 @@ public struct WanggeConfig: Decodable {
                 guard n >= 1 else { throw WanggeError.invalid(tr("server.max_connections must be at least 1")) }
                 server.maxConnections = n
             }
+            if let d = try Self.positiveSeconds(section.maxStandbyLagS, "server.max_standby_lag_s") { server.maxStandbyLag = d }
+            if let d = try Self.positiveSeconds(section.databaseTimeoutS, "server.database_timeout_s") { server.databaseTimeout = d }
+            if let on = section.locatesOnEventLoop { server.locatesOnEventLoop = on }
         }
     }
 
@@ -364,10 +374,15 @@ public struct WanggeConfig: Decodable {
     /// The explicit file, else $WANGGE_CONFIG, else Config/wangge.yaml if it exists, else built-in defaults.
     public static func load(explicitPath: String?) throws -> WanggeConfig {
         guard let path = resolvedPath(explicitPath: explicitPath) else { return WanggeConfig() }
+        return try decode(yaml: try text(ofFile: path), source: path)
+    }
+
+    /// A configuration file's text; one that cannot be read is an error naming it.
+    static func text(ofFile path: String) throws -> String {
         guard let text = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw WanggeError.invalid(tr("\(path): cannot read the configuration file"))
         }
-        return try decode(yaml: text, source: path)
+        return text
     }
 
     /// A configuration from its YAML text; errors begin with `source` (the file's path).

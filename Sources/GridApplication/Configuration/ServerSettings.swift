@@ -9,14 +9,25 @@ public struct ServerSettings: Sendable {
     /// A connection that has sent no whole request head for this long (idle
     /// keep-alive, or a head trickled in byte by byte) is closed.
     public var idleTimeout: Duration = .seconds(10)
-    /// A request must arrive whole and its answer start within this long.
+    /// A request must arrive whole within this long of its first byte.
     public var requestTimeout: Duration = .seconds(30)
     /// Connections served at once (nil: 1,000, fewer when the open-file limit
     /// is lower); more wait in the listen backlog until one closes.
     public var maxConnections: Int?
+    /// Plain locates (`GET /v1/locate?lon=…&lat=…`, a token known valid) answered on the
+    /// connection's event loop, without the router; off, the router answers them as any other
+    /// request (tests and benchmarks compare the two).
+    public var locatesOnEventLoop = true
     /// Where exports are written before they are sent, each in a directory of its own removed once sent
     /// (nil: the system's temporary directory).
     public var exportDirectory: String?
+    /// With a read database (`--read-db`): beyond this far behind its primary, /healthz fails
+    /// (503), so that a load balancer sends readers elsewhere.
+    public var maxStandbyLag: Duration = .seconds(30)
+    /// With PostgreSQL: the longest one statement of a request may run, and the longest the server waits
+    /// for the database's answer (this and 5 s) before it gives the connection up and answers 503.
+    /// Command-line imports have no such limit.
+    public var databaseTimeout: Duration = .seconds(30)
 
     public init() {}
 

@@ -2,6 +2,7 @@ import Foundation
 import GeoKit
 import GridCore
 import GridStore
+import Localization
 
 /// A generation's grids loaded in memory for locating points: the
 /// assigner's index answers most points without GEOS; the rest go to a
@@ -50,18 +51,32 @@ public final class GridService: @unchecked Sendable {
     /// Other generations asked for with `generation`, the latest few.
     private var others: [Int64: LoadedGeneration] = [:]
     static let othersKept = 4
-    private var currentConfig: WanggeConfig
+    let rulesInForce: RulesInForce
 
     public init(store: any Repositories, config: WanggeConfig = WanggeConfig()) throws {
         self.store = store
-        currentConfig = config
+        rulesInForce = RulesInForce(file: config)
         tokens = TokenCache(store: store)
     }
 
-    /// Opens the database at `path` (default: the configuration's) with the configuration's rules.
-    /// Only imports and token creation (`creating`) make a new file; anything else refuses a path without one.
-    public static func open(path: String? = nil, config: WanggeConfig, creating: Bool = false) throws -> GridStore {
-        try translatingErrors { try GridStore(path: path ?? config.database, rules: config.rules, create: creating) }
+    /// Opens the database at `path` (default: the configuration's) with the configuration's rules:
+    /// a `postgresql://` URL is PostGIS, anything else a SpatiaLite file. Only imports and token
+    /// creation (`creating`) make a new file; anything else refuses a path without one.
+    /// `readPath`: a hot standby of a PostgreSQL primary, for reads (`--read-db`, `read_database`).
+    /// `serving`: for the server's requests, each PostgreSQL statement bounded by `server.database_timeout_s`.
+    public static func open(path: String? = nil, readPath: String? = nil, config: WanggeConfig, creating: Bool = false,
+                            serving: Bool = false) throws -> any Repositories {
+        let location = path ?? config.database
+        let timeout = serving ? config.server.databaseTimeout.inSeconds : nil
+        return try translatingErrors { () throws -> any Repositories in
+            if PostgresURL.isPostgres(location) {
+                return try PostGISStore(url: location, readURL: readPath, rules: config.rules, statementTimeout: timeout)
+            }
+            if let readPath {
+                throw WanggeError.invalid(tr("\(readPath): a read database is a standby of a PostgreSQL database; \(location) is a SpatiaLite file"), field: "read-db")
+            }
+            return try GridStore(path: location, rules: config.rules, create: creating)
+        }
     }
 
     /// The active generation, loaded.
@@ -91,10 +106,12 @@ public final class GridService: @unchecked Sendable {
         }
     }
 
-    /// The configuration in force: replaced when the file changes, without a restart.
+    /// The configuration in force: the one stored in the database while there is one
+    /// (`reloadStoredConfiguration`), else the file's. Setting it replaces the file's
+    /// (when the file changes, without a restart).
     public var config: WanggeConfig {
-        get { lock.withLock { currentConfig } }
-        set { lock.withLock { currentConfig = newValue } }
+        get { rulesInForce.config }
+        set { rulesInForce.file = newValue }
     }
 
     /// How incidents are routed and escalated (the config's dispatch section).
@@ -111,6 +128,27 @@ public final class GridService: @unchecked Sendable {
         guard activeNow != loaded.generation else { return }
         let fresh = try translatingErrors { try LoadedGeneration(store: store) }
         lock.withLock { current = fresh }
+    }
+
+    /// Acts on what another process changed in a shared database: a new active generation is
+    /// loaded, a revoked token refused from the next request, a stored configuration put in force;
+    /// what became of the configuration, for the log.
+    @discardableResult
+    public func apply(_ changes: [StoreChange]) throws -> ConfigurationReload {
+        guard !changes.isEmpty else { return .unchanged }
+        // A server's first listening connection keeps the tokens it has just read: forgetting them
+        // raced its first requests (a locate then needed the database).
+        if changes.contains(where: { $0 != .listening }) { tokens.forgetAll() }
+        let lookAgain = changes.contains { $0 == .reconnected || $0 == .listening }
+        if lookAgain || changes.contains(where: { if case .activated = $0 { true } else { false } }) { try refreshIfNeeded() }
+        guard lookAgain || changes.contains(where: { if case .configured = $0 { true } else { false } }) else { return .unchanged }
+        return try reloadStoredConfiguration()
+    }
+
+    /// How far the standby serving reads is behind, in seconds; nil without one.
+    public func standbyLag() throws -> Double? {
+        guard let store = store as? any ReplicationStatus else { return nil }
+        return try translatingErrors { try store.standbyLag() }
     }
 
     /// Checks that a generation asked for exists; nil stays nil (the active one).

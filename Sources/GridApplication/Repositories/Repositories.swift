@@ -6,8 +6,8 @@ import GridStore
 import Localization
 
 /// What the use cases need from a store, in four parts. SpatiaLite
-/// (`GridStore`) is the embedded implementation; another database adds
-/// conformances and touches no use case. Every call is one transaction.
+/// (`GridStore`) is the embedded implementation; PostgreSQL + PostGIS
+/// (`PostGISStore`) the server one. Neither touches a use case. Every call is one transaction.
 
 /// Generations of grid boundaries, their grids and areas, and planning.
 public protocol GridRepository: Sendable {
@@ -91,10 +91,36 @@ public protocol AccessRepository: Sendable {
     func auditLog(limit: Int) throws -> [(at: String, caller: String, role: String, action: String, grid: String?, records: Int)]
 }
 
-/// Everything the use cases read and write.
-public typealias Repositories = GridRepository & PointRepository & IncidentRepository & AccessRepository
+/// The configuration stored in the database, which every process on it follows instead of its file's.
+public protocol ConfigurationRepository: Sendable {
+    /// The latest change (its text nil if it cleared the configuration); nil if none was ever stored.
+    func storedConfiguration() throws -> StoredConfiguration?
+    /// Stores `text` as the next version, announced to the other processes.
+    func storeConfiguration(_ text: String, at now: Date) throws -> StoredConfiguration
+    /// Clears it as the next version, announced; nil if none was stored (nothing changes).
+    func clearConfiguration(at now: Date) throws -> StoredConfiguration?
+}
 
-extension GridStore: GridRepository, PointRepository, IncidentRepository, AccessRepository {
+/// Everything the use cases read and write.
+public typealias Repositories = GridRepository & PointRepository & IncidentRepository & AccessRepository & ConfigurationRepository
+
+extension GridStore: GridRepository, PointRepository, IncidentRepository, AccessRepository, ConfigurationRepository {
     public var location: String { database.path }
     public func engine() throws -> String { "SpatiaLite \(try database.spatialiteVersion())" }
 }
+
+/// A database several processes share tells each what the others changed.
+public protocol ChangeFeed: Sendable {
+    /// Blocks up to `timeout` seconds; the changes announced meanwhile (none on a timeout).
+    func waitForChanges(timeout: TimeInterval) throws -> [StoreChange]
+}
+
+/// A store whose reads may be served by a replica that lags behind its primary.
+public protocol ReplicationStatus: Sendable {
+    /// How far the replica serving reads is behind, in seconds; nil without one.
+    func standbyLag() throws -> Double?
+}
+
+/// PostgreSQL + PostGIS: a city's or a province's centre, several servers on one database.
+extension PostGISStore: GridRepository, PointRepository, IncidentRepository, AccessRepository, ConfigurationRepository, ChangeFeed,
+    ReplicationStatus {}

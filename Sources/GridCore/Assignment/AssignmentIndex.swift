@@ -19,8 +19,11 @@ import Localization
 public final class AssignmentIndex: Sendable {
     public let raster: OwnershipRaster
     let outside: OutsideCandidates
-    /// Candidates for points beyond the raster, made as points need them.
+    /// Candidates for points beyond the raster, made as points need them:
+    /// 2 km cells up to 1° out, then coarser ones (measured with PROJ: the
+    /// Swift projection is checked only over the near field) up to 4°.
     let far: FarField
+    let outerFar: FarField
     /// The metric CRS in Swift, for points outside every grid (nil when
     /// PROJ's operation is not one it reproduces).
     let approximateMetric: TransverseMercator?
@@ -34,6 +37,8 @@ public final class AssignmentIndex: Sendable {
     /// The grids' envelope in degrees.
     public let envelope: Envelope
     public let metricCRS: String
+    /// The locator's metric transformer, for the other threads' copies.
+    let metricOriginal: MetricTransformerOriginal
     public let segmentCount: Int
     /// `GridLocator`'s near-boundary distance in degrees, and its metres per
     /// degree: the fast path replays the locator's degree tests with them.
@@ -54,6 +59,8 @@ public final class AssignmentIndex: Sendable {
     /// cells beyond the raster are many, and a list costs more to make than
     /// a longer list costs to scan.
     static let farCellMetres = 2_000.0
+    /// The outer field's cells: few points come from that far.
+    static let outerFarCellMetres = 10_000.0
 
     /// - Parameter cellSize: raster cell side in degrees; nil chooses twice
     ///   the near-boundary margin, or larger so that the raster has at most
@@ -65,6 +72,7 @@ public final class AssignmentIndex: Sendable {
         rules = locator.rules
         envelope = locator.envelope
         metricCRS = locator.metricCRS
+        metricOriginal = try MetricTransformerOriginal(locator.toMetric)
         segmentCount = (0..<rings.ringCount).reduce(0) { $0 + rings.segments(ofRing: $1).count }
         let (gaps, widestGap) = try Self.sliverGaps(rings: rings, transformer: locator.toMetric)
         steps.lap("slivers")
@@ -104,6 +112,8 @@ public final class AssignmentIndex: Sendable {
                                     tileCells: max(1, Int((Self.outsideTileMetres / (size * 110_574)).rounded())))
         far = FarField(raster: raster, tree: tree, metricXY: metricXY, approximate: approximateMetric,
                        tolerance: rules.nearestToleranceMeters, cellMetres: Self.farCellMetres)
+        outerFar = FarField(raster: raster, tree: tree, metricXY: metricXY, approximate: nil, tolerance: rules.nearestToleranceMeters,
+                            cellMetres: Self.outerFarCellMetres, reach: FarField.outerReachDegrees)
         sliverGap = FrozenBuffer(gaps)
         steps.lap("tables")
         buildSteps = steps.laps
@@ -121,7 +131,7 @@ public final class AssignmentIndex: Sendable {
     /// Bytes of the index's tables (the GEOS locators come on top; of the
     /// candidate lists for points outside every grid, those made so far).
     public var tableBytes: Int {
-        let lists = outside.lists.made + far.lists.made
+        let lists = outside.lists.made + far.lists.made + outerFar.lists.made
         return raster.cells.count * 4 + raster.records.count * 4 + lists.reduce(0) { $0 + $1.block.count * 8 }
             + degreeXY.count * 8 + metricXY.count * 8 + vertexGrid.count * 4 + sliverGap.count * 8 + gridEnvelopes.count * 8
     }
@@ -197,6 +207,9 @@ public struct AssignmentPathCounts: Sendable, Equatable {
     public var outside = 0
     /// Handed to `GridLocator` (on an edge, overlapping grids, a sliver, or outside the raster).
     public var geos = 0
+    /// Candidate groups and segments read for points outside every grid:
+    /// the work of the `outside` points, a few dozen apiece.
+    public var outsideCandidatesRead = 0
 
     public init() {}
 
@@ -209,6 +222,7 @@ public struct AssignmentPathCounts: Sendable, Equatable {
         sum.nearEdge += b.nearEdge
         sum.outside += b.outside
         sum.geos += b.geos
+        sum.outsideCandidatesRead += b.outsideCandidatesRead
         return sum
     }
 }

@@ -1,15 +1,36 @@
 import Foundation
 import GeoKit
 
-/// WGS84 → the grids' metric CRS with its own PROJ context, created exactly
-/// as `GridLocator` creates its transformer, so both give the same metres.
+/// WGS84 → the grids' metric CRS with its own PROJ context, a copy of the
+/// first `GridLocator`'s transformer, so both give the same metres.
 /// Belongs to one thread at a time.
 final class MetricProjector {
     /// Keeps its PROJ context alive.
     let transformer: CoordinateTransformer
 
-    init(metricCRS: String) throws {
-        transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: try PROJContext())
+    init(copying original: MetricTransformerOriginal) throws {
+        transformer = try original.copy(in: try PROJContext())
+    }
+}
+
+/// The first `GridLocator`'s WGS84 → metric transformer, kept for copying
+/// into the PROJ contexts of other threads (`CoordinateTransformer.copy`):
+/// making each thread's anew would cost a tenth of a second apiece.
+final class MetricTransformerOriginal: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Only copied from, one copy at a time.
+    private let transformer: CoordinateTransformer
+    var target: String { transformer.target }
+
+    /// A copy of `transformer` (which its own thread may go on using).
+    init(_ transformer: CoordinateTransformer) throws {
+        self.transformer = try transformer.copy(in: try PROJContext())
+    }
+
+    func copy(in context: PROJContext) throws -> CoordinateTransformer {
+        lock.lock()
+        defer { lock.unlock() }
+        return try transformer.copy(in: context)
     }
 }
 
@@ -44,6 +65,13 @@ public struct FastAssigner: ~Copyable {
     /// The tiles' and far cells' lists this thread has used (read without a lock).
     private let tileLists: ListCache
     private let farLists: ListCache
+    /// Their page tables, and where the tiles and far cells lie, for the inner loops.
+    private let tilePages: UnsafeMutablePointer<ListCache.Page?>
+    private let farPages: UnsafeMutablePointer<ListCache.Page?>
+    private let tileCells: Int, tileColumns: Int
+    private let farCells: FarCellLayout
+    private let outerFarLists: ListCache
+    private var readAheadSink = 0.0
 
     init(index: AssignmentIndex, projectors: ObjectPool<MetricProjector>, locators: ObjectPool<GridLocator>,
          makeLocator: @escaping () throws -> GridLocator) {
@@ -73,6 +101,12 @@ public struct FastAssigner: ~Copyable {
         approximate = index.approximateMetric
         tileLists = ListCache(count: index.outside.tileColumns * index.outside.tileRows)
         farLists = ListCache(count: index.far.cellCount)
+        tilePages = tileLists.pages
+        farPages = farLists.pages
+        tileCells = index.outside.tileCells
+        tileColumns = index.outside.tileColumns
+        farCells = index.far.layout
+        outerFarLists = ListCache(count: index.outerFar.cellCount)
     }
 
     deinit {
@@ -113,6 +147,16 @@ public struct FastAssigner: ~Copyable {
                     // Beyond the raster (or NaN): not a deep cell, so `assign` decides it below.
                     codes[i] = x >= 0 && y >= 0 && x < columnLimit && y < rowLimit ? cells[Int(y) * columns + Int(x)] : OwnershipRaster.outsideCell
                 }
+                // Points outside every grid: their lists' first lines, read now
+                // (summed into a stored property, so that the reads stay).
+                var readAhead = 0.0
+                for i in 0..<run where codes[i] == OwnershipRaster.outsideCell {
+                    let lon = points[2 * (start + i)], lat = points[2 * (start + i) + 1]
+                    guard let block = listAhead(lon, lat, code: codes[i], x: (lon - originX) * inverseCellSize,
+                                                y: (lat - originY) * inverseCellSize) else { continue }
+                    readAhead += block[3] > 0 ? block[CandidateList.headerLength + CandidateList.groupStride - 1] : block[3]
+                }
+                readAheadSink = readAhead
                 for i in 0..<run {
                     let code = codes[i]
                     if code >= 0 {
@@ -224,7 +268,7 @@ public struct FastAssigner: ~Copyable {
 
     private mutating func borrowedProjector() throws -> MetricProjector {
         if let projector { return projector }
-        let made = try projectors.take() ?? MetricProjector(metricCRS: index.metricCRS)
+        let made = try projectors.take() ?? MetricProjector(copying: index.metricOriginal)
         projector = made
         return made
     }
@@ -279,22 +323,50 @@ public struct FastAssigner: ~Copyable {
     /// as `GridLocator.outsideAssignment` ranks them; over the tile's
     /// candidate segments, which hold every edge that can matter here.
     private mutating func assignOutside(_ lon: Double, _ lat: Double, column: Int, row: Int) throws -> PointAssignment {
-        let outside = index.outside
-        let tile = outside.tile(column: column, row: row)
-        if let known = tileLists[tile] { return try rankOutside(lon, lat, known) }
-        let list = try outside.list(tile, projector: try borrowedProjector())
+        let tile = tile(column: column, row: row)
+        if let known = ListCache.lookup(tilePages, tile) { return try rankOutside(lon, lat, known) }
+        let list = try index.outside.list(tile, projector: try borrowedProjector())
         tileLists.set(tile, list)
         return try rankOutside(lon, lat, list.block.base)
     }
 
+    @inline(__always)
+    private func tile(column: Int, row: Int) -> Int { (row / tileCells) * tileColumns + column / tileCells }
+
     /// Beyond the raster: the same ranking over the far cell's list.
     private mutating func assignFar(_ lon: Double, _ lat: Double) throws -> PointAssignment {
-        let far = index.far
-        guard let cell = far.cell(lon, lat) else { return try geos(lon, lat) }
-        if let known = farLists[cell] { return try rankOutside(lon, lat, known) }
-        let list = try far.list(cell, projector: try borrowedProjector())
+        guard let cell = farCells.cell(lon, lat) else { return try assignOuterFar(lon, lat) }
+        if let known = ListCache.lookup(farPages, cell) { return try rankOutside(lon, lat, known) }
+        let list = try index.far.list(cell, projector: try borrowedProjector())
         farLists.set(cell, list)
         return try rankOutside(lon, lat, list.block.base)
+    }
+
+    /// Beyond the far field: the outer field's list, ranked on PROJ's coordinates.
+    private mutating func assignOuterFar(_ lon: Double, _ lat: Double) throws -> PointAssignment {
+        let outer = index.outerFar
+        guard let cell = outer.cell(lon, lat) else { return try geos(lon, lat) }
+        let block: UnsafePointer<Double>
+        if let known = outerFarLists[cell] {
+            block = known
+        } else {
+            let list = try outer.list(cell, projector: try borrowedProjector())
+            outerFarLists.set(cell, list)
+            block = list.block.base
+        }
+        let (x, y) = try metric(lon, lat)
+        let offset = ((x - block[0]) * (x - block[0]) + (y - block[1]) * (y - block[1])).squareRoot()
+        return try rankOutside(lon, lat, x, y, block: block, offset: offset)
+    }
+
+    /// The start of the list a point outside every grid will read, if this
+    /// thread has it (nil for other points): read ahead of the point's turn,
+    /// so that the cache misses of a run of points overlap.
+    @inline(__always)
+    private func listAhead(_ lon: Double, _ lat: Double, code: Int32, x: Double, y: Double) -> UnsafePointer<Double>? {
+        if code != OwnershipRaster.outsideCell { return nil }
+        if x >= 0 && y >= 0 && x < columnLimit && y < rowLimit { return ListCache.lookup(tilePages, tile(column: Int(x), row: Int(y))) }
+        return farCells.cell(lon, lat).flatMap { ListCache.lookup(farPages, $0) }
     }
 
     /// The point ranked over a list's block (a `CandidateList`'s, which the
@@ -302,18 +374,17 @@ public struct FastAssigner: ~Copyable {
     /// certainly give PROJ's answer, else on PROJ's.
     @inline(__always)
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ block: UnsafePointer<Double>) throws -> PointAssignment {
-        let centerX = block[0], centerY = block[1], count = Int(block[2])
-        let entries = block + CandidateList.headerLength
+        let centerX = block[0], centerY = block[1]
         if let approximate {
             let (x, y) = approximate.project(lon, lat)
             let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
-            if let answer = rankOutsideApproximately(lon, lat, x, y, entries: entries, count: count, offset: offset) {
+            if let answer = rankOutsideApproximately(lon, lat, x, y, block: block, offset: offset) {
                 return answer
             }
         }
         let (x, y) = try metric(lon, lat)
         let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
-        return try rankOutside(lon, lat, x, y, entries: entries, count: count, offset: offset)
+        return try rankOutside(lon, lat, x, y, block: block, offset: offset)
     }
 
     /// How far apart PROJ's and `TransverseMercator`'s metric distances of a
@@ -328,20 +399,15 @@ public struct FastAssigner: ~Copyable {
     /// that nearly misses the grid. Then PROJ's coordinates decide.
     @inline(__always)
     private mutating func rankOutsideApproximately(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
-                                                   entries: UnsafePointer<Double>, count: Int, offset: Double) -> PointAssignment? {
+                                                   block: UnsafePointer<Double>, offset: Double) -> PointAssignment? {
         let slack = Self.approximationSlack
         nearby.removeAll(keepingCapacity: true)
         var closest = Double.infinity
-        for k in 0..<count {
-            // Every grid within twice the slack of the closest, and every one within the tolerance and slack, is measured.
-            let reach = max(closest + 2 * slack, tolerance + slack) * (1 + 1e-9) + 1e-6
-            let entry = entries + CandidateList.stride * k
-            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
-            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
-            let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
-            if gapX * gapX + gapY * gapY > reach * reach { continue }
-            let s = Int(entry[5])
-            let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
+        var walk = CandidateWalk(block, metricXY: metricXY, x: x, y: y, offset: offset)
+        defer { counts.outsideCandidatesRead += walk.read }
+        // Every grid within twice the slack of the closest, and every one within the tolerance and slack, is measured.
+        while let s = walk.next(within: max(closest + 2 * slack, tolerance + slack) * (1 + 1e-9) + 1e-6) {
+            let d = ExactArithmetic.geosPointToSegment(x, y, metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3])
             let gap = sliverGap[s]
             if gap > 0 && d - slack <= AssignmentIndex.sliverWidth(gap: gap, along: 0.5) { return nil }
             if d < closest { closest = d }
@@ -388,27 +454,19 @@ public struct FastAssigner: ~Copyable {
         Float(d - slack) == Float(d + slack)
     }
 
-    /// The ranking of `assignOutside` over `count` candidate segments (their
-    /// `CandidateList` entries: centre distances ascending, from a point
-    /// `offset` metres away): the scan stops where no later segment can come
-    /// within reach.
+    /// The ranking of `assignOutside` over a `CandidateList`'s segments, from
+    /// a point `offset` metres from its centre (see `CandidateWalk`).
     @inline(__always)
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
-                                      entries: UnsafePointer<Double>, count: Int, offset: Double) throws -> PointAssignment {
+                                      block: UnsafePointer<Double>, offset: Double) throws -> PointAssignment {
         nearby.removeAll(keepingCapacity: true)
         var closest = GridDistance(grid: -1, distance: .infinity)
-        for k in 0..<count {
-            // Skip an edge whose box is certainly farther than both the
-            // closest edge so far and the tolerance: it cannot matter.
-            let reach = max(closest.distance, tolerance) * (1 + 1e-9) + 1e-6
-            // Nor can any later one when this one's centre distance, less the point's offset, is beyond reach.
-            let entry = entries + CandidateList.stride * k
-            if entry[0] - offset > reach * (1 + 1e-9) + 1e-6 { break }
-            let ax = entry[1], ay = entry[2], bx = entry[3], by = entry[4]
-            let gapX = max(min(ax, bx) - x, 0, x - max(ax, bx)), gapY = max(min(ay, by) - y, 0, y - max(ay, by))
-            if gapX * gapX + gapY * gapY > reach * reach { continue }
-            let s = Int(entry[5])
-            let d = ExactArithmetic.geosPointToSegment(x, y, ax, ay, bx, by)
+        var walk = CandidateWalk(block, metricXY: metricXY, x: x, y: y, offset: offset)
+        defer { counts.outsideCandidatesRead += walk.read }
+        // An edge whose box is certainly farther than both the closest edge
+        // so far and the tolerance cannot matter.
+        while let s = walk.next(within: max(closest.distance, tolerance) * (1 + 1e-9) + 1e-6) {
+            let d = ExactArithmetic.geosPointToSegment(x, y, metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3])
             if inSliver(s, distance: d, x, y) { return try geos(lon, lat) }
             let grid = vertexGrid[s]
             if d < closest.distance || (d == closest.distance && grid < closest.grid) { closest = GridDistance(grid: grid, distance: d) }

@@ -46,7 +46,7 @@ public final class GridAssigner: Sendable {
 
     /// A new locator, for the calling thread to own.
     public func makeLocator() throws -> GridLocator {
-        try GridLocator(shapes: shapes, rules: rules)
+        try GridLocator(shapes: shapes, rules: rules, copying: index.metricOriginal)
     }
 
     /// Runs `body` with a locator borrowed from this assigner's pool (made on

@@ -31,7 +31,14 @@ public final class GridLocator {
     /// the area: used to turn metric distances into safe degree margins.
     let metresPerDegreeLowerBound: Double
 
-    public init(shapes: [GridShape], rules: AssignmentRules) throws {
+    public convenience init(shapes: [GridShape], rules: AssignmentRules) throws {
+        try self.init(shapes: shapes, rules: rules, copying: nil)
+    }
+
+    /// - Parameter original: another locator's metric transformer to copy
+    ///   (when its target is this locator's metric CRS) rather than have PROJ
+    ///   search for the operation again.
+    init(shapes: [GridShape], rules: AssignmentRules, copying original: MetricTransformerOriginal?) throws {
         guard !shapes.isEmpty else { throw GeoError(tr("no grids to assign points to")) }
         precondition(zip(shapes, shapes.dropFirst()).allSatisfy { $0.code < $1.code }, "shapes must be sorted by code")
         geos = try GEOSContext()
@@ -44,7 +51,11 @@ public final class GridLocator {
         let all = envelopes.dropFirst().reduce(envelopes[0]) { $0.union($1) }
         envelope = all
         metricCRS = MetricCRS.code(forLongitude: (all.minX + all.maxX) / 2, latitude: (all.minY + all.maxY) / 2)
-        toMetric = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+        if let original, original.target == metricCRS {
+            toMetric = try original.copy(in: proj)
+        } else {
+            toMetric = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+        }
         grids = try geometries.map { try PreparedGeometry($0) }
         boundaries = try geometries.map { try PreparedGeometry($0.boundary()) }
         var metric: [Geometry] = []

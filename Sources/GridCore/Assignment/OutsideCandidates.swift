@@ -37,9 +37,6 @@ final class OutsideCandidates: Sendable {
         lists = LazyCandidateLists(count: tileColumns * tileRows)
     }
 
-    @inline(__always)
-    func tile(column: Int, row: Int) -> Int { (row / tileCells) * tileColumns + column / tileCells }
-
     /// The tile's list, made now if no thread has made it yet.
     func list(_ tile: Int, projector: MetricProjector) throws -> CandidateList {
         try lists.list(tile) {
@@ -119,7 +116,7 @@ struct TileListBuilder {
         let rows = (tileRow * tileCells)..<min((tileRow + 1) * tileCells, raster.rows)
         guard Self.hasOutsideCentre(raster, columns: max(0, columns.lowerBound - 1)..<min(raster.columns, columns.upperBound + 1),
                                     rows: max(0, rows.lowerBound - 1)..<min(raster.rows, rows.upperBound + 1)) else {
-            return OutsideList(segments: [], centreDistances: [], centerX: 0, centerY: 0)
+            return OutsideList(segments: [], centerX: 0, centerY: 0)
         }
         let west = raster.originX + Double(columns.lowerBound) * raster.cellSize
         let east = raster.originX + Double(columns.upperBound) * raster.cellSize
@@ -152,8 +149,7 @@ struct OutsideListBuilder {
 
     /// The segments that can matter to any point of a lon/lat box: every
     /// one that could be the nearest to some point of it, and every one
-    /// within the tolerance of it; with the box's metric centre and each
-    /// segment's distance from that centre, nearest first.
+    /// within the tolerance of it; with the box's metric centre.
     mutating func candidates(west: Double, east: Double, south: Double, north: Double) throws -> OutsideList {
         // The box's metric box: the projected border points, widened far
         // beyond the bend of the projected border between them (a projected
@@ -174,25 +170,20 @@ struct OutsideListBuilder {
         let halfDiagonal = ((box.maxX - box.minX) * (box.maxX - box.minX) + (box.maxY - box.minY) * (box.maxY - box.minY)).squareRoot() / 2
         let nearest = tree.nearestSegmentDistance(centerX, centerY, metricXY: metricXY, heap: &heap)
         let reach = max(nearest + halfDiagonal, tolerance) * (1 + 1e-9) + 1e-6
-        var list: [(segment: UInt32, distance: Double)] = []
+        var list: [UInt32] = []
         let xy = metricXY
         tree.forEachSegment(nearMinX: box.minX, minY: box.minY, maxX: box.maxX, maxY: box.maxY, within: reach, stack: &stack) { s in
             let dx = max(min(xy[2 * s], xy[2 * s + 2]) - box.maxX, 0, box.minX - max(xy[2 * s], xy[2 * s + 2]))
             let dy = max(min(xy[2 * s + 1], xy[2 * s + 3]) - box.maxY, 0, box.minY - max(xy[2 * s + 1], xy[2 * s + 3]))
-            if (dx * dx + dy * dy).squareRoot() <= reach {
-                list.append((UInt32(s), ExactArithmetic.geosPointToSegment(centerX, centerY, xy[2 * s], xy[2 * s + 1], xy[2 * s + 2], xy[2 * s + 3])))
-            }
+            if (dx * dx + dy * dy).squareRoot() <= reach { list.append(UInt32(s)) }
         }
-        list.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.segment < $1.segment) }
-        return OutsideList(segments: list.map(\.segment), centreDistances: list.map(\.distance), centerX: centerX, centerY: centerY)
+        return OutsideList(segments: list, centerX: centerX, centerY: centerY)
     }
 }
 
 /// The candidate edges of one box (see `OutsideListBuilder.candidates`).
 struct OutsideList {
     var segments: [UInt32]
-    /// Each segment's distance from the box's metric centre, ascending.
-    var centreDistances: [Double]
     var centerX: Double, centerY: Double
 }
 
@@ -215,15 +206,20 @@ final class FarField: @unchecked Sendable {
     private let approximate: TransverseMercator?
     let lists: LazyCandidateLists
 
-    /// How far beyond the raster the cells reach, in degrees; farther points go to GEOS.
+    /// How far beyond the raster the cells of the near field reach, in degrees.
     static let reachDegrees = 1.0
+    /// How far the outer field's cells reach (the near field's go first);
+    /// farther points go to GEOS.
+    static let outerReachDegrees = 4.0
     /// At most this many cells: lists for far cells are long, but few cells are built.
     static let maximumCells = 1 << 16
 
+    /// - Parameters:
+    ///   - approximate: the Swift projection, checked over the cells' extent (nil: PROJ for every corner).
+    ///   - reach: how far beyond the raster the cells reach, in degrees.
     init(raster: OwnershipRaster, tree: MetricSegmentTree, metricXY: FrozenBuffer<Double>, approximate: TransverseMercator?,
-         tolerance: Double, cellMetres: Double) {
+         tolerance: Double, cellMetres: Double, reach: Double = FarField.reachDegrees) {
         let extent = raster.extent
-        let reach = Self.reachDegrees
         let width = extent.width + 2 * reach, height = extent.height + 2 * reach
         cellSize = max(cellMetres / 110_574, (width * height / Double(Self.maximumCells)).squareRoot())
         originX = extent.minX - reach
@@ -239,10 +235,10 @@ final class FarField: @unchecked Sendable {
 
     /// The cell of a point, or nil beyond the cells (or not a number).
     @inline(__always)
-    func cell(_ lon: Double, _ lat: Double) -> Int? {
-        let x = (lon - originX) / cellSize, y = (lat - originY) / cellSize
-        guard x >= 0, y >= 0, x < Double(columns), y < Double(rows) else { return nil }
-        return Int(y) * columns + Int(x)
+    func cell(_ lon: Double, _ lat: Double) -> Int? { layout.cell(lon, lat) }
+
+    var layout: FarCellLayout {
+        FarCellLayout(originX: originX, originY: originY, cellSize: cellSize, columns: Double(columns), rows: Double(rows))
     }
 
     var cellCount: Int { columns * rows }
@@ -264,24 +260,126 @@ final class FarField: @unchecked Sendable {
     }
 }
 
+/// Where a `FarField`'s cells lie, as a value its readers copy (reading
+/// it costs no reference counting).
+struct FarCellLayout {
+    let originX: Double, originY: Double, cellSize: Double
+    let columns: Double, rows: Double
+
+    /// The cell of a point, or nil beyond the cells (or not a number).
+    @inline(__always)
+    func cell(_ lon: Double, _ lat: Double) -> Int? {
+        let x = (lon - originX) / cellSize, y = (lat - originY) / cellSize
+        guard x >= 0, y >= 0, x < columns, y < rows else { return nil }
+        return Int(y) * Int(columns) + Int(x)
+    }
+}
+
 /// One tile's or far cell's candidates, frozen in one block of doubles so
-/// that a point's scan reads one place in order: the centre (x, y), the
-/// count, then per candidate its distance from the centre, its metric
-/// endpoints (ax, ay, bx, by) and its segment number.
+/// that a point's scan reads one place in order. The segments go in groups
+/// of up to `groupLength` consecutive ones (a stretch of one ring, whose
+/// endpoints lie side by side in the index's metric coordinates), each
+/// group with its box and the box's distance from the centre, groups
+/// nearest to the centre first: a point's scan (`CandidateWalk`) stops at
+/// the first group whose centre distance, less the point's offset from the
+/// centre, is beyond the nearest edge found, and skips a group whose box is
+/// beyond it. A point kilometres out reads a few boxes and measures a few
+/// segments, not every edge the cell's list must hold; and the lists, boxes
+/// only, are small enough that many stay in the cache.
+///
+/// Layout: the centre (x, y), the segment count and the group count; per
+/// group its centre distance, box (minX, minY, maxX, maxY), and first
+/// segment × 16 + length.
 final class CandidateList: Sendable {
     let block: FrozenBuffer<Double>
-    static let headerLength = 3
-    static let stride = 6
+    static let headerLength = 4
+    static let groupStride = 6
+    static let groupLength = 8
+    /// How many segments the list holds.
     var count: Int { Int(block.base[2]) }
 
-    init(_ list: OutsideList, metricXY: UnsafePointer<Double>) {
-        var block = [list.centerX, list.centerY, Double(list.segments.count)]
-        block.reserveCapacity(Self.headerLength + list.segments.count * Self.stride)
-        for (segment, distance) in zip(list.segments, list.centreDistances) {
-            let s = Int(segment)
-            block += [distance, metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3], Double(segment)]
+    init(_ list: OutsideList, metricXY xy: UnsafePointer<Double>) {
+        // Runs of consecutive segment numbers, cut every `groupLength`.
+        let segments = list.segments.sorted()
+        var groups: [(distance: Double, box: [Double], first: UInt32, length: Int)] = []
+        var start = 0
+        while start < segments.count {
+            var end = start + 1
+            while end < segments.count && end - start < Self.groupLength && segments[end] == segments[end - 1] + 1 { end += 1 }
+            var box = [Double.infinity, .infinity, -.infinity, -.infinity]
+            for segment in segments[start..<end] {
+                let s = Int(segment)
+                box = [min(box[0], xy[2 * s], xy[2 * s + 2]), min(box[1], xy[2 * s + 1], xy[2 * s + 3]),
+                       max(box[2], xy[2 * s], xy[2 * s + 2]), max(box[3], xy[2 * s + 1], xy[2 * s + 3])]
+            }
+            let dx = max(box[0] - list.centerX, 0, list.centerX - box[2])
+            let dy = max(box[1] - list.centerY, 0, list.centerY - box[3])
+            groups.append(((dx * dx + dy * dy).squareRoot(), box, segments[start], end - start))
+            start = end
+        }
+        groups.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.first < $1.first) }
+        var block = [list.centerX, list.centerY, Double(segments.count), Double(groups.count)]
+        block.reserveCapacity(Self.headerLength + groups.count * Self.groupStride)
+        for group in groups {
+            block += [group.distance] + group.box + [Double(Int(group.first) * 16 + group.length)]
         }
         self.block = FrozenBuffer(block)
+    }
+}
+
+/// One point's walk over a `CandidateList`: the segments whose boxes come
+/// within the reach the caller gives (it shrinks as nearer edges are
+/// found), group by group, stopping at the first group whose centre
+/// distance, less the point's offset from the centre, is beyond it (the
+/// groups are in that order, so no later one can come within reach).
+struct CandidateWalk {
+    private var group: UnsafePointer<Double>
+    private var groupsLeft: Int
+    private var segment = 0
+    private var segmentsLeft = 0
+    private let metricXY: UnsafePointer<Double>
+    private let x: Double, y: Double, offset: Double
+    /// Groups and segments read so far.
+    private(set) var read = 0
+
+    /// - Parameter block: a `CandidateList`'s block.
+    init(_ block: UnsafePointer<Double>, metricXY: UnsafePointer<Double>, x: Double, y: Double, offset: Double) {
+        group = block + CandidateList.headerLength
+        groupsLeft = Int(block[3])
+        self.metricXY = metricXY
+        (self.x, self.y, self.offset) = (x, y, offset)
+    }
+
+    /// The next segment whose box is within `reach` of the point (its
+    /// endpoints are `metricXY[2 s ..< 2 s + 4]`), or nil when none is left.
+    @inline(__always)
+    mutating func next(within reach: Double) -> Int? {
+        while true {
+            while segmentsLeft > 0 {
+                let s = segment
+                segment += 1
+                segmentsLeft -= 1
+                read += 1
+                let (ax, ay, bx, by) = (metricXY[2 * s], metricXY[2 * s + 1], metricXY[2 * s + 2], metricXY[2 * s + 3])
+                if Self.gapSquared(x, y, min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)) <= reach * reach { return s }
+            }
+            guard groupsLeft > 0, group[0] - offset <= reach * (1 + 1e-9) + 1e-6 else { return nil }
+            read += 1
+            groupsLeft -= 1
+            if Self.gapSquared(x, y, group[1], group[2], group[3], group[4]) <= reach * reach {
+                let packed = Int(group[5])
+                segment = packed >> 4
+                segmentsLeft = packed & 15
+            }
+            group += CandidateList.groupStride
+        }
+    }
+
+    /// The squared distance from a point to a box (0 inside it).
+    @inline(__always)
+    static func gapSquared(_ x: Double, _ y: Double, _ minX: Double, _ minY: Double, _ maxX: Double, _ maxY: Double) -> Double {
+        let gapX = max(minX - x, 0, x - maxX), gapY = max(minY - y, 0, y - maxY)
+        return gapX * gapX + gapY * gapY
     }
 }
 
@@ -290,26 +388,37 @@ final class CandidateList: Sendable {
 /// slots are made on first use, so a province's two million tiles cost
 /// nothing until points need them.
 final class ListCache {
-    private var pages: [UnsafeMutablePointer<UnsafePointer<Double>?>?]
+    typealias Page = UnsafeMutablePointer<UnsafePointer<Double>?>
+    /// The page table, raw so that a lookup in the inner loop costs no
+    /// retain and no exclusivity check (see `lookup`).
+    let pages: UnsafeMutablePointer<Page?>
+    private let pageCount: Int
     private static let pageShift = 12
 
     init(count: Int) {
-        pages = Array(repeating: nil, count: (count >> Self.pageShift) + 1)
+        pageCount = (count >> Self.pageShift) + 1
+        pages = .allocate(capacity: pageCount)
+        pages.initialize(repeating: nil, count: pageCount)
     }
 
     deinit {
-        for page in pages { page?.deallocate() }
+        for page in 0..<pageCount { pages[page]?.deallocate() }
+        pages.deallocate()
     }
 
+    /// The block of list `index`, nil if this thread has not used it yet.
+    subscript(_ index: Int) -> UnsafePointer<Double>? { Self.lookup(pages, index) }
+
+    /// The block of list `index` in a cache's page table, nil if this thread has not used it yet.
     @inline(__always)
-    subscript(_ index: Int) -> UnsafePointer<Double>? {
+    static func lookup(_ pages: UnsafeMutablePointer<Page?>, _ index: Int) -> UnsafePointer<Double>? {
         pages[index >> Self.pageShift]?[index & ((1 << Self.pageShift) - 1)]
     }
 
     func set(_ index: Int, _ list: CandidateList) {
         let page = index >> Self.pageShift
         if pages[page] == nil {
-            let made = UnsafeMutablePointer<UnsafePointer<Double>?>.allocate(capacity: 1 << Self.pageShift)
+            let made = Page.allocate(capacity: 1 << Self.pageShift)
             made.initialize(repeating: nil, count: 1 << Self.pageShift)
             pages[page] = made
         }
