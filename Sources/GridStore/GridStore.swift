@@ -39,10 +39,16 @@ public final class GridStore: Sendable {
         func code(_ index: Int32) -> String? { index >= 0 ? codes[Int(index)] : nil }
         // In key order: the table is its primary key's B-tree, and appending is far cheaper than inserting at random.
         let order = points.indices.sorted { (points[$0].layer.rawValue, points[$0].id) < (points[$1].layer.rawValue, points[$1].id) }
-        try BulkInsert(db, head: """
-            INSERT OR REPLACE INTO assignments
-            (generation_id, layer, feature_id, grid_code, method, distance_m, runner_up, runner_up_distance_m, nearest_grid)
-            """, row: "(?, ?, ?, ?, ?, ?, ?, ?, ?)").insert(order) { row, index in
+        let columns = "generation_id, layer, feature_id, grid_code, method, distance_m, runner_up, runner_up_distance_m, nearest_grid"
+        // Many rows go through a temporary table and one statement: SQLite keeps an undo copy of
+        // every page a statement first touches, and 64-row statements into the (generation, grid)
+        // index touch dozens of pages each, so one statement copies each page once instead.
+        let staged = points.count >= stagedAssignmentRows
+        if staged {
+            try db.execute(sql: "CREATE TEMP TABLE IF NOT EXISTS staged_assignments AS SELECT \(columns) FROM assignments WHERE 0")
+        }
+        try BulkInsert(db, head: staged ? "INSERT INTO temp.staged_assignments (\(columns))" : "INSERT OR REPLACE INTO assignments (\(columns))",
+                       row: "(?, ?, ?, ?, ?, ?, ?, ?, ?)").insert(order) { row, index in
             let (point, a) = (points[index], assignments[index])
             row.bind(generation)
             row.bind(point.layer.rawValue)
@@ -54,7 +60,16 @@ public final class GridStore: Sendable {
             row.bind(a.runnerUpDistanceMeters)
             row.bind(code(a.nearestGrid))
         }
+        if staged {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO assignments (\(columns)) SELECT \(columns) FROM temp.staged_assignments ORDER BY rowid;
+                DELETE FROM temp.staged_assignments
+                """)
+        }
     }
+
+    /// From how many rows `writeAssignments` stages them; a household added or moved by hand goes straight in.
+    static let stagedAssignmentRows = 1_000
 
     /// Runs a large write with a page cache of 128 MB instead of SQLite's 2 MB,
     /// so that a county's rows and indexes stay in memory until the commit

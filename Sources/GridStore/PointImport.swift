@@ -115,7 +115,7 @@ extension GridStore {
 
     /// Records read, checked, assigned and written at a time: the file is streamed,
     /// so memory does not grow with it (695,000 households stay under 500 MB).
-    static let importBatch = 65_536
+    static let importBatch = 32_768
 
     func importPoints(_ layer: PointLayer, path: String, crs: CoordinateSystem, encoding: TextEncoding? = nil, dispatch: DispatchRules,
                       columnNames: PointColumnNames = PointColumnNames(), bulkLoadFrom: Int, batchSize: Int,

@@ -100,6 +100,29 @@ import GridCore
         #expect(try Self.indexCells(bulk.store).count == 3_000)
     }
 
+    /// A file imported again over itself, moved: its assignments replace the earlier ones alike
+    /// whether they are staged and merged in one statement (large batches) or written directly (small ones).
+    @Test func importingAgainReplacesAssignmentsOnBothWritePaths() throws {
+        let first = Self.households(3_000, seed: 11), moved = Self.households(3_000, seed: 12)
+        let staged = try TemporaryStore(), direct = try TemporaryStore(), fresh = try TemporaryStore(), unmoved = try TemporaryStore()
+        for t in [staged, direct, fresh, unmoved] { _ = try t.store.importGrids(path: Fixtures.sampleGrids) }
+        for t in [staged, direct, unmoved] { try importHouseholds(t, "h.csv", first, bulk: true) }
+        #expect(3_000 >= GridStore.stagedAssignmentRows && 700 < GridStore.stagedAssignmentRows)
+        try importHouseholds(staged, "moved.csv", moved, bulk: true)
+        try importHouseholds(direct, "moved.csv", moved, bulk: true, batchSize: 700)
+        try importHouseholds(fresh, "moved.csv", moved, bulk: true)
+
+        let expected = try Self.contents(fresh.store)
+        #expect(expected.count == 6_000)
+        #expect(try Self.contents(staged.store) == expected)
+        #expect(try Self.contents(direct.store) == expected)
+        // The moves changed grids: the replacement is not the first import's answers kept.
+        let unmovedContents = try Self.contents(unmoved.store)
+        #expect(zip(unmovedContents.dropFirst(3_000), expected.dropFirst(3_000)).filter { $0 != $1 }.count > 1_000)
+        let leftOver = try staged.store.database.pool.write { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM temp.staged_assignments") }
+        #expect(leftOver == 0)
+    }
+
     @Test func theExtentFromTheIndexesHoldsEveryPointAndFitsClosely() throws {
         let t = try TemporaryStore()
         _ = try t.store.importGrids(path: Fixtures.sampleGrids)
