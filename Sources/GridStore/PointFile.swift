@@ -183,34 +183,71 @@ enum PointFile {
             data = Data(decoded)
             notes.append(tr("encoding: GBK (GB18030)").rendered + (encoding == nil ? tr(", as the file is not UTF-8").rendered : tr(", as given").rendered))
         }
+        // The bytes are parsed on a thread of their own while `body` checks and writes the
+        // batch before: parsing is a tenth of an import, and the writing runs on one core.
+        let handoff = BatchHandoff()
+        let parsed = DispatchSemaphore(value: 0)
+        let mapped = data
+        let parser = Thread {
+            parseCSV(mapped, path: path, batchSize: batchSize, columnNames: columnNames, into: handoff)
+            parsed.signal()
+        }
+        parser.start()
+        defer {
+            handoff.stop()
+            parsed.wait()
+        }
+        while true {
+            switch handoff.take() {
+            case .batch(let records):
+                try body(records, false)
+            case .last(let records, let renamed):
+                if !renamed.isEmpty { notes.append(tr("columns: ").rendered + renamed.joined(separator: ", ")) }
+                try body(records, true)
+                return
+            case .failure(let error):
+                throw error
+            }
+        }
+    }
+
+    /// The parsing half of `readCSV`: batches of records, then the last one, or the first error.
+    private static func parseCSV(_ data: Data, path: String, batchSize: Int, columnNames: PointColumnNames, into handoff: BatchHandoff) {
+        struct Stopped: Error {}
         var columns: PointColumns?
         var batch: [PointFileRecord] = []
         do {
-            try data.withUnsafeBytes { raw in
-                try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
-                    guard let header = columns else {
-                        columns = try PointColumns(fields, path: path, place: "line 1", configured: columnNames)
-                        return
-                    }
-                    if fields.count == 1 && fields[0].isEmpty { return } // blank line
-                    guard fields.count == header.names.count else {
-                        throw WanggeError.invalid(tr("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)"))
-                    }
-                    batch.append(header.record(fields, at: RecordLocation(unit: .line, number: line.number)))
-                    if batch.count == batchSize {
-                        try body(batch, false)
-                        batch.removeAll(keepingCapacity: true)
+            do {
+                try data.withUnsafeBytes { raw in
+                    try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
+                        guard let header = columns else {
+                            columns = try PointColumns(fields, path: path, place: "line 1", configured: columnNames)
+                            return
+                        }
+                        if fields.count == 1 && fields[0].isEmpty { return } // blank line
+                        guard fields.count == header.names.count else {
+                            throw WanggeError.invalid(tr("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)"))
+                        }
+                        batch.append(header.record(fields, at: RecordLocation(unit: .line, number: line.number)))
+                        if batch.count == batchSize {
+                            guard handoff.put(.batch(batch)) else { throw Stopped() }
+                            batch = []
+                            batch.reserveCapacity(batchSize)
+                        }
                     }
                 }
+            } catch let problem as CSVRecords.Problem {
+                let names = columns?.names ?? []
+                let field = problem.record > 0 && problem.field < names.count ? "field \(names[problem.field])" : "column \(problem.field + 1)"
+                throw WanggeError.invalid(tr("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported"))
             }
-        } catch let problem as CSVRecords.Problem {
-            let names = columns?.names ?? []
-            let field = problem.record > 0 && problem.field < names.count ? "field \(names[problem.field])" : "column \(problem.field + 1)"
-            throw WanggeError.invalid(tr("\(path): line \(problem.line): \(field): \(problem.message); nothing was imported"))
+            guard let columns else { throw WanggeError.invalid(tr("\(path): empty file, expected a header row")) }
+            _ = handoff.put(.last(batch, renamed: columns.renamed))
+        } catch is Stopped {
+            return
+        } catch {
+            _ = handoff.put(.failure(error))
         }
-        guard let columns else { throw WanggeError.invalid(tr("\(path): empty file, expected a header row")) }
-        if !columns.renamed.isEmpty { notes.append(tr("columns: ").rendered + columns.renamed.joined(separator: ", ")) }
-        try body(batch, true)
     }
 
     /// An Excel workbook: the first sheet with rows (GDAL's XLSX driver, read only),
@@ -279,5 +316,51 @@ enum PointFile {
             }
             return PointFileRecord(location: location, id: id, x: try number(0), y: try number(1), fields: fields)
         }
+    }
+}
+
+/// Batches handed from the thread that parses a CSV to the one that imports them.
+/// At most one batch waits, so memory holds three at most: the one being written,
+/// the one waiting and the one being parsed.
+final class BatchHandoff: @unchecked Sendable {
+    enum Item: Sendable {
+        case batch([PointFileRecord])
+        /// The last records (perhaps none), and the header's renamed columns.
+        case last([PointFileRecord], renamed: [String])
+        case failure(any Error)
+    }
+
+    private let condition = NSCondition()
+    private var waiting: Item?
+    private var stopped = false
+
+    /// Waits while an item waits; false once the importer has stopped (the parser then stops too).
+    func put(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting != nil && !stopped { condition.wait() }
+        guard !stopped else { return false }
+        waiting = item
+        condition.broadcast()
+        return true
+    }
+
+    /// The next item, waited for.
+    func take() -> Item {
+        condition.lock()
+        defer { condition.unlock() }
+        while waiting == nil { condition.wait() }
+        let item = waiting!
+        waiting = nil
+        condition.broadcast()
+        return item
+    }
+
+    /// No more items are wanted: an import that failed, or that has the last batch.
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
     }
 }
