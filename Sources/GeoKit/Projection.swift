@@ -238,6 +238,30 @@ public enum MetricCRS {
         let zone = Int(((lon + 180) / 6).rounded(.down)) % 60 + 1
         return lat >= 0 ? "EPSG:\(32600 + zone)" : "EPSG:\(32700 + zone)"
     }
+
+    /// The CGCS2000 Gauss-Krüger zones `code(forLongitude:latitude:)` gives.
+    static let gaussKrugerZones = 4534...4554
+
+    /// The geographic CRS that WGS84 longitudes and latitudes are handed to PROJ as,
+    /// on their way into `metric`: CGCS2000 (EPSG:4490) for its Gauss-Krüger zones,
+    /// else WGS84 itself. PROJ has only a ballpark (no-op) transformation between
+    /// WGS84 and CGCS2000, so the pipeline is the same step for step (tested), but
+    /// finding it from WGS84 searches PROJ's database for datum transformations: a
+    /// fifth of a `wangge locate` that starts for one file. From CGCS2000 there is none to search.
+    public static func geographicCRS(for metric: String) -> String {
+        guard metric.hasPrefix("EPSG:"), let number = Int(metric.dropFirst(5)), gaussKrugerZones.contains(number) else { return "EPSG:4326" }
+        return "EPSG:4490"
+    }
+
+    /// WGS84 longitudes and latitudes to `metric` (a code this enum gives).
+    public static func transformer(to metric: String, context: PROJContext) throws -> CoordinateTransformer {
+        try CoordinateTransformer(from: geographicCRS(for: metric), to: metric, context: context)
+    }
+
+    /// `metric` to WGS84 longitudes and latitudes, the way back of `transformer(to:context:)`.
+    public static func transformer(from metric: String, context: PROJContext) throws -> CoordinateTransformer {
+        try CoordinateTransformer(from: metric, to: geographicCRS(for: metric), context: context)
+    }
 }
 
 /// Areas in m² of small lon/lat pieces (slivers, overlaps, gaps) that agree

@@ -39,6 +39,34 @@ import TestSupport
         }
     }
 
+    /// The metric transformers name CGCS2000 as the source in its Gauss-Krüger zones, to spare
+    /// PROJ's search for a WGS84 → CGCS2000 transformation: the same pipeline as from WGS84
+    /// (PROJ has only a ballpark one between them), and the same bits, in every zone.
+    @Test func metricTransformersGiveWhatPROJFindsFromWGS84() throws {
+        var random = SeededRandom(seed: 43)
+        for number in MetricCRS.gaussKrugerZones {
+            let metric = "EPSG:\(number)"
+            #expect(MetricCRS.geographicCRS(for: metric) == "EPSG:4490")
+            let searched = try CoordinateTransformer(from: "EPSG:4326", to: metric, context: try PROJContext())
+            let direct = try MetricCRS.transformer(to: metric, context: try PROJContext())
+            let searchedBack = try CoordinateTransformer(from: metric, to: "EPSG:4326", context: try PROJContext())
+            let back = try MetricCRS.transformer(from: metric, context: try PROJContext())
+            #expect(direct.definition != nil && direct.definition == searched.definition, "\(metric)")
+            #expect(back.definition != nil && back.definition == searchedBack.definition, "\(metric) back")
+            let centralMeridian = Double(75 + 3 * (number - 4534))
+            for _ in 0..<500 {
+                let lon = centralMeridian + (random.unit() - 0.5) * 3, lat = 18 + random.unit() * 35
+                let (a, b) = (try searched.transform(x: lon, y: lat), try direct.transform(x: lon, y: lat))
+                #expect(a.x.bitPattern == b.x.bitPattern && a.y.bitPattern == b.y.bitPattern, "\(metric) at \(lon), \(lat)")
+                let (c, d) = (try searchedBack.transform(x: a.x, y: a.y), try back.transform(x: a.x, y: a.y))
+                #expect(c.x.bitPattern == d.x.bitPattern && c.y.bitPattern == d.y.bitPattern, "\(metric) back from \(a)")
+            }
+        }
+        // Outside China's zones the source stays WGS84.
+        #expect(MetricCRS.geographicCRS(for: "EPSG:32617") == "EPSG:4326")
+        #expect(MetricCRS.geographicCRS(for: "EPSG:4533") == "EPSG:4326" && MetricCRS.geographicCRS(for: "EPSG:4555") == "EPSG:4326")
+    }
+
     @Test func projectedDistanceAgreesWithGeodesic() throws {
         let context = try PROJContext()
         let code = MetricCRS.code(forLongitude: 112.355, latitude: 28.842)

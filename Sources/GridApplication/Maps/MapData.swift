@@ -102,7 +102,7 @@ public struct MapData: Sendable {
         let extent = try geometries.map { try $0.envelope }.reduce(nil as Envelope?) { $0?.union($1) ?? $1 }
         guard let extent else { throw WanggeError.invalid(tr("no grids to draw")) }
         metricCRS = MetricCRS.code(forLongitude: (extent.minX + extent.maxX) / 2, latitude: (extent.minY + extent.maxY) / 2)
-        let transformer = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+        let transformer = try MetricCRS.transformer(to: metricCRS, context: proj)
         func rings(_ geometry: Geometry) throws -> [[MapXY]] {
             try geometry.polygons().flatMap { try $0.rings() }.map { ring in
                 var flat = try ring.coordinates().flatMap { [$0.x, $0.y] }

@@ -54,7 +54,7 @@ public final class GridLocator {
         if let original, original.target == metricCRS {
             toMetric = try original.copy(in: proj)
         } else {
-            toMetric = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+            toMetric = try MetricCRS.transformer(to: metricCRS, context: proj)
         }
         grids = try geometries.map { try PreparedGeometry($0) }
         boundaries = try geometries.map { try PreparedGeometry($0.boundary()) }

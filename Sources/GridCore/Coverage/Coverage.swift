@@ -108,7 +108,7 @@ public final class CoverageCalculator {
         geos = try GEOSContext()
         proj = try PROJContext()
         metricCRS = MetricCRS.code(forLongitude: center.lon, latitude: center.lat)
-        toMetric = try CoordinateTransformer(from: "EPSG:4326", to: metricCRS, context: proj)
+        toMetric = try MetricCRS.transformer(to: metricCRS, context: proj)
         self.settings = settings
     }
 
@@ -147,7 +147,7 @@ public final class CoverageCalculator {
         let cameraGrid = try assignCameras(cameras, to: gridGeometries)
         var householdsByGrid = [[LonLat]](repeating: [], count: grids.count)
         for h in households where h.grid >= 0 && Int(h.grid) < grids.count { householdsByGrid[Int(h.grid)].append(h.position) }
-        let back = try CoordinateTransformer(from: metricCRS, to: "EPSG:4326", context: proj)
+        let back = try MetricCRS.transformer(from: metricCRS, context: proj)
         var result: [GridCoverage] = []
         for (index, grid) in gridGeometries.enumerated() {
             let area = try grid.area

@@ -228,7 +228,7 @@ public final class PlanEditor {
         let shape = try shape(code)
         let proj = try PROJContext()
         let e = try shape.envelope
-        let toMetric = try CoordinateTransformer(from: "EPSG:4326", to: MetricCRS.code(forLongitude: (e.minX + e.maxX) / 2, latitude: (e.minY + e.maxY) / 2), context: proj)
+        let toMetric = try MetricCRS.transformer(to: MetricCRS.code(forLongitude: (e.minX + e.maxX) / 2, latitude: (e.minY + e.maxY) / 2), context: proj)
         let points = try households.map { p -> LonLat in
             let xy = try toMetric.transform(x: p.lon, y: p.lat)
             return LonLat(xy.x, xy.y)
