@@ -233,7 +233,7 @@ public enum MetricCRS {
     public static func code(forLongitude lon: Double, latitude lat: Double) -> String {
         let centralMeridian = (lon / 3).rounded() * 3
         if (75...135).contains(centralMeridian) && lat > 0 {
-            return "EPSG:\(4534 + Int(centralMeridian - 75) / 3)"
+            return "EPSG:\(gaussKrugerZones.lowerBound + Int(centralMeridian - 75) / 3)"
         }
         let zone = Int(((lon + 180) / 6).rounded(.down)) % 60 + 1
         return lat >= 0 ? "EPSG:\(32600 + zone)" : "EPSG:\(32700 + zone)"

@@ -9,7 +9,7 @@ import GridCore
 @Suite struct PointFileBatchTests {
     static func file(rows: Int, badLine: Int? = nil) throws -> String {
         var lines = ["id,lon,lat,address"]
-        for row in 1...max(rows, 1) where row <= rows {
+        for row in stride(from: 1, through: rows, by: 1) {
             // File line row + 1: the header is line 1.
             lines.append(row + 1 == badLine ? "P\(row),112.3,28.8,\"never closed" : "P\(row),112.3,28.8,地址\(row)")
         }
