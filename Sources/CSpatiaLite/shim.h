@@ -16,3 +16,11 @@ static inline int wangge_load_spatialite(sqlite3 *db, char **error) {
 static inline const char *wangge_spatialite_build_version(void) {
     return SPATIALITE_VERSION;
 }
+
+// SQLite counts its allocations by default, under a process-wide mutex taken on
+// every malloc and free; nothing here reads the counts. Only possible before
+// SQLite initializes (SQLITE_MISUSE after): sqlite3_config is variadic, so Swift
+// cannot call it directly.
+static inline int wangge_sqlite_stop_counting_memory(void) {
+    return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}

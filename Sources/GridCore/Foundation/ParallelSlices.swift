@@ -33,3 +33,30 @@ private final class SliceResults<Value: Sendable>: @unchecked Sendable {
 
     var values: [Swift.Result<Value, any Error>?] { lock.withLock { stored } }
 }
+
+/// Work begun on a thread of its own and joined later, so that the caller does
+/// something else meanwhile: an import checks its next batch while SQLite writes
+/// this one. What the work touches is the caller's to leave alone until `join`.
+public final class BackgroundWork<Value>: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    private var outcome: Result<Value, any Error>?
+    private var joined = false
+
+    public init(_ work: @escaping () throws -> Value) {
+        // Not Sendable, and need not be: nothing else runs it, and the caller waits in `join` for it.
+        nonisolated(unsafe) let work = work
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            outcome = Result(catching: work)
+            finished.signal()
+        }
+    }
+
+    /// Waits for the work and gives its value or rethrows its error (once; later calls answer the same).
+    public func join() throws -> Value {
+        if !joined {
+            finished.wait()
+            joined = true
+        }
+        return try outcome!.get()
+    }
+}
