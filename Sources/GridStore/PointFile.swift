@@ -212,10 +212,15 @@ enum PointFile {
     }
 
     /// The parsing half of `readCSV`: batches of records, then the last one, or the first error.
+    static let firstBatchSize = 4_096
+
     private static func parseCSV(_ data: Data, path: String, batchSize: Int, columnNames: PointColumnNames, into handoff: BatchHandoff) {
         struct Stopped: Error {}
         var columns: PointColumns?
         var batch: [PointFileRecord] = []
+        // The first batch is small, so that the importer starts checking and writing at once
+        // instead of waiting for a whole batch to be parsed.
+        var limit = min(batchSize, firstBatchSize)
         do {
             do {
                 try data.withUnsafeBytes { raw in
@@ -229,8 +234,9 @@ enum PointFile {
                             throw WanggeError.invalid(tr("\(path): line \(line.number): \(fields.count) fields, but the header has \(header.names.count)"))
                         }
                         batch.append(header.record(fields, at: RecordLocation(unit: .line, number: line.number)))
-                        if batch.count == batchSize {
+                        if batch.count == limit {
                             guard handoff.put(.batch(batch)) else { throw Stopped() }
+                            limit = batchSize
                             batch = []
                             batch.reserveCapacity(batchSize)
                         }
