@@ -342,6 +342,30 @@ import GridCore
         }
     }
 
+    /// Each batch is written while the next is checked: a refusal when batch 2 is written
+    /// still comes before the problems of batch 3, found meanwhile, as when one step followed the other.
+    @Test func aBatchRefusedWhileTheNextIsCheckedStopsTheImportWhole() throws {
+        let t = try populated()
+        _ = try t.store.importPoints(.incidents, path: try t.file("e.csv", "id,lon,lat,category,status\nE1,112.355,28.842,环境卫生,reported\n"))
+        let file = try t.file("batches.csv", """
+            id,lon,lat,category,status
+            N1,112.355,28.842,环境卫生,reported
+            N2,112.355,28.842,环境卫生,reported
+            N3,112.355,28.842,环境卫生,reported
+            E1,112.355,28.842,环境卫生,reported
+            N5,112.355,28.842,环境卫生,reported
+            N6,112.355,north,环境卫生,reported
+            """)
+        try expectFailure(t, containing: [file, "line 5 (id E1): incident E1 is already stored"]) {
+            _ = try t.store.importPoints(.incidents, path: file, crs: .wgs84, dispatch: DispatchRules(), bulkLoadFrom: .max, batchSize: 2, progress: nil)
+        }
+        // Without the stored incident, batch 3's problem is the answer, and still nothing is written.
+        let withoutStored = try t.file("batches2.csv", try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "E1,", with: "N4,"))
+        try expectFailure(t, containing: [withoutStored, "line 7 (id N6): field lat/y"]) {
+            _ = try t.store.importPoints(.incidents, path: withoutStored, crs: .wgs84, dispatch: DispatchRules(), bulkLoadFrom: .max, batchSize: 2, progress: nil)
+        }
+    }
+
     @Test func manyProblemsAreListedTogether() throws {
         let t = try populated()
         var csv = "id,lon,lat\n"
