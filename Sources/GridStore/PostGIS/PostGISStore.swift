@@ -323,15 +323,13 @@ public final class PostGISStore: Sendable {
             var notes: [String] = []
             var tickets: [String: RecordLocation] = [:]
             var incidents: [String] = []
-            try PointFile.forEachBatch(path: path, size: GridStore.importBatch, encoding: encoding, columnNames: columnNames, notes: &notes) { inputs, _ in
-                let records = try validator.validate(inputs)
-                guard validator.isClean, !records.isEmpty else { return }
+            try GridStore.forEachCheckedBatch(path: path, size: GridStore.importBatch, encoding: encoding, columnNames: columnNames, notes: &notes,
+                                              validator: &validator, assigner: assigner) { records, assignments in
                 if layer == .incidents {
                     try Self.refuseStoredIncidents(connection, records, source: path)
                     try Self.refuseRepeatedTickets(connection, records, seen: &tickets, source: path)
                     incidents += records.map(\.id)
                 }
-                let assignments = try assigner.assign(records.map(\.position))
                 try connection.copy("COPY \(staging) (\(columns.joined(separator: ", "))) FROM STDIN (FORMAT binary)") { copy in
                     for (record, assignment) in zip(records, assignments) {
                         copy.row(fields: columns.count)
