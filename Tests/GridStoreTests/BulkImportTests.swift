@@ -254,6 +254,37 @@ import GridCore
     }
 }
 
+/// The box read from a SpatiaLite geometry's header, against SpatiaLite's own MbrMinX() and the others.
+@Suite struct SpatiaLiteGeometryHeaderTests {
+    @Test func theHeadersBoxIsWhatSpatiaLiteReads() throws {
+        let t = try TemporaryStore()
+        let texts = ["POINT(112.3495563 28.8512988)", "POINT(-0.0001 -89.9999)", "LINESTRING(112 28, 113.5 29.25, 112.25 30)",
+                     "POLYGON((112 28, 113 28, 113 29, 112 29, 112 28), (112.2 28.2, 112.4 28.2, 112.4 28.4, 112.2 28.2))",
+                     "MULTIPOINT(1e-9 2, 179.999999 -3)"]
+        try t.store.database.pool.read { db in
+            for text in texts {
+                for srid in [4326, 4490] {
+                    let row = try #require(try Row.fetchOne(db, sql: """
+                        SELECT g, MbrMinX(g), MbrMaxX(g), MbrMinY(g), MbrMaxY(g) FROM (SELECT GeomFromText(?, ?) AS g)
+                        """, arguments: [text, srid]))
+                    let box = try #require(SpatiaLiteGeometryHeader.box(row[0] as Data), "\(text)")
+                    #expect(box.0 == row[1] as Double && box.1 == row[2] as Double && box.2 == row[3] as Double && box.3 == row[4] as Double, "\(text)")
+                }
+            }
+            // Not SpatiaLite's layout: a GeoPackage blob, WKB, a cut blob and a TinyPoint are left to SpatiaLite's functions.
+            let others = try Row.fetchOne(db, sql: """
+                SELECT AsGPB(GeomFromText('POINT(1 2)', 4326)), AsBinary(GeomFromText('POINT(1 2)', 4326)),
+                       substr(GeomFromText('POINT(1 2)', 4326), 1, 44)
+                """)!
+            for index in 0..<3 { #expect(SpatiaLiteGeometryHeader.box(others[index] as Data) == nil, "\(index)") }
+            _ = try Row.fetchOne(db, sql: "SELECT EnableTinyPoint()")
+            let tiny: Data = try #require(try Data.fetchOne(db, sql: "SELECT MakePoint(1, 2, 4326)"))
+            _ = try Row.fetchOne(db, sql: "SELECT DisableTinyPoint()")
+            #expect(SpatiaLiteGeometryHeader.box(tiny) == nil)
+        }
+    }
+}
+
 extension CSVRecords {
     static func parse(_ text: String, _ body: (Position, [String]) throws -> Void) throws {
         var text = text
