@@ -211,15 +211,15 @@ enum PointFile {
         }
     }
 
-    /// The parsing half of `readCSV`: batches of records, then the last one, or the first error.
+    /// Records in a CSV's first batch (or `batchSize`, if smaller): the importer starts checking
+    /// and writing at once instead of waiting for a whole batch to be parsed.
     static let firstBatchSize = 4_096
 
+    /// The parsing half of `readCSV`: batches of records, then the last one, or the first error.
     private static func parseCSV(_ data: Data, path: String, batchSize: Int, columnNames: PointColumnNames, into handoff: BatchHandoff) {
         struct Stopped: Error {}
         var columns: PointColumns?
         var batch: [PointFileRecord] = []
-        // The first batch is small, so that the importer starts checking and writing at once
-        // instead of waiting for a whole batch to be parsed.
         var limit = min(batchSize, firstBatchSize)
         do {
             do {

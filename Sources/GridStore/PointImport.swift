@@ -189,6 +189,7 @@ extension GridStore {
                                     validator: inout PointValidator, assigner: GridAssigner,
                                     first: (_ count: Int, _ isLast: Bool) throws -> Void = { _, _ in },
                                     write: (_ records: [PointRecord], _ assignments: [PointAssignment]) throws -> Void) throws {
+        // A copy the checking thread can hold (an escaping closure cannot hold an inout), given back at the end.
         var checker = validator
         defer { validator = checker }
         func check(_ inputs: [PointFileRecord]) throws -> (records: [PointRecord], assignments: [PointAssignment])? {

@@ -43,6 +43,16 @@ import GridCore
         #expect(seen.count == shape.rows / shape.size + 1)
     }
 
+    /// The first batch is `firstBatchSize` records, the others the size asked for.
+    @Test func theFirstBatchIsSmallerSoThatWritingStartsSooner() throws {
+        let rows = PointFile.firstBatchSize + 2 * 6_000 + 5
+        let path = try Self.file(rows: rows)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let seen = try Self.batches(path, size: 6_000)
+        #expect(seen.map(\.ids.count) == [PointFile.firstBatchSize, 6_000, 6_000, 5])
+        #expect(seen.flatMap(\.ids) == (1...rows).map { "P\($0)" })
+    }
+
     @Test func aBadLineComesAfterTheBatchesBeforeIt() throws {
         let path = try Self.file(rows: 20, badLine: 14)
         defer { try? FileManager.default.removeItem(atPath: path) }
