@@ -102,7 +102,8 @@ let package = Package(
             ]),
         .testTarget(
             name: "WanggeTests",
-            dependencies: ["wangge", "Localization", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["wangge", "Localization", "GridCore", "GridStore", "GridServer", "GridApplication", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The use cases' stores side by side: SpatiaLite and PostgreSQL + PostGIS give the same answers.
         .testTarget(
             name: "RepositoryTests",

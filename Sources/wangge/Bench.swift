@@ -11,7 +11,7 @@ import Localization
 
 extension Wangge {
     struct Bench: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "bench",
             abstract: tr("Benchmarks: bulk assignment (default) and memory ownership.").rendered,
             subcommands: [Assign.self, Map.self, Coverage.self, Memory.self], defaultSubcommand: Assign.self)
     }
@@ -20,7 +20,7 @@ extension Wangge {
 extension Wangge.Bench {
     /// Camera coverage of the whole county, timed.
     struct Coverage: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Time camera coverage for the whole county (after make demo).").rendered)
+        static let configuration = CommandConfiguration(commandName: "coverage", abstract: tr("Time camera coverage for the whole county (after make demo).").rendered)
 
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp(tr("Runs to time.").rendered)) var runs = 3
@@ -45,7 +45,7 @@ extension Wangge.Bench {
 
     /// Frame time of the terminal map: the whole county with every grid and the camera layer.
     struct Map: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "map",
             abstract: tr("Time map frames of the whole county with the camera layer (after make demo).").rendered)
 
         @OptionGroup var store: StoreOptions
@@ -79,7 +79,7 @@ extension Wangge.Bench {
     /// Creates and drops GEOS objects in a loop and reports how much the
     /// process grew: run in a process of its own, so nothing else allocates.
     struct Memory: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "memory",
             abstract: tr("Create and free GEOS geometries in a loop and print the resident-memory growth in bytes.").rendered)
 
         @Option(help: ArgumentHelp(tr("Iterations of the measured loop.").rendered))
@@ -104,7 +104,7 @@ extension Wangge.Bench {
     }
 
     struct Assign: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "assign",
             abstract: tr("Benchmark bulk assignment (fast path, plain GEOS, SpatiaLite SQL) and print the figures.").rendered,
             discussion: tr("Points are random with a fixed seed, 1% of them outside the grids. The fast path's answers are compared with plain GEOS for every point of the plain run. Build with -c release.").rendered)
 

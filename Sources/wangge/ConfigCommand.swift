@@ -8,13 +8,13 @@ extension Wangge {
     /// `wangge config push|show|clear`: the configuration kept in the database, which every
     /// process on it follows instead of its own file (servers on several hosts, one database).
     struct Config: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "config",
             abstract: tr("Store a configuration in the database for every server on it, show it or clear it.").rendered,
             discussion: tr("A configuration stored in the database overrides every section of each process's own file but `database` and `read_database` (each keeps the database it opened). PostGIS servers apply a change within a second (NOTIFY), SpatiaLite servers within 5 s; without one, each follows its file.").rendered,
             subcommands: [Push.self, Show.self, Clear.self])
 
         struct Push: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "push",
                 abstract: tr("Check the configuration file (--config) as every command reads it and store it in the database as the next version; a file with an error stores nothing.").rendered)
             @OptionGroup var store: StoreOptions
 
@@ -25,7 +25,7 @@ extension Wangge {
         }
 
         struct Show: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Print the configuration stored in the database, with its version and time, or say that none is.").rendered)
+            static let configuration = CommandConfiguration(commandName: "show", abstract: tr("Print the configuration stored in the database, with its version and time, or say that none is.").rendered)
             @OptionGroup var store: StoreOptions
 
             func run() throws {
@@ -40,7 +40,7 @@ extension Wangge {
         }
 
         struct Clear: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Remove the configuration stored in the database: every server follows its own file again.").rendered)
+            static let configuration = CommandConfiguration(commandName: "clear", abstract: tr("Remove the configuration stored in the database: every server follows its own file again.").rendered)
             @OptionGroup var store: StoreOptions
 
             func run() throws {

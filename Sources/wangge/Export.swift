@@ -7,7 +7,7 @@ import Localization
 
 extension Wangge {
     struct Export: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "export",
             abstract: tr("Export grids, villages, towns, households, cameras, incidents, per-grid statistics or a draft's grids to a file.").rendered,
             discussion: tr("Formats: geojson, csv (UTF-8 with BOM; points as lon,lat columns, areas as WKT), xlsx, gpkg, shp (UTF-8 .dbf with .cpg; a .zip output gets the zipped Shapefile) and kml. The format is taken from --format, else from the --output file's extension. Text formats go to standard output without --output. Examples: `wangge export households --town 琼湖街道 --output 琼湖.xlsx`, `wangge export draft 2 --output draft.shp.zip`, `wangge export grids --format gpkg --output grids.gpkg`.").rendered)
 

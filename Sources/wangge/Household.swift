@@ -8,7 +8,7 @@ import Localization
 
 extension Wangge {
     struct Household: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "household",
             abstract: tr("Keep one household up to date (入户走访): add, edit, move, remove; show it and its history.").rendered,
             discussion: tr("Each change checks the version (--version, from `household show`), bumps it and is kept in the history.").rendered,
             subcommands: [Show.self, History.self, Add.self, Edit.self, Move.self, Remove.self])
@@ -49,7 +49,7 @@ extension Wangge {
         }
 
         struct Show: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("One household with its grid and version.").rendered)
+            static let configuration = CommandConfiguration(commandName: "show", abstract: tr("One household with its grid and version.").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The household's id.").rendered)) var id: String
             @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
@@ -58,7 +58,7 @@ extension Wangge {
         }
 
         struct History: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Who changed a household, when, and each field before and after.").rendered)
+            static let configuration = CommandConfiguration(commandName: "history", abstract: tr("Who changed a household, when, and each field before and after.").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The household's id.").rendered)) var id: String
             @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
@@ -77,7 +77,7 @@ extension Wangge {
         }
 
         struct Add: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "add",
                 abstract: tr("Add a household at a place: assigned to its grid as imports assign.").rendered,
                 discussion: tr("Refused when the id exists, the place is outside China or outside every grid, or a field is malformed.").rendered)
             @OptionGroup var store: StoreOptions
@@ -94,7 +94,7 @@ extension Wangge {
         }
 
         struct Edit: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Change a household's fields (\"\" clears one).").rendered)
+            static let configuration = CommandConfiguration(commandName: "edit", abstract: tr("Change a household's fields (\"\" clears one).").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The household's id.").rendered)) var id: String
             @Option(help: ArgumentHelp(tr("The version you read (`household show`): refused if it changed since.").rendered)) var version: Int
@@ -109,7 +109,7 @@ extension Wangge {
         }
 
         struct Move: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "move",
                 abstract: tr("Move a household to a new place: re-assigned to its grid as imports assign (the history names both grids).").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The household's id.").rendered)) var id: String
@@ -126,7 +126,7 @@ extension Wangge {
         }
 
         struct Remove: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Remove a household (its history stays).").rendered)
+            static let configuration = CommandConfiguration(commandName: "remove", abstract: tr("Remove a household (its history stays).").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The household's id.").rendered)) var id: String
             @Option(help: ArgumentHelp(tr("The version you read (`household show`): refused if it changed since.").rendered)) var version: Int

@@ -25,7 +25,7 @@ func progressPrinter() -> (@Sendable (String) -> Void)? {
 
 extension Wangge {
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "import",
             abstract: tr("Import grids, households, cameras or incidents (all or nothing).").rendered,
             subcommands: [Grids.self, Households.self, Cameras.self, Incidents.self])
 
@@ -52,21 +52,21 @@ extension Wangge {
         }
 
         struct Households: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "households",
                 abstract: tr("Import households (columns id, lon, lat, address, head, phone, id_number, members, tags).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.households) }
         }
 
         struct Cameras: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "cameras",
                 abstract: tr("Import cameras (columns id, lon, lat, type, name, heading_deg, fov_deg, range_m, status).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.cameras) }
         }
 
         struct Incidents: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "incidents",
                 abstract: tr("Import incidents (columns id, lon, lat, category, channel, severity, status, reported_at, description, reporter, satisfaction).").rendered)
             @OptionGroup var options: PointImportOptions
             func run() throws { try options.run(.incidents) }

@@ -8,14 +8,14 @@ import Localization
 
 extension Wangge {
     struct Incident: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "incident",
             abstract: tr("Incidents: report and route them, then take them through their lifecycle.").rendered,
             subcommands: [Report.self, Show.self, Accept.self, Start.self, Mediate.self, Resolve.self, Close.self, Reopen.self,
                           Escalate.self, Return.self, Reroute.self, Move.self, Recategorize.self, EscalateOverdue.self,
                           Notifications.self])
 
         struct Report: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "report",
                 abstract: tr("Report an incident at a place: it is located, routed by the rules in Config/ and stored.").rendered,
                 discussion: tr("Refused (exit 1) when the place is outside every grid, with the nearest grid and its distance.").rendered)
 

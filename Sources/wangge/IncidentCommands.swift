@@ -85,7 +85,7 @@ struct ChangeOptions: ParsableArguments {
 
 extension Wangge.Incident {
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("An incident with its history and notifications.").rendered)
+        static let configuration = CommandConfiguration(commandName: "show", abstract: tr("An incident with its history and notifications.").rendered)
         @OptionGroup var store: StoreOptions
         @Argument(help: ArgumentHelp(tr("The incident id.").rendered)) var id: String
         @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
@@ -97,19 +97,19 @@ extension Wangge.Incident {
     }
 
     struct Accept: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The unit takes the incident on (reported, escalated or reopened → accepted).").rendered)
+        static let configuration = CommandConfiguration(commandName: "accept", abstract: tr("The unit takes the incident on (reported, escalated or reopened → accepted).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.accept) }
     }
 
     struct Start: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Work begins (accepted → in_progress).").rendered)
+        static let configuration = CommandConfiguration(commandName: "start", abstract: tr("Work begins (accepted → in_progress).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.start) }
     }
 
     struct Mediate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "mediate",
             abstract: tr("Record a mediation attempt and its result (the 2+1+N ladder).").rendered,
             discussion: tr("A settled attempt resolves the incident. A failed one counts against the level's attempts ").rendered
                 + "(dispatch.mediation_attempts); when they are used up the incident escalates a level.")
@@ -121,26 +121,26 @@ extension Wangge.Incident {
     enum MediationResult: String, EnumerableFlag { case settled, failed }
 
     struct Resolve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The unit has settled it (--note says how); the reporter then closes or reopens.").rendered)
+        static let configuration = CommandConfiguration(commandName: "resolve", abstract: tr("The unit has settled it (--note says how); the reporter then closes or reopens.").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.resolve) }
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Close a resolved incident with the reporter's satisfaction.").rendered)
+        static let configuration = CommandConfiguration(commandName: "close", abstract: tr("Close a resolved incident with the reporter's satisfaction.").rendered)
         @OptionGroup var options: ChangeOptions
         @Option(help: ArgumentHelp(tr("The reporter's satisfaction, 1 (very unhappy) to 5 (very satisfied).").rendered)) var satisfaction: Int
         func run() throws { try options.apply(.close) { $0.satisfaction = satisfaction } }
     }
 
     struct Reopen: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The reporter is not satisfied: back to the unit with a fresh deadline.").rendered)
+        static let configuration = CommandConfiguration(commandName: "reopen", abstract: tr("The reporter is not satisfied: back to the unit with a fresh deadline.").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.reopen) }
     }
 
     struct Escalate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Send it one level up (grid → village → town → county department).").rendered)
+        static let configuration = CommandConfiguration(commandName: "escalate", abstract: tr("Send it one level up (grid → village → town → county department).").rendered)
         @OptionGroup var options: ChangeOptions
         func run() throws { try options.apply(.escalate) }
     }
@@ -153,7 +153,7 @@ extension Wangge.Incident {
     }
 
     struct Reroute: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The dispatcher sends a returned or new incident to another grid and/or level.").rendered)
+        static let configuration = CommandConfiguration(commandName: "reroute", abstract: tr("The dispatcher sends a returned or new incident to another grid and/or level.").rendered)
         @OptionGroup var options: ChangeOptions
         @Option(help: ArgumentHelp(tr("The grid to send it to.").rendered)) var grid: String?
         @Option(help: ArgumentHelp(tr("The level to send it to: grid, village, town or county.").rendered)) var level: HandlingLevel?
@@ -166,7 +166,7 @@ extension Wangge.Incident {
     }
 
     struct Move: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Correct the incident's place: it is located and routed again, its old grid kept in the history.").rendered)
+        static let configuration = CommandConfiguration(commandName: "move", abstract: tr("Correct the incident's place: it is located and routed again, its old grid kept in the history.").rendered)
         @OptionGroup var options: ChangeOptions
         @Option(help: ArgumentHelp(tr("Longitude (or x).").rendered)) var lon: Double
         @Option(help: ArgumentHelp(tr("Latitude (or y).").rendered)) var lat: Double
@@ -181,7 +181,7 @@ extension Wangge.Incident {
     }
 
     struct Recategorize: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Correct the category: the department (and a county-level unit) follow it.").rendered)
+        static let configuration = CommandConfiguration(commandName: "recategorize", abstract: tr("Correct the category: the department (and a county-level unit) follow it.").rendered)
         @OptionGroup var options: ChangeOptions
         @Option(help: ArgumentHelp(tr("The new category.").rendered)) var category: String
         func run() throws { try options.apply(.recategorize) { $0.category = category } }
@@ -202,7 +202,7 @@ extension Wangge.Incident {
     }
 
     struct Notifications: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Notifications for units: incidents escalated, sent, returned or overdue.").rendered)
+        static let configuration = CommandConfiguration(commandName: "notifications", abstract: tr("Notifications for units: incidents escalated, sent, returned or overdue.").rendered)
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp(tr("Only this unit, e.g. 司法局 or 琼湖街道.").rendered)) var unit: String?
         @Option(help: ArgumentHelp(tr("How many, newest first.").rendered)) var limit = 50
@@ -223,7 +223,7 @@ extension Wangge.Incident {
 
 extension Wangge {
     struct Incidents: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("List incidents by area, status, time and lateness, newest first.").rendered)
+        static let configuration = CommandConfiguration(commandName: "incidents", abstract: tr("List incidents by area, status, time and lateness, newest first.").rendered)
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp(tr("Only this grid (code).").rendered)) var grid: String?
         @Option(help: ArgumentHelp(tr("Only this village (code or name).").rendered)) var village: String?
@@ -277,7 +277,7 @@ extension Wangge {
 
 extension Wangge.Stats {
     struct Incidents: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "incidents",
             abstract: tr("Incident figures per area, category or channel: received, open, overdue, closure, one-time resolution, satisfaction.").rendered,
             discussion: tr("closure = closed / received (结案率); one-time = closed without escalation or reopening / closed (一次性化解率); satisfied = satisfaction 4–5 / closed with a satisfaction (满意率); village = closed at grid or village level / closed (小事不出村); hours = mean time from report to closure.").rendered)
         @OptionGroup var store: StoreOptions

@@ -8,7 +8,7 @@ import Localization
 
 extension Wangge {
     struct Locate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "locate",
             abstract: tr("Find the grid, village, town and worker for a point, or for every row of a CSV file.").rendered,
             discussion: tr("Single point: wangge locate LON LAT [--crs gcj02] [--json]\nBatch: wangge locate --input POINTS.csv [--crs …] reads columns id,lon,lat and writes id,grid,method,distance_m,runner_up to standard output, one line per input row, in input order.").rendered)
 

@@ -11,7 +11,7 @@ extension LabelStyle: ExpressibleByArgument {}
 
 extension Wangge {
     struct Map: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "map",
             abstract: tr("Draw the county, a town, a village or one grid as a choropleth in the terminal.").rendered,
             discussion: tr("Grids are filled by the metric's class (quantiles, viridis), outlined in braille; town borders are drawn heavier. With -i the map is interactive: arrows pan, + and - zoom, Tab steps through grids, Enter shows the selected grid, m cycles metrics, l toggles layers, / jumps to a grid by code or name, q quits.").rendered)
 

@@ -23,7 +23,7 @@ struct DraftOption: ParsableArguments {
 
 extension Wangge {
     struct Plan: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "plan",
             abstract: tr("Boundary planning: draft generations, edits, checks, impact preview, activation and history.").rendered,
             discussion: tr("A draft is a copy of a generation's grids (or a file's) that planners edit: split, merge, reshape, move, worker. Every edit keeps the draft a clean coverage of the county (checked around the edit; on a problem nothing changes). `plan diff` shows what activating it would move; `plan activate` makes it the active generation in one transaction, `plan rollback` goes back.").rendered,
             subcommands: [
@@ -35,7 +35,7 @@ extension Wangge {
 
 extension Wangge.Plan {
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
+        static let configuration = CommandConfiguration(commandName: "list", abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
         @OptionGroup var store: StoreOptions
         @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
@@ -53,7 +53,7 @@ extension Wangge.Plan {
     }
 
     struct New: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Start a draft: a copy of a generation's grids, villages and towns.").rendered)
+        static let configuration = CommandConfiguration(commandName: "new", abstract: tr("Start a draft: a copy of a generation's grids, villages and towns.").rendered)
         @OptionGroup var store: StoreOptions
         @Option(help: ArgumentHelp(tr("The generation to copy: active or its id.").rendered)) var from: String = "active"
         @Option(help: ArgumentHelp(tr("The draft's name, e.g. 2027年网格调整.").rendered)) var name: String
@@ -83,7 +83,7 @@ extension Wangge.Plan {
     }
 
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "validate",
             abstract: tr("Check a generation's coverage: validity, overlaps, gaps, county, village and town boundaries, codes.").rendered,
             discussion: tr("Every problem with its location (lon/lat) and area in m². Exit status 1 when there are errors.").rendered)
         @OptionGroup var store: StoreOptions
@@ -104,7 +104,7 @@ extension Wangge.Plan {
     }
 
     struct Split: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "split",
             abstract: tr("Cut a draft grid in two along a line crossing it from edge to edge.").rendered,
             discussion: tr("Both pieces get new codes under the grid's village (the next free numbers); the larger keeps the worker.").rendered)
         @OptionGroup var store: StoreOptions
@@ -120,7 +120,7 @@ extension Wangge.Plan {
     }
 
     struct Merge: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "merge",
             abstract: tr("Join bordering grids of one village into one grid (a new code; the first grid's worker).").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
@@ -132,7 +132,7 @@ extension Wangge.Plan {
     }
 
     struct Reshape: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "reshape",
             abstract: tr("Give a draft grid a new shape, taking area from its neighbours.").rendered,
             discussion: tr("Area the new shape covers is taken from the grids that had it; area the grid gives up goes, piece by piece, to the neighbour sharing the longest border with it. A piece no other grid borders would be a gap: the edit is refused, naming where it is.").rendered)
         @OptionGroup var store: StoreOptions
@@ -148,7 +148,7 @@ extension Wangge.Plan {
     }
 
     struct Move: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "move",
             abstract: tr("Move a draft grid to another village (and its town); it gets a code under that village.").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
@@ -161,7 +161,7 @@ extension Wangge.Plan {
     }
 
     struct Worker: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Set a draft grid's worker (网格员).").rendered)
+        static let configuration = CommandConfiguration(commandName: "worker", abstract: tr("Set a draft grid's worker (网格员).").rendered)
         @OptionGroup var store: StoreOptions
         @OptionGroup var draft: DraftOption
         @Argument(help: ArgumentHelp(tr("The grid code.").rendered)) var grid: String
@@ -174,7 +174,7 @@ extension Wangge.Plan {
     }
 
     struct Diff: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "diff",
             abstract: tr("What activating a draft would move: households, residents, cameras and open incidents, grid by grid, and each worker's load.").rendered,
             discussion: tr("Points are assigned to the draft in memory; nothing is written. --map draws the draft with the changed grids highlighted.").rendered)
         @OptionGroup var store: StoreOptions
@@ -249,7 +249,7 @@ extension Wangge.Plan {
     }
 
     struct Activate: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "activate",
             abstract: tr("Make a draft the active generation (one transaction); the active one is retired and stays queryable.").rendered,
             discussion: tr("Every stored point is assigned to the draft's grids and open incidents whose grid changes are re-routed to the new grid's worker, with the move in their history.").rendered)
         @OptionGroup var store: StoreOptions
@@ -261,7 +261,7 @@ extension Wangge.Plan {
     }
 
     struct Rollback: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Re-activate the most recently retired generation, retiring the active one.").rendered)
+        static let configuration = CommandConfiguration(commandName: "rollback", abstract: tr("Re-activate the most recently retired generation, retiring the active one.").rendered)
         @OptionGroup var store: StoreOptions
 
         func run() throws {
@@ -270,7 +270,7 @@ extension Wangge.Plan {
     }
 
     struct Suggest: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "suggest",
             abstract: tr("Draft a split of every grid over a household limit into compact parts, for review.").rendered,
             discussion: tr("Each overloaded grid is cut along the Voronoi edges of k-means centres of its households (in the metric CRS).").rendered)
         @OptionGroup var store: StoreOptions
@@ -289,7 +289,7 @@ extension Wangge.Plan {
     }
 
     struct History: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The grid a household, camera or incident had in each generation.").rendered)
+        static let configuration = CommandConfiguration(commandName: "history", abstract: tr("The grid a household, camera or incident had in each generation.").rendered)
         @OptionGroup var store: StoreOptions
         @Argument(help: ArgumentHelp(tr("household, camera or incident.").rendered)) var layer: String
         @Argument(help: ArgumentHelp(tr("Its id.").rendered)) var id: String
@@ -311,7 +311,7 @@ extension Wangge.Plan {
     }
 
     struct Delete: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Discard a draft.").rendered)
+        static let configuration = CommandConfiguration(commandName: "delete", abstract: tr("Discard a draft.").rendered)
         @OptionGroup var store: StoreOptions
         @Argument(help: ArgumentHelp(tr("The draft.").rendered)) var draft: Int64
 

@@ -50,7 +50,7 @@ func labelledLines(_ rows: [(label: Localized, value: String)]) -> String {
 
 extension Wangge {
     struct Grids: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("List the active generation's grids with their village, town and worker.").rendered)
+        static let configuration = CommandConfiguration(commandName: "grids", abstract: tr("List the active generation's grids with their village, town and worker.").rendered)
 
         @OptionGroup var store: StoreOptions
 
@@ -78,7 +78,7 @@ extension Wangge {
     }
 
     struct Households: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("List a grid's households, optionally with one tag (e.g. 独居老人).").rendered)
+        static let configuration = CommandConfiguration(commandName: "households", abstract: tr("List a grid's households, optionally with one tag (e.g. 独居老人).").rendered)
 
         @OptionGroup var store: StoreOptions
 
@@ -109,7 +109,7 @@ extension Wangge {
     }
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "stats",
             abstract: tr("Statistics: counts (default), camera coverage, grid worker load and incidents.").rendered,
             subcommands: [Counts.self, Coverage.self, Workload.self, Incidents.self], defaultSubcommand: Counts.self)
     }
@@ -117,7 +117,7 @@ extension Wangge {
 
 extension Wangge.Stats {
     struct Counts: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("Households, residents, cameras and incidents per town, village or grid.").rendered)
+        static let configuration = CommandConfiguration(commandName: "counts", abstract: tr("Households, residents, cameras and incidents per town, village or grid.").rendered)
 
         @OptionGroup var store: StoreOptions
 

@@ -9,12 +9,12 @@ import Localization
 
 extension Wangge {
     struct Sample: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "sample",
             abstract: tr("Generate the sample county (deterministic, fixed seed).").rendered,
             subcommands: [Grids.self, Points.self, Province.self])
 
         struct Grids: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "grids",
                 abstract: tr("Generate the 271 grids tiling the real 沅江市 boundary as GeoJSON.").rendered)
 
             @OptionGroup var county: CountyOptions
@@ -33,7 +33,7 @@ extension Wangge {
         }
 
         struct Points: ParsableCommand {
-            static let configuration = CommandConfiguration(
+            static let configuration = CommandConfiguration(commandName: "points",
                 abstract: tr("Generate households, cameras and incidents as CSV files.").rendered)
 
             @OptionGroup var county: CountyOptions
@@ -61,7 +61,7 @@ extension Wangge {
 
 extension Wangge.Sample {
     struct Province: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "province",
             abstract: tr("Generate a province of grids (the benchmark's, deterministic) and import it as the active generation, with villages and towns.").rendered)
 
         @OptionGroup var store: StoreOptions

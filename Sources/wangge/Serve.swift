@@ -9,7 +9,7 @@ import Synchronization
 
 extension Wangge {
     struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "serve",
             abstract: tr("Serve the query API, OGC API - Features and the web map over the database, SpatiaLite or PostGIS (Hummingbird).").rendered)
 
         @OptionGroup var store: StoreOptions
@@ -65,11 +65,11 @@ extension Wangge {
     }
 
     struct Token: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "token",
             abstract: tr("Create, list and revoke API tokens.").rendered, subcommands: [Create.self, List.self, Revoke.self])
 
         struct Create: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Create a token; it is printed once and stored only as a hash.").rendered)
+            static let configuration = CommandConfiguration(commandName: "create", abstract: tr("Create a token; it is printed once and stored only as a hash.").rendered)
             @OptionGroup var store: StoreOptions
             @Option(help: ArgumentHelp(tr("admin, planner, dispatcher, grid_worker or viewer.").rendered)) var role: String
             @Option(help: ArgumentHelp(tr("For grid_worker: the grids served, comma-separated (carried over to their successors at every redraw).").rendered)) var grids: String?
@@ -99,7 +99,7 @@ extension Wangge {
         }
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("List tokens (never their values): role, scope, expiry and status.").rendered)
+            static let configuration = CommandConfiguration(commandName: "list", abstract: tr("List tokens (never their values): role, scope, expiry and status.").rendered)
             @OptionGroup var store: StoreOptions
             func run() throws {
                 print(table([tr("id"), tr("name"), tr("role"), tr("scope"), tr("created"), tr("expires"), tr("status")], try store.openService().tokenList().map {
@@ -110,7 +110,7 @@ extension Wangge {
         }
 
         struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: tr("Revoke a token by id.").rendered)
+            static let configuration = CommandConfiguration(commandName: "revoke", abstract: tr("Revoke a token by id.").rendered)
             @OptionGroup var store: StoreOptions
             @Argument(help: ArgumentHelp(tr("The token's id (see `wangge token list`).").rendered)) var id: Int64
             func run() throws {

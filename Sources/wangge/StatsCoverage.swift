@@ -36,7 +36,7 @@ func printCSV(_ header: [String], _ rows: [[String]]) throws {
 
 extension Wangge.Stats {
     struct Coverage: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "coverage",
             abstract: tr("Camera coverage: covered area and households, cameras by type, blind spots and the largest uncovered patches.").rendered)
 
         @OptionGroup var store: StoreOptions
@@ -80,7 +80,7 @@ extension Wangge.Stats {
     }
 
     struct Workload: ParsableCommand {
-        static let configuration = CommandConfiguration(
+        static let configuration = CommandConfiguration(commandName: "workload",
             abstract: tr("Households and residents per grid worker against the standard in the config; incidents per 1,000 households.").rendered)
 
         @OptionGroup var store: StoreOptions

@@ -8,7 +8,7 @@ import Localization
 
 extension Wangge {
     struct Summary: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: tr("The county summary: per-town counts, unassigned and near-boundary points.").rendered)
+        static let configuration = CommandConfiguration(commandName: "summary", abstract: tr("The county summary: per-town counts, unassigned and near-boundary points.").rendered)
 
         @OptionGroup var store: StoreOptions
 

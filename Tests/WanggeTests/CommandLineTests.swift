@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Testing
 import TestSupport
@@ -13,6 +14,22 @@ import GridStore
                 == ["import", "grids", "f.geojson", "--code-field", "NAME", "--db", "x.sqlite"])
         #expect(CommandLineRewriter.rewrite(["--db=x.sqlite", "stats"]) == ["stats", "--db=x.sqlite"])
         #expect(CommandLineRewriter.rewrite(["stats", "--by", "grid"]) == ["stats", "--by", "grid"])
+    }
+
+    /// Without a `commandName`, ArgumentParser names a command by
+    /// `String(describing:)` of its type, a dynamic cast that scans every
+    /// protocol conformance in the binary: for all 76 commands, on every
+    /// run, about 15 ms of a 0.1 s `locate`.
+    @Test func everyCommandNamesItself() {
+        func unnamed(_ command: any ParsableCommand.Type, path: String) -> [String] {
+            let configuration = command.configuration
+            let name = configuration.commandName ?? "<\(command)>"
+            return (configuration.commandName == nil ? ["\(path) \(name)"] : [])
+                + configuration.subcommands.flatMap { unnamed($0, path: "\(path) \(name)") }
+        }
+        #expect(unnamed(Wangge.self, path: "").isEmpty)
+        #expect(Wangge.Plan.ImportDraft.configuration.commandName == "import")
+        #expect(Wangge.Incident.EscalateOverdue.configuration.commandName == "escalate-overdue")
     }
 
     @Test func negativeCoordinatesGoAfterTheTerminator() {
