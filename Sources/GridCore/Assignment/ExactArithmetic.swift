@@ -71,9 +71,15 @@ public final class FrozenBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
 
     static var hugePage: Int { 2 << 20 }
 
-    public init(_ values: [Element]) {
-        count = values.count
-        let bytes = max(values.count, 1) * MemoryLayout<Element>.stride
+    public convenience init(_ values: [Element]) {
+        self.init(count: values.count) { _ = $0.initialize(from: values) }
+    }
+
+    /// A table of `count` elements that `fill` writes, every one of them,
+    /// in place: large tables are not built in an array and then copied.
+    init(count: Int, fill: (UnsafeMutableBufferPointer<Element>) throws -> Void) rethrows {
+        let bytes = max(count, 1) * MemoryLayout<Element>.stride
+        let storage: UnsafeMutableRawPointer
         if bytes >= Self.hugePage {
             var pointer: UnsafeMutableRawPointer?
             let rounded = (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage
@@ -88,16 +94,27 @@ public final class FrozenBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
         } else {
             storage = .allocate(byteCount: bytes, alignment: MemoryLayout<Element>.alignment)
         }
-        let typed = storage.bindMemory(to: Element.self, capacity: max(values.count, 1))
-        _ = UnsafeMutableBufferPointer(start: typed, count: values.count).initialize(from: values)
+        let typed = storage.bindMemory(to: Element.self, capacity: max(count, 1))
+        // Filled before `self` is whole, so that a throw frees the memory here and `deinit` never runs.
+        do {
+            try fill(UnsafeMutableBufferPointer(start: typed, count: count))
+        } catch {
+            Self.release(storage, count: count)
+            throw error
+        }
+        self.storage = storage
+        self.count = count
         base = UnsafePointer(typed)
     }
 
-    deinit {
-        if max(count, 1) * MemoryLayout<Element>.stride >= Self.hugePage {
+    deinit { Self.release(storage, count: count) }
+
+    private static func release(_ storage: UnsafeMutableRawPointer, count: Int) {
+        if max(count, 1) * MemoryLayout<Element>.stride >= hugePage {
             free(storage)
         } else {
             storage.deallocate()
         }
     }
+
 }

@@ -94,49 +94,49 @@ struct OwnershipRasterBuilder {
 
     /// - Parameter bands: how many bands of rows to scan in parallel (nil: a few per core); any count gives the same raster.
     func build(bands requested: Int? = nil) throws -> OwnershipRaster {
-        let (cellStart, cellSegments) = segmentsByCell()
+        let cellSegments = segmentsByCell()
         let crossings = crossingsByRow()
         let vertexGrid = rings.vertexGrids()
-        var cells = [Int32](repeating: OwnershipRaster.outsideCell, count: columns * rows)
-        // Bands of rows are scanned in parallel, each with its own records;
-        // the records are then joined and the bands' record codes shifted.
-        let bandCount = max(1, min(rows, requested ?? GridAssigner.coreCount * Self.bandsPerCore))
-        let bands = BandResults(count: bandCount)
-        let failure = FirstError()
-        cells.withUnsafeMutableBufferPointer { buffer in
-            let output = SendableBuffer(buffer)
+        var records: [UInt32] = []
+        var deep = 0, edge = 0, geos = 0
+        // The scan writes every cell, in place.
+        let cells = try FrozenBuffer<Int32>(count: columns * rows) { cells in
+            // Bands of rows are scanned in parallel, each with its own records;
+            // the records are then joined and the bands' record codes shifted.
+            let bandCount = max(1, min(rows, requested ?? GridAssigner.coreCount * Self.bandsPerCore))
+            let bands = BandResults(count: bandCount)
+            let failure = FirstError()
+            let output = SendableBuffer(cells)
             DispatchQueue.concurrentPerform(iterations: bandCount) { band in
                 let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
                 do {
-                    bands.set(band, try scan(rows: rowRange, into: output.base, cellStart: cellStart, cellSegments: cellSegments,
+                    bands.set(band, try scan(rows: rowRange, into: output.base, cellSegments: cellSegments,
                                              crossings: crossings, vertexGrid: vertexGrid))
                 } catch {
                     failure.record(error)
                 }
             }
-        }
-        if let error = failure.error { throw error }
-        var records: [UInt32] = []
-        var deep = 0, edge = 0, geos = 0
-        for band in 0..<bandCount {
-            let scanned = bands.get(band)
-            let base = records.count
-            guard base + scanned.records.count < Int(Int32.max) - 3 else {
-                throw GeoError(tr("ownership raster records exceed 2^31 words; use larger cells"))
-            }
-            if base > 0 {
-                let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
-                for cell in (rowRange.lowerBound * columns)..<(rowRange.upperBound * columns) where cells[cell] <= OwnershipRaster.recordCode(0) {
-                    cells[cell] = OwnershipRaster.recordCode(OwnershipRaster.recordOffset(cells[cell]) + base)
+            if let error = failure.error { throw error }
+            for band in 0..<bandCount {
+                let scanned = bands.get(band)
+                let base = records.count
+                guard base + scanned.records.count < Int(Int32.max) - 3 else {
+                    throw GeoError(tr("ownership raster records exceed 2^31 words; use larger cells"))
                 }
+                if base > 0 {
+                    let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
+                    for cell in (rowRange.lowerBound * columns)..<(rowRange.upperBound * columns) where cells[cell] <= OwnershipRaster.recordCode(0) {
+                        cells[cell] = OwnershipRaster.recordCode(OwnershipRaster.recordOffset(cells[cell]) + base)
+                    }
+                }
+                records += scanned.records
+                deep += scanned.deep
+                edge += scanned.edge
+                geos += scanned.geos
             }
-            records += scanned.records
-            deep += scanned.deep
-            edge += scanned.edge
-            geos += scanned.geos
         }
         return OwnershipRaster(originX: originX, originY: originY, cellSize: cellSize, columns: columns, rows: rows, margin: margin,
-                               cells: FrozenBuffer(cells), records: FrozenBuffer(records),
+                               cells: cells, records: FrozenBuffer(records),
                                deepCells: deep, edgeCells: edge, geosCells: geos)
     }
 
@@ -148,7 +148,7 @@ struct OwnershipRasterBuilder {
 
     /// Classifies the cells of `rows` (writing them into `cells`), with a
     /// scan line through each row's cell centres.
-    private func scan(rows rowRange: Range<Int>, into cells: UnsafeMutableBufferPointer<Int32>, cellStart: [UInt32], cellSegments: [UInt32],
+    private func scan(rows rowRange: Range<Int>, into cells: UnsafeMutableBufferPointer<Int32>, cellSegments: CellSegments,
                       crossings: (start: [UInt32], x: [Double], segment: [UInt32]), vertexGrid: [Int32]) throws -> ScannedBand {
         let (rowStart, crossingX, crossingSegment) = crossings
         let reference = shape
@@ -174,6 +174,8 @@ struct OwnershipRasterBuilder {
             let centerY = reference.centerY(row)
             var cursor = Int(rowStart[row])
             let rowEnd = Int(rowStart[row + 1])
+            var nextEntry = Int(cellSegments.rowStart[row])
+            let rowEntriesEnd = Int(cellSegments.rowStart[row + 1])
             for column in 0..<columns {
                 let centerX = reference.centerX(column)
                 while cursor < rowEnd && crossingX[cursor] < centerX - tolerance {
@@ -181,7 +183,9 @@ struct OwnershipRasterBuilder {
                     cursor += 1
                 }
                 let cell = row * columns + column
-                let entries = Int(cellStart[cell])..<Int(cellStart[cell + 1])
+                let firstEntry = nextEntry
+                while nextEntry < rowEntriesEnd && Int(cellSegments.column[nextEntry]) == column { nextEntry += 1 }
+                let entries = firstEntry..<nextEntry
                 if entries.isEmpty {
                     switch insideGrids.count {
                     case 0: cells[cell] = OwnershipRaster.outsideCell
@@ -220,7 +224,7 @@ struct OwnershipRasterBuilder {
                 candidates.removeAll(keepingCapacity: true)
                 candidates.append(contentsOf: insideGrids)
                 for entry in entries {
-                    let grid = vertexGrid[Int(cellSegments[entry])]
+                    let grid = vertexGrid[Int(cellSegments.segment[entry])]
                     if candidates.last != grid && !candidates.contains(grid) { candidates.append(grid) }
                 }
                 candidates.sort()
@@ -235,13 +239,13 @@ struct OwnershipRasterBuilder {
                     var runs: UInt32 = 0
                     var entry = entries.lowerBound
                     while entry < entries.upperBound {
-                        let first = Int(cellSegments[entry])
+                        let first = Int(cellSegments.segment[entry])
                         guard vertexGrid[first] == grid else {
                             entry += 1
                             continue
                         }
                         var count = 1
-                        while entry + count < entries.upperBound && Int(cellSegments[entry + count]) == first + count {
+                        while entry + count < entries.upperBound && Int(cellSegments.segment[entry + count]) == first + count {
                             count += 1
                         }
                         result.records.append(UInt32(first))
@@ -258,11 +262,22 @@ struct OwnershipRasterBuilder {
         return result
     }
 
+    /// Each cell's segments, row by row: the entries of row `r` are
+    /// `rowStart[r] ..< rowStart[r + 1]`, by column and, within a cell, by
+    /// segment, so that runs of consecutive segments stay together. Tables
+    /// per row, not per cell: the raster has millions of cells, and tables
+    /// as large would cost more to fill than the scan.
+    struct CellSegments {
+        let rowStart: [UInt32]
+        let column: [UInt32]
+        let segment: [UInt32]
+    }
+
     /// For each cell, the segments within `margin` of it (a superset: the
-    /// cell widened by the margin as a square), ascending — a counting sort,
-    /// so runs of consecutive segments stay together.
-    func segmentsByCell() -> (start: [UInt32], segments: [UInt32]) {
-        var entryCell: [UInt32] = []
+    /// cell widened by the margin as a square).
+    func segmentsByCell() -> CellSegments {
+        var entryRow: [UInt32] = []
+        var entryColumn: [UInt32] = []
         var entrySegment: [UInt32] = []
         let xy = rings.degreeXY
         // Rounding in the clipping below is ~1e-14°; the slack dwarfs it.
@@ -291,14 +306,19 @@ struct OwnershipRasterBuilder {
                     let lastColumn = min(columns - 1, Int(((xHigh + reach - originX) / cellSize).rounded(.down)))
                     guard firstColumn <= lastColumn else { continue }
                     for column in firstColumn...lastColumn {
-                        entryCell.append(UInt32(row * columns + column))
+                        entryRow.append(UInt32(row))
+                        entryColumn.append(UInt32(column))
                         entrySegment.append(UInt32(s))
                     }
                 }
             }
         }
-        let sorted = Self.countingSort(keys: entryCell, values: entrySegment, bucketCount: columns * rows)
-        return (sorted.start, sorted.values)
+        // The entries come by ascending segment. Stable counting sorts by
+        // column, then by row, keep that order within each cell.
+        let byColumn = Self.countingSort(keys: entryColumn, values: Array(0..<UInt32(entryColumn.count)), bucketCount: columns).values
+        let byRow = Self.countingSort(keys: byColumn.map { entryRow[Int($0)] }, values: byColumn, bucketCount: rows)
+        return CellSegments(rowStart: byRow.start, column: byRow.values.map { entryColumn[Int($0)] },
+                            segment: byRow.values.map { entrySegment[Int($0)] })
     }
 
     /// For each row, where the segments cross the horizontal line through
