@@ -30,9 +30,10 @@ let package = Package(
         .systemLibrary(
             name: "CPROJ", pkgConfig: "proj",
             providers: [.apt(["libproj-dev"])]),
-        .systemLibrary(
-            name: "CGDAL", pkgConfig: "gdal",
-            providers: [.apt(["libgdal-dev"])]),
+        // GDAL's headers (libgdal-dev) without its library: GDALLoader opens
+        // libgdal only in the processes that read or write vector files.
+        .systemLibrary(name: "CGDAL"),
+        .target(name: "GDALLoader"),
         .systemLibrary(
             name: "CSpatiaLite", pkgConfig: "sqlite3",
             providers: [.apt(["libspatialite-dev", "libsqlite3-mod-spatialite", "libsqlite3-dev"])]),
@@ -44,7 +45,7 @@ let package = Package(
         .target(name: "Localization"),
         .target(name: "GeoKit", dependencies: ["Localization", "CGEOS", "CPROJ"]),
         // Vector files through GDAL (Shapefile, KML/KMZ, GeoPackage, DXF, GeoJSON), read into GeoKit's types.
-        .target(name: "GeoFiles", dependencies: ["Localization", "GeoKit", "CGDAL"]),
+        .target(name: "GeoFiles", dependencies: ["Localization", "GeoKit", "CGDAL", "GDALLoader"]),
         .target(name: "GridCore", dependencies: ["Localization", "GeoKit"]),
         .target(
             name: "GridStore",

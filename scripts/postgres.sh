@@ -65,6 +65,8 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 wal_level = replica
 max_wal_senders = 5
+# Enough WAL kept for a standby that was stopped a while to catch up on restart (bounded, unlike a slot).
+wal_keep_size = 1GB
 hot_standby = on
 fsync = off
 EOF

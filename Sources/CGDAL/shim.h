@@ -1,7 +1,9 @@
 // GDAL's C API only (vector reading): datasets, layers, features, geometries, spatial references.
-#include <gdal.h>
-#include <ogr_api.h>
-#include <ogr_srs_api.h>
-#include <cpl_conv.h>
-#include <cpl_error.h>
-#include <cpl_string.h>
+// Declarations only: wangge does not link libgdal. GDALLoader defines each
+// function GeoFiles calls and loads libgdal when one is first called.
+#include <gdal/gdal.h>
+#include <gdal/ogr_api.h>
+#include <gdal/ogr_srs_api.h>
+#include <gdal/cpl_conv.h>
+#include <gdal/cpl_error.h>
+#include <gdal/cpl_string.h>

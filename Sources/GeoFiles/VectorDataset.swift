@@ -1,16 +1,23 @@
 import CGDAL
+import GDALLoader
 import Foundation
 import GeoKit
 import Localization
 
-/// GDAL is set up once per process: every driver registered, its messages
-/// kept off stderr (each failed call is reported by the error it throws
-/// instead), and KML ExtendedData names kept as written (LIBKML would turn
-/// 网格编码 into underscores).
-let gdalReady: Void = {
+/// GDAL is loaded and set up once per process, by the first vector file
+/// read or written: every driver registered, its messages kept off stderr
+/// (each failed call is reported by the error it throws instead), and KML
+/// ExtendedData names kept as written (LIBKML would turn 网格编码 into
+/// underscores). Not linked but loaded: the other commands start without
+/// GDAL's 60-odd libraries.
+let gdalReady: Result<Void, GeoError> = {
+    if let failure = wangge_gdal_load() {
+        return .failure(GeoError(tr("GDAL cannot be loaded (\(String(cString: failure))); it reads and writes Shapefile, KML, GeoPackage and Excel files: install it with apt-get install libgdal32")))
+    }
     CPLSetConfigOption("LIBKML_LAUNDER_FIELD_NAMES", "NO")
     GDALAllRegister()
     _ = CPLSetErrorHandler(CPLQuietErrorHandler)
+    return .success(())
 }()
 
 /// The message GDAL gave for the call that just failed (cleared on read).
@@ -75,7 +82,7 @@ public final class VectorDataset {
     /// Opens `path`. For a Shapefile, `encoding` overrides the .cpg; without
     /// either, the .dbf is read as UTF-8 when all its text is valid UTF-8, else as GBK.
     public init(path: String, encoding: TextEncoding? = nil) throws {
-        _ = gdalReady
+        try gdalReady.get()
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
         let isShapefile = Self.isShapefile(path)
@@ -118,7 +125,7 @@ public final class VectorDataset {
 
     /// Opens an Excel workbook (.xlsx) read-only: each sheet a layer, the first row its column names.
     public init(spreadsheet path: String) throws {
-        _ = gdalReady
+        try gdalReady.get()
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
         // The first row holds the column names (GDAL 3.6's XLSX driver takes this as a configuration option, not an open option).
@@ -132,7 +139,7 @@ public final class VectorDataset {
     /// its features come in Web Mercator metres. `options` are the driver's open options
     /// (CLIP=NO keeps the geometry beyond the tile's edge).
     public init(vectorTile path: String, options: [String] = []) throws {
-        _ = gdalReady
+        try gdalReady.get()
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw GeoError(tr("\(path): no such file")) }
         handle = try Self.open(path, options: options, drivers: ["MVT"])
@@ -219,7 +226,13 @@ public final class VectorDataset {
         return candidates[0]
     }
 
-    public static var gdalVersion: String { String(cString: GDALVersionInfo("RELEASE_NAME")) }
+    /// GDAL's release, or why it cannot be loaded.
+    public static var gdalVersion: String {
+        switch gdalReady {
+        case .success: String(cString: GDALVersionInfo("RELEASE_NAME"))
+        case .failure(let error): error.description
+        }
+    }
 }
 
 /// UTF-8 checks of C strings from GDAL.

@@ -140,7 +140,7 @@ public final class VectorWriter {
     /// `placemarkName` is the field KML shows as each placemark's name.
     public init(path: String, format: VectorFormat, layerName: String, geometry: LayerGeometry, epsg: Int = 4326,
                 fields: [FieldDefinition], placemarkName: String? = nil) throws {
-        _ = gdalReady
+        try gdalReady.get()
         self.path = path
         self.format = format
         self.geometry = geometry
@@ -226,7 +226,7 @@ public final class VectorWriter {
 
     /// Whether GDAL can write in the CRS of this EPSG code (an error says why not), and whether it is geographic.
     public static func isGeographic(epsg code: Int) throws -> Bool {
-        _ = gdalReady
+        try gdalReady.get()
         return try SpatialReference(epsg: code).isGeographic
     }
 

@@ -4,6 +4,7 @@
 let chinese: [String: String] = [
     "{1}: {2}": "{1}：{2}",
     "unknown encoding '{1}': use gbk or utf-8": "未知编码“{1}”：请使用 gbk 或 utf-8",
+    "GDAL cannot be loaded ({1}); it reads and writes Shapefile, KML, GeoPackage and Excel files: install it with apt-get install libgdal32": "无法加载 GDAL（{1}）；读写 Shapefile、KML、GeoPackage 和 Excel 文件需要它：请用 apt-get install libgdal32 安装",
     "{1}: no such file": "{1}：文件不存在",
     "{1}: --encoding applies to Shapefiles (their .dbf); this file states its own encoding": "{1}：--encoding 只适用于 Shapefile（其 .dbf 文件）；此文件自带编码声明",
     "{1}: the Shapefile's .{2} (its {3}) is missing: a Shapefile is the .shp, .shx and .dbf files together, with .prj for its CRS and .cpg for its encoding": "{1}：缺少 Shapefile 的 .{2} 文件（{3}）：一个 Shapefile 由 .shp、.shx 和 .dbf 文件共同组成，另有 .prj 记录坐标系、.cpg 记录编码",

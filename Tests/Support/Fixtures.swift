@@ -58,11 +58,12 @@ public enum Fixtures {
     /// Runs a program to completion: its exit status, standard output and standard error.
     /// `wangge` speaks English here, whatever the shipped configuration says, so
     /// that tests can read its words (LanguageCommandTests checks the Chinese).
-    public static func runCapturing(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+    public static func runCapturing(_ program: String, _ arguments: [String],
+                                    environment: [String: String] = [:]) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["WANGGE_LANGUAGE": "en"]) { _, english in english }
+        process.environment = ProcessInfo.processInfo.environment.merging(["WANGGE_LANGUAGE": "en"].merging(environment) { _, given in given }) { _, ours in ours }
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors

@@ -119,6 +119,31 @@ import GridStore
         }
     }
 
+    /// wangge does not link GDAL but loads it for vector files: without it,
+    /// locating works, and a Shapefile import says what is missing and
+    /// leaves the database as it was.
+    @Test func onlyVectorFilesNeedGDAL() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let needed = try Fixtures.run("/usr/bin/readelf", ["-d", binary]).split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(!needed.isEmpty && !needed.contains { $0.contains("libgdal") })
+        let db = Fixtures.temporaryPath("no-gdal.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        _ = try Fixtures.run(binary, ["import", "grids", "--db", db, Fixtures.sampleGrids])
+        let withoutGDAL = ["WANGGE_GDAL_LIBRARY": "/nonexistent/libgdal.so.32"]
+        let located = try Fixtures.runCapturing(binary, ["locate", "--db", db, "112.35", "28.84"], environment: withoutGDAL)
+        #expect(located.status == 0 && located.output.contains("inside"))
+        let version = try Fixtures.runCapturing(binary, ["version"], environment: withoutGDAL)
+        #expect(version.status == 0 && version.output.contains("GDAL cannot be loaded (/nonexistent/libgdal.so.32: cannot open shared object file"))
+        let shapefile = Fixtures.path("Tests/Fixtures/grids/town002_gbk.shp")
+        let refused = try Fixtures.runCapturing(binary, ["import", "grids", "--db", db, shapefile], environment: withoutGDAL)
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("GDAL cannot be loaded") && refused.errors.contains("apt-get install libgdal32"), "\(refused.errors)")
+        let generations = try Fixtures.run(binary, ["plan", "list", "--db", db])
+        #expect(generations.contains("import grids.geojson") && !generations.contains("town002"), "\(generations)")
+        // With GDAL the same file imports.
+        #expect(try Fixtures.run(binary, ["import", "grids", "--db", db, shapefile]).contains("into generation 2"))
+    }
+
     /// A mistyped --db made a new empty database and answered "0 incidents"; so did a mistyped --town.
     @Test func readCommandsNeedADatabaseAndKnownAreas() throws {
         let binary = try #require(Fixtures.executable("wangge"))
