@@ -94,7 +94,6 @@ struct OwnershipRasterBuilder {
 
     /// - Parameter bands: how many bands of rows to scan in parallel (nil: a few per core); any count gives the same raster.
     func build(bands requested: Int? = nil) throws -> OwnershipRaster {
-        let cellSegments = segmentsByCell()
         let crossings = crossingsByRow()
         let vertexGrid = rings.vertexGrids()
         var records: [UInt32] = []
@@ -110,7 +109,7 @@ struct OwnershipRasterBuilder {
             DispatchQueue.concurrentPerform(iterations: bandCount) { band in
                 let rowRange = (rows * band / bandCount)..<(rows * (band + 1) / bandCount)
                 do {
-                    bands.set(band, try scan(rows: rowRange, into: output.base, cellSegments: cellSegments,
+                    bands.set(band, try scan(rows: rowRange, into: output.base, cellSegments: segmentsByCell(rows: rowRange),
                                              crossings: crossings, vertexGrid: vertexGrid))
                 } catch {
                     failure.record(error)
@@ -174,9 +173,11 @@ struct OwnershipRasterBuilder {
             let centerY = reference.centerY(row)
             var cursor = Int(rowStart[row])
             let rowEnd = Int(rowStart[row + 1])
-            var nextEntry = Int(cellSegments.rowStart[row])
-            let rowEntriesEnd = Int(cellSegments.rowStart[row + 1])
-            for column in 0..<columns {
+            var nextEntry = Int(cellSegments.rowStart[row - rowRange.lowerBound])
+            let rowEntriesEnd = Int(cellSegments.rowStart[row - rowRange.lowerBound + 1])
+            var column = 0
+            while column < columns {
+                defer { column += 1 }
                 let centerX = reference.centerX(column)
                 while cursor < rowEnd && crossingX[cursor] < centerX - tolerance {
                     toggle(vertexGrid[Int(crossingSegment[cursor])])
@@ -187,15 +188,23 @@ struct OwnershipRasterBuilder {
                 while nextEntry < rowEntriesEnd && Int(cellSegments.column[nextEntry]) == column { nextEntry += 1 }
                 let entries = firstEntry..<nextEntry
                 if entries.isEmpty {
-                    switch insideGrids.count {
-                    case 0: cells[cell] = OwnershipRaster.outsideCell
-                    case 1:
-                        cells[cell] = insideGrids[0]
-                        result.deep += 1
-                    default:
-                        cells[cell] = OwnershipRaster.geosCell
-                        result.geos += 1
+                    // Until the next cell with segments or the next crossing, every cell is the same: one fill.
+                    var stop = nextEntry < rowEntriesEnd ? Int(cellSegments.column[nextEntry]) : columns
+                    if cursor < rowEnd {
+                        stop = Self.firstColumn(after: column, passedBy: crossingX[cursor], limit: stop, tolerance: tolerance, reference)
                     }
+                    let value: Int32
+                    switch insideGrids.count {
+                    case 0: value = OwnershipRaster.outsideCell
+                    case 1:
+                        value = insideGrids[0]
+                        result.deep += stop - column
+                    default:
+                        value = OwnershipRaster.geosCell
+                        result.geos += stop - column
+                    }
+                    (cells.baseAddress! + cell).update(repeating: value, count: stop - column)
+                    column = stop - 1
                     continue
                 }
                 // Crossings within a hair of the centre: which side, exactly.
@@ -262,6 +271,16 @@ struct OwnershipRasterBuilder {
         return result
     }
 
+    /// The first column after `column` (`limit` at most) whose centre lies
+    /// right of a crossing at `x`, by the scan's own test.
+    static func firstColumn(after column: Int, passedBy x: Double, limit: Int, tolerance: Double, _ reference: OwnershipRaster) -> Int {
+        let estimate = ((x + tolerance - reference.originX) / reference.cellSize - 0.5).rounded(.down) + 1
+        var c = estimate.isFinite ? min(max(Int(max(min(estimate, Double(limit)), 0)), column + 1), limit) : limit
+        while c > column + 1 && x < reference.centerX(c - 1) - tolerance { c -= 1 }
+        while c < limit && !(x < reference.centerX(c) - tolerance) { c += 1 }
+        return c
+    }
+
     /// Each cell's segments, row by row: the entries of row `r` are
     /// `rowStart[r] ..< rowStart[r + 1]`, by column and, within a cell, by
     /// segment, so that runs of consecutive segments stay together. Tables
@@ -273,9 +292,10 @@ struct OwnershipRasterBuilder {
         let segment: [UInt32]
     }
 
-    /// For each cell, the segments within `margin` of it (a superset: the
-    /// cell widened by the margin as a square).
-    func segmentsByCell() -> CellSegments {
+    /// For each cell of `rowRange`, the segments within `margin` of it (a
+    /// superset: the cell widened by the margin as a square); `rowStart` is
+    /// indexed from the range's first row. Each band of the scan makes its own.
+    func segmentsByCell(rows rowRange: Range<Int>) -> CellSegments {
         var entryRow: [UInt32] = []
         var entryColumn: [UInt32] = []
         var entrySegment: [UInt32] = []
@@ -286,8 +306,8 @@ struct OwnershipRasterBuilder {
         for r in 0..<rings.ringCount {
             for s in rings.segments(ofRing: r) {
                 let (ax, ay, bx, by) = (xy[2 * s], xy[2 * s + 1], xy[2 * s + 2], xy[2 * s + 3])
-                let firstRow = max(0, Int(((min(ay, by) - reach - originY) / cellSize).rounded(.down)))
-                let lastRow = min(rows - 1, Int(((max(ay, by) + reach - originY) / cellSize).rounded(.down)))
+                let firstRow = max(rowRange.lowerBound, Int(((min(ay, by) - reach - originY) / cellSize).rounded(.down)))
+                let lastRow = min(rowRange.upperBound - 1, Int(((max(ay, by) + reach - originY) / cellSize).rounded(.down)))
                 guard firstRow <= lastRow else { continue }
                 for row in firstRow...lastRow {
                     // The part of the segment within the row's band, widened by the margin.
@@ -306,7 +326,7 @@ struct OwnershipRasterBuilder {
                     let lastColumn = min(columns - 1, Int(((xHigh + reach - originX) / cellSize).rounded(.down)))
                     guard firstColumn <= lastColumn else { continue }
                     for column in firstColumn...lastColumn {
-                        entryRow.append(UInt32(row))
+                        entryRow.append(UInt32(row - rowRange.lowerBound))
                         entryColumn.append(UInt32(column))
                         entrySegment.append(UInt32(s))
                     }
@@ -316,7 +336,7 @@ struct OwnershipRasterBuilder {
         // The entries come by ascending segment. Stable counting sorts by
         // column, then by row, keep that order within each cell.
         let byColumn = Self.countingSort(keys: entryColumn, values: Array(0..<UInt32(entryColumn.count)), bucketCount: columns).values
-        let byRow = Self.countingSort(keys: byColumn.map { entryRow[Int($0)] }, values: byColumn, bucketCount: rows)
+        let byRow = Self.countingSort(keys: byColumn.map { entryRow[Int($0)] }, values: byColumn, bucketCount: rowRange.count)
         return CellSegments(rowStart: byRow.start, column: byRow.values.map { entryColumn[Int($0)] },
                             segment: byRow.values.map { entrySegment[Int($0)] })
     }
