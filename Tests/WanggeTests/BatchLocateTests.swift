@@ -69,6 +69,32 @@ import Localization
         }
     }
 
+    /// A chunk's lines go into room reserved for all of them at once. A
+    /// distance that `String(format:)` writes (one too large for the fast
+    /// digits) grows the buffer by its own length, so the lines after it
+    /// still have their room.
+    @Test func aLongDistanceLeavesRoomForTheLinesAfterIt() {
+        let table = OutputTable(codes: ["A", "B"])
+        let far = PointAssignment(grid: -1, method: .none, distanceMeters: 3e38, nearestGrid: 0)
+        let rows = Array(repeating: far, count: 100)
+            + [PointAssignment(grid: 0, method: .inside),
+               PointAssignment(grid: 1, method: .nearest, distanceMeters: 12.5, runnerUp: 0, runnerUpDistanceMeters: 20)]
+        let out = OutputBuffer(capacity: rows.count * (2 + table.lineRoomBeyondId))
+        let ids = Array(String(repeating: "id", count: rows.count).utf8)
+        ids.withUnsafeBufferPointer { id in
+            for (k, row) in rows.enumerated() { table.append(row: row, id: id.baseAddress! + 2 * k, idLength: 2, to: out) }
+        }
+        let huge = String(format: "%.2f", far.distanceMeters!)
+        let farLine = "id,,none,\(huge),\n"
+        // The lines overrun the room reserved for them, but only after the
+        // last long distance: growing just when a text does not fit would
+        // leave the last lines no room (the buffer's appends assert it in debug builds).
+        let written = String(decoding: out.bytes, as: UTF8.self)
+        #expect(written.utf8.count > rows.count * (2 + table.lineRoomBeyondId))
+        #expect(written.utf8.count - ",\nid,A,inside,,\nid,B,nearest,12.50,A\n".count <= rows.count * (2 + table.lineRoomBeyondId))
+        #expect(written == String(repeating: farLine, count: 100) + "id,A,inside,,\nid,B,nearest,12.50,A\n")
+    }
+
     /// The reference: row by row, `String(format:)`, through `assign`.
     static func referenceOutput(ids: [String], points: [LonLat], assigner: GridAssigner) throws -> String {
         var out = BatchLocate.header

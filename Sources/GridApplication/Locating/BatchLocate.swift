@@ -385,10 +385,15 @@ final class OutputTable: Sendable {
         longestCode = codes.map(\.utf8.count).max() ?? 0
     }
 
-    /// One output line: id,grid,method,distance_m,runner_up.
+    /// The bytes a line may take beyond its id (`append(row:…)` writes
+    /// into room reserved for it: the odd distance that `String(format:)`
+    /// writes reserves its own).
+    var lineRoomBeyondId: Int { 2 * longestCode + 48 }
+
+    /// One output line: id,grid,method,distance_m,runner_up, into the
+    /// `idLength + lineRoomBeyondId` bytes the caller has reserved.
     @inline(__always)
     func append(row a: PointAssignment, id: UnsafePointer<UInt8>, idLength: Int, to out: OutputBuffer) {
-        out.reserve(idLength + 2 * longestCode + 48)
         out.append(id, idLength)
         out.append(0x2C)
         if a.grid >= 0 { appendWord(Int(a.grid)) }
@@ -447,10 +452,16 @@ final class OutputBuffer: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// Room added by `append(_: String)` beyond what its texts took so far.
+    private var spareRoom = 0
+
     @inline(__always)
     func reserve(_ extra: Int) {
         guard count + extra > capacity else { return }
-        let grown = max(capacity * 2, count + extra)
+        grow(to: max(capacity * 2, count + extra))
+    }
+
+    private func grow(to grown: Int) {
         let new = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
         new.update(from: base, count: count)
         base.deallocate()
@@ -460,20 +471,30 @@ final class OutputBuffer: @unchecked Sendable {
 
     @inline(__always)
     func append(_ byte: UInt8) {
+        assert(count < capacity, "OutputBuffer: a byte beyond the room reserved")
         base[count] = byte
         count += 1
     }
 
     @inline(__always)
     func append(_ bytes: UnsafePointer<UInt8>, _ length: Int) {
+        assert(count + length <= capacity, "OutputBuffer: bytes beyond the room reserved")
         (base + count).update(from: bytes, count: length)
         count += length
     }
 
+    /// Text on top of the room already reserved: the buffer has room for
+    /// all of it beyond that, so that the room reserved for later lines
+    /// stays theirs (grown by half at least, to copy seldom).
     func append(_ text: String) {
         var text = text
         text.withUTF8 { utf8 in
-            reserve(utf8.count)
+            if spareRoom < utf8.count {
+                let added = max(utf8.count - spareRoom, capacity / 2)
+                grow(to: capacity + added)
+                spareRoom += added
+            }
+            spareRoom -= utf8.count
             append(utf8.baseAddress!, utf8.count)
         }
     }
@@ -629,8 +650,13 @@ struct ChunkLocator: ~Copyable {
     mutating func locate(_ rows: ParsedRows, in bytes: UnsafeBufferPointer<UInt8>) throws -> OutputBuffer {
         let count = rows.count
         if results.count < count { results = Array(repeating: PointAssignment(grid: -1, method: .none), count: count) }
-        let out = OutputBuffer(capacity: count * 48 + 256)
-        guard count > 0 else { return out }
+        guard count > 0 else { return OutputBuffer(capacity: 256) }
+        var idBytes = 0
+        for row in 0..<count { idBytes += rows.idBounds[2 * row + 1] - rows.idBounds[2 * row] }
+        // Room for every line at once: no check and no growth per line.
+        let out = OutputBuffer(capacity: idBytes + count * table.lineRoomBeyondId)
+        // A local reference: read through `self`, the table was retained and released on every line.
+        let table = table
         try results.withUnsafeMutableBufferPointer { results in
             try rows.points.withUnsafeBufferPointer { try fast.assign($0.baseAddress!, count: count, into: results.baseAddress!) }
             rows.idBounds.withUnsafeBufferPointer { idBounds in
