@@ -4,6 +4,8 @@ import GridStore
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Localization
 
@@ -105,6 +107,15 @@ struct ChangeListener: Service {
     }
 }
 
+/// The event loops of every server in the process: one a core, less one.
+/// The core left over runs the blocking work (database reads, imports, the
+/// periodic jobs) without taking turns with a loop: with a loop on every
+/// core, a request waited out a scheduler time slice now and then. On
+/// 2 cores, wrk at 16 connections: p99 2.9-3.7 ms with two loops,
+/// 0.67-0.84 ms with one, at 49-55k instead of 60-63k requests/s
+/// (scripts/bench-server.sh, alternated; README).
+let serverEventLoops = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount - 1))
+
 /// The server over one SpatiaLite file. Its periodic work starts once the
 /// port is bound: a server that cannot start writes nothing.
 public func buildApplication(service: GridService, host: String, port: Int, settings: ServerSettings = ServerSettings(),
@@ -122,6 +133,7 @@ public func buildApplication(service: GridService, host: String, port: Int, sett
                              availableConnectionsDelegate: MaximumAvailableConnections(settings.connectionLimit, logger: logger)),
         services: services(service: service, logger: logger, after: started) + extraServices,
         onServerRunning: { _ in started.open() },
+        eventLoopGroupProvider: .shared(serverEventLoops),
         logger: logger)
 }
 
