@@ -14,6 +14,7 @@ function it did not call before (the link then fails with that name):
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -32,7 +33,11 @@ for name in sorted(os.listdir(geofiles)):
 # Passed by address (CPLSetErrorHandler's argument), not called.
 called.add("CPLQuietErrorHandler")
 
-clang = os.environ.get("CLANG", "clang")
+# $CLANG, else clang on the PATH, else the Swift toolchain's own (beside `swift`).
+swift = shutil.which("swift")
+clang = os.environ.get("CLANG") or shutil.which("clang") or (swift and os.path.join(os.path.dirname(os.path.realpath(swift)), "clang"))
+if not clang or not os.path.exists(clang):
+    sys.exit("clang not found: set CLANG=/path/to/clang")
 source = "".join(f"#include <{h}>\n" for h in headers)
 ast = subprocess.run([clang, "-x", "c", "-I/usr/include/gdal", "-fsyntax-only", "-Xclang", "-ast-dump=json", "-"],
                      input=source, capture_output=True, text=True, check=True).stdout
