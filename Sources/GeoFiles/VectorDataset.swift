@@ -94,20 +94,20 @@ public final class VectorDataset {
         var chosen: UnsafeMutableRawPointer
         if let encoding {
             chosen = try Self.open(path, options: ["ENCODING=\(encoding.gdalName)"])
-            note = "\(encoding.name) (as given)"
+            note = tr("\(encoding.name) (as given)").rendered
         } else if isShapefile, let cpg = Self.sibling(of: path, extension: "cpg") {
             chosen = try Self.open(path, options: [])
             let declared = (try? String(contentsOfFile: cpg, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
-            note = "\(declared) (from \((cpg as NSString).lastPathComponent))"
+            note = tr("\(declared) (from \((cpg as NSString).lastPathComponent))").rendered
         } else if isShapefile {
             // No .cpg: read the bytes as they are, and decide by whether they are valid UTF-8.
             chosen = try Self.open(path, options: ["ENCODING="])
             if try Self.allTextIsUTF8(chosen, path: path) {
-                note = "UTF-8 (no .cpg; the text is valid UTF-8)"
+                note = tr("UTF-8 (no .cpg; the text is valid UTF-8)").rendered
             } else {
                 GDALClose(chosen)
                 chosen = try Self.open(path, options: ["ENCODING=\(TextEncoding.gbk.gdalName)"])
-                note = "GBK (no .cpg; the text is not valid UTF-8)"
+                note = tr("GBK (no .cpg; the text is not valid UTF-8)").rendered
             }
         } else {
             chosen = try Self.open(path, options: [])

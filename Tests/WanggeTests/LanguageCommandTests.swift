@@ -57,6 +57,16 @@ import TestSupport
         #expect(help.out.contains("列出") || Self.hasHan(help.out.components(separatedBy: "\n").first ?? ""), "\(help.out)")
     }
 
+    /// The report of a grid import is Chinese throughout, the Shapefile's encoding note too.
+    @Test func aShapefileImportReportsInChinese() throws {
+        let db = Fixtures.temporaryPath("language-import.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        let shapefile = Fixtures.path("Tests/Fixtures/grids/town002_gbk.shp")
+        let imported = try wangge(["import", "grids", "--db", db, shapefile], environment: ["WANGGE_LANGUAGE": "zh"])
+        #expect(imported.status == 0, "\(imported.err)")
+        #expect(imported.out.contains("读取 ESRI Shapefile，文本编码 GBK（无 .cpg 文件；文本不是有效的 UTF-8），坐标系 EPSG:4326（文件自带）"), "\(imported.out)")
+    }
+
     @Test func anUnknownLanguageIsRefusedByName() throws {
         #expect {
             _ = try WanggeConfig.decode(yaml: "language: fr\n", source: "c.yaml")
