@@ -123,21 +123,41 @@ enum PackedSpatialIndex {
         }.reduce(nil) { union, box in union?.union(box) ?? box }
     }
 
-    /// Sort-tile-recursive: vertical slices by x, each sorted by y, cut into full nodes.
+    /// Sort-tile-recursive: vertical slices by x, each sorted by y, cut into
+    /// full nodes. The sorts are of 64-bit keys, a centre's order-preserving
+    /// bits above the cell's place in `cells`, not of the cells: the cells
+    /// come in ascending id (rows by ROWID, nodes as numbered), so equal
+    /// centres still go by id.
     private static func packed(_ cells: [Cell], capacity: Int) -> [ArraySlice<Cell>] {
+        precondition(cells.count < 1 << 32 && zip(cells, cells.dropFirst()).allSatisfy { $0.id < $1.id },
+                     "R*Tree cells come in ascending id")
         let nodes = (cells.count + capacity - 1) / capacity
         let slices = Int(Double(nodes).squareRoot().rounded(.up))
         let perSlice = slices * capacity
-        let byX = cells.sorted { ($0.centerX, $0.id) < ($1.centerX, $1.id) }
-        var groups: [ArraySlice<Cell>] = []
+        func key(_ centre: Float, _ place: Int) -> UInt64 { UInt64(orderedBits(centre)) << 32 | UInt64(place) }
+        func place(_ key: UInt64) -> Int { Int(key & 0xFFFF_FFFF) }
+        var byX = cells.indices.map { key(cells[$0].centerX, $0) }
+        byX.sort()
+        var ordered: [Cell] = []
+        ordered.reserveCapacity(cells.count)
+        var groups: [Range<Int>] = []
         groups.reserveCapacity(nodes)
         for sliceStart in stride(from: 0, to: byX.count, by: perSlice) {
-            let slice = byX[sliceStart..<min(sliceStart + perSlice, byX.count)].sorted { ($0.centerY, $0.id) < ($1.centerY, $1.id) }
-            for start in stride(from: 0, to: slice.count, by: capacity) {
-                groups.append(slice[start..<min(start + capacity, slice.count)])
+            var byY = byX[sliceStart..<min(sliceStart + perSlice, byX.count)].map { key(cells[place($0)].centerY, place($0)) }
+            byY.sort()
+            let first = ordered.count
+            ordered.append(contentsOf: byY.lazy.map { cells[place($0)] })
+            for start in stride(from: first, to: ordered.count, by: capacity) {
+                groups.append(start..<min(start + capacity, ordered.count))
             }
         }
-        return groups
+        return groups.map { ordered[$0] }
+    }
+
+    /// A float's bits as an unsigned number in the float's order (-0 as +0; no NaN here).
+    private static func orderedBits(_ value: Float) -> UInt32 {
+        let bits = (value == 0 ? 0 : value).bitPattern
+        return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
     }
 
     private static func bounds<C: Swift.Collection<Cell>>(of cells: C, id: Int64) -> Cell {
