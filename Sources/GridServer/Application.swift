@@ -112,7 +112,7 @@ struct ChangeListener: Service {
 /// periodic jobs) without taking turns with a loop: with a loop on every
 /// core, a request waited out a scheduler time slice now and then. On
 /// 2 cores, wrk at 16 connections: p99 2.9-3.7 ms with two loops,
-/// 0.67-0.84 ms with one, at 49-55k instead of 60-63k requests/s
+/// 0.65-0.84 ms with one, at 49-55k instead of 60-63k requests/s
 /// (scripts/bench-server.sh, alternated; README).
 let serverEventLoops = MultiThreadedEventLoopGroup(numberOfThreads: max(1, System.coreCount - 1))
 

@@ -62,7 +62,6 @@ import Localization
         }
         for value in values {
             let out = OutputBuffer(capacity: 64)
-            out.reserve(64)
             OutputTable.appendCentimetres(value, to: out)
             let got = String(decoding: out.bytes, as: UTF8.self)
             #expect(got == String(format: "%.2f", value), "\(value)")

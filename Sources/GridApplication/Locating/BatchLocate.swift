@@ -438,8 +438,9 @@ final class OutputTable: Sendable {
     }
 }
 
-/// A growing byte buffer written through a raw pointer (no bounds or
-/// uniqueness checks per byte: callers reserve room first).
+/// A byte buffer written through a raw pointer (no bounds or uniqueness
+/// checks per byte: it is made with room for what its caller writes; only
+/// `append(_: String)` grows it).
 final class OutputBuffer: @unchecked Sendable {
     private(set) var base: UnsafeMutablePointer<UInt8>
     private(set) var count = 0
@@ -454,12 +455,6 @@ final class OutputBuffer: @unchecked Sendable {
 
     /// Room added by `append(_: String)` beyond what its texts took so far.
     private var spareRoom = 0
-
-    @inline(__always)
-    func reserve(_ extra: Int) {
-        guard count + extra > capacity else { return }
-        grow(to: max(capacity * 2, count + extra))
-    }
 
     private func grow(to grown: Int) {
         let new = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
@@ -650,7 +645,7 @@ struct ChunkLocator: ~Copyable {
     mutating func locate(_ rows: ParsedRows, in bytes: UnsafeBufferPointer<UInt8>) throws -> OutputBuffer {
         let count = rows.count
         if results.count < count { results = Array(repeating: PointAssignment(grid: -1, method: .none), count: count) }
-        guard count > 0 else { return OutputBuffer(capacity: 256) }
+        guard count > 0 else { return OutputBuffer(capacity: 0) }
         var idBytes = 0
         for row in 0..<count { idBytes += rows.idBounds[2 * row + 1] - rows.idBounds[2 * row] }
         // Room for every line at once: no check and no growth per line.

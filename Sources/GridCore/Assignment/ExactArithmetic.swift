@@ -116,5 +116,4 @@ public final class FrozenBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
             storage.deallocate()
         }
     }
-
 }
