@@ -19,8 +19,10 @@ import subprocess
 import sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-headers = ["gdal.h", "ogr_api.h", "ogr_srs_api.h", "cpl_conv.h", "cpl_error.h", "cpl_string.h"]
 out = os.path.join(root, "Sources/GDALLoader/gdal_functions.c")
+# The GDAL headers the forwarders are compiled against, as gdal_loader_internal.h includes them.
+internal = open(os.path.join(root, "Sources/GDALLoader/gdal_loader_internal.h"), encoding="utf-8").read()
+headers = re.findall(r"#include <gdal/([\w.]+)>", internal)
 
 # The GDAL functions GeoFiles calls.
 called = set()

@@ -58,6 +58,7 @@ public enum Fixtures {
     /// Runs a program to completion: its exit status, standard output and standard error.
     /// `wangge` speaks English here, whatever the shipped configuration says, so
     /// that tests can read its words (LanguageCommandTests checks the Chinese).
+    /// `environment` is added to this process's (and wins over it).
     public static func runCapturing(_ program: String, _ arguments: [String],
                                     environment: [String: String] = [:]) throws -> (status: Int32, output: String, errors: String) {
         let process = Process()
