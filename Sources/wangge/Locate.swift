@@ -37,12 +37,18 @@ extension Wangge {
         }
 
         func run() throws {
-            let service = try store.openService()
-            let generation = try service.checkedGeneration(generationOption.generation)
             if let input {
-                try BatchLocate(service: service, crs: crs, generation: generation).run(path: input)
+                // The store opens on a worker while the others read the rows; `run` waits for them.
+                let store = store
+                let generation = generationOption.generation
+                try BatchLocate(crs: crs) {
+                    let service = try store.openService()
+                    return try service.loaded(generation: try service.checkedGeneration(generation)).assigner
+                }.run(path: input)
                 return
             }
+            let service = try store.openService()
+            let generation = try service.checkedGeneration(generationOption.generation)
             let answer = try service.locate(x: lon!, y: lat!, crs: crs, generation: generation)
             print(json ? try jsonText(answer) : Self.text(answer))
         }

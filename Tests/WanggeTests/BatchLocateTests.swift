@@ -207,6 +207,43 @@ import Localization
         }
     }
 
+    /// Into a file, the lines go out as chunks are done; a bad row late in
+    /// the input cuts the file back to what it held before. Into a pipe,
+    /// nothing is written before every row is known to be good.
+    @Test func aBadRowLeavesTheOutputAsItWas() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let (good, ids, points) = Self.mixedFile(around: assigner)
+        let expected = try Self.referenceOutput(ids: ids, points: points, assigner: assigner)
+        let input = Fixtures.temporaryPath("rows.csv"), output = Fixtures.temporaryPath("located.csv")
+        defer { for path in [input, output] { try? FileManager.default.removeItem(atPath: path) } }
+        let locate = BatchLocate(crs: .wgs84) { assigner }
+        func run(_ text: String, flags: Int32) throws {
+            try text.write(toFile: input, atomically: true, encoding: .utf8)
+            let descriptor = open(output, O_WRONLY | flags)
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            try locate.run(path: input, to: descriptor, chunkBytes: 256)
+        }
+        func outputText() throws -> String { try String(contentsOfFile: output, encoding: .utf8) }
+        let bad = good + "late,28.9,112.x,x\n"
+        for flags in [O_APPEND, O_TRUNC] {
+            try "kept\n".write(toFile: output, atomically: true, encoding: .utf8)
+            #expect { try run(bad, flags: flags) } throws: { error in "\(error)".contains("line 5012: field lon") }
+            #expect(try outputText() == (flags == O_APPEND ? "kept\n" : ""), "flags \(flags)")
+            try run(good, flags: flags)
+            #expect(try outputText() == (flags == O_APPEND ? "kept\n" : "") + expected, "flags \(flags)")
+        }
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        defer { close(ends[0]) }
+        _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | O_NONBLOCK)
+        try bad.write(toFile: input, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try locate.run(path: input, to: ends[1], chunkBytes: 256) }
+        close(ends[1])
+        var byte: UInt8 = 0
+        #expect(read(ends[0], &byte, 1) == 0, "nothing written into the pipe")
+    }
+
     /// The index is built while the rows are read: when the grids cannot be
     /// loaded, that is the error, not a bad row found meanwhile.
     @Test func gridsThatCannotBeLoadedComeBeforeBadRows() throws {

@@ -10,57 +10,76 @@ import Localization
 /// The file is mapped, cut into chunks at line ends, and each core parses,
 /// assigns and formats whole chunks (raw bytes, no per-row strings: a general
 /// CSV reader and `String(format:)` cost far more than the assignment). The
-/// chunks' output is written in order once every row is known to be good, so
-/// a bad row prints its line and nothing else.
+/// chunks' output goes out in input order (`OrderedOutput`), and a bad row
+/// prints its line and leaves no output behind.
 public struct BatchLocate {
-    let service: GridService
     let crs: CoordinateSystem
-    /// nil: the active generation.
-    var generation: Int64? = nil
+    /// Opens the grids and builds their assigner (on a worker, while the others read rows).
+    let makeAssigner: @Sendable () throws -> GridAssigner
 
-    public init(service: GridService, crs: CoordinateSystem, generation: Int64? = nil) {
-        self.service = service
+    /// - Parameter makeAssigner: opens the store and builds the assigner of
+    ///   the grids, while the rows are read (opening a store takes a
+    ///   hundredth of a second).
+    public init(crs: CoordinateSystem, makeAssigner: @escaping @Sendable () throws -> GridAssigner) {
         self.crs = crs
-        self.generation = generation
+        self.makeAssigner = makeAssigner
     }
 
     static let header = "id,grid,method,distance_m,runner_up\n"
     /// Input bytes per chunk: small enough to share the work out evenly, large
     /// enough that handing out chunks costs nothing.
-    static let chunkBytes = 1 << 20
+    public static let chunkBytes = 1 << 20
 
     struct Rows {
         var ids: [String] = []
         var points: [LonLat] = []
     }
 
-    /// Locates every row of the file at `path` and writes the CSV answer to `descriptor` (standard output by default).
-    public func run(path: String, to descriptor: Int32 = STDOUT_FILENO) throws {
+    /// Locates every row of the file at `path` and writes the CSV answer to
+    /// `descriptor` (standard output by default). Into a regular file, the
+    /// lines go out as the chunks are done, and the file is cut back to where
+    /// it was should a row fail; anywhere else, once every row is good.
+    public func run(path: String, to descriptor: Int32 = STDOUT_FILENO, chunkBytes: Int = chunkBytes) throws {
         let file = try MappedFile(path: path)
-        let (service, generation) = (service, generation)
-        let chunks = try Self.locate(file.bytes, path: path, crs: crs,
-                                     assigner: PendingAssigner { try service.loaded(generation: generation).assigner })
-        try Self.writeAll(chunks, to: descriptor)
+        let output = OrderedOutput(descriptor: descriptor)
+        do {
+            try Self.locate(file.bytes, path: path, crs: crs, assigner: PendingAssigner(makeAssigner), chunkBytes: chunkBytes, into: output)
+            try output.finish()
+        } catch {
+            output.cutBack()
+            throw error
+        }
     }
 
-    /// `locate` with an assigner at hand.
+    /// `locate` with an assigner at hand, every chunk kept.
     static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
                        assigner: GridAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
         try locate(bytes, path: path, crs: crs, assigner: PendingAssigner { assigner }, chunkBytes: chunkBytes)
     }
 
     /// The CSV output of every row, in chunks in input order, the header first.
+    static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
+                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
+        let output = OrderedOutput(descriptor: nil)
+        try locate(bytes, path: path, crs: crs, assigner: pending, chunkBytes: chunkBytes, into: output)
+        return output.kept()
+    }
+
+    /// Every row's line, chunk by chunk, into `output` (the header first).
     ///
     /// Building the assigner's index takes a few hundredths of a second on
     /// one core: the first worker builds it while the others parse chunks
-    /// and keep their rows. Once it is ready, each chunk is parsed, assigned
-    /// and formatted, and the kept rows are assigned last.
+    /// and keep their rows. Once it is ready, the kept rows are assigned
+    /// first (they are the first chunks, which the output waits for), then
+    /// each further chunk is parsed, assigned and formatted.
     static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
-                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes) throws -> [OutputBuffer] {
+                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes, into outputs: OrderedOutput) throws {
         let (columns, bodyStart) = try readHeader(bytes, path: path)
         let boundaries = chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
         let chunkCount = boundaries.count - 1
-        let outputs = ChunkOutputs(count: chunkCount)
+        let head = OutputBuffer(capacity: header.utf8.count)
+        head.append(header)
+        outputs.begin(chunks: chunkCount, header: head)
         let parsed = ParsedChunks()
         let failure = FirstRowError()
         let counter = SliceCounter(total: chunkCount, sliceLength: 1)
@@ -87,18 +106,18 @@ public struct BatchLocate {
                 }
                 let assigner = try pending.value()
                 var located = ChunkLocator(assigner)
+                while let (chunk, kept) = parsed.next() {
+                    if failure.precedes(chunk: chunk) { continue }
+                    outputs.set(chunk, try located.locate(kept, in: input.base, reusing: outputs.spare()))
+                }
                 var rows = ParsedRows()
                 while let chunk = nextChunk() {
                     do {
                         try rows.parse(input.base, boundaries[chunk]..<boundaries[chunk + 1], parser: &parser)
-                        outputs.set(chunk, try located.locate(rows, in: input.base))
+                        outputs.set(chunk, try located.locate(rows, in: input.base, reusing: outputs.spare()))
                     } catch let error as RowError {
                         failure.record(chunk: chunk, offset: error.offset, message: error.text)
                     }
-                }
-                while let (chunk, kept) = parsed.next() {
-                    if failure.precedes(chunk: chunk) { continue }
-                    outputs.set(chunk, try located.locate(kept, in: input.base))
                 }
             } catch {
                 failure.record(chunk: -1, offset: 0, message: (error as? LocalizedConvertible)?.text ?? .verbatim("\(error)"))
@@ -110,9 +129,6 @@ public struct BatchLocate {
             if offset < 0 { throw WanggeError.invalid(tr("\(path): \(message)")) }
             throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: offset)): \(message)"))
         }
-        let head = OutputBuffer(capacity: header.utf8.count)
-        head.append(header)
-        return [head] + outputs.all()
     }
 
     /// All rows as ids and WGS84 points (tests, and callers that want them in memory).
@@ -191,18 +207,16 @@ public struct BatchLocate {
         return line
     }
 
-    /// Writes the chunks in order, every byte, or throws.
-    static func writeAll(_ chunks: [OutputBuffer], to descriptor: Int32) throws {
-        for chunk in chunks {
-            var written = 0
-            while written < chunk.count {
-                let n = write(descriptor, chunk.base + written, chunk.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw WanggeError.invalid(tr("cannot write the output: \(String(cString: strerror(errno)))"))
-                }
-                written += n
+    /// Writes every byte of the buffer, or throws.
+    static func write(_ chunk: OutputBuffer, to descriptor: Int32) throws {
+        var written = 0
+        while written < chunk.count {
+            let n = Glibc.write(descriptor, chunk.base + written, chunk.count - written)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw WanggeError.invalid(tr("cannot write the output: \(String(cString: strerror(errno)))"))
             }
+            written += n
         }
     }
 }
@@ -453,6 +467,18 @@ final class OutputBuffer: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// This buffer, emptied, with room for `room` bytes.
+    func emptied(room: Int) -> OutputBuffer {
+        count = 0
+        spareRoom = 0
+        if capacity < room {
+            base.deallocate()
+            capacity = room
+            base = .allocate(capacity: room)
+        }
+        return self
+    }
+
     /// Room added by `append(_: String)` beyond what its texts took so far.
     private var spareRoom = 0
 
@@ -514,23 +540,94 @@ final class OutputBuffer: @unchecked Sendable {
     var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
 }
 
-/// Each chunk's output, set by whichever thread made it.
-final class ChunkOutputs: @unchecked Sendable {
+/// Each chunk's output, set by whichever thread made it, and written in
+/// input order as soon as the chunks before it are: by the thread that sets
+/// the chunk the output was waiting for, while the others go on working.
+/// Only into a regular file, at its end, which can be cut back to where it
+/// started should a row fail (a pipe or a terminal cannot take back what it
+/// has been given): elsewhere every chunk is kept until `finish`.
+final class OrderedOutput: @unchecked Sendable {
     private let lock = NSLock()
-    private var outputs: [OutputBuffer?]
+    /// Where the output goes (nil: kept for the caller).
+    private let descriptor: Int32?
+    /// Whether chunks are written as they come.
+    private let streams: Bool
+    /// The file's length before the first byte, to cut back to.
+    private var start: off_t = 0
+    /// The header, then each chunk: set and not yet written.
+    private var waiting: [OutputBuffer?] = []
+    /// The first of `waiting` not yet written.
+    private var next = 0
+    /// Whether a thread is writing (it writes whatever else comes ready).
+    private var writing = false
+    private var wroteAny = false
+    private var writeError: (any Error)?
+    /// Written buffers, for the next chunks (their pages are already mapped).
+    private var spares: [OutputBuffer] = []
+    private static let maximumSpares = 2 * GridAssigner.coreCount
 
-    init(count: Int) { outputs = Array(repeating: nil, count: count) }
+    init(descriptor: Int32?) {
+        self.descriptor = descriptor
+        var status = stat()
+        guard let descriptor, fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            streams = false
+            return
+        }
+        // At the file's end only: cutting back must not take what was there before.
+        let position = fcntl(descriptor, F_GETFL) & O_APPEND != 0 ? status.st_size : lseek(descriptor, 0, SEEK_CUR)
+        streams = position == status.st_size
+        start = status.st_size
+    }
 
-    func set(_ chunk: Int, _ output: OutputBuffer) {
+    /// The header and the number of chunks to come.
+    func begin(chunks: Int, header: OutputBuffer) {
+        lock.withLock { waiting = Array(repeating: nil, count: chunks + 1) }
+        put(0, header)
+    }
+
+    func set(_ chunk: Int, _ output: OutputBuffer) { put(chunk + 1, output) }
+
+    /// A written buffer to fill again, if there is one.
+    func spare() -> OutputBuffer? { lock.withLock { spares.popLast() } }
+
+    private func put(_ slot: Int, _ output: OutputBuffer) {
         lock.lock()
-        outputs[chunk] = output
+        waiting[slot] = output
+        guard let descriptor, streams, !writing, slot == next else {
+            lock.unlock()
+            return
+        }
+        writing = true
+        while writeError == nil, next < waiting.count, let ready = waiting[next] {
+            lock.unlock()
+            let written = Result { try BatchLocate.write(ready, to: descriptor) }
+            lock.lock()
+            wroteAny = true
+            if case .failure(let error) = written { writeError = error }
+            waiting[next] = nil
+            next += 1
+            if spares.count < Self.maximumSpares { spares.append(ready) }
+        }
+        writing = false
         lock.unlock()
     }
 
-    func all() -> [OutputBuffer] {
-        lock.lock()
-        defer { lock.unlock() }
-        return outputs.map { $0! }
+    /// Writes what is left, in order (every chunk is set by now), or throws the first write's failure.
+    func finish() throws {
+        let (error, left) = lock.withLock { (writeError, waiting[next...].map { $0! }) }
+        if let error { throw error }
+        guard let descriptor else { return }
+        for output in left { try BatchLocate.write(output, to: descriptor) }
+    }
+
+    /// Every chunk, the header first (when nothing was written).
+    func kept() -> [OutputBuffer] { lock.withLock { waiting.map { $0! } } }
+
+    /// Takes back what was written: the file's length as it was.
+    func cutBack() {
+        guard let descriptor, lock.withLock({ wroteAny }) else { return }
+        // A file that cannot be cut back keeps the lines of the good rows; the error says which row failed.
+        if ftruncate(descriptor, start) == 0 { _ = lseek(descriptor, start, SEEK_SET) }
     }
 }
 
@@ -642,14 +739,16 @@ struct ChunkLocator: ~Copyable {
     }
 
     /// The output lines of the rows.
-    mutating func locate(_ rows: ParsedRows, in bytes: UnsafeBufferPointer<UInt8>) throws -> OutputBuffer {
+    /// - Parameter spare: a buffer to write them into instead of a new one.
+    mutating func locate(_ rows: ParsedRows, in bytes: UnsafeBufferPointer<UInt8>, reusing spare: OutputBuffer? = nil) throws -> OutputBuffer {
         let count = rows.count
         if results.count < count { results = Array(repeating: PointAssignment(grid: -1, method: .none), count: count) }
-        guard count > 0 else { return OutputBuffer(capacity: 0) }
         var idBytes = 0
         for row in 0..<count { idBytes += rows.idBounds[2 * row + 1] - rows.idBounds[2 * row] }
         // Room for every line at once: no check and no growth per line.
-        let out = OutputBuffer(capacity: idBytes + count * table.lineRoomBeyondId)
+        let room = count > 0 ? idBytes + count * table.lineRoomBeyondId : 0
+        let out = spare?.emptied(room: room) ?? OutputBuffer(capacity: room)
+        guard count > 0 else { return out }
         // A local reference: read through `self`, the table was retained and released on every line.
         let table = table
         try results.withUnsafeMutableBufferPointer { results in
@@ -671,7 +770,13 @@ final class ParsedChunks: @unchecked Sendable {
 
     func add(_ chunk: Int, _ rows: ParsedRows) { lock.withLock { waiting.append((chunk, rows)) } }
 
-    func next() -> (chunk: Int, rows: ParsedRows)? { lock.withLock { waiting.popLast() } }
+    /// The first kept chunk in the file (the output waits for it).
+    func next() -> (chunk: Int, rows: ParsedRows)? {
+        lock.withLock {
+            guard let first = waiting.indices.min(by: { waiting[$0].chunk < waiting[$1].chunk }) else { return nil }
+            return waiting.remove(at: first)
+        }
+    }
 }
 
 struct SendableBytes: @unchecked Sendable {
@@ -722,3 +827,4 @@ final class MappedFile {
         owned?.deallocate()
     }
 }
+
