@@ -263,6 +263,35 @@ import GeoKit
         #expect(TransverseMercator(definition: "proj=pipeline step proj=unitconvert xy_in=deg xy_out=rad step proj=tmerc lat_0=10 lon_0=111 k=1 x_0=500000 y_0=0 ellps=GRS80") == nil)
     }
 
+    /// A box's bicubic stand-in for the projection: within the projection's
+    /// own margin (`bound / 20`) everywhere in boxes of a tile's and a far
+    /// cell's size, in three zones; none for a box too wide to fit.
+    @Test func localProjectionStaysWithinTheBound() throws {
+        var random = SeededRandom(seed: 68)
+        for (crs, lon, lat) in [("EPSG:4546", 112.3, 28.9), ("EPSG:32617", -79.5, 35.5), ("EPSG:32750", 117.0, -30.0)] {
+            let transformer = try CoordinateTransformer(from: "EPSG:4326", to: crs, context: try PROJContext())
+            let definition = try #require(transformer.definition)
+            let projection = try #require(TransverseMercator(definition: definition))
+            for side in [0.008, 0.036, 0.09] {
+                let west = lon + (random.unit() - 0.5) * 2, south = lat + (random.unit() - 0.5) * 2
+                let origin = projection.project(west + side / 2, south + side / 2)
+                let local = try #require(LocalProjection(of: projection, west: west, east: west + side, south: south, north: south + side,
+                                                         originX: origin.x + 7, originY: origin.y - 3), "\(crs), \(side)°")
+                var worst = 0.0
+                for _ in 0..<5_000 {
+                    let p = (west + random.unit() * side, south + random.unit() * side)
+                    let exact = projection.project(p.0, p.1)
+                    let mine = local.header.withUnsafeBufferPointer {
+                        LocalProjection.project($0.baseAddress!, p.0, p.1, originX: origin.x + 7, originY: origin.y - 3)
+                    }
+                    worst = max(worst, abs(mine.x - exact.x), abs(mine.y - exact.y))
+                }
+                #expect(worst <= TransverseMercator.bound / 20, "\(crs), \(side)°: \(worst) m")
+            }
+            #expect(LocalProjection(of: projection, west: lon, east: lon + 2, south: lat, north: lat + 2, originX: 0, originY: 0) == nil)
+        }
+    }
+
     @Test func northCarolinaFarOutside() throws {
         let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.northCarolina, codeField: "NAME"))
         let far = Self.farPoints(10_000, around: assigner.index.envelope, seed: 63)

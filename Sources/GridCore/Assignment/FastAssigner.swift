@@ -376,7 +376,9 @@ public struct FastAssigner: ~Copyable {
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ block: UnsafePointer<Double>) throws -> PointAssignment {
         let centerX = block[0], centerY = block[1]
         if let approximate {
-            let (x, y) = approximate.project(lon, lat)
+            let local = block + CandidateList.localProjectionStart
+            let (x, y) = local[0] != 0 ? LocalProjection.project(local, lon, lat, originX: centerX, originY: centerY)
+                                       : approximate.project(lon, lat)
             let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
             if let answer = rankOutsideApproximately(lon, lat, x, y, block: block, offset: offset) {
                 return answer
