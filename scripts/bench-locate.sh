@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wangge=.build/release/wangge
-[[ -x $wangge ]] || { echo "build first: swift build -c release --product wangge"; exit 1; }
+[[ -x $wangge ]] || { echo "build first: make build"; exit 1; }
 [[ -x /usr/bin/time ]] || { echo "install GNU time (apt-get install time)"; exit 1; }
 work=var/bench-locate
 mkdir -p "$work"

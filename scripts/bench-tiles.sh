@@ -16,7 +16,7 @@ grids=${GRIDS:-20000}
 low=${LOW:-8}
 city=${CITY:-12}
 pan=${PAN:-12}
-[[ -x $wangge ]] || { echo "build first: swift build -c release --product wangge"; exit 1; }
+[[ -x $wangge ]] || { echo "build first: make build"; exit 1; }
 work=var/bench-tiles
 mkdir -p "$work"
 db="$work/province-$grids.sqlite"
