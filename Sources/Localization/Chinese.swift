@@ -6,6 +6,7 @@ let chinese: [String: String] = [
     "unknown encoding '{1}': use gbk or utf-8": "未知编码“{1}”：请使用 gbk 或 utf-8",
     "{1} (as given)": "{1}（按指定）",
     "{1} (from {2})": "{1}（取自 {2}）",
+    "{1} ({2})": "{1}（{2}）",
     "UTF-8 (no .cpg; the text is valid UTF-8)": "UTF-8（无 .cpg 文件；文本是有效的 UTF-8）",
     "GBK (no .cpg; the text is not valid UTF-8)": "GBK（无 .cpg 文件；文本不是有效的 UTF-8）",
     "GDAL cannot be loaded ({1}); it reads and writes Shapefile, KML, GeoPackage and Excel files: install it with apt-get install libgdal32": "无法加载 GDAL（{1}）；读写 Shapefile、KML、GeoPackage 和 Excel 文件需要它：请用 apt-get install libgdal32 安装",

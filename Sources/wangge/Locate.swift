@@ -66,7 +66,9 @@ extension Wangge {
             } else {
                 rows.append((tr("grid"), tr("none: outside every grid").rendered))
             }
-            rows.append((tr("method"), "\(a.method.rawValue) (\(a.method.text.rendered))"))
+            // The reader's words, and the code CSV and JSON carry beside them where the two differ.
+            let words = a.method.text.rendered
+            rows.append((tr("method"), words == a.method.rawValue ? words : tr("\(words) (\(a.method.rawValue))").rendered))
             let metres = { (value: Double) in String(format: "%.1f", value) }
             switch a.method {
             case .inside:

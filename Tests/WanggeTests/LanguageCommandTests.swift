@@ -67,6 +67,25 @@ import TestSupport
         #expect(imported.out.contains("读取 ESRI Shapefile，文本编码 GBK（无 .cpg 文件；文本不是有效的 UTF-8），坐标系 EPSG:4326（文件自带）"), "\(imported.out)")
     }
 
+    /// A located point's method is in the reader's words, with the code that
+    /// CSV and JSON carry beside them where the two differ.
+    @Test func aLocatedPointsMethodIsInTheReadersWords() throws {
+        let db = Fixtures.temporaryPath("language-locate.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        let imported = try wangge(["import", "grids", "--db", db, Fixtures.sampleGrids], environment: ["WANGGE_LANGUAGE": "en"])
+        #expect(imported.status == 0, "\(imported.err)")
+        func methodLine(_ lon: String, _ lat: String, _ language: String) throws -> String {
+            let located = try wangge(["locate", "--db", db, lon, lat], environment: ["WANGGE_LANGUAGE": language])
+            #expect(located.status == 0, "\(located.err)")
+            let line = located.out.split(separator: "\n").first { $0.hasPrefix("method") || $0.hasPrefix("分配方式") }
+            return line.map { $0.split(separator: " ", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? ""
+        }
+        #expect(try methodLine("112.3539690", "28.8439766", "zh") == "网格内（inside）")
+        #expect(try methodLine("112.3539690", "28.8439766", "en") == "inside")
+        #expect(try methodLine("111.9", "28.4", "zh") == "未分配（none）")
+        #expect(try methodLine("111.9", "28.4", "en") == "unassigned (none)")
+    }
+
     @Test func anUnknownLanguageIsRefusedByName() throws {
         #expect {
             _ = try WanggeConfig.decode(yaml: "language: fr\n", source: "c.yaml")
