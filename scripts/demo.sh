@@ -8,15 +8,23 @@ wangge=.build/release/wangge
 db=${DB:-var/wangge.sqlite}
 generated=GeoData/generated
 
+# The headings in wangge's language: $WANGGE_LANGUAGE for this run, else the
+# shipped configuration's `language:` (zh).
+if [[ ${WANGGE_LANGUAGE:-$(sed -n 's/^language: *\([a-z]*\).*/\1/p' Config/wangge.yaml)} == en* ]]; then
+    heading() { echo "== $1"; }
+else
+    heading() { echo "== $2"; }
+fi
+
 # The point files are generated (fixed seed) rather than committed: 26 MB of CSV.
 # An older generator wrote incidents without closed_at: generate again.
 if [[ ! -s $generated/households.csv || ! -s $generated/incidents_gcj02.csv || GeoData/grids.geojson -nt $generated/households.csv ]] \
     || ! head -n 1 $generated/incidents.csv | grep -q closed_at; then
-    echo "== generating households, cameras and incidents (fixed seed) into $generated"
+    heading "generating households, cameras and incidents (fixed seed) into $generated" "生成户、摄像头和事件（固定种子）到 $generated"
     $wangge sample points --output-directory "$generated"
 fi
 
-echo "== building $db"
+heading "building $db" "建立 $db"
 rm -f "$db" "$db-wal" "$db-shm"
 $wangge import grids --db "$db" GeoData/grids.geojson --generation-name "沅江市 2026 网格"
 $wangge import households --db "$db" $generated/households.csv
@@ -26,16 +34,16 @@ $wangge import incidents --db "$db" $generated/incidents.csv
 $wangge import incidents --db "$db" --crs gcj02 $generated/incidents_gcj02.csv
 
 echo
-echo "== county summary"
+heading "county summary" "全县汇总"
 $wangge summary --db "$db"
 
 echo
-echo "== locate: a 码上办 report at GCJ-02 112.3597, 28.8410 (near the county seat)"
+heading "locate: a 码上办 report at GCJ-02 112.3597, 28.8410 (near the county seat)" "定位：一条码上办上报，GCJ-02 坐标 112.3597, 28.8410（县城附近）"
 $wangge locate --db "$db" --crs gcj02 112.3597 28.8410
 echo
-echo "== the same as JSON"
+heading "the same as JSON" "同一结果的 JSON"
 $wangge locate --db "$db" --crs gcj02 112.3597 28.8410 --json
 
 echo
-echo "== incidents by town over the sample year (as of its last day, 2026-11-01)"
+heading "incidents by town over the sample year (as of its last day, 2026-11-01)" "样例年度各乡镇事件（截至最后一天 2026-11-01）"
 $wangge stats incidents --db "$db" --at 2026-11-01
