@@ -573,9 +573,14 @@ final class OrderedOutput: @unchecked Sendable {
             streams = false
             return
         }
-        // At the file's end only: cutting back must not take what was there before.
+        // At the file's end only: cutting back must not take what was there before. Not
+        // when standard error goes to the same file (`> out.csv 2>&1`): a warning would
+        // land between the chunks.
         let position = fcntl(descriptor, F_GETFL) & O_APPEND != 0 ? status.st_size : lseek(descriptor, 0, SEEK_CUR)
-        streams = position == status.st_size
+        var errors = stat()
+        let sharedWithErrors = descriptor != STDERR_FILENO && fstat(STDERR_FILENO, &errors) == 0
+            && errors.st_dev == status.st_dev && errors.st_ino == status.st_ino
+        streams = position == status.st_size && !sharedWithErrors
         start = status.st_size
     }
 
