@@ -15,8 +15,10 @@ setup-test:
 # The Swift runtime and Foundation linked in: the executable starts about
 # 7 ms sooner (fewer shared libraries to load and bind) and runs on a machine
 # with Debian's GEOS, PROJ, SQLite/SpatiaLite and libpq alone, no Swift toolchain.
+# Linked by lld: gold repeats glibc's link-time note on the static Foundation's
+# use of mktemp as a warning on every build.
 build: setup
-	swift build -c release --product wangge --static-swift-stdlib
+	swift build -c release --product wangge --static-swift-stdlib -Xswiftc -use-ld=lld
 
 demo: build
 	scripts/demo.sh
