@@ -560,7 +560,6 @@ final class OrderedOutput: @unchecked Sendable {
     private var next = 0
     /// Whether a thread is writing (it writes whatever else comes ready).
     private var writing = false
-    private var wroteAny = false
     private var writeError: (any Error)?
     /// Written buffers, for the next chunks (their pages are already mapped).
     private var spares: [OutputBuffer] = []
@@ -607,7 +606,6 @@ final class OrderedOutput: @unchecked Sendable {
             lock.unlock()
             let written = Result { try BatchLocate.write(ready, to: descriptor) }
             lock.lock()
-            wroteAny = true
             if case .failure(let error) = written { writeError = error }
             waiting[next] = nil
             next += 1
@@ -630,7 +628,8 @@ final class OrderedOutput: @unchecked Sendable {
 
     /// Takes back what was written: the file's length as it was.
     func cutBack() {
-        guard let descriptor, lock.withLock({ wroteAny }) else { return }
+        // Only what went out as chunks finished: `next` counts it.
+        guard let descriptor, lock.withLock({ next > 0 }) else { return }
         // A file that cannot be cut back keeps the lines of the good rows; the error says which row failed.
         if ftruncate(descriptor, start) == 0 { _ = lseek(descriptor, start, SEEK_SET) }
     }

@@ -481,7 +481,7 @@ struct LocalProjection {
             for a in 0..<4 {
                 var cx = 0.0, cy = 0.0
                 for m in 0..<4 {
-                    for n in 0..<4 where powers[m][a] != 0 && powers[n][b] != 0 {
+                    for n in 0..<4 {
                         cx += powers[m][a] * powers[n][b] * chebyshevX[m][n]
                         cy += powers[m][a] * powers[n][b] * chebyshevY[m][n]
                     }
