@@ -134,7 +134,7 @@ public final class AssignmentIndex: Sendable {
     /// Bytes of the index's tables (the GEOS locators come on top; of the
     /// candidate lists for points outside every grid, those made so far).
     public var tableBytes: Int {
-        let lists = outside.lists.made + far.lists.made + outerFar.lists.made
+        let lists = (outside.lists.made + far.lists.made + outerFar.lists.made).filter { $0.count > 0 }
         return raster.cells.count * 4 + raster.records.count * 4 + lists.reduce(0) { $0 + $1.block.count * 8 }
             + degreeXY.count * 8 + metricXY.count * 8 + vertexGrid.count * 4 + sliverGap.count * 8 + gridEnvelopes.count * 8
     }
@@ -142,7 +142,7 @@ public final class AssignmentIndex: Sendable {
     /// Mean number of candidate edges in the tiles made so far that have
     /// any (the work of a point outside every grid), and how many those are.
     public var outsideCandidates: (mean: Double, tiles: Int) {
-        let lists = outside.lists.made
+        let lists = outside.lists.made.filter { $0.count > 0 }
         return (Double(lists.reduce(0) { $0 + $1.count }) / Double(max(lists.count, 1)), lists.count)
     }
 

@@ -377,7 +377,7 @@ public struct FastAssigner: ~Copyable {
         let centerX = block[0], centerY = block[1]
         if let approximate {
             let local = block + CandidateList.localProjectionStart
-            let (x, y) = local[0] != 0 ? LocalProjection.project(local, lon, lat, originX: centerX, originY: centerY)
+            let (x, y) = local[0] != 0 ? LocalProjection.project(local, lon, lat)
                                        : approximate.project(lon, lat)
             let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
             if let answer = rankOutsideApproximately(lon, lat, x, y, block: block, offset: offset) {

@@ -22,7 +22,11 @@ final class OutsideCandidates: Sendable {
     private let metricXY: FrozenBuffer<Double>
     private let approximate: TransverseMercator?
     private let tolerance: Double
-    let lists: LazyCandidateLists
+    let lists: LazyTable<CandidateList>
+    /// Shared by blocks of 4 × 4 tiles: a tile is about 800 m, and fitting
+    /// and checking a projection per tile cost more than the ranking of the
+    /// points in it where few fall in each (far points in the county's bay).
+    private let projections: RegionalProjections?
 
     init(raster: OwnershipRaster, tree: MetricSegmentTree, metricXY: FrozenBuffer<Double>,
          approximate: TransverseMercator?, tolerance: Double, tileCells: Int) {
@@ -34,46 +38,88 @@ final class OutsideCandidates: Sendable {
         self.metricXY = metricXY
         self.approximate = approximate
         self.tolerance = tolerance
-        lists = LazyCandidateLists(count: tileColumns * tileRows)
+        lists = LazyTable(count: tileColumns * tileRows)
+        projections = approximate.map {
+            RegionalProjections($0, originX: raster.originX, originY: raster.originY, cellSize: raster.cellSize,
+                                columns: raster.columns, rows: raster.rows, regionCells: 4 * tileCells)
+        }
     }
 
     /// The tile's list, made now if no thread has made it yet.
     func list(_ tile: Int, projector: MetricProjector) throws -> CandidateList {
-        try lists.list(tile) {
+        try lists.value(tile) {
             var builder = TileListBuilder(raster: raster, tree: tree.view, metricXY: metricXY.base, projector: projector,
                                           approximate: approximate, tolerance: tolerance, tileCells: tileCells)
-            return CandidateList(try builder.list(tileColumn: tile % tileColumns, tileRow: tile / tileColumns), metricXY: metricXY.base,
-                                 projection: approximate)
+            let (column, row) = (tile % tileColumns, tile / tileColumns)
+            let list = try builder.list(tileColumn: column, tileRow: row)
+            let local = list.segments.isEmpty ? nil : projections?.header(column: column * tileCells, row: row * tileCells)
+            return CandidateList(list, metricXY: metricXY.base, localProjection: local)
         }
     }
 }
 
-/// Candidate lists made on first need and kept, shared by every thread
-/// (threads keep their own map of the ones they use, so reading costs no lock).
-final class LazyCandidateLists: @unchecked Sendable {
+/// `LocalProjection`s of square blocks of a lattice's cells (raster cells,
+/// far cells), fitted by the first thread to need one and shared by the lists
+/// of the tiles or cells in the block. A block's box is computed by the same
+/// arithmetic as its cells' boxes, so it holds them.
+final class RegionalProjections: Sendable {
+    private let projection: TransverseMercator
+    private let originX: Double, originY: Double, cellSize: Double
+    private let columns: Int, rows: Int
+    private let regionCells: Int, regionColumns: Int
+    /// Headers by block (empty: no projection fits the block).
+    private let headers: LazyTable<[Double]>
+
+    init(_ projection: TransverseMercator, originX: Double, originY: Double, cellSize: Double, columns: Int, rows: Int, regionCells: Int) {
+        self.projection = projection
+        (self.originX, self.originY, self.cellSize) = (originX, originY, cellSize)
+        (self.columns, self.rows) = (columns, rows)
+        self.regionCells = regionCells
+        regionColumns = (columns + regionCells - 1) / regionCells
+        headers = LazyTable(count: regionColumns * ((rows + regionCells - 1) / regionCells))
+    }
+
+    /// The header of the block that holds cell (`column`, `row`), or nil if no projection fits it.
+    func header(column: Int, row: Int) -> [Double]? {
+        let (regionColumn, regionRow) = (column / regionCells, row / regionCells)
+        let header = headers.value(regionRow * regionColumns + regionColumn) {
+            let west = originX + Double(regionColumn * regionCells) * cellSize
+            let east = originX + Double(min((regionColumn + 1) * regionCells, columns)) * cellSize
+            let south = originY + Double(regionRow * regionCells) * cellSize
+            let north = originY + Double(min((regionRow + 1) * regionCells, rows)) * cellSize
+            return LocalProjection(of: projection, west: west, east: east, south: south, north: north)?.header ?? []
+        }
+        return header.isEmpty ? nil : header
+    }
+}
+
+/// Values (candidate lists, projections) made on first need and kept, shared
+/// by every thread (threads keep their own map of the lists they use, so
+/// reading those costs no lock).
+final class LazyTable<Value>: @unchecked Sendable {
     private let lock = NSLock()
-    private var lists: [CandidateList?]
+    private var values: [Value?]
 
-    init(count: Int) { lists = Array(repeating: nil, count: count) }
+    init(count: Int) { values = Array(repeating: nil, count: count) }
 
-    func list(_ index: Int, make: () throws -> CandidateList) throws -> CandidateList {
+    func value(_ index: Int, make: () throws -> Value) rethrows -> Value {
         lock.lock()
-        let known = lists[index]
+        let known = values[index]
         lock.unlock()
         if let known { return known }
         let made = try make()
         lock.lock()
         defer { lock.unlock() }
-        if let raced = lists[index] { return raced }
-        lists[index] = made
+        if let raced = values[index] { return raced }
+        values[index] = made
         return made
     }
 
-    /// The lists made so far that hold any segment.
-    var made: [CandidateList] {
+    /// The values made so far.
+    var made: [Value] {
         lock.lock()
         defer { lock.unlock() }
-        return lists.compactMap { $0 }.filter { $0.count > 0 }
+        return values.compactMap { $0 }
     }
 }
 
@@ -208,7 +254,9 @@ final class FarField: @unchecked Sendable {
     private let metricXY: FrozenBuffer<Double>
     private let tolerance: Double
     private let approximate: TransverseMercator?
-    let lists: LazyCandidateLists
+    let lists: LazyTable<CandidateList>
+    /// Shared by blocks of 2 × 2 cells (8 km for 4 km cells).
+    private let projections: RegionalProjections?
 
     /// How far beyond the raster the cells of the near field reach, in degrees.
     static let reachDegrees = 1.0
@@ -234,7 +282,11 @@ final class FarField: @unchecked Sendable {
         self.metricXY = metricXY
         self.tolerance = tolerance
         self.approximate = approximate
-        lists = LazyCandidateLists(count: columns * rows)
+        lists = LazyTable(count: columns * rows)
+        let layout = (originX, originY, cellSize, columns, rows)
+        projections = approximate.map {
+            RegionalProjections($0, originX: layout.0, originY: layout.1, cellSize: layout.2, columns: layout.3, rows: layout.4, regionCells: 2)
+        }
     }
 
     /// The cell of a point, or nil beyond the cells (or not a number).
@@ -253,13 +305,14 @@ final class FarField: @unchecked Sendable {
 
     /// The cell's list, made now if no thread has made it yet.
     func list(_ cell: Int, projector: MetricProjector) throws -> CandidateList {
-        try lists.list(cell) {
+        try lists.value(cell) {
             let column = cell % columns, row = cell / columns
             var builder = OutsideListBuilder(tree: tree.view, metricXY: metricXY.base, projector: projector, approximate: approximate,
                                              tolerance: tolerance)
             let west = originX + Double(column) * cellSize, south = originY + Double(row) * cellSize
-            return CandidateList(try builder.candidates(west: west, east: west + cellSize, south: south, north: south + cellSize),
-                                 metricXY: metricXY.base, projection: approximate)
+            let list = try builder.candidates(west: west, east: west + cellSize, south: south, north: south + cellSize)
+            let local = list.segments.isEmpty ? nil : projections?.header(column: column, row: row)
+            return CandidateList(list, metricXY: metricXY.base, localProjection: local)
         }
     }
 }
@@ -295,6 +348,14 @@ struct FarCellLayout {
 /// box's `LocalProjection` (or zeros); per group its centre distance, box
 /// (minX, minY, maxX, maxY), and first segment × 16 + length.
 final class CandidateList: Sendable {
+    /// A run of consecutive segments, while the list is made.
+    private struct Group {
+        var distance: Double
+        var minX: Double, minY: Double, maxX: Double, maxY: Double
+        let first: UInt32
+        let length: Int
+    }
+
     let block: FrozenBuffer<Double>
     static let localProjectionStart = 4
     static let headerLength = localProjectionStart + LocalProjection.length
@@ -303,36 +364,41 @@ final class CandidateList: Sendable {
     /// How many segments the list holds.
     var count: Int { Int(block.base[2]) }
 
-    /// - Parameter projection: the metric CRS in Swift, for the box's `LocalProjection` (nil: none).
-    init(_ list: OutsideList, metricXY xy: UnsafePointer<Double>, projection: TransverseMercator?) {
+    /// - Parameter localProjection: a `LocalProjection` header over a box that holds the list's (nil: none).
+    init(_ list: OutsideList, metricXY xy: UnsafePointer<Double>, localProjection: [Double]?) {
         // Runs of consecutive segment numbers, cut every `groupLength`.
         let segments = list.segments.sorted()
-        var groups: [(distance: Double, box: [Double], first: UInt32, length: Int)] = []
+        var groups: [Group] = []
         var start = 0
         while start < segments.count {
             var end = start + 1
             while end < segments.count && end - start < Self.groupLength && segments[end] == segments[end - 1] + 1 { end += 1 }
-            var box = [Double.infinity, .infinity, -.infinity, -.infinity]
+            var group = Group(distance: 0, minX: .infinity, minY: .infinity, maxX: -.infinity, maxY: -.infinity,
+                              first: segments[start], length: end - start)
             for segment in segments[start..<end] {
                 let s = Int(segment)
-                box = [min(box[0], xy[2 * s], xy[2 * s + 2]), min(box[1], xy[2 * s + 1], xy[2 * s + 3]),
-                       max(box[2], xy[2 * s], xy[2 * s + 2]), max(box[3], xy[2 * s + 1], xy[2 * s + 3])]
+                group.minX = min(group.minX, xy[2 * s], xy[2 * s + 2])
+                group.minY = min(group.minY, xy[2 * s + 1], xy[2 * s + 3])
+                group.maxX = max(group.maxX, xy[2 * s], xy[2 * s + 2])
+                group.maxY = max(group.maxY, xy[2 * s + 1], xy[2 * s + 3])
             }
-            let dx = max(box[0] - list.centerX, 0, list.centerX - box[2])
-            let dy = max(box[1] - list.centerY, 0, list.centerY - box[3])
-            groups.append(((dx * dx + dy * dy).squareRoot(), box, segments[start], end - start))
+            let dx = max(group.minX - list.centerX, 0, list.centerX - group.maxX)
+            let dy = max(group.minY - list.centerY, 0, list.centerY - group.maxY)
+            group.distance = (dx * dx + dy * dy).squareRoot()
+            groups.append(group)
             start = end
         }
         groups.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.first < $1.first) }
         var block = [list.centerX, list.centerY, Double(segments.count), Double(groups.count)]
         block.reserveCapacity(Self.headerLength + groups.count * Self.groupStride)
-        let local = segments.isEmpty ? nil : projection.flatMap {
-            LocalProjection(of: $0, west: list.west, east: list.east, south: list.south, north: list.north,
-                            originX: list.centerX, originY: list.centerY)
-        }
-        block += local?.header ?? Array(repeating: 0, count: LocalProjection.length)
+        block += localProjection ?? Array(repeating: 0, count: LocalProjection.length)
         for group in groups {
-            block += [group.distance] + group.box + [Double(Int(group.first) * 16 + group.length)]
+            block.append(group.distance)
+            block.append(group.minX)
+            block.append(group.minY)
+            block.append(group.maxX)
+            block.append(group.maxY)
+            block.append(Double(Int(group.first) * 16 + group.length))
         }
         self.block = FrozenBuffer(block)
     }
@@ -447,17 +513,20 @@ final class ListCache {
 /// included) gets none, and its points are projected in full.
 struct LocalProjection {
     /// Doubles in a `CandidateList`'s header: a flag (1: present), the box's
-    /// middle (lon, lat), the inverse half sides, and per power of v then u
-    /// the (x, y) coefficients, relative to the list's metric centre.
-    static let length = 5 + 32
+    /// middle (lon, lat), the inverse half sides, the metric origin (x, y),
+    /// and per power of v then u the (x, y) coefficients, relative to the origin.
+    static let length = 7 + 32
     let header: [Double]
     /// T_m at the Chebyshev nodes: `chebyshev[m][i]` = cos(m (2i + 1) π / 8); the nodes are `chebyshev[1]`.
     private static let chebyshev = (0..<4).map { m in (0..<4).map { i in cos(Double(m * (2 * i + 1)) * .pi / 8) } }
 
-    init?(of projection: TransverseMercator, west: Double, east: Double, south: Double, north: Double, originX: Double, originY: Double) {
+    /// The box's projection about the projected middle of the box (the
+    /// polynomials' values then stay small, their rounding too).
+    init?(of projection: TransverseMercator, west: Double, east: Double, south: Double, north: Double) {
         let middleLon = (west + east) / 2, middleLat = (south + north) / 2
         let halfWidth = (east - west) / 2, halfHeight = (north - south) / 2
         guard halfWidth > 0, halfHeight > 0 else { return nil }
+        let (originX, originY) = projection.project(middleLon, middleLat)
         let t = Self.chebyshev
         // Chebyshev coefficients a[m][n] of each output over (u, v) in [-1, 1]².
         var chebyshevX = [[Double]](repeating: [0, 0, 0, 0], count: 4), chebyshevY = chebyshevX
@@ -476,7 +545,7 @@ struct LocalProjection {
         }
         // T0 = 1, T1 = t, T2 = 2t² − 1, T3 = 4t³ − 3t: row m holds T_m's power coefficients.
         let powers: [[Double]] = [[1, 0, 0, 0], [0, 1, 0, 0], [-1, 0, 2, 0], [0, -3, 0, 4]]
-        var header = [1, middleLon, middleLat, 1 / halfWidth, 1 / halfHeight]
+        var header = [1, middleLon, middleLat, 1 / halfWidth, 1 / halfHeight, originX, originY]
         for b in 0..<4 {
             for a in 0..<4 {
                 var cx = 0.0, cy = 0.0
@@ -495,7 +564,7 @@ struct LocalProjection {
             for j in 0...steps {
                 let lon = west + (east - west) * Double(i) / Double(steps), lat = south + (north - south) * Double(j) / Double(steps)
                 let exact = projection.project(lon, lat)
-                let mine = header.withUnsafeBufferPointer { Self.project($0.baseAddress!, lon, lat, originX: originX, originY: originY) }
+                let mine = header.withUnsafeBufferPointer { Self.project($0.baseAddress!, lon, lat) }
                 guard abs(mine.x - exact.x) <= TransverseMercator.bound / 20, abs(mine.y - exact.y) <= TransverseMercator.bound / 20 else {
                     return nil
                 }
@@ -503,12 +572,11 @@ struct LocalProjection {
         }
     }
 
-    /// The metric point of (lon, lat) from a header (which must be present),
-    /// about the list's centre (`originX`, `originY`).
+    /// The metric point of (lon, lat) from a header (which must be present).
     @inline(__always)
-    static func project(_ header: UnsafePointer<Double>, _ lon: Double, _ lat: Double, originX: Double, originY: Double) -> (x: Double, y: Double) {
+    static func project(_ header: UnsafePointer<Double>, _ lon: Double, _ lat: Double) -> (x: Double, y: Double) {
         let u = (lon - header[1]) * header[3], v = (lat - header[2]) * header[4]
-        let c = header + 5
+        let c = header + 7
         var x = 0.0, y = 0.0
         for b in stride(from: 3, through: 0, by: -1) {
             let row = c + 8 * b
@@ -517,6 +585,6 @@ struct LocalProjection {
             x = x * v + rowX
             y = y * v + rowY
         }
-        return (originX + x, originY + y)
+        return (header[5] + x, header[6] + y)
     }
 }
