@@ -60,7 +60,6 @@ public struct FastAssigner: ~Copyable {
     private let gridEnvelopes: UnsafePointer<Double>
     private let band: Double, tolerance: Double
     private let vertexGrid: UnsafePointer<Int32>
-    private var nearby: [GridDistance] = []
     private let approximate: TransverseMercator?
     /// The tiles' and far cells' lists this thread has used (read without a lock).
     private let tileLists: ListCache
@@ -403,7 +402,7 @@ public struct FastAssigner: ~Copyable {
     private mutating func rankOutsideApproximately(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
                                                    block: UnsafePointer<Double>, offset: Double) -> PointAssignment? {
         let slack = Self.approximationSlack
-        nearby.removeAll(keepingCapacity: true)
+        var nearby = NearestGrids()
         var closest = Double.infinity
         var walk = CandidateWalk(block, metricXY: metricXY, x: x, y: y, offset: offset)
         defer { counts.outsideCandidatesRead += walk.read }
@@ -413,17 +412,11 @@ public struct FastAssigner: ~Copyable {
             let gap = sliverGap[s]
             if gap > 0 && d - slack <= AssignmentIndex.sliverWidth(gap: gap, along: 0.5) { return nil }
             if d < closest { closest = d }
-            let grid = vertexGrid[s]
-            if let at = nearby.firstIndex(where: { $0.grid == grid }) {
-                if d < nearby[at].distance { nearby[at].distance = d }
-            } else {
-                nearby.append(GridDistance(grid: grid, distance: d))
-            }
+            nearby.add(vertexGrid[s], d)
         }
-        guard !nearby.isEmpty else { return nil }
-        nearby.sort(by: GridDistance.ranked)
-        let first = nearby[0]
-        if nearby.count > 1 && nearby[1].distance - first.distance <= 2 * slack { return nil }
+        guard nearby.count > 0 else { return nil }
+        let first = nearby.first
+        if nearby.count > 1 && nearby.second.distance - first.distance <= 2 * slack { return nil }
         guard abs(first.distance - tolerance) > slack, Self.roundsAlike(first.distance, slack) else { return nil }
         let firstRadius = tolerance / metresPerDegree
         // The locator's search box grows with the distance: it must hold the grid at either end of the slack.
@@ -435,10 +428,10 @@ public struct FastAssigner: ~Copyable {
             return PointAssignment(grid: -1, method: .none, distanceMeters: first.distance, nearestGrid: first.grid)
         }
         var result = PointAssignment(grid: first.grid, method: .nearest, distanceMeters: first.distance)
-        if nearby.count > 1 && nearby[1].distance <= tolerance + slack {
-            let second = nearby[1]
+        if nearby.count > 1 && nearby.second.distance <= tolerance + slack {
+            let second = nearby.second
             guard abs(second.distance - tolerance) > slack, Self.roundsAlike(second.distance, slack),
-                  nearby.count < 3 || nearby[2].distance - second.distance > 2 * slack,
+                  nearby.count < 3 || nearby.third.distance - second.distance > 2 * slack,
                   envelopeMeets(second.grid, lon, lat, radius: firstRadius) else {
                 counts.outside -= 1
                 return nil
@@ -461,7 +454,7 @@ public struct FastAssigner: ~Copyable {
     @inline(__always)
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ x: Double, _ y: Double,
                                       block: UnsafePointer<Double>, offset: Double) throws -> PointAssignment {
-        nearby.removeAll(keepingCapacity: true)
+        var nearby = NearestGrids()
         var closest = GridDistance(grid: -1, distance: .infinity)
         var walk = CandidateWalk(block, metricXY: metricXY, x: x, y: y, offset: offset)
         defer { counts.outsideCandidatesRead += walk.read }
@@ -472,12 +465,7 @@ public struct FastAssigner: ~Copyable {
             if inSliver(s, distance: d, x, y) { return try geos(lon, lat) }
             let grid = vertexGrid[s]
             if d < closest.distance || (d == closest.distance && grid < closest.grid) { closest = GridDistance(grid: grid, distance: d) }
-            guard d <= tolerance else { continue }
-            if let at = nearby.firstIndex(where: { $0.grid == grid }) {
-                if d < nearby[at].distance { nearby[at].distance = d }
-            } else {
-                nearby.append(GridDistance(grid: grid, distance: d))
-            }
+            if d <= tolerance { nearby.add(grid, d) }
         }
         guard closest.grid >= 0 else { return try geos(lon, lat) }
         // GridLocator ranks only the grids whose envelopes meet its search
@@ -492,12 +480,11 @@ public struct FastAssigner: ~Copyable {
             counts.outside += 1
             return PointAssignment(grid: -1, method: .none, distanceMeters: closest.distance, nearestGrid: closest.grid)
         }
-        nearby.sort(by: GridDistance.ranked)
-        var result = PointAssignment(grid: nearby[0].grid, method: .nearest, distanceMeters: nearby[0].distance)
+        var result = PointAssignment(grid: nearby.first.grid, method: .nearest, distanceMeters: nearby.first.distance)
         if nearby.count > 1 {
-            guard envelopeMeets(nearby[1].grid, lon, lat, radius: firstRadius) else { return try geos(lon, lat) }
-            result.runnerUp = nearby[1].grid
-            result.runnerUpDistanceMeters = nearby[1].distance
+            guard envelopeMeets(nearby.second.grid, lon, lat, radius: firstRadius) else { return try geos(lon, lat) }
+            result.runnerUp = nearby.second.grid
+            result.runnerUpDistanceMeters = nearby.second.distance
         }
         counts.outside += 1
         return result
@@ -517,6 +504,38 @@ public struct FastAssigner: ~Copyable {
         let locator = try locators.take() ?? makeLocator()
         defer { locators.give(locator) }
         return try locator.locate(lon: lon, lat: lat)
+    }
+}
+
+/// The three nearest grids to a point so far, each at the nearest of its
+/// edges measured, ranked as `GridDistance.ranked` ranks them: all that the
+/// outside rankings read, kept in registers instead of an array searched
+/// per edge and sorted per point. A grid pushed out of the three can come
+/// back only nearer than the third, so they are always the whole set's three.
+struct NearestGrids {
+    private(set) var first = GridDistance(grid: -1, distance: .infinity)
+    private(set) var second = GridDistance(grid: -1, distance: .infinity)
+    private(set) var third = GridDistance(grid: -1, distance: .infinity)
+    /// How many distinct grids were added, up to three.
+    var count: Int { third.grid >= 0 ? 3 : second.grid >= 0 ? 2 : first.grid >= 0 ? 1 : 0 }
+
+    @inline(__always)
+    mutating func add(_ grid: Int32, _ distance: Double) {
+        if grid == first.grid {
+            first.distance = min(first.distance, distance)
+        } else if grid == second.grid {
+            guard distance < second.distance else { return }
+            second.distance = distance
+            if GridDistance.ranked(second, first) { swap(&first, &second) }
+        } else {
+            let added = GridDistance(grid: grid, distance: distance)
+            guard grid == third.grid ? distance < third.distance : GridDistance.ranked(added, third) else { return }
+            third = added
+            if GridDistance.ranked(third, second) {
+                swap(&second, &third)
+                if GridDistance.ranked(second, first) { swap(&first, &second) }
+            }
+        }
     }
 }
 
