@@ -183,12 +183,19 @@ public struct BatchLocate {
         return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }
 
-    /// Chunk starts from `start` on, each at a line start, and the end: about `chunkBytes` apart.
-    static func chunkBoundaries(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, chunkBytes: Int) -> [Int] {
+    /// Chunk starts from `start` on, each at a line start, and the end: about
+    /// `chunkBytes` apart, closer towards the end (an eighth of what is left
+    /// a worker, down to `chunkBytes / 16`), so that the workers finish
+    /// together: with whole chunks to the end, one worker located the last
+    /// one alone, up to 13 ms of 1M points 69% outside the county.
+    static func chunkBoundaries(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, chunkBytes: Int,
+                                workers: Int = GridAssigner.coreCount) -> [Int] {
         var boundaries = [min(start, bytes.count)]
         var next = start
+        let smallest = max(1, chunkBytes / 16)
         while next < bytes.count {
-            next = min(bytes.count, lineEnd(bytes, from: min(next + chunkBytes, bytes.count - 1)) + 1)
+            let size = min(chunkBytes, max(smallest, (bytes.count - next) / (8 * max(workers, 1))))
+            next = min(bytes.count, lineEnd(bytes, from: min(next + size, bytes.count - 1)) + 1)
             boundaries.append(next)
         }
         return boundaries
