@@ -5,7 +5,7 @@ import Yams
 import Localization
 
 /// The configuration file (Config/wangge.yaml), documented line by line there.
-public struct WanggeConfig: Decodable {
+public struct WanggeConfig {
     public var database = "var/wangge.sqlite"
     /// A hot standby of a PostgreSQL `database` that the server's reads go to (nil: the primary serves them).
     public var readDatabase: String?
@@ -24,63 +24,11 @@ public struct WanggeConfig: Decodable {
     public var webMap = WebMapSettings()
     public var privacy = PrivacyPolicy.defaults
 
-    struct WebMapSection: Decodable {
-        var leafletDirectory: String?
-        var baseTiles: String?
-        var baseTilesAttribution: String?
-        var refreshS: Double?
-        enum CodingKeys: String, CodingKey {
-            case leafletDirectory = "leaflet_directory", baseTiles = "base_tiles", baseTilesAttribution = "base_tiles_attribution"
-            case refreshS = "refresh_s"
-        }
-    }
-
-    struct ServerSection: Decodable {
-        var publicURL: String?
-        var idleTimeoutS: Double?
-        var requestTimeoutS: Double?
-        var maxConnections: Int?
-        var maxStandbyLagS: Double?
-        var locatesOnEventLoop: Bool?
-        var databaseTimeoutS: Double?
-        enum CodingKeys: String, CodingKey {
-            case publicURL = "public_url", idleTimeoutS = "idle_timeout_s", requestTimeoutS = "request_timeout_s"
-            case maxConnections = "max_connections", maxStandbyLagS = "max_standby_lag_s", locatesOnEventLoop = "locates_on_event_loop"
-            case databaseTimeoutS = "database_timeout_s"
-        }
-    }
-
     /// A number of seconds above 0, at most a day.
     static func positiveSeconds(_ value: Double?, _ key: String) throws -> Duration? {
         guard let value else { return nil }
         guard value > 0, value <= 86_400 else { throw WanggeError.invalid(tr("\(key) must be a number of seconds above 0 and at most 86400")) }
         return .milliseconds(Int64((value * 1000).rounded()))
-    }
-
-    struct PlanningSection: Decodable {
-        var maxOverlapM2: Double?
-        var maxGapM2: Double?
-        enum CodingKeys: String, CodingKey { case maxOverlapM2 = "max_overlap_m2", maxGapM2 = "max_gap_m2" }
-    }
-
-    struct DispatchSection: Decodable {
-        var severityLevels: [String: String]?
-        var defaultLevel: String?
-        var timeLimitsHours: [String: Double]?
-        var departments: [String: String]?
-        var defaultDepartment: String?
-        var categories: [String]?
-        var channels: [String]?
-        var duplicateRadiusM: Double?
-        var duplicateWindowHours: Double?
-        var mediationAttempts: [String: Int]?
-        var escalationScanSeconds: Double?
-        enum CodingKeys: String, CodingKey {
-            case severityLevels = "severity_levels", defaultLevel = "default_level", timeLimitsHours = "time_limits_hours"
-            case departments, defaultDepartment = "default_department", categories, channels, duplicateRadiusM = "duplicate_radius_m"
-            case duplicateWindowHours = "duplicate_window_hours", mediationAttempts = "mediation_attempts"
-            case escalationScanSeconds = "escalation_scan_seconds"
-        }
     }
 
     /// A distance or area that must not be negative.
@@ -96,142 +44,77 @@ public struct WanggeConfig: Decodable {
         return level
     }
 
-    struct CameraDefaultsEntry: Decodable {
-        var fovDeg: Double
-        var rangeM: Double
-        enum CodingKeys: String, CodingKey { case fovDeg = "fov_deg", rangeM = "range_m" }
-    }
-
-    struct CoverageSection: Decodable {
-        var blindSpotThreshold: Double?
-        var patches: Int?
-        var minPatchM2: Double?
-        var cameraDefaults: [String: CameraDefaultsEntry]?
-        enum CodingKeys: String, CodingKey {
-            case blindSpotThreshold = "blind_spot_threshold", patches, minPatchM2 = "min_patch_m2", cameraDefaults = "camera_defaults"
-        }
-    }
-
-    struct StandardEntry: Decodable {
-        var minHouseholds: Int
-        var maxHouseholds: Int
-        enum CodingKeys: String, CodingKey { case minHouseholds = "min_households", maxHouseholds = "max_households" }
-        var standard: WorkloadStandard { WorkloadStandard(minHouseholds: minHouseholds, maxHouseholds: maxHouseholds) }
-    }
-
-    struct WorkloadSection: Decodable {
-        var workersPerGrid: Int?
-        var urban: StandardEntry?
-        var rural: StandardEntry?
-        var urbanMarkers: [String]?
-        var villages: [String: StandardEntry]?
-        enum CodingKeys: String, CodingKey {
-            case workersPerGrid = "workers_per_grid", urban, rural, urbanMarkers = "urban_markers", villages
-        }
-    }
-
-    struct AssignmentSection: Decodable {
-        var nearestToleranceM: Double?
-        var nearBoundaryM: Double?
-        enum CodingKeys: String, CodingKey {
-            case nearestToleranceM = "nearest_tolerance_m", nearBoundaryM = "near_boundary_m"
-        }
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case database, readDatabase = "read_database", language, assignment, gridFields = "grid_fields", pointColumns = "point_columns", coverage, workload, dispatch, planning, server, privacy
-        case webMap = "web_map"
-    }
-
-    /// One name or a list of names (`head: 户主名` or `head: [户主名, 家长]`).
-    struct OneOrMore: Decodable {
-        var names: [String]
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let one = try? c.decode(String.self) { names = [one] } else { names = try c.decode([String].self) }
-        }
-    }
-
-    /// Any key, so that a misspelt key in the privacy section is an error rather than a silent default.
-    struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { return nil }
+    static func standard(_ entry: ConfigNode) throws -> WorkloadStandard {
+        WorkloadStandard(minHouseholds: try entry.required("min_households").int(), maxHouseholds: try entry.required("max_households").int())
     }
 
     /// The privacy section: per role, what it sees; keys left out keep the built-in defaults.
-    struct PrivacySection: Decodable {
+    static func privacyPolicy(_ section: ConfigNode) throws -> PrivacyPolicy {
         var policy = PrivacyPolicy.defaults
-
-        init(from decoder: Decoder) throws {
-            let roles = try decoder.container(keyedBy: AnyKey.self)
-            for roleKey in roles.allKeys {
-                guard let role = Role(rawValue: roleKey.stringValue) else {
-                    throw WanggeError.invalid(tr("privacy: unknown role \"\(roleKey.stringValue)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"))
-                }
-                let path = "privacy.\(role.rawValue)"
-                let section = try roles.nestedContainer(keyedBy: AnyKey.self, forKey: roleKey)
-                var settings = policy.role(role)
-                for key in section.allKeys {
-                    let name = key.stringValue
-                    switch name {
-                    case "households":
-                        settings.households = try Self.choice(try section.decode(String.self, forKey: key), "\(path).households")
-                    case "notifications":
-                        settings.notifications = try Self.choice(try section.decode(String.self, forKey: key), "\(path).notifications")
-                    case "fields":
-                        settings.fields = try Self.fields(try section.decode([String: String].self, forKey: key), over: settings.fields, "\(path).fields")
-                    case "own_grids":
-                        guard role == .gridWorker else { throw WanggeError.invalid(tr("\(path).own_grids: only grid_worker has own grids")) }
-                        settings.ownGrids = try Self.fields(try section.decode([String: String].self, forKey: key),
-                                                            over: settings.ownGrids ?? settings.fields, "\(path).own_grids")
-                    default:
-                        throw WanggeError.invalid(tr("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))"))
-                    }
-                }
-                policy.roles[role] = settings
+        for (roleName, roleSection) in try section.entries() {
+            guard let role = Role(rawValue: roleName) else {
+                throw WanggeError.invalid(tr("privacy: unknown role \"\(roleName)\" (roles: \(Role.allCases.map(\.rawValue).joined(separator: ", ")))"))
             }
-        }
-
-        static func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ key: String) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: text) else {
-                throw WanggeError.invalid(tr("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-            return value
-        }
-
-        static func fields(_ entries: [String: String], over base: FieldRules, _ key: String) throws -> FieldRules {
-            var rules = base
-            for (name, text) in entries {
-                guard let field = PersonalField(rawValue: name) else {
-                    throw WanggeError.invalid(tr("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            let path = "privacy.\(role.rawValue)"
+            var settings = policy.role(role)
+            for (name, value) in try roleSection.entries() {
+                switch name {
+                case "households":
+                    settings.households = try choice(try value.string(), "\(path).households")
+                case "notifications":
+                    settings.notifications = try choice(try value.string(), "\(path).notifications")
+                case "fields":
+                    settings.fields = try fields(try value.stringMap(), over: settings.fields, "\(path).fields")
+                case "own_grids":
+                    guard role == .gridWorker else { throw WanggeError.invalid(tr("\(path).own_grids: only grid_worker has own grids")) }
+                    settings.ownGrids = try fields(try value.stringMap(), over: settings.ownGrids ?? settings.fields, "\(path).own_grids")
+                default:
+                    throw WanggeError.invalid(tr("\(path): unknown key \"\(name)\" (keys: households, notifications, fields\(role == .gridWorker ? ", own_grids" : ""))"))
                 }
-                let access: FieldAccess = try choice(text, "\(key).\(name)")
-                guard field.possibleAccess.contains(access) else {
-                    throw WanggeError.invalid(tr("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))"))
-                }
-                rules.access[field] = access
             }
-            return rules
+            policy.roles[role] = settings
         }
+        return policy
     }
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        if let path = try c.decodeIfPresent(String.self, forKey: .database) { database = path }
-        readDatabase = try c.decodeIfPresent(String.self, forKey: .readDatabase)
-        if let tag = try c.decodeIfPresent(String.self, forKey: .language) {
+    static func choice<T: RawRepresentable & CaseIterable>(_ text: String, _ key: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: text) else {
+            throw WanggeError.invalid(tr("\(key): \"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))"))
+        }
+        return value
+    }
+
+    static func fields(_ entries: [(key: String, value: String)], over base: FieldRules, _ key: String) throws -> FieldRules {
+        var rules = base
+        for (name, text) in entries {
+            guard let field = PersonalField(rawValue: name) else {
+                throw WanggeError.invalid(tr("\(key): unknown field \"\(name)\" (fields: \(PersonalField.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            }
+            let access: FieldAccess = try choice(text, "\(key).\(name)")
+            guard field.possibleAccess.contains(access) else {
+                throw WanggeError.invalid(tr("\(key).\(name): \(text) is not possible for \(name); use \(field.possibleAccess.map(\.rawValue).joined(separator: " or "))"))
+            }
+            rules.access[field] = access
+        }
+        return rules
+    }
+
+    /// The configuration of a YAML document's root (keys it does not know are ignored).
+    init(_ root: ConfigNode) throws {
+        _ = try root.entries() // the root must be a mapping
+        if let path = try root["database"]?.string() { database = path }
+        readDatabase = try root["read_database"]?.string()
+        if let tag = try root["language"]?.string() {
             guard let chosen = Language(tag: tag) else {
                 throw WanggeError.invalid(tr("language: \"\(tag)\" is not zh or en"), field: "language", value: tag, allowed: ["zh", "en"])
             }
             language = chosen
         }
-        if let section = try c.decodeIfPresent(AssignmentSection.self, forKey: .assignment) {
-            if let m = try Self.nonNegative(section.nearestToleranceM, "assignment.nearest_tolerance_m") { rules.nearestToleranceMeters = m }
-            if let m = try Self.nonNegative(section.nearBoundaryM, "assignment.near_boundary_m") { rules.nearBoundaryMeters = m }
+        if let section = root["assignment"] {
+            if let m = try Self.nonNegative(try section["nearest_tolerance_m"]?.double(), "assignment.nearest_tolerance_m") { rules.nearestToleranceMeters = m }
+            if let m = try Self.nonNegative(try section["near_boundary_m"]?.double(), "assignment.near_boundary_m") { rules.nearBoundaryMeters = m }
         }
-        if let fields = try c.decodeIfPresent([String: String].self, forKey: .gridFields) {
+        if let fields = try root["grid_fields"]?.stringMap() {
             var mapping = GridFieldMapping()
             for (key, value) in fields {
                 switch key {
@@ -248,109 +131,118 @@ public struct WanggeConfig: Decodable {
             }
             gridFields = mapping
         }
-        if let section = try c.decodeIfPresent([String: OneOrMore].self, forKey: .pointColumns) {
+        if let section = try root["point_columns"]?.entries() {
             var names = PointColumnNames()
-            for (column, given) in section.sorted(by: { $0.key < $1.key }) { try names.add(given.names, for: column, section: "point_columns") }
+            // One name or a list of names (`head: 户主名` or `head: [户主名, 家长]`).
+            for (column, given) in section.sorted(by: { $0.key < $1.key }) {
+                try names.add(try given.isSequence ? given.strings() : [given.string()], for: column, section: "point_columns")
+            }
             pointColumns = names
         }
-        if let section = try c.decodeIfPresent(CoverageSection.self, forKey: .coverage) {
-            if let t = section.blindSpotThreshold {
+        if let section = root["coverage"] {
+            if let t = try section["blind_spot_threshold"]?.double() {
                 guard (0...1).contains(t) else { throw WanggeError.invalid(tr("coverage.blind_spot_threshold must be between 0 and 1")) }
                 coverage.blindSpotThreshold = t
             }
-            if let n = section.patches { coverage.patchesPerGrid = max(0, n) }
-            if let m = section.minPatchM2 { coverage.minimumPatchSquareMetres = m }
-            for (type, entry) in section.cameraDefaults ?? [:] {
-                guard (0...360).contains(entry.fovDeg), entry.rangeM > 0 else {
+            if let n = try section["patches"]?.int() { coverage.patchesPerGrid = max(0, n) }
+            if let m = try section["min_patch_m2"]?.double() { coverage.minimumPatchSquareMetres = m }
+            for (type, entry) in try section["camera_defaults"]?.entries() ?? [] {
+                let fov = try entry.required("fov_deg").double(), range = try entry.required("range_m").double()
+                guard (0...360).contains(fov), range > 0 else {
                     throw WanggeError.invalid(tr("coverage.camera_defaults.\(type): fov_deg must be 0…360 and range_m above 0"))
                 }
-                let defaults = CameraDefaults(fieldOfViewDegrees: entry.fovDeg, rangeMeters: entry.rangeM)
+                let defaults = CameraDefaults(fieldOfViewDegrees: fov, rangeMeters: range)
                 if type == "default" { coverage.fallback = defaults } else { coverage.defaults[type] = defaults }
             }
         }
-        if let section = try c.decodeIfPresent(WorkloadSection.self, forKey: .workload) {
-            if let n = section.workersPerGrid {
+        if let section = root["workload"] {
+            if let n = try section["workers_per_grid"]?.int() {
                 guard n >= 1 else { throw WanggeError.invalid(tr("workload.workers_per_grid must be at least 1")) }
                 workload.workersPerGrid = n
             }
-            if let u = section.urban { workload.urban = u.standard }
-            if let r = section.rural { workload.rural = r.standard }
-            if let markers = section.urbanMarkers { workload.urbanMarkers = markers }
-            for (village, entry) in section.villages ?? [:] { workload.villages[village] = entry.standard }
+            if let u = section["urban"] { workload.urban = try Self.standard(u) }
+            if let r = section["rural"] { workload.rural = try Self.standard(r) }
+            if let markers = try section["urban_markers"]?.strings() { workload.urbanMarkers = markers }
+            for (village, entry) in try section["villages"]?.entries() ?? [] { workload.villages[village] = try Self.standard(entry) }
             for (key, standard) in [("urban", workload.urban), ("rural", workload.rural)] + workload.villages.map({ ("villages.\($0.key)", $0.value) })
             where standard.minHouseholds > standard.maxHouseholds {
                 throw WanggeError.invalid(tr("workload.\(key): min_households is above max_households"))
             }
         }
-        if let section = try c.decodeIfPresent(DispatchSection.self, forKey: .dispatch) {
-            for (severity, text) in section.severityLevels ?? [:] {
+        if let section = root["dispatch"] {
+            for (severity, text) in try section["severity_levels"]?.stringMap() ?? [] {
                 dispatch.severityLevels[severity] = try Self.level(text, "dispatch.severity_levels.\(severity)")
             }
-            if let text = section.defaultLevel { dispatch.defaultLevel = try Self.level(text, "dispatch.default_level") }
-            for (text, hours) in section.timeLimitsHours ?? [:] {
+            if let text = try section["default_level"]?.string() { dispatch.defaultLevel = try Self.level(text, "dispatch.default_level") }
+            for (text, entry) in try section["time_limits_hours"]?.entries() ?? [] {
+                let hours = try entry.double()
                 guard hours > 0 else { throw WanggeError.invalid(tr("dispatch.time_limits_hours.\(text) must be above 0")) }
                 dispatch.timeLimitHours[try Self.level(text, "dispatch.time_limits_hours")] = hours
             }
-            if let departments = section.departments { dispatch.departments = departments }
-            if let d = section.defaultDepartment { dispatch.defaultDepartment = d }
-            for (key, list) in [("categories", section.categories), ("channels", section.channels)] {
+            if let departments = try section["departments"]?.stringMap() {
+                dispatch.departments = Dictionary(departments.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+            }
+            if let d = try section["default_department"]?.string() { dispatch.defaultDepartment = d }
+            let categories = try section["categories"]?.strings(), channels = try section["channels"]?.strings()
+            for (key, list) in [("categories", categories), ("channels", channels)] {
                 if let list, list.isEmpty || list.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
                     throw WanggeError.invalid(tr("dispatch.\(key) must list at least one word, none of them empty"))
                 }
             }
-            if let categories = section.categories { dispatch.categories = categories }
-            if let channels = section.channels { dispatch.channels = channels }
+            if let categories { dispatch.categories = categories }
+            if let channels { dispatch.channels = channels }
             if let stray = dispatch.departments.keys.sorted().first(where: { !dispatch.categories.contains($0) }) {
                 throw WanggeError.invalid(tr("dispatch.departments.\(stray): \"\(stray)\" is not in dispatch.categories"))
             }
-            if let r = section.duplicateRadiusM { dispatch.duplicateRadiusMeters = r }
-            if let w = section.duplicateWindowHours { dispatch.duplicateWindowHours = w }
-            if let attempts = section.mediationAttempts {
+            if let r = try section["duplicate_radius_m"]?.double() { dispatch.duplicateRadiusMeters = r }
+            if let w = try section["duplicate_window_hours"]?.double() { dispatch.duplicateWindowHours = w }
+            if let attempts = try section["mediation_attempts"]?.entries() {
                 var ladder: [HandlingLevel: Int] = [:]
-                for (text, count) in attempts {
+                for (text, entry) in attempts {
+                    let count = try entry.int()
                     guard count >= 1 else { throw WanggeError.invalid(tr("dispatch.mediation_attempts.\(text) must be at least 1")) }
                     ladder[try Self.level(text, "dispatch.mediation_attempts")] = count
                 }
                 dispatch.ladder = MediationLadder(attempts: ladder)
             }
-            if let seconds = section.escalationScanSeconds {
+            if let seconds = try section["escalation_scan_seconds"]?.double() {
                 guard seconds >= 0 else { throw WanggeError.invalid(tr("dispatch.escalation_scan_seconds must be 0 (off) or more")) }
                 dispatch.escalationScanSeconds = seconds
             }
         }
-        if let section = try c.decodeIfPresent(PrivacySection.self, forKey: .privacy) { privacy = section.policy }
-        if let section = try c.decodeIfPresent(PlanningSection.self, forKey: .planning) {
-            if let m = try Self.nonNegative(section.maxOverlapM2, "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
-            if let m = try Self.nonNegative(section.maxGapM2, "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
+        if let section = root["privacy"] { privacy = try Self.privacyPolicy(section) }
+        if let section = root["planning"] {
+            if let m = try Self.nonNegative(try section["max_overlap_m2"]?.double(), "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
+            if let m = try Self.nonNegative(try section["max_gap_m2"]?.double(), "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
         }
-        if let section = try c.decodeIfPresent(WebMapSection.self, forKey: .webMap) {
-            if let path = section.leafletDirectory { webMap.leafletDirectory = path }
-            if let template = section.baseTiles, !template.isEmpty {
+        if let section = root["web_map"] {
+            if let path = try section["leaflet_directory"]?.string() { webMap.leafletDirectory = path }
+            if let template = try section["base_tiles"]?.string(), !template.isEmpty {
                 guard WebMapSettings.origin(ofTiles: template) != nil, ["{z}", "{x}", "{y}"].allSatisfy(template.contains) else {
                     throw WanggeError.invalid(tr("web_map.base_tiles: \"\(template)\" is not an http:// or https:// tile URL with {z}, {x} and {y}, such as http://tiles.intranet/{z}/{x}/{y}.png"))
                 }
                 webMap.baseTiles = template
             }
-            webMap.baseTilesAttribution = section.baseTilesAttribution
-            if let d = try Self.positiveSeconds(section.refreshS, "web_map.refresh_s") { webMap.refresh = d }
+            webMap.baseTilesAttribution = try section["base_tiles_attribution"]?.string()
+            if let d = try Self.positiveSeconds(try section["refresh_s"]?.double(), "web_map.refresh_s") { webMap.refresh = d }
         }
-        if let section = try c.decodeIfPresent(ServerSection.self, forKey: .server) {
-            if let text = section.publicURL {
+        if let section = root["server"] {
+            if let text = try section["public_url"]?.string() {
                 guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                       url.query == nil, url.fragment == nil else {
                     throw WanggeError.invalid(tr("server.public_url: \"\(text)\" is not an http:// or https:// URL such as https://wangge.example.gov.cn"))
                 }
                 server.publicURL = text
             }
-            if let d = try Self.positiveSeconds(section.idleTimeoutS, "server.idle_timeout_s") { server.idleTimeout = d }
-            if let d = try Self.positiveSeconds(section.requestTimeoutS, "server.request_timeout_s") { server.requestTimeout = d }
-            if let n = section.maxConnections {
+            if let d = try Self.positiveSeconds(try section["idle_timeout_s"]?.double(), "server.idle_timeout_s") { server.idleTimeout = d }
+            if let d = try Self.positiveSeconds(try section["request_timeout_s"]?.double(), "server.request_timeout_s") { server.requestTimeout = d }
+            if let n = try section["max_connections"]?.int() {
                 guard n >= 1 else { throw WanggeError.invalid(tr("server.max_connections must be at least 1")) }
                 server.maxConnections = n
             }
-            if let d = try Self.positiveSeconds(section.maxStandbyLagS, "server.max_standby_lag_s") { server.maxStandbyLag = d }
-            if let d = try Self.positiveSeconds(section.databaseTimeoutS, "server.database_timeout_s") { server.databaseTimeout = d }
-            if let on = section.locatesOnEventLoop { server.locatesOnEventLoop = on }
+            if let d = try Self.positiveSeconds(try section["max_standby_lag_s"]?.double(), "server.max_standby_lag_s") { server.maxStandbyLag = d }
+            if let d = try Self.positiveSeconds(try section["database_timeout_s"]?.double(), "server.database_timeout_s") { server.databaseTimeout = d }
+            if let on = try section["locates_on_event_loop"]?.bool() { server.locatesOnEventLoop = on }
         }
     }
 
@@ -388,33 +280,100 @@ public struct WanggeConfig: Decodable {
     /// A configuration from its YAML text; errors begin with `source` (the file's path).
     public static func decode(yaml text: String, source path: String) throws -> WanggeConfig {
         do {
-            return try YAMLDecoder().decode(WanggeConfig.self, from: text.isEmpty ? "{}" : text)
+            guard let root = try Yams.compose(yaml: text) else { return WanggeConfig() }
+            return try WanggeConfig(ConfigNode(root, path: ""))
         } catch let error as WanggeError {
-            throw WanggeError.invalid(tr("\(path): \(error.description)"))
-        } catch let error as DecodingError {
-            // Yams wraps errors thrown by our own checks; show those as they are.
-            if case .dataCorrupted(let context) = error, let inner = context.underlyingError as? WanggeError {
-                throw WanggeError.invalid(tr("\(path): \(inner.description)"))
-            }
-            throw WanggeError.invalid(tr("\(path): \(describe(error))"))
+            throw WanggeError.invalid(tr("\(path): \(error)"))
         } catch {
+            // The YAML parser's own errors (line and column).
             throw WanggeError.invalid(tr("\(path): \(error)"))
         }
     }
+}
 
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map(\.stringValue).joined(separator: ".")
+/// A node of the configuration's YAML and the keys that lead to it, read
+/// by hand rather than through `Codable`: each type Yams' decoder decodes
+/// is a dynamic cast, the first of each a scan of the runtime's 10,000
+/// conformance records, 3 ms of every command (perf, `wangge locate` of one row).
+struct ConfigNode {
+    let node: Node
+    /// The keys from the root, dotted (`server.idle_timeout_s`).
+    let path: String
+
+    init(_ node: Node, path: String) {
+        self.node = node
+        self.path = path
+    }
+
+    /// A key's value in this mapping: nil when the key is absent or its value null (`key:` or `key: ~`).
+    subscript(_ key: String) -> ConfigNode? {
+        guard let value = node.mapping?[key], value.null == nil else { return nil }
+        return ConfigNode(value, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// A key's value that must be there.
+    func required(_ key: String) throws -> ConfigNode {
+        guard let value = self[key] else { throw WanggeError.invalid(tr("\(place): missing key \(key)")) }
+        return value
+    }
+
+    var isSequence: Bool { node.sequence != nil }
+
+    /// Where the node is, for messages.
+    private var place: Localized {
+        let name: Localized = path.isEmpty ? tr("the configuration") : .verbatim(path)
+        guard let line = node.mark?.line else { return name }
+        return tr("\(name) (line \(line))")
+    }
+
+    private func expected(_ what: Localized) -> WanggeError {
+        WanggeError.invalid(tr("\(place): expected \(what)"))
+    }
+
+    func string() throws -> String {
+        guard let scalar = node.scalar else { throw expected(tr("a text")) }
+        return scalar.string
+    }
+
+    func double() throws -> Double {
+        guard let scalar = node.scalar, let value = Double.construct(from: scalar) else {
+            throw expected(tr("a number, found \"\(node.scalar?.string ?? "…")\""))
         }
-        switch error {
-        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
-            // The YAML parser's own errors (line and column) come as the underlying error.
-            let detail = c.underlyingError.map { "\(c.debugDescription) \($0)" } ?? c.debugDescription
-            return c.codingPath.isEmpty ? detail : "\(path(c)): \(detail)"
-        case .keyNotFound(let key, let c):
-            return "\(path(c)): missing key \(key.stringValue)"
-        @unknown default:
-            return "\(error)"
+        return value
+    }
+
+    func int() throws -> Int {
+        guard let scalar = node.scalar, let value = Int.construct(from: scalar) else {
+            throw expected(tr("a whole number, found \"\(node.scalar?.string ?? "…")\""))
+        }
+        return value
+    }
+
+    func bool() throws -> Bool {
+        guard let scalar = node.scalar, let value = Bool.construct(from: scalar) else {
+            throw expected(tr("true or false, found \"\(node.scalar?.string ?? "…")\""))
+        }
+        return value
+    }
+
+    /// A list of texts.
+    func strings() throws -> [String] {
+        guard let sequence = node.sequence else { throw expected(tr("a list")) }
+        return try sequence.enumerated().map { try ConfigNode($1, path: "\(path)[\($0)]").string() }
+    }
+
+    /// A mapping's keys and values, in the file's order.
+    func entries() throws -> [(key: String, value: ConfigNode)] {
+        guard let mapping = node.mapping else { throw expected(tr("keys and values (key: value)")) }
+        return try mapping.map { key, value in
+            guard let name = key.scalar?.string else { throw expected(tr("keys that are texts")) }
+            return (name, ConfigNode(value, path: path.isEmpty ? name : "\(path).\(name)"))
         }
     }
+
+    /// A mapping of texts to texts, in the file's order.
+    func stringMap() throws -> [(key: String, value: String)] {
+        try entries().map { ($0.key, try $0.value.string()) }
+    }
+
 }
