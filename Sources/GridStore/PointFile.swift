@@ -201,6 +201,8 @@ enum PointFile {
             switch handoff.take() {
             case .batch(let records):
                 try body(records, false)
+                // Freed on another thread, not by the writer (see `BackgroundRelease`).
+                BackgroundRelease.release(consume records)
             case .last(let records, let renamed):
                 if !renamed.isEmpty { notes.append(tr("columns: ").rendered + renamed.joined(separator: ", ")) }
                 try body(records, true)

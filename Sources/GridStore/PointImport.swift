@@ -211,6 +211,7 @@ extension GridStore {
                 _ = try? checking.join()
                 throw error
             }
+            BackgroundRelease.release(checked.take())
             checked = try checking.join()
         }
         if let (records, assignments) = checked { try write(records, assignments) }
