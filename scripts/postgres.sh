@@ -72,6 +72,23 @@ fsync = off
 EOF
 }
 
+# A copy of PRIMARY's cluster in DIR that follows it (pg_basebackup -R), on a port of its own.
+base_backup() { # PRIMARY DIR
+    make_folder "$2"
+    as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$(port_of "$1")" -U wangge -D "$2" -R -X stream -c fast >/dev/null
+    sed -i '/^port = /d' "$2/postgresql.auto.conf"
+    echo "port = $(free_port)" >>"$2/postgresql.auto.conf"
+}
+
+# Whether a standby's WAL receiver streams from its primary, waiting up to 10 s.
+streaming() { # DIR
+    for _ in $(seq 1 20); do
+        [[ $(psql -tA -h 127.0.0.1 -p "$(port_of "$1")" -U wangge -d wangge -c "SELECT status FROM pg_stat_wal_receiver" 2>/dev/null) == streaming ]] && return 0
+        sleep 0.5
+    done
+    return 1
+}
+
 start_cluster() {
     as_owner "$bin/pg_ctl" -D "$1" -l "$1/server.log" -w -t 60 start >/dev/null || { tail -20 "$1/server.log" >&2; exit 1; }
 }
@@ -122,13 +139,18 @@ standby)
     primary=$(place "$primary")
     dir=$(place "$dir")
     running "$primary" || { echo "$primary: the primary is not running" >&2; exit 1; }
-    if [[ ! -f $dir/PG_VERSION ]]; then
-        make_folder "$dir"
-        as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$(port_of "$primary")" -U wangge -D "$dir" -R -X stream -c fast >/dev/null
-        sed -i '/^port = /d' "$dir/postgresql.auto.conf"
-        echo "port = $(free_port)" >>"$dir/postgresql.auto.conf"
-    fi
+    [[ -f $dir/PG_VERSION ]] || base_backup "$primary" "$dir"
     running "$dir" || start_cluster "$dir"
+    # A standby the primary can no longer feed (the WAL it needs was removed while it was
+    # stopped, or lost in a hard stop: fsync is off) is a throwaway copy: made afresh.
+    if ! streaming "$dir"; then
+        echo "$dir: the standby cannot follow its primary any more (see its server.log): making it afresh" >&2
+        as_owner "$bin/pg_ctl" -D "$dir" -m immediate -w stop >/dev/null
+        find "$dir" -mindepth 1 -delete
+        base_backup "$primary" "$dir"
+        start_cluster "$dir"
+        streaming "$dir" || { echo "$dir: the new standby does not stream either" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+    fi
     url_of "$dir"
     ;;
 url)
