@@ -14,7 +14,7 @@ let chinese: [String: String] = [
     "a text": "文本",
     "a number, found \"{1}\"": "数字，实为“{1}”",
     "a whole number, found \"{1}\"": "整数，实为“{1}”",
-    "true or false, found \"{1}\"": "true 或 false，实为“{1}”",
+    "true or false, found \"{1}\"": "布尔值（true 或 false），实为“{1}”",
     "a list": "列表",
     "keys and values (key: value)": "键和值（键: 值）",
     "keys that are texts": "文本键",

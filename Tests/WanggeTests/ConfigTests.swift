@@ -93,4 +93,27 @@ import Localization
             #expect { _ = try WanggeConfig.load(explicitPath: path) } throws: { "\($0)".contains(message) }
         }
     }
+
+    /// A value of the wrong kind is named by its keys and line, in the reader's language.
+    @Test func aValueOfTheWrongKindIsNamedWithItsLine() throws {
+        for (yaml, english, chinese) in [
+            ("server:\n  max_connections: abc\n", "server.max_connections (line 2): expected a whole number, found \"abc\"",
+             "server.max_connections（第 2 行）：应为整数，实为“abc”"),
+            ("coverage:\n  camera_defaults:\n    dome: {fov_deg: 90}\n", "coverage.camera_defaults.dome (line 3): missing key range_m",
+             "coverage.camera_defaults.dome（第 3 行）：缺少键 range_m"),
+            ("assignment: 5\n", "assignment (line 1): expected keys and values (key: value)", "assignment（第 1 行）：应为键和值（键: 值）"),
+            ("workload:\n  urban_markers: 社区\n", "workload.urban_markers (line 2): expected a list", "workload.urban_markers（第 2 行）：应为列表"),
+            ("server:\n  locates_on_event_loop: maybe\n", "server.locates_on_event_loop (line 2): expected true or false, found \"maybe\"",
+             "server.locates_on_event_loop（第 2 行）：应为布尔值（true 或 false），实为“maybe”"),
+            ("- a\n- b\n", "the configuration (line 1): expected keys and values (key: value)", "配置（第 1 行）：应为键和值（键: 值）"),
+        ] {
+            #expect { _ = try WanggeConfig.decode(yaml: yaml, source: "c.yaml") } throws: { error in
+                guard let error = error as? WanggeError else { return false }
+                return error.message(in: .en) == "c.yaml: \(english)" && error.message(in: .zh) == "c.yaml：\(chinese)"
+            }
+        }
+        // A null value is an absent one; an alias is its anchor's value.
+        let config = try WanggeConfig.decode(yaml: "server:\n  idle_timeout_s: &t 30\n  request_timeout_s: *t\n  max_connections: ~\n", source: "c.yaml")
+        #expect(config.server.requestTimeout == .seconds(30) && config.server.maxConnections == WanggeConfig().server.maxConnections)
+    }
 }

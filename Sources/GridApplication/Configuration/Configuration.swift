@@ -110,7 +110,7 @@ public struct WanggeConfig {
             }
             language = chosen
         }
-        if let section = root["assignment"] {
+        if let section = try root.section("assignment") {
             if let m = try Self.nonNegative(try section["nearest_tolerance_m"]?.double(), "assignment.nearest_tolerance_m") { rules.nearestToleranceMeters = m }
             if let m = try Self.nonNegative(try section["near_boundary_m"]?.double(), "assignment.near_boundary_m") { rules.nearBoundaryMeters = m }
         }
@@ -139,7 +139,7 @@ public struct WanggeConfig {
             }
             pointColumns = names
         }
-        if let section = root["coverage"] {
+        if let section = try root.section("coverage") {
             if let t = try section["blind_spot_threshold"]?.double() {
                 guard (0...1).contains(t) else { throw WanggeError.invalid(tr("coverage.blind_spot_threshold must be between 0 and 1")) }
                 coverage.blindSpotThreshold = t
@@ -155,13 +155,13 @@ public struct WanggeConfig {
                 if type == "default" { coverage.fallback = defaults } else { coverage.defaults[type] = defaults }
             }
         }
-        if let section = root["workload"] {
+        if let section = try root.section("workload") {
             if let n = try section["workers_per_grid"]?.int() {
                 guard n >= 1 else { throw WanggeError.invalid(tr("workload.workers_per_grid must be at least 1")) }
                 workload.workersPerGrid = n
             }
-            if let u = section["urban"] { workload.urban = try Self.standard(u) }
-            if let r = section["rural"] { workload.rural = try Self.standard(r) }
+            if let u = try section.section("urban") { workload.urban = try Self.standard(u) }
+            if let r = try section.section("rural") { workload.rural = try Self.standard(r) }
             if let markers = try section["urban_markers"]?.strings() { workload.urbanMarkers = markers }
             for (village, entry) in try section["villages"]?.entries() ?? [] { workload.villages[village] = try Self.standard(entry) }
             for (key, standard) in [("urban", workload.urban), ("rural", workload.rural)] + workload.villages.map({ ("villages.\($0.key)", $0.value) })
@@ -169,7 +169,7 @@ public struct WanggeConfig {
                 throw WanggeError.invalid(tr("workload.\(key): min_households is above max_households"))
             }
         }
-        if let section = root["dispatch"] {
+        if let section = try root.section("dispatch") {
             for (severity, text) in try section["severity_levels"]?.stringMap() ?? [] {
                 dispatch.severityLevels[severity] = try Self.level(text, "dispatch.severity_levels.\(severity)")
             }
@@ -210,12 +210,12 @@ public struct WanggeConfig {
                 dispatch.escalationScanSeconds = seconds
             }
         }
-        if let section = root["privacy"] { privacy = try Self.privacyPolicy(section) }
-        if let section = root["planning"] {
+        if let section = try root.section("privacy") { privacy = try Self.privacyPolicy(section) }
+        if let section = try root.section("planning") {
             if let m = try Self.nonNegative(try section["max_overlap_m2"]?.double(), "planning.max_overlap_m2") { planning.maxOverlapSquareMetres = m }
             if let m = try Self.nonNegative(try section["max_gap_m2"]?.double(), "planning.max_gap_m2") { planning.maxGapSquareMetres = m }
         }
-        if let section = root["web_map"] {
+        if let section = try root.section("web_map") {
             if let path = try section["leaflet_directory"]?.string() { webMap.leafletDirectory = path }
             if let template = try section["base_tiles"]?.string(), !template.isEmpty {
                 guard WebMapSettings.origin(ofTiles: template) != nil, ["{z}", "{x}", "{y}"].allSatisfy(template.contains) else {
@@ -226,7 +226,7 @@ public struct WanggeConfig {
             webMap.baseTilesAttribution = try section["base_tiles_attribution"]?.string()
             if let d = try Self.positiveSeconds(try section["refresh_s"]?.double(), "web_map.refresh_s") { webMap.refresh = d }
         }
-        if let section = root["server"] {
+        if let section = try root.section("server") {
             if let text = try section["public_url"]?.string() {
                 guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host?.isEmpty == false,
                       url.query == nil, url.fragment == nil else {
@@ -309,6 +309,13 @@ struct ConfigNode {
     subscript(_ key: String) -> ConfigNode? {
         guard let value = node.mapping?[key], value.null == nil else { return nil }
         return ConfigNode(value, path: path.isEmpty ? key : "\(path).\(key)")
+    }
+
+    /// A key's section (keys and values under it), nil when absent; a scalar or a list there is an error.
+    func section(_ key: String) throws -> ConfigNode? {
+        guard let value = self[key] else { return nil }
+        guard value.node.mapping != nil else { throw value.expected(tr("keys and values (key: value)")) }
+        return value
     }
 
     /// A key's value that must be there.

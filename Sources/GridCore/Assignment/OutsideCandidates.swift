@@ -163,7 +163,7 @@ struct TileListBuilder {
         let rows = (tileRow * tileCells)..<min((tileRow + 1) * tileCells, raster.rows)
         guard Self.hasOutsideCentre(raster, columns: max(0, columns.lowerBound - 1)..<min(raster.columns, columns.upperBound + 1),
                                     rows: max(0, rows.lowerBound - 1)..<min(raster.rows, rows.upperBound + 1)) else {
-            return OutsideList(segments: [], centerX: 0, centerY: 0, west: 0, east: 0, south: 0, north: 0)
+            return OutsideList(segments: [], centerX: 0, centerY: 0)
         }
         let west = raster.originX + Double(columns.lowerBound) * raster.cellSize
         let east = raster.originX + Double(columns.upperBound) * raster.cellSize
@@ -224,7 +224,7 @@ struct OutsideListBuilder {
             let dy = max(min(xy[2 * s + 1], xy[2 * s + 3]) - box.maxY, 0, box.minY - max(xy[2 * s + 1], xy[2 * s + 3]))
             if (dx * dx + dy * dy).squareRoot() <= reach { list.append(UInt32(s)) }
         }
-        return OutsideList(segments: list, centerX: centerX, centerY: centerY, west: west, east: east, south: south, north: north)
+        return OutsideList(segments: list, centerX: centerX, centerY: centerY)
     }
 }
 
@@ -233,8 +233,6 @@ struct OutsideList {
     var segments: [UInt32]
     /// The box's metric centre.
     var centerX: Double, centerY: Double
-    /// The lon/lat box.
-    var west: Double, east: Double, south: Double, north: Double
 }
 
 /// For points beyond the raster (kilometres from every grid, say a mistyped
@@ -345,8 +343,9 @@ struct FarCellLayout {
 /// only, are small enough that many stay in the cache.
 ///
 /// Layout: the centre (x, y), the segment count and the group count; the
-/// box's `LocalProjection` (or zeros); per group its centre distance, box
-/// (minX, minY, maxX, maxY), and first segment × 16 + length.
+/// `LocalProjection` of the block that holds the box (or zeros); per group
+/// its centre distance, box (minX, minY, maxX, maxY), and first segment ×
+/// 16 + length.
 final class CandidateList: Sendable {
     /// A run of consecutive segments, while the list is made.
     private struct Group {
