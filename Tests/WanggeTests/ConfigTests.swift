@@ -115,5 +115,12 @@ import Localization
         // A null value is an absent one; an alias is its anchor's value.
         let config = try WanggeConfig.decode(yaml: "server:\n  idle_timeout_s: &t 30\n  request_timeout_s: *t\n  max_connections: ~\n", source: "c.yaml")
         #expect(config.server.requestTimeout == .seconds(30) && config.server.maxConnections == WanggeConfig().server.maxConnections)
+        // A merge key brings its mapping's keys in; the mapping's own keys count over them.
+        #expect { _ = try WanggeConfig.decode(yaml: "base: &b\n  max_connections: 0\nserver:\n  <<: *b\n", source: "c.yaml") } throws: {
+            "\($0)" == "c.yaml: server.max_connections must be at least 1"
+        }
+        let merged = try WanggeConfig.decode(yaml: "base: &b\n  max_connections: 0\n  idle_timeout_s: 7\nserver:\n  <<: *b\n  max_connections: 5\n",
+                                             source: "c.yaml")
+        #expect(merged.server.maxConnections == 5 && merged.server.idleTimeout == .seconds(7))
     }
 }

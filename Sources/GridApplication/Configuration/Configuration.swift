@@ -305,16 +305,35 @@ struct ConfigNode {
         self.path = path
     }
 
+    /// A mapping's keys and values, YAML's merge keys (`<<: *base`) resolved as Yams'
+    /// decoder resolves them: the merged ones first, the mapping's own after them, and
+    /// of a key given twice the later counts. Nil for a scalar or a list.
+    private var pairs: [(key: Node, value: Node)]? {
+        guard let mapping = node.mapping else { return nil }
+        var merged: [(key: Node, value: Node)] = [], own: [(key: Node, value: Node)] = []
+        for (key, value) in mapping {
+            guard key.tag.rawValue == Tag.Name.merge.rawValue else {
+                own.append((key, value))
+                continue
+            }
+            // Of a list of mappings, the first counts most: it comes last.
+            for source in value.mapping.map({ [Node.mapping($0)] }) ?? value.sequence.map({ Array($0.reversed()) }) ?? [] {
+                merged += ConfigNode(source, path: path).pairs ?? []
+            }
+        }
+        return merged + own
+    }
+
     /// A key's value in this mapping: nil when the key is absent or its value null (`key:` or `key: ~`).
     subscript(_ key: String) -> ConfigNode? {
-        guard let value = node.mapping?[key], value.null == nil else { return nil }
+        guard let value = pairs?.last(where: { $0.key.scalar?.string == key })?.value, value.null == nil else { return nil }
         return ConfigNode(value, path: path.isEmpty ? key : "\(path).\(key)")
     }
 
     /// A key's section (keys and values under it), nil when absent; a scalar or a list there is an error.
     func section(_ key: String) throws -> ConfigNode? {
         guard let value = self[key] else { return nil }
-        guard value.node.mapping != nil else { throw value.expected(tr("keys and values (key: value)")) }
+        guard value.pairs != nil else { throw value.expected(tr("keys and values (key: value)")) }
         return value
     }
 
@@ -371,8 +390,8 @@ struct ConfigNode {
 
     /// A mapping's keys and values, in the file's order.
     func entries() throws -> [(key: String, value: ConfigNode)] {
-        guard let mapping = node.mapping else { throw expected(tr("keys and values (key: value)")) }
-        return try mapping.map { key, value in
+        guard let pairs else { throw expected(tr("keys and values (key: value)")) }
+        return try pairs.map { key, value in
             guard let name = key.scalar?.string else { throw expected(tr("keys that are texts")) }
             return (name, ConfigNode(value, path: path.isEmpty ? name : "\(path).\(name)"))
         }
