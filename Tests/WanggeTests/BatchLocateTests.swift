@@ -244,6 +244,46 @@ import Localization
         #expect(read(ends[0], &byte, 1) == 0, "nothing written into the pipe")
     }
 
+    /// Into a regular file, each chunk goes out as soon as the chunks before it
+    /// have, in input order, before the run ends; into a pipe, only at the end.
+    @Test func linesGoOutAsTheChunksBeforeThemAreDone() throws {
+        func buffer(_ text: String) -> OutputBuffer {
+            let made = OutputBuffer(capacity: 0)
+            made.append(text)
+            return made
+        }
+        let path = Fixtures.temporaryPath("streamed.csv")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(file >= 0)
+        defer { close(file) }
+        func written() throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
+        let output = OrderedOutput(descriptor: file)
+        output.begin(chunks: 3, header: buffer("h\n"))
+        #expect(try written() == "h\n")
+        output.set(1, buffer("b\n"))
+        #expect(try written() == "h\n", "chunk 1 waits for chunk 0")
+        output.set(0, buffer("a\n"))
+        #expect(try written() == "h\na\nb\n", "chunks 0 and 1 out before the last is done")
+        output.set(2, buffer("c\n"))
+        try output.finish()
+        #expect(try written() == "h\na\nb\nc\n")
+
+        var ends: [Int32] = [0, 0]
+        try #require(pipe(&ends) == 0)
+        defer { close(ends[0]) }
+        _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | O_NONBLOCK)
+        let piped = OrderedOutput(descriptor: ends[1])
+        piped.begin(chunks: 1, header: buffer("h\n"))
+        piped.set(0, buffer("a\n"))
+        var byte: UInt8 = 0
+        #expect(read(ends[0], &byte, 1) == -1, "nothing in the pipe before the end")
+        try piped.finish()
+        close(ends[1])
+        var bytes = [UInt8](repeating: 0, count: 16)
+        #expect(String(decoding: bytes[0..<max(0, read(ends[0], &bytes, 16))], as: UTF8.self) == "h\na\n")
+    }
+
     /// The index is built while the rows are read: when the grids cannot be
     /// loaded, that is the error, not a bad row found meanwhile.
     @Test func gridsThatCannotBeLoadedComeBeforeBadRows() throws {

@@ -303,12 +303,15 @@ struct ConfigNode {
     init(_ node: Node, path: String) {
         self.node = node
         self.path = path
+        pairs = Self.pairs(of: node)
     }
 
     /// A mapping's keys and values, YAML's merge keys (`<<: *base`) resolved as Yams'
     /// decoder resolves them: the merged ones first, the mapping's own after them, and
     /// of a key given twice the later counts. Nil for a scalar or a list.
-    private var pairs: [(key: Node, value: Node)]? {
+    private let pairs: [(key: Node, value: Node)]?
+
+    private static func pairs(of node: Node) -> [(key: Node, value: Node)]? {
         guard let mapping = node.mapping else { return nil }
         var merged: [(key: Node, value: Node)] = [], own: [(key: Node, value: Node)] = []
         for (key, value) in mapping {
@@ -318,7 +321,7 @@ struct ConfigNode {
             }
             // Of a list of mappings, the first counts most: it comes last.
             for source in value.mapping.map({ [Node.mapping($0)] }) ?? value.sequence.map({ Array($0.reversed()) }) ?? [] {
-                merged += ConfigNode(source, path: path).pairs ?? []
+                merged += pairs(of: source) ?? []
             }
         }
         return merged + own

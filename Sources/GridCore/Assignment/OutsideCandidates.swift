@@ -307,8 +307,9 @@ final class FarField: @unchecked Sendable {
             let column = cell % columns, row = cell / columns
             var builder = OutsideListBuilder(tree: tree.view, metricXY: metricXY.base, projector: projector, approximate: approximate,
                                              tolerance: tolerance)
-            let west = originX + Double(column) * cellSize, south = originY + Double(row) * cellSize
-            let list = try builder.candidates(west: west, east: west + cellSize, south: south, north: south + cellSize)
+            // Sides by the arithmetic of `RegionalProjections`' blocks, which then hold the cells exactly.
+            let list = try builder.candidates(west: originX + Double(column) * cellSize, east: originX + Double(column + 1) * cellSize,
+                                              south: originY + Double(row) * cellSize, north: originY + Double(row + 1) * cellSize)
             let local = list.segments.isEmpty ? nil : projections?.header(column: column, row: row)
             return CandidateList(list, metricXY: metricXY.base, localProjection: local)
         }
