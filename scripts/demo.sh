@@ -8,12 +8,15 @@ wangge=.build/release/wangge
 db=${DB:-var/wangge.sqlite}
 generated=GeoData/generated
 
-# The headings in wangge's language: $WANGGE_LANGUAGE for this run, else the
-# shipped configuration's `language:` (zh).
-if [[ ${WANGGE_LANGUAGE:-$(sed -n 's/^language: *\([a-z]*\).*/\1/p' Config/wangge.yaml)} == en* ]]; then
-    heading() { echo "== $1"; }
-else
+# The headings in wangge's language, chosen as wangge chooses it: $WANGGE_LANGUAGE
+# for this run, else the configuration's `language:` (the shipped one says zh), else
+# the first of LC_ALL, LC_MESSAGES and LANG that is set; Chinese only for zh.
+language=${WANGGE_LANGUAGE:-$(sed -n 's/^language: *\([A-Za-z_-]*\).*/\1/p' "${WANGGE_CONFIG:-Config/wangge.yaml}" 2>/dev/null)}
+[[ -n $language ]] || language=${LC_ALL:-${LC_MESSAGES:-${LANG:-}}}
+if [[ ${language,,} == zh* ]]; then
     heading() { echo "== $2"; }
+else
+    heading() { echo "== $1"; }
 fi
 
 # The point files are generated (fixed seed) rather than committed: 26 MB of CSV.
