@@ -54,6 +54,9 @@ public enum CoordinateSystem: Hashable, Sendable, CustomStringConvertible {
 public final class WGS84Converter {
     public let source: CoordinateSystem
     private let transformer: CoordinateTransformer?
+    /// The transformer's, kept as plain values for the per-point path.
+    private let isIdentity: Bool
+    private let usableArea: LonLatBox?
 
     public init(from source: CoordinateSystem, context: PROJContext) throws {
         self.source = source
@@ -72,6 +75,22 @@ public final class WGS84Converter {
             }
             transformer = try CoordinateTransformer(from: text, to: "EPSG:4326", context: context)
         }
+        isIdentity = transformer?.isIdentity ?? false
+        usableArea = transformer?.sourceAreaOfUse?.box(margin: Self.areaOfUseMargin)
+    }
+
+    private init(source: CoordinateSystem, transformer: CoordinateTransformer?) {
+        self.source = source
+        self.transformer = transformer
+        isIdentity = transformer?.isIdentity ?? false
+        usableArea = transformer?.sourceAreaOfUse?.box(margin: Self.areaOfUseMargin)
+    }
+
+    /// The same converter in another PROJ context, for another thread (see
+    /// `CoordinateTransformer.copy`): a fraction of a millisecond, where building
+    /// one searches PROJ's database. This one must not be in use meanwhile.
+    public func copy(in context: PROJContext) throws -> WGS84Converter {
+        WGS84Converter(source: source, transformer: try transformer?.copy(in: context))
     }
 
     /// The WGS84 lon/lat of (x, y) given in the source system, or an error
@@ -89,23 +108,38 @@ public final class WGS84Converter {
             try Self.checkLonLat(x, y, crs: source)
             return ChineseCoordinates.bd09ToWGS84(lon: x, lat: y)
         case .epsg, .definition:
-            guard let transformer else { throw GeoError(tr("no transformer for \(source)")) }
             if source.isGeographicWGS84Like { try Self.checkLonLat(x, y, crs: source) }
-            let out: (x: Double, y: Double)
-            do {
-                out = try transformer.transform(x: x, y: y)
-            } catch let error as GeoError {
-                throw GeoError(tr("(\(x), \(y)) is outside the valid range of \(source): \(error.text)"))
-            }
+            let out = isIdentity ? (x: x, y: y) : try transformed(x, y)
             try Self.checkLonLat(out.x, out.y, crs: source)
-            if let area = transformer.sourceAreaOfUse, !area.contains(lon: out.x, lat: out.y) {
-                let point = String(format: "(%.3f, %.3f)", x, y), lonLat = String(format: "lon %.5f, lat %.5f", out.x, out.y)
-                let bounds = String(format: "lon %.2f…%.2f, lat %.2f…%.2f", area.west, area.east, area.south, area.north)
-                throw GeoError(tr("\(point) in \(source.description) falls at \(lonLat), outside the CRS's area of use (\(area.name): \(bounds))"))
-            }
+            if let usableArea, !usableArea.contains(lon: out.x, lat: out.y) { throw outsideAreaOfUse(x, y, out) }
             return (out.x, out.y)
         }
     }
+
+    private func transformed(_ x: Double, _ y: Double) throws -> (x: Double, y: Double) {
+        guard let transformer else { throw GeoError(tr("no transformer for \(source)")) }
+        do {
+            return try transformer.transform(x: x, y: y)
+        } catch let error as GeoError {
+            throw GeoError(tr("(\(x), \(y)) is outside the valid range of \(source): \(error.text)"))
+        }
+    }
+
+    private func outsideAreaOfUse(_ x: Double, _ y: Double, _ out: (x: Double, y: Double)) -> GeoError {
+        guard let area = transformer?.sourceAreaOfUse else { return GeoError(tr("no transformer for \(source)")) }
+        let point = String(format: "(%.3f, %.3f)", x, y), lonLat = String(format: "lon %.5f, lat %.5f", out.x, out.y)
+        let bounds = String(format: "lon %.2f…%.2f, lat %.2f…%.2f", area.west, area.east, area.south, area.north)
+        return GeoError(tr("\(point) in \(source.description) falls at \(lonLat), outside the CRS's area of use (\(area.name): \(bounds))"))
+    }
+
+    /// How far beyond its CRS's area of use a point may fall, in degrees. A
+    /// county that straddles the edge of a Gauss-Krüger zone keeps its data in
+    /// one zone: 沅江市 spans 112.2–112.95°E, across 112.5°E between the zones of
+    /// 111°E (EPSG:4546) and 114°E (EPSG:4547), so either puts part of the county
+    /// outside its nominal 3° strip, where the projection still holds (scale error
+    /// under 0.1% for a 3° zone within 1° beyond). The check is for a wrong CRS, a zone number
+    /// left in the eastings, or x and y swapped: those put points many degrees away.
+    static let areaOfUseMargin = 1.0
 
     static func checkLonLat(_ lon: Double, _ lat: Double, crs: CoordinateSystem) throws {
         guard (-180...180).contains(lon) else { throw GeoError(tr("longitude \(lon) is outside -180…180 (\(crs))")) }
@@ -124,6 +158,8 @@ public final class WGS84ConverterCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var free: [CoordinateSystem: [WGS84Converter]] = [:]
+    /// One converter per CRS that is never lent, only copied (under the lock).
+    private var prototypes: [CoordinateSystem: WGS84Converter] = [:]
     private var freeCount = 0
     private var builtCount = 0
     /// Converters kept free at most (each holds a PROJ context with an open proj.db).
@@ -131,7 +167,7 @@ public final class WGS84ConverterCache: @unchecked Sendable {
 
     public init(kept: Int = 64) { self.kept = kept }
 
-    /// How many converters have been built: one per CRS and concurrent caller, not one per call.
+    /// How many converters have been built or copied: one per CRS and concurrent caller, not one per call.
     public var built: Int { lock.withLock { builtCount } }
 
     /// Runs `body` with a converter from `crs` that no other thread uses meanwhile.
@@ -141,6 +177,10 @@ public final class WGS84ConverterCache: @unchecked Sendable {
         return try body(converter)
     }
 
+    /// A converter from `crs` for the caller to keep (a thread's for a whole batch): a free
+    /// one, or a copy of the CRS's prototype.
+    public func converter(from crs: CoordinateSystem) throws -> WGS84Converter { try borrow(crs) }
+
     private func borrow(_ crs: CoordinateSystem) throws -> WGS84Converter {
         let reused: WGS84Converter? = lock.withLock {
             guard let converter = free[crs]?.popLast() else { return nil }
@@ -148,9 +188,18 @@ public final class WGS84ConverterCache: @unchecked Sendable {
             return converter
         }
         if let reused { return reused }
-        let converter = try WGS84Converter(from: crs, context: try PROJContext())
-        lock.withLock { builtCount += 1 }
-        return converter
+        // Built once per CRS (outside the lock: PROJ's search takes up to a tenth of a second),
+        // then copied for each caller that finds none free.
+        if lock.withLock({ prototypes[crs] == nil }) {
+            let built = try WGS84Converter(from: crs, context: try PROJContext())
+            lock.withLock { if prototypes[crs] == nil { prototypes[crs] = built } }
+        }
+        let context = try PROJContext()
+        return try lock.withLock {
+            guard let prototype = prototypes[crs] else { throw GeoError(tr("no converter from \(crs)")) }
+            builtCount += 1
+            return try prototype.copy(in: context)
+        }
     }
 
     private func giveBack(_ converter: WGS84Converter) {

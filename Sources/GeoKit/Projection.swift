@@ -87,6 +87,17 @@ final class PROJObject {
 /// The area where a CRS is meant to be used, in WGS84 degrees.
 public struct AreaOfUse: Sendable, Equatable {
     public let west: Double, south: Double, east: Double, north: Double, name: String
+    /// The bounds without the name, widened by `margin` degrees on every side.
+    public func box(margin: Double = 0) -> LonLatBox {
+        LonLatBox(west: west - margin, south: south - margin, east: east + margin, north: north + margin)
+    }
+}
+
+/// A longitude and latitude box (west > east when it crosses the antimeridian): plain
+/// numbers, copied without reference counting, for checks made point by point.
+public struct LonLatBox: Sendable, Equatable, BitwiseCopyable {
+    public let west: Double, south: Double, east: Double, north: Double
+
     public func contains(lon: Double, lat: Double) -> Bool {
         guard lat >= south, lat <= north else { return false }
         if west <= east { return lon >= west && lon <= east }
@@ -114,6 +125,10 @@ public final class CoordinateTransformer {
     private let operation: PROJObject
     public let sourceName: String?
     public let sourceAreaOfUse: AreaOfUse?
+    /// Whether PROJ's operation leaves coordinates as they are (`proj=noop …`): CGCS2000
+    /// (EPSG:4490) to WGS84, for which PROJ knows only a ballpark transformation.
+    /// Callers skip the call, which cost a fifth of a batch locate of CGCS2000 points.
+    public let isIdentity: Bool
 
     public init(from source: String, to target: String, context: PROJContext) throws {
         context.clearLog()
@@ -128,6 +143,7 @@ public final class CoordinateTransformer {
         self.target = target
         self.context = context
         operation = PROJObject(normalized, context: context)
+        isIdentity = Self.isNoOperation(operation)
         // Name and area of use of the source CRS, for messages and range checks.
         if let crs = proj_create(context.pointer, source) {
             let crsObject = PROJObject(crs, context: context)
@@ -154,6 +170,13 @@ public final class CoordinateTransformer {
         self.operation = operation
         self.sourceName = sourceName
         self.sourceAreaOfUse = sourceAreaOfUse
+        isIdentity = Self.isNoOperation(operation)
+    }
+
+    private static func isNoOperation(_ operation: PROJObject) -> Bool {
+        // e.g. "proj=noop ellps=GRS80": the ellipsoid is named but nothing is done with it.
+        guard let definition = proj_pj_info(operation.pointer).definition else { return false }
+        return String(cString: definition).split(separator: " ").first == "proj=noop"
     }
 
     /// The same operation in another PROJ context (for another thread), as

@@ -20,9 +20,9 @@ struct PointValidator {
     init(layer: PointLayer, crs: CoordinateSystem, source: String, dispatch: DispatchRules) throws {
         (self.layer, self.crs, self.source, self.dispatch) = (layer, crs, source, dispatch)
         problems = ProblemList(source: source)
-        // Converters are built per thread; build one here so that a bad CRS fails once, plainly.
+        // Converters are lent per slice; take one here so that a bad CRS fails once, plainly.
         do {
-            _ = try WGS84Converter(from: crs, context: try PROJContext())
+            try WGS84ConverterCache.shared.withConverter(from: crs) { _ in }
         } catch let error as GeoError {
             throw WanggeError.invalid(tr("\(source): crs \(crs): \(error.text)"))
         }
@@ -54,17 +54,19 @@ struct PointValidator {
         }
         let (layer, crs, dispatch, checked) = (layer, crs, dispatch, idIsFine)
         let slices = try mapSlicesInParallel(count: inputs.count, sliceLength: 8_192) { range in
-            let converter = try WGS84Converter(from: crs, context: try PROJContext())
-            var records: [PointRecord] = []
-            var found: [(index: Int, message: Localized)] = []
-            records.reserveCapacity(range.count)
-            for index in range where checked[index] {
-                switch Self.record(inputs[index], layer: layer, converter: converter, dispatch: dispatch) {
-                case .success(let record): records.append(record)
-                case .failure(let problem): found.append((index, problem.message))
+            // Lent per slice, not built: a build searches PROJ's database (a tenth of a second for a Gauss-Krüger zone).
+            try WGS84ConverterCache.shared.withConverter(from: crs) { converter in
+                var records: [PointRecord] = []
+                var found: [(index: Int, message: Localized)] = []
+                records.reserveCapacity(range.count)
+                for index in range where checked[index] {
+                    switch Self.record(inputs[index], layer: layer, converter: converter, dispatch: dispatch) {
+                    case .success(let record): records.append(record)
+                    case .failure(let problem): found.append((index, problem.message))
+                    }
                 }
+                return (records, found)
             }
-            return (records, found)
         }
         for problem in (found + slices.flatMap(\.1)).sorted(by: { $0.index < $1.index }) { problems.add(problem.message) }
         return slices.flatMap(\.0)

@@ -96,6 +96,23 @@ import TestSupport
         let inZone = try gk.toWGS84(x: 500_000, y: 3_300_000)
         #expect(abs(inZone.lon - 114) < 1e-9)
         #expect { _ = try gk.toWGS84(x: 500_000, y: 9_000_000) } throws: { ($0 as? GeoError)?.message.contains("area of use") == true }
+        // 沅江市 straddles 112.5°E, the western edge of this zone: its western part, in the
+        // zone's coordinates, comes back where it was; a point 2° beyond the edge does not.
+        let toZone = try CoordinateTransformer(from: "EPSG:4326", to: "EPSG:4547", context: context)
+        for (lon, lat) in [(112.21, 28.85), (112.35, 29.1), (111.6, 28.9)] {
+            let projected = try toZone.transform(x: lon, y: lat)
+            let back = try gk.toWGS84(x: projected.x, y: projected.y)
+            #expect(abs(back.lon - lon) < 1e-9 && abs(back.lat - lat) < 1e-9, "\(lon), \(lat)")
+        }
+        // CGCS2000 to WGS84 is PROJ's ballpark no-op, which the converter skips: the same coordinates.
+        #expect(try CoordinateTransformer(from: "EPSG:4490", to: "EPSG:4326", context: context).isIdentity)
+        #expect(try !CoordinateTransformer(from: "EPSG:4547", to: "EPSG:4326", context: context).isIdentity)
+        let cgcs = try WGS84Converter(from: .epsg(4490), context: context)
+        let same = try cgcs.toWGS84(x: 112.3597, y: 28.841)
+        #expect(same.lon == 112.3597 && same.lat == 28.841)
+        #expect { _ = try cgcs.toWGS84(x: 60, y: 28.8) } throws: { ($0 as? GeoError)?.message.contains("area of use") == true }
+        let farWest = try toZone.transform(x: 110.4, y: 28.9)
+        #expect { _ = try gk.toWGS84(x: farWest.x, y: farWest.y) } throws: { ($0 as? GeoError)?.message.contains("area of use") == true }
         let mercator = try WGS84Converter(from: .epsg(3857), context: context)
         // Spherical Mercator written out by hand, as an independent check of PROJ.
         let radius = 6_378_137.0, lon = 112.355, lat = 28.842
