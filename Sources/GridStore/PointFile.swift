@@ -61,17 +61,17 @@ public struct PointColumnNames: Sendable, Equatable {
     func column(for name: String) -> String? { columns[name] ?? columns[name.lowercased()] }
 }
 
-/// A file's column names as the import uses them, and where id and coordinates are.
-struct PointColumns {
+/// A file's column names as the import (and `locate --input`) uses them, and where id and coordinates are.
+public struct PointColumns {
     let names: [String]
     let index: [String: Int]
-    let id: Int, x: Int, y: Int
+    public let id: Int, x: Int, y: Int
     /// The Chinese names taken for layer columns ("经度 → lon").
     let renamed: [String]
 
     /// `place` says where the names are in the file ("line 1", "sheet 户籍, row 1");
     /// `configured` names come before the built-in Chinese ones.
-    init(_ given: [String], path: String, place: String, configured: PointColumnNames = PointColumnNames()) throws {
+    public init(_ given: [String], path: String, place: String, configured: PointColumnNames = PointColumnNames()) throws {
         var renamed: [String] = []
         names = given.map { name in
             guard let column = configured.column(for: name) ?? PointFile.chineseColumns[name] else { return name.lowercased() }
@@ -88,7 +88,7 @@ struct PointColumns {
             index[name] = position
         }
         guard let id = index["id"] else {
-            throw WanggeError.invalid(tr("\(path): \(place): no \"id\" column (header: \(names.joined(separator: ",")))"))
+            throw WanggeError.invalid(tr("\(path): \(place): no \"id\" column (header: \(given.joined(separator: ",")))"))
         }
         guard let x = PointFile.xColumns.lazy.compactMap({ index[$0] }).first, let y = PointFile.yColumns.lazy.compactMap({ index[$0] }).first else {
             throw WanggeError.invalid(tr("\(path): \(place): no coordinate columns: expected lon,lat (or x,y)"))
@@ -228,7 +228,7 @@ enum PointFile {
                 try data.withUnsafeBytes { raw in
                     try CSVRecords.parse(bytes: raw.bindMemory(to: UInt8.self)) { line, fields in
                         guard let header = columns else {
-                            columns = try PointColumns(fields, path: path, place: "line 1", configured: columnNames)
+                            columns = try PointColumns(fields, path: path, place: tr("line \(1)").rendered, configured: columnNames)
                             return
                         }
                         if fields.count == 1 && fields[0].isEmpty { return } // blank line

@@ -5,7 +5,14 @@ import Glibc
 
 /// The encodings a point file arrives in: UTF-8, or GBK/GB18030 as Excel on
 /// Chinese Windows saves a CSV ("CSV（逗号分隔）").
-enum TextDecoding {
+public enum TextDecoding {
+    /// The text of bytes that are UTF-8, else GB18030 (a GBK file's header), else UTF-8 with
+    /// replacement characters.
+    public static func string(utf8OrGB18030 bytes: UnsafeBufferPointer<UInt8>) -> String {
+        if isUTF8(bytes) { return String(decoding: bytes, as: UTF8.self) }
+        return utf8(fromGB18030: bytes).map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Whether `bytes` are well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
     static func isUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = bytes.count

@@ -26,7 +26,7 @@ extension Wangge {
         @Flag(help: ArgumentHelp(tr("Print one JSON object.").rendered))
         var json = false
 
-        @Option(help: ArgumentHelp(tr("A CSV file with columns id,lon,lat for batch location.").rendered))
+        @Option(help: ArgumentHelp(tr("A CSV file with columns id,lon,lat for batch location (or x,y; or 编号,经度,纬度 and the other names an import takes).").rendered))
         var input: String?
 
         @OptionGroup var generationOption: GenerationOption
@@ -41,7 +41,7 @@ extension Wangge {
                 // The store opens on a worker while the others read the rows; `run` waits for them.
                 let store = store
                 let generation = generationOption.generation
-                try BatchLocate(crs: crs) {
+                try BatchLocate(crs: crs, columnNames: try store.loadConfig().pointColumns) {
                     let service = try store.openService()
                     return try service.loaded(generation: try service.checkedGeneration(generation)).assigner
                 }.run(path: input)

@@ -3,6 +3,7 @@ import Testing
 import TestSupport
 import GeoKit
 import GridCore
+import GridStore
 import Localization
 @testable import wangge
 @testable import GridApplication
@@ -171,10 +172,40 @@ import Localization
             "\(error)".hasPrefix("points.csv: line 2: ")
         }
         #expect { _ = try Self.run("name,x\nA,1\n", assigner: assigner, chunkBytes: 64) } throws: { error in
-            "\(error)" == "points.csv: line 1: expected the columns id,lon,lat (found name,x)"
+            "\(error)" == "points.csv: line 1: no \"id\" column (header: name,x)"
         }
         #expect { _ = try Self.run("", assigner: assigner, chunkBytes: 64) } throws: { error in
             "\(error)" == "points.csv: empty file, expected the header id,lon,lat"
+        }
+    }
+
+    /// A header names its columns as an import's would: 编号,经度,纬度 as Excel on a
+    /// county's desk writes them (in UTF-8 or GBK), or the configuration's own names.
+    @Test func headersAsAnImportTakesThem() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let rows = "A1,112.3597,28.841\nA2,112.62,28.95\nA3,113.4,28.9\n"
+        let expected = try Self.run("id,lon,lat\n" + rows, assigner: assigner, chunkBytes: 64)
+        #expect(expected.split(separator: "\n").count == 4)
+        let input = Fixtures.temporaryPath("headers.csv"), output = Fixtures.temporaryPath("headers-located.csv")
+        defer { for path in [input, output] { try? FileManager.default.removeItem(atPath: path) } }
+        var names = PointColumnNames()
+        try names.add(["序号"], for: "id", section: "point_columns")
+        try names.add(["东经"], for: "lon", section: "point_columns")
+        try names.add(["北纬"], for: "lat", section: "point_columns")
+        // 编号,经度,纬度 in GBK, as Excel on Chinese Windows saves "CSV（逗号分隔）".
+        let gbkHeader: [UInt8] = [0xB1, 0xE0, 0xBA, 0xC5, 0x2C, 0xBE, 0xAD, 0xB6, 0xC8, 0x2C, 0xCE, 0xB3, 0xB6, 0xC8, 0x0A]
+        for header in [Array("编号,经度,纬度\n".utf8), gbkHeader, Array("\u{FEFF}序号 , 东经,北纬\r\n".utf8)] {
+            try Data(header + Array(rows.utf8)).write(to: URL(fileURLWithPath: input))
+            let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            try #require(descriptor >= 0)
+            try BatchLocate(crs: .wgs84, columnNames: names) { assigner }.run(path: input, to: descriptor)
+            close(descriptor)
+            #expect(try String(contentsOfFile: output, encoding: .utf8) == expected, "\(header.prefix(6))")
+        }
+        // Without the configuration's names, 序号 names no column.
+        try Data(Array("序号,东经,北纬\n".utf8) + Array(rows.utf8)).write(to: URL(fileURLWithPath: input))
+        #expect { try BatchLocate(crs: .wgs84) { assigner }.run(path: input, to: -1) } throws: { error in
+            "\(error)".contains("no \"id\" column (header: 序号,东经,北纬)")
         }
     }
 

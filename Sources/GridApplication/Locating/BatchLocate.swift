@@ -14,14 +14,18 @@ import Localization
 /// prints its line and leaves no output behind.
 public struct BatchLocate {
     let crs: CoordinateSystem
+    /// The configuration's names for columns (`point_columns:`), besides the built-in English and Chinese ones.
+    let columnNames: PointColumnNames
     /// Opens the grids and builds their assigner (on a worker, while the others read rows).
     let makeAssigner: @Sendable () throws -> GridAssigner
 
     /// - Parameter makeAssigner: opens the store and builds the assigner of
     ///   the grids, while the rows are read (opening a store takes a
     ///   hundredth of a second).
-    public init(crs: CoordinateSystem, makeAssigner: @escaping @Sendable () throws -> GridAssigner) {
+    public init(crs: CoordinateSystem, columnNames: PointColumnNames = PointColumnNames(),
+                makeAssigner: @escaping @Sendable () throws -> GridAssigner) {
         self.crs = crs
+        self.columnNames = columnNames
         self.makeAssigner = makeAssigner
     }
 
@@ -43,7 +47,8 @@ public struct BatchLocate {
         let file = try MappedFile(path: path)
         let output = OrderedOutput(descriptor: descriptor)
         do {
-            try Self.locate(file.bytes, path: path, crs: crs, assigner: PendingAssigner(makeAssigner), chunkBytes: chunkBytes, into: output)
+            try Self.locate(file.bytes, path: path, crs: crs, columnNames: columnNames, assigner: PendingAssigner(makeAssigner),
+                            chunkBytes: chunkBytes, into: output)
             try output.finish()
         } catch {
             output.cutBack()
@@ -72,9 +77,9 @@ public struct BatchLocate {
     /// and keep their rows. Once it is ready, the kept rows are assigned
     /// first (they are the first chunks, which the output waits for), then
     /// each further chunk is parsed, assigned and formatted.
-    static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem,
+    static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem, columnNames: PointColumnNames = PointColumnNames(),
                        assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes, into outputs: OrderedOutput) throws {
-        let (columns, bodyStart) = try readHeader(bytes, path: path)
+        let (columns, bodyStart) = try readHeader(bytes, path: path, columnNames: columnNames)
         let boundaries = chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
         let chunkCount = boundaries.count - 1
         let head = OutputBuffer(capacity: header.utf8.count)
@@ -149,9 +154,12 @@ public struct BatchLocate {
         return rows
     }
 
-    /// The columns of id, lon and lat from the first non-empty line (a BOM,
-    /// spaces and case ignored), and where the rows start.
-    static func readHeader(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> (RowParser.Columns, Int) {
+    /// The columns of id, lon and lat from the first non-empty line, named as an
+    /// import names them (English or Chinese names such as 编号, 经度, 纬度, or the
+    /// configuration's; a BOM, spaces and case ignored; a GBK header read as GBK),
+    /// and where the rows start.
+    static func readHeader(_ bytes: UnsafeBufferPointer<UInt8>, path: String,
+                           columnNames: PointColumnNames = PointColumnNames()) throws -> (RowParser.Columns, Int) {
         var start = 0
         while start < bytes.count {
             let end = lineEnd(bytes, from: start)
@@ -162,15 +170,11 @@ public struct BatchLocate {
                 continue
             }
             let names = RowParser.splitFields(bytes, start, contentEnd).map {
-                String(decoding: UnsafeBufferPointer(rebasing: bytes[$0.0..<$0.1]), as: UTF8.self)
-                    .replacingOccurrences(of: "\u{FEFF}", with: "").trimmingCharacters(in: .whitespaces).lowercased()
+                TextDecoding.string(utf8OrGB18030: UnsafeBufferPointer(rebasing: bytes[$0.0..<$0.1]))
+                    .replacingOccurrences(of: "\u{FEFF}", with: "").trimmingCharacters(in: .whitespaces)
             }
-            guard let id = names.firstIndex(of: "id"),
-                  let x = names.firstIndex(where: { ["lon", "lng", "longitude", "x"].contains($0) }),
-                  let y = names.firstIndex(where: { ["lat", "latitude", "y"].contains($0) }) else {
-                throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: start)): expected the columns id,lon,lat (found \(names.joined(separator: ",")))"))
-            }
-            return (RowParser.Columns(id: id, x: x, y: y), end + 1)
+            let columns = try PointColumns(names, path: path, place: tr("line \(lineNumber(bytes, at: start))").rendered, configured: columnNames)
+            return (RowParser.Columns(id: columns.id, x: columns.x, y: columns.y), end + 1)
         }
         throw WanggeError.invalid(tr("\(path): empty file, expected the header id,lon,lat"))
     }
