@@ -120,7 +120,7 @@ struct PointFileRecord: Sendable {
 
 /// Reads point files: CSV with a header row (coordinates in `lon`/`lat`,
 /// `longitude`/`latitude` or `x`/`y`) or GeoJSON Point features.
-enum PointFile {
+public enum PointFile {
     static let xColumns = ["lon", "lng", "longitude", "x"]
     static let yColumns = ["lat", "latitude", "y"]
 
@@ -154,6 +154,30 @@ enum PointFile {
             throw WanggeError.invalid(tr("\(path): unknown file type: use .csv, .xlsx or .geojson"))
         }
         try readCSV(path: path, batchSize: size, encoding: encoding, columnNames: columnNames, notes: &notes, body)
+    }
+
+    /// The points of a workbook (.xlsx) or a GeoJSON file as the CSV `locate --input`
+    /// reads (`id,x,y`, fields quoted where they need it), with each row's place in the
+    /// file ("sheet 户籍, row 5") for its messages; nil for a CSV, which is read as it is.
+    public static func locatableCSV(path: String, columnNames: PointColumnNames) throws -> (bytes: [UInt8], places: [String])? {
+        let lower = path.lowercased()
+        let records: [PointFileRecord]
+        if lower.hasSuffix(".xlsx") {
+            var notes: [String] = []
+            records = try readWorkbook(path: path, columnNames: columnNames, notes: &notes)
+        } else if lower.hasSuffix(".geojson") || lower.hasSuffix(".json") {
+            records = try readGeoJSON(path: path)
+        } else {
+            return nil
+        }
+        func field(_ text: String?) -> String {
+            guard let text else { return "" }
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        }
+        var csv = "id,x,y\n"
+        for record in records { csv += field(record.id) + "," + field(record.x) + "," + field(record.y) + "\n" }
+        return (Array(csv.utf8), records.map { $0.location.text.rendered })
     }
 
     /// Records read whole (GeoJSON, a workbook) handed on as `forEachBatch` does.

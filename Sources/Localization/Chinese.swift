@@ -86,7 +86,7 @@ let chinese: [String: String] = [
     "incident {1} is not in your grids": "事件 {1} 不在您负责的网格内",
     "notifications are for the units that handle incidents; the {1} role reads none (privacy.{2}.notifications); incident statistics give the counts": "通知面向处置事件的单位；{1} 角色不能查看通知（privacy.{2}.notifications）；数量请查看事件统计",
     "{1}: line {2}: {3}": "{1}：第 {2} 行：{3}",
-    "{1}: line {2}: expected the columns id,lon,lat (found {3})": "{1}：第 {2} 行：应有 id,lon,lat 列（实际为 {3}）",
+    "{1}: {2}: {3}": "{1}：{2}：{3}",
     "{1}: empty file, expected the header id,lon,lat": "{1}：文件为空，应有表头 id,lon,lat",
     "cannot write the output: {1}": "无法写入输出：{1}",
     "{1} fields, expected id,lon,lat": "有 {1} 个字段，应为 id,lon,lat",

@@ -148,7 +148,7 @@ let chineseCommandLine: [String: String] = [
     "Longitude (or x in a projected CRS).": "经度（投影坐标系下为 x）。",
     "CRS of the input: EPSG:<code>, gcj02 or bd09.": "输入的坐标系：EPSG:<code>、gcj02 或 bd09。",
     "Print one JSON object.": "输出一个 JSON 对象。",
-    "A CSV file with columns id,lon,lat for batch location (or x,y; or 编号,经度,纬度 and the other names an import takes).": "用于批量定位的 CSV 文件，含 id,lon,lat 列（或 x,y；或 编号,经度,纬度 等导入时认得的列名）。",
+    "A CSV file with columns id,lon,lat for batch location (or x,y; or 编号,经度,纬度 and the other names an import takes), or an Excel workbook or GeoJSON points as an import reads them.": "用于批量定位的 CSV 文件，含 id,lon,lat 列（或 x,y；或 编号,经度,纬度 等导入时认得的列名），也可以是 Excel 工作簿或 GeoJSON 点文件（按导入的方式读取）。",
     "Draw the county, a town, a village or one grid as a choropleth in the terminal.": "在终端中以分级设色地图显示全县、某个乡镇（街道）、村（社区）或网格。",
     "Grids are filled by the metric's class (quantiles, viridis), outlined in braille; town borders are drawn heavier. With -i the map is interactive: arrows pan, + and - zoom, Tab steps through grids, Enter shows the selected grid, m cycles metrics, l toggles layers, / jumps to a grid by code or name, q quits.": "网格按指标分级填色（分位数分级，viridis 配色），用盲文点阵字符勾画边界；乡镇（街道）边界加粗。加 -i 进入交互模式：方向键平移，+ 和 - 缩放，Tab 逐个切换网格，Enter 显示所选网格，m 切换指标，l 切换图层，/ 按编码或名称跳转到网格，q 退出。",
     "Show one town (code or name).": "只显示该乡镇（街道），按编码或名称。",

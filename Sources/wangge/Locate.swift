@@ -26,7 +26,7 @@ extension Wangge {
         @Flag(help: ArgumentHelp(tr("Print one JSON object.").rendered))
         var json = false
 
-        @Option(help: ArgumentHelp(tr("A CSV file with columns id,lon,lat for batch location (or x,y; or 编号,经度,纬度 and the other names an import takes).").rendered))
+        @Option(help: ArgumentHelp(tr("A CSV file with columns id,lon,lat for batch location (or x,y; or 编号,经度,纬度 and the other names an import takes), or an Excel workbook or GeoJSON points as an import reads them.").rendered))
         var input: String?
 
         @OptionGroup var generationOption: GenerationOption

@@ -209,6 +209,41 @@ import Localization
         }
     }
 
+    /// The sample households as Excel writes them, a workbook, GBK and UTF-8 with a BOM
+    /// (Chinese column names, CRLF), and as GeoJSON: the same lines. An id that needs
+    /// quotes keeps them in the output; a bad cell is named by its sheet and row.
+    @Test func workbooksGeoJSONAndQuotedIds() throws {
+        let assigner = try GridAssigner(shapes: try Fixtures.shapes(Fixtures.sampleGrids))
+        let output = Fixtures.temporaryPath("workbook-located.csv")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        func located(_ path: String) throws -> String {
+            let descriptor = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            try #require(descriptor >= 0)
+            defer { close(descriptor) }
+            try BatchLocate(crs: .wgs84) { assigner }.run(path: path, to: descriptor)
+            return try String(contentsOfFile: output, encoding: .utf8)
+        }
+        let points = "Tests/Fixtures/points/"
+        let fromCSV = try located(Fixtures.path(points + "households_utf8_bom.csv"))
+        #expect(fromCSV.split(separator: "\n").count == 5 && fromCSV.contains("HH001,430981-"))
+        #expect(try located(Fixtures.path(points + "households_gbk.csv")) == fromCSV)
+        #expect(try located(Fixtures.path(points + "households.xlsx")) == fromCSV)
+        #expect { _ = try located(Fixtures.path(points + "households_bad.xlsx")) } throws: { error in
+            "\(error)".hasSuffix("households_bad.xlsx: sheet 户籍, row 4: field lat: \"北纬28.77\" is not a number")
+        }
+        let geoJSON = Fixtures.temporaryPath("points.geojson"), quoted = Fixtures.temporaryPath("quoted.csv")
+        defer { for path in [geoJSON, quoted] { try? FileManager.default.removeItem(atPath: path) } }
+        try """
+            {"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"id":"E,2"},"geometry":{"type":"Point","coordinates":[113.4,28.9]}},
+            {"type":"Feature","properties":{"id":"Q\\"x"},"geometry":{"type":"Point","coordinates":[112.3597,28.841]}}]}
+            """.write(toFile: geoJSON, atomically: true, encoding: .utf8)
+        try "id,lon,lat\n\"E,2\",113.4,28.9\n\"Q\"\"x\",112.3597,28.841\n".write(toFile: quoted, atomically: true, encoding: .utf8)
+        let lines = try located(quoted).split(separator: "\n")
+        #expect(lines.count == 3 && lines[1].hasPrefix("\"E,2\",,none,") && lines[2].hasPrefix("\"Q\"\"x\",430981-"), "\(lines)")
+        #expect(try located(geoJSON) == lines.joined(separator: "\n") + "\n")
+    }
+
     /// The rows parsed while the index is being built are kept and located
     /// afterwards: chunk by chunk, the same lines as parsing and locating at once.
     @Test func rowsParsedBeforeTheIndexGiveTheSameLines() throws {

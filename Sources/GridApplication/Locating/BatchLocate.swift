@@ -44,11 +44,19 @@ public struct BatchLocate {
     /// lines go out as the chunks are done, and the file is cut back to where
     /// it was should a row fail; anywhere else, once every row is good.
     public func run(path: String, to descriptor: Int32 = STDOUT_FILENO, chunkBytes: Int = chunkBytes) throws {
-        let file = try MappedFile(path: path)
         let output = OrderedOutput(descriptor: descriptor)
         do {
-            try Self.locate(file.bytes, path: path, crs: crs, columnNames: columnNames, assigner: PendingAssigner(makeAssigner),
-                            chunkBytes: chunkBytes, into: output)
+            // A workbook or GeoJSON file is read whole into the CSV the rest reads; its rows keep their places.
+            if let converted = try PointFile.locatableCSV(path: path, columnNames: columnNames) {
+                try converted.bytes.withUnsafeBufferPointer { bytes in
+                    try Self.locate(bytes, path: path, crs: crs, assigner: PendingAssigner(makeAssigner), chunkBytes: chunkBytes,
+                                    rowPlace: { converted.places[$0 - 2] }, into: output)
+                }
+            } else {
+                let file = try MappedFile(path: path)
+                try Self.locate(file.bytes, path: path, crs: crs, columnNames: columnNames, assigner: PendingAssigner(makeAssigner),
+                                chunkBytes: chunkBytes, into: output)
+            }
             try output.finish()
         } catch {
             output.cutBack()
@@ -77,8 +85,11 @@ public struct BatchLocate {
     /// and keep their rows. Once it is ready, the kept rows are assigned
     /// first (they are the first chunks, which the output waits for), then
     /// each further chunk is parsed, assigned and formatted.
+    /// `rowPlace` names the place of the row on a line (2 and on) when the bytes are a
+    /// workbook's or GeoJSON file's rows written as CSV ("sheet 户籍, row 5").
     static func locate(_ bytes: UnsafeBufferPointer<UInt8>, path: String, crs: CoordinateSystem, columnNames: PointColumnNames = PointColumnNames(),
-                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes, into outputs: OrderedOutput) throws {
+                       assigner pending: PendingAssigner, chunkBytes: Int = chunkBytes, rowPlace: ((Int) -> String)? = nil,
+                       into outputs: OrderedOutput) throws {
         let (columns, bodyStart) = try readHeader(bytes, path: path, columnNames: columnNames)
         let boundaries = chunkBoundaries(bytes, from: bodyStart, chunkBytes: chunkBytes)
         let chunkCount = boundaries.count - 1
@@ -132,7 +143,9 @@ public struct BatchLocate {
         _ = try pending.value()
         if let (offset, message) = failure.first {
             if offset < 0 { throw WanggeError.invalid(tr("\(path): \(message)")) }
-            throw WanggeError.invalid(tr("\(path): line \(lineNumber(bytes, at: offset)): \(message)"))
+            let line = lineNumber(bytes, at: offset)
+            if let rowPlace, line >= 2 { throw WanggeError.invalid(tr("\(path): \(rowPlace(line)): \(message)")) }
+            throw WanggeError.invalid(tr("\(path): line \(line): \(message)"))
         }
     }
 
@@ -280,6 +293,11 @@ struct RowParser {
                 guard fieldCount >= needed else {
                     throw RowError(offset: lineStart, text: tr("\(fieldCount) fields, expected id,lon,lat"))
                 }
+                // An id that needs its quotes (a comma or a quote in it) goes out with them, as it came.
+                if id.0 > lineStart && bytes[id.0 - 1] == 0x22 && id.1 < contentEnd
+                    && UnsafeBufferPointer(rebasing: bytes[id.0..<id.1]).contains(where: { $0 == 0x2C || $0 == 0x22 }) {
+                    id = (id.0 - 1, id.1 + 1)
+                }
                 func text(_ field: (Int, Int)) -> String {
                     String(decoding: UnsafeBufferPointer(rebasing: bytes[field.0..<field.1]), as: UTF8.self)
                 }
@@ -309,14 +327,15 @@ struct RowParser {
     }
 
     /// Calls `body` with the byte range of each comma-separated field of a
-    /// line; a field in double quotes loses its quotes.
+    /// line; a field in double quotes loses its quotes (a doubled quote inside
+    /// it, CSV's escape, stays doubled in the range).
     @inline(__always)
     static func forEachField(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ body: (Int, Int) -> Void) {
         var i = start
         while i <= end {
             if i < end && bytes[i] == 0x22 {
                 var j = i + 1
-                while j < end && bytes[j] != 0x22 { j += 1 }
+                while j < end && (bytes[j] != 0x22 || (j + 1 < end && bytes[j + 1] == 0x22)) { j += bytes[j] == 0x22 ? 2 : 1 }
                 body(i + 1, j)
                 i = j + 1
                 while i < end && bytes[i] != 0x2C { i += 1 }
