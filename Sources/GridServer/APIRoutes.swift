@@ -199,7 +199,7 @@ struct APIRoutes {
             throw APIError(.contentTooLarge, tr("\(body.points.count) points: at most \(Self.maxBatchPoints) in one request"))
         }
         let crs = try bodyCRS(body.crs)
-        return try JSON.response(["results": try service.locate(body.points, crs: crs)])
+        return JSON.response(bytes: try LocateAnswer.batchJSON(try service.locate(body.points, crs: crs).map { ($0.id, $0.result) }))
     }
 
     struct IncidentBody: Decodable {

@@ -87,6 +87,12 @@ import GeoKit
         }
         #expect(answers.contains { $0.runnerUp != nil } && answers.contains { $0.nearestGrid != nil })
         try Self.expectSame(answers, "sample county")
+        // POST /v1/locate's batch body, ids with and without escapes, and missing.
+        struct Located: Encodable { let id: String?; let result: LocateAnswer }
+        let ids: [String?] = answers.indices.map { $0 % 5 == 4 ? nil : Self.oddNames[$0 % Self.oddNames.count] + "\($0)" }
+        let expected = String(decoding: try WanggeJSON.encode(["results": zip(ids, answers).map { Located(id: $0, result: $1) }]), as: UTF8.self)
+        #expect(String(decoding: try LocateAnswer.batchJSON(Array(zip(ids, answers))), as: UTF8.self) == expected)
+        #expect(String(decoding: try LocateAnswer.batchJSON([]), as: UTF8.self) == String(decoding: try WanggeJSON.encode(["results": [Located]()]), as: UTF8.self))
     }
 
     @Test func anAnswerJSONEncoderRefusesIsRefused() throws {

@@ -44,6 +44,30 @@ extension LocateAnswer {
     }
 }
 
+extension LocateAnswer {
+    /// `{"results":[{"id":…,"result":…},…]}` (a missing id left out) as `WanggeJSON.encode`
+    /// writes a batch of located points: POST /v1/locate's body. Through JSONEncoder, the
+    /// key conversion and sorting took nine tenths of a 10,000-point request.
+    public static func batchJSON(_ located: [(id: String?, answer: LocateAnswer)]) throws -> [UInt8] {
+        var out = JSONBytes()
+        out.bytes.reserveCapacity(located.count * 480 + 16)
+        out.key("{\"results\":[")
+        for (i, point) in located.enumerated() {
+            out.key(i == 0 ? "{" : ",{")
+            if let id = point.id {
+                out.key("\"id\":")
+                out.string(id)
+                out.key(",")
+            }
+            out.key("\"result\":")
+            out.bytes.append(contentsOf: try point.answer.json())
+            out.key("}")
+        }
+        out.key("]}")
+        return out.bytes
+    }
+}
+
 /// JSON text as bytes, in JSONEncoder's spelling: numbers as `description`
 /// without a trailing ".0", strings with `"`, `\` and control characters
 /// escaped (\b \t \n \f \r by name, the rest as \u00XX) and nothing else.
