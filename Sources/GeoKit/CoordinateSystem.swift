@@ -188,19 +188,33 @@ public final class WGS84ConverterCache: @unchecked Sendable {
             return converter
         }
         if let reused { return reused }
-        // Built once per CRS (outside the lock: PROJ's search takes up to a tenth of a second),
-        // then copied for each caller that finds none free.
-        if lock.withLock({ prototypes[crs] == nil }) {
-            let built = try WGS84Converter(from: crs, context: try PROJContext())
-            lock.withLock { if prototypes[crs] == nil { prototypes[crs] = built } }
+        if let prototype = lock.withLock({ prototypes[crs] }) {
+            let context = try PROJContext()
+            return try lock.withLock {
+                builtCount += 1
+                return try prototype.copy(in: context)
+            }
         }
-        let context = try PROJContext()
-        return try lock.withLock {
-            guard let prototype = prototypes[crs] else { throw GeoError(tr("no converter from \(crs)")) }
+        // Built outside the lock (PROJ's search takes up to a tenth of a second) and kept as the
+        // CRS's prototype while fewer than `keptPrototypes` are: each holds a PROJ context with
+        // proj.db open, and a client naming a thousand CRSs must not hold a thousand files open.
+        let built = try WGS84Converter(from: crs, context: try PROJContext())
+        let isPrototype = lock.withLock { () -> Bool in
             builtCount += 1
-            return try prototype.copy(in: context)
+            guard prototypes[crs] == nil, prototypes.count < Self.keptPrototypes else { return false }
+            prototypes[crs] = built
+            return true
         }
+        guard isPrototype else { return built }
+        let context = try PROJContext()
+        return try lock.withLock { try built.copy(in: context) }
     }
+
+    /// Prototypes kept at most: the CRSs a county's clients use are a handful.
+    public static let keptPrototypes = 16
+
+    /// How many prototypes are kept.
+    public var prototypeCount: Int { lock.withLock { prototypes.count } }
 
     private func giveBack(_ converter: WGS84Converter) {
         lock.withLock {

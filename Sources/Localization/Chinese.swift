@@ -34,7 +34,6 @@ let chinese: [String: String] = [
     "{1}; give a geographic or projected 2D CRS with --crs": "{1}；请用 --crs 指定二维地理坐标系或投影坐标系",
     "coordinate is not a finite number": "坐标不是有限数值",
     "no transformer for {1}": "没有 {1} 的坐标转换器",
-    "no converter from {1}": "没有从 {1} 转换的坐标转换器",
     "({1}, {2}) is outside the valid range of {3}: {4}": "坐标 ({1}, {2}) 超出 {3} 的有效范围：{4}",
     "{1} in {2} falls at {3}, outside the CRS's area of use ({4}: {5})": "{2} 中的 {1} 位于 {3}，超出该坐标系的适用范围（{4}：{5}）",
     "longitude {1} is outside -180…180 ({2})": "经度 {1} 超出 -180…180（{2}）",

@@ -27,6 +27,19 @@ import TestSupport
         #expect(throws: GeoError.self) { try cache.withConverter(from: .epsg(999_999)) { _ in } }
     }
 
+    /// A client naming many CRSs leaves at most `keptPrototypes` behind (each holds a
+    /// PROJ context with proj.db open); past them, converters are built and lent as before.
+    @Test func prototypesAreKeptForAFewCRSsOnly() throws {
+        let cache = WGS84ConverterCache()
+        for (zone, code) in (32601...32621).enumerated() { // UTM zones 1–21 north
+            let centralMeridian = -177.0 + 6 * Double(zone)
+            let back = try cache.withConverter(from: .epsg(code)) { try $0.toWGS84(x: 500_000, y: 3_300_000) }
+            #expect(abs(back.lon - centralMeridian) < 1e-9, "EPSG:\(code)")
+        }
+        #expect(cache.prototypeCount == WGS84ConverterCache.keptPrototypes)
+        #expect(cache.built == 21)
+    }
+
     /// Threads at once each get a converter of their own (PROJ contexts are
     /// not thread-safe): every answer is right, and no more are built than threads.
     @Test func concurrentCallersNeverShareAConverter() throws {
