@@ -58,8 +58,8 @@ public final class WGS84Converter {
     private let isIdentity: Bool
     private let usableArea: LonLatBox?
 
-    public init(from source: CoordinateSystem, context: PROJContext) throws {
-        self.source = source
+    public convenience init(from source: CoordinateSystem, context: PROJContext) throws {
+        let transformer: CoordinateTransformer?
         switch source {
         case .epsg(4326), .gcj02, .bd09:
             transformer = nil
@@ -75,8 +75,7 @@ public final class WGS84Converter {
             }
             transformer = try CoordinateTransformer(from: text, to: "EPSG:4326", context: context)
         }
-        isIdentity = transformer?.isIdentity ?? false
-        usableArea = transformer?.sourceAreaOfUse?.box(margin: Self.areaOfUseMargin)
+        self.init(source: source, transformer: transformer)
     }
 
     private init(source: CoordinateSystem, transformer: CoordinateTransformer?) {

@@ -170,13 +170,19 @@ public enum PointFile {
         } else {
             return nil
         }
-        func field(_ text: String?) -> String {
+        // `locate --input` reads and writes a row a line: a line break in a cell cannot go through.
+        func field(_ text: String?, _ name: String, _ record: PointFileRecord) throws -> String {
             guard let text else { return "" }
             guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+            if text.contains(where: \.isNewline) {
+                throw WanggeError.invalid(tr("\(path): \(record.location): field \(name): a line break in the cell (one row, one line)"))
+            }
             return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         }
         var csv = "id,x,y\n"
-        for record in records { csv += field(record.id) + "," + field(record.x) + "," + field(record.y) + "\n" }
+        for record in records {
+            csv += try field(record.id, "id", record) + "," + field(record.x, "x", record) + "," + field(record.y, "y", record) + "\n"
+        }
         return (Array(csv.utf8), records.map { $0.location.text.rendered })
     }
 

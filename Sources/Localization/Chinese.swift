@@ -86,6 +86,7 @@ let chinese: [String: String] = [
     "notifications are for the units that handle incidents; the {1} role reads none (privacy.{2}.notifications); incident statistics give the counts": "通知面向处置事件的单位；{1} 角色不能查看通知（privacy.{2}.notifications）；数量请查看事件统计",
     "{1}: line {2}: {3}": "{1}：第 {2} 行：{3}",
     "{1}: {2}: {3}": "{1}：{2}：{3}",
+    "{1}: {2}: field {3}: a line break in the cell (one row, one line)": "{1}：{2}：字段 {3}：单元格内有换行（一条记录只能占一行）",
     "{1}: empty file, expected the header id,lon,lat": "{1}：文件为空，应有表头 id,lon,lat",
     "cannot write the output: {1}": "无法写入输出：{1}",
     "{1} fields, expected id,lon,lat": "有 {1} 个字段，应为 id,lon,lat",

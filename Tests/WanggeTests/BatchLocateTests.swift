@@ -242,6 +242,13 @@ import Localization
         let lines = try located(quoted).split(separator: "\n")
         #expect(lines.count == 3 && lines[1].hasPrefix("\"E,2\",,none,") && lines[2].hasPrefix("\"Q\"\"x\",430981-"), "\(lines)")
         #expect(try located(geoJSON) == lines.joined(separator: "\n") + "\n")
+        // A line break in an id cannot go through a row-a-line CSV: said, with the feature.
+        try """
+            {"type":"FeatureCollection","features":[
+            {"type":"Feature","properties":{"id":"E1"},"geometry":{"type":"Point","coordinates":[113.4,28.9]}},
+            {"type":"Feature","properties":{"id":"two\\nlines"},"geometry":{"type":"Point","coordinates":[112.3597,28.841]}}]}
+            """.write(toFile: geoJSON, atomically: true, encoding: .utf8)
+        #expect { _ = try located(geoJSON) } throws: { "\($0)".hasSuffix("points.geojson: feature 2: field id: a line break in the cell (one row, one line)") }
     }
 
     /// The rows parsed while the index is being built are kept and located
