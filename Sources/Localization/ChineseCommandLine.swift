@@ -262,6 +262,7 @@ let chineseCommandLine: [String: String] = [
     "Generate the 271 grids tiling the real 沅江市 boundary as GeoJSON.": "生成铺满沅江市真实边界的 271 个网格（GeoJSON）。",
     "Where to write the grids.": "网格的输出路径。",
     "wrote {1} grids in {2} villages and {3} towns to {4}": "已将 {3} 个乡镇（街道）、{2} 个村（社区）的 {1} 个网格写入 {4}",
+    "wrote {1} households ({2} residents), {3} cameras and {4} incidents to {5}": "已将 {1} 户（常住人口 {2} 人）、{3} 个摄像头和 {4} 件事件写入 {5}",
     "Generate households, cameras and incidents as CSV files.": "生成户、摄像头和事件的 CSV 文件。",
     "The grids the points are addressed by.": "用于确定点位地址的网格文件。",
     "The folder for the CSV files.": "CSV 文件的输出目录。",

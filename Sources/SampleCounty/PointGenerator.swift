@@ -46,7 +46,8 @@ public struct PointGenerator {
         let households = try writeHouseholds(to: directory + "/households.csv", random: &random)
         let cameras = try writeCameras(to: directory + "/cameras.csv", random: &random)
         let incidents = try writeIncidents(households: households, directory: directory, random: &random)
-        return "wrote \(households.count) households (\(households.reduce(0) { $0 + $1.members }) residents), \(cameras) cameras and \(incidents) incidents to \(directory)"
+        let residents = households.reduce(0) { $0 + $1.members }
+        return tr("wrote \(households.count) households (\(residents) residents), \(cameras) cameras and \(incidents) incidents to \(directory)").rendered
     }
 
     struct Household {
