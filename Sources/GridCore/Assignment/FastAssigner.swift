@@ -375,9 +375,8 @@ public struct FastAssigner: ~Copyable {
     private mutating func rankOutside(_ lon: Double, _ lat: Double, _ block: UnsafePointer<Double>) throws -> PointAssignment {
         let centerX = block[0], centerY = block[1]
         if let approximate {
-            let local = block + CandidateList.localProjectionStart
-            let (x, y) = local[0] != 0 ? LocalProjection.project(local, lon, lat)
-                                       : approximate.project(lon, lat)
+            let local = UnsafePointer<Double>(bitPattern: UInt(block[CandidateList.localProjectionAddress].bitPattern))
+            let (x, y) = if let local { LocalProjection.project(local, lon, lat) } else { approximate.project(lon, lat) }
             let offset = ((x - centerX) * (x - centerX) + (y - centerY) * (y - centerY)).squareRoot()
             if let answer = rankOutsideApproximately(lon, lat, x, y, block: block, offset: offset) {
                 return answer

@@ -67,8 +67,8 @@ final class RegionalProjections: Sendable {
     private let originX: Double, originY: Double, cellSize: Double
     private let columns: Int, rows: Int
     private let regionCells: Int, regionColumns: Int
-    /// Headers by block (empty: no projection fits the block).
-    private let headers: LazyTable<[Double]>
+    /// Headers by block (nil: no projection fits the block).
+    private let headers: LazyTable<FrozenBuffer<Double>?>
 
     init(_ projection: TransverseMercator, originX: Double, originY: Double, cellSize: Double, columns: Int, rows: Int, regionCells: Int) {
         self.projection = projection
@@ -79,17 +79,18 @@ final class RegionalProjections: Sendable {
         headers = LazyTable(count: regionColumns * ((rows + regionCells - 1) / regionCells))
     }
 
-    /// The header of the block that holds cell (`column`, `row`), or nil if no projection fits it.
-    func header(column: Int, row: Int) -> [Double]? {
+    /// The header of the block that holds cell (`column`, `row`), or nil if no
+    /// projection fits it; kept as long as these projections are.
+    func header(column: Int, row: Int) -> UnsafePointer<Double>? {
         let (regionColumn, regionRow) = (column / regionCells, row / regionCells)
         let header = headers.value(regionRow * regionColumns + regionColumn) {
             let west = originX + Double(regionColumn * regionCells) * cellSize
             let east = originX + Double(min((regionColumn + 1) * regionCells, columns)) * cellSize
             let south = originY + Double(regionRow * regionCells) * cellSize
             let north = originY + Double(min((regionRow + 1) * regionCells, rows)) * cellSize
-            return LocalProjection(of: projection, west: west, east: east, south: south, north: north)?.header ?? []
+            return LocalProjection(of: projection, west: west, east: east, south: south, north: north).map { FrozenBuffer($0.header) }
         }
-        return header.isEmpty ? nil : header
+        return header?.base
     }
 }
 
@@ -344,7 +345,8 @@ struct FarCellLayout {
 /// only, are small enough that many stay in the cache.
 ///
 /// Layout: the centre (x, y), the segment count and the group count; the
-/// `LocalProjection` of the block that holds the box (or zeros); per group
+/// address of the `LocalProjection` header of the block that holds the box
+/// (or zero), shared by the lists of the block so that it stays in the cache; per group
 /// its centre distance, box (minX, minY, maxX, maxY), and first segment ×
 /// 16 + length.
 final class CandidateList: Sendable {
@@ -357,15 +359,15 @@ final class CandidateList: Sendable {
     }
 
     let block: FrozenBuffer<Double>
-    static let localProjectionStart = 4
-    static let headerLength = localProjectionStart + LocalProjection.length
+    static let localProjectionAddress = 4
+    static let headerLength = 5
     static let groupStride = 6
     static let groupLength = 8
     /// How many segments the list holds.
     var count: Int { Int(block.base[2]) }
 
-    /// - Parameter localProjection: a `LocalProjection` header over a box that holds the list's (nil: none).
-    init(_ list: OutsideList, metricXY xy: UnsafePointer<Double>, localProjection: [Double]?) {
+    /// - Parameter localProjection: a `LocalProjection` header over a box that holds the list's (nil: none), which must outlive the list.
+    init(_ list: OutsideList, metricXY xy: UnsafePointer<Double>, localProjection: UnsafePointer<Double>?) {
         // Runs of consecutive segment numbers, cut every `groupLength`.
         let segments = list.segments.sorted()
         var groups: [Group] = []
@@ -391,7 +393,7 @@ final class CandidateList: Sendable {
         groups.sort { $0.distance < $1.distance || ($0.distance == $1.distance && $0.first < $1.first) }
         var block = [list.centerX, list.centerY, Double(segments.count), Double(groups.count)]
         block.reserveCapacity(Self.headerLength + groups.count * Self.groupStride)
-        block += localProjection ?? Array(repeating: 0, count: LocalProjection.length)
+        block.append(Double(bitPattern: UInt64(UInt(bitPattern: localProjection))))
         for group in groups {
             block.append(group.distance)
             block.append(group.minX)
@@ -512,10 +514,9 @@ final class ListCache {
 /// of the projection at every node of a 7 × 7 lattice over it (edges
 /// included) gets none, and its points are projected in full.
 struct LocalProjection {
-    /// Doubles in a `CandidateList`'s header: a flag (1: present), the box's
-    /// middle (lon, lat), the inverse half sides, the metric origin (x, y),
-    /// and per power of v then u the (x, y) coefficients, relative to the origin.
-    static let length = 7 + 32
+    /// 7 + 32 doubles: a flag (1: present), the box's middle (lon, lat), the
+    /// inverse half sides, the metric origin (x, y), and per power of v then
+    /// u the (x, y) coefficients, relative to the origin.
     let header: [Double]
     /// T_m at the Chebyshev nodes: `chebyshev[m][i]` = cos(m (2i + 1) π / 8); the nodes are `chebyshev[1]`.
     private static let chebyshev = (0..<4).map { m in (0..<4).map { i in cos(Double(m * (2 * i + 1)) * .pi / 8) } }
