@@ -13,7 +13,8 @@ import TestSupport
 /// A PostgreSQL server that stops answering mid-request without closing the connection (a
 /// proxy on loopback black-holes the traffic, both sockets open): the request answers 503
 /// with Retry-After within its bound, nothing of the database's address in the body, the
-/// cause logged; /v1/locate (answered from memory) and /healthz answer meanwhile; when the
+/// cause logged; /v1/locate (answered from memory) and /healthz answer meanwhile, the
+/// locate's token on its last good answer once that is due; when the
 /// traffic flows again the same server answers, without a restart.
 @Suite(.serialized) struct DatabaseStallTests {
     @Test func aStalledDatabaseAnswers503WhileLocateAndHealthzAnswer() async throws {
@@ -85,6 +86,15 @@ import TestSupport
                         && response.headers[.contentType] == "application/problem+json", "\(response.status) \(body)")
                 #expect(body.contains("unavailable or busy") && !body.contains("127.0.0.1") && !body.contains(String(proxy.port)), "\(body)")
             }
+            // The token's answer falls due during the stall: its last good answer stands in
+            // (TokenCache.outageGrace), so locating goes on while every database read answers 503.
+            try await Task.sleep(for: .seconds(TokenCache.lifetime))
+            for _ in 0..<2 {
+                try await client.execute(uri: "/v1/locate?lon=\(seat.lon)&lat=\(seat.lat)", method: .get, headers: headers) {
+                    #expect($0.status == .ok, "\(String(buffer: $0.body))")
+                }
+            }
+            try await client.execute(uri: "/v1/towns", method: .get, headers: headers) { #expect($0.status == .serviceUnavailable) }
             proxy.resume()
             try await client.execute(uri: "/v1/towns", method: .get, headers: headers) { #expect($0.status == .ok) }
         }

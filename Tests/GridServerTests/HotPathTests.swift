@@ -18,7 +18,7 @@ final class ManualClock: Sendable {
 
 /// Tokens as a test sees them: one valid token, and for each read of the
 /// tokens table whether it ran on a blocking-work thread.
-final class RecordingAccess: AccessRepository, Sendable {
+final class RecordingAccess: TokenReadsOnly, Sendable {
     static let token = "wg_recorded", caller = Caller(tokenID: 7, name: "记录", role: .dispatcher, grids: [])
     let readsOnBlockingThreads = Mutex<[Bool]>([])
 
@@ -26,15 +26,21 @@ final class RecordingAccess: AccessRepository, Sendable {
         readsOnBlockingThreads.withLock { $0.append(BlockingWorkExecutor.isCurrentThread) }
         return tokenHash == Tokens.hash(Self.token) ? Self.caller : nil
     }
+}
 
-    struct Unused: Error {}
+/// A test's tokens table that only reads tokens: every other call fails.
+protocol TokenReadsOnly: AccessRepository {}
+
+struct UnusedAccess: Error {}
+
+extension TokenReadsOnly {
     func createToken(name: String, role: Role, grids: [String], villages: [String], towns: [String], expiresAt: Date?, hash: String) throws -> Int64 {
-        throw Unused()
+        throw UnusedAccess()
     }
-    func tokens(now: Date) throws -> [TokenSummary] { throw Unused() }
-    func revokeToken(id: Int64) throws -> Bool { throw Unused() }
-    func audit(_ caller: Caller, action: String, grid: String?, records: Int) throws { throw Unused() }
-    func auditLog(limit: Int) throws -> [(at: String, caller: String, role: String, action: String, grid: String?, records: Int)] { throw Unused() }
+    func tokens(now: Date) throws -> [TokenSummary] { throw UnusedAccess() }
+    func revokeToken(id: Int64) throws -> Bool { throw UnusedAccess() }
+    func audit(_ caller: Caller, action: String, grid: String?, records: Int) throws { throw UnusedAccess() }
+    func auditLog(limit: Int) throws -> [(at: String, caller: String, role: String, action: String, grid: String?, records: Int)] { throw UnusedAccess() }
 }
 
 /// GET /v1/locate is answered from memory on the request's own thread; every

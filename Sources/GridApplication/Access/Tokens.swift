@@ -31,13 +31,41 @@ public enum CachedToken: Sendable, Equatable {
 
 /// Resolves bearer tokens to callers, caching each for a few seconds so that
 /// a busy endpoint does not read the tokens table on every request.
+///
+/// While the database cannot answer (stalled, restarting, unreachable), a
+/// token's last good answer stands in for it, up to `outageGrace` after that
+/// answer and never past the token's expiry: GET /v1/locate is answered from
+/// memory and should keep routing reports through an outage. One request
+/// tries the database again (`retryInterval` after the last failure, or when
+/// the answer is due); the others meanwhile take the last answer at once
+/// instead of each waiting out the database's timeout. A refused token is
+/// never taken on trust, and a token revoked through this process is
+/// forgotten at once; one revoked through another server while this one
+/// cannot reach the database is accepted here until the outage ends or the
+/// grace runs out.
 public final class TokenCache: @unchecked Sendable {
+    private struct Entry {
+        var caller: Caller?
+        /// Until then the answer stands without the database.
+        var fresh: Date
+        /// Until then a valid answer stands in for a database that cannot answer (`fresh` for a refused token).
+        var usable: Date
+        /// A request is reading the token again.
+        var refreshing = false
+    }
+
     private let store: any AccessRepository
     private let lock = NSLock()
     /// By the token's SHA-256 digest: its hex form is only needed to read the database.
-    private var entries: [SHA256Digest: (caller: Caller?, expires: Date)] = [:]
+    private var entries: [SHA256Digest: Entry] = [:]
+    /// When a read last failed because the database could not answer; nil once one answers.
+    private var lastOutage: Date?
     /// How long an answer is kept: a revoked token is refused at most this long after its revocation.
     public static let lifetime: TimeInterval = 5
+    /// How long a token's last good answer is accepted while the database cannot answer.
+    public static let outageGrace: TimeInterval = 15 * 60
+    /// After a read fails for want of the database, how long until one is tried again.
+    public static let retryInterval: TimeInterval = 5
     private let clock: @Sendable () -> Date
 
     /// `clock` lets tests move time on instead of waiting.
@@ -55,9 +83,17 @@ public final class TokenCache: @unchecked Sendable {
     private func cached(digest: SHA256Digest) -> CachedToken {
         let now = clock()
         return lock.withLock {
-            guard let entry = entries[digest], entry.expires > now else { return .unknown }
-            return entry.caller.map(CachedToken.valid) ?? .refused
+            guard let entry = entries[digest], entry.usable > now else { return .unknown }
+            if entry.fresh > now { return entry.caller.map(CachedToken.valid) ?? .refused }
+            // A valid answer past its lifetime: taken while another request reads the token again or the database is out.
+            guard let caller = entry.caller, entry.refreshing || isInOutage(now) else { return .unknown }
+            return .valid(caller)
         }
+    }
+
+    /// Whether a read failed for want of the database less than `retryInterval` ago (under the lock).
+    private func isInOutage(_ now: Date) -> Bool {
+        lastOutage.map { now.timeIntervalSince($0) < Self.retryInterval } ?? false
     }
 
     /// Forgets every answer: a token revoked by another process is refused from the next request.
@@ -73,12 +109,34 @@ public final class TokenCache: @unchecked Sendable {
         case .refused: return nil
         case .unknown: break
         }
-        let caller = try store.caller(tokenHash: digest.lowercaseHex, now: clock())
+        // A valid answer past its lifetime but within the grace: this request reads again, the others take it meanwhile.
+        let standIn: Caller? = lock.withLock {
+            guard var entry = entries[digest], let caller = entry.caller, entry.usable > clock() else { return nil }
+            entry.refreshing = true
+            entries[digest] = entry
+            return caller
+        }
+        let caller: Caller?
+        do {
+            caller = try store.caller(tokenHash: digest.lowercaseHex, now: clock())
+        } catch {
+            let outage = WanggeError.from(error)?.kind == .unavailable
+            let now = clock()
+            lock.withLock {
+                if outage { lastOutage = now }
+                entries[digest]?.refreshing = false
+            }
+            if outage, let standIn { return standIn }
+            throw error
+        }
         let now = clock()
         lock.withLock {
+            lastOutage = nil
             if entries.count > 10_000 { entries.removeAll() }
             // An expiring token is not cached past its expiry.
-            entries[digest] = (caller, min(now.addingTimeInterval(Self.lifetime), caller?.expiresAt ?? .distantFuture))
+            let expiry = caller?.expiresAt ?? .distantFuture
+            let fresh = min(now.addingTimeInterval(Self.lifetime), expiry)
+            entries[digest] = Entry(caller: caller, fresh: fresh, usable: caller == nil ? fresh : min(now.addingTimeInterval(Self.outageGrace), expiry))
         }
         return caller
     }
@@ -144,7 +202,8 @@ extension GridService {
     }
 
     /// Revokes a token. This process refuses it from the next request; other servers
-    /// on the database within the cache's lifetime (5 s), or at once when told (PostGIS NOTIFY).
+    /// on the database within the cache's lifetime (5 s), or at once when told (PostGIS NOTIFY);
+    /// a server that cannot reach the database meanwhile, once it can (`TokenCache.outageGrace`).
     public func revokeToken(id: Int64) throws {
         guard try translatingErrors({ try store.revokeToken(id: id) }) else {
             throw WanggeError.notFound(tr("no active token \(id)"), field: "id", value: String(id))
