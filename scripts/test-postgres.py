@@ -14,7 +14,8 @@ reading from the standby (--read-db). Checks:
     all three within about a second, and `wangge config clear` gives them their files back;
   - the read server reads its own writes while the standby's replay is paused, and
     /healthz reports the standby's lag (503 beyond server.max_standby_lag_s);
-  - with the primary down, every server answers 503 with Retry-After (no hang),
+  - with the primary down, every server answers 503 with Retry-After (no hang), while
+    /v1/locate goes on for tokens read before (their last good answer stands in),
     and serves again when it is back;
   - with the primary frozen (kill -STOP), a server with database_timeout_s answers 503
     within it while /v1/locate and /healthz answer, and serves again once it is thawed;
@@ -275,6 +276,11 @@ def main():
         check("with the primary down, the servers answer 503 with Retry-After within the connect timeout",
               all(r[0] == 503 and r[1] and r[2] < 8 for r in results), str([(r[0], r[1], round(r[2], 2)) for r in results]))
         check("the 503 does not name the database's host or port", all(b"127.0.0.1" not in r[3] for r in results))
+        # The admin's token falls due while the primary is down: its last good answer stands in
+        # (TokenCache.outageGrace), so locating, answered from memory, goes on.
+        time.sleep(5.5)
+        located = [_status(s.port, paths[0], admin) for s in servers[:2]]
+        check("with the primary down past the token cache's 5 s, /v1/locate still answers", located == [200, 200], str(located))
         postgres("start", primary_dir)
         took = wait_until(lambda: all(_status(s.port, "/v1/stats?by=town", admin) == 200 for s in servers[:2]), 30)
         check("the primary back, the servers answer again without a restart", took is not None, f"{took:.2f} s" if took else "")

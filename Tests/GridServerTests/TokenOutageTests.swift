@@ -100,6 +100,23 @@ final class OutageAccess: TokenReadsOnly, Sendable {
         #expect(throws: WanggeError.self) { try cache.caller(for: OutageAccess.token) }
     }
 
+    /// Another process's change makes every answer due, but the last good
+    /// answers stay as stand-ins; a revoked token (here or announced) goes altogether.
+    @Test func answersFallDueButOnlyARevokedTokenIsForgotten() throws {
+        let access = OutageAccess(), clock = ManualClock()
+        let cache = TokenCache(store: access, clock: { clock.now })
+        #expect(try cache.caller(for: OutageAccess.token) == access.caller)
+        #expect(try cache.caller(for: "wg_unknown") == nil)
+        cache.markAllDue()
+        #expect(cache.cached(OutageAccess.token) == .unknown && cache.cached("wg_unknown") == .unknown, "due at once")
+        access.state.withLock { $0 = .out }
+        #expect(try cache.caller(for: OutageAccess.token) == access.caller, "its last good answer stands in")
+        #expect(throws: WanggeError.self) { try cache.caller(for: "wg_unknown") }
+        cache.forget(tokenID: access.caller.tokenID)
+        #expect(cache.cached(OutageAccess.token) == .unknown)
+        #expect(throws: WanggeError.self) { try cache.caller(for: OutageAccess.token) }
+    }
+
     /// A failure that is not the database's absence (a bug, a broken table) is not covered up.
     @Test func otherFailuresAreNotCoveredUp() throws {
         let access = OutageAccess(), clock = ManualClock()

@@ -96,9 +96,23 @@ public final class TokenCache: @unchecked Sendable {
         lastOutage.map { now.timeIntervalSince($0) < Self.retryInterval } ?? false
     }
 
-    /// Forgets every answer: a token revoked by another process is refused from the next request.
-    public func forgetAll() {
-        lock.withLock { entries.removeAll() }
+    /// Every answer falls due: each token is read again at its next request
+    /// (another process changed something a caller depends on, or said so
+    /// while this one was not listening). The last good answers stay, to
+    /// stand in while the database cannot answer.
+    public func markAllDue() {
+        lock.withLock {
+            for (digest, var entry) in entries {
+                entry.fresh = .distantPast
+                if entry.caller == nil { entry.usable = .distantPast }
+                entries[digest] = entry
+            }
+        }
+    }
+
+    /// Forgets a revoked token altogether: refused from its next request, never stood in for.
+    public func forget(tokenID: Int64) {
+        lock.withLock { entries = entries.filter { $0.value.caller?.tokenID != tokenID } }
     }
 
     /// The caller of a token: the cache's answer, or the database's (blocking), cached.
@@ -208,7 +222,7 @@ extension GridService {
         guard try translatingErrors({ try store.revokeToken(id: id) }) else {
             throw WanggeError.notFound(tr("no active token \(id)"), field: "id", value: String(id))
         }
-        tokens.forgetAll()
+        tokens.forget(tokenID: id)
     }
 }
 

@@ -138,7 +138,8 @@ public final class GridService: @unchecked Sendable {
         guard !changes.isEmpty else { return .unchanged }
         // A server's first listening connection keeps the tokens it has just read: forgetting them
         // raced its first requests (a locate then needed the database).
-        if changes.contains(where: { $0 != .listening }) { tokens.forgetAll() }
+        if changes.contains(where: { $0 != .listening }) { tokens.markAllDue() }
+        for case .tokenRevoked(let id) in changes { tokens.forget(tokenID: id) }
         let lookAgain = changes.contains { $0 == .reconnected || $0 == .listening }
         if lookAgain || changes.contains(where: { if case .activated = $0 { true } else { false } }) { try refreshIfNeeded() }
         guard lookAgain || changes.contains(where: { if case .configured = $0 { true } else { false } }) else { return .unchanged }
