@@ -13,7 +13,9 @@ reading from the standby (--read-db). Checks:
   - a configuration stored with `wangge config push` (a privacy rule) is applied by
     all three within about a second, and `wangge config clear` gives them their files back;
   - the read server reads its own writes while the standby's replay is paused, and
-    /healthz reports the standby's lag (503 beyond server.max_standby_lag_s);
+    /healthz reports the standby's lag (503 beyond server.max_standby_lag_s); with the
+    standby down it reads from the primary (/healthz says so), and from the standby
+    again once it is back;
   - with the primary down, every server answers 503 with Retry-After (no hang), while
     /v1/locate goes on for tokens read before (their last good answer stands in),
     and serves again when it is back;
@@ -265,6 +267,20 @@ def main():
         psql(standby, "SELECT pg_wal_replay_resume()")
         took = wait_until(lambda: _status(strict.port, "/healthz") == 200, 30)
         check("once the standby replays again, /healthz is 200", took is not None)
+
+        # The standby down: the read server reads from the primary and says so; the standby back, it reads there again.
+        postgres("stop", standby_dir)
+        start = time.time()
+        status = _status(reader.port, "/v1/towns", admin)
+        took = time.time() - start
+        health = json.loads(get(reader.port, "/healthz")[2])
+        check("with its standby down, the read server answers from the primary, and /healthz says so",
+              status == 200 and took < 8 and health.get("standby") == "unavailable" and "standby_lag_s" not in health,
+              f"{status} in {took:.2f} s, {json.dumps(health)}")
+        postgres("standby", primary_dir, standby_dir)
+        took = wait_until(lambda: "standby_lag_s" in json.loads(get(reader.port, "/healthz")[2]), 45)
+        check("the standby back, the read server reads from it again (tried every 30 s)", took is not None,
+              f"{took:.1f} s" if took is not None else "not within 45 s")
 
         # The primary down: 503 with Retry-After, no hang; back: served again.
         postgres("stop", primary_dir)

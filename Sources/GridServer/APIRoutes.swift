@@ -108,13 +108,15 @@ struct APIRoutes {
 
     func add(to router: Router<WanggeContext>) {
         router.get("/healthz") { _, _ in
-            struct Health: Encodable { let status: String, generation: Int64, grids: Int, standbyLagS: Double? }
+            struct Health: Encodable { let status: String, generation: Int64, grids: Int, standbyLagS: Double?, standby: String? }
             let active = try service.active()
             let lag = try service.standbyLag()
             if let lag, lag > service.config.server.maxStandbyLag.inSeconds {
                 throw WanggeError(.unavailable, tr("the standby that serves reads is \(Int(lag)) s behind its primary"), cause: "replication lag")
             }
-            return try JSON.response(Health(status: "ok", generation: active.generation, grids: active.grids.count, standbyLagS: lag))
+            // A standby that cannot answer: this server reads from the primary, and says so.
+            return try JSON.response(Health(status: "ok", generation: active.generation, grids: active.grids.count, standbyLagS: lag,
+                                            standby: service.isStandbyUnavailable ? "unavailable" : nil))
         }
         let v1 = router.group("v1")
         v1.get("locate") { request, context in try locate(request, context) }

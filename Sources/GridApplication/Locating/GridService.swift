@@ -146,11 +146,14 @@ public final class GridService: @unchecked Sendable {
         return try reloadStoredConfiguration()
     }
 
-    /// How far the standby serving reads is behind, in seconds; nil without one.
+    /// How far the standby serving reads is behind, in seconds; nil without one, or while it is unavailable.
     public func standbyLag() throws -> Double? {
         guard let store = store as? any ReplicationStatus else { return nil }
         return try translatingErrors { try store.standbyLag() }
     }
+
+    /// Whether reads go to the primary because the standby could not answer lately.
+    public var isStandbyUnavailable: Bool { (store as? any ReplicationStatus)?.isStandbyUnavailable ?? false }
 
     /// Checks that a generation asked for exists; nil stays nil (the active one).
     public func checkedGeneration(_ id: Int64?) throws -> Int64? {

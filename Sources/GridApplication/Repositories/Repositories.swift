@@ -117,8 +117,10 @@ public protocol ChangeFeed: Sendable {
 
 /// A store whose reads may be served by a replica that lags behind its primary.
 public protocol ReplicationStatus: Sendable {
-    /// How far the replica serving reads is behind, in seconds; nil without one.
+    /// How far the replica serving reads is behind, in seconds; nil without one, or while it is unavailable.
     func standbyLag() throws -> Double?
+    /// Whether there is a replica but it could not answer lately, so reads go to the primary.
+    var isStandbyUnavailable: Bool { get }
 }
 
 /// PostgreSQL + PostGIS: a city's or a province's centre, several servers on one database.

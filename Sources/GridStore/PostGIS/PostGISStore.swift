@@ -19,6 +19,10 @@ public final class PostGISStore: Sendable {
 
     /// A hot standby that reads go to when it has replayed this process's last write (nil: none).
     public let standby: PostGISDatabase?
+    /// When a read last found the standby unavailable (down, stalled, unreachable).
+    private let standbyFailure = Mutex<Date?>(nil)
+    /// After the standby failed a read, how long reads go to the primary before the standby is tried again.
+    public static let standbyRetry: TimeInterval = 30
 
     /// `readURL`: a hot standby (streaming replication) of `url`, for reads. `statementTimeout`: a server's bound on
     /// each statement and on each wait for the database's answer (a stalled server is then a 503, not a hang);
@@ -32,32 +36,64 @@ public final class PostGISStore: Sendable {
     public var location: String { database.url.description + (standby.map { " (reads: \($0.url.description))" } ?? "") }
 
     /// Runs a read on the standby if there is one and it has replayed this process's last
-    /// commit (so a caller reads its own writes), else on the primary.
+    /// commit (so a caller reads its own writes), else on the primary. A standby that
+    /// cannot answer (down, stalled past the statement bound) hands the read to the
+    /// primary, and the reads of the next `standbyRetry` seconds go there directly.
     func read<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        guard let standby else { return try database.read(body) }
+        guard let standby = availableStandby else { return try database.read(body) }
         let needed = database.lastCommit
         var value: T?
-        try standby.read { connection in
-            if let needed {
-                let caughtUp = try connection.query("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok", [.text(needed)]).bool(0, "ok")
-                guard caughtUp == true else { return }
+        try onStandby {
+            try standby.read { connection in
+                if let needed {
+                    let caughtUp = try connection.query("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok", [.text(needed)]).bool(0, "ok")
+                    guard caughtUp == true else { return }
+                }
+                value = try body(connection)
             }
-            value = try body(connection)
         }
         if let value { return value }
         return try database.read(body)
     }
 
-    /// How far the standby is behind the primary in seconds (0 when it has replayed all it received); nil without a standby.
-    public func standbyLag() throws -> Double? {
+    /// The standby, unless there is none or it failed a read less than `standbyRetry` ago.
+    private var availableStandby: PostGISDatabase? {
         guard let standby else { return nil }
-        return try standby.read { connection in
-            try connection.query("""
-                SELECT CASE WHEN NOT pg_is_in_recovery() THEN -1
-                            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                            ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END AS lag
-                """).double(0, "lag")
+        let failed = standbyFailure.withLock { $0 }
+        return failed.map { Date().timeIntervalSince($0) < Self.standbyRetry } == true ? nil : standby
+    }
+
+    /// Runs `body` on the standby; false when the standby could not answer (noted: reads go to the primary for a while).
+    @discardableResult
+    private func onStandby(_ body: () throws -> Void) throws -> Bool {
+        do {
+            try body()
+            standbyFailure.withLock { $0 = nil }
+            return true
+        } catch let error as WanggeError where error.kind == .unavailable {
+            standbyFailure.withLock { $0 = Date() }
+            return false
         }
+    }
+
+    /// Whether there is a standby and reads go to the primary because it failed one lately.
+    public var isStandbyUnavailable: Bool { standby != nil && availableStandby == nil }
+
+    /// How far the standby is behind the primary in seconds (0 when it has replayed all it received);
+    /// nil without a standby, or while it is unavailable (`isStandbyUnavailable`).
+    public func standbyLag() throws -> Double? {
+        guard let standby = availableStandby else { return nil }
+        var lag: Double?
+        try onStandby {
+            lag = try standby.read { connection in
+                try connection.query("""
+                    SELECT CASE WHEN NOT pg_is_in_recovery() THEN -1
+                                WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                                ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END AS lag
+                    """).double(0, "lag")
+            }
+        }
+        return lag
     }
 
     public func engine() throws -> String {
