@@ -44,11 +44,17 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
     public var tokens: [TokenScopeChange]
     public var seconds: Double
 
-    public var description: String {
-        let methods = AssignmentMethod.allCases.compactMap { m in assigned[m].map { "\(m.rawValue) \($0)" } }.joined(separator: ", ")
-        return "generation \(generation) \(name) is active" + (retired.map { "; generation \($0) retired" } ?? "")
-            + "\nassigned: \(methods.isEmpty ? "no points" : methods)"
-            + "\nopen incidents re-routed to their new grid: \(rerouted)"
+    public var description: String { rendered(in: .en) }
+
+    /// The report in a reader's language.
+    public func rendered(in language: Language) -> String {
+        let methods = AssignmentMethod.allCases.compactMap { m in assigned[m].map { Localized.joined([m.text, .verbatim(String($0))], separator: " ") } }
+        let counts = methods.isEmpty ? tr("no points") : Localized.joined(methods, separator: ", ")
+        let activated = retired.map { tr("generation \(generation) \(name) is active; generation \($0) retired") }
+            ?? tr("generation \(generation) \(name) is active")
+        return activated.rendered(in: language)
+            + "\n" + tr("assigned: \(counts)").rendered(in: language)
+            + "\n" + tr("open incidents re-routed to their new grid: \(rerouted)").rendered(in: language)
             + TokenScopeChange.report(tokens)
             + String(format: "\n(%.1f s)", seconds)
     }

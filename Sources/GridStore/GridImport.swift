@@ -285,7 +285,7 @@ extension GridStore {
                 problems.add(tr("feature \(number): field \(fields.code): grid code \(TextLimits.shown(code)) \(problem)"))
                 continue
             }
-            let label = "feature \(number) (grid \(code))"
+            let label = tr("feature \(number) (grid \(code))")
             if let first = firstFeatureOfCode[code] {
                 problems.add(tr("\(label): duplicate grid code \(code), also feature \(first)"))
                 continue
@@ -320,7 +320,7 @@ extension GridStore {
                     }
                 }
             } catch let error as GeoError {
-                problems.add(tr("\(label): \(error.message)"))
+                problems.add(tr("\(label): \(error.text)"))
                 continue
             }
             let validity = try geometry.validity()

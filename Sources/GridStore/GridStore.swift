@@ -276,9 +276,14 @@ extension GridStore {
         let closest = value.count > TextLimits.code ? nil
             : words.map { (word: $0, distance: Self.editDistance($0, value)) }.min { ($0.distance, $0.word) < ($1.distance, $1.word) }
         let suggestion = closest.flatMap { $0.distance <= max(2, value.count / 3) ? $0.word : nil }
+        let levelWord = switch level {
+        case .grid: tr("grid")
+        case .village: tr("village")
+        case .town: tr("town")
+        }
         throw WanggeError(.notFound,
-            suggestion.map { tr("no \(level.rawValue) \(TextLimits.shown(value)) in \(Self.generationWords(generation)) (did you mean \"\($0)\"?)") }
-                ?? tr("no \(level.rawValue) \(TextLimits.shown(value)) in \(Self.generationWords(generation))"),
+            suggestion.map { tr("no \(levelWord) \(TextLimits.shown(value)) in \(Self.generationWords(generation)) (did you mean \"\($0)\"?)") }
+                ?? tr("no \(levelWord) \(TextLimits.shown(value)) in \(Self.generationWords(generation))"),
             field: level.rawValue, value: value, allowed: suggestion.map { [$0] })
     }
 

@@ -97,7 +97,7 @@ extension WanggeError {
         .invalid(tr("phone: \(TextLimits.shown(text)) is not a phone number: 11 digits for a mobile (13800138000), or an area code and number (0737-1234567)"), field: "phone", value: text)
     }
 
-    public static func badIDNumber(_ text: String, _ why: String) -> WanggeError {
+    public static func badIDNumber(_ text: String, _ why: Localized) -> WanggeError {
         .invalid(tr("id_number: \(TextLimits.shown(text)) \(why)"), field: "id_number", value: text)
     }
 
@@ -124,16 +124,16 @@ public enum HouseholdFieldCheck {
     /// What is wrong with a resident ID number (居民身份证号码, GB 11643): 18
     /// characters, 17 digits and a check character (a digit or X) that the
     /// ISO 7064 MOD 11-2 sum gives; nil when it is fine.
-    public static func idNumberProblem(_ text: String) -> String? {
+    public static func idNumberProblem(_ text: String) -> Localized? {
         let characters = Array(text.uppercased())
         guard characters.count == 18, characters.prefix(17).allSatisfy({ $0.isASCII && $0.isNumber }),
               let last = characters.last, last == "X" || (last.isASCII && last.isNumber) else {
-            return "is not an ID number: 17 digits and a digit or X"
+            return tr("is not an ID number: 17 digits and a digit or X")
         }
         let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
         let sum = zip(characters.prefix(17), weights).reduce(0) { $0 + Int(String($1.0))! * $1.1 }
         let check = Array("10X98765432")[sum % 11]
-        return check == last ? nil : "has the check character \(last), but its digits give \(check): a digit is mistyped"
+        return check == last ? nil : tr("has the check character \(String(last)), but its digits give \(String(check)): a digit is mistyped")
     }
 
     /// Tags as stored ("独居老人;低保户") from a list, each checked.

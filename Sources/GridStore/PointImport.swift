@@ -351,7 +351,7 @@ extension GridStore {
                 do {
                     try dispatch.check(field, text)
                 } catch let error as WanggeError {
-                    throw WanggeError.invalid(tr("field \(error)"))
+                    throw WanggeError.invalid(tr("field \(error.text)"))
                 }
                 return text
             }

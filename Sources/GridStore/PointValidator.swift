@@ -98,9 +98,9 @@ struct PointValidator {
             let values = try GridStore.attributes(layer, input.fields, dispatch: dispatch)
             return .success(PointRecord(location: input.location, id: id, source: (x, y), position: LonLat(p.lon, p.lat), values: values))
         } catch let error as GeoError {
-            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.message)")))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.text)")))
         } catch let error as WanggeError {
-            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.message)")))
+            return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error.text)")))
         } catch {
             return .failure(Problem(message: tr("\(input.location) (id \(id)): \(error)")))
         }

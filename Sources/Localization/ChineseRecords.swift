@@ -75,7 +75,7 @@ let chineseRecords: [String: String] = [
     "The CRS of the file: EPSG:<code>, or metric for the county's Gauss-Krüger zone (default EPSG:4326; KML is always EPSG:4326).": "文件的坐标系：EPSG:<code>，或 metric（本县所在的高斯-克吕格投影带）（默认 EPSG:4326；KML 始终为 EPSG:4326）。",
     "The file to write (replaced if it exists); without it, text formats go to standard output.": "要写入的文件（已存在则覆盖）；不给出时，文本格式输出到标准输出。",
     "dataset: {1}": "数据集：{1}",
-    "{1} {2} written to {3} ({4}, EPSG:{5})": "已将 {1} 条 {2} 记录写入 {3}（{4}，EPSG:{5}）",
+    "{1} {2} written to {3} ({4}, EPSG:{5})": "已将 {1} 条记录（{2}）写入 {3}（{4}，EPSG:{5}）",
     "output: cannot write {1}: {2}": "output：无法写入 {1}：{2}",
     "Keep one household up to date (入户走访): add, edit, move, remove; show it and its history.": "入户走访，维护户的信息：新增、修改、迁移、删除；查看户及其修改记录。",
     "Each change checks the version (--version, from `household show`), bumps it and is kept in the history.": "每次修改都会核对版本号（--version，见 `household show`），修改后版本号加一，并记入修改记录。",

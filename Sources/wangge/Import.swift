@@ -134,7 +134,7 @@ struct GridFieldOptions: ParsableArguments {
 struct PointImportOptions: ParsableArguments {
     @OptionGroup var store: StoreOptions
 
-    @Argument(help: ArgumentHelp(tr("A CSV file with a header row (coordinates in lon,lat or x,y) or a GeoJSON file of Point features.").rendered))
+    @Argument(help: ArgumentHelp(tr("A CSV file with a header row (coordinates in lon,lat or x,y), an Excel workbook (.xlsx, its first sheet with rows) or a GeoJSON file of Point features.").rendered))
     var file: String
 
     @Option(help: ArgumentHelp(tr("CRS of the coordinates: EPSG:<code> (4326, 4490, 3857, 4513–4554, …), gcj02 or bd09.").rendered))

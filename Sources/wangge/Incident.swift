@@ -51,7 +51,7 @@ extension Wangge {
                 print(tr("incident  \(result.id)  \(category) via \(channel)").rendered)
                 print(tr("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))").rendered)
                 print(tr("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")").rendered)
-                print(tr("handled   \(r.level.rawValue): \(r.unit)   department: \(r.department)").rendered)
+                print(tr("handled   \(levelText(r.level)): \(r.unit)   department: \(r.department)").rendered)
                 print(tr("deadline  \(deadline)").rendered)
                 if let other = r.confirmWithGrid { print(tr("confirm   near the edge of \(other): the dispatcher confirms the grid").rendered) }
                 if let earlier = r.duplicateOf { print(tr("duplicate likely: \(earlier) (same category nearby and recent)").rendered) }

@@ -27,6 +27,60 @@ func localTime(_ text: String?) -> String {
     return TimePolicy.standard.minute(date)
 }
 
+/// A handling level as the reader reads it.
+func levelText(_ level: HandlingLevel?) -> String {
+    switch level {
+    case .grid: tr("grid").rendered
+    case .village: tr("village").rendered
+    case .town: tr("town").rendered
+    case .county: tr("county level").rendered
+    case nil: "-"
+    }
+}
+
+/// An action on an incident as the reader reads it.
+func actionText(_ action: IncidentAction) -> String {
+    let text: Localized = switch action {
+    case .report: tr("report")
+    case .accept: tr("accept")
+    case .start: tr("start")
+    case .mediate: tr("mediate")
+    case .resolve: tr("resolve")
+    case .close: tr("close")
+    case .reopen: tr("reopen")
+    case .escalate: tr("escalate")
+    case .return: tr("return to dispatcher")
+    case .reroute: tr("reroute")
+    case .move: tr("move")
+    case .recategorize: tr("recategorize")
+    case .regrid: tr("regrid")
+    }
+    return text.rendered
+}
+
+/// A note or notification reason the incident lifecycle writes (stored in
+/// English, as a record), in the reader's language; a person's own note
+/// stays as it was written.
+func lifecycleText(_ text: String) -> String {
+    let ladder = /2\+1\+N: (\d+) failed attempt\(s\) at (grid|village|town|county) level/
+    if let match = text.wholeMatch(of: ladder) {
+        return tr("2+1+N: \(String(match.1)) failed attempt(s) at \(levelText(HandlingLevel(rawValue: String(match.2)))) level").rendered
+    }
+    if text.hasPrefix("escalated from ") { return tr("escalated from \(String(text.dropFirst("escalated from ".count)))").rendered }
+    if let match = text.wholeMatch(of: /overdue at the county \((.*)\): (.*)/) {
+        return tr("overdue at the county (\(String(match.1))): \(lifecycleText(String(match.2)))").rendered
+    }
+    return switch text {
+    case "reopened": tr("reopened").rendered
+    case "returned": tr("returned").rendered
+    case "rerouted": tr("rerouted").rendered
+    case "moved into this grid": tr("moved into this grid").rendered
+    case "recategorized": tr("recategorized").rendered
+    case "boundary redraw": tr("boundary redraw").rendered
+    default: text
+    }
+}
+
 /// An incident with its history, for the terminal.
 func incidentText(_ r: IncidentRecord) -> String {
     let place = String(format: "%.6f, %.6f", r.lon, r.lat)
@@ -34,7 +88,7 @@ func incidentText(_ r: IncidentRecord) -> String {
         (tr("incident"), tr("\(r.id)  \(r.category ?? "-") via \(r.channel ?? "-")  severity \(r.severity ?? "-")").rendered),
         (tr("status"), tr("\(r.status.rawValue) (\(r.status.text))  (version \(r.version))").rendered),
         (tr("place"), tr("\(place)  grid \(r.grid ?? "-")  village \(r.village ?? "-")  town \(r.town ?? "-")").rendered),
-        (tr("handled"), tr("\(r.level?.rawValue ?? "-"): \(r.unit ?? "-")   department: \(r.department ?? "-")").rendered),
+        (tr("handled"), tr("\(levelText(r.level)): \(r.unit ?? "-")   department: \(r.department ?? "-")").rendered),
         (tr("deadline"), r.overdue ? tr("\(localTime(r.deadline))  OVERDUE").rendered : localTime(r.deadline)),
         (tr("ladder"), tr("\(r.attempts) failed attempt(s) at this level · \(r.escalations) escalation(s) · \(r.reopenings) reopening(s)").rendered),
     ]
@@ -47,14 +101,14 @@ func incidentText(_ r: IncidentRecord) -> String {
         lines.append(tr("history").rendered)
         lines.append(table([.verbatim("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
             let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
-            return [String(e.seq), localTime(e.at), e.actor, e.action.rawValue, "\(e.fromStatus?.rawValue ?? "·") → \(e.toStatus.rawValue)",
-                    "\(e.level?.rawValue ?? "-"): \(e.unit ?? "-")", e.grid ?? "-",
-                    [e.note, detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
+            return [String(e.seq), localTime(e.at), e.actor, actionText(e.action), "\(e.fromStatus?.text.rendered ?? "·") → \(e.toStatus.text.rendered)",
+                    "\(levelText(e.level)): \(e.unit ?? "-")", e.grid ?? "-",
+                    [e.note.map(lifecycleText), detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
         }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     }
     if let notes = r.notifications, !notes.isEmpty {
         lines.append(tr("notified").rendered)
-        lines += notes.map { "  \(localTime($0.at))  \($0.level.rawValue): \($0.unit) — \($0.reason)" }
+        lines += notes.map { "  \(localTime($0.at))  \(levelText($0.level)): \($0.unit) — \(lifecycleText($0.reason))" }
     }
     return lines.joined(separator: "\n")
 }
@@ -66,7 +120,7 @@ struct ChangeOptions: ParsableArguments {
     @Option(help: ArgumentHelp(tr("Who makes the change (default: $USER).").rendered)) var by: String?
     @Option(help: ArgumentHelp(tr("Why, or what was done.").rendered)) var note: String?
     @Option(help: ArgumentHelp(tr("The version you saw (from `incident show`): refused if someone changed it since.").rendered)) var version: Int?
-    @Option(help: ArgumentHelp(tr("When it happened (default: now).").rendered)) var at: TimeArgument?
+    @Option(help: ArgumentHelp(tr("When it was done (default: now).").rendered)) var at: TimeArgument?
     @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
     /// Applies the action, with `configure` filling in what it needs, and prints the result.
@@ -111,8 +165,7 @@ extension Wangge.Incident {
     struct Mediate: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "mediate",
             abstract: tr("Record a mediation attempt and its result (the 2+1+N ladder).").rendered,
-            discussion: tr("A settled attempt resolves the incident. A failed one counts against the level's attempts ").rendered
-                + "(dispatch.mediation_attempts); when they are used up the incident escalates a level.")
+            discussion: tr("A settled attempt resolves the incident. A failed one counts against the level's attempts (dispatch.mediation_attempts); when they are used up the incident escalates a level.").rendered)
         @OptionGroup var options: ChangeOptions
         @Flag(help: ArgumentHelp(tr("Whether the attempt settled the matter.").rendered)) var result: MediationResult
         func run() throws { try options.apply(.mediate) { $0.settled = result == .settled } }
@@ -215,7 +268,7 @@ extension Wangge.Incident {
                 return
             }
             print(table([tr("at"), tr("incident"), tr("level"), tr("unit"), tr("reason")], notes.map {
-                [localTime($0.at), $0.incidentID, $0.level.rawValue, $0.unit, $0.reason]
+                [localTime($0.at), $0.incidentID, levelText($0.level), $0.unit, lifecycleText($0.reason)]
             }))
         }
     }
@@ -262,15 +315,15 @@ extension Wangge {
             }
             let header: [Localized] = [tr("id"), tr("reported"), tr("category"), tr("channel"), tr("status"), tr("level"), tr("unit"), tr("grid"), tr("deadline"), tr("overdue")]
             let rows = records.map { r in
-                [r.id, localTime(r.reportedAt), r.category ?? "", r.channel ?? "", r.status.rawValue, r.level?.rawValue ?? "",
-                 r.unit ?? "", r.grid ?? "", localTime(r.deadline), r.overdue ? "yes" : ""]
+                [r.id, localTime(r.reportedAt), r.category ?? "", r.channel ?? "", r.status.text.rendered, levelText(r.level),
+                 r.unit ?? "", r.grid ?? "", localTime(r.deadline), r.overdue ? tr("yes").rendered : ""]
             }
             if csv {
                 try printCSV(header.map(\.description), rows)
                 return
             }
             print(table(header, rows))
-            print(tr("\(records.count) incident(s)\(records.count == limit ? " (the first \(limit); --limit shows more)" : "")").rendered)
+            print((records.count == limit ? tr("\(records.count) incident(s) (the first \(limit); --limit shows more)") : tr("\(records.count) incident(s)")).rendered)
         }
     }
 }

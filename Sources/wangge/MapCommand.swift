@@ -21,7 +21,7 @@ extension Wangge {
         @Option(help: ArgumentHelp(tr("Show one village (code or name).").rendered)) var village: String?
         @Option(help: ArgumentHelp(tr("Show one grid (code).").rendered)) var grid: String?
 
-        @Option(help: ArgumentHelp(tr("households, population, cameras, incidents, load (households per worker) or coverage (% of area).").rendered))
+        @Option(help: ArgumentHelp(tr("households, population, cameras, incidents, load (households per worker), coverage (% of area) or overdue (overdue incidents).").rendered))
         var metric: MapMetricKind = .households
 
         @Option(help: ArgumentHelp(tr("Point layers to draw, comma-separated: cameras,incidents,households.").rendered))

@@ -36,6 +36,14 @@ extension Wangge {
 extension Wangge.Plan {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
+        /// A generation's status as the reader reads it.
+        static func status(_ status: GenerationStatus) -> Localized {
+            switch status {
+            case .draft: tr("draft")
+            case .active: tr("active")
+            case .retired: tr("retired")
+            }
+        }
         @OptionGroup var store: StoreOptions
         @Flag(help: ArgumentHelp(tr("Print JSON.").rendered)) var json = false
 
@@ -45,9 +53,10 @@ extension Wangge.Plan {
                 print(try jsonText(generations))
                 return
             }
-            print(table([tr("id"), tr("name"), tr("status"), tr("from"), tr("created"), tr("activated"), tr("retired"), tr("grids")], generations.map {
-                [String($0.id), $0.name, $0.status.rawValue, $0.parent.map { "generation \($0)" } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
-                 $0.createdAt, $0.activatedAt ?? "", $0.retiredAt ?? "", String($0.grids)]
+            print(table([tr("id"), tr("name"), tr("status"), tr("from"), tr("created"), tr("activated"), tr("retired at"), tr("grids")], generations.map {
+                [String($0.id), $0.name, Self.status($0.status).rendered,
+                 $0.parent.map { tr("generation \($0)").rendered } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
+                 localTime($0.createdAt), $0.activatedAt.map(localTime) ?? "", $0.retiredAt.map(localTime) ?? "", String($0.grids)]
             }, rightAligned: [7]))
         }
     }
@@ -204,12 +213,23 @@ extension Wangge.Plan {
             }
         }
 
+        /// "3 added", in the reader's language.
+        static func count(_ count: Int, _ kind: GridChangeKind) -> Localized {
+            switch kind {
+            case .added: tr("\(count) added")
+            case .removed: tr("\(count) removed")
+            case .reshaped: tr("\(count) reshaped")
+            case .edited: tr("\(count) edited")
+            case .neighbour: tr("\(count) with points changing grid on their edge")
+            }
+        }
+
         static func text(_ report: PlanImpactReport, draftName: String) -> String {
             let impact = report.impact
             var lines: [String] = []
             let kinds = Dictionary(grouping: report.changes.values, by: { $0 }).mapValues(\.count)
-            let counted = [GridChangeKind.added, .removed, .reshaped, .edited].compactMap { k in kinds[k].map { "\($0) \(k.rawValue)" } }
-            let changed = counted.isEmpty ? tr("no grid changed") : .verbatim(counted.joined(separator: ", "))
+            let counted = [GridChangeKind.added, .removed, .reshaped, .edited].compactMap { k in kinds[k].map { Self.count($0, k) } }
+            let changed = counted.isEmpty ? tr("no grid changed") : Localized.joined(counted, separator: ", ")
             lines.append(tr("draft \(report.draft) \(draftName) against active generation \(report.base): \(changed)").rendered)
             lines.append("")
             if impact.moves.isEmpty {
@@ -256,7 +276,7 @@ extension Wangge.Plan {
         @Argument(help: ArgumentHelp(tr("The draft.").rendered)) var draft: Int64
 
         func run() throws {
-            print(try store.openService().activate(draft))
+            print(try store.openService().activate(draft).rendered(in: .current))
         }
     }
 
@@ -265,7 +285,7 @@ extension Wangge.Plan {
         @OptionGroup var store: StoreOptions
 
         func run() throws {
-            print(try store.openService().rollback())
+            print(try store.openService().rollback().rendered(in: .current))
         }
     }
 
@@ -332,7 +352,7 @@ func printEdits(_ report: PlanEditReport) {
         print(tr("draft \(report.generation): \(edit.summary)").rendered)
         for note in edit.notes { print("  \(note)") }
     }
-    for warning in report.warnings { print("  \(warning)") }
+    for warning in report.warnings { print("  " + warning.text.rendered) }
 }
 
 func printProblems(_ problems: [PlanProblem], generation: Int64) {
@@ -341,7 +361,7 @@ func printProblems(_ problems: [PlanProblem], generation: Int64) {
         print(tr("generation \(generation): a clean coverage of the county (no overlaps, gaps or slivers)").rendered)
         return
     }
-    for problem in problems { print(problem) }
+    for problem in problems { print(problem.text.rendered) }
     print(tr("generation \(generation): \(errors) error\(errors == 1 ? "" : "s"), \(problems.count - errors) warning\(problems.count - errors == 1 ? "" : "s")").rendered)
 }
 

@@ -92,19 +92,29 @@ extension Wangge {
             func run() throws {
                 let created = try store.openService(creating: true).createToken(
                     TokenRequest(role: role, name: name, grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns), expires: expires))
-                let details = [created.role, created.scope.description, created.expires.map { "expires \($0)" } ?? ""].filter { !$0.isEmpty }
-                printError(tr("token \(created.id) for \(created.name) (\(details.joined(separator: ", "))); keep it: it is not stored").rendered)
+                let details = [.verbatim(created.role), .verbatim(created.scope.description),
+                               created.expires.map { tr("expires \(localTime($0))") } ?? .verbatim("")].filter { !$0.rendered.isEmpty }
+                printError(tr("token \(created.id) for \(created.name) (\(Localized.joined(details, separator: ", "))); keep it: it is not stored").rendered)
                 print(created.token)
             }
         }
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(commandName: "list", abstract: tr("List tokens (never their values): role, scope, expiry and status.").rendered)
+            /// A token's status as the reader reads it.
+            static func status(_ status: String) -> Localized {
+                switch status {
+                case "active": tr("active")
+                case "expired": tr("expired")
+                case "revoked": tr("revoked")
+                default: .verbatim(status)
+                }
+            }
             @OptionGroup var store: StoreOptions
             func run() throws {
                 print(table([tr("id"), tr("name"), tr("role"), tr("scope"), tr("created"), tr("expires"), tr("status")], try store.openService().tokenList().map {
-                    [String($0.id), $0.name, $0.role, $0.scope.description, $0.created, $0.expires ?? "never",
-                     $0.status + ($0.revoked.map { " \($0)" } ?? "")]
+                    [String($0.id), $0.name, $0.role, $0.scope.description, localTime($0.created), $0.expires.map(localTime) ?? tr("never").rendered,
+                     Self.status($0.status).rendered + ($0.revoked.map { " " + localTime($0) } ?? "")]
                 }))
             }
         }

@@ -39,10 +39,11 @@ struct Wangge: AsyncParsableCommand {
         }
     }
 
-    /// The application's error as the command line says it: a field becomes its option (`--town: …`).
+    /// The application's error as the command line says it: a field becomes its option (`--town: …`);
+    /// an id is every command's argument, never an option.
     static func message(_ error: WanggeError) -> String {
         let message = error.text.rendered
-        guard let field = error.field, field.allSatisfy({ $0.isLetter || $0 == "_" }) else { return message }
+        guard let field = error.field, field != "id", field.allSatisfy({ $0.isLetter || $0 == "_" }) else { return message }
         let option = "--" + field.replacingOccurrences(of: "_", with: "-")
         if message.hasPrefix(field + ":") { return option + message.dropFirst(field.count) }
         if message.hasPrefix(field + "：") { return option + "：" + message.dropFirst(field.count + 1) }

@@ -86,6 +86,46 @@ import TestSupport
         #expect(try methodLine("111.9", "28.4", "en") == "unassigned (none)")
     }
 
+    /// A boundary edit, its activation and an incident escalated by the
+    /// 2+1+N ladder read in Chinese throughout: summaries, notes, counts,
+    /// levels, actions, statuses and the lifecycle's own notes and reasons.
+    @Test func planningAndTheIncidentLadderReadInChinese() throws {
+        let db = Fixtures.temporaryPath("language-plan.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        func run(_ arguments: String...) throws -> String {
+            let result = try wangge(arguments + ["--db", db], environment: ["WANGGE_LANGUAGE": "zh"])
+            #expect(result.status == 0, "\(arguments): \(result.err)")
+            return result.out + result.err
+        }
+        _ = try run("import", "grids", Fixtures.sampleGrids)
+        _ = try run("plan", "new", "--from", "active", "--name", "调整")
+        let split = try run("plan", "split", "430981-001-017-002", "--line", "LINESTRING(112.357361 28.836, 112.357361 28.850)")
+        #expect(split.contains("拆分 430981-001-017-002 和桥社区第二网格，分为 ") && split.contains("保留网格员：") && split.contains("尚无网格员"), "\(split)")
+        let merged = try run("plan", "merge", "430981-001-017-001", "430981-001-017-003")
+        #expect(merged.contains("合并为 ") && merged.contains("沿用 430981-001-017-001 的网格员："), "\(merged)")
+        let diff = try run("plan", "diff")
+        #expect(diff.contains("新增 3 个, 撤销 3 个"), "\(diff)")
+        let activated = try run("plan", "activate", "2")
+        #expect(activated.contains("第 2 版 调整 已生效；第 1 版已停用") && activated.contains("分配结果：") && activated.contains("改派到新网格的未办结事件："),
+                "\(activated)")
+        let listed = try run("plan", "list")
+        #expect(listed.contains("已停用") && listed.contains("第 1 版") && !listed.contains("retired") && !listed.contains("Z "), "\(listed)")
+
+        let reported = try run("incident", "report", "--lon", "112.3540", "--lat", "28.8440", "--category", "矛盾纠纷", "--channel", "网格员上报",
+                               "--severity", "简单")
+        let id = try #require(reported.firstMatch(of: /R\d{7}/).map { String($0.output) }, "\(reported)")
+        #expect(reported.contains("承办      村（社区）："), "\(reported)")
+        _ = try run("incident", "accept", id, "--by", "王")
+        _ = try run("incident", "mediate", id, "--failed", "--note", "不同意")
+        _ = try run("incident", "mediate", id, "--failed", "--note", "还是不同意")
+        let shown = try run("incident", "show", id)
+        #expect(shown.contains("2+1+N：村（社区）调解 2 次未成功") && shown.contains("乡镇（街道）: 琼湖街道 — 由 ") && shown.contains("上报上级")
+                && shown.contains("已受理 → 处置中"), "\(shown)")
+        for english in ["escalated from", "failed attempt", "village level", "accept ", "in_progress", " → escalated"] {
+            #expect(!shown.contains(english), "\(english) in \(shown)")
+        }
+    }
+
     @Test func anUnknownLanguageIsRefusedByName() throws {
         #expect {
             _ = try WanggeConfig.decode(yaml: "language: fr\n", source: "c.yaml")

@@ -283,7 +283,7 @@ public struct WanggeConfig {
             guard let root = try Yams.compose(yaml: text) else { return WanggeConfig() }
             return try WanggeConfig(ConfigNode(root, path: ""))
         } catch let error as WanggeError {
-            throw WanggeError.invalid(tr("\(path): \(error)"))
+            throw WanggeError.invalid(tr("\(path): \(error.text)"))
         } catch {
             // The YAML parser's own errors (line and column).
             throw WanggeError.invalid(tr("\(path): \(error)"))

@@ -58,7 +58,7 @@ public final class PlanEditor {
             }
             throw WanggeError.refused(tr("split \(code): the line cuts grid \(code) into \(pieces.count) pieces; a split makes two: draw a line that crosses the grid once"))
         }
-        return try divide(code, into: pieces.map { [$0] }, faces: faces, around: around, verb: "split")
+        return try divide(code, into: pieces.map { [$0] }, faces: faces, around: around, verb: tr("split"))
     }
 
     /// Joins grids of one village that border each other into one grid with a
@@ -95,8 +95,8 @@ public final class PlanEditor {
         info.areaSquareMetres = try Geodesic.area(of: union)
         let merged = PlanGrid(info: info, wkb: try union.wkb())
         return PlanEdit(removed: codes, changed: [merged], region: merged.wkb,
-                        summary: "merged \(codes.joined(separator: ", ")) into \(info.code) \(info.name) (\(Self.km2(info.areaSquareMetres!)))",
-                        notes: ["\(info.code) keeps the worker of \(codes[0]): \(info.workerName ?? "none")"])
+                        summary: tr("merged \(codes.joined(separator: ", ")) into \(info.code) \(info.name) (\(Self.km2(info.areaSquareMetres!)))").rendered,
+                        notes: [tr("\(info.code) keeps the worker of \(codes[0]): \(Self.worker(info.workerName))").rendered])
     }
 
     /// Gives a grid a new shape. Area the shape takes is taken from the grids
@@ -181,7 +181,7 @@ public final class PlanEditor {
         let region = try before.union(try geometry(wkb: after?.wkb ?? (try before.wkb())))
         let area = after?.info.areaSquareMetres ?? plan.grid(code)?.info.areaSquareMetres ?? 0
         return PlanEdit(removed: [], changed: changed, region: try region.wkb(),
-                        summary: "reshaped \(code) (\(Self.km2(area)))", notes: notes)
+                        summary: tr("reshaped \(code) (\(Self.km2(area)))").rendered, notes: notes)
     }
 
     /// Moves a grid to another village (and that village's town): it gets a
@@ -198,12 +198,12 @@ public final class PlanEditor {
         grid.info.townName = plan.towns[target.townCode]?.name ?? target.townCode
         grid.info.code = newCode(village: village, base: code, taken: [])
         grid.info.name = name(code: grid.info.code, villageName: target.name)
-        var notes = ["\(grid.info.code) keeps the worker: \(grid.info.workerName ?? "none")"]
+        var notes = [tr("\(grid.info.code) keeps the worker: \(Self.worker(grid.info.workerName))").rendered]
         if try Geodesic.sharedBorderLength(try shape(code), try geometry(wkb: target.wkb)) == 0 {
             notes.append(tr("\(code) does not border village \(village): the village will be in separate parts").rendered)
         }
         return PlanEdit(removed: [code], changed: [grid], region: grid.wkb,
-                        summary: "moved \(code) to village \(village) \(target.name) as \(grid.info.code) \(grid.info.name)", notes: notes)
+                        summary: tr("moved \(code) to village \(village) \(target.name) as \(grid.info.code) \(grid.info.name)").rendered, notes: notes)
     }
 
     /// Sets a grid's worker (网格员).
@@ -215,7 +215,7 @@ public final class PlanEditor {
         grid.info.workerName = name
         grid.info.workerPhone = phone
         return PlanEdit(removed: [], changed: [grid], region: grid.wkb,
-                        summary: "\(code) \(grid.info.name): worker \(name ?? "none") \(phone ?? "")")
+                        summary: tr("\(code) \(grid.info.name): worker \(Self.worker(name)) \(phone ?? "")").rendered)
     }
 
     /// Splits a grid into compact parts with at most `maxHouseholds` each
@@ -274,7 +274,7 @@ public final class PlanEditor {
             if largest <= maxHouseholds { break }
         }
         guard let best else { return nil }
-        var edit = try divide(code, into: best.pieces, faces: best.faces, around: around, verb: "split by households")
+        var edit = try divide(code, into: best.pieces, faces: best.faces, around: around, verb: tr("split by households"))
         edit.notes.append(tr("largest part: \(best.largest) households (limit \(maxHouseholds))").rendered)
         return edit
     }
@@ -306,7 +306,10 @@ public final class PlanEditor {
     /// Replaces `code` with one new grid per piece (new codes under its
     /// village, the largest piece first and keeping the worker), and rebuilds
     /// the neighbours from their faces where the cut added vertices to their edges.
-    private func divide(_ code: String, into pieces: [[Geometry]], faces: [Face], around: [String], verb: String) throws -> PlanEdit {
+    /// A worker's name for an edit's summary, or "none".
+    private static func worker(_ name: String?) -> Localized { name.map(Localized.verbatim) ?? tr("none") }
+
+    private func divide(_ code: String, into pieces: [[Geometry]], faces: [Face], around: [String], verb: Localized) throws -> PlanEdit {
         let original = try requireGrid(code)
         let shapes = try pieces.map { try union($0) }
         let areas = try shapes.map { try Geodesic.area(of: $0) }
@@ -332,12 +335,12 @@ public final class PlanEditor {
             changed.append(grid)
         }
         let newCodes = changed.prefix(pieces.count).map { "\($0.info.code) (\(Self.km2($0.info.areaSquareMetres ?? 0)))" }
-        var notes = ["\(changed[0].info.code) keeps the worker: \(original.info.workerName ?? "none")"]
+        var notes = [tr("\(changed[0].info.code) keeps the worker: \(Self.worker(original.info.workerName))").rendered]
         for grid in changed.dropFirst().prefix(pieces.count - 1) {
             notes.append(tr("\(grid.info.code) has no worker yet: set one (the worker edit)").rendered)
         }
         return PlanEdit(removed: [code], changed: changed, region: original.wkb,
-                        summary: "\(verb) \(code) \(original.info.name) into \(newCodes.joined(separator: ", "))", notes: notes)
+                        summary: tr("\(verb) \(code) \(original.info.name) into \(newCodes.joined(separator: ", "))").rendered, notes: notes)
     }
 
     /// The grid rebuilt from its faces, or nil when that is the shape it had
