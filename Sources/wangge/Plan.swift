@@ -325,7 +325,8 @@ extension Wangge.Plan {
                 return
             }
             print(table([tr("generation"), tr("name"), tr("status"), tr("activated"), tr("grid"), tr("method")], rows.map {
-                [String($0.generation.id), $0.generation.name, $0.generation.status.rawValue, $0.generation.activatedAt ?? "", $0.grid ?? "(none)", $0.method?.rawValue ?? ""]
+                [String($0.generation.id), $0.generation.name, List.status($0.generation.status).rendered, $0.generation.activatedAt.map(localTime) ?? "",
+                 $0.grid ?? tr("(none)").rendered, $0.method?.text.rendered ?? ""]
             }))
         }
     }
