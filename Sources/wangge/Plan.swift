@@ -36,6 +36,13 @@ extension Wangge {
 extension Wangge.Plan {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
+        /// The file a generation was read from, else the generation it was copied
+        /// from (whose source is stored as "generation N").
+        static func from(_ generation: GenerationSummary) -> String {
+            if let source = generation.source, !source.hasPrefix("generation ") { return (source as NSString).lastPathComponent }
+            return generation.parent.map { tr("generation \($0)").rendered } ?? ""
+        }
+
         /// A generation's status as the reader reads it.
         static func status(_ status: GenerationStatus) -> Localized {
             switch status {
@@ -55,7 +62,7 @@ extension Wangge.Plan {
             }
             print(table([tr("id"), tr("name"), tr("status"), tr("from"), tr("created"), tr("activated"), tr("retired at"), tr("grids")], generations.map {
                 [String($0.id), $0.name, Self.status($0.status).rendered,
-                 $0.parent.map { tr("generation \($0)").rendered } ?? ($0.source.map { ($0 as NSString).lastPathComponent } ?? ""),
+                 Self.from($0),
                  localTime($0.createdAt), $0.activatedAt.map(localTime) ?? "", $0.retiredAt.map(localTime) ?? "", String($0.grids)]
             }, rightAligned: [7]))
         }
