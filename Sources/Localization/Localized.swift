@@ -12,6 +12,8 @@ public struct Localized: Sendable, Hashable, CustomStringConvertible {
         /// Words from outside (a file name, a code, GEOS's or SQLite's own message): never translated.
         case verbatim(String)
         case joined([Localized], separator: String)
+        /// Items of a list, separated as the reader's language separates them.
+        case list([Localized])
     }
 
     let form: Form
@@ -26,6 +28,11 @@ public struct Localized: Sendable, Hashable, CustomStringConvertible {
         Localized(.joined(parts, separator: separator))
     }
 
+    /// The items of a list: "2 added, 1 removed" in English, "新增 2 个，撤销 1 个" in Chinese.
+    public static func list(_ items: [Localized]) -> Localized {
+        Localized(.list(items))
+    }
+
     /// The English template, for a text made by `tr`; nil for verbatim and joined texts.
     public var template: String? {
         if case .template(let template, _) = form { return template }
@@ -38,6 +45,8 @@ public struct Localized: Sendable, Hashable, CustomStringConvertible {
             return text
         case .joined(let parts, let separator):
             return parts.map { $0.rendered(in: language) }.joined(separator: separator)
+        case .list(let items):
+            return items.map { $0.rendered(in: language) }.joined(separator: language == .zh ? "，" : ", ")
         case .template(let template, let arguments):
             let translated = Catalogue.translation(of: template, in: language) ?? template
             return Self.fill(translated, with: arguments.map { $0.rendered(in: language) })

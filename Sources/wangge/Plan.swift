@@ -236,7 +236,7 @@ extension Wangge.Plan {
             var lines: [String] = []
             let kinds = Dictionary(grouping: report.changes.values, by: { $0 }).mapValues(\.count)
             let counted = [GridChangeKind.added, .removed, .reshaped, .edited].compactMap { k in kinds[k].map { Self.count($0, k) } }
-            let changed = counted.isEmpty ? tr("no grid changed") : Localized.joined(counted, separator: ", ")
+            let changed = counted.isEmpty ? tr("no grid changed") : Localized.list(counted)
             lines.append(tr("draft \(report.draft) \(draftName) against active generation \(report.base): \(changed)").rendered)
             lines.append("")
             if impact.moves.isEmpty {

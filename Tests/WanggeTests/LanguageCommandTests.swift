@@ -104,7 +104,7 @@ import TestSupport
         let merged = try run("plan", "merge", "430981-001-017-001", "430981-001-017-003")
         #expect(merged.contains("合并为 ") && merged.contains("沿用 430981-001-017-001 的网格员："), "\(merged)")
         let diff = try run("plan", "diff")
-        #expect(diff.contains("新增 3 个, 撤销 3 个"), "\(diff)")
+        #expect(diff.contains("新增 3 个，撤销 3 个"), "\(diff)")
         let activated = try run("plan", "activate", "2")
         #expect(activated.contains("第 2 版 调整 已生效；第 1 版已停用") && activated.contains("分配结果：") && activated.contains("改派到新网格的未办结事件："),
                 "\(activated)")
