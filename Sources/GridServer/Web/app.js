@@ -516,7 +516,7 @@
   }
 
   function levelName(level) {
-    return { grid: t("grid"), village: t("village"), town: t("town"), county: t("county") }[level] || level || "";
+    return { grid: t("grid"), village: t("village"), town: t("town"), county: t("county level") }[level] || level || "";
   }
 
   function actionName(action) {
