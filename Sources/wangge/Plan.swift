@@ -37,9 +37,10 @@ extension Wangge.Plan {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
         /// The file a generation was read from, else the generation it was copied
-        /// from (whose source is stored as "generation N").
+        /// from (a copy's source is stored as "generation N", N its parent).
         static func from(_ generation: GenerationSummary) -> String {
-            if let source = generation.source, !source.hasPrefix("generation ") { return (source as NSString).lastPathComponent }
+            let copied = generation.parent.map { "generation \($0)" }
+            if let source = generation.source, source != copied { return (source as NSString).lastPathComponent }
             return generation.parent.map { tr("generation \($0)").rendered } ?? ""
         }
 

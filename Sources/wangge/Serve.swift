@@ -92,9 +92,9 @@ extension Wangge {
             func run() throws {
                 let created = try store.openService(creating: true).createToken(
                     TokenRequest(role: role, name: name, grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns), expires: expires))
-                let details = [.verbatim(created.role), .verbatim(created.scope.description),
-                               created.expires.map { tr("expires \(localTime($0))") } ?? .verbatim("")].filter { !$0.rendered.isEmpty }
-                printError(tr("token \(created.id) for \(created.name) (\(Localized.joined(details, separator: ", "))); keep it: it is not stored").rendered)
+                let details = [created.role, created.scope.description].filter { !$0.isEmpty }.map(Localized.verbatim)
+                    + (created.expires.map { [tr("expires \(localTime($0))")] } ?? [])
+                printError(tr("token \(created.id) for \(created.name) (\(Localized.list(details))); keep it: it is not stored").rendered)
                 print(created.token)
             }
         }

@@ -143,7 +143,9 @@ final class OutageAccess: TokenReadsOnly, Sendable {
             reading.withLock { $0 = try? cache.caller(for: OutageAccess.token) }
             done.signal()
         }.start()
-        while access.reads.withLock({ $0 }) < 2 { usleep(1_000) }
+        let deadline = Date().addingTimeInterval(30)
+        while access.reads.withLock({ $0 }) < 2 && Date() < deadline { usleep(1_000) }
+        try #require(access.reads.withLock { $0 } == 2, "the reading request never reached the database")
         #expect(cache.cached(OutageAccess.token) == .valid(caller))
         #expect(try cache.caller(for: OutageAccess.token) == caller)
         #expect(access.reads.withLock { $0 } == 2, "the others did not read")

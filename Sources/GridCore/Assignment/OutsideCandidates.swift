@@ -514,7 +514,7 @@ final class ListCache {
 /// of the projection at every node of a 7 × 7 lattice over it (edges
 /// included) gets none, and its points are projected in full.
 struct LocalProjection {
-    /// 7 + 32 doubles: a flag (1: present), the box's middle (lon, lat), the
+    /// 6 + 32 doubles: the box's middle (lon, lat), the
     /// inverse half sides, the metric origin (x, y), and per power of v then
     /// u the (x, y) coefficients, relative to the origin.
     let header: [Double]
@@ -546,7 +546,7 @@ struct LocalProjection {
         }
         // T0 = 1, T1 = t, T2 = 2t² − 1, T3 = 4t³ − 3t: row m holds T_m's power coefficients.
         let powers: [[Double]] = [[1, 0, 0, 0], [0, 1, 0, 0], [-1, 0, 2, 0], [0, -3, 0, 4]]
-        var header = [1, middleLon, middleLat, 1 / halfWidth, 1 / halfHeight, originX, originY]
+        var header = [middleLon, middleLat, 1 / halfWidth, 1 / halfHeight, originX, originY]
         for b in 0..<4 {
             for a in 0..<4 {
                 var cx = 0.0, cy = 0.0
@@ -576,8 +576,8 @@ struct LocalProjection {
     /// The metric point of (lon, lat) from a header (which must be present).
     @inline(__always)
     static func project(_ header: UnsafePointer<Double>, _ lon: Double, _ lat: Double) -> (x: Double, y: Double) {
-        let u = (lon - header[1]) * header[3], v = (lat - header[2]) * header[4]
-        let c = header + 7
+        let u = (lon - header[0]) * header[2], v = (lat - header[1]) * header[3]
+        let c = header + 6
         var x = 0.0, y = 0.0
         for b in stride(from: 3, through: 0, by: -1) {
             let row = c + 8 * b
@@ -586,6 +586,6 @@ struct LocalProjection {
             x = x * v + rowX
             y = y * v + rowY
         }
-        return (header[5] + x, header[6] + y)
+        return (header[4] + x, header[5] + y)
     }
 }

@@ -63,16 +63,14 @@ public final class PostGISStore: Sendable {
         return failed.map { Date().timeIntervalSince($0) < Self.standbyRetry } == true ? nil : standby
     }
 
-    /// Runs `body` on the standby; false when the standby could not answer (noted: reads go to the primary for a while).
-    @discardableResult
-    private func onStandby(_ body: () throws -> Void) throws -> Bool {
+    /// Runs `body` on the standby; when the standby cannot answer, notes it (reads go to the primary
+    /// for a while) and returns, leaving what `body` would have set unset.
+    private func onStandby(_ body: () throws -> Void) throws {
         do {
             try body()
             standbyFailure.withLock { $0 = nil }
-            return true
         } catch let error as WanggeError where error.kind == .unavailable {
             standbyFailure.withLock { $0 = Date() }
-            return false
         }
     }
 
