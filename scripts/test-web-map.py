@@ -199,6 +199,16 @@ def main():
             b.wait_until(lambda: dispatcher(f"/v1/incidents/{new_id}")["status"] == "accepted", timeout=10, what="accepted")
             b.wait_for("document.getElementById('panel').innerText.includes('已受理')", timeout=10)
             check("accepting from the page changes the incident (API says accepted, the panel 已受理)", True)
+            # Failed mediations use up the level's 2+1+N ladder and escalate it: the history gives the reason in Chinese.
+            for _ in range(5):
+                record = dispatcher(f"/v1/incidents/{new_id}")
+                if record["status"] == "escalated":
+                    break
+                dispatcher(f"/v1/incidents/{new_id}/actions", {"action": "mediate", "result": "failed", "version": record["version"]})
+            click_incident(b, new_id)
+            b.wait_for("document.getElementById('panel').innerText.includes('2+1+N：')", timeout=10)
+            text = panel_text(b)
+            check("an escalation by the ladder reads 2+1+N：…调解 N 次未成功 in the history", "次未成功" in text and "2+1+N: " not in text, text[-300:])
             b.screenshot(os.path.join(ARTEFACTS, "web-map-incident.png"))
 
             # Markup in an imported incident stays text: in its tooltip, its record and its history.

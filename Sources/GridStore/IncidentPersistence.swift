@@ -63,8 +63,8 @@ extension GridStore {
     @discardableResult
     static func recordEvent(_ db: Database, incident: String, at: Date, actor: String, action: IncidentAction,
                             from: IncidentStatus?, to: IncidentStatus, level: HandlingLevel?, unit: String?, grid: String?,
-                            note: String?, detail: [String: String]? = nil) throws -> Int64 {
-        let detailJSON = try detail.map { try WanggeJSON.text($0) }
+                            note: String?, detail: [String: String]? = nil, reason: LifecycleReason? = nil) throws -> Int64 {
+        let detailJSON = try storedEventDetail(detail, reason)
         try db.execute(sql: """
             INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -74,11 +74,32 @@ extension GridStore {
     }
 
     /// Tells a unit about an incident; the incident's grid, village and town go with it, to scope who reads it.
-    static func notify(_ db: Database, about incident: IncidentRecord, event: Int64?, at: Date, level: HandlingLevel, unit: String, reason: String) throws {
+    static func notify(_ db: Database, about incident: IncidentRecord, event: Int64?, at: Date, level: HandlingLevel, unit: String,
+                       reason: LifecycleReason) throws {
         try db.execute(sql: """
-            INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason, grid_code, village_code, town_code)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [incident.id, event, time(at), level.rawValue, unit, reason, incident.grid, incident.village, incident.town])
+            INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason, detail, grid_code, village_code, town_code)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [incident.id, event, time(at), level.rawValue, unit, reason.code, try storedFields(reason.fields),
+                             incident.grid, incident.village, incident.town])
+    }
+
+    // A lifecycle reason is stored as its code and fields: an event's in its
+    // detail (the code under "reason"), a notification's in its reason and
+    // detail columns. Never as words, which are the reader's to choose.
+
+    /// An event's detail column: its particulars and its reason's code and fields.
+    static func storedEventDetail(_ detail: [String: String]?, _ reason: LifecycleReason?) throws -> String? {
+        var stored = detail ?? [:]
+        if let reason { stored.merge(reason.fields.merging(["reason": reason.code]) { $1 }) { $1 } }
+        return try storedFields(stored)
+    }
+
+    static func storedFields(_ fields: [String: String]) throws -> String? {
+        fields.isEmpty ? nil : try WanggeJSON.text(fields)
+    }
+
+    static func fields(_ text: String?) -> [String: String] {
+        text.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:]
     }
 
     /// One incident with its history and notifications, times in the display zone.
@@ -96,25 +117,30 @@ extension GridStore {
             FROM incident_events WHERE incident_id = ? ORDER BY seq
             """, arguments: [id]).map(Self.incidentEvent)
         record.notifications = try Row.fetchAll(db, sql: """
-            SELECT id, incident_id, at, level, unit, reason FROM notifications WHERE incident_id = ? ORDER BY id
+            SELECT \(notificationColumns) FROM notifications WHERE incident_id = ? ORDER BY id
             """, arguments: [id]).map(Self.notification)
         return record.displayed()
     }
 
     /// An event from a row of `seq, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail`, its time in the stored form.
     static func incidentEvent(_ row: Row) -> IncidentEvent {
-        let detail = (row["detail"] as String?).flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+        var detail = fields(row["detail"])
+        let reason = detail.removeValue(forKey: "reason").map { LifecycleReason(code: $0, fields: detail) }
+        if let reason { for key in reason.fields.keys { detail.removeValue(forKey: key) } }
         return IncidentEvent(seq: row["seq"], at: row["at"], actor: row["actor"], action: IncidentAction(rawValue: row["action"]) ?? .report,
                              fromStatus: (row["from_status"] as String?).flatMap(IncidentStatus.init(rawValue:)),
                              toStatus: IncidentStatus(rawValue: row["to_status"]) ?? .reported,
                              level: (row["level"] as String?).flatMap(HandlingLevel.init(rawValue:)), unit: row["unit"],
-                             grid: row["grid_code"], note: row["note"], detail: detail)
+                             grid: row["grid_code"], note: row["note"], detail: detail.isEmpty ? nil : detail, reason: reason)
     }
 
-    /// A notification from a row of `id, incident_id, at, level, unit, reason`, its time in the stored form.
+    static let notificationColumns = "id, incident_id, at, level, unit, reason, detail"
+
+    /// A notification from a row of `notificationColumns`, its time in the stored form.
     static func notification(_ row: Row) -> IncidentNotification {
         IncidentNotification(id: row["id"], incidentID: row["incident_id"], at: row["at"],
-                             level: HandlingLevel(rawValue: row["level"]) ?? .county, unit: row["unit"], reason: row["reason"])
+                             level: HandlingLevel(rawValue: row["level"]) ?? .county, unit: row["unit"],
+                             reason: LifecycleReason(code: row["reason"], fields: fields(row["detail"])))
     }
 
     /// Notifications for a unit (or all), newest first. With `grids`, only
@@ -141,7 +167,7 @@ extension GridStore {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         return try database.pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, incident_id, at, level, unit, reason FROM notifications \(whereClause) ORDER BY id DESC LIMIT ?
+                SELECT \(Self.notificationColumns) FROM notifications \(whereClause) ORDER BY id DESC LIMIT ?
                 """, arguments: StatementArguments(arguments + [limit])).map { Self.notification($0).displayed() }
         }
     }
@@ -242,9 +268,16 @@ extension GridStore {
         }
     }
 
-    /// Why an overdue incident is escalated (or, at the county, the centre told).
-    static func overdueNote(_ record: IncidentRecord) -> String {
-        "overdue: the deadline \(record.deadline.map { timePolicy.displayed(stored: $0) } ?? "?") passed"
+    /// The escalation of an incident whose deadline passed below the county.
+    static func overdueEscalation(_ record: IncidentRecord, actor: String) -> IncidentChange {
+        var change = IncidentChange(.escalate, actor: actor, expectedVersion: record.version)
+        change.reason = .overdue(deadline: record.deadline ?? "")
+        return change
+    }
+
+    /// What the county centre is told when an incident's deadline passes at the county, where nothing is above.
+    static func overdueAtCounty(_ record: IncidentRecord) -> LifecycleReason {
+        .overdueAtCounty(unit: record.unit ?? "?", deadline: record.deadline ?? "")
     }
 
     static func activeGeneration(_ db: Database) throws -> Int64 {
@@ -272,19 +305,17 @@ extension GridStore {
             for row in rows {
                 let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
-                let note = Self.overdueNote(record)
                 if IncidentTransitions.levelAbove(level) != nil {
-                    var change = IncidentChange(.escalate, actor: actor, note: note)
-                    change.expectedVersion = record.version
+                    let change = Self.overdueEscalation(record, actor: actor)
                     let outcome = try Self.changeIncident(db, record, by: change, at: now, rules: rules, generation: generation)
                     touched.append((record.id, outcome.record.level ?? level))
                 } else {
                     let alreadyTold = try Bool.fetchOne(db, sql: """
-                        SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = ? AND reason LIKE 'overdue%' AND at >= ?)
+                        SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = ? AND reason = 'overdue_at_county' AND at >= ?)
                         """, arguments: [record.id, record.deadline]) ?? false
                     guard !alreadyTold else { continue }
                     try Self.notify(db, about: record, event: nil, at: now, level: .county, unit: rules.defaultDepartment,
-                                    reason: "overdue at the county (\(record.unit ?? "?")): \(note)")
+                                    reason: Self.overdueAtCounty(record))
                     touched.append((record.id, level))
                 }
             }
@@ -307,14 +338,18 @@ extension GridStore {
             ORDER BY id
             """, arguments: [generation])
         for row in rows {
-            var change = IncidentChange(.regrid, actor: actor, note: regridNote(generation))
-            change.expectedVersion = row["version"]
+            let change = regridChange(actor: actor, version: row["version"])
             try changeIncident(db, incidentRecord(row, now: nowText), by: change, at: now, rules: rules, generation: generation)
         }
         return rows.count
     }
 
-    static func regridNote(_ generation: Int64) -> String { "boundary redraw: generation \(generation)" }
+    /// The system's hand-over of an incident to the grid a redraw puts it in (the generation is in the event's detail).
+    static func regridChange(actor: String, version: Int) -> IncidentChange {
+        var change = IncidentChange(.regrid, actor: actor, expectedVersion: version)
+        change.reason = .boundaryRedraw
+        return change
+    }
 }
 
 extension GridStore {
@@ -376,7 +411,7 @@ extension GridStore {
         let seqs = try outcome.events.map { event in
             try recordEvent(db, incident: record.id, at: now, actor: event.actor, action: event.action, from: event.fromStatus,
                             to: event.toStatus, level: event.level, unit: event.unit, grid: event.grid, note: event.note,
-                            detail: event.detail)
+                            detail: event.detail, reason: event.reason)
         }
         for notice in outcome.notifications {
             try notify(db, about: record, event: seqs[notice.event], at: now, level: notice.level, unit: notice.unit, reason: notice.reason)

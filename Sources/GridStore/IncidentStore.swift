@@ -191,7 +191,8 @@ extension GridStore {
             try update.execute(arguments: [r.grid?.code, r.grid?.villageCode, r.grid?.townCode, r.level.rawValue, r.unit, r.department,
                                            r.deadline, id])
             try recordEvent(db, incident: id, at: r.reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: r.status,
-                            level: r.level, unit: r.unit, grid: r.grid?.code, note: "imported from \(source)")
+                            level: r.level, unit: r.unit, grid: r.grid?.code, note: nil,
+                            reason: .imported(file: source))
         }
     }
 

@@ -249,8 +249,44 @@ extension SpatiaLiteDatabase {
                     text TEXT);
                 """)
         }
+        migrator.registerMigration("lifecycle-reasons-as-codes") { db in
+            try db.execute(sql: """
+                -- The lifecycle's own reasons become a code and fields (LifecycleReason), worded when shown; they were
+                -- English sentences. A notification's fields go in its new detail column, an event's in its detail,
+                -- the code under "reason"; an event's note is left to a person's words.
+                ALTER TABLE notifications ADD COLUMN detail TEXT;
+                """)
+            try db.execute(sql: lifecycleReasonsAsCodes)
+        }
         return migrator
     }
+
+    /// The English sentences the lifecycle stored before `lifecycle-reasons-as-codes`, as codes and fields
+    /// (rows already in codes are left alone; PostGISDatabase has the same in its dialect).
+    static let lifecycleReasonsAsCodes = """
+        UPDATE notifications SET reason = 'escalated', detail = json_object('from_unit', substr(reason, 16))
+            WHERE substr(reason, 1, 15) = 'escalated from ';
+        UPDATE notifications SET reason = 'moved_in' WHERE reason = 'moved into this grid';
+        UPDATE notifications SET reason = 'boundary_redraw' WHERE reason = 'boundary redraw';
+        UPDATE notifications SET reason = 'overdue_at_county', detail = json_object(
+                'overdue_unit', substr(reason, 24, instr(reason, '): overdue: the deadline ') - 24),
+                'missed_deadline', substr(reason, instr(reason, '): overdue: the deadline ') + 25,
+                                          length(reason) - instr(reason, '): overdue: the deadline ') - 31))
+            WHERE substr(reason, 1, 23) = 'overdue at the county (' AND instr(reason, '): overdue: the deadline ') > 0
+              AND substr(reason, -7) = ' passed';
+        UPDATE incident_events SET note = NULL, detail = json_set(coalesce(detail, '{}'), '$.reason', 'ladder_used_up',
+                '$.attempts', substr(note, 8, instr(note, ' failed attempt(s) at ') - 8),
+                '$.from_level', substr(note, instr(note, ' failed attempt(s) at ') + 22, length(note) - instr(note, ' failed attempt(s) at ') - 27))
+            WHERE action = 'escalate' AND substr(note, 1, 7) = '2+1+N: ' AND instr(note, ' failed attempt(s) at ') > 0
+              AND substr(note, -6) = ' level';
+        UPDATE incident_events SET note = NULL, detail = json_set(coalesce(detail, '{}'), '$.reason', 'overdue',
+                '$.missed_deadline', substr(note, 23, length(note) - 29))
+            WHERE action = 'escalate' AND substr(note, 1, 22) = 'overdue: the deadline ' AND substr(note, -7) = ' passed';
+        UPDATE incident_events SET note = NULL, detail = json_set(coalesce(detail, '{}'), '$.reason', 'imported', '$.file', substr(note, 15))
+            WHERE action = 'report' AND substr(note, 1, 14) = 'imported from ';
+        UPDATE incident_events SET note = NULL, detail = json_set(coalesce(detail, '{}'), '$.reason', 'boundary_redraw')
+            WHERE action = 'regrid' AND substr(note, 1, 28) = 'boundary redraw: generation ';
+        """
 
     /// SpatiaLite's administrative functions report failure as 0, not as an SQL error.
     static func requireOne(_ db: Database, _ sql: String, what: String) throws {

@@ -23,19 +23,12 @@ extension IncidentGrouping: ExpressibleByArgument {}
 
 /// A time as the centre reads it: the display zone, to the minute.
 func localTime(_ text: String?) -> String {
-    guard let text, let date = TimePolicy.standard.date(iso8601: text) else { return text ?? "-" }
-    return TimePolicy.standard.minute(date)
+    text.map(TimePolicy.standard.minute(iso8601:)) ?? "-"
 }
 
 /// A handling level as the reader reads it.
 func levelText(_ level: HandlingLevel?) -> String {
-    switch level {
-    case .grid: tr("grid").rendered
-    case .village: tr("village").rendered
-    case .town: tr("town").rendered
-    case .county: tr("county level").rendered
-    case nil: "-"
-    }
+    level?.text.rendered ?? "-"
 }
 
 /// An action on an incident as the reader reads it.
@@ -56,29 +49,6 @@ func actionText(_ action: IncidentAction) -> String {
     case .regrid: tr("regrid")
     }
     return text.rendered
-}
-
-/// A note or notification reason the incident lifecycle writes (stored in
-/// English, as a record), in the reader's language; a person's own note
-/// stays as it was written.
-func lifecycleText(_ text: String) -> String {
-    let ladder = /2\+1\+N: (\d+) failed attempt\(s\) at (grid|village|town|county) level/
-    if let match = text.wholeMatch(of: ladder) {
-        return tr("2+1+N: \(String(match.1)) failed attempt(s) at \(levelText(HandlingLevel(rawValue: String(match.2)))) level").rendered
-    }
-    if text.hasPrefix("escalated from ") { return tr("escalated from \(String(text.dropFirst("escalated from ".count)))").rendered }
-    if let match = text.wholeMatch(of: /overdue at the county \((.*)\): (.*)/) {
-        return tr("overdue at the county (\(String(match.1))): \(lifecycleText(String(match.2)))").rendered
-    }
-    return switch text {
-    case "reopened": tr("reopened").rendered
-    case "returned": tr("returned").rendered
-    case "rerouted": tr("rerouted").rendered
-    case "moved into this grid": tr("moved into this grid").rendered
-    case "recategorized": tr("recategorized").rendered
-    case "boundary redraw": tr("boundary redraw").rendered
-    default: text
-    }
 }
 
 /// An incident with its history, for the terminal.
@@ -103,12 +73,12 @@ func incidentText(_ r: IncidentRecord) -> String {
             let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
             return [String(e.seq), localTime(e.at), e.actor, actionText(e.action), "\(e.fromStatus?.text.rendered ?? "·") → \(e.toStatus.text.rendered)",
                     "\(levelText(e.level)): \(e.unit ?? "-")", e.grid ?? "-",
-                    [e.note.map(lifecycleText), detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
+                    [e.reason?.text.rendered, e.note, detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
         }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     }
     if let notes = r.notifications, !notes.isEmpty {
         lines.append(tr("notified").rendered)
-        lines += notes.map { "  \(localTime($0.at))  \(levelText($0.level)): \($0.unit) — \(lifecycleText($0.reason))" }
+        lines += notes.map { "  \(localTime($0.at))  \(levelText($0.level)): \($0.unit) — \($0.reason.text.rendered)" }
     }
     return lines.joined(separator: "\n")
 }
@@ -268,7 +238,7 @@ extension Wangge.Incident {
                 return
             }
             print(table([tr("at"), tr("incident"), tr("level"), tr("unit"), tr("reason")], notes.map {
-                [localTime($0.at), $0.incidentID, levelText($0.level), $0.unit, lifecycleText($0.reason)]
+                [localTime($0.at), $0.incidentID, levelText($0.level), $0.unit, $0.reason.text.rendered]
             }))
         }
     }

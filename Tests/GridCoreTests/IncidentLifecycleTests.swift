@@ -77,13 +77,13 @@ import Localization
         #expect(o.events[0].toStatus == .inProgress && o.events[0].level == .village && o.events[0].unit == "新桥社区居委会")
         #expect(o.events[0].detail == ["attempt": "2", "result": "failed", "level": "village"])
         #expect(o.events[1].fromStatus == .inProgress && o.events[1].toStatus == .escalated && o.events[1].unit == "琼湖街道")
-        #expect(o.events[1].note == "2+1+N: 2 failed attempt(s) at village level")
-        #expect(o.notifications == [.init(event: 1, level: .town, unit: "琼湖街道", reason: "escalated from 新桥社区居委会")])
+        #expect(o.events[1].note == nil && o.events[1].reason == .ladderUsedUp(attempts: 2, level: .village))
+        #expect(o.notifications == [.init(event: 1, level: .town, unit: "琼湖街道", reason: .escalated(fromUnit: "新桥社区居委会"))])
         // The town tries once, then the county department.
         o = try apply(.accept, to: o.record, hours: 3)
         o = try apply(.mediate, to: o.record, hours: 4) { $0.settled = false }
         #expect(o.record.status == .escalated && o.record.level == .county && o.record.unit == "司法局" && o.record.escalations == 2)
-        #expect(o.events.last?.note == "2+1+N: 1 failed attempt(s) at town level")
+        #expect(o.events.last?.reason == .ladderUsedUp(attempts: 1, level: .town))
         // The county mediates as often as it takes (the N).
         o = try apply(.accept, to: o.record, hours: 5)
         for attempt in 1...10 {
@@ -105,7 +105,7 @@ import Localization
         #expect(o.record.status == .inProgress && o.record.attempts == 2, "three attempts at the village under these rules")
         o = try apply(.mediate, to: o.record, hours: 3, rules: rules) { $0.settled = false }
         #expect(o.record.status == .escalated && o.record.level == .town)
-        #expect(o.events.last?.note == "2+1+N: 3 failed attempt(s) at village level")
+        #expect(o.events.last?.reason == .ladderUsedUp(attempts: 3, level: .village))
     }
 
     @Test func deadlinesComeFromTheRulesAndTheClock() throws {
@@ -140,7 +140,7 @@ import Localization
         let o = try apply(.reopen, to: closed, hours: 20, note: "当事人不认可调解结果")
         #expect(o.record.status == .reopened && o.record.attempts == 0 && o.record.reopenings == 1)
         #expect(o.record.satisfaction == nil && o.record.closedAt == nil && o.record.deadline == Self.time(Self.at(hours: 20 + 72)))
-        #expect(o.notifications == [.init(event: 0, level: .village, unit: "新桥社区居委会", reason: "reopened")])
+        #expect(o.notifications == [.init(event: 0, level: .village, unit: "新桥社区居委会", reason: .reopened)])
         // One failure after the reopening is the first of two again, not the village's third.
         let accepted = try apply(.accept, to: o.record, hours: 21)
         let mediated = try apply(.mediate, to: accepted.record, hours: 22) { $0.settled = false }
@@ -157,7 +157,7 @@ import Localization
         let o = try apply(.return, to: atTown, hours: 1, rules: rules, note: "不属于本镇")
         #expect(o.record.status == .returned && o.record.unit == "琼湖街道" && o.record.level == .town)
         #expect(o.events.first?.detail == ["returned_by": "琼湖街道"] && o.events.first?.note == "不属于本镇")
-        #expect(o.notifications == [.init(event: 0, level: .county, unit: "县社会治理中心", reason: "returned")])
+        #expect(o.notifications == [.init(event: 0, level: .county, unit: "县社会治理中心", reason: .returned)])
     }
 
     @Test func rerouteSendsItToAnotherGridOrLevel() throws {
@@ -169,7 +169,7 @@ import Localization
         #expect(o.record.level == .village && o.record.unit == "东湖村委会" && o.record.attempts == 0)
         #expect(o.record.deadline == Self.time(Self.at(hours: 2 + 72)))
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "from_unit": "琼湖街道", "from_level": "town"])
-        #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: "rerouted")])
+        #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: .rerouted)])
         #expect(throws: WanggeError.invalid(.verbatim("reroute: no grid G9 in the active generation"))) {
             try apply(.reroute, to: incident(), hours: 2) { $0.grid = "G9" }
         }
@@ -186,7 +186,7 @@ import Localization
         #expect(o.record.status == .accepted && o.record.grid == "G2" && o.record.unit == "东湖村委会")
         #expect(o.record.lon == 112.5 && o.record.lat == 28.9)
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "from_place": "112.355000,28.842000", "to_place": "112.500000,28.900000"])
-        #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: "moved into this grid")])
+        #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: .movedIn)])
         let sameGrid = try apply(.move, to: incident(.accepted), hours: 1, located: (codes, PointAssignment(grid: 0, method: .inside))) {
             $0.position = LonLat(112.356, 28.843)
         }
@@ -205,7 +205,7 @@ import Localization
         #expect(atCounty.record.category == "环境卫生" && atCounty.record.department == "城管局" && atCounty.record.unit == "城管局")
         #expect(atCounty.events.first?.detail == ["from_category": "矛盾纠纷", "to_category": "环境卫生",
                                                   "from_department": "司法局", "to_department": "城管局"])
-        #expect(atCounty.notifications == [.init(event: 0, level: .county, unit: "城管局", reason: "recategorized")])
+        #expect(atCounty.notifications == [.init(event: 0, level: .county, unit: "城管局", reason: .recategorized)])
         let atVillage = try apply(.recategorize, to: incident(.accepted), hours: 1) { $0.category = "环境卫生" }
         #expect(atVillage.record.department == "城管局" && atVillage.record.unit == "新桥社区居委会" && atVillage.notifications.isEmpty,
                 "the village keeps it: only the department behind it changed")
@@ -218,12 +218,32 @@ import Localization
     }
 
     @Test func regridHandsItToTheGridItNowLiesIn() throws {
-        let o = try apply(.regrid, to: incident(.inProgress, level: .town), hours: 1, note: "boundary redraw: generation 7", regridInto: "G2")
+        let o = try apply(.regrid, to: incident(.inProgress, level: .town), hours: 1, note: nil, regridInto: "G2") { $0.reason = .boundaryRedraw }
         #expect(o.record.status == .inProgress && o.record.grid == "G2" && o.record.town == "T2" && o.record.unit == "草尾镇")
+        #expect(o.events.first?.reason == .boundaryRedraw && o.events.first?.note == nil)
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "generation": "7"])
-        #expect(o.notifications == [.init(event: 0, level: .town, unit: "草尾镇", reason: "boundary redraw")])
+        #expect(o.notifications == [.init(event: 0, level: .town, unit: "草尾镇", reason: .boundaryRedraw)])
         #expect(throws: WanggeError.invalid(.verbatim("regrid: R0000001 is in no grid of generation 7"))) {
             try apply(.regrid, to: incident(), hours: 1)
         }
+    }
+
+    /// A reason is stored as its code and fields and read back the same; a code this
+    /// version does not know, or a field missing, is kept as the code, never dropped.
+    @Test func reasonsRoundTripThroughTheirCodeAndFields() {
+        let every: [LifecycleReason] = [
+            .ladderUsedUp(attempts: 2, level: .village), .overdue(deadline: "2026-11-05T16:30:00Z"), .escalated(fromUnit: "琼湖街道"),
+            .overdueAtCounty(unit: "司法局", deadline: "2026-11-20T00:00:00Z"), .imported(file: "户籍.xlsx"), .reopened, .returned, .rerouted, .movedIn, .recategorized,
+            .boundaryRedraw,
+        ]
+        #expect(every.map(\.code) == LifecycleReason.codes)
+        for reason in every { #expect(LifecycleReason(code: reason.code, fields: reason.fields) == reason) }
+        #expect(LifecycleReason(code: "handed_to_police", fields: [:]) == .unrecognized(code: "handed_to_police"))
+        #expect(LifecycleReason(code: "ladder_used_up", fields: ["attempts": "two", "from_level": "village"]) == .unrecognized(code: "ladder_used_up"))
+        #expect(LifecycleReason.unrecognized(code: "handed_to_police").text.rendered(in: .zh) == "handed_to_police")
+        // Worded for the reader, times to the minute in China's (16:30 UTC is 00:30 the next day).
+        #expect(every[1].text.rendered(in: .en) == "overdue: the deadline 2026-11-06 00:30 passed")
+        #expect(every[0].text.rendered(in: .zh) == "2+1+N：村（社区）调解 2 次未成功")
+        #expect(every[2].text.rendered(in: .zh) == "由 琼湖街道 上报")
     }
 }

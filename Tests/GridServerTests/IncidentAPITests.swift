@@ -164,9 +164,16 @@ import TestSupport
             try await client.execute(uri: "/v1/stats/incidents?by=planet", method: .get, headers: fixture.headers(.viewer)) {
                 #expect($0.status == .badRequest)
             }
-            try await client.execute(uri: "/v1/notifications?limit=1000", method: .get, headers: fixture.headers(.dispatcher)) { response in
-                let notes = try #require(try json(response) as? [[String: Any]])
-                #expect(notes.contains { $0["incident_id"] as? String == id && ($0["reason"] as? String)?.hasPrefix("escalated") == true })
+            // The reason is a code with its fields, and words in the reader's language.
+            for language in ["en", "zh-CN"] {
+                var headers = fixture.headers(.dispatcher)
+                headers[.acceptLanguage] = language
+                try await client.execute(uri: "/v1/notifications?limit=1000", method: .get, headers: headers) { response in
+                    let notes = try #require(try json(response) as? [[String: Any]])
+                    let escalated = try #require(notes.first { $0["incident_id"] as? String == id && $0["reason"] as? String == "escalated" })
+                    let from = try #require((escalated["detail"] as? [String: String])?["from_unit"])
+                    #expect(!from.isEmpty && escalated["reason_text"] as? String == (language == "en" ? "escalated from \(from)" : "由 \(from) 上报"))
+                }
             }
         }
     }

@@ -116,6 +116,12 @@ func json(_ response: TestResponse) throws -> Any {
                         .replacingOccurrences(of: "/v1/export/households", with: "/v1/export/{dataset}")
                     #expect(paths[templated] != nil, "OpenAPI lacks \(templated)")
                 }
+                // The lifecycle's reason codes: an event's and a notification's together are all there are.
+                let schemas = try #require((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])
+                func reasons(_ schema: String) -> [String] {
+                    (((schemas[schema] as? [String: Any])?["properties"] as? [String: Any])?["reason"] as? [String: Any])?["enum"] as? [String] ?? []
+                }
+                #expect(Set(reasons("IncidentEvent") + reasons("IncidentNotification")) == Set(LifecycleReason.codes))
             }
             for path in Self.protectedPaths {
                 try await client.execute(uri: path, method: .get) { response in

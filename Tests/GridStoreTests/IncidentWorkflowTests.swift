@@ -85,7 +85,8 @@ import Localization
         #expect(actions == "report accept mediate mediate escalate accept mediate escalate accept mediate mediate mediate mediate close")
         let results = r.history?.compactMap { $0.detail?["result"] }
         #expect(results == ["failed", "failed", "failed", "failed", "failed", "failed", "settled"])
-        #expect(r.history?.first(where: { $0.action == .escalate })?.note == "2+1+N: 2 failed attempt(s) at village level")
+        let laddered = r.history?.first { $0.action == .escalate }
+        #expect(laddered?.note == nil && laddered?.reason == .ladderUsedUp(attempts: 2, level: .village))
         #expect(r.version == 12, "one version per change; a ladder's escalation is part of its mediation")
         // Not satisfied after all: reopened with a fresh deadline at the county.
         r = try act(id, .reopen, hours: 20, by: "调度员", note: "当事人不认可调解结果")
@@ -104,7 +105,9 @@ import Localization
         var r = try t.store.incident(id: id, now: Self.at(hours: 73))
         #expect(r.status == .escalated && r.level == .town && !r.overdue)
         expectDeadline(r, hours: 73 + 168)
-        #expect(r.history?.last?.actor == "scheduler" && r.history?.last?.note?.hasPrefix("overdue") == true)
+        let shown: (Date) -> String = TimePolicy.standard.displayed
+        #expect(r.history?.last?.actor == "scheduler" && r.history?.last?.note == nil)
+        #expect(r.history?.last?.reason == .overdue(deadline: shown(Self.at(hours: 72))))
         #expect(try t.store.escalateOverdue(at: Self.at(hours: 74), rules: Self.rules).isEmpty, "a fresh deadline: nothing to do")
         #expect(try t.store.escalateOverdue(at: Self.at(hours: 73 + 169), rules: Self.rules).map(\.level) == [.county])
         // At the county there is no level above: the centre is told, once per deadline.
@@ -115,6 +118,8 @@ import Localization
         r = try t.store.incident(id: id, now: late)
         #expect(r.level == .county && r.escalations == 2)
         #expect(r.notifications?.map(\.unit) == ["琼湖街道", "司法局", "综治中心"])
+        #expect(r.notifications?.map(\.reason.code) == ["escalated", "escalated", "overdue_at_county"])
+        #expect(r.notifications?.last?.reason == .overdueAtCounty(unit: "司法局", deadline: shown(Self.at(hours: 73 + 169 + 360))))
         var overdue = IncidentFilter()
         overdue.overdueOnly = true
         #expect(try t.store.incidents(overdue, now: late).map(\.id) == [id])
@@ -208,7 +213,7 @@ import Localization
         let id = try report()
         #expect(throws: WanggeError.invalid(.verbatim("return: a note is required (why it is not this unit's)"))) { try act(id, .return, hours: 1, note: nil) }
         var r = try act(id, .return, hours: 1, note: "系邻村事务")
-        #expect(r.status == .returned && r.notifications?.last?.unit == "综治中心" && r.notifications?.last?.reason == "returned")
+        #expect(r.status == .returned && r.notifications?.last?.unit == "综治中心" && r.notifications?.last?.reason == .returned)
         #expect(throws: WanggeError.illegal(IllegalTransition(action: .accept, status: .returned))) { try act(id, .accept, hours: 2) }
         let other = try #require(try t.store.grids().first { $0.townCode == "430981-006" })
         r = try act(id, .reroute, hours: 2, by: "调度员", note: "转草尾镇") {
@@ -278,7 +283,7 @@ import Localization
         let h1 = try t.store.incident(id: "H1")
         #expect(h1.reportedAt == "2026-10-01T08:00:00+08:00" && h1.closedAt == "2026-10-02T12:00:00+08:00")
         #expect(h1.level == .town && h1.unit == "琼湖街道" && h1.department == "司法局" && h1.deadline == "2026-10-08T08:00:00+08:00")
-        #expect(h1.history?.map(\.note) == ["imported from \(file)"] && h1.history?.first?.toStatus == .closed)
+        #expect(h1.history?.map(\.reason) == [.imported(file: file)] && h1.history?.first?.note == nil && h1.history?.first?.toStatus == .closed)
         let h2 = try t.store.incident(id: "H2")
         #expect(h2.level == .village && h2.town == "430981-006" && h2.department == "城管局")
         let h3 = try t.store.incident(id: "H3")

@@ -32,7 +32,7 @@ import GeoKit
         #expect(try t.store.incidents(IncidentFilter()).map(\.id).sorted() == ["E0001", "E0002", "E0003", "R0000001"])
         let escalated = try t.store.incident(id: "E0002")
         #expect(escalated.status == .escalated && escalated.level == .county && escalated.history?.count == 2)
-        #expect(escalated.notifications?.map(\.reason) == ["escalated from 琼湖街道"])
+        #expect(escalated.notifications?.map(\.reason) == [.escalated(fromUnit: "琼湖街道")])
         #expect(try t.store.tokens().map(\.name) == ["王网格", "大屏"])
     }
 
@@ -112,7 +112,7 @@ import GeoKit
     /// its incidents have no occurrence time and no ticket number.
     @Test func householdUpkeepAndIncidentIntakeFieldsOnAMigratedDatabase() throws {
         let applied = try column("SELECT identifier FROM grdb_migrations ORDER BY rowid").compactMap { $0 }
-        #expect(applied.suffix(3) == ["household-upkeep", "incident-occurrence-and-ticket", "stored-configuration"])
+        #expect(applied.suffix(4) == ["household-upkeep", "incident-occurrence-and-ticket", "stored-configuration", "lifecycle-reasons-as-codes"])
         #expect(try column("SELECT count(*) FROM incidents WHERE occurred_at IS NOT NULL OR external_id IS NOT NULL") == ["0"])
         let placement = try t.store.placement()
         func here(_ lon: Double, _ lat: Double) -> (position: LonLat, source: (x: Double, y: Double, crs: CoordinateSystem)) {

@@ -89,7 +89,8 @@ extension SampleFiles {
         }
         for id in [all[0].id, sample.id, all[all.count - 1].id] {
             let record = try reference.incident(id: id, now: Self.now)
-            #expect(record.history?.first?.note?.hasPrefix("imported from") == true)
+            let imports = [SampleFiles.incidents, SampleFiles.wechatIncidents].map(LifecycleReason.imported(file:))
+            #expect(record.history?.first?.reason.map(imports.contains) == true && record.history?.first?.note == nil)
             #expect(try postgis.incident(id: id, now: Self.now) == record)
         }
         #expect(Self.outcome { try postgis.incident(id: "E99999", now: Self.now) } == Self.outcome { try reference.incident(id: "E99999", now: Self.now) })

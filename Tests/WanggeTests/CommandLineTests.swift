@@ -71,8 +71,8 @@ import GridStore
             #expect(text.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "no \(name) line in \(text)")
         }
         #expect(text.contains("GEOS        \(GEOSContext.version)"))
-        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last stored-configuration"))
-        #expect(text.contains("\(old): 7 schema steps, 4 steps behind"))
+        #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last lifecycle-reasons-as-codes"))
+        #expect(text.contains("\(old): 7 schema steps, 5 steps behind"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: old)) == before)
         #expect(try Fixtures.run(binary, ["version"]) == text.split(separator: "\n").dropLast().joined(separator: "\n") + "\n")
     }

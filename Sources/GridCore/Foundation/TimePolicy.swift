@@ -43,6 +43,9 @@ public struct TimePolicy: Sendable {
     /// The day in the display zone (`2026-11-26`).
     public func day(_ date: Date) -> String { String(minute(date).prefix(10)) }
 
+    /// An ISO 8601 time (stored or displayed) to the minute in the display zone; other text is left as it is.
+    public func minute(iso8601 text: String) -> String { date(iso8601: text).map(minute) ?? text }
+
     /// A stored time as people see it; text that is no ISO 8601 time is left as it is.
     public func displayed(stored text: String) -> String { date(iso8601: text).map(displayed) ?? text }
 

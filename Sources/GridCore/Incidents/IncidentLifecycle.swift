@@ -148,7 +148,7 @@ public struct IncidentOutcome: Sendable, Equatable {
         public var event: Int
         public var level: HandlingLevel
         public var unit: String
-        public var reason: String
+        public var reason: LifecycleReason
     }
 }
 
@@ -208,9 +208,9 @@ private struct LifecycleStep {
 
     /// Adds an entry to the history (where the incident stands now); returns its index in `events`.
     private mutating func recordEvent(_ action: IncidentAction, from: IncidentStatus, to: IncidentStatus, level: HandlingLevel?,
-                                      note: String?, detail: [String: String]?) -> Int {
+                                      note: String?, detail: [String: String]?, reason: LifecycleReason? = nil) -> Int {
         events.append(IncidentEvent(seq: 0, at: time(now), actor: change.actor, action: action, fromStatus: from, toStatus: to,
-                                    level: level, unit: record.unit, grid: record.grid, note: note, detail: detail))
+                                    level: level, unit: record.unit, grid: record.grid, note: note, detail: detail, reason: reason))
         return events.count - 1
     }
 
@@ -220,7 +220,7 @@ private struct LifecycleStep {
         var to: IncidentStatus
         to = try IncidentTransitions.transition(action, from: from)
         var detail: [String: String] = [:]
-        var notifyReason: String?
+        var notifyReason: LifecycleReason?
         var note = change.note
         switch action {
         case .report:
@@ -243,7 +243,7 @@ private struct LifecycleStep {
             record.satisfaction = nil
             record.attempts = 0
             record.deadline = time(rules.deadline(from: now, at: currentLevel))
-            notifyReason = "reopened"
+            notifyReason = .reopened
         case .mediate:
             guard let settled = change.settled else { throw WanggeError.invalid(tr("mediate: the result (settled or failed) is required")) }
             let attempt = record.attempts + 1
@@ -256,7 +256,7 @@ private struct LifecycleStep {
                 record.attempts = attempt
                 _ = recordEvent(.mediate, from: from, to: .inProgress, level: currentLevel, note: note, detail: detail)
                 let limit = rules.ladder.attempts[currentLevel] ?? attempt
-                escalate(to: above, from: .inProgress, note: "2+1+N: \(limit) failed attempt(s) at \(currentLevel.rawValue) level")
+                escalate(to: above, from: .inProgress, note: nil, reason: .ladderUsedUp(attempts: limit, level: currentLevel))
                 return
             } else {
                 record.attempts = attempt
@@ -265,12 +265,12 @@ private struct LifecycleStep {
             guard let above = IncidentTransitions.levelAbove(currentLevel) else {
                 throw WanggeError.illegal(IllegalTransition(action: .escalate, status: from))
             }
-            escalate(to: above, from: from, note: note)
+            escalate(to: above, from: from, note: note, reason: change.reason)
             return
         case .return:
             note = try requireNote("why it is not this unit's")
             detail["returned_by"] = record.unit ?? "?"
-            notifyReason = "returned"
+            notifyReason = .returned
         case .reroute:
             note = try requireNote("why it goes elsewhere")
             guard change.grid != nil || change.level != nil else {
@@ -284,7 +284,7 @@ private struct LifecycleStep {
             route(to: target, level: level)
             record.attempts = 0
             record.deadline = time(rules.deadline(from: now, at: level))
-            notifyReason = "rerouted"
+            notifyReason = .rerouted
         case .move:
             guard let located = grids.located, let position = change.position else { throw WanggeError.invalid(tr("move: the new place is missing")) }
             let a = located.assignment
@@ -294,7 +294,7 @@ private struct LifecycleStep {
             detail = ["from_grid": record.grid ?? "", "to_grid": target.code,
                       "from_place": String(format: "%.6f,%.6f", record.lon, record.lat),
                       "to_place": String(format: "%.6f,%.6f", position.lon, position.lat)]
-            if target.code != record.grid { notifyReason = "moved into this grid" }
+            if target.code != record.grid { notifyReason = .movedIn }
             route(to: target, level: currentLevel)
             record.lon = position.lon
             record.lat = position.lat
@@ -312,17 +312,18 @@ private struct LifecycleStep {
             record.category = category
             record.department = rules.department(for: category)
             route(to: grid(record.grid), level: currentLevel)
-            if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = "recategorized" }
+            if detail["from_department"] != detail["to_department"], currentLevel == .county { notifyReason = .recategorized }
         case .regrid:
             guard let target = grid(grids.regridInto) else {
                 throw WanggeError.invalid(tr("regrid: \(record.id) is in no grid of generation \(grids.generation)"))
             }
             detail = ["from_grid": record.grid ?? "", "to_grid": target.code, "generation": String(grids.generation)]
             route(to: target, level: currentLevel)
-            notifyReason = "boundary redraw"
+            notifyReason = .boundaryRedraw
         }
         record.status = to
-        let event = recordEvent(action, from: from, to: to, level: record.level, note: note, detail: detail.isEmpty ? nil : detail)
+        let event = recordEvent(action, from: from, to: to, level: record.level, note: note, detail: detail.isEmpty ? nil : detail,
+                                reason: change.reason)
         if let notifyReason, let level = record.level, let unit = record.unit {
             // A returned incident goes back to the dispatcher: the county centre is told, not the unit that returned it.
             let (level, unit) = action == .return ? (HandlingLevel.county, rules.defaultDepartment) : (level, unit)
@@ -330,7 +331,7 @@ private struct LifecycleStep {
         }
     }
 
-    private mutating func escalate(to level: HandlingLevel, from: IncidentStatus, note: String?) {
+    private mutating func escalate(to level: HandlingLevel, from: IncidentStatus, note: String?, reason: LifecycleReason?) {
         let fromUnit = record.unit ?? ""
         route(to: grid(record.grid), level: level)
         record.status = .escalated
@@ -338,7 +339,7 @@ private struct LifecycleStep {
         record.escalations += 1
         record.deadline = time(rules.deadline(from: now, at: level))
         let event = recordEvent(.escalate, from: from, to: .escalated, level: level, note: note,
-                                detail: ["from_unit": fromUnit, "deadline": record.deadline ?? ""])
-        notifications.append(.init(event: event, level: level, unit: record.unit ?? fromUnit, reason: "escalated from \(fromUnit)"))
+                                detail: ["from_unit": fromUnit, "deadline": record.deadline ?? ""], reason: reason)
+        notifications.append(.init(event: event, level: level, unit: record.unit ?? fromUnit, reason: .escalated(fromUnit: fromUnit)))
     }
 }

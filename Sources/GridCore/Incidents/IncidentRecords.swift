@@ -13,12 +13,15 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
     public var level: HandlingLevel?
     public var unit: String?
     public var grid: String?
+    /// A person's words, as written.
     public var note: String?
     /// Particulars of the action (attempt and result, old and new grid, satisfaction…).
     public var detail: [String: String]?
+    /// Why the system itself acted (an escalation by the ladder or the deadline, an import, a boundary redraw); nil for a person's action.
+    public var reason: LifecycleReason?
 
     public init(seq: Int64, at: String, actor: String, action: IncidentAction, fromStatus: IncidentStatus?, toStatus: IncidentStatus,
-                level: HandlingLevel?, unit: String?, grid: String?, note: String?, detail: [String: String]?) {
+                level: HandlingLevel?, unit: String?, grid: String?, note: String?, detail: [String: String]?, reason: LifecycleReason? = nil) {
         self.seq = seq
         self.at = at
         self.actor = actor
@@ -30,6 +33,30 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
         self.grid = grid
         self.note = note
         self.detail = detail
+        self.reason = reason
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case seq, at, actor, action, fromStatus, toStatus, level, unit, grid, note, detail, reason, reasonText
+    }
+
+    /// In the API the reason is its code, its fields join the detail, and `reason_text` words it in the reader's language.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(seq, forKey: .seq)
+        try container.encode(at, forKey: .at)
+        try container.encode(actor, forKey: .actor)
+        try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(fromStatus, forKey: .fromStatus)
+        try container.encode(toStatus, forKey: .toStatus)
+        try container.encodeIfPresent(level, forKey: .level)
+        try container.encodeIfPresent(unit, forKey: .unit)
+        try container.encodeIfPresent(grid, forKey: .grid)
+        try container.encodeIfPresent(note, forKey: .note)
+        let particulars = (detail ?? [:]).merging(reason?.fields ?? [:]) { own, _ in own }
+        try container.encodeIfPresent(particulars.isEmpty ? nil : particulars, forKey: .detail)
+        try container.encodeIfPresent(reason?.code, forKey: .reason)
+        try container.encodeIfPresent(reason?.text, forKey: .reasonText)
     }
 }
 
@@ -40,15 +67,32 @@ public struct IncidentNotification: Sendable, Encodable, Equatable {
     public var at: String
     public var level: HandlingLevel
     public var unit: String
-    public var reason: String
+    public var reason: LifecycleReason
 
-    public init(id: Int64, incidentID: String, at: String, level: HandlingLevel, unit: String, reason: String) {
+    public init(id: Int64, incidentID: String, at: String, level: HandlingLevel, unit: String, reason: LifecycleReason) {
         self.id = id
         self.incidentID = incidentID
         self.at = at
         self.level = level
         self.unit = unit
         self.reason = reason
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, incidentID, at, level, unit, reason, detail, reasonText
+    }
+
+    /// In the API the reason is its code, with its fields as `detail` and `reason_text` wording it in the reader's language.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(incidentID, forKey: .incidentID)
+        try container.encode(at, forKey: .at)
+        try container.encode(level, forKey: .level)
+        try container.encode(unit, forKey: .unit)
+        try container.encode(reason.code, forKey: .reason)
+        try container.encodeIfPresent(reason.fields.isEmpty ? nil : reason.fields, forKey: .detail)
+        try container.encode(reason.text, forKey: .reasonText)
     }
 }
 
@@ -145,6 +189,8 @@ public struct IncidentChange: Sendable {
     /// `reroute`: the grid and/or level to send it to.
     public var grid: String?
     public var level: HandlingLevel?
+    /// A change the system makes rather than a person (an escalation when the deadline passed, a regrid): why.
+    public var reason: LifecycleReason?
 
     public init(_ action: IncidentAction, actor: String, note: String? = nil, expectedVersion: Int? = nil) {
         self.action = action

@@ -487,7 +487,7 @@
       element("tr", {}, element("th", {}, t("time")), element("th", {}, t("action")), element("th", {}, t("by")), element("th", {}, t("to")), element("th", {}, t("note"))),
       (record.history || []).map((e) => element("tr", {},
         element("td", {}, time(e.at)), element("td", {}, actionName(e.action)), element("td", {}, e.actor ?? "–"),
-        element("td", {}, e.to_status ? statusName(e.to_status) : ""), element("td", {}, lifecycleText(e.note ?? "")))));
+        element("td", {}, e.to_status ? statusName(e.to_status) : ""), element("td", {}, [e.reason_text, e.note].filter(Boolean).join(" ")))));
     if (record.grid) highlight(record.grid);
     panel(element("section", { class: "incident", "data-incident": record.id },
       element("h2", {}, `${t("Incident")} ${record.id}`),
@@ -503,16 +503,6 @@
       element("h3", {}, t("History")), history));
     const known = state.incidents.get(record.id);
     if (known) state.map.panInside(known.marker.getLatLng(), { padding: [40, 40] });
-  }
-
-  // The incident lifecycle's own notes (kept in English in the record, as the
-  // command line's lifecycleText reads them), in the reader's language; a
-  // person's note stays as it was written.
-  function lifecycleText(text) {
-    const ladder = /^2\+1\+N: (\d+) failed attempt\(s\) at (grid|village|town|county) level$/.exec(text);
-    if (ladder) return t("2+1+N: {1} failed attempt(s) at {2} level", ladder[1], levelName(ladder[2]));
-    if (text.startsWith("escalated from ")) return t("escalated from {1}", text.slice("escalated from ".length));
-    return text;
   }
 
   function levelName(level) {

@@ -276,7 +276,35 @@ public final class PostGISDatabase: Sendable {
                 stored_at TEXT NOT NULL,
                 text TEXT);
             """),
+        // As SpatiaLite's `lifecycle-reasons-as-codes`: the lifecycle's own reasons become a code and fields.
+        ("postgis-lifecycle-reasons-as-codes", "ALTER TABLE notifications ADD COLUMN detail TEXT;\n" + lifecycleReasonsAsCodes),
     ]
+
+    /// As `SpatiaLiteDatabase.lifecycleReasonsAsCodes`, in PostgreSQL's dialect.
+    static let lifecycleReasonsAsCodes = """
+        UPDATE notifications SET reason = 'escalated', detail = jsonb_build_object('from_unit', substr(reason, 16))::text
+            WHERE substr(reason, 1, 15) = 'escalated from ';
+        UPDATE notifications SET reason = 'moved_in' WHERE reason = 'moved into this grid';
+        UPDATE notifications SET reason = 'boundary_redraw' WHERE reason = 'boundary redraw';
+        UPDATE notifications SET reason = 'overdue_at_county', detail = jsonb_build_object(
+                'overdue_unit', substr(reason, 24, strpos(reason, '): overdue: the deadline ') - 24),
+                'missed_deadline', substr(reason, strpos(reason, '): overdue: the deadline ') + 25,
+                                          length(reason) - strpos(reason, '): overdue: the deadline ') - 31))::text
+            WHERE substr(reason, 1, 23) = 'overdue at the county (' AND strpos(reason, '): overdue: the deadline ') > 0
+              AND right(reason, 7) = ' passed';
+        UPDATE incident_events SET note = NULL, detail = (coalesce(detail, '{}')::jsonb || jsonb_build_object('reason', 'ladder_used_up',
+                'attempts', substr(note, 8, strpos(note, ' failed attempt(s) at ') - 8),
+                'from_level', substr(note, strpos(note, ' failed attempt(s) at ') + 22, length(note) - strpos(note, ' failed attempt(s) at ') - 27)))::text
+            WHERE action = 'escalate' AND substr(note, 1, 7) = '2+1+N: ' AND strpos(note, ' failed attempt(s) at ') > 0
+              AND right(note, 6) = ' level';
+        UPDATE incident_events SET note = NULL, detail = (coalesce(detail, '{}')::jsonb || jsonb_build_object('reason', 'overdue',
+                'missed_deadline', substr(note, 23, length(note) - 29)))::text
+            WHERE action = 'escalate' AND substr(note, 1, 22) = 'overdue: the deadline ' AND right(note, 7) = ' passed';
+        UPDATE incident_events SET note = NULL, detail = (coalesce(detail, '{}')::jsonb || jsonb_build_object('reason', 'imported', 'file', substr(note, 15)))::text
+            WHERE action = 'report' AND substr(note, 1, 14) = 'imported from ';
+        UPDATE incident_events SET note = NULL, detail = (coalesce(detail, '{}')::jsonb || jsonb_build_object('reason', 'boundary_redraw'))::text
+            WHERE action = 'regrid' AND substr(note, 1, 28) = 'boundary redraw: generation ';
+        """
 
     /// Runs the steps not yet run, inside the caller's transaction. An advisory
     /// lock makes servers that start together migrate one after the other.

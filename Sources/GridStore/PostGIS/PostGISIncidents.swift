@@ -139,7 +139,8 @@ extension PostGISStore {
                 """, [.optional(r.grid?.code), .optional(r.grid?.villageCode), .optional(r.grid?.townCode), .text(r.level.rawValue),
                       .optional(r.unit), .text(r.department), .optional(r.deadline), .text(id)])
             try recordEvent(connection, incident: id, at: r.reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: r.status,
-                            level: r.level, unit: r.unit, grid: r.grid?.code, note: "imported from \(source)")
+                            level: r.level, unit: r.unit, grid: r.grid?.code, note: nil,
+                            reason: .imported(file: source))
         }
     }
 
@@ -149,8 +150,8 @@ extension PostGISStore {
     @discardableResult
     static func recordEvent(_ connection: PostgresConnection, incident: String, at: Date, actor: String, action: IncidentAction,
                             from: IncidentStatus?, to: IncidentStatus, level: HandlingLevel?, unit: String?, grid: String?,
-                            note: String?, detail: [String: String]? = nil) throws -> Int64 {
-        let detailJSON = try detail.map { try WanggeJSON.text($0) }
+                            note: String?, detail: [String: String]? = nil, reason: LifecycleReason? = nil) throws -> Int64 {
+        let detailJSON = try GridStore.storedEventDetail(detail, reason)
         return try connection.query("""
             INSERT INTO incident_events (incident_id, at, actor, action, from_status, to_status, level, unit, grid_code, note, detail)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq
@@ -160,12 +161,13 @@ extension PostGISStore {
 
     /// As `GridStore.notify`.
     static func notify(_ connection: PostgresConnection, about incident: IncidentRecord, event: Int64?, at: Date, level: HandlingLevel,
-                       unit: String, reason: String) throws {
+                       unit: String, reason: LifecycleReason) throws {
         try connection.query("""
-            INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason, grid_code, village_code, town_code)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            INSERT INTO notifications (incident_id, event_seq, at, level, unit, reason, detail, grid_code, village_code, town_code)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             """, [.text(incident.id), event.map { .integer($0) } ?? .null, .text(GridStore.time(at)), .text(level.rawValue), .text(unit),
-                  .text(reason), .optional(incident.grid), .optional(incident.village), .optional(incident.town)])
+                  .text(reason.code), .optional(try GridStore.storedFields(reason.fields)), .optional(incident.grid), .optional(incident.village),
+                  .optional(incident.town)])
     }
 
     public func incident(id: String, now: Date) throws -> IncidentRecord {
@@ -183,7 +185,7 @@ extension PostGISStore {
             FROM incident_events WHERE incident_id = $1 ORDER BY seq
             """, [.text(id)]).grdbRows().map(GridStore.incidentEvent)
         record.notifications = try connection.query("""
-            SELECT id, incident_id, at, level, unit, reason FROM notifications WHERE incident_id = $1 ORDER BY id
+            SELECT \(GridStore.notificationColumns) FROM notifications WHERE incident_id = $1 ORDER BY id
             """, [.text(id)]).grdbRows().map(GridStore.notification)
         return record.displayed()
     }
@@ -209,7 +211,7 @@ extension PostGISStore {
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let limit = bind(.integer(Int64(limit)))
         return try read { connection in
-            try connection.query("SELECT id, incident_id, at, level, unit, reason FROM notifications \(whereClause) ORDER BY id DESC LIMIT \(limit)",
+            try connection.query("SELECT \(GridStore.notificationColumns) FROM notifications \(whereClause) ORDER BY id DESC LIMIT \(limit)",
                                  arguments).grdbRows().map { GridStore.notification($0).displayed() }
         }
     }
@@ -278,19 +280,17 @@ extension PostGISStore {
             for row in rows {
                 let record = GridStore.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
-                let note = GridStore.overdueNote(record)
                 if IncidentTransitions.levelAbove(level) != nil {
-                    var change = IncidentChange(.escalate, actor: actor, note: note)
-                    change.expectedVersion = record.version
+                    let change = GridStore.overdueEscalation(record, actor: actor)
                     let outcome = try Self.changeIncident(connection, record, by: change, at: now, rules: rules, generation: generation)
                     touched.append((record.id, outcome.record.level ?? level))
                 } else {
                     let alreadyTold = try connection.query("""
-                        SELECT 1 FROM notifications WHERE incident_id = $1 AND reason LIKE 'overdue%' AND at >= $2 LIMIT 1
+                        SELECT 1 FROM notifications WHERE incident_id = $1 AND reason = 'overdue_at_county' AND at >= $2 LIMIT 1
                         """, [.text(record.id), .optional(record.deadline)]).count > 0
                     guard !alreadyTold else { continue }
                     try Self.notify(connection, about: record, event: nil, at: now, level: .county, unit: rules.defaultDepartment,
-                                    reason: "overdue at the county (\(record.unit ?? "?")): \(note)")
+                                    reason: GridStore.overdueAtCounty(record))
                     touched.append((record.id, level))
                 }
             }
@@ -309,8 +309,7 @@ extension PostGISStore {
             ORDER BY id
             """, [.integer(generation)]).grdbRows()
         for row in rows {
-            var change = IncidentChange(.regrid, actor: actor, note: GridStore.regridNote(generation))
-            change.expectedVersion = row["version"]
+            let change = GridStore.regridChange(actor: actor, version: row["version"])
             try changeIncident(connection, GridStore.incidentRecord(row, now: nowText), by: change, at: now, rules: rules, generation: generation)
         }
         return rows.count
@@ -358,7 +357,8 @@ extension PostGISStore {
         }
         let seqs = try outcome.events.map { event in
             try recordEvent(connection, incident: record.id, at: now, actor: event.actor, action: event.action, from: event.fromStatus,
-                            to: event.toStatus, level: event.level, unit: event.unit, grid: event.grid, note: event.note, detail: event.detail)
+                            to: event.toStatus, level: event.level, unit: event.unit, grid: event.grid, note: event.note, detail: event.detail,
+                            reason: event.reason)
         }
         for notice in outcome.notifications {
             try notify(connection, about: record, event: seqs[notice.event], at: now, level: notice.level, unit: notice.unit, reason: notice.reason)
