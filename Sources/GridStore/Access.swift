@@ -116,21 +116,25 @@ public struct TokenScopeChange: Sendable, Equatable, CustomStringConvertible {
     /// Villages and towns of the scope that the new generation does not have.
     public var missingAreas: [String]
 
-    public var description: String {
-        var parts: [String] = []
-        if gridsAfter.isEmpty && !gridsBefore.isEmpty {
-            parts.append(tr("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing").rendered)
-        } else if gridsBefore != gridsAfter {
-            parts.append(tr("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))").rendered)
-        }
-        if !missingAreas.isEmpty { parts.append(tr("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing").rendered) }
-        return tr("token \(id) \(name): ").rendered + parts.joined(separator: "; ")
-    }
+    public var description: String { text.rendered }
 
-    /// Lines for an activation's or an import's report ("" when no token changed).
-    public static func report(_ changes: [TokenScopeChange]) -> String {
-        changes.isEmpty ? "" : "\n" + tr("tokens re-scoped to the new grids (see `wangge token list`):").rendered
-            + changes.map { "\n  \($0)" }.joined()
+    /// Lines for an activation's or an import's report in a reader's language ("" when no token changed).
+    public static func report(_ changes: [TokenScopeChange], in language: Language = .current) -> String {
+        changes.isEmpty ? "" : "\n" + tr("tokens re-scoped to the new grids (see `wangge token list`):").rendered(in: language)
+            + changes.map { "\n  " + $0.text.rendered(in: language) }.joined()
+    }
+}
+
+extension TokenScopeChange: LocalizedConvertible {
+    public var text: Localized {
+        var parts: [Localized] = []
+        if gridsAfter.isEmpty && !gridsBefore.isEmpty {
+            parts.append(tr("no grid of the new generation overlaps its grids \(gridsBefore.joined(separator: ",")): it keeps those codes, which serve nothing"))
+        } else if gridsBefore != gridsAfter {
+            parts.append(tr("grids \(gridsBefore.joined(separator: ",")) → \(gridsAfter.joined(separator: ","))"))
+        }
+        if !missingAreas.isEmpty { parts.append(tr("\(missingAreas.joined(separator: ", ")) no longer exist: those parts of its scope serve nothing")) }
+        return .joined([tr("token \(id) \(name): "), .joined(parts, separator: "; ")], separator: "")
     }
 }
 

@@ -55,7 +55,7 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
         return activated.rendered(in: language)
             + "\n" + tr("assigned: \(counts)").rendered(in: language)
             + "\n" + tr("open incidents re-routed to their new grid: \(rerouted)").rendered(in: language)
-            + TokenScopeChange.report(tokens)
+            + TokenScopeChange.report(tokens, in: language)
             + String(format: "\n(%.1f s)", seconds)
     }
 }

@@ -23,6 +23,10 @@ import GridCore
         #expect(report.tokens == [TokenScopeChange(id: worker, name: "和桥二格", gridsBefore: [PlanningFixture.splitGrid],
                                                    gridsAfter: parts.sorted(), missingAreas: [])])
         #expect(report.description.contains("token \(worker) 和桥二格: grids \(PlanningFixture.splitGrid) → \(parts.sorted().joined(separator: ","))"))
+        // Each language whole, whatever the process's: the server renders a report for each reader.
+        let chinese = report.rendered(in: .zh)
+        #expect(chinese.contains("令牌 \(worker) 和桥二格：") && !chinese.contains("token \(worker)") && !chinese.contains("grids "), "\(chinese)")
+        #expect(!report.rendered(in: .en).contains("令牌"))
         #expect(try f.store.caller(tokenHash: "split-worker")?.grids == Set(parts))
         #expect(try f.store.caller(tokenHash: "neighbour-worker")?.grids == [neighbour])
         // A village scope means the village's grids in whatever generation is active.
