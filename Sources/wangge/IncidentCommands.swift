@@ -70,15 +70,14 @@ func incidentText(_ r: IncidentRecord) -> String {
     if let history = r.history, !history.isEmpty {
         lines.append(tr("history").rendered)
         lines.append(table([.verbatim("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
-            let detail = e.detail.map { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") } ?? ""
             return [String(e.seq), localTime(e.at), e.actor, actionText(e.action), "\(e.fromStatus?.text.rendered ?? "·") → \(e.toStatus.text.rendered)",
-                    "\(levelText(e.level)): \(e.unit ?? "-")", e.grid ?? "-",
-                    [e.reason?.text.rendered, e.note, detail.isEmpty ? nil : "[\(detail)]"].compactMap { $0 }.joined(separator: " ")]
+                    tr("\(levelText(e.level)): \(e.unit ?? "-")").rendered, e.grid ?? "-",
+                    [e.reason?.text.rendered, e.note, e.particulars.map { "[\($0.rendered)]" }].compactMap { $0 }.joined(separator: " ")]
         }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
     }
     if let notes = r.notifications, !notes.isEmpty {
         lines.append(tr("notified").rendered)
-        lines += notes.map { "  \(localTime($0.at))  \(levelText($0.level)): \($0.unit) — \($0.reason.text.rendered)" }
+        lines += notes.map { "  \(localTime($0.at))  " + tr("\(levelText($0.level)): \($0.unit)").rendered + " — \($0.reason.text.rendered)" }
     }
     return lines.joined(separator: "\n")
 }

@@ -76,6 +76,9 @@ import Localization
         #expect(o.events.map(\.action) == [.mediate, .escalate])
         #expect(o.events[0].toStatus == .inProgress && o.events[0].level == .village && o.events[0].unit == "新桥社区居委会")
         #expect(o.events[0].detail == ["attempt": "2", "result": "failed", "level": "village"])
+        #expect(o.events[0].particulars?.rendered(in: .zh) == "村（社区）第 2 次调解：未成功")
+        #expect(o.events[0].particulars?.rendered(in: .en) == "attempt 2 at village level: not settled")
+        #expect(o.events[1].particulars?.rendered(in: .zh) == "原承办：新桥社区居委会，时限 2026-11-09 11:00")
         #expect(o.events[1].fromStatus == .inProgress && o.events[1].toStatus == .escalated && o.events[1].unit == "琼湖街道")
         #expect(o.events[1].note == nil && o.events[1].reason == .ladderUsedUp(attempts: 2, level: .village))
         #expect(o.notifications == [.init(event: 1, level: .town, unit: "琼湖街道", reason: .escalated(fromUnit: "新桥社区居委会"))])
@@ -169,6 +172,10 @@ import Localization
         #expect(o.record.level == .village && o.record.unit == "东湖村委会" && o.record.attempts == 0)
         #expect(o.record.deadline == Self.time(Self.at(hours: 2 + 72)))
         #expect(o.events.first?.detail == ["from_grid": "G1", "to_grid": "G2", "from_unit": "琼湖街道", "from_level": "town"])
+        #expect(o.events.first?.particulars?.rendered(in: .en) == "previously with 琼湖街道 (town level), grid G1 → G2")
+        var unknown = try #require(o.events.first)
+        unknown.detail = ["weather": "rain", "channel": "12345"]
+        #expect(unknown.particulars?.rendered(in: .zh) == "来源 12345，weather=rain", "a field this version does not know is shown as it is")
         #expect(o.notifications == [.init(event: 0, level: .village, unit: "东湖村委会", reason: .rerouted)])
         #expect(throws: WanggeError.invalid(.verbatim("reroute: no grid G9 in the active generation"))) {
             try apply(.reroute, to: incident(), hours: 2) { $0.grid = "G9" }

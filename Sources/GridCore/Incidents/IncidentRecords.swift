@@ -37,10 +37,10 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seq, at, actor, action, fromStatus, toStatus, level, unit, grid, note, detail, reason, reasonText
+        case seq, at, actor, action, fromStatus, toStatus, level, unit, grid, note, detail, detailText, reason, reasonText
     }
 
-    /// In the API the reason is its code, its fields join the detail, and `reason_text` words it in the reader's language.
+    /// In the API the reason is its code, its fields join the detail, and `reason_text` and `detail_text` word them in the reader's language.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(seq, forKey: .seq)
@@ -53,8 +53,9 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
         try container.encodeIfPresent(unit, forKey: .unit)
         try container.encodeIfPresent(grid, forKey: .grid)
         try container.encodeIfPresent(note, forKey: .note)
-        let particulars = (detail ?? [:]).merging(reason?.fields ?? [:]) { own, _ in own }
-        try container.encodeIfPresent(particulars.isEmpty ? nil : particulars, forKey: .detail)
+        let fields = (detail ?? [:]).merging(reason?.fields ?? [:]) { own, _ in own }
+        try container.encodeIfPresent(fields.isEmpty ? nil : fields, forKey: .detail)
+        try container.encodeIfPresent(particulars, forKey: .detailText)
         try container.encodeIfPresent(reason?.code, forKey: .reason)
         try container.encodeIfPresent(reason?.text, forKey: .reasonText)
     }
