@@ -42,8 +42,10 @@ for corpus in Tests/Fixtures/fuzz/*/; do
     else
         failed=$((failed + 1))
         echo "FAILED: fuzz $target: a crash, leak or timeout; the input is kept in $found (replay: wangge-fuzz $target FILE)"
-        grep -E "ERROR|SUMMARY|Fatal error|==[0-9]+==" "$log" | head -20
-        tail -30 "$log"
+        # The sanitizer's whole report (every stack of a leak, not its last frames), then libFuzzer's end.
+        sed -n '/==[0-9]*==ERROR/,/^SUMMARY/p' "$log" | head -400
+        grep -E "Fatal error" "$log" | head -5
+        tail -12 "$log"
         continue
     fi
     rm -rf "$found" "$log"

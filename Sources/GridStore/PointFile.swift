@@ -216,16 +216,13 @@ public enum PointFile {
         // The bytes are parsed on a thread of their own while `body` checks and writes the
         // batch before: parsing is a tenth of an import, and the writing runs on one core.
         let handoff = BatchHandoff()
-        let parsed = DispatchSemaphore(value: 0)
         let mapped = data
-        let parser = Thread {
+        let parser = try JoinedThread {
             parseCSV(mapped, path: path, batchSize: batchSize, columnNames: columnNames, into: handoff)
-            parsed.signal()
         }
-        parser.start()
         defer {
             handoff.stop()
-            parsed.wait()
+            parser.join()
         }
         while true {
             switch handoff.take() {

@@ -3,6 +3,7 @@
 /// `{n}` is the n-th value, and may move to where Chinese puts it.
 let chinese: [String: String] = [
     "{1}: {2}": "{1}：{2}",
+    "cannot start a thread ({1}); try again": "无法启动线程（{1}），请重试",
     "unknown encoding '{1}': use gbk or utf-8": "未知编码“{1}”：请使用 gbk 或 utf-8",
     "{1} (as given)": "{1}（按指定）",
     "{1} (from {2})": "{1}（取自 {2}）",

@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 
 /// Runs `work` over consecutive slices of `0..<count` on every core and returns
 /// the slices' results in slice order, as a loop over them would. Slices are
@@ -72,4 +73,42 @@ public enum BackgroundRelease {
         let last = value
         queue.async { withExtendedLifetime(last) {} }
     }
+}
+
+/// One long task on a thread of its own, which `join` waits out to its end: a
+/// Foundation `Thread` runs on past the work (its exit, its storage), so it
+/// could outlive the call that started it.
+public final class JoinedThread: @unchecked Sendable {
+    private final class Work {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    private let thread: pthread_t
+    private var joined = false
+
+    /// Starts `body` now; throws `unavailable` when the system has no thread to give.
+    public init(_ body: @escaping @Sendable () -> Void) throws {
+        let work = Unmanaged.passRetained(Work(body))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { context in
+            Unmanaged<Work>.fromOpaque(context!).takeRetainedValue().body()
+            return nil
+        }, work.toOpaque())
+        guard status == 0 else {
+            work.release()
+            throw WanggeError(.unavailable, tr("cannot start a thread (\(String(cString: strerror(status)))); try again"))
+        }
+        self.thread = thread
+    }
+
+    /// Waits until the thread has ended (once; later calls return at once).
+    public func join() {
+        guard !joined else { return }
+        joined = true
+        let status = pthread_join(thread, nil)
+        precondition(status == 0, "pthread_join: \(status)")
+    }
+
+    deinit { join() }
 }
