@@ -134,6 +134,10 @@ import GridCore
         let standbyURL = try PostgresTestCluster.standby(of: url)
         let server = try PostGISStore(url: url, readURL: standbyURL)
         let active = try server.activeGeneration()
+        // Opening the store checked its schema in a write, which notes where the primary's WAL
+        // stood then (other tests write to the cluster too): until the standby has replayed that
+        // far, this server reads from the primary. Paused short of it, it would never read there.
+        try PostgresTestCluster.waitForReplay()
 
         try PostgresTestCluster.psql(standbyURL, "SELECT pg_wal_replay_pause()")
         defer { _ = try? PostgresTestCluster.psql(standbyURL, "SELECT pg_wal_replay_resume()") }
