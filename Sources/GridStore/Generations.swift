@@ -23,6 +23,12 @@ public struct GenerationSummary: Sendable, Equatable, Encodable {
     public var grids: Int
     /// The assignment distances its assignments were made with (nil: not recorded).
     public var rules: AssignmentRules?
+
+    /// The `source` a draft copied from generation `parent` is stored with (both stores).
+    static func copySource(of parent: Int64) -> String { "generation \(parent)" }
+
+    /// Whether it is a copy of its parent generation, not read from a file.
+    public var isCopy: Bool { parent.map { source == Self.copySource(of: $0) } ?? false }
 }
 
 /// What an edit of a draft did, for the user.
@@ -126,7 +132,7 @@ extension GridStore {
         let county = try countyBoundary(of: source)
         return try database.pool.write { db in
             try db.execute(sql: "INSERT INTO generations (name, status, source, parent_id, created_at, county) VALUES (?, 'draft', ?, ?, ?, ?)",
-                           arguments: [name, "generation \(source)", source, Self.timestamp(Date()), Data(county)])
+                           arguments: [name, GenerationSummary.copySource(of: source), source, Self.timestamp(Date()), Data(county)])
             let draft = db.lastInsertedRowID
             try db.execute(sql: "INSERT INTO towns (generation_id, code, name, geom) SELECT ?, code, name, geom FROM towns WHERE generation_id = ?",
                            arguments: [draft, source])

@@ -90,7 +90,10 @@ extension GridStore {
     /// An event's detail column: its particulars and its reason's code and fields.
     static func storedEventDetail(_ detail: [String: String]?, _ reason: LifecycleReason?) throws -> String? {
         var stored = detail ?? [:]
-        if let reason { stored.merge(reason.fields.merging(["reason": reason.code]) { $1 }) { $1 } }
+        if let reason {
+            stored.merge(reason.fields) { $1 }
+            stored["reason"] = reason.code
+        }
         return try storedFields(stored)
     }
 

@@ -30,7 +30,7 @@ extension IncidentEvent {
                 (key, Self.timeDetails.contains(key) && !value.isEmpty ? policy.displayed(stored: value) : value)
             })
         }
-        shown.reason = reason?.mappingTimes { $0.isEmpty ? $0 : policy.displayed(stored: $0) }
+        shown.reason = reason?.mappingTimes { policy.displayed(stored: $0) }
         return shown
     }
 }
@@ -39,7 +39,7 @@ extension IncidentNotification {
     func displayed(_ policy: TimePolicy = GridStore.timePolicy) -> IncidentNotification {
         var shown = self
         shown.at = policy.displayed(stored: at)
-        shown.reason = reason.mappingTimes { $0.isEmpty ? $0 : policy.displayed(stored: $0) }
+        shown.reason = reason.mappingTimes { policy.displayed(stored: $0) }
         return shown
     }
 }

@@ -36,11 +36,9 @@ extension Wangge {
 extension Wangge.Plan {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: tr("Every generation: id, name, status, created, activated, retired, grids.").rendered)
-        /// The file a generation was read from, else the generation it was copied
-        /// from (a copy's source is stored as "generation N", N its parent).
+        /// The file a generation was read from, else the generation it was copied from.
         static func from(_ generation: GenerationSummary) -> String {
-            let copied = generation.parent.map { "generation \($0)" }
-            if let source = generation.source, source != copied { return (source as NSString).lastPathComponent }
+            if let source = generation.source, !generation.isCopy { return (source as NSString).lastPathComponent }
             return generation.parent.map { tr("generation \($0)").rendered } ?? ""
         }
 

@@ -31,7 +31,7 @@ extension PostGISStore {
         _ = try generation(source)
         let county = try countyBoundary(of: source)
         return try database.write { connection in
-            let draft = try Self.insertGeneration(connection, name: name, source: "generation \(source)", parent: source, county: county)
+            let draft = try Self.insertGeneration(connection, name: name, source: GenerationSummary.copySource(of: source), parent: source, county: county)
             try connection.query("INSERT INTO towns (generation_id, code, name, geom) SELECT $1, code, name, geom FROM towns WHERE generation_id = $2",
                                  [.integer(draft), .integer(source)])
             try connection.query("""
