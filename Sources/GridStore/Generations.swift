@@ -54,8 +54,7 @@ public struct ActivationReport: Sendable, CustomStringConvertible {
 
     /// The report in a reader's language.
     public func rendered(in language: Language) -> String {
-        let methods = AssignmentMethod.allCases.compactMap { m in assigned[m].map { Localized.joined([m.text, .verbatim(String($0))], separator: " ") } }
-        let counts = methods.isEmpty ? tr("no points") : Localized.list(methods)
+        let counts = AssignmentMethod.counts(assigned) ?? tr("no points")
         let activated = retired.map { tr("generation \(generation) \(name) is active; generation \($0) retired") }
             ?? tr("generation \(generation) \(name) is active")
         return activated.rendered(in: language)

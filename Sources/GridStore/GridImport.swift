@@ -149,11 +149,11 @@ public struct ImportReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         var lines: [String] = []
-        let methodText = AssignmentMethod.allCases.compactMap { m in methods[m].map { "\(m.text.rendered) \($0)" } }.joined(separator: ", ")
         let took = String(format: "%.1f", seconds)
         let into = generation.map { tr(" into generation \($0)") } ?? .verbatim("")
-        lines.append((methodText.isEmpty ? tr("\(file): imported \(imported)\(into) (\(took) s)")
-                      : tr("\(file): imported \(imported)\(into); assigned: \(methodText); near a boundary: \(nearBoundary) (\(took) s)")).rendered)
+        lines.append((AssignmentMethod.counts(methods).map {
+            tr("\(file): imported \(imported)\(into); assigned: \($0); near a boundary: \(nearBoundary) (\(took) s)")
+        } ?? tr("\(file): imported \(imported)\(into) (\(took) s)")).rendered)
         lines.append(contentsOf: notes.map { "  \($0)" })
         lines.append(contentsOf: repaired.map { tr("  repaired: \($0)").rendered })
         return lines.joined(separator: "\n") + TokenScopeChange.report(tokens)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import GeoKit
+import Localization
 @testable import GridCore
 
 /// The rule on a hand-made tiling where every answer is known:
@@ -115,5 +116,13 @@ import GeoKit
         let beijing = try check(116.4, 39.9)
         #expect(beijing.method == .none && beijing.nearestGrid >= 0)
         #expect(try #require(beijing.distanceMeters) > 1_000_000)
+    }
+
+    /// An import's and an activation's counts per method, in method order, as each language lists them.
+    @Test func countsPerMethodReadAsAList() {
+        let counts = AssignmentMethod.counts([.nearest: 3, .inside: 2530])
+        #expect(counts?.rendered(in: .en) == "inside 2530, nearest 3")
+        #expect(counts?.rendered(in: .zh) == "网格内 2530，就近分配 3")
+        #expect(AssignmentMethod.counts([:]) == nil)
     }
 }

@@ -23,6 +23,13 @@ extension AssignmentMethod: LocalizedConvertible {
         case .none: tr("unassigned")
         }
     }
+
+    /// How many points each method assigned, in method order ("inside 2530, nearest 3"; in
+    /// Chinese 网格内 2530，就近分配 3); nil when there are none.
+    public static func counts(_ counts: [AssignmentMethod: Int]) -> Localized? {
+        let items = allCases.compactMap { m in counts[m].map { Localized.joined([m.text, .verbatim(String($0))], separator: " ") } }
+        return items.isEmpty ? nil : .list(items)
+    }
 }
 
 /// The distances that govern assignment, in metres.
