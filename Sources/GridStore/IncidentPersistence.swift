@@ -272,8 +272,8 @@ extension GridStore {
     }
 
     /// The escalation of an incident whose deadline passed below the county.
-    static func overdueEscalation(_ record: IncidentRecord, actor: String) -> IncidentChange {
-        var change = IncidentChange(.escalate, actor: actor, expectedVersion: record.version)
+    static func overdueEscalation(_ record: IncidentRecord) -> IncidentChange {
+        var change = IncidentChange(.escalate, actor: SystemActor.scheduler.rawValue, expectedVersion: record.version)
         change.reason = .overdue(deadline: record.deadline ?? "")
         return change
     }
@@ -295,7 +295,7 @@ extension GridStore {
     /// there is no level above, the county centre is notified once per deadline.
     /// Returns the incidents touched, with the level each went to.
     @discardableResult
-    public func escalateOverdue(at now: Date = Date(), rules: DispatchRules, actor: String = "scheduler")
+    public func escalateOverdue(at now: Date = Date(), rules: DispatchRules)
         throws -> [(id: String, level: HandlingLevel)] {
         try database.pool.write { db in
             let rows = try Row.fetchAll(db, sql: """
@@ -309,7 +309,7 @@ extension GridStore {
                 let record = Self.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
                 if IncidentTransitions.levelAbove(level) != nil {
-                    let change = Self.overdueEscalation(record, actor: actor)
+                    let change = Self.overdueEscalation(record)
                     let outcome = try Self.changeIncident(db, record, by: change, at: now, rules: rules, generation: generation)
                     touched.append((record.id, outcome.record.level ?? level))
                 } else {

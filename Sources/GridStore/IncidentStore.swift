@@ -190,7 +190,7 @@ extension GridStore {
             let r = importedRouting(row, grids: grids, rules: rules)
             try update.execute(arguments: [r.grid?.code, r.grid?.villageCode, r.grid?.townCode, r.level.rawValue, r.unit, r.department,
                                            r.deadline, id])
-            try recordEvent(db, incident: id, at: r.reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: r.status,
+            try recordEvent(db, incident: id, at: r.reportedAt ?? Date(), actor: SystemActor.importer.rawValue, action: .report, from: nil, to: r.status,
                             level: r.level, unit: r.unit, grid: r.grid?.code, note: nil,
                             reason: .imported(file: source))
         }

@@ -437,6 +437,8 @@ let chineseCommandLine: [String: String] = [
     "escalated from {1}": "由 {1} 上报",
     "overdue: the deadline {1} passed": "超期：时限 {1} 已过",
     "imported from {1}": "从 {1} 导入",
+    "system (deadline check)": "系统（超期检查）",
+    "system (import)": "系统（文件导入）",
     "settled": "成功",
     "not settled": "未成功",
     "attempt {1} at {2} level: {3}": "{2}第 {1} 次调解：{3}",

@@ -70,7 +70,7 @@ func incidentText(_ r: IncidentRecord) -> String {
     if let history = r.history, !history.isEmpty {
         lines.append(tr("history").rendered)
         lines.append(table([.verbatim("#"), tr("at"), tr("by"), tr("action"), tr("from → to"), tr("level: unit"), tr("grid"), tr("note")], history.map { e in
-            return [String(e.seq), localTime(e.at), e.actor, actionText(e.action), "\(e.fromStatus?.text.rendered ?? "·") → \(e.toStatus.text.rendered)",
+            return [String(e.seq), localTime(e.at), e.actorText.rendered, actionText(e.action), "\(e.fromStatus?.text.rendered ?? "·") → \(e.toStatus.text.rendered)",
                     tr("\(levelText(e.level)): \(e.unit ?? "-")").rendered, e.grid ?? "-",
                     [e.reason?.text.rendered, e.note, e.particulars.map { "[\($0.rendered)]" }].compactMap { $0 }.joined(separator: " ")]
         }).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
@@ -217,7 +217,7 @@ extension Wangge.Incident {
         @Option(help: ArgumentHelp(tr("The time to check deadlines against (default: now).").rendered)) var at: TimeArgument?
 
         func run() throws {
-            let touched = try store.openService().escalateOverdue(at: at?.date ?? Date(), actor: "scheduler")
+            let touched = try store.openService().escalateOverdue(at: at?.date ?? Date())
             for (id, level) in touched { print("\(id)\t→ \(level.rawValue)") }
             print(tr("\(touched.count) overdue incident(s) escalated or reported to the county").rendered)
         }

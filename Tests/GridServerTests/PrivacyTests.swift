@@ -6,6 +6,7 @@ import GridServer
 import GridStore
 import Hummingbird
 import HummingbirdTesting
+import Localization
 import Testing
 import TestSupport
 
@@ -50,6 +51,13 @@ import TestSupport
             try store.apply(move, to: id, rules: rules)
             ids.append(id)
         }
+        // The deadline check escalates every incident (the system acts: it is no
+        // one), and then a person who calls themselves "scheduler" escalates the
+        // first again: a person still, masked like any other.
+        _ = try store.escalateOverdue(at: Date().addingTimeInterval(30 * 86_400), rules: rules)
+        let spoofed = try store.incident(id: ids[0])
+        try store.apply(IncidentChange(.escalate, actor: SystemActor.scheduler.rawValue, note: "群众要求", expectedVersion: spoofed.version),
+                        to: ids[0], rules: rules)
         // A grid in another town, for notifications that are none of the worker's business.
         let workerTown = try #require(try store.grid(code: ServerFixture.workerGrid)?.townCode)
         let far = try #require(try store.grids().first { $0.townCode != workerTown }).code
@@ -167,7 +175,16 @@ import TestSupport
             let events = stored.history ?? []
             #expect(history.count == events.count, "\(label) history")
             for (event, entry) in zip(events, history) {
-                observations.append(Observation(field: .name, stored: event.actor, shown: entry["actor"], grid: stored.grid, label: "\(label) history actor"))
+                if let system = event.systemActor {
+                    // The system is no one: never masked, and worded for the reader.
+                    #expect(entry["actor"] as? String == event.actor, "\(label) history: the system's \(event.actor)")
+                    #expect([Language.en, .zh].map { system.text.rendered(in: $0) }.contains(entry["actor_text"] as? String ?? ""),
+                            "\(label) history: \(String(describing: entry["actor_text"])) for the system's \(event.actor)")
+                } else {
+                    observations.append(Observation(field: .name, stored: event.actor, shown: entry["actor"], grid: stored.grid, label: "\(label) history actor"))
+                    observations.append(Observation(field: .name, stored: event.actor, shown: entry["actor_text"], grid: stored.grid,
+                                                    label: "\(label) history actor_text"))
+                }
                 observations.append(Observation(field: .freeText, stored: event.note, shown: entry["note"], grid: stored.grid, label: "\(label) history note"))
                 for key in ["from_place", "to_place"] {
                     guard let place = event.detail?[key] else { continue }
@@ -204,6 +221,9 @@ import TestSupport
     @Test func everyEndpointShowsEveryRoleOnlyWhatThePolicyAllows() async throws {
         let households = try storedHouseholds()
         let storedIncidents = try Dictionary(uniqueKeysWithValues: (incidents + ["E1", "E2"]).map { ($0, try fixture.store.incident(id: $0)) })
+        let events = storedIncidents.values.flatMap { $0.history ?? [] }
+        #expect(Set(events.compactMap(\.systemActor)) == [.scheduler, .importer], "the system's events, imported and escalated by the deadline")
+        #expect(events.contains { $0.actor == SystemActor.scheduler.rawValue && $0.systemActor == nil }, "a person calling themselves scheduler")
         let w = fixture.inside[ServerFixture.workerGrid]!, o = fixture.inside[ServerFixture.otherGrid]!
         let bbox = "\(min(w.lon, o.lon) - 0.001),\(min(w.lat, o.lat) - 0.001),\(max(w.lon, o.lon) + 0.001),\(max(w.lat, o.lat) + 0.001)"
         typealias Reader = @Sendable (Any) throws -> [Observation]

@@ -190,8 +190,8 @@ extension SampleFiles {
         // Overdue ones go up a level, then the county centre is told once.
         var escalated: [String] = []
         for hours in [100.0, 200, 400, 1_000, 1_001] {
-            let r = try reference.escalateOverdue(at: Self.at(hours: hours), rules: Self.rules, actor: "scheduler")
-            let p = try postgis.escalateOverdue(at: Self.at(hours: hours), rules: Self.rules, actor: "scheduler")
+            let r = try reference.escalateOverdue(at: Self.at(hours: hours), rules: Self.rules)
+            let p = try postgis.escalateOverdue(at: Self.at(hours: hours), rules: Self.rules)
             #expect(p.map { "\($0.id) \($0.level)" } == r.map { "\($0.id) \($0.level)" }, "at \(hours) h")
             escalated += r.map(\.id)
         }

@@ -73,6 +73,9 @@ import Localization
         #expect(escalations[0].detail == ["from_unit": "和桥社区居委会", "deadline": "2026-11-09T10:00:00+08:00"], "the particulars stay")
         let imported = try #require(record.history?.first { $0.actor == "import" })
         #expect(imported.reason == .imported(file: "/data/12345 工单.csv") && imported.note == nil && imported.detail == nil)
+        // The system's own events are told by their reason, so they read as the system after the conversion.
+        #expect(escalations.map(\.systemActor) == [nil, .scheduler, nil] && imported.systemActor == .importer)
+        #expect(imported.actorText.rendered(in: .zh) == "系统（文件导入）" && escalations[2].actorText.rendered(in: .zh) == "李调度")
         let regrid = try #require(record.history?.first { $0.action == .regrid })
         #expect(regrid.reason == .boundaryRedraw && regrid.note == nil && regrid.detail == ["from_grid": "A", "to_grid": "B", "generation": "3"])
         #expect(record.notifications?.map(\.reason) == [

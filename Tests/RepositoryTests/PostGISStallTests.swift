@@ -146,7 +146,7 @@ import GridCore
         try Self.addHousehold(other, "S1")
         let othersDraft = try other.createDraft(from: nil, name: "别处的草稿")
         // Ten days on, both incidents are overdue: the escalation notifies their units.
-        #expect(try !other.escalateOverdue(at: Self.t0.addingTimeInterval(10 * 86_400), rules: Self.rules, actor: "定时升级").isEmpty)
+        #expect(try !other.escalateOverdue(at: Self.t0.addingTimeInterval(10 * 86_400), rules: Self.rules).isEmpty)
         #expect(try other.incident(id: later, now: Self.t0).id == later)
 
         #expect(try server.incident(id: before, now: Self.t0).id == before)

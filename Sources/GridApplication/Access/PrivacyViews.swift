@@ -54,8 +54,9 @@ extension GridService {
         shown.lat = rules.show(coordinate: record.lat)
         shown.history = record.history?.map { event in
             var event = event
-            // The first actor is usually the reporter: people in the history are names like any other.
-            event.actor = rules.show(.name, event.actor) ?? "*"
+            // The first actor is usually the reporter: people in the history are
+            // names like any other; the system (an import, the deadline check) is no one.
+            if event.systemActor == nil { event.actor = rules.show(.name, event.actor) ?? "*" }
             event.note = rules.show(.freeText, event.note)
             if rules[.position] != .full, var detail = event.detail {
                 for key in ["from_place", "to_place"] {
@@ -65,7 +66,7 @@ extension GridService {
             }
             return event
         }
-        let names = [record.reporter].compactMap { $0 } + (record.history ?? []).map(\.actor)
+        let names = [record.reporter].compactMap { $0 } + (record.history ?? []).filter { $0.systemActor == nil }.map(\.actor)
         return (shown, rules.revealsIdentity && !names.isEmpty)
     }
 

@@ -158,8 +158,8 @@ extension GridService {
     }
 
     /// Escalates every incident past its deadline one level up (the scheduler's round).
-    public func escalateOverdue(at now: Date = Date(), actor: String = "scheduler") throws -> [(id: String, level: HandlingLevel)] {
-        try translatingErrors { try store.escalateOverdue(at: now, rules: dispatchRules, actor: actor) }
+    public func escalateOverdue(at now: Date = Date()) throws -> [(id: String, level: HandlingLevel)] {
+        try translatingErrors { try store.escalateOverdue(at: now, rules: dispatchRules) }
     }
 
     /// Incident counts, closure and satisfaction by area, category or channel.

@@ -75,7 +75,7 @@ public protocol IncidentRepository: Sendable {
     func incident(id: String, now: Date) throws -> IncidentRecord
     func incidents(_ filter: IncidentFilter, now: Date) throws -> [IncidentRecord]
     func apply(_ change: IncidentChange, to id: String, at now: Date, rules: DispatchRules, placement: Placement?) throws -> IncidentRecord
-    func escalateOverdue(at now: Date, rules: DispatchRules, actor: String) throws -> [(id: String, level: HandlingLevel)]
+    func escalateOverdue(at now: Date, rules: DispatchRules) throws -> [(id: String, level: HandlingLevel)]
     func notifications(unit: String?, limit: Int, forGrids grids: Set<String>?) throws -> [IncidentNotification]
     func incidentStatistics(by grouping: IncidentGrouping, since: Date?, until: Date?, now: Date) throws -> [IncidentStatistics]
     func monthlyIncidentStatistics(_ filter: IncidentTrendFilter, now: Date) throws -> [MonthlyIncidentStatistics]

@@ -1,5 +1,26 @@
 import Foundation
 import GeoKit
+import Localization
+
+/// Who acts in an incident's history when no person does. An event is the
+/// system's only when its actor is one of these names *and* its reason is
+/// one this actor gives: no person's action carries a reason, so a person
+/// who calls themselves "scheduler" (`--by scheduler`, a token's name) is
+/// still shown, and masked, as a person.
+public enum SystemActor: String, Sendable, CaseIterable {
+    /// The deadline check: the server's periodic job, or `wangge incident escalate-overdue`.
+    case scheduler
+    /// The loading of incidents from a file.
+    case importer = "import"
+
+    /// Whether this actor gives `reason`.
+    public func gives(_ reason: LifecycleReason) -> Bool {
+        switch (self, reason) {
+        case (.scheduler, .overdue), (.importer, .imported): true
+        default: false
+        }
+    }
+}
 
 /// One entry of an incident's history.
 public struct IncidentEvent: Sendable, Encodable, Equatable {
@@ -20,6 +41,15 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
     /// Why the system itself acted (an escalation by the ladder or the deadline, an import, a boundary redraw); nil for a person's action.
     public var reason: LifecycleReason?
 
+    /// The system, when it and not a person acted (see `SystemActor`).
+    public var systemActor: SystemActor? {
+        guard let reason, let system = SystemActor(rawValue: actor), system.gives(reason) else { return nil }
+        return system
+    }
+
+    /// The actor as the reader reads it: the system's part worded, a person's name as stored (or as masked).
+    public var actorText: Localized { systemActor?.text ?? .verbatim(actor) }
+
     public init(seq: Int64, at: String, actor: String, action: IncidentAction, fromStatus: IncidentStatus?, toStatus: IncidentStatus,
                 level: HandlingLevel?, unit: String?, grid: String?, note: String?, detail: [String: String]?, reason: LifecycleReason? = nil) {
         self.seq = seq
@@ -37,7 +67,7 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case seq, at, actor, action, fromStatus, toStatus, level, unit, grid, note, detail, detailText, reason, reasonText
+        case seq, at, actor, actorText, action, fromStatus, toStatus, level, unit, grid, note, detail, detailText, reason, reasonText
     }
 
     /// In the API the reason is its code, its fields join the detail, and `reason_text` and `detail_text` word them in the reader's language.
@@ -46,6 +76,7 @@ public struct IncidentEvent: Sendable, Encodable, Equatable {
         try container.encode(seq, forKey: .seq)
         try container.encode(at, forKey: .at)
         try container.encode(actor, forKey: .actor)
+        try container.encode(actorText, forKey: .actorText)
         try container.encode(action, forKey: .action)
         try container.encodeIfPresent(fromStatus, forKey: .fromStatus)
         try container.encode(toStatus, forKey: .toStatus)

@@ -16,6 +16,15 @@ extension HandlingLevel: LocalizedConvertible {
     }
 }
 
+extension SystemActor: LocalizedConvertible {
+    public var text: Localized {
+        switch self {
+        case .scheduler: tr("system (deadline check)")
+        case .importer: tr("system (import)")
+        }
+    }
+}
+
 extension IncidentEvent {
     /// The event's particulars in the reader's language ("village attempt 2: not
     /// settled", "grid A → B", times to the minute): the known fields in a fixed

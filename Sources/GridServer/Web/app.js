@@ -486,7 +486,7 @@
     const history = element("table", { class: "history" },
       element("tr", {}, element("th", {}, t("time")), element("th", {}, t("action")), element("th", {}, t("by")), element("th", {}, t("to")), element("th", {}, t("note"))),
       (record.history || []).map((e) => element("tr", {},
-        element("td", {}, time(e.at)), element("td", {}, actionName(e.action)), element("td", {}, e.actor ?? "–"),
+        element("td", {}, time(e.at)), element("td", {}, actionName(e.action)), element("td", {}, e.actor_text ?? e.actor ?? "–"),
         element("td", {}, e.to_status ? statusName(e.to_status) : ""), element("td", {}, [e.reason_text, e.note, e.detail_text].filter(Boolean).join(" · ")))));
     if (record.grid) highlight(record.grid);
     panel(element("section", { class: "incident", "data-incident": record.id },

@@ -138,7 +138,7 @@ extension PostGISStore {
                 WHERE id = $8
                 """, [.optional(r.grid?.code), .optional(r.grid?.villageCode), .optional(r.grid?.townCode), .text(r.level.rawValue),
                       .optional(r.unit), .text(r.department), .optional(r.deadline), .text(id)])
-            try recordEvent(connection, incident: id, at: r.reportedAt ?? Date(), actor: "import", action: .report, from: nil, to: r.status,
+            try recordEvent(connection, incident: id, at: r.reportedAt ?? Date(), actor: SystemActor.importer.rawValue, action: .report, from: nil, to: r.status,
                             level: r.level, unit: r.unit, grid: r.grid?.code, note: nil,
                             reason: .imported(file: source))
         }
@@ -268,7 +268,7 @@ extension PostGISStore {
     }
 
     /// As `GridStore.escalateOverdue`.
-    public func escalateOverdue(at now: Date, rules: DispatchRules, actor: String) throws -> [(id: String, level: HandlingLevel)] {
+    public func escalateOverdue(at now: Date, rules: DispatchRules) throws -> [(id: String, level: HandlingLevel)] {
         let nowText = GridStore.time(now)
         return try database.write { connection in
             let rows = try connection.query("""
@@ -281,7 +281,7 @@ extension PostGISStore {
                 let record = GridStore.incidentRecord(row, now: nowText)
                 guard let level = record.level else { continue }
                 if IncidentTransitions.levelAbove(level) != nil {
-                    let change = GridStore.overdueEscalation(record, actor: actor)
+                    let change = GridStore.overdueEscalation(record)
                     let outcome = try Self.changeIncident(connection, record, by: change, at: now, rules: rules, generation: generation)
                     touched.append((record.id, outcome.record.level ?? level))
                 } else {
