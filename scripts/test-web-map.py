@@ -221,6 +221,9 @@ def main():
             shown = panel_text(b) + b.evaluate("[...document.querySelectorAll('.leaflet-tooltip')].map(t => t.textContent).join(' ')")
             check("markup in an imported incident is shown as text, never made into elements",
                   injected == [] and "<img src=x id=pwn1>" in shown and "<img src=x id=pwn2>描述" in shown, f"{injected} {shown[:300]}")
+            history = b.evaluate("[...document.querySelectorAll('#panel table.history tr.event td:nth-child(3)')].map(td => td.textContent)")
+            check("an imported incident's first event is by the system (系统（文件导入）), shown to a dispatcher unmasked",
+                  history[:1] == ["系统（文件导入）"], str(history))
             time.sleep(0.5)  # late network events (see browser.py)
             problems = b.problems()
             check("no console errors, failed requests or requests leaving loopback", problems == [], "\n    ".join(problems))

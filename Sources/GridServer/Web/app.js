@@ -483,11 +483,19 @@
     const record = await api(`/v1/incidents/${encodeURIComponent(id)}`);
     const actions = element("div", { class: "actions" }, (record.allowed_actions || []).map((action) =>
       element("button", { type: "button", "data-action": action, onclick: () => act(record, action).catch(showError) }, actionName(action))));
+    // An event's words (reason, note, particulars) get a line of their own under
+    // it, the panel's whole width: in a fifth column they wrapped word by word.
     const history = element("table", { class: "history" },
-      element("tr", {}, element("th", {}, t("time")), element("th", {}, t("action")), element("th", {}, t("by")), element("th", {}, t("to")), element("th", {}, t("note"))),
-      (record.history || []).map((e) => element("tr", {},
-        element("td", {}, time(e.at)), element("td", {}, actionName(e.action)), element("td", {}, e.actor_text ?? e.actor ?? "–"),
-        element("td", {}, e.to_status ? statusName(e.to_status) : ""), element("td", {}, [e.reason_text, e.note, e.detail_text].filter(Boolean).join(" · ")))));
+      element("tr", {}, element("th", {}, t("time")), element("th", {}, t("action")), element("th", {}, t("by")), element("th", {}, t("to"))),
+      (record.history || []).flatMap((e) => {
+        const words = [e.reason_text, e.note, e.detail_text].filter(Boolean).join(" · ");
+        return [
+          element("tr", { class: words ? "event" : "event alone" },
+            element("td", {}, time(e.at)), element("td", {}, actionName(e.action)), element("td", {}, e.actor_text ?? e.actor ?? "–"),
+            element("td", {}, e.to_status ? statusName(e.to_status) : "")),
+          words ? element("tr", { class: "words" }, element("td", { colspan: 4 }, words)) : null,
+        ];
+      }));
     if (record.grid) highlight(record.grid);
     panel(element("section", { class: "incident", "data-incident": record.id },
       element("h2", {}, `${t("Incident")} ${record.id}`),
