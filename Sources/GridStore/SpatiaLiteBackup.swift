@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import GridCore
+import Localization
+
+/// A copy of the database made by `SpatiaLiteDatabase.backup`, as checked after it was made.
+public struct DatabaseBackup: Sendable {
+    public let source: String
+    public let destination: String
+    public let bytes: Int64
+    public let seconds: Double
+    /// The schema steps the copy has run (all this build knows: the source was brought up to date when it was opened).
+    public let schemaSteps: Int
+    /// Rows of the copy: the active generation's grids, households, cameras, incidents.
+    public let grids: Int, households: Int, cameras: Int, incidents: Int
+}
+
+/// What `SpatiaLiteDatabase.restore` put in place.
+public struct RestoredDatabase: Sendable {
+    public let backup: String
+    public let target: String
+    /// Where the database it replaced now is (nil: there was none).
+    public let setAside: String?
+    /// The schema steps the backup had run (opening it ran any this build adds).
+    public let schemaSteps: Int
+    public let grids: Int, households: Int, cameras: Int, incidents: Int
+}
+
+extension SpatiaLiteDatabase {
+    /// Copies the database to `destination` while servers and imports go on
+    /// using it. A plain file copy of a database in WAL mode can miss what
+    /// is still in the -wal file, or catch an import half written; SQLite's
+    /// online backup copies every page within one read transaction, so the
+    /// copy is the database as one moment left it, and no writer waits.
+    ///
+    /// The copy is made beside the destination under a temporary name,
+    /// checked (SQLite's integrity check, with SpatiaLite loaded, and the
+    /// counts it reports read from the copy itself), and only then renamed
+    /// to `destination`: a failed or interrupted backup leaves no file that
+    /// looks like a backup.
+    ///
+    /// - Parameter destination: the file to write; a folder (one that exists,
+    ///   or a path ending in "/") gets a file named after the database and the
+    ///   time, China's, to the second: wangge-2026-11-28-101630.sqlite.
+    public func backup(to destination: String, replacing: Bool, at now: Date = Date()) throws -> DatabaseBackup {
+        let started = Date()
+        var target = URL(fileURLWithPath: destination).standardizedFileURL
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: target.path, isDirectory: &isFolder)
+        if destination.hasSuffix("/") || (exists && isFolder.boolValue) {
+            target = URL(fileURLWithPath: destination, isDirectory: true).appendingPathComponent(Self.backupName(of: path, at: now))
+        }
+        if Self.sameFile(target.path, path) {
+            throw WanggeError.invalid(tr("\(target.path) is the database itself: name another file"))
+        }
+        if FileManager.default.fileExists(atPath: target.path) && !replacing {
+            throw WanggeError(.conflict, tr("\(target.path) already exists (--force replaces it)"))
+        }
+        let folder = target.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw WanggeError.invalid(tr("cannot make the folder \(folder.path): \(error.localizedDescription)"))
+        }
+        let partial = folder.appendingPathComponent(".\(target.lastPathComponent).part-\(getpid())").path
+        Self.removeDatabaseFiles(partial)
+        defer { Self.removeDatabaseFiles(partial) }
+        do {
+            let copy = try DatabaseQueue(path: partial)
+            try pool.backup(to: copy)
+            // One self-contained file, as a backup should be: the copy has the
+            // database's WAL mode, and reading it would leave -wal and -shm files beside it.
+            try copy.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = DELETE") }
+            try copy.close()
+        } catch let error as DatabaseError {
+            throw WanggeError.invalid(tr("cannot write \(target.path): \(error.message ?? error.description)"))
+        }
+        let checked = try Self.check(copyAt: partial, naming: target.path)
+        guard rename(partial, target.path) == 0 else {
+            throw WanggeError.invalid(tr("cannot move the copy to \(target.path): \(String(cString: strerror(errno)))"))
+        }
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: target.path)[.size] as? NSNumber)?.int64Value ?? 0
+        return DatabaseBackup(source: path, destination: target.path, bytes: bytes, seconds: Date().timeIntervalSince(started),
+                              schemaSteps: checked.steps, grids: checked.grids, households: checked.households,
+                              cameras: checked.cameras, incidents: checked.incidents)
+    }
+
+    /// Puts a backup in the place of the database at `target`, which no
+    /// server may have open. The backup is checked first (integrity, and
+    /// not made by a newer wangge). The database it replaces, with its -wal
+    /// file, is moved aside, not deleted (`RestoredDatabase.setAside`), so
+    /// a restore of the wrong file can be undone; if the copy fails it is
+    /// moved back. The restored database is then opened, which brings a
+    /// backup made by an older wangge up to date.
+    public static func restore(backup: String, into target: String, at now: Date = Date()) throws -> RestoredDatabase {
+        guard FileManager.default.fileExists(atPath: backup) else { throw WanggeError.notFound(tr("no backup at \(backup)")) }
+        if sameFile(backup, target) { throw WanggeError.invalid(tr("\(backup) is the database itself: name the backup to restore")) }
+        let checked = try check(copyAt: backup, naming: backup)
+        let unknown = try appliedMigrations(path: backup).filter { !knownMigrations.contains($0) }
+        guard unknown.isEmpty else {
+            throw WanggeError.refused(tr("\(backup) was made by a newer wangge (schema steps \(unknown.joined(separator: ", "))): restore it with that version"))
+        }
+        let aside = "\(target).before-restore-\(stamp(now))"
+        let hadDatabase = FileManager.default.fileExists(atPath: target)
+        if hadDatabase {
+            // The -wal file goes with its database (SQLite finds it by name); the -shm is rebuilt from it.
+            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: target + suffix) {
+                guard rename(target + suffix, aside + suffix) == 0 else {
+                    throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(String(cString: strerror(errno)))"))
+                }
+            }
+            unlink(target + "-shm")
+        }
+        do {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let source = try DatabaseQueue(path: backup, configuration: readOnly)
+            let restored = try DatabaseQueue(path: target)
+            try source.backup(to: restored)
+            try restored.close()
+            try source.close()
+        } catch {
+            removeDatabaseFiles(target)
+            let reason = (error as? DatabaseError).map { $0.message ?? $0.description } ?? "\(error)"
+            let stranded = ["", "-wal"].filter { hadDatabase && FileManager.default.fileExists(atPath: aside + $0) && rename(aside + $0, target + $0) != 0 }
+            guard stranded.isEmpty else {
+                throw WanggeError.invalid(tr("cannot write \(target): \(reason); the database it held is still at \(aside)"))
+            }
+            throw WanggeError.invalid(tr("cannot write \(target): \(reason)"))
+        }
+        // Opening migrates an older backup; the counts are the backup's, checked above.
+        _ = try SpatiaLiteDatabase(path: target, create: false)
+        return RestoredDatabase(backup: backup, target: target, setAside: hadDatabase ? aside : nil, schemaSteps: checked.steps,
+                                grids: checked.grids, households: checked.households, cameras: checked.cameras, incidents: checked.incidents)
+    }
+
+    /// Opens a backup read-only with SpatiaLite loaded (its spatial indexes are
+    /// virtual tables), runs SQLite's integrity check and counts its rows.
+    static func check(copyAt path: String, naming shown: String) throws
+        -> (steps: Int, grids: Int, households: Int, cameras: Int, incidents: Int) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.prepareDatabase(loadSpatiaLite)
+        do {
+            let copy = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? copy.close() }
+            return try copy.read { db in
+                let problems = try String.fetchAll(db, sql: "PRAGMA integrity_check(20)")
+                guard problems == ["ok"] else {
+                    throw WanggeError.invalid(tr("\(shown) fails SQLite's integrity check: \(problems.joined(separator: "; "))"))
+                }
+                func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
+                return (try count("SELECT count(*) FROM grdb_migrations"),
+                        try count("SELECT count(*) FROM grids WHERE generation_id = (SELECT id FROM generations WHERE status = 'active')"),
+                        try count("SELECT count(*) FROM households"), try count("SELECT count(*) FROM cameras"),
+                        try count("SELECT count(*) FROM incidents"))
+            }
+        } catch let error as DatabaseError {
+            throw WanggeError.invalid(tr("cannot read \(shown): \(error.message ?? error.description)"))
+        }
+    }
+
+    /// A backup's name in a folder: the database's, then the time.
+    static func backupName(of database: String, at time: Date) -> String {
+        let base = (((database as NSString).lastPathComponent) as NSString).deletingPathExtension
+        return "\(base.isEmpty ? "wangge" : base)-\(stamp(time)).sqlite"
+    }
+
+    /// The time in China to the second, for file names: 2026-11-28-101630.
+    static func stamp(_ time: Date) -> String {
+        let shown = TimePolicy.standard.displayed(time)  // 2026-11-28T10:16:30+08:00
+        return "\(shown.prefix(10))-\(shown.dropFirst(11).prefix(8).filter(\.isNumber))"
+    }
+
+    /// Whether two paths name one file (the same device and inode), whatever links or spellings lead there.
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat(), second = stat()
+        guard stat(a, &first) == 0, stat(b, &second) == 0 else { return false }
+        return first.st_dev == second.st_dev && first.st_ino == second.st_ino
+    }
+
+    /// A database file and the WAL and shared-memory files SQLite keeps beside it.
+    static func removeDatabaseFiles(_ path: String) {
+        for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
+    }
+}

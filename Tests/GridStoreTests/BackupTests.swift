@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+import Synchronization
+import Testing
+import TestSupport
+import GeoKit
+import GridCore
+import Localization
+@testable import GridStore
+
+/// `wangge backup` and `wangge restore` on a SpatiaLite file that others go on writing.
+@Suite struct BackupTests {
+    static let seat = LonLat(112.355, 28.842)
+    static let rules = DispatchRules()
+
+    let t: TemporaryStore
+    let folder = Fixtures.temporaryPath("backups")
+
+    init() throws {
+        t = try TemporaryStore()
+        _ = try t.store.importGrids(path: Fixtures.sampleGrids)
+    }
+
+    static func report(_ store: GridStore) throws {
+        _ = try store.report(IncidentReport(position: Self.seat, source: (Self.seat.lon, Self.seat.lat, .wgs84), category: "矛盾纠纷",
+                                            channel: "12345", severity: nil, description: nil, reporter: "李四", reportedAt: Date()),
+                             rules: Self.rules)
+    }
+
+    /// Rows of a database file, read on a connection of its own.
+    static func counts(_ path: String) throws -> (incidents: Int, reports: Int, grids: Int) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        return try DatabaseQueue(path: path, configuration: configuration).read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM incidents") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM incident_events WHERE action = 'report'") ?? -1,
+             try Int.fetchOne(db, sql: "SELECT count(*) FROM grids") ?? -1)
+        }
+    }
+
+    @Test func aBackupIsOneMomentOfTheDatabaseWhileAnotherProcessWrites() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // A write still in the -wal file (no checkpoint since) is in the copy.
+        try Self.report(t.store)
+        let first = try t.store.database.backup(to: folder + "/first.sqlite", replacing: false)
+        #expect(first.incidents == 1 && first.grids == 271 && first.schemaSteps == SpatiaLiteDatabase.knownMigrations.count)
+        #expect(try Self.counts(first.destination).incidents == 1)
+        // Reports keep coming on another connection (as a server's would) while backups are made.
+        let writer = try GridStore(path: t.path)
+        let stop = Atomic(false), written = Atomic(0)
+        let thread = try JoinedThread {
+            while !stop.load(ordering: .relaxed) {
+                try? Self.report(writer)
+                written.add(1, ordering: .relaxed)
+            }
+        }
+        var copies: [DatabaseBackup] = []
+        for k in 0..<4 {
+            copies.append(try t.store.database.backup(to: "\(folder)/during-\(k).sqlite", replacing: false))
+        }
+        stop.store(true, ordering: .relaxed)
+        thread.join()
+        #expect(written.load(ordering: .relaxed) > 0)
+        for copy in copies {
+            // Each report writes its incident and its first event in one transaction: a copy has both or neither.
+            let rows = try Self.counts(copy.destination)
+            #expect(rows.incidents == copy.incidents && rows.incidents == rows.reports && rows.grids >= 271, "\(copy.destination)")
+            // One self-contained file: nothing beside it, and reading it leaves nothing beside it.
+            #expect(!FileManager.default.fileExists(atPath: copy.destination + "-wal"))
+        }
+        #expect(copies.map(\.incidents) == copies.map(\.incidents).sorted(), "later copies hold at least what earlier ones did")
+        let last = try t.store.database.backup(to: folder + "/last.sqlite", replacing: false)
+        #expect(last.incidents == (try Self.counts(t.path).incidents))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }.isEmpty, "no partial copy left")
+    }
+
+    @Test func aBackupNeverOverwritesByAccidentAndNamesItselfInAFolder() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let target = folder + "/nightly.sqlite"
+        _ = try t.store.database.backup(to: target, replacing: false)
+        #expect(throws: WanggeError.self) { try t.store.database.backup(to: target, replacing: false) }
+        do {
+            _ = try t.store.database.backup(to: target, replacing: false)
+        } catch let error as WanggeError {
+            #expect(error.kind == .conflict && error.message(in: .zh).contains("已存在（加 --force 覆盖）"))
+        }
+        try Self.report(t.store)
+        #expect(try t.store.database.backup(to: target, replacing: true).incidents == 1, "--force replaces it")
+        do {
+            _ = try t.store.database.backup(to: t.path, replacing: true)
+            Issue.record("the database itself was taken as the destination")
+        } catch let error as WanggeError {
+            #expect(error.message.contains("is the database itself"))
+        }
+        #expect(try Self.counts(t.path).incidents == 1, "the database is untouched")
+        // A folder gets a file named after the database and China's time to the second.
+        let noon = ISO8601DateFormatter().date(from: "2026-11-28T04:05:06Z")!
+        let named = try t.store.database.backup(to: folder, replacing: false, at: noon)
+        let base = (((t.path as NSString).lastPathComponent) as NSString).deletingPathExtension
+        #expect(named.destination == URL(fileURLWithPath: folder).appendingPathComponent("\(base)-2026-11-28-120506.sqlite").path)
+    }
+
+    @Test func aRestorePutsTheBackupBackAndKeepsWhatItReplaced() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try Self.report(t.store)
+        let backup = try t.store.database.backup(to: folder + "/b.sqlite", replacing: false).destination
+        try Self.report(t.store)
+        try Self.report(t.store)
+        // A file that is no database is refused before anything is touched.
+        let garbage = folder + "/garbage.sqlite"
+        try "not a database".write(toFile: garbage, atomically: true, encoding: .utf8)
+        #expect(throws: WanggeError.self) { try SpatiaLiteDatabase.restore(backup: garbage, into: t.path) }
+        #expect(try Self.counts(t.path).incidents == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: (t.path as NSString).deletingLastPathComponent)
+            .filter { $0.hasPrefix((t.path as NSString).lastPathComponent + ".before-restore") }.isEmpty)
+
+        let restored = try SpatiaLiteDatabase.restore(backup: backup, into: t.path)
+        #expect(restored.incidents == 1 && restored.grids == 271)
+        #expect(try Self.counts(t.path).incidents == 1)
+        let aside = try #require(restored.setAside)
+        #expect(try Self.counts(aside).incidents == 3, "what it replaced, with the writes still in its -wal file")
+        defer { Fixtures.removeDatabase(aside) }
+        // The restored database works as any other: a report on it is the second.
+        try Self.report(try GridStore(path: t.path))
+        #expect(try Self.counts(t.path).incidents == 2)
+        // A database that is gone (the usual reason to restore) is simply made again.
+        Fixtures.removeDatabase(t.path)
+        #expect(try SpatiaLiteDatabase.restore(backup: backup, into: t.path).setAside == nil)
+        #expect(try Self.counts(t.path).incidents == 1)
+    }
+}

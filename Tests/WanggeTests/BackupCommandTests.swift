@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `wangge backup` and `wangge restore` as a centre's administrator runs them, in Chinese.
+@Suite struct BackupCommandTests {
+    @Test func theNightlyBackupAndARestoreFromIt() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("centre.sqlite"), folder = Fixtures.temporaryPath("nightly")
+        defer {
+            Fixtures.removeDatabase(db)
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        func wangge(_ arguments: String...) throws -> (status: Int32, output: String, errors: String) {
+            try Fixtures.runCapturing(binary, arguments, environment: ["WANGGE_LANGUAGE": "zh"])
+        }
+        _ = try Fixtures.run(binary, ["import", "grids", "--db", db, Fixtures.sampleGrids])
+
+        // Into a folder: the file is named after the database and the time.
+        let backup = try wangge("backup", "--db", db, folder + "/")
+        #expect(backup.status == 0, "\(backup.errors)")
+        let lines = backup.output.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2 && lines[0].hasPrefix("已将 \(db) 备份到 \(folder)/") && lines[0].contains("MB，用时"), "\(lines)")
+        #expect(lines.last?.hasPrefix("已核对：副本通过 SQLite 完整性检查") == true && lines.last?.contains("生效版本网格 271 个") == true, "\(lines)")
+        let written = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first)
+        let copy = folder + "/" + written
+        #expect(written.range(of: #"centre-\d{4}-\d{2}-\d{2}-\d{6}\.sqlite$"#, options: .regularExpression) != nil, "\(written)")
+
+        // The same file again is refused (exit 1, nothing changed), and says how to replace it.
+        let again = try wangge("backup", "--db", db, copy)
+        #expect(again.status == 1 && again.errors.contains("已存在（加 --force 覆盖）"), "\(again.errors)")
+
+        // A redraw after the backup, undone by restoring it.
+        _ = try Fixtures.run(binary, ["plan", "new", "--db", db, "--name", "调整"])
+        let restore = try wangge("restore", "--db", db, copy)
+        #expect(restore.status == 0 && restore.output.contains("已将 \(copy) 恢复到 \(db)：生效版本网格 271 个"), "\(restore.output)\(restore.errors)")
+        let plans = try Fixtures.run(binary, ["plan", "list", "--db", db])
+        #expect(!plans.contains("调整"), "\(plans)")
+        let aside = try #require(restore.output.split(separator: "\n").last.flatMap { line in
+            line.range(of: #"\S+\.before-restore-\S+"#, options: .regularExpression).map { String(line[$0]).replacingOccurrences(of: "（如有", with: "") }
+        })
+        defer { Fixtures.removeDatabase(aside) }
+        #expect(try Fixtures.run(binary, ["plan", "list", "--db", aside]).contains("调整"), "the replaced database, kept")
+    }
+}
