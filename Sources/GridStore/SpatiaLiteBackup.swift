@@ -15,6 +15,35 @@ public struct DatabaseBackup: Sendable {
     public let grids: Int, households: Int, cameras: Int, incidents: Int
 }
 
+/// An advisory lock (`flock`) on a database file: shared by every process
+/// that has the database open (a server, an import), exclusive while
+/// `restore` replaces it. SQLite's own locks are POSIX record locks, which on
+/// Linux are apart from `flock`'s, so the two never meet. Released when freed.
+final class DatabaseUseLock: Sendable {
+    private let descriptor: Int32
+
+    /// Holds nothing when there is no file (nothing to restore over, or to be in use).
+    init(path: String, exclusive: Bool) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { self.descriptor = -1; return }
+            throw WanggeError.invalid(tr("cannot open \(path): \(String(cString: strerror(errno)))"))
+        }
+        guard flock(descriptor, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = String(cString: strerror(errno))
+            close(descriptor)
+            if !busy { throw WanggeError.invalid(tr("cannot lock \(path): \(reason)")) }
+            throw exclusive
+                ? WanggeError(.conflict, tr("\(path) is open in another wangge process (a server, an import): stop it, then restore"))
+                : WanggeError(.unavailable, tr("\(path) is being restored from a backup: try again in a moment"))
+        }
+        self.descriptor = descriptor
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
+}
+
 /// What `SpatiaLiteDatabase.restore` put in place.
 public struct RestoredDatabase: Sendable {
     public let backup: String
@@ -100,34 +129,48 @@ extension SpatiaLiteDatabase {
         guard unknown.isEmpty else {
             throw WanggeError.refused(tr("\(backup) was made by a newer wangge (schema steps \(unknown.joined(separator: ", "))): restore it with that version"))
         }
+        // The copy is made beside the database under a temporary name, then swapped in.
+        let partial = "\((target as NSString).deletingLastPathComponent)/.\((target as NSString).lastPathComponent).restoring-\(getpid())"
+        removeDatabaseFiles(partial)
+        defer { removeDatabaseFiles(partial) }
+        do {
+            var readOnly = Configuration()
+            readOnly.readonly = true
+            let source = try DatabaseQueue(path: backup, configuration: readOnly)
+            let restored = try DatabaseQueue(path: partial)
+            try source.backup(to: restored)
+            try restored.close()
+            try source.close()
+        } catch {
+            let reason = (error as? DatabaseError).map { $0.message ?? $0.description } ?? "\(error)"
+            throw WanggeError.invalid(tr("cannot write \(target): \(reason)"))
+        }
+        // Held through the swap: no wangge process may have the database open meanwhile.
+        let exclusive = try DatabaseUseLock(path: target, exclusive: true)
         let aside = "\(target).before-restore-\(stamp(now))"
         let hadDatabase = FileManager.default.fileExists(atPath: target)
         if hadDatabase {
             // The -wal file goes with its database (SQLite finds it by name); the -shm is rebuilt from it.
             for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: target + suffix) {
                 guard rename(target + suffix, aside + suffix) == 0 else {
-                    throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(String(cString: strerror(errno)))"))
+                    let reason = String(cString: strerror(errno))
+                    if suffix == "-wal" && rename(aside, target) != 0 {
+                        throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(reason); the database it held is at \(aside)"))
+                    }
+                    throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(reason)"))
                 }
             }
             unlink(target + "-shm")
         }
-        do {
-            var readOnly = Configuration()
-            readOnly.readonly = true
-            let source = try DatabaseQueue(path: backup, configuration: readOnly)
-            let restored = try DatabaseQueue(path: target)
-            try source.backup(to: restored)
-            try restored.close()
-            try source.close()
-        } catch {
-            removeDatabaseFiles(target)
-            let reason = (error as? DatabaseError).map { $0.message ?? $0.description } ?? "\(error)"
+        guard rename(partial, target) == 0 else {
+            let reason = String(cString: strerror(errno))
             let stranded = ["", "-wal"].filter { hadDatabase && FileManager.default.fileExists(atPath: aside + $0) && rename(aside + $0, target + $0) != 0 }
             guard stranded.isEmpty else {
                 throw WanggeError.invalid(tr("cannot write \(target): \(reason); the database it held is still at \(aside)"))
             }
             throw WanggeError.invalid(tr("cannot write \(target): \(reason)"))
         }
+        withExtendedLifetime(exclusive) {}
         // Opening migrates an older backup; the counts are the backup's, checked above.
         _ = try SpatiaLiteDatabase(path: target, create: false)
         return RestoredDatabase(backup: backup, target: target, setAside: hadDatabase ? aside : nil, schemaSteps: checked.steps,

@@ -12,6 +12,8 @@ import Localization
 public final class SpatiaLiteDatabase: Sendable {
     public let path: String
     public let pool: DatabasePool
+    /// A shared `flock` on the file for as long as this is open, so that `restore` can tell the database is in use.
+    private let inUse: DatabaseUseLock
 
     /// Opens the file; creates it (and its folder) only when `create` is set,
     /// so that a mistyped path is an error rather than a new empty database.
@@ -50,6 +52,8 @@ public final class SpatiaLiteDatabase: Sendable {
         } catch let error as DatabaseError {
             throw WanggeError.invalid(tr("\(path): cannot open the database: \(error.message ?? error.description)"))
         }
+        // Once the file exists (SQLite makes a new one).
+        inUse = try DatabaseUseLock(path: path, exclusive: false)
         try Self.migrator.migrate(pool)
     }
 

@@ -514,4 +514,9 @@ let chineseCommandLine: [String: String] = [
     "{1} was made by a newer wangge (schema steps {2}): restore it with that version": "{1} 由更新版本的 wangge 写出（数据库结构步骤 {2}）：请用该版本恢复",
     "cannot move {1} aside: {2}": "无法把 {1} 改名保留：{2}",
     "cannot write {1}: {2}; the database it held is still at {3}": "无法写入 {1}：{2}；原数据库仍在 {3}",
+    "cannot lock {1}: {2}": "无法给 {1} 加锁：{2}",
+    "{1} is open in another wangge process (a server, an import): stop it, then restore": "{1} 正被另一个 wangge 进程使用（服务或导入）：先停止它，再恢复",
+    "{1} is being restored from a backup: try again in a moment": "{1} 正在从备份恢复：请稍后再试",
+    "cannot move {1} aside: {2}; the database it held is at {3}": "无法把 {1} 改名保留：{2}；原数据库在 {3}",
+    "cannot open {1}: {2}": "无法打开 {1}：{2}",
 ]

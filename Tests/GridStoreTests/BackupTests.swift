@@ -102,30 +102,45 @@ import Localization
 
     @Test func aRestorePutsTheBackupBackAndKeepsWhatItReplaced() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try Self.report(t.store)
-        let backup = try t.store.database.backup(to: folder + "/b.sqlite", replacing: false).destination
-        try Self.report(t.store)
-        try Self.report(t.store)
+        let path = Fixtures.temporaryPath("restored.sqlite")
+        defer { Fixtures.removeDatabase(path) }
+        let backup: String
+        do {
+            let store = try GridStore(path: path)
+            _ = try store.importGrids(path: Fixtures.sampleGrids)
+            try Self.report(store)
+            backup = try store.database.backup(to: folder + "/b.sqlite", replacing: false).destination
+            try Self.report(store)
+            try Self.report(store)
+            // Not while a wangge process (a server, an import: here this one) has it open.
+            do {
+                _ = try SpatiaLiteDatabase.restore(backup: backup, into: path)
+                Issue.record("restored over a database in use")
+            } catch let error as WanggeError {
+                #expect(error.kind == .conflict && error.message(in: .zh).contains("正被另一个 wangge 进程使用"), "\(error)")
+            }
+        }
+        #expect(try Self.counts(path).incidents == 3, "the refused restore changed nothing")
         // A file that is no database is refused before anything is touched.
         let garbage = folder + "/garbage.sqlite"
         try "not a database".write(toFile: garbage, atomically: true, encoding: .utf8)
-        #expect(throws: WanggeError.self) { try SpatiaLiteDatabase.restore(backup: garbage, into: t.path) }
-        #expect(try Self.counts(t.path).incidents == 3)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: (t.path as NSString).deletingLastPathComponent)
-            .filter { $0.hasPrefix((t.path as NSString).lastPathComponent + ".before-restore") }.isEmpty)
+        #expect(throws: WanggeError.self) { try SpatiaLiteDatabase.restore(backup: garbage, into: path) }
+        #expect(try Self.counts(path).incidents == 3)
+        let beside = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
+        #expect(!beside.contains { $0.contains((path as NSString).lastPathComponent + ".before-restore") || $0.contains(".restoring-") })
 
-        let restored = try SpatiaLiteDatabase.restore(backup: backup, into: t.path)
+        let restored = try SpatiaLiteDatabase.restore(backup: backup, into: path)
         #expect(restored.incidents == 1 && restored.grids == 271)
-        #expect(try Self.counts(t.path).incidents == 1)
+        #expect(try Self.counts(path).incidents == 1)
         let aside = try #require(restored.setAside)
-        #expect(try Self.counts(aside).incidents == 3, "what it replaced, with the writes still in its -wal file")
         defer { Fixtures.removeDatabase(aside) }
+        #expect(try Self.counts(aside).incidents == 3, "what it replaced, with the writes still in its -wal file")
         // The restored database works as any other: a report on it is the second.
-        try Self.report(try GridStore(path: t.path))
-        #expect(try Self.counts(t.path).incidents == 2)
+        do { try Self.report(try GridStore(path: path)) }
+        #expect(try Self.counts(path).incidents == 2)
         // A database that is gone (the usual reason to restore) is simply made again.
-        Fixtures.removeDatabase(t.path)
-        #expect(try SpatiaLiteDatabase.restore(backup: backup, into: t.path).setAside == nil)
-        #expect(try Self.counts(t.path).incidents == 1)
+        Fixtures.removeDatabase(path)
+        #expect(try SpatiaLiteDatabase.restore(backup: backup, into: path).setAside == nil)
+        #expect(try Self.counts(path).incidents == 1)
     }
 }
