@@ -47,7 +47,7 @@ extension Wangge {
                     print(try jsonText(result))
                     return
                 }
-                let deadline = TimePolicy.standard.displayed(r.deadline)
+                let deadline = TimePolicy.standard.minute(r.deadline)
                 print(tr("incident  \(result.id)  \(category) via \(channel)").rendered)
                 print(tr("grid      \(r.grid)  \(r.gridName)  (\(r.villageName), \(r.townName))").rendered)
                 print(tr("worker    \(r.worker ?? "-")  \(r.workerPhone ?? "")").rendered)
