@@ -519,4 +519,12 @@ let chineseCommandLine: [String: String] = [
     "{1} is being restored from a backup: try again in a moment": "{1} 正在从备份恢复：请稍后再试",
     "cannot move {1} aside: {2}; the database it held is at {3}": "无法把 {1} 改名保留：{2}；原数据库在 {3}",
     "cannot open {1}: {2}": "无法打开 {1}：{2}",
+    "schema": "数据库结构",
+    "database": "数据库",
+    "{1} steps, the last {2}": "共 {1} 步，最后一步 {2}",
+    "made by a newer wangge ({1})": "由更新版本的 wangge 写出（{1}）",
+    "up to date": "已是最新",
+    "1 step behind (the next command that opens it brings it up to date)": "落后 1 步（下一个打开它的命令会自动升级）",
+    "{1} steps behind (the next command that opens it brings it up to date)": "落后 {1} 步（下一个打开它的命令会自动升级）",
+    "{1}: {2} schema steps, {3}": "{1}：已有 {2} 步，{3}",
 ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GridApplication
+import GridMap
 import Localization
 
 extension Wangge {
@@ -12,9 +13,10 @@ extension Wangge {
         var db: String?
 
         func run() throws {
-            let lines = try LibraryVersions.report(database: db)
-            let width = lines.map(\.name.count).max() ?? 0
-            for line in lines { print(line.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + line.value) }
+            let lines = try LibraryVersions.report(database: db).map { ($0.name.rendered, $0.value.rendered) }
+            // Aligned by the terminal's columns: a Chinese name takes two a character.
+            let width = lines.map { displayWidth($0.0) }.max() ?? 0
+            for (name, value) in lines { print(name + String(repeating: " ", count: width + 2 - displayWidth(name)) + value) }
         }
     }
 }

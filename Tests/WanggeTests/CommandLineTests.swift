@@ -73,6 +73,10 @@ import GridStore
         #expect(text.contains("GEOS        \(GEOSContext.version)"))
         #expect(text.contains("schema      \(SpatiaLiteDatabase.knownMigrations.count) steps, the last lifecycle-reasons-as-codes"))
         #expect(text.contains("\(old): 7 schema steps, 5 steps behind"))
+        // In Chinese, aligned by the terminal's columns (a Chinese character takes two).
+        let chinese = try Fixtures.runCapturing(binary, ["version", "--db", old], environment: ["WANGGE_LANGUAGE": "zh"]).output
+        #expect(chinese.contains("SpatiaLite  ") && chinese.contains("\n数据库结构  共 \(SpatiaLiteDatabase.knownMigrations.count) 步")
+                && chinese.contains("\n数据库      \(old)：已有 7 步，落后 5 步"), "\(chinese)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: old)) == before)
         #expect(try Fixtures.run(binary, ["version"]) == text.split(separator: "\n").dropLast().joined(separator: "\n") + "\n")
     }

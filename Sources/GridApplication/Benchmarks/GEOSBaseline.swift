@@ -14,20 +14,28 @@ public enum LibraryVersions {
 
     /// What `wangge --version` prints: wangge, the C libraries it runs with, the schema
     /// it writes and, given a database, the schema that database has.
-    public static func report(database: String?) throws -> [(name: String, value: String)] {
+    public static func report(database: String?) throws -> [(name: Localized, value: Localized)] {
         let (sqlite, spatialite) = try SpatiaLiteDatabase.libraryVersions()
         let known = SpatiaLiteDatabase.knownMigrations
-        var lines: [(String, String)] = [
+        var lines: [(name: Localized, value: Localized)] = [
             ("wangge", wangge), ("GEOS", GEOSContext.version), ("PROJ", PROJContext.version), ("GDAL", VectorDataset.gdalVersion),
-            ("SQLite", sqlite), ("SpatiaLite", spatialite), ("schema", "\(known.count) steps, the last \(known.last ?? "?")"),
-        ]
+            ("SQLite", sqlite), ("SpatiaLite", spatialite),
+        ].map { (.verbatim($0.0), .verbatim($0.1)) }
+        lines.append((tr("schema"), tr("\(known.count) steps, the last \(known.last ?? "?")")))
         if let database {
             let applied = try SpatiaLiteDatabase.appliedMigrations(path: database)
             let missing = known.filter { !applied.contains($0) }
             let unknown = applied.filter { !known.contains($0) }
-            let state = unknown.isEmpty ? missing.isEmpty ? "up to date" : "\(missing.count) step\(missing.count == 1 ? "" : "s") behind (the next command that opens it brings it up to date)"
-                : "made by a newer wangge (\(unknown.joined(separator: ", ")))"
-            lines.append(("database", "\(database): \(applied.count) schema steps, \(state)"))
+            let state: Localized = if !unknown.isEmpty {
+                tr("made by a newer wangge (\(unknown.joined(separator: ", ")))")
+            } else if missing.isEmpty {
+                tr("up to date")
+            } else if missing.count == 1 {
+                tr("1 step behind (the next command that opens it brings it up to date)")
+            } else {
+                tr("\(missing.count) steps behind (the next command that opens it brings it up to date)")
+            }
+            lines.append((tr("database"), tr("\(database): \(applied.count) schema steps, \(state)")))
         }
         return lines
     }
