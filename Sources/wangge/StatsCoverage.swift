@@ -55,8 +55,10 @@ extension Wangge.Stats {
                 p.map { String(format: "%.2f km² @ %.5f,%.5f", $0.areaSquareMetres / 1e6, $0.lon, $0.lat) } ?? ""
             }
             func types(_ t: [String: Int]) -> String { t.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " ") }
-            let cells = (rows + [total]).map { r in
-                [r.code, r.name, String(r.grids), String(format: "%.2f", r.areaSquareMetres / 1e6), String(format: "%.3f", r.coveredSquareMetres / 1e6),
+            // The API's total row has the code "total"; the table says it in the reader's words.
+            let labelled: [(code: String, area: AreaCoverage)] = rows.map { ($0.code, $0) } + [(tr("total").rendered, total)]
+            let cells = labelled.map { code, r -> [String] in
+                [code, r.name, String(r.grids), String(format: "%.2f", r.areaSquareMetres / 1e6), String(format: "%.3f", r.coveredSquareMetres / 1e6),
                  String(format: "%.2f", r.coveredShare * 100), String(r.households), String(format: "%.1f", r.householdsCoveredShare * 100),
                  String(r.camerasOnline), String(r.camerasOffline), String(format: "%.1f", r.camerasPerThousandHouseholds),
                  String(r.blindSpotGrids.count), patch(r.largestUncovered.first), types(r.camerasByType)]
