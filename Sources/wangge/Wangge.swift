@@ -33,7 +33,13 @@ struct Wangge: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            guard let known = WanggeError.from(error) else { exit(withError: error) }
+            guard let known = WanggeError.from(error) else {
+                // A mistyped command line, in the reader's language; help and the rest as ArgumentParser gives them.
+                let code = exitCode(for: error)
+                guard code != .success, case let full = fullMessage(for: error), full.hasPrefix("Error: ") else { exit(withError: error) }
+                printError(ParseErrorWording.worded(full))
+                Foundation.exit(code.rawValue)
+            }
             printError(tr("Error: \(Self.message(known))").rendered)
             Foundation.exit(Self.exitCode(known))
         }

@@ -52,6 +52,15 @@ import TestSupport
         let cLocale = try wangge(["grids", "--db", missing, "--config", plain], environment: ["LANG": "C.UTF-8"])
         #expect(cLocale.err.hasPrefix("Error: "), "\(cLocale.err)")
 
+        // A mistyped command line (ArgumentParser's own messages), Chinese too; English as ArgumentParser words it.
+        let typo = try wangge(["map", "--colour", "x", "--config", chinese], environment: [:])
+        #expect(typo.status == 64 && typo.err.hasPrefix("错误：没有选项 '--colour'。是不是要用 '--color'？\n用法：wangge map"), "\(typo.err)")
+        #expect(typo.err.contains("  详见 'wangge map --help'。"), "\(typo.err)")
+        let badValue = try wangge(["stats", "counts", "--by", "planet", "--config", chinese], environment: [:])
+        #expect(badValue.err.hasPrefix("错误：'--by <by>' 不接受 'planet'。可用的值：'town', 'village', 'grid'。\n说明："), "\(badValue.err)")
+        let english = try wangge(["map", "--colour", "x", "--config", chinese], environment: ["WANGGE_LANGUAGE": "en"])
+        #expect(english.status == 64 && english.err.hasPrefix("Error: Unknown option '--colour'. Did you mean '--color'?\nUsage: wangge map"), "\(english.err)")
+
         // Help and a table header in Chinese.
         let help = try wangge(["grids", "--help", "--config", chinese], environment: [:])
         #expect(help.out.contains("列出") || Self.hasHan(help.out.components(separatedBy: "\n").first ?? ""), "\(help.out)")
