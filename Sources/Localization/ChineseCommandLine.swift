@@ -540,4 +540,10 @@ let chineseCommandLine: [String: String] = [
     "{1}. Please provide one of the following:": "{1}。可用的值如下：",
     "{1}. Please provide one of {2}.": "{1}。可用的值：{2}。",
     "The value '{1}' is invalid for '{2}'": "'{2}' 不接受 '{1}'",
+    "Who read personal data in full (names, phone and ID numbers unmasked): when, with which token and role, what and how many records; newest first.": "谁完整查看过个人信息（未打码的姓名、电话、身份证号）：时间、令牌和角色、查看的内容和条数，最新的在前。",
+    "How many entries (1–10000).": "显示多少条（1–10000）。",
+    "--limit must be between 1 and 10000": "--limit 须在 1 到 10000 之间",
+    "token": "令牌",
+    "read": "查看内容",
+    "records": "条数",
 ]

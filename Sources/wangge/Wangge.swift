@@ -14,7 +14,7 @@ struct Wangge: AsyncParsableCommand {
         discussion: tr("Loads grid polygons (county → town → village → grid) into a SpatiaLite file, assigns households, cameras and incidents to their grid by GEOS point-in-polygon, and answers queries. Every subcommand takes --db PATH (default from Config/wangge.yaml).").rendered,
         subcommands: [
             Import.self, Export.self, Locate.self, Grids.self, Households.self, Household.self, Stats.self, Summary.self,
-            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Config.self, Sample.self, Bench.self, Backup.self, Restore.self, Version.self,
+            Incident.self, Incidents.self, Plan.self, Map.self, Serve.self, Token.self, Config.self, Sample.self, Bench.self, Backup.self, Restore.self, Audit.self, Version.self,
         ])
 
     static func main() async {

@@ -1,9 +1,10 @@
 import Foundation
+import GridStore
 import Testing
 import TestSupport
 
-/// `wangge backup` and `wangge restore` as a centre's administrator runs them, in Chinese.
-@Suite struct BackupCommandTests {
+/// The administrator's commands on the centre's machine (`backup`, `restore`, `audit`), in Chinese.
+@Suite struct AdministrationCommandTests {
     @Test func theNightlyBackupAndARestoreFromIt() throws {
         let binary = try #require(Fixtures.executable("wangge"))
         let db = Fixtures.temporaryPath("centre.sqlite"), folder = Fixtures.temporaryPath("nightly")
@@ -41,5 +42,30 @@ import TestSupport
         })
         defer { Fixtures.removeDatabase(aside) }
         #expect(try Fixtures.run(binary, ["plan", "list", "--db", aside]).contains("调整"), "the replaced database, kept")
+    }
+
+    @Test func theAuditLogAsATable() throws {
+        let binary = try #require(Fixtures.executable("wangge"))
+        let db = Fixtures.temporaryPath("audit.sqlite")
+        defer { Fixtures.removeDatabase(db) }
+        _ = try Fixtures.run(binary, ["import", "grids", "--db", db, Fixtures.sampleGrids])
+        _ = try Fixtures.run(binary, ["token", "create", "--db", db, "--role", "admin", "--name", "县中心管理员"])
+        do {
+            // Two reads as the API writes them, the second the newer.
+            let store = try GridStore(path: db)
+            let admin = Caller(tokenID: 1, name: "县中心管理员", role: .admin, grids: [])
+            try store.audit(admin, action: "GET /v1/grids/430981-001-001-001/households", grid: "430981-001-001-001", records: 5)
+            try store.audit(admin, action: "GET /v1/incidents/E1", grid: nil, records: 1)
+        }
+        let shown = try Fixtures.runCapturing(binary, ["audit", "--db", db], environment: ["WANGGE_LANGUAGE": "zh"])
+        let lines = shown.output.split(separator: "\n").map(String.init)
+        #expect(shown.status == 0 && lines.count == 4, "\(shown.output)\(shown.errors)")
+        #expect(lines.first?.hasPrefix("时间") == true && lines.first?.contains("令牌") == true && lines.first?.contains("条数") == true, "\(lines)")
+        #expect(lines[2].contains("县中心管理员  admin  GET /v1/incidents/E1") && lines[3].contains("households  430981-001-001-001     5"), "\(lines)")
+        let one = try Fixtures.run(binary, ["audit", "--db", db, "--json", "--limit", "1"])
+        let entries = try #require(try JSONSerialization.jsonObject(with: Data(one.utf8)) as? [[String: Any]])
+        #expect(entries.count == 1 && entries[0]["action"] as? String == "GET /v1/incidents/E1" && entries[0]["records"] as? Int == 1)
+        let refused = try Fixtures.runCapturing(binary, ["audit", "--db", db, "--limit", "0"], environment: ["WANGGE_LANGUAGE": "zh"])
+        #expect(refused.status == 64 && refused.errors.hasPrefix("错误：--limit 须在 1 到 10000 之间"), "\(refused.errors)")
     }
 }

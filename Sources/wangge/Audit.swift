@@ -1,0 +1,34 @@
+import ArgumentParser
+import GridApplication
+import Localization
+
+extension Wangge {
+    /// `wangge audit`: who read personal data in full, as `GET /v1/audit` gives it to an admin.
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "audit",
+            abstract: tr("Who read personal data in full (names, phone and ID numbers unmasked): when, with which token and role, what and how many records; newest first.").rendered)
+
+        @OptionGroup var store: StoreOptions
+
+        @Option(help: ArgumentHelp(tr("How many entries (1–10000).").rendered))
+        var limit = 100
+
+        @Flag(help: ArgumentHelp(tr("Print JSON.").rendered))
+        var json = false
+
+        func validate() throws {
+            guard (1...10_000).contains(limit) else { throw ValidationError(tr("--limit must be between 1 and 10000").rendered) }
+        }
+
+        func run() throws {
+            let entries = try store.openService().auditLog(limit: limit)
+            if json {
+                print(try jsonText(entries))
+                return
+            }
+            print(table([tr("time"), tr("token"), tr("role"), tr("read"), tr("grid"), tr("records")], entries.map {
+                [localTime($0.at), $0.caller, $0.role, $0.action, $0.grid ?? "", String($0.records)]
+            }, rightAligned: [5]))
+        }
+    }
+}
