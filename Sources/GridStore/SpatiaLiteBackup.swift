@@ -115,12 +115,13 @@ extension SpatiaLiteDatabase {
     }
 
     /// Puts a backup in the place of the database at `target`, which no
-    /// server may have open. The backup is checked first (integrity, and
-    /// not made by a newer wangge). The database it replaces, with its -wal
-    /// file, is moved aside, not deleted (`RestoredDatabase.setAside`), so
-    /// a restore of the wrong file can be undone; if the copy fails it is
-    /// moved back. The restored database is then opened, which brings a
-    /// backup made by an older wangge up to date.
+    /// wangge process may have open (`DatabaseUseLock`). The backup is
+    /// checked first (integrity, and not made by a newer wangge) and copied
+    /// beside the database; then the database, with its -wal file, is moved
+    /// aside, not deleted (`RestoredDatabase.setAside`), so a restore of the
+    /// wrong file can be undone, and the copy takes its name. The restored
+    /// database is then opened, which brings a backup made by an older
+    /// wangge up to date.
     public static func restore(backup: String, into target: String, at now: Date = Date()) throws -> RestoredDatabase {
         guard FileManager.default.fileExists(atPath: backup) else { throw WanggeError.notFound(tr("no backup at \(backup)")) }
         if sameFile(backup, target) { throw WanggeError.invalid(tr("\(backup) is the database itself: name the backup to restore")) }
@@ -130,7 +131,8 @@ extension SpatiaLiteDatabase {
             throw WanggeError.refused(tr("\(backup) was made by a newer wangge (schema steps \(unknown.joined(separator: ", "))): restore it with that version"))
         }
         // The copy is made beside the database under a temporary name, then swapped in.
-        let partial = "\((target as NSString).deletingLastPathComponent)/.\((target as NSString).lastPathComponent).restoring-\(getpid())"
+        let place = URL(fileURLWithPath: target).standardizedFileURL
+        let partial = place.deletingLastPathComponent().appendingPathComponent(".\(place.lastPathComponent).restoring-\(getpid())").path
         removeDatabaseFiles(partial)
         defer { removeDatabaseFiles(partial) }
         do {
