@@ -13,6 +13,8 @@ public struct DatabaseBackup: Sendable {
     public let schemaSteps: Int
     /// Rows of the copy: the active generation's grids, households, cameras, incidents.
     public let grids: Int, households: Int, cameras: Int, incidents: Int
+    /// Older backups of the database removed from the folder (`keeping`), oldest first.
+    public let removed: [String]
 }
 
 /// An advisory lock (`flock`) on a database file: shared by every process
@@ -71,13 +73,21 @@ extension SpatiaLiteDatabase {
     /// - Parameter destination: the file to write; a folder (one that exists,
     ///   or a path ending in "/") gets a file named after the database and the
     ///   time, China's, to the second: wangge-2026-11-28-101630.sqlite.
-    public func backup(to destination: String, replacing: Bool, at now: Date = Date()) throws -> DatabaseBackup {
+    /// - Parameter keeping: with a folder, once the copy is in place, only
+    ///   this many of the database's backups named so stay in it, the newest
+    ///   (a nightly backup then never fills the disk); nil keeps them all.
+    public func backup(to destination: String, replacing: Bool, keeping: Int? = nil, at now: Date = Date()) throws -> DatabaseBackup {
         let started = Date()
         var target = URL(fileURLWithPath: destination).standardizedFileURL
         var isFolder: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: target.path, isDirectory: &isFolder)
-        if destination.hasSuffix("/") || (exists && isFolder.boolValue) {
+        let intoFolder = destination.hasSuffix("/") || (exists && isFolder.boolValue)
+        if intoFolder {
             target = URL(fileURLWithPath: destination, isDirectory: true).appendingPathComponent(Self.backupName(of: path, at: now))
+        }
+        if let keeping {
+            guard intoFolder else { throw WanggeError.invalid(tr("--keep works with a folder, where backups are named by their time: give one"), field: "keep") }
+            guard keeping >= 1 else { throw WanggeError.invalid(tr("--keep must be 1 or more"), field: "keep") }
         }
         if Self.sameFile(target.path, path) {
             throw WanggeError.invalid(tr("\(target.path) is the database itself: name another file"))
@@ -109,9 +119,26 @@ extension SpatiaLiteDatabase {
             throw WanggeError.invalid(tr("cannot move the copy to \(target.path): \(String(cString: strerror(errno)))"))
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: target.path)[.size] as? NSNumber)?.int64Value ?? 0
+        let removed = try keeping.map { try Self.pruneBackups(of: path, in: target.deletingLastPathComponent().path, keeping: $0) } ?? []
         return DatabaseBackup(source: path, destination: target.path, bytes: bytes, seconds: Date().timeIntervalSince(started),
                               schemaSteps: checked.steps, grids: checked.grids, households: checked.households,
-                              cameras: checked.cameras, incidents: checked.incidents)
+                              cameras: checked.cameras, incidents: checked.incidents, removed: removed)
+    }
+
+    /// Removes all but the newest `keeping` backups of `database` in `folder`:
+    /// files named as `backupName` names them (the time in the name orders
+    /// them), nothing else. Returns the paths removed, oldest first.
+    static func pruneBackups(of database: String, in folder: String, keeping: Int) throws -> [String] {
+        let base = NSRegularExpression.escapedPattern(for: backupBase(of: database))
+        let pattern = try Regex("^\(base)-\\d{4}-\\d{2}-\\d{2}-\\d{6}\\.sqlite$")
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.wholeMatch(of: pattern) != nil }.sorted()
+        return try names.dropLast(keeping).map { name in
+            let file = URL(fileURLWithPath: folder).appendingPathComponent(name).path
+            guard unlink(file) == 0 else {
+                throw WanggeError.invalid(tr("cannot remove the old backup \(file): \(String(cString: strerror(errno)))"))
+            }
+            return file
+        }
     }
 
     /// Puts a backup in the place of the database at `target`, which no
@@ -207,8 +234,13 @@ extension SpatiaLiteDatabase {
 
     /// A backup's name in a folder: the database's, then the time.
     static func backupName(of database: String, at time: Date) -> String {
+        "\(backupBase(of: database))-\(stamp(time)).sqlite"
+    }
+
+    /// The database's file name without its extension.
+    static func backupBase(of database: String) -> String {
         let base = (((database as NSString).lastPathComponent) as NSString).deletingPathExtension
-        return "\(base.isEmpty ? "wangge" : base)-\(stamp(time)).sqlite"
+        return base.isEmpty ? "wangge" : base
     }
 
     /// The time in China to the second, for file names: 2026-11-28-101630.

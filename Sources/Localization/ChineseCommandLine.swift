@@ -546,4 +546,9 @@ let chineseCommandLine: [String: String] = [
     "token": "令牌",
     "read": "查看内容",
     "records": "条数",
+    "--keep works with a folder, where backups are named by their time: give one": "--keep 只用于目录（其中的备份按时间命名）：请给出一个目录",
+    "--keep must be 1 or more": "--keep 至少为 1",
+    "cannot remove the old backup {1}: {2}": "无法删除旧备份 {1}：{2}",
+    "With a folder: keep only the newest N backups of this database in it, removing older ones once this one is checked.": "备份到目录时：只保留该数据库最新的 N 份备份，本次备份核对无误后删除更早的。",
+    "removed the older backup {1}": "已删除旧备份 {1}",
 ]

@@ -18,11 +18,15 @@ extension Wangge {
         @Flag(help: ArgumentHelp(tr("Replace the file if it exists.").rendered))
         var force = false
 
+        @Option(help: ArgumentHelp(tr("With a folder: keep only the newest N backups of this database in it, removing older ones once this one is checked.").rendered))
+        var keep: Int?
+
         func run() throws {
-            let done = try store.openService().backup(to: destination, replacing: force)
+            let done = try store.openService().backup(to: destination, replacing: force, keeping: keep)
             let megabytes = String(format: "%.1f", Double(done.bytes) / 1_048_576), seconds = String(format: "%.1f", done.seconds)
             print(tr("backed up \(done.source) to \(done.destination) (\(megabytes) MB in \(seconds) s)").rendered)
             print(tr("checked: the copy passes SQLite's integrity check and has all \(done.schemaSteps) schema steps; \(done.grids) grids in the active generation, \(done.households) households, \(done.cameras) cameras, \(done.incidents) incidents").rendered)
+            for file in done.removed { print(tr("removed the older backup \(file)").rendered) }
         }
     }
 }

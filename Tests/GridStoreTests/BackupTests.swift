@@ -100,6 +100,24 @@ import Localization
         #expect(named.destination == URL(fileURLWithPath: folder).appendingPathComponent("\(base)-2026-11-28-120506.sqlite").path)
     }
 
+    @Test func aNightlyBackupKeepsTheNewestAndTouchesNothingElse() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let base = (((t.path as NSString).lastPathComponent) as NSString).deletingPathExtension
+        // Another database's backup, and files that only look alike, stay.
+        let others = ["other-2020-01-01-000000.sqlite", "\(base)-notes.sqlite", "\(base)-2020-01-01-000000.sqlite.txt"]
+        for name in others { FileManager.default.createFile(atPath: folder + "/" + name, contents: Data()) }
+        let night = ISO8601DateFormatter().date(from: "2026-11-20T18:15:00Z")!
+        var removed: [[String]] = []
+        for day in 0..<4 {
+            removed.append(try t.store.database.backup(to: folder, replacing: false, keeping: 2, at: night.addingTimeInterval(Double(day) * 86_400)).removed)
+        }
+        let name = { (day: Int) in "\(base)-2026-11-2\(1 + day)-021500.sqlite" }
+        #expect(removed.map { $0.map { ($0 as NSString).lastPathComponent } } == [[], [], [name(0)], [name(1)]])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: folder)) == Set(others + [name(2), name(3)]))
+        #expect(throws: WanggeError.self) { try t.store.database.backup(to: folder + "/fixed.sqlite", replacing: false, keeping: 2) }
+    }
+
     @Test func aRestorePutsTheBackupBackAndKeepsWhatItReplaced() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = Fixtures.temporaryPath("restored.sqlite")

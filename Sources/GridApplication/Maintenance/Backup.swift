@@ -8,11 +8,11 @@ extension GridService {
     /// using it (see `SpatiaLiteDatabase.backup`). A PostGIS database is
     /// backed up with PostgreSQL's own tools, which know its roles, its
     /// standbys and its write-ahead log.
-    public func backup(to destination: String, replacing: Bool) throws -> DatabaseBackup {
+    public func backup(to destination: String, replacing: Bool, keeping: Int? = nil) throws -> DatabaseBackup {
         guard let spatialite = store as? GridStore else {
             throw WanggeError.refused(tr("a PostGIS database is backed up with PostgreSQL's tools: pg_dump -Fc (one database) or pg_basebackup (the whole cluster, for point-in-time recovery)"))
         }
-        return try translatingErrors { try spatialite.database.backup(to: destination, replacing: replacing) }
+        return try translatingErrors { try spatialite.database.backup(to: destination, replacing: replacing, keeping: keeping) }
     }
 }
 
