@@ -114,6 +114,10 @@ extension SpatiaLiteDatabase {
         } catch let error as DatabaseError {
             throw WanggeError.invalid(tr("cannot write \(target.path): \(error.message ?? error.description)"))
         }
+        // Households' names, phone and ID numbers: readable by the owner only, whatever the umask.
+        guard chmod(partial, 0o600) == 0 else {
+            throw WanggeError.invalid(tr("cannot write \(target.path): \(String(cString: strerror(errno)))"))
+        }
         let checked = try Self.check(copyAt: partial, naming: target.path)
         guard rename(partial, target.path) == 0 else {
             throw WanggeError.invalid(tr("cannot move the copy to \(target.path): \(String(cString: strerror(errno)))"))
@@ -173,6 +177,11 @@ extension SpatiaLiteDatabase {
         } catch {
             let reason = (error as? DatabaseError).map { $0.message ?? $0.description } ?? "\(error)"
             throw WanggeError.invalid(tr("cannot write \(target): \(reason)"))
+        }
+        // The restored file is as open as the one it replaces (a backup is the owner's only).
+        var replaced = stat()
+        if stat(target, &replaced) == 0, chmod(partial, replaced.st_mode & 0o777) != 0 {
+            throw WanggeError.invalid(tr("cannot write \(target): \(String(cString: strerror(errno)))"))
         }
         // Held through the swap: no wangge process may have the database open meanwhile.
         let exclusive = try DatabaseUseLock(path: target, exclusive: true)

@@ -67,6 +67,9 @@ import Localization
             #expect(rows.incidents == copy.incidents && rows.incidents == rows.reports && rows.grids >= 271, "\(copy.destination)")
             // One self-contained file: nothing beside it, and reading it leaves nothing beside it.
             #expect(!FileManager.default.fileExists(atPath: copy.destination + "-wal"))
+            // Personal data: the owner's only, whatever the umask.
+            let mode = try FileManager.default.attributesOfItem(atPath: copy.destination)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(String(describing: mode.map { String($0, radix: 8) }))")
         }
         #expect(copies.map(\.incidents) == copies.map(\.incidents).sorted(), "later copies hold at least what earlier ones did")
         let last = try t.store.database.backup(to: folder + "/last.sqlite", replacing: false)
@@ -147,8 +150,10 @@ import Localization
         let beside = try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent)
         #expect(!beside.contains { $0.contains((path as NSString).lastPathComponent + ".before-restore") || $0.contains(".restoring-") })
 
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
         let restored = try SpatiaLiteDatabase.restore(backup: backup, into: path)
         #expect(restored.incidents == 1 && restored.grids == 271)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o640, "as open as the file it replaced")
         #expect(try Self.counts(path).incidents == 1)
         let aside = try #require(restored.setAside)
         defer { Fixtures.removeDatabase(aside) }
