@@ -22,6 +22,7 @@ extension Wangge {
         var keep: Int?
 
         func run() throws {
+            try GridService.requireBackupSupported(database: store.databasePath(try store.loadConfig()))
             let done = try store.openService().backup(to: destination, replacing: force, keeping: keep)
             let megabytes = String(format: "%.1f", Double(done.bytes) / 1_048_576), seconds = String(format: "%.1f", done.seconds)
             print(tr("backed up \(done.source) to \(done.destination) (\(megabytes) MB in \(seconds) s)").rendered)

@@ -42,6 +42,12 @@ import TestSupport
         })
         defer { Fixtures.removeDatabase(aside) }
         #expect(try Fixtures.run(binary, ["plan", "list", "--db", aside]).contains("调整"), "the replaced database, kept")
+
+        // PostGIS has its own tools: said at once, without connecting (nothing listens on port 1).
+        for command in ["backup", "restore"] {
+            let postgis = try wangge(command, "--db", "postgresql://wangge@127.0.0.1:1/wangge", copy)
+            #expect(postgis.status == 1 && postgis.errors.contains(command == "backup" ? "pg_dump -Fc" : "pg_restore"), "\(postgis.errors)")
+        }
     }
 
     @Test func theAuditLogAsATable() throws {

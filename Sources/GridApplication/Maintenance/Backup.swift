@@ -9,11 +9,16 @@ extension GridService {
     /// backed up with PostgreSQL's own tools, which know its roles, its
     /// standbys and its write-ahead log.
     public func backup(to destination: String, replacing: Bool, keeping: Int? = nil) throws -> DatabaseBackup {
-        guard let spatialite = store as? GridStore else {
-            throw WanggeError.refused(tr("a PostGIS database is backed up with PostgreSQL's tools: pg_dump -Fc (one database) or pg_basebackup (the whole cluster, for point-in-time recovery)"))
-        }
+        guard let spatialite = store as? GridStore else { throw Self.postGISBackup }
         return try translatingErrors { try spatialite.database.backup(to: destination, replacing: replacing, keeping: keeping) }
     }
+
+    /// Refuses a PostGIS database before connecting to it (a backup is often taken when something is wrong).
+    public static func requireBackupSupported(database: String) throws {
+        if PostgresURL.isPostgres(database) { throw postGISBackup }
+    }
+
+    static let postGISBackup = WanggeError.refused(tr("a PostGIS database is backed up with PostgreSQL's tools: pg_dump -Fc (one database) or pg_basebackup (the whole cluster, for point-in-time recovery)"))
 }
 
 extension GridService {
