@@ -551,4 +551,11 @@ let chineseCommandLine: [String: String] = [
     "cannot remove the old backup {1}: {2}": "无法删除旧备份 {1}：{2}",
     "With a folder: keep only the newest N backups of this database in it, removing older ones once this one is checked.": "备份到目录时：只保留该数据库最新的 N 份备份，本次备份核对无误后删除更早的。",
     "removed the older backup {1}": "已删除旧备份 {1}",
+    "OVERVIEW:": "简介：",
+    "USAGE:": "用法：",
+    "ARGUMENTS:": "参数：",
+    "OPTIONS:": "选项：",
+    "SUBCOMMANDS:": "子命令：",
+    "Show help information.": "显示帮助信息。",
+    "See '{1}' for detailed help.": "详见 '{1}'。",
 ]

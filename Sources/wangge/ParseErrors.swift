@@ -21,6 +21,29 @@ enum ParseErrorWording {
         }.joined(separator: "\n")
     }
 
+    /// ArgumentParser's help page with its own words (headings, the help
+    /// flag's line, the pointer to subcommands' help) in the reader's
+    /// language; the texts of our commands and options are already.
+    static func helpWorded(_ page: String) -> String {
+        let headings = ["OVERVIEW:": tr("OVERVIEW:"), "USAGE:": tr("USAGE:"), "ARGUMENTS:": tr("ARGUMENTS:"),
+                        "OPTIONS:": tr("OPTIONS:"), "SUBCOMMANDS:": tr("SUBCOMMANDS:")]
+        return page.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let line = String(line)
+            if let heading = headings.first(where: { line == $0.key || line.hasPrefix($0.key + " ") }) {
+                let worded = heading.value.rendered, rest = line.dropFirst(heading.key.count)
+                // A full-width colon needs no space after it.
+                return worded + (worded.hasSuffix("：") && rest.hasPrefix(" ") ? rest.dropFirst() : rest)
+            }
+            if line.hasSuffix("Show help information.") {
+                return line.dropLast("Show help information.".count) + tr("Show help information.").rendered
+            }
+            if let command = line.captures(#"^  See '(.+)' for detailed help\.$"#)?.first {
+                return "  " + tr("See '\(command)' for detailed help.").rendered
+            }
+            return line
+        }.joined(separator: "\n")
+    }
+
     /// One of ArgumentParser's messages (without "Error: ").
     static func message(_ text: String) -> String {
         if let c = text.captures(#"^Unknown option '(.+)'\. Did you mean '(.+)'\?$"#) {

@@ -35,8 +35,12 @@ struct Wangge: AsyncParsableCommand {
         } catch {
             guard let known = WanggeError.from(error) else {
                 // A mistyped command line, in the reader's language; help and the rest as ArgumentParser gives them.
-                let code = exitCode(for: error)
-                guard code != .success, case let full = fullMessage(for: error), full.hasPrefix("Error: ") else { exit(withError: error) }
+                let code = exitCode(for: error), full = fullMessage(for: error)
+                if code == .success, !full.isEmpty, full != LibraryVersions.wangge {
+                    print(ParseErrorWording.helpWorded(full))
+                    Foundation.exit(0)
+                }
+                guard code != .success, full.hasPrefix("Error: ") else { exit(withError: error) }
                 printError(ParseErrorWording.worded(full))
                 Foundation.exit(code.rawValue)
             }

@@ -64,6 +64,11 @@ import TestSupport
         // Help and a table header in Chinese.
         let help = try wangge(["grids", "--help", "--config", chinese], environment: [:])
         #expect(help.out.contains("列出") || Self.hasHan(help.out.components(separatedBy: "\n").first ?? ""), "\(help.out)")
+        // ArgumentParser's own words in it too: headings, the help flag.
+        #expect(help.status == 0 && help.out.contains("\n用法：wangge grids ") && help.out.contains("\n选项：\n") && help.out.contains("显示帮助信息。"), "\(help.out)")
+        #expect(!help.out.contains("USAGE:") && !help.out.contains("Show help information."), "\(help.out)")
+        let englishHelp = try wangge(["grids", "--help", "--config", chinese], environment: ["WANGGE_LANGUAGE": "en"])
+        #expect(englishHelp.out.contains("\nUSAGE: wangge grids ") && englishHelp.out.contains("  -h, --help              Show help information."), "\(englishHelp.out)")
     }
 
     /// The report of a grid import is Chinese throughout, the Shapefile's encoding note too.
