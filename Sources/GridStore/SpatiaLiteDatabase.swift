@@ -28,6 +28,7 @@ public final class SpatiaLiteDatabase: Sendable {
         if create, !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         }
+        if create { try Self.createPrivately(path) }
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try Self.loadSpatiaLite(db)
@@ -55,6 +56,23 @@ public final class SpatiaLiteDatabase: Sendable {
         // Once the file exists (SQLite makes a new one).
         inUse = try DatabaseUseLock(path: path, exclusive: false)
         try Self.migrator.migrate(pool)
+    }
+
+    /// A new database file readable by its owner only, whatever the umask: it
+    /// will hold households' names, phone and ID numbers. SQLite gives its
+    /// -wal and -shm files the database file's permissions. An existing file
+    /// is left as it is (its owner may have opened it to a group).
+    static func createPrivately(_ path: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            // The umask may have taken bits the mode did not have to give: set exactly.
+            let made = fchmod(descriptor, 0o600) == 0
+            close(descriptor)
+            if made { return }
+        } else if errno == EEXIST {
+            return
+        }
+        throw WanggeError.invalid(tr("cannot create \(path): \(String(cString: strerror(errno)))"))
     }
 
     /// Process-wide SQLite settings, made once before the first connection opens.

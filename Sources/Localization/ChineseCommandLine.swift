@@ -558,4 +558,5 @@ let chineseCommandLine: [String: String] = [
     "SUBCOMMANDS:": "子命令：",
     "Show help information.": "显示帮助信息。",
     "See '{1}' for detailed help.": "详见 '{1}'。",
+    "cannot create {1}: {2}": "无法创建 {1}：{2}",
 ]

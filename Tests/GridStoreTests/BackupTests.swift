@@ -103,6 +103,18 @@ import Localization
         #expect(named.destination == URL(fileURLWithPath: folder).appendingPathComponent("\(base)-2026-11-28-120506.sqlite").path)
     }
 
+    @Test func aNewDatabaseAndItsWriteAheadLogAreTheOwnersOnly() throws {
+        let mode = { (file: String) in try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int }
+        // The store made in init: a new file, its -wal beside it while open.
+        #expect(try mode(t.path) == 0o600 && (try mode(t.path + "-wal")) == 0o600)
+        // A file that exists keeps what its owner gave it.
+        let shared = Fixtures.temporaryPath("shared.sqlite")
+        defer { Fixtures.removeDatabase(shared) }
+        FileManager.default.createFile(atPath: shared, contents: Data(), attributes: [.posixPermissions: 0o640])
+        _ = try GridStore(path: shared)
+        #expect(try mode(shared) == 0o640)
+    }
+
     @Test func aNightlyBackupKeepsTheNewestAndTouchesNothingElse() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
