@@ -218,7 +218,7 @@ extension Wangge.Incident {
 
         func run() throws {
             let touched = try store.openService().escalateOverdue(at: at?.date ?? Date())
-            for (id, level) in touched { print("\(id)\t→ \(level.rawValue)") }
+            for (id, level) in touched { print("\(id)\t→ \(levelText(level))") }
             print(tr("\(touched.count) overdue incident(s) escalated or reported to the county").rendered)
         }
     }

@@ -212,7 +212,7 @@ import GridStore
         #expect(try #require(try JSONSerialization.jsonObject(with: Data(listed.utf8)) as? [[String: Any]]).map { $0["id"] as? String } == [id])
         // A year later nobody has acted: the scheduler's job, run from cron, sends it to the county department.
         let late = try wangge("incident", "escalate-overdue", "--at", "2027-12-01")
-        #expect(late.contains("\(id)\t→ county"))
+        #expect(late.contains("\(id)\t→ county level"))
         let stats = try wangge("stats", "incidents", "--by", "county", "--at", "2027-12-01", "--csv").split(separator: "\n")
         #expect(stats.count == 2 && stats[0].hasPrefix("county,name,received,open,overdue,closed"))
         #expect(stats[1].hasPrefix("county,,1,1,0,0,0.0000,,,,"), "escalated again with a fresh deadline: open, not overdue")
