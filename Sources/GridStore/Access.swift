@@ -80,9 +80,15 @@ public struct TokenScope: Sendable, Equatable, Codable {
     public var isEmpty: Bool { grids.isEmpty && villages.isEmpty && towns.isEmpty }
 
     /// "grids A,B; villages V; towns T", or "" for none.
-    public var description: String {
-        [("grids", grids), ("villages", villages), ("towns", towns)].filter { !$0.1.isEmpty }
-            .map { "\($0.0) \($0.1.joined(separator: ","))" }.joined(separator: "; ")
+    public var description: String { text.rendered(in: .en) }
+
+    /// The scope in the reader's words (网格 A,B；村（社区）V).
+    public var text: Localized {
+        var parts: [Localized] = []
+        if !grids.isEmpty { parts.append(tr("grids \(grids.joined(separator: ","))")) }
+        if !villages.isEmpty { parts.append(tr("villages \(villages.joined(separator: ","))")) }
+        if !towns.isEmpty { parts.append(tr("towns \(towns.joined(separator: ","))")) }
+        return .joined(parts, separator: "; ")
     }
 
     static func codes(_ text: String) -> [String] { text.split(separator: ",").map(String.init) }

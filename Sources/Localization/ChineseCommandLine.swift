@@ -559,4 +559,7 @@ let chineseCommandLine: [String: String] = [
     "Show help information.": "显示帮助信息。",
     "See '{1}' for detailed help.": "详见 '{1}'。",
     "cannot create {1}: {2}": "无法创建 {1}：{2}",
+    "grids {1}": "网格 {1}",
+    "villages {1}": "村（社区）{1}",
+    "towns {1}": "乡镇（街道）{1}",
 ]

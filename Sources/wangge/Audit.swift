@@ -1,5 +1,6 @@
 import ArgumentParser
 import GridApplication
+import GridStore
 import Localization
 
 extension Wangge {
@@ -27,7 +28,7 @@ extension Wangge {
                 return
             }
             print(table([tr("time"), tr("token"), tr("role"), tr("read"), tr("grid"), tr("records")], entries.map {
-                [localTime($0.at), $0.caller, $0.role, $0.action, $0.grid ?? "", String($0.records)]
+                [localTime($0.at), $0.caller, Role.text(of: $0.role), $0.action, $0.grid ?? "", String($0.records)]
             }, rightAligned: [5]))
         }
     }

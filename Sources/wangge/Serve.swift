@@ -92,7 +92,7 @@ extension Wangge {
             func run() throws {
                 let created = try store.openService(creating: true).createToken(
                     TokenRequest(role: role, name: name, grids: Self.codes(grids), villages: Self.codes(villages), towns: Self.codes(towns), expires: expires))
-                let details = [created.role, created.scope.description].filter { !$0.isEmpty }.map(Localized.verbatim)
+                let details = [Role.text(of: created.role), created.scope.text.rendered].filter { !$0.isEmpty }.map(Localized.verbatim)
                     + (created.expires.map { [tr("expires \(localTime($0))")] } ?? [])
                 printError(tr("token \(created.id) for \(created.name) (\(Localized.list(details))); keep it: it is not stored").rendered)
                 print(created.token)
@@ -113,7 +113,7 @@ extension Wangge {
             @OptionGroup var store: StoreOptions
             func run() throws {
                 print(table([tr("id"), tr("name"), tr("role"), tr("scope"), tr("created"), tr("expires"), tr("status")], try store.openService().tokenList().map {
-                    [String($0.id), $0.name, $0.role, $0.scope.description, localTime($0.created), $0.expires.map(localTime) ?? tr("never").rendered,
+                    [String($0.id), $0.name, Role.text(of: $0.role), $0.scope.text.rendered, localTime($0.created), $0.expires.map(localTime) ?? tr("never").rendered,
                      Self.status($0.status).rendered + ($0.revoked.map { " " + localTime($0) } ?? "")]
                 }))
             }

@@ -67,7 +67,7 @@ import TestSupport
         let lines = shown.output.split(separator: "\n").map(String.init)
         #expect(shown.status == 0 && lines.count == 4, "\(shown.output)\(shown.errors)")
         #expect(lines.first?.hasPrefix("时间") == true && lines.first?.contains("令牌") == true && lines.first?.contains("条数") == true, "\(lines)")
-        #expect(lines[2].contains("县中心管理员  admin  GET /v1/incidents/E1") && lines[3].contains("households  430981-001-001-001     5"), "\(lines)")
+        #expect(lines[2].contains("县中心管理员  管理员  GET /v1/incidents/E1") && lines[3].contains("households  430981-001-001-001     5"), "\(lines)")
         let one = try Fixtures.run(binary, ["audit", "--db", db, "--json", "--limit", "1"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(one.utf8)) as? [[String: Any]])
         #expect(entries.count == 1 && entries[0]["action"] as? String == "GET /v1/incidents/E1" && entries[0]["records"] as? Int == 1)

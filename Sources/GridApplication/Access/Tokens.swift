@@ -156,6 +156,22 @@ public final class TokenCache: @unchecked Sendable {
     }
 }
 
+extension Role: LocalizedConvertible {
+    /// The role as the reader reads it: the web map's words (管理员, 调度员, 网格员…).
+    public var text: Localized {
+        switch self {
+        case .admin: tr("administrator")
+        case .planner: tr("planner")
+        case .dispatcher: tr("dispatcher")
+        case .gridWorker: tr("grid worker")
+        case .viewer: tr("viewer")
+        }
+    }
+
+    /// A stored role's words; a code this version does not know, as it is.
+    public static func text(of code: String) -> String { Role(rawValue: code)?.text.rendered ?? code }
+}
+
 /// What a new token is for: its role, the area a grid worker serves, its expiry.
 public struct TokenRequest: Sendable, Decodable {
     public var role: String
