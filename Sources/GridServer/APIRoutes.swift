@@ -160,7 +160,7 @@ struct APIRoutes {
         v1.get("audit") { request, context in
             let caller = try context.requireCaller()
             guard caller.role == .admin else { throw APIError(.forbidden, tr("the audit log is for the admin role; you are \(caller.role.rawValue)")) }
-            let limit = try Query(request: request).int("limit", default: 100, range: 1...10_000)
+            let limit = try Query(request: request).int("limit", default: 100, range: GridService.auditLogLimits)
             return try JSON.response(try service.auditLog(limit: limit))
         }
     }

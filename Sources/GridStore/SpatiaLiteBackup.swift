@@ -3,16 +3,22 @@ import GRDB
 import GridCore
 import Localization
 
+/// What a backup holds, read from the file itself once it passed SQLite's integrity check.
+public struct BackupContents: Sendable {
+    /// The schema steps it has run, oldest first.
+    public let schemaSteps: [String]
+    /// The active generation's grids, and the points.
+    public let grids: Int, households: Int, cameras: Int, incidents: Int
+}
+
 /// A copy of the database made by `SpatiaLiteDatabase.backup`, as checked after it was made.
 public struct DatabaseBackup: Sendable {
     public let source: String
     public let destination: String
     public let bytes: Int64
     public let seconds: Double
-    /// The schema steps the copy has run (all this build knows: the source was brought up to date when it was opened).
-    public let schemaSteps: Int
-    /// Rows of the copy: the active generation's grids, households, cameras, incidents.
-    public let grids: Int, households: Int, cameras: Int, incidents: Int
+    /// What the copy holds (all the schema steps this build knows: the source was brought up to date when it was opened).
+    public let contents: BackupContents
     /// Older backups of the database removed from the folder (`keeping`), oldest first.
     public let removed: [String]
 }
@@ -52,9 +58,8 @@ public struct RestoredDatabase: Sendable {
     public let target: String
     /// Where the database it replaced now is (nil: there was none).
     public let setAside: String?
-    /// The schema steps the backup had run (opening it ran any this build adds).
-    public let schemaSteps: Int
-    public let grids: Int, households: Int, cameras: Int, incidents: Int
+    /// What the backup held (opening it then ran any schema step this build adds).
+    public let contents: BackupContents
 }
 
 extension SpatiaLiteDatabase {
@@ -118,15 +123,14 @@ extension SpatiaLiteDatabase {
         guard chmod(partial, 0o600) == 0 else {
             throw WanggeError.invalid(tr("cannot write \(target.path): \(String(cString: strerror(errno)))"))
         }
-        let checked = try Self.check(copyAt: partial, naming: target.path)
+        let contents = try Self.check(copyAt: partial, naming: target.path)
         guard rename(partial, target.path) == 0 else {
             throw WanggeError.invalid(tr("cannot move the copy to \(target.path): \(String(cString: strerror(errno)))"))
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: target.path)[.size] as? NSNumber)?.int64Value ?? 0
         let removed = try keeping.map { try Self.pruneBackups(of: path, in: target.deletingLastPathComponent().path, keeping: $0) } ?? []
         return DatabaseBackup(source: path, destination: target.path, bytes: bytes, seconds: Date().timeIntervalSince(started),
-                              schemaSteps: checked.steps, grids: checked.grids, households: checked.households,
-                              cameras: checked.cameras, incidents: checked.incidents, removed: removed)
+                              contents: contents, removed: removed)
     }
 
     /// Removes all but the newest `keeping` backups of `database` in `folder`:
@@ -156,8 +160,8 @@ extension SpatiaLiteDatabase {
     public static func restore(backup: String, into target: String, at now: Date = Date()) throws -> RestoredDatabase {
         guard FileManager.default.fileExists(atPath: backup) else { throw WanggeError.notFound(tr("no backup at \(backup)")) }
         if sameFile(backup, target) { throw WanggeError.invalid(tr("\(backup) is the database itself: name the backup to restore")) }
-        let checked = try check(copyAt: backup, naming: backup)
-        let unknown = try appliedMigrations(path: backup).filter { !knownMigrations.contains($0) }
+        let contents = try check(copyAt: backup, naming: backup)
+        let unknown = contents.schemaSteps.filter { !knownMigrations.contains($0) }
         guard unknown.isEmpty else {
             throw WanggeError.refused(tr("\(backup) was made by a newer wangge (schema steps \(unknown.joined(separator: ", "))): restore it with that version"))
         }
@@ -187,38 +191,32 @@ extension SpatiaLiteDatabase {
         let exclusive = try DatabaseUseLock(path: target, exclusive: true)
         let aside = "\(target).before-restore-\(stamp(now))"
         let hadDatabase = FileManager.default.fileExists(atPath: target)
-        if hadDatabase {
-            // The -wal file goes with its database (SQLite finds it by name); the -shm is rebuilt from it.
-            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: target + suffix) {
-                guard rename(target + suffix, aside + suffix) == 0 else {
-                    let reason = String(cString: strerror(errno))
-                    if suffix == "-wal" && rename(aside, target) != 0 {
-                        throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(reason); the database it held is at \(aside)"))
-                    }
-                    throw WanggeError.invalid(tr("cannot move \(target + suffix) aside: \(reason)"))
-                }
-            }
-            unlink(target + "-shm")
+        // The -wal file goes with its database (SQLite finds it by name); the -shm is rebuilt from it.
+        let moved = ["", "-wal"].filter { FileManager.default.fileExists(atPath: target + $0) }
+        // A failed swap: the database's files go back where they were, or the error says where they are.
+        func failed(_ what: Localized, _ code: Int32) -> WanggeError {
+            let reason = String(cString: strerror(code))
+            let back = moved.allSatisfy { !FileManager.default.fileExists(atPath: aside + $0) || rename(aside + $0, target + $0) == 0 }
+            return WanggeError.invalid(back ? tr("\(what): \(reason)") : tr("\(what): \(reason); the database it held is still at \(aside)"))
         }
+        for suffix in moved where rename(target + suffix, aside + suffix) != 0 {
+            let code = errno
+            throw failed(tr("cannot move \(target + suffix) aside"), code)
+        }
+        if hadDatabase { unlink(target + "-shm") }  // absent when SQLite closed cleanly
         guard rename(partial, target) == 0 else {
-            let reason = String(cString: strerror(errno))
-            let stranded = ["", "-wal"].filter { hadDatabase && FileManager.default.fileExists(atPath: aside + $0) && rename(aside + $0, target + $0) != 0 }
-            guard stranded.isEmpty else {
-                throw WanggeError.invalid(tr("cannot write \(target): \(reason); the database it held is still at \(aside)"))
-            }
-            throw WanggeError.invalid(tr("cannot write \(target): \(reason)"))
+            let code = errno
+            throw failed(tr("cannot write \(target)"), code)
         }
         withExtendedLifetime(exclusive) {}
         // Opening migrates an older backup; the counts are the backup's, checked above.
         _ = try SpatiaLiteDatabase(path: target, create: false)
-        return RestoredDatabase(backup: backup, target: target, setAside: hadDatabase ? aside : nil, schemaSteps: checked.steps,
-                                grids: checked.grids, households: checked.households, cameras: checked.cameras, incidents: checked.incidents)
+        return RestoredDatabase(backup: backup, target: target, setAside: hadDatabase ? aside : nil, contents: contents)
     }
 
     /// Opens a backup read-only with SpatiaLite loaded (its spatial indexes are
     /// virtual tables), runs SQLite's integrity check and counts its rows.
-    static func check(copyAt path: String, naming shown: String) throws
-        -> (steps: Int, grids: Int, households: Int, cameras: Int, incidents: Int) {
+    static func check(copyAt path: String, naming shown: String) throws -> BackupContents {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.prepareDatabase(loadSpatiaLite)
@@ -231,10 +229,11 @@ extension SpatiaLiteDatabase {
                     throw WanggeError.invalid(tr("\(shown) fails SQLite's integrity check: \(problems.joined(separator: "; "))"))
                 }
                 func count(_ sql: String) throws -> Int { try Int.fetchOne(db, sql: sql) ?? 0 }
-                return (try count("SELECT count(*) FROM grdb_migrations"),
-                        try count("SELECT count(*) FROM grids WHERE generation_id = (SELECT id FROM generations WHERE status = 'active')"),
-                        try count("SELECT count(*) FROM households"), try count("SELECT count(*) FROM cameras"),
-                        try count("SELECT count(*) FROM incidents"))
+                return BackupContents(
+                    schemaSteps: try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid"),
+                    grids: try count("SELECT count(*) FROM grids WHERE generation_id = (SELECT id FROM generations WHERE status = 'active')"),
+                    households: try count("SELECT count(*) FROM households"), cameras: try count("SELECT count(*) FROM cameras"),
+                    incidents: try count("SELECT count(*) FROM incidents"))
             }
         } catch let error as DatabaseError {
             throw WanggeError.invalid(tr("cannot read \(shown): \(error.message ?? error.description)"))
@@ -265,7 +264,8 @@ extension SpatiaLiteDatabase {
         return first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 
-    /// A database file and the WAL and shared-memory files SQLite keeps beside it.
+    /// A database file and the WAL and shared-memory files SQLite keeps beside it
+    /// (most are absent: unlink's failure is the usual case, not an error).
     static func removeDatabaseFiles(_ path: String) {
         for suffix in ["", "-wal", "-shm", "-journal"] { unlink(path + suffix) }
     }

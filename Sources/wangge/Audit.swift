@@ -11,14 +11,18 @@ extension Wangge {
 
         @OptionGroup var store: StoreOptions
 
-        @Option(help: ArgumentHelp(tr("How many entries (1–10000).").rendered))
+        static let limits = GridService.auditLogLimits
+
+        @Option(help: ArgumentHelp(tr("How many entries (\(limits.lowerBound)–\(limits.upperBound)).").rendered))
         var limit = 100
 
         @Flag(help: ArgumentHelp(tr("Print JSON.").rendered))
         var json = false
 
         func validate() throws {
-            guard (1...10_000).contains(limit) else { throw ValidationError(tr("--limit must be between 1 and 10000").rendered) }
+            guard Self.limits.contains(limit) else {
+                throw ValidationError(tr("--limit must be between \(Self.limits.lowerBound) and \(Self.limits.upperBound)").rendered)
+            }
         }
 
         func run() throws {

@@ -26,7 +26,8 @@ extension Wangge {
             let done = try store.openService().backup(to: destination, replacing: force, keeping: keep)
             let megabytes = String(format: "%.1f", Double(done.bytes) / 1_048_576), seconds = String(format: "%.1f", done.seconds)
             print(tr("backed up \(done.source) to \(done.destination) (\(megabytes) MB in \(seconds) s)").rendered)
-            print(tr("checked: the copy passes SQLite's integrity check and has all \(done.schemaSteps) schema steps; \(done.grids) grids in the active generation, \(done.households) households, \(done.cameras) cameras, \(done.incidents) incidents").rendered)
+            let held = done.contents
+            print(tr("checked: the copy passes SQLite's integrity check and has all \(held.schemaSteps.count) schema steps; \(held.grids) grids in the active generation, \(held.households) households, \(held.cameras) cameras, \(held.incidents) incidents").rendered)
             for file in done.removed { print(tr("removed the older backup \(file)").rendered) }
         }
     }
@@ -47,7 +48,8 @@ extension Wangge {
         func run() throws {
             let target = store.databasePath(try store.loadConfig())
             let done = try GridService.restore(backup: backup, into: target)
-            print(tr("restored \(done.backup) to \(done.target): \(done.grids) grids in the active generation, \(done.households) households, \(done.cameras) cameras, \(done.incidents) incidents").rendered)
+            let held = done.contents
+            print(tr("restored \(done.backup) to \(done.target): \(held.grids) grids in the active generation, \(held.households) households, \(held.cameras) cameras, \(held.incidents) incidents").rendered)
             if let aside = done.setAside { print(tr("the database it replaced is kept at \(aside) (with its -wal file, if it had one)").rendered) }
         }
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import GridApplication
-import GridMap
 import Localization
 
 extension Wangge {
@@ -13,10 +12,7 @@ extension Wangge {
         var db: String?
 
         func run() throws {
-            let lines = try LibraryVersions.report(database: db).map { ($0.name.rendered, $0.value.rendered) }
-            // Aligned by the terminal's columns: a Chinese name takes two a character.
-            let width = lines.map { displayWidth($0.0) }.max() ?? 0
-            for (name, value) in lines { print(name + String(repeating: " ", count: width + 2 - displayWidth(name)) + value) }
+            print(labelledLines(try LibraryVersions.report(database: db).map { ($0.name, $0.value.rendered) }))
         }
     }
 }

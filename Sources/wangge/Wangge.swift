@@ -33,20 +33,25 @@ struct Wangge: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            guard let known = WanggeError.from(error) else {
-                // A mistyped command line, in the reader's language; help and the rest as ArgumentParser gives them.
-                let code = exitCode(for: error), full = fullMessage(for: error)
-                if code == .success, !full.isEmpty, full != LibraryVersions.wangge {
-                    print(ParseErrorWording.helpWorded(full))
-                    Foundation.exit(0)
-                }
-                guard code != .success, full.hasPrefix("Error: ") else { exit(withError: error) }
-                printError(ParseErrorWording.worded(full))
-                Foundation.exit(code.rawValue)
-            }
+            guard let known = WanggeError.from(error) else { exitAsArgumentParser(error) }
             printError(tr("Error: \(Self.message(known))").rendered)
             Foundation.exit(Self.exitCode(known))
         }
+    }
+
+    /// ArgumentParser's own ending (a help page, a mistyped command line) in
+    /// the reader's language (see `ParseErrorWording`); anything else as it gives it.
+    static func exitAsArgumentParser(_ error: any Error) -> Never {
+        let code = exitCode(for: error), full = fullMessage(for: error)
+        if code == .success && !full.isEmpty {
+            print(ParseErrorWording.helpWorded(full))
+            Foundation.exit(0)
+        }
+        if code != .success && full.hasPrefix("Error: ") {
+            printError(ParseErrorWording.worded(full))
+            Foundation.exit(code.rawValue)
+        }
+        exit(withError: error)
     }
 
     /// The application's error as the command line says it: a field becomes its option (`--town: …`);

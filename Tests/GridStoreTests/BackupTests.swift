@@ -43,7 +43,7 @@ import Localization
         // A write still in the -wal file (no checkpoint since) is in the copy.
         try Self.report(t.store)
         let first = try t.store.database.backup(to: folder + "/first.sqlite", replacing: false)
-        #expect(first.incidents == 1 && first.grids == 271 && first.schemaSteps == SpatiaLiteDatabase.knownMigrations.count)
+        #expect(first.contents.incidents == 1 && first.contents.grids == 271 && first.contents.schemaSteps == SpatiaLiteDatabase.knownMigrations)
         #expect(try Self.counts(first.destination).incidents == 1)
         // Reports keep coming on another connection (as a server's would) while backups are made.
         let writer = try GridStore(path: t.path)
@@ -64,16 +64,16 @@ import Localization
         for copy in copies {
             // Each report writes its incident and its first event in one transaction: a copy has both or neither.
             let rows = try Self.counts(copy.destination)
-            #expect(rows.incidents == copy.incidents && rows.incidents == rows.reports && rows.grids >= 271, "\(copy.destination)")
+            #expect(rows.incidents == copy.contents.incidents && rows.incidents == rows.reports && rows.grids >= 271, "\(copy.destination)")
             // One self-contained file: nothing beside it, and reading it leaves nothing beside it.
             #expect(!FileManager.default.fileExists(atPath: copy.destination + "-wal"))
             // Personal data: the owner's only, whatever the umask.
             let mode = try FileManager.default.attributesOfItem(atPath: copy.destination)[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(String(describing: mode.map { String($0, radix: 8) }))")
         }
-        #expect(copies.map(\.incidents) == copies.map(\.incidents).sorted(), "later copies hold at least what earlier ones did")
+        #expect(copies.map(\.contents.incidents) == copies.map(\.contents.incidents).sorted(), "later copies hold at least what earlier ones did")
         let last = try t.store.database.backup(to: folder + "/last.sqlite", replacing: false)
-        #expect(last.incidents == (try Self.counts(t.path).incidents))
+        #expect(last.contents.incidents == (try Self.counts(t.path).incidents))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix(".") }.isEmpty, "no partial copy left")
     }
 
@@ -88,7 +88,7 @@ import Localization
             #expect(error.kind == .conflict && error.message(in: .zh).contains("已存在（加 --force 覆盖）"))
         }
         try Self.report(t.store)
-        #expect(try t.store.database.backup(to: target, replacing: true).incidents == 1, "--force replaces it")
+        #expect(try t.store.database.backup(to: target, replacing: true).contents.incidents == 1, "--force replaces it")
         do {
             _ = try t.store.database.backup(to: t.path, replacing: true)
             Issue.record("the database itself was taken as the destination")
@@ -164,7 +164,7 @@ import Localization
 
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: path)
         let restored = try SpatiaLiteDatabase.restore(backup: backup, into: path)
-        #expect(restored.incidents == 1 && restored.grids == 271)
+        #expect(restored.contents.incidents == 1 && restored.contents.grids == 271)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o640, "as open as the file it replaced")
         #expect(try Self.counts(path).incidents == 1)
         let aside = try #require(restored.setAside)

@@ -248,6 +248,9 @@ public struct AuditEntry: Sendable, Encodable {
 }
 
 extension GridService {
+    /// How many audit entries one read may ask for (the API's `limit`, the command line's `--limit`).
+    public static let auditLogLimits = 1...10_000
+
     /// The latest reads of personal data, newest first.
     public func auditLog(limit: Int = 100) throws -> [AuditEntry] {
         try translatingErrors { try store.auditLog(limit: limit) }.map {
