@@ -562,4 +562,5 @@ let chineseCommandLine: [String: String] = [
     "cannot move {1} aside": "无法把 {1} 改名保留",
     "cannot write {1}": "无法写入 {1}",
     "{1}: {2}; the database it held is still at {3}": "{1}：{2}；原数据库仍在 {3}",
+    " (default: {1})": "（默认：{1}）",
 ]

@@ -21,8 +21,8 @@ enum ParseErrorWording {
         }.joined(separator: "\n")
     }
 
-    /// ArgumentParser's help page with its own words (headings, the help
-    /// flag's line, the pointer to subcommands' help) in the reader's
+    /// ArgumentParser's help page with its own words (headings, defaults, the
+    /// help flag's line, the pointer to subcommands' help) in the reader's
     /// language; the texts of our commands and options are already.
     static func helpWorded(_ page: String) -> String {
         let headings = ["OVERVIEW:": tr("OVERVIEW:"), "USAGE:": tr("USAGE:"), "ARGUMENTS:": tr("ARGUMENTS:"),
@@ -33,6 +33,9 @@ enum ParseErrorWording {
                 let worded = heading.value.rendered, rest = line.dropFirst(heading.key.count)
                 // A full-width colon needs no space after it.
                 return worded + (worded.hasSuffix("：") && rest.hasPrefix(" ") ? rest.dropFirst() : rest)
+            }
+            if let c = line.captures(#"^(.*) \(default: (.+)\)$"#) {
+                return c[0] + tr(" (default: \(c[1]))").rendered
             }
             if line.hasSuffix("Show help information.") {
                 return line.dropLast("Show help information.".count) + tr("Show help information.").rendered

@@ -67,6 +67,8 @@ import TestSupport
         // ArgumentParser's own words in it too: headings, the help flag.
         #expect(help.status == 0 && help.out.contains("\n用法：wangge grids ") && help.out.contains("\n选项：\n") && help.out.contains("显示帮助信息。"), "\(help.out)")
         #expect(!help.out.contains("USAGE:") && !help.out.contains("Show help information."), "\(help.out)")
+        let defaults = try wangge(["serve", "--help", "--config", chinese], environment: [:])
+        #expect(defaults.out.contains("（默认：8080）") && !defaults.out.contains("(default:"), "\(defaults.out)")
         let englishHelp = try wangge(["grids", "--help", "--config", chinese], environment: ["WANGGE_LANGUAGE": "en"])
         #expect(englishHelp.out.contains("\nUSAGE: wangge grids ") && englishHelp.out.contains("  -h, --help              Show help information."), "\(englishHelp.out)")
     }
